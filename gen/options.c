@@ -1,0 +1,307 @@
+/* Options: the table of options.def and the cubie_options API. */
+#include "options.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tableaus.h"
+
+const cb_opt_info cb_opt_table[CB_OPT_COUNT] = {
+#define CB_OPT(id, key, kind, def, scope, choices) \
+    {key, CB_KIND_##kind, def, CB_SCOPE_##scope, choices},
+#include "options.def"
+#undef CB_OPT
+};
+
+/* Keys the original renamed; a user of the old name gets a hint. */
+static const char *const renamed[][2] = {
+    {"dt_save", "save_every"},
+    {"dt_summarise", "summarise_every"},
+    {"dt_update_summaries", "sample_summaries_every"},
+    {"warmup", "settling_time"},
+    {"method", "algorithm"},
+    {NULL, NULL}};
+
+static int find_key(const char *key)
+{
+    for (int i = 0; i < CB_OPT_COUNT; i++) {
+        if (strcmp(cb_opt_table[i].key, key) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+static bool has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n > m && strcmp(s + n - m, suffix) == 0;
+}
+
+static bool in_choices(const char *choices, const char *value)
+{
+    size_t n = strlen(value);
+    const char *p = choices;
+    while (*p) {
+        while (*p == ' ') {
+            p++;
+        }
+        const char *e = p;
+        while (*e && *e != ' ') {
+            e++;
+        }
+        if ((size_t)(e - p) == n && n > 0 && strncmp(p, value, n) == 0) {
+            return true;
+        }
+        p = e;
+    }
+    return false;
+}
+
+cubie_status cubie_options_new(struct cubie_options **out)
+{
+    if (out == NULL) {
+        return CUBIE_E_ARG;
+    }
+    *out = calloc(1, sizeof(**out));
+    if (*out == NULL) {
+        return CUBIE_E_NOMEM;
+    }
+    for (int i = 0; i < CB_OPT_COUNT; i++) {
+        const char *d = cb_opt_table[i].def;
+        (*out)->num[i] = *d ? strtod(d, NULL) : NAN;
+        if (strcmp(d, "true") == 0) {
+            (*out)->num[i] = 1.0;
+        }
+    }
+    return CUBIE_OK;
+}
+
+void cubie_options_free(struct cubie_options *o)
+{
+    if (o == NULL) {
+        return;
+    }
+    for (int i = 0; i < CB_OPT_COUNT; i++) {
+        free(o->text[i]);
+    }
+    for (int i = 0; i < o->n_locs; i++) {
+        free(o->locs[i].key);
+        free(o->locs[i].value);
+    }
+    free(o->locs);
+    free(o->get_buf);
+    free(o);
+}
+
+cubie_status cubie_options_copy(const struct cubie_options *o,
+                                struct cubie_options **out)
+{
+    if (o == NULL || out == NULL) {
+        return CUBIE_E_ARG;
+    }
+    cubie_status st = cubie_options_new(out);
+    if (st != CUBIE_OK) {
+        return st;
+    }
+    for (int i = 0; i < CB_OPT_COUNT && st == CUBIE_OK; i++) {
+        if (o->text[i] != NULL) {
+            st = cubie_options_set(*out, cb_opt_table[i].key, o->text[i],
+                                   NULL);
+        }
+    }
+    for (int i = 0; i < o->n_locs && st == CUBIE_OK; i++) {
+        st = cubie_options_set(*out, o->locs[i].key, o->locs[i].value, NULL);
+    }
+    if (st != CUBIE_OK) {
+        cubie_options_free(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+static cubie_status parse_value(int id, const char *key, const char *value,
+                                double *num, char **norm, cubie_error *err)
+{
+    const cb_opt_info *info = &cb_opt_table[id];
+    char *end = NULL;
+    *norm = NULL;
+    switch (info->kind) {
+    case CB_KIND_NUM:
+        *num = strtod(value, &end);
+        if (end == value || *end != '\0' || !isfinite(*num)) {
+            return cb_fail(err, CUBIE_E_OPTION, key, 0,
+                           "option %s: '%s' is not a finite number", key,
+                           value);
+        }
+        break;
+    case CB_KIND_INT:
+        *num = strtod(value, &end);
+        if (end == value || *end != '\0' || !isfinite(*num) ||
+            *num != floor(*num) || *num < 0 || *num > 2147483647.0) {
+            return cb_fail(err, CUBIE_E_OPTION, key, 0,
+                           "option %s: '%s' is not a whole number in "
+                           "[0, 2147483647]", key, value);
+        }
+        break;
+    case CB_KIND_BOOL:
+        if (strcmp(value, "true") == 0 || strcmp(value, "1") == 0) {
+            *num = 1.0;
+        } else if (strcmp(value, "false") == 0 || strcmp(value, "0") == 0) {
+            *num = 0.0;
+        } else {
+            return cb_fail(err, CUBIE_E_OPTION, key, 0,
+                           "option %s: '%s' is not true or false", key,
+                           value);
+        }
+        break;
+    case CB_KIND_CHOICE:
+        if (id == CB_OPT_ALGORITHM) {
+            const cb_erk_tableau *t = cb_erk_find(value);
+            if (t == NULL) {
+                return cb_fail(err, CUBIE_E_OPTION, key, 0,
+                               "option algorithm: unknown algorithm '%s' "
+                               "(explicit methods: euler, heun-21, "
+                               "ralston-33, bogacki-shampine-32, "
+                               "classical-rk4, dormand-prince-54, "
+                               "cash-karp-54, fehlberg-45, "
+                               "dormand-prince-853, tsit5, vern7)", value);
+            }
+            /* Store the canonical name, so aliases share one kernel. */
+            *norm = strdup(t->name);
+            return *norm ? CUBIE_OK : cb_fail_nomem(err);
+        }
+        if (!in_choices(info->choices, value)) {
+            return cb_fail(err, CUBIE_E_OPTION, key, 0,
+                           "option %s: '%s' is not one of: %s", key, value,
+                           info->choices);
+        }
+        break;
+    case CB_KIND_TEXT:
+        break;
+    }
+    *norm = strdup(value);
+    return *norm ? CUBIE_OK : cb_fail_nomem(err);
+}
+
+cubie_status cubie_options_set(struct cubie_options *o, const char *key,
+                               const char *value, cubie_error *err)
+{
+    if (o == NULL || key == NULL || value == NULL) {
+        return cb_fail(err, CUBIE_E_ARG, NULL, 0,
+                       "cubie_options_set: NULL argument");
+    }
+    int id = find_key(key);
+    if (id < 0) {
+        if (has_suffix(key, "_location")) {
+            if (strcmp(value, "shared") != 0 && strcmp(value, "local") != 0) {
+                return cb_fail(err, CUBIE_E_OPTION, key, 0,
+                               "option %s: '%s' is not shared or local",
+                               key, value);
+            }
+            for (int i = 0; i < o->n_locs; i++) {
+                if (strcmp(o->locs[i].key, key) == 0) {
+                    char *v = strdup(value);
+                    if (v == NULL) {
+                        return cb_fail_nomem(err);
+                    }
+                    free(o->locs[i].value);
+                    o->locs[i].value = v;
+                    return CUBIE_OK;
+                }
+            }
+            cb_location_opt *p =
+                realloc(o->locs, sizeof(*p) * (size_t)(o->n_locs + 1));
+            if (p == NULL) {
+                return cb_fail_nomem(err);
+            }
+            o->locs = p;
+            p[o->n_locs].key = strdup(key);
+            p[o->n_locs].value = strdup(value);
+            if (p[o->n_locs].key == NULL || p[o->n_locs].value == NULL) {
+                free(p[o->n_locs].key);
+                free(p[o->n_locs].value);
+                return cb_fail_nomem(err);
+            }
+            o->n_locs++;
+            return CUBIE_OK;
+        }
+        for (int i = 0; renamed[i][0]; i++) {
+            if (strcmp(renamed[i][0], key) == 0) {
+                return cb_fail(err, CUBIE_E_OPTION, key, 0,
+                               "unknown option '%s': it is called '%s' now",
+                               key, renamed[i][1]);
+            }
+        }
+        return cb_fail(err, CUBIE_E_OPTION, key, 0,
+                       "unknown option '%s' (see the README for the list)",
+                       key);
+    }
+    double num = NAN;
+    char *norm = NULL;
+    cubie_status st = parse_value(id, key, value, &num, &norm, err);
+    if (st != CUBIE_OK) {
+        return st;
+    }
+    free(o->text[id]);
+    o->text[id] = norm;
+    o->num[id] = num;
+    return CUBIE_OK;
+}
+
+cubie_status cubie_options_set_pair(struct cubie_options *o, const char *pair,
+                                    cubie_error *err)
+{
+    if (o == NULL || pair == NULL) {
+        return cb_fail(err, CUBIE_E_ARG, NULL, 0,
+                       "cubie_options_set_pair: NULL argument");
+    }
+    const char *eq = strchr(pair, '=');
+    if (eq == NULL || eq == pair) {
+        return cb_fail(err, CUBIE_E_OPTION, pair, 0,
+                       "expected key=value, got '%s'", pair);
+    }
+    char key[128];
+    size_t n = (size_t)(eq - pair);
+    if (n >= sizeof(key)) {
+        return cb_fail(err, CUBIE_E_OPTION, pair, 0, "option key too long");
+    }
+    memcpy(key, pair, n);
+    key[n] = '\0';
+    return cubie_options_set(o, key, eq + 1, err);
+}
+
+const char *cubie_options_get(const struct cubie_options *o, const char *key)
+{
+    if (o == NULL || key == NULL) {
+        return NULL;
+    }
+    int id = find_key(key);
+    if (id >= 0) {
+        return cb_opt_text(o, (cb_opt_id)id);
+    }
+    for (int i = 0; i < o->n_locs; i++) {
+        if (strcmp(o->locs[i].key, key) == 0) {
+            return o->locs[i].value;
+        }
+    }
+    return NULL;
+}
+
+const char *cb_opt_text(const struct cubie_options *o, cb_opt_id id)
+{
+    return o->text[id] ? o->text[id] : cb_opt_table[id].def;
+}
+
+bool cb_opt_is_set(const struct cubie_options *o, cb_opt_id id)
+{
+    return o->text[id] != NULL;
+}
+
+double cb_opt_num(const struct cubie_options *o, cb_opt_id id)
+{
+    return o->num[id];
+}

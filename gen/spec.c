@@ -1,0 +1,651 @@
+/* Spec parsing and validation. Every error names the JSON path and, inside
+ * an equation, the column (DESIGN.md, "The spec format"). */
+#include "spec.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cJSON.h>
+
+typedef struct cubie_system cb_system;
+
+static bool is_identifier(const char *s)
+{
+    if (s == NULL || !(isalpha((unsigned char)s[0]) || s[0] == '_')) {
+        return false;
+    }
+    for (const char *p = s + 1; *p; p++) {
+        if (!(isalnum((unsigned char)*p) || *p == '_')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Names the generated code or the expression language reserve. */
+static bool is_reserved(const char *s)
+{
+    static const char *const words[] = {
+#define CB_FN(id, name, arity, fname, dname) name,
+#include "functions.def"
+#undef CB_FN
+        "t", "and", "or", "real", "int", "float", "double", "if", "else",
+        "for", "while", "return", "const", "static", "void", "char",
+        "long", "short", "unsigned", "signed", "struct", "union", "enum",
+        "switch", "case", "default", "break", "continue", "do", "goto",
+        "sizeof", "typedef", "volatile", "register", "extern", "auto",
+        "inline", "restrict", "bool", "true", "false", "inf", "nan", NULL};
+    for (int i = 0; words[i]; i++) {
+        if (strcmp(s, words[i]) == 0) {
+            return true;
+        }
+    }
+    return strncmp(s, "cb_", 3) == 0 || strncmp(s, "CB_", 3) == 0 ||
+           strncmp(s, "__", 2) == 0;
+}
+
+/* Every name known to the spec, for duplicate checks and resolution. */
+typedef struct {
+    const char *name;
+    cb_sym_role role;
+    int index;
+    double value;
+    const char *path;
+} name_entry;
+
+typedef struct {
+    cb_system *sys;
+    name_entry *names;
+    int n_names, cap;
+} parse_ctx;
+
+static const name_entry *find_name(const parse_ctx *c, const char *name)
+{
+    for (int i = 0; i < c->n_names; i++) {
+        if (strcmp(c->names[i].name, name) == 0) {
+            return &c->names[i];
+        }
+    }
+    return NULL;
+}
+
+static cubie_status add_name(parse_ctx *c, const char *name, cb_sym_role role,
+                             int index, double value, const char *path,
+                             cubie_error *err)
+{
+    if (!is_identifier(name)) {
+        return cb_fail(err, CUBIE_E_SPEC, path, 0,
+                       "%s: '%s' is not a valid name (letters, digits and _, "
+                       "not starting with a digit)", path, name);
+    }
+    if (is_reserved(name)) {
+        return cb_fail(err, CUBIE_E_SPEC, path, 0,
+                       "%s: '%s' is a reserved name", path, name);
+    }
+    const name_entry *prev = find_name(c, name);
+    if (prev != NULL) {
+        return cb_fail(err, CUBIE_E_SPEC, path, 0,
+                       "%s: duplicate name '%s' (already defined at %s)", path,
+                       name, prev->path);
+    }
+    if (c->n_names == c->cap) {
+        int cap = c->cap ? c->cap * 2 : 32;
+        name_entry *p = realloc(c->names, (size_t)cap * sizeof(*p));
+        if (p == NULL) {
+            return cb_fail_nomem(err);
+        }
+        c->names = p;
+        c->cap = cap;
+    }
+    char *pcopy = cb_arena_strdup(&c->sys->arena, path);
+    if (pcopy == NULL) {
+        return cb_fail_nomem(err);
+    }
+    c->names[c->n_names++] =
+        (name_entry){name, role, index, value, pcopy};
+    return CUBIE_OK;
+}
+
+static bool resolve(void *ctx, const char *name, cb_sym_role *role,
+                    int *index, double *value)
+{
+    const parse_ctx *c = ctx;
+    if (strcmp(name, "t") == 0) {
+        *role = CB_SYM_TIME;
+        *index = 0;
+        return true;
+    }
+    const name_entry *e = find_name(c, name);
+    if (e == NULL) {
+        return false;
+    }
+    *role = e->role;
+    *index = e->index;
+    *value = e->value;
+    return true;
+}
+
+/* Read {"name": number, ...} into names/values. */
+static cubie_status read_number_map(parse_ctx *c, const cJSON *obj,
+                                    const char *key, cb_sym_role role,
+                                    int *count, const char ***names,
+                                    double **values, cubie_error *err)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "/%s", key);
+    *count = 0;
+    if (obj == NULL) {
+        return CUBIE_OK;
+    }
+    if (!cJSON_IsObject(obj)) {
+        return cb_fail(err, CUBIE_E_SPEC, path, 0,
+                       "%s: expected an object of name: number pairs", path);
+    }
+    int n = cJSON_GetArraySize(obj);
+    *names = cb_arena_alloc(&c->sys->arena, sizeof(char *) * (size_t)(n + 1));
+    *values = cb_arena_alloc(&c->sys->arena, sizeof(double) * (size_t)(n + 1));
+    if (*names == NULL || *values == NULL) {
+        return cb_fail_nomem(err);
+    }
+    const cJSON *item;
+    cJSON_ArrayForEach(item, obj)
+    {
+        snprintf(path, sizeof(path), "/%s/%s", key, item->string);
+        if (!cJSON_IsNumber(item)) {
+            return cb_fail(err, CUBIE_E_SPEC, path, 0,
+                           "%s: expected a number", path);
+        }
+        if (!isfinite(item->valuedouble)) {
+            return cb_fail(err, CUBIE_E_SPEC, path, 0,
+                           "%s: value is not finite", path);
+        }
+        const char *name = cb_arena_strdup(&c->sys->arena, item->string);
+        if (name == NULL) {
+            return cb_fail_nomem(err);
+        }
+        cubie_status st = add_name(c, name, role, *count, item->valuedouble,
+                                   path, err);
+        if (st != CUBIE_OK) {
+            return st;
+        }
+        (*names)[*count] = name;
+        (*values)[*count] = item->valuedouble;
+        (*count)++;
+    }
+    return CUBIE_OK;
+}
+
+/* Replace the blanked copy of an equation in a parser message by the
+ * equation itself (same length, so the caret stays aligned). */
+static void restore_quote(cubie_error *err, const char *blanked,
+                          const char *text)
+{
+    if (err == NULL) {
+        return;
+    }
+    char *at = strstr(err->message, blanked);
+    if (at != NULL && strlen(blanked) == strlen(text)) {
+        memcpy(at, text, strlen(text));
+    }
+}
+
+/* Split "lhs = rhs"; returns false when there is no single '='. */
+static bool split_equation(const char *text, size_t *lhs_begin,
+                           size_t *lhs_end, size_t *rhs_begin)
+{
+    const char *eq = NULL;
+    for (const char *p = text; *p; p++) {
+        if (*p == '=' && p[1] != '=' && (p == text || (p[-1] != '=' &&
+            p[-1] != '<' && p[-1] != '>' && p[-1] != '!'))) {
+            eq = p;
+            break;
+        }
+    }
+    if (eq == NULL) {
+        return false;
+    }
+    size_t b = 0, e = (size_t)(eq - text);
+    while (isspace((unsigned char)text[b]) && b < e) {
+        b++;
+    }
+    while (e > b && isspace((unsigned char)text[e - 1])) {
+        e--;
+    }
+    *lhs_begin = b;
+    *lhs_end = e;
+    *rhs_begin = (size_t)(eq - text) + 1;
+    return true;
+}
+
+/* Depth-first topological order of auxiliaries; a cycle is an error. */
+static cubie_status visit_aux(cb_system *s, int k, int *mark, int *order,
+                              int *n_order, cubie_error *err)
+{
+    if (mark[k] == 2) {
+        return CUBIE_OK;
+    }
+    char path[64];
+    snprintf(path, sizeof(path), "/equations/%d", s->aux_eq[k]);
+    if (mark[k] == 1) {
+        return cb_fail(err, CUBIE_E_SPEC, path, 0,
+                       "%s: auxiliary '%s' depends on itself (circular "
+                       "definition)", path, s->aux_names[k]);
+    }
+    mark[k] = 1;
+    for (int j = 0; j < s->n_aux; j++) {
+        if (j != k && cb_expr_uses(s->eqs[s->aux_eq[k]].rhs, CB_SYM_AUX, j)) {
+            cubie_status st = visit_aux(s, j, mark, order, n_order, err);
+            if (st != CUBIE_OK) {
+                return st;
+            }
+        }
+    }
+    if (cb_expr_uses(s->eqs[s->aux_eq[k]].rhs, CB_SYM_AUX, k)) {
+        return cb_fail(err, CUBIE_E_SPEC, path, 0,
+                       "%s: auxiliary '%s' is defined in terms of itself",
+                       path, s->aux_names[k]);
+    }
+    mark[k] = 2;
+    order[(*n_order)++] = k;
+    return CUBIE_OK;
+}
+
+static cubie_status parse_equations(parse_ctx *c, const cJSON *arr,
+                                    cubie_error *err)
+{
+    cb_system *s = c->sys;
+    if (arr == NULL) {
+        return cb_fail(err, CUBIE_E_SPEC, "/equations", 0,
+                       "/equations: missing (a list of \"lhs = rhs\" "
+                       "strings is required)");
+    }
+    if (!cJSON_IsArray(arr)) {
+        return cb_fail(err, CUBIE_E_SPEC, "/equations", 0,
+                       "/equations: expected an array of strings");
+    }
+    int n = cJSON_GetArraySize(arr);
+    s->n_eqs = n;
+    s->eqs = cb_arena_alloc(&s->arena, sizeof(cb_equation) * (size_t)(n + 1));
+    s->deriv_eq = cb_arena_alloc(&s->arena, sizeof(int) * (size_t)(s->n_states + 1));
+    s->aux_eq = cb_arena_alloc(&s->arena, sizeof(int) * (size_t)(n + 1));
+    s->aux_names = cb_arena_alloc(&s->arena, sizeof(char *) * (size_t)(n + 1));
+    if (s->eqs == NULL || s->deriv_eq == NULL || s->aux_eq == NULL ||
+        s->aux_names == NULL) {
+        return cb_fail_nomem(err);
+    }
+    for (int i = 0; i < s->n_states; i++) {
+        s->deriv_eq[i] = -1;
+    }
+    /* Pass 1: left-hand sides, so right-hand sides may use any auxiliary
+     * whatever the order they are written in. */
+    char path[64];
+    size_t *rhs_at = calloc((size_t)n + 1, sizeof(size_t));
+    if (rhs_at == NULL) {
+        return cb_fail_nomem(err);
+    }
+    cubie_status st = CUBIE_OK;
+    for (int i = 0; i < n && st == CUBIE_OK; i++) {
+        const cJSON *item = cJSON_GetArrayItem(arr, i);
+        snprintf(path, sizeof(path), "/equations/%d", i);
+        if (!cJSON_IsString(item)) {
+            st = cb_fail(err, CUBIE_E_SPEC, path, 0,
+                         "%s: expected a string \"lhs = rhs\"", path);
+            break;
+        }
+        const char *text = item->valuestring;
+        size_t lb, le, rb;
+        if (!split_equation(text, &lb, &le, &rb)) {
+            st = cb_fail(err, CUBIE_E_SPEC, path, 0,
+                         "%s: expected \"lhs = rhs\", got \"%s\"", path,
+                         text);
+            break;
+        }
+        if (le == lb) {
+            st = cb_fail(err, CUBIE_E_SPEC, path, 1,
+                         "%s: missing left-hand side in \"%s\"", path, text);
+            break;
+        }
+        char *lhs = cb_arena_strndup(&s->arena, text + lb, le - lb);
+        s->eqs[i].text = cb_arena_strdup(&s->arena, text);
+        if (lhs == NULL || s->eqs[i].text == NULL) {
+            st = cb_fail_nomem(err);
+            break;
+        }
+        rhs_at[i] = rb;
+        int state = lhs[0] == 'd' ? cb_spec_state_index(s, lhs + 1) : -1;
+        if (state >= 0) {
+            if (s->deriv_eq[state] >= 0) {
+                st = cb_fail(err, CUBIE_E_SPEC, path, (int)lb + 1,
+                             "%s: second equation for d%s (first at "
+                             "/equations/%d)", path, lhs + 1,
+                             s->deriv_eq[state]);
+                break;
+            }
+            s->eqs[i].is_deriv = true;
+            s->eqs[i].target = state;
+            s->deriv_eq[state] = i;
+        } else {
+            const name_entry *prev = find_name(c, lhs);
+            if (prev != NULL && prev->role == CB_SYM_STATE) {
+                st = cb_fail(err, CUBIE_E_SPEC, path, (int)lb + 1,
+                             "%s: '%s' is a state; write its derivative as "
+                             "d%s = ...", path, lhs, lhs);
+                break;
+            }
+            if (prev != NULL) {
+                st = cb_fail(err, CUBIE_E_SPEC, path, (int)lb + 1,
+                             "%s: cannot assign to '%s', already defined at "
+                             "%s", path, lhs, prev->path);
+                break;
+            }
+            st = add_name(c, lhs, CB_SYM_AUX, s->n_aux, 0.0, path, err);
+            if (st != CUBIE_OK) {
+                break;
+            }
+            s->eqs[i].is_deriv = false;
+            s->eqs[i].target = s->n_aux;
+            s->aux_eq[s->n_aux] = i;
+            s->aux_names[s->n_aux] = lhs;
+            s->n_aux++;
+        }
+    }
+    /* Pass 2: right-hand sides. The parser sees the equation with its
+     * left side blanked, so its columns count from the equation's start. */
+    for (int i = 0; i < n && st == CUBIE_OK; i++) {
+        snprintf(path, sizeof(path), "/equations/%d", i);
+        const char *text = s->eqs[i].text;
+        char *blank = cb_arena_strdup(&s->arena, text);
+        if (blank == NULL) {
+            st = cb_fail_nomem(err);
+            break;
+        }
+        memset(blank, ' ', rhs_at[i]);
+        st = cb_expr_parse(&s->arena, blank, resolve, c, path,
+                           &s->eqs[i].rhs, err);
+        if (st != CUBIE_OK) {
+            restore_quote(err, blank, text);
+            break;
+        }
+        s->eqs[i].rhs = cb_expr_fold(&s->arena, s->eqs[i].rhs);
+    }
+    free(rhs_at);
+    if (st != CUBIE_OK) {
+        return st;
+    }
+    for (int k = 0; k < s->n_states; k++) {
+        if (s->deriv_eq[k] < 0) {
+            snprintf(path, sizeof(path), "/states/%s", s->state_names[k]);
+            return cb_fail(err, CUBIE_E_SPEC, "/equations", 0,
+                           "/equations: state '%s' has no equation "
+                           "(add \"d%s = ...\")", s->state_names[k],
+                           s->state_names[k]);
+        }
+    }
+    s->aux_order = cb_arena_alloc(&s->arena, sizeof(int) * (size_t)(s->n_aux + 1));
+    int *mark = calloc((size_t)s->n_aux + 1, sizeof(int));
+    if (s->aux_order == NULL || mark == NULL) {
+        free(mark);
+        return cb_fail_nomem(err);
+    }
+    int n_order = 0;
+    for (int k = 0; k < s->n_aux && st == CUBIE_OK; k++) {
+        st = visit_aux(s, k, mark, s->aux_order, &n_order, err);
+    }
+    free(mark);
+    return st;
+}
+
+static cubie_status parse_observables(parse_ctx *c, const cJSON *arr,
+                                      cubie_error *err)
+{
+    cb_system *s = c->sys;
+    if (arr == NULL) {
+        return CUBIE_OK;
+    }
+    if (!cJSON_IsArray(arr)) {
+        return cb_fail(err, CUBIE_E_SPEC, "/observables", 0,
+                       "/observables: expected an array of auxiliary names");
+    }
+    int n = cJSON_GetArraySize(arr);
+    s->obs_aux = cb_arena_alloc(&s->arena, sizeof(int) * (size_t)(n + 1));
+    if (s->obs_aux == NULL) {
+        return cb_fail_nomem(err);
+    }
+    char path[64];
+    for (int i = 0; i < n; i++) {
+        const cJSON *item = cJSON_GetArrayItem(arr, i);
+        snprintf(path, sizeof(path), "/observables/%d", i);
+        if (!cJSON_IsString(item)) {
+            return cb_fail(err, CUBIE_E_SPEC, path, 0,
+                           "%s: expected a string", path);
+        }
+        const name_entry *e = find_name(c, item->valuestring);
+        if (e == NULL || e->role != CB_SYM_AUX) {
+            return cb_fail(err, CUBIE_E_SPEC, path, 0,
+                           "%s: observable '%s' is not defined by an "
+                           "equation (write \"%s = ...\")", path,
+                           item->valuestring, item->valuestring);
+        }
+        for (int j = 0; j < s->n_obs; j++) {
+            if (s->obs_aux[j] == e->index) {
+                return cb_fail(err, CUBIE_E_SPEC, path, 0,
+                               "%s: observable '%s' listed twice", path,
+                               item->valuestring);
+            }
+        }
+        s->obs_aux[s->n_obs++] = e->index;
+    }
+    return CUBIE_OK;
+}
+
+static cubie_status check_keys(const cJSON *root, cubie_error *err)
+{
+    static const char *const known[] = {
+        "name", "description", "source", "provenance", "states",
+        "parameters", "constants", "observables", "equations", "drivers",
+        NULL};
+    const cJSON *item;
+    cJSON_ArrayForEach(item, root)
+    {
+        bool ok = false;
+        for (int i = 0; known[i]; i++) {
+            ok = ok || strcmp(item->string, known[i]) == 0;
+        }
+        char path[256];
+        snprintf(path, sizeof(path), "/%s", item->string);
+        if (!ok) {
+            return cb_fail(err, CUBIE_E_SPEC, path, 0,
+                           "%s: unknown key (known: name, description, "
+                           "source, states, parameters, constants, "
+                           "observables, equations)", path);
+        }
+        for (const cJSON *o = item->next; o != NULL; o = o->next) {
+            if (strcmp(o->string, item->string) == 0) {
+                return cb_fail(err, CUBIE_E_SPEC, path, 0,
+                               "%s: key appears twice", path);
+            }
+        }
+    }
+    return CUBIE_OK;
+}
+
+/* Line and column of a byte offset, for JSON syntax errors. */
+static void line_col(const char *json, size_t off, int *line, int *col)
+{
+    *line = 1;
+    *col = 1;
+    for (size_t i = 0; i < off && json[i]; i++) {
+        if (json[i] == '\n') {
+            (*line)++;
+            *col = 1;
+        } else {
+            (*col)++;
+        }
+    }
+}
+
+cubie_status cb_spec_parse(const char *json, size_t len, cb_system **out,
+                           cubie_error *err)
+{
+    *out = NULL;
+    cb_system *s = calloc(1, sizeof(*s));
+    char *text = malloc(len + 1);
+    if (s == NULL || text == NULL) {
+        free(s);
+        free(text);
+        return cb_fail_nomem(err);
+    }
+    memcpy(text, json, len);
+    text[len] = '\0';
+    cb_arena_init(&s->arena);
+    s->json = text;
+    parse_ctx c = {s, NULL, 0, 0};
+    cubie_status st = CUBIE_OK;
+
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithOpts(text, &end, 1);
+    if (root == NULL) {
+        int line, col;
+        size_t off = end ? (size_t)(end - text) : 0;
+        line_col(text, off, &line, &col);
+        st = cb_fail(err, CUBIE_E_JSON, "", col,
+                     "malformed JSON at line %d, column %d", line, col);
+        goto done;
+    }
+    if (!cJSON_IsObject(root)) {
+        st = cb_fail(err, CUBIE_E_SPEC, "", 0,
+                     "the spec must be a JSON object");
+        goto done;
+    }
+    if ((st = check_keys(root, err)) != CUBIE_OK) {
+        goto done;
+    }
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(root, "name");
+    if (name != NULL && (!cJSON_IsString(name) ||
+                         !is_identifier(name->valuestring))) {
+        st = cb_fail(err, CUBIE_E_SPEC, "/name", 0,
+                     "/name: expected a string usable as an identifier");
+        goto done;
+    }
+    s->name = cb_arena_strdup(&s->arena, name ? name->valuestring : "system");
+    const cJSON *drivers = cJSON_GetObjectItemCaseSensitive(root, "drivers");
+    if (drivers != NULL &&
+        !(cJSON_IsArray(drivers) && cJSON_GetArraySize(drivers) == 0)) {
+        st = cb_fail(err, CUBIE_E_SPEC, "/drivers", 0,
+                     "/drivers: sampled drivers are not supported yet; "
+                     "write the forcing as a function of t in the "
+                     "equations");
+        goto done;
+    }
+    const cJSON *states = cJSON_GetObjectItemCaseSensitive(root, "states");
+    if (states == NULL) {
+        st = cb_fail(err, CUBIE_E_SPEC, "/states", 0,
+                     "/states: missing (an object of state: initial value)");
+        goto done;
+    }
+    st = read_number_map(&c, states, "states", CB_SYM_STATE, &s->n_states,
+                         &s->state_names, &s->state_init, err);
+    if (st == CUBIE_OK && s->n_states == 0) {
+        st = cb_fail(err, CUBIE_E_SPEC, "/states", 0,
+                     "/states: at least one state is required");
+    }
+    if (st == CUBIE_OK) {
+        st = read_number_map(&c,
+                             cJSON_GetObjectItemCaseSensitive(root, "parameters"),
+                             "parameters", CB_SYM_PARAM, &s->n_params,
+                             &s->param_names, &s->param_vals, err);
+    }
+    if (st == CUBIE_OK) {
+        st = read_number_map(&c,
+                             cJSON_GetObjectItemCaseSensitive(root, "constants"),
+                             "constants", CB_SYM_CONST, &s->n_consts,
+                             &s->const_names, &s->const_vals, err);
+    }
+    if (st == CUBIE_OK) {
+        st = parse_equations(
+            &c, cJSON_GetObjectItemCaseSensitive(root, "equations"), err);
+    }
+    if (st == CUBIE_OK) {
+        st = parse_observables(
+            &c, cJSON_GetObjectItemCaseSensitive(root, "observables"), err);
+    }
+    if (st == CUBIE_OK && (s->arena.failed || s->name == NULL)) {
+        st = cb_fail_nomem(err);
+    }
+done:
+    cJSON_Delete(root);
+    free(c.names);
+    if (st != CUBIE_OK) {
+        cubie_system_free(s);
+        return st;
+    }
+    *out = s;
+    return CUBIE_OK;
+}
+
+void cubie_system_free(cb_system *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    cb_arena_free(&s->arena);
+    free(s->json);
+    free(s);
+}
+
+int cb_spec_state_index(const cb_system *s, const char *name)
+{
+    for (int i = 0; i < s->n_states; i++) {
+        if (strcmp(s->state_names[i], name) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+int cb_spec_param_index(const cb_system *s, const char *name)
+{
+    for (int i = 0; i < s->n_params; i++) {
+        if (strcmp(s->param_names[i], name) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+void cb_spec_aux_closure(const cb_system *s, const bool *eq_roots,
+                         bool *need_aux)
+{
+    for (int k = 0; k < s->n_aux; k++) {
+        need_aux[k] = false;
+    }
+    for (int i = 0; i < s->n_eqs; i++) {
+        if (!eq_roots[i]) {
+            continue;
+        }
+        if (!s->eqs[i].is_deriv) {
+            need_aux[s->eqs[i].target] = true;
+        }
+        for (int k = 0; k < s->n_aux; k++) {
+            if (cb_expr_uses(s->eqs[i].rhs, CB_SYM_AUX, k)) {
+                need_aux[k] = true;
+            }
+        }
+    }
+    /* Walk the dependency order backwards so needs propagate to what the
+     * needed auxiliaries use. */
+    for (int o = s->n_aux - 1; o >= 0; o--) {
+        int k = s->aux_order[o];
+        if (!need_aux[k]) {
+            continue;
+        }
+        for (int j = 0; j < s->n_aux; j++) {
+            if (cb_expr_uses(s->eqs[s->aux_eq[k]].rhs, CB_SYM_AUX, j)) {
+                need_aux[j] = true;
+            }
+        }
+    }
+}

@@ -1,0 +1,49 @@
+/* A parsed system: names, defaults and equations as expression trees. */
+#ifndef CB_SPEC_H
+#define CB_SPEC_H
+
+#include <stdbool.h>
+
+#include "expr.h"
+
+typedef struct {
+    bool is_deriv;     /* dX = ... (else an auxiliary) */
+    int target;        /* state index, or auxiliary index */
+    cb_expr *rhs;
+    const char *text;  /* the equation as written */
+} cb_equation;
+
+struct cubie_system {
+    cb_arena arena;    /* every string and tree below */
+    char *json;        /* the spec text (malloc), for copies and hashing */
+    const char *name;
+    int n_states, n_params, n_consts, n_aux, n_obs;
+    const char **state_names;
+    double *state_init;
+    const char **param_names;
+    double *param_vals;
+    const char **const_names;
+    double *const_vals;
+    const char **aux_names;
+    int *obs_aux;      /* auxiliary index of each observable */
+    int n_eqs;
+    cb_equation *eqs;  /* as written: eqs[i] is /equations/i */
+    int *deriv_eq;     /* equation index of each state's derivative */
+    int *aux_eq;       /* equation index of each auxiliary */
+    int *aux_order;    /* auxiliaries in dependency order */
+};
+
+/* Parse and validate; *out caller-owned (cubie_system_free). */
+cubie_status cb_spec_parse(const char *json, size_t len,
+                           struct cubie_system **out, cubie_error *err);
+
+/* Index of a state or parameter by name, or -1. */
+int cb_spec_state_index(const struct cubie_system *s, const char *name);
+int cb_spec_param_index(const struct cubie_system *s, const char *name);
+
+/* Which auxiliaries an expression set needs, transitively: sets need[k]
+ * for every auxiliary reachable from the equations marked in roots. */
+void cb_spec_aux_closure(const struct cubie_system *s, const bool *eq_roots,
+                         bool *need_aux);
+
+#endif

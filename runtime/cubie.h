@@ -1,0 +1,232 @@
+/* cubie: batched ODE integration with generated, fully inlined kernels.
+ *
+ * Ownership is written beside each function. Every fallible call returns a
+ * cubie_status and, when given a cubie_error, fills it with the detail (the
+ * JSON path, the column of an expression, the compiler log). The library
+ * never prints, exits or aborts on user input.
+ */
+#ifndef CUBIE_H
+#define CUBIE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(CUBIE_BUILDING) && defined(__GNUC__)
+#define CUBIE_API __attribute__((visibility("default")))
+#else
+#define CUBIE_API
+#endif
+
+#define CUBIE_VERSION_MAJOR 0
+#define CUBIE_VERSION_MINOR 1
+#define CUBIE_VERSION_PATCH 0
+
+/* Status codes of the API: one list, expanded into the enum and the
+ * messages. Add an entry here and nowhere else. */
+#define CUBIE_STATUS_LIST(X)                                            \
+    X(CUBIE_OK, "success")                                              \
+    X(CUBIE_E_ARG, "invalid argument")                                  \
+    X(CUBIE_E_NOMEM, "out of memory")                                   \
+    X(CUBIE_E_IO, "file input/output error")                            \
+    X(CUBIE_E_JSON, "malformed JSON")                                   \
+    X(CUBIE_E_SPEC, "invalid system spec")                              \
+    X(CUBIE_E_EXPR, "invalid expression")                               \
+    X(CUBIE_E_OPTION, "invalid option")                                 \
+    X(CUBIE_E_REGISTRY, "buffer registry error")                        \
+    X(CUBIE_E_CODEGEN, "code generation failed")                        \
+    X(CUBIE_E_COMPILE, "kernel compilation failed")                     \
+    X(CUBIE_E_BACKEND, "backend unavailable")                           \
+    X(CUBIE_E_BATCH, "invalid batch input")                             \
+    X(CUBIE_E_RUN, "run failed")
+
+typedef enum {
+#define CUBIE_X(name, msg) name,
+    CUBIE_STATUS_LIST(CUBIE_X)
+#undef CUBIE_X
+    CUBIE_STATUS_COUNT
+} cubie_status;
+
+/* Per-run status bits, OR-ed into one int32 per run. Values follow the
+ * Python original's result codes; NONFINITE_STATE is new here. */
+#define CUBIE_RUN_STATUS_LIST(X)                                        \
+    X(CUBIE_RUN_MAX_NEWTON_ITERS, 2, "Newton iterations exceeded")      \
+    X(CUBIE_RUN_MAX_LINEAR_ITERS, 4, "linear iterations exceeded")      \
+    X(CUBIE_RUN_STEP_TOO_SMALL, 8, "step size too small")               \
+    X(CUBIE_RUN_DT_EFF_ZERO, 16, "effective step is zero")              \
+    X(CUBIE_RUN_MAX_STEPS, 32, "maximum number of steps exceeded")      \
+    X(CUBIE_RUN_STAGNATION, 64, "time stagnated")                       \
+    X(CUBIE_RUN_BICGSTAB_BREAKDOWN, 128, "BiCGSTAB breakdown")          \
+    X(CUBIE_RUN_NEWTON_DIVERGENCE, 256, "Newton iteration diverged")    \
+    X(CUBIE_RUN_NONFINITE_STATE, 512, "non-finite state")
+
+enum {
+#define CUBIE_X(name, value, msg) name = value,
+    CUBIE_RUN_STATUS_LIST(CUBIE_X)
+#undef CUBIE_X
+    CUBIE_RUN_OK = 0
+};
+
+/* Error detail. Caller-owned; cubie_error_clear releases `log`. The first
+ * error recorded wins: a later failure does not overwrite it. */
+typedef struct {
+    cubie_status status;
+    char message[1024]; /* what is wrong, where, with the offending value */
+    char path[256];     /* JSON path (/equations/2) or option key, or "" */
+    int column;         /* 1-based column inside an expression, or 0 */
+    char *log;          /* compiler log, or NULL (heap, freed by clear) */
+    char dump_path[512]; /* where the failing source was dumped, or "" */
+} cubie_error;
+
+typedef struct cubie_system cubie_system;
+typedef struct cubie_options cubie_options;
+typedef struct cubie_solver cubie_solver;
+typedef struct cubie_batch cubie_batch;
+typedef struct cubie_result cubie_result;
+
+CUBIE_API const char *cubie_version(void);
+/* Static string for a status; never NULL. */
+CUBIE_API const char *cubie_status_str(cubie_status s);
+/* Static string for one run-status bit; "unknown status bit" otherwise. */
+CUBIE_API const char *cubie_run_status_str(int bit);
+CUBIE_API void cubie_error_clear(cubie_error *err);
+
+/* ---- systems ---------------------------------------------------------- */
+
+/* Parse a JSON spec. *out is caller-owned: cubie_system_free. */
+CUBIE_API cubie_status cubie_system_parse(const char *json, size_t len,
+                                          cubie_system **out,
+                                          cubie_error *err);
+CUBIE_API cubie_status cubie_system_load(const char *path, cubie_system **out,
+                                         cubie_error *err);
+CUBIE_API void cubie_system_free(cubie_system *sys);
+/* Borrowed until cubie_system_free. */
+CUBIE_API const char *cubie_system_name(const cubie_system *sys);
+CUBIE_API size_t cubie_system_n_states(const cubie_system *sys);
+CUBIE_API size_t cubie_system_n_parameters(const cubie_system *sys);
+CUBIE_API size_t cubie_system_n_observables(const cubie_system *sys);
+CUBIE_API const char *cubie_system_state_name(const cubie_system *sys,
+                                              size_t i);
+CUBIE_API const char *cubie_system_parameter_name(const cubie_system *sys,
+                                                  size_t i);
+CUBIE_API const char *cubie_system_observable_name(const cubie_system *sys,
+                                                   size_t i);
+
+/* ---- options ---------------------------------------------------------- */
+
+/* Options with the original's names and defaults (see README). Caller
+ * owns *out: cubie_options_free. */
+CUBIE_API cubie_status cubie_options_new(cubie_options **out);
+CUBIE_API void cubie_options_free(cubie_options *opt);
+CUBIE_API cubie_status cubie_options_copy(const cubie_options *opt,
+                                          cubie_options **out);
+/* Set one option from text, as `--set key=value` does. An unknown key or a
+ * bad value is CUBIE_E_OPTION with the key in err->path. */
+CUBIE_API cubie_status cubie_options_set(cubie_options *opt, const char *key,
+                                         const char *value, cubie_error *err);
+/* Parse "key=value" and set it. */
+CUBIE_API cubie_status cubie_options_set_pair(cubie_options *opt,
+                                              const char *pair,
+                                              cubie_error *err);
+/* The value as text, or NULL for an unknown key. Borrowed until the next
+ * set or free. */
+CUBIE_API const char *cubie_options_get(const cubie_options *opt,
+                                        const char *key);
+
+/* ---- compile ---------------------------------------------------------- */
+
+/* Generate the kernel for sys under opt and build it for the backend the
+ * options choose. *out is caller-owned: cubie_solver_free. The solver keeps
+ * its own copies of sys and opt. */
+CUBIE_API cubie_status cubie_compile(const cubie_system *sys,
+                                     const cubie_options *opt,
+                                     cubie_solver **out, cubie_error *err);
+/* Only the passes that write the source (no compiler run). */
+CUBIE_API cubie_status cubie_generate(const cubie_system *sys,
+                                      const cubie_options *opt, char **source,
+                                      cubie_error *err);
+CUBIE_API void cubie_solver_free(cubie_solver *s);
+/* The generated .cu. Borrowed until cubie_solver_free. */
+CUBIE_API const char *cubie_solver_source(const cubie_solver *s);
+/* "host" or "cuda". */
+CUBIE_API const char *cubie_solver_backend(const cubie_solver *s);
+/* Why that backend was chosen ("backend=host requested", ...). */
+CUBIE_API const char *cubie_solver_backend_reason(const cubie_solver *s);
+/* Milliseconds spent generating and building (0 for a cache hit build). */
+CUBIE_API double cubie_solver_generate_ms(const cubie_solver *s);
+CUBIE_API double cubie_solver_build_ms(const cubie_solver *s);
+/* The layout table of every buffer owner, as text. Borrowed. */
+CUBIE_API const char *cubie_solver_layout(const cubie_solver *s);
+
+/* ---- batches ---------------------------------------------------------- */
+
+/* n_runs runs, every value at the spec's default. Caller frees. */
+CUBIE_API cubie_status cubie_batch_new(const cubie_system *sys, size_t n_runs,
+                                       cubie_batch **out, cubie_error *err);
+CUBIE_API void cubie_batch_free(cubie_batch *b);
+CUBIE_API size_t cubie_batch_n_runs(const cubie_batch *b);
+/* Set one initial state or parameter value of one run, by name. */
+CUBIE_API cubie_status cubie_batch_set(cubie_batch *b, const char *name,
+                                       size_t run, double value,
+                                       cubie_error *err);
+/* Read a CSV whose header names states and/or parameters, one row a run. */
+CUBIE_API cubie_status cubie_batch_from_csv(const cubie_system *sys,
+                                            const char *path,
+                                            cubie_batch **out,
+                                            cubie_error *err);
+/* A combinatorial grid: every combination of the axes, each linearly spaced
+ * from start to stop with count points (both ends included); the first axis
+ * varies slowest. */
+CUBIE_API cubie_status cubie_batch_grid(const cubie_system *sys,
+                                        size_t n_axes, const char *const *names,
+                                        const double *start, const double *stop,
+                                        const size_t *count, cubie_batch **out,
+                                        cubie_error *err);
+
+/* ---- run -------------------------------------------------------------- */
+
+/* Integrate every run of the batch. run_opt may be NULL (the compile
+ * options), or options that change only run-time settings (t0, duration,
+ * dt, ...); changing a compile-time option there is CUBIE_E_OPTION.
+ * *out is caller-owned: cubie_result_free. */
+CUBIE_API cubie_status cubie_run(cubie_solver *s, const cubie_batch *in,
+                                 const cubie_options *run_opt,
+                                 cubie_result **out, cubie_error *err);
+CUBIE_API void cubie_result_free(cubie_result *r);
+
+CUBIE_API size_t cubie_result_n_runs(const cubie_result *r);
+CUBIE_API size_t cubie_result_n_saves(const cubie_result *r);
+CUBIE_API size_t cubie_result_n_vars(const cubie_result *r);
+/* 4 for float32 results, 8 for float64. */
+CUBIE_API int cubie_result_precision(const cubie_result *r);
+/* Saved variables: the states, in spec order. Borrowed. */
+CUBIE_API const char *cubie_result_var_name(const cubie_result *r, size_t v);
+/* Raw state array, C order (n_runs, n_saves, n_vars), float or double as
+ * cubie_result_precision says. Borrowed. */
+CUBIE_API const void *cubie_result_state_data(const cubie_result *r);
+/* One value, converted to double. */
+CUBIE_API double cubie_result_state(const cubie_result *r, size_t run,
+                                    size_t save, size_t var);
+/* Save times, n_saves doubles. Borrowed. */
+CUBIE_API const double *cubie_result_time(const cubie_result *r);
+/* Status bits per run (n_runs int32). Borrowed. */
+CUBIE_API const int32_t *cubie_result_status(const cubie_result *r);
+CUBIE_API const char *cubie_result_backend(const cubie_result *r);
+/* Milliseconds spent in the kernel (host: in the OpenMP loop). */
+CUBIE_API double cubie_result_kernel_ms(const cubie_result *r);
+
+/* Write a .npy file (format 1.0) of the C-order array data with the given
+ * shape; descr is "<f4", "<f8" or "<i4". */
+CUBIE_API cubie_status cubie_write_npy(const char *path, const char *descr,
+                                       const size_t *shape, int ndim,
+                                       const void *data, size_t elem_size,
+                                       cubie_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,124 @@
+// Start of prelude.cu.
+// Maps the generated code onto CUDA C++ (NVRTC) or onto C (the host
+// backend), so one source serves both. The generator defines CB_F32 (1 for
+// float32, 0 for float64) above this prelude; it emits precision-specific
+// literals and math names itself, so a float32 kernel holds no double
+// arithmetic.
+#if defined(__CUDACC_RTC__) || defined(__CUDACC__)
+#define CB_GPU 1
+#define CB_DEVFN static __device__ __forceinline__
+#define CB_KERNEL extern "C" __global__
+#else
+#define CB_GPU 0
+#include <math.h>
+#ifdef __cplusplus
+#define CB_EXTERN_C extern "C"
+#else
+#define CB_EXTERN_C
+#endif
+#define CB_DEVFN static inline __attribute__((always_inline))
+#define CB_KERNEL CB_EXTERN_C __attribute__((visibility("default")))
+#endif
+
+#if CB_F32
+typedef float real;
+#else
+typedef double real;
+#endif
+
+// sign(x): -1, 0 or 1 (the expression language's sign()).
+CB_DEVFN real cb_sign(real x)
+{
+    return (real)((x > (real)0) - (x < (real)0));
+}
+
+CB_DEVFN int cb_finite(real x)
+{
+    return isfinite(x);
+}
+
+// True when every active run of the warp says so (the host: this run).
+// Used where skipping work in some lanes only would diverge the warp.
+CB_DEVFN int cb_warp_all(int x)
+{
+#if CB_GPU
+    return __all_sync(__activemask(), x);
+#else
+    return x;
+#endif
+}
+
+// Time. float64 kernels keep time in a double. float32 kernels keep it as
+// an unevaluated sum hi + lo of two floats (about 48 significant bits), so
+// time accumulates without drift and without any double instruction.
+#if CB_F32
+typedef struct {
+    float hi, lo;
+} cb_time;
+
+CB_DEVFN cb_time cb_time_make(float hi, float lo)
+{
+    cb_time r;
+    float s = hi + lo;
+    r.lo = lo - (s - hi);
+    r.hi = s;
+    return r;
+}
+
+// a + b with the rounding error of the sum kept (Knuth's two-sum).
+CB_DEVFN cb_time cb_time_add(cb_time a, float b)
+{
+    float s = a.hi + b;
+    float bb = s - a.hi;
+    float e = (a.hi - (s - bb)) + (b - bb);
+    return cb_time_make(s, e + a.lo);
+}
+
+// base + k*step for a whole number k (exact below 2^24).
+CB_DEVFN cb_time cb_time_mul_add(cb_time base, float k, cb_time step)
+{
+    float p = k * step.hi;
+    float pe = fmaf(k, step.hi, -p) + k * step.lo;
+    cb_time r = cb_time_add(base, p);
+    return cb_time_make(r.hi, r.lo + pe);
+}
+
+// a - b rounded to float: exact in hi when a and b are close.
+CB_DEVFN float cb_time_sub(cb_time a, cb_time b)
+{
+    return (a.hi - b.hi) + (a.lo - b.lo);
+}
+
+CB_DEVFN float cb_time_real(cb_time a)
+{
+    return a.hi + a.lo;
+}
+#else
+typedef double cb_time;
+
+CB_DEVFN cb_time cb_time_make(double hi, double lo)
+{
+    return hi + lo;
+}
+
+CB_DEVFN cb_time cb_time_add(cb_time a, double b)
+{
+    return a + b;
+}
+
+CB_DEVFN cb_time cb_time_mul_add(cb_time base, double k, cb_time step)
+{
+    return base + k * step;
+}
+
+CB_DEVFN double cb_time_sub(cb_time a, cb_time b)
+{
+    return a - b;
+}
+
+CB_DEVFN double cb_time_real(cb_time a)
+{
+    return a;
+}
+#endif
+// End of prelude.cu.

@@ -1,0 +1,443 @@
+/* cubie: the command-line front end.
+ *   cubie gen SPEC [--set key=value]... [-o FILE.cu]
+ *   cubie run SPEC [--set key=value]... [--runs RUNS.csv]
+ *                  [--grid name=start:stop:count]... [--out DIR]
+ *   cubie version
+ * Exit codes: 0 success, 1 usage, 2 bad input (spec, option, runs),
+ * 3 compile or backend failure, 4 file error. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cJSON.h>
+
+#include "cubie.h"
+
+static void usage(FILE *f)
+{
+    fputs("usage:\n"
+          "  cubie gen SPEC [--set key=value]... [-o FILE.cu]\n"
+          "  cubie run SPEC [--set key=value]... [--runs RUNS.csv]\n"
+          "                 [--grid name=start:stop:count]... [--out DIR]\n"
+          "  cubie version\n",
+          f);
+}
+
+static int exit_code(cubie_status st)
+{
+    switch (st) {
+    case CUBIE_OK:
+        return 0;
+    case CUBIE_E_JSON:
+    case CUBIE_E_SPEC:
+    case CUBIE_E_EXPR:
+    case CUBIE_E_OPTION:
+    case CUBIE_E_BATCH:
+    case CUBIE_E_ARG:
+        return 2;
+    case CUBIE_E_IO:
+        return 4;
+    default:
+        return 3;
+    }
+}
+
+static int report(cubie_status st, cubie_error *err)
+{
+    fprintf(stderr, "cubie: error: %s\n", err->message[0] ? err->message
+                                                          : cubie_status_str(st));
+    if (err->log != NULL && err->log[0]) {
+        fprintf(stderr, "--- compiler log ---\n%s\n", err->log);
+    }
+    int code = exit_code(st);
+    cubie_error_clear(err);
+    return code;
+}
+
+typedef struct {
+    const char *spec;
+    const char *out;
+    const char *runs;
+    const char *grid[16];
+    int n_grid;
+    cubie_options *opt;
+} args;
+
+static int parse_args(int argc, char **argv, bool is_run, args *a,
+                      cubie_error *err)
+{
+    for (int i = 2; i < argc; i++) {
+        const char *s = argv[i];
+        const char *next = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(s, "--set") == 0 && next) {
+            cubie_status st = cubie_options_set_pair(a->opt, next, err);
+            if (st != CUBIE_OK) {
+                return report(st, err);
+            }
+            i++;
+        } else if (!is_run && strcmp(s, "-o") == 0 && next) {
+            a->out = next;
+            i++;
+        } else if (is_run && strcmp(s, "--out") == 0 && next) {
+            a->out = next;
+            i++;
+        } else if (is_run && strcmp(s, "--runs") == 0 && next) {
+            a->runs = next;
+            i++;
+        } else if (is_run && strcmp(s, "--grid") == 0 && next) {
+            if (a->n_grid == 16) {
+                fprintf(stderr, "cubie: at most 16 --grid axes\n");
+                return 1;
+            }
+            a->grid[a->n_grid++] = next;
+            i++;
+        } else if (s[0] == '-') {
+            fprintf(stderr, "cubie: unknown or incomplete argument '%s'\n", s);
+            usage(stderr);
+            return 1;
+        } else if (a->spec == NULL) {
+            a->spec = s;
+        } else {
+            fprintf(stderr, "cubie: unexpected argument '%s'\n", s);
+            usage(stderr);
+            return 1;
+        }
+    }
+    if (a->spec == NULL) {
+        fprintf(stderr, "cubie: missing SPEC\n");
+        usage(stderr);
+        return 1;
+    }
+    if (is_run && a->runs != NULL && a->n_grid > 0) {
+        fprintf(stderr, "cubie: --runs and --grid cannot be combined\n");
+        return 1;
+    }
+    return 0;
+}
+
+static int write_text(const char *path, const char *text, cubie_error *err)
+{
+    FILE *f = fopen(path, "wb");
+    if (f == NULL || fputs(text, f) == EOF) {
+        if (f) {
+            fclose(f);
+        }
+        fprintf(stderr, "cubie: error: cannot write %s: %s\n", path,
+                strerror(errno));
+        cubie_error_clear(err);
+        return 4;
+    }
+    if (fclose(f) != 0) {
+        fprintf(stderr, "cubie: error: cannot write %s\n", path);
+        return 4;
+    }
+    return 0;
+}
+
+static int cmd_gen(int argc, char **argv)
+{
+    cubie_error err = {0};
+    args a = {0};
+    if (cubie_options_new(&a.opt) != CUBIE_OK) {
+        return 3;
+    }
+    int rc = parse_args(argc, argv, false, &a, &err);
+    cubie_system *sys = NULL;
+    char *src = NULL;
+    if (rc == 0) {
+        cubie_status st = cubie_system_load(a.spec, &sys, &err);
+        if (st == CUBIE_OK) {
+            st = cubie_generate(sys, a.opt, &src, &err);
+        }
+        rc = st == CUBIE_OK ? 0 : report(st, &err);
+    }
+    if (rc == 0) {
+        if (a.out != NULL) {
+            rc = write_text(a.out, src, &err);
+        } else {
+            fputs(src, stdout);
+        }
+    }
+    free(src);
+    cubie_system_free(sys);
+    cubie_options_free(a.opt);
+    return rc;
+}
+
+/* name=start:stop:count */
+static int parse_grid(const char *spec, char *name, size_t n, double *start,
+                      double *stop, size_t *count)
+{
+    const char *eq = strchr(spec, '=');
+    if (eq == NULL || (size_t)(eq - spec) >= n || eq == spec) {
+        return -1;
+    }
+    memcpy(name, spec, (size_t)(eq - spec));
+    name[eq - spec] = '\0';
+    char *end;
+    *start = strtod(eq + 1, &end);
+    if (*end != ':') {
+        return -1;
+    }
+    *stop = strtod(end + 1, &end);
+    if (*end != ':') {
+        return -1;
+    }
+    const char *cs = end + 1;
+    long c = strtol(cs, &end, 10);
+    if (*end != '\0' || end == cs || c < 1) {
+        return -1;
+    }
+    *count = (size_t)c;
+    return 0;
+}
+
+static const char *const option_keys[] = {
+    "algorithm", "precision", "step_controller", "backend", "t0",
+    "duration", "settling_time", "save_every", "dt", "dt_min", "dt_max",
+    "atol", "rtol", "max_steps", "nan_error_trajectories", NULL};
+
+static cJSON *manifest(const cubie_solver *s, const cubie_result *r,
+                       const cubie_options *opt, const char *spec)
+{
+    cJSON *m = cJSON_CreateObject();
+    cJSON_AddStringToObject(m, "cubie_version", cubie_version());
+    cJSON_AddStringToObject(m, "spec", spec);
+    cJSON_AddStringToObject(m, "backend", cubie_result_backend(r));
+    cJSON_AddStringToObject(m, "backend_reason",
+                            cubie_solver_backend_reason(s));
+    cJSON *vars = cJSON_AddArrayToObject(m, "state_names");
+    for (size_t v = 0; v < cubie_result_n_vars(r); v++) {
+        cJSON_AddItemToArray(vars,
+                             cJSON_CreateString(cubie_result_var_name(r, v)));
+    }
+    const char *dtype = cubie_result_precision(r) == 8 ? "float64" : "float32";
+    cJSON *arrays = cJSON_AddObjectToObject(m, "arrays");
+    cJSON *a = cJSON_AddObjectToObject(arrays, "state");
+    cJSON_AddStringToObject(a, "file", "state.npy");
+    cJSON_AddStringToObject(a, "dtype", dtype);
+    double shape[3] = {(double)cubie_result_n_runs(r),
+                       (double)cubie_result_n_saves(r),
+                       (double)cubie_result_n_vars(r)};
+    cJSON_AddItemToObject(a, "shape", cJSON_CreateDoubleArray(shape, 3));
+    cJSON_AddStringToObject(a, "axes", "run, save, state");
+    a = cJSON_AddObjectToObject(arrays, "time");
+    cJSON_AddStringToObject(a, "file", "time.npy");
+    cJSON_AddStringToObject(a, "dtype", "float64");
+    cJSON_AddItemToObject(a, "shape", cJSON_CreateDoubleArray(shape + 1, 1));
+    a = cJSON_AddObjectToObject(arrays, "status");
+    cJSON_AddStringToObject(a, "file", "status.npy");
+    cJSON_AddStringToObject(a, "dtype", "int32");
+    cJSON_AddItemToObject(a, "shape", cJSON_CreateDoubleArray(shape, 1));
+    cJSON *set = cJSON_AddObjectToObject(m, "settings");
+    for (int i = 0; option_keys[i]; i++) {
+        const char *v = cubie_options_get(opt, option_keys[i]);
+        cJSON_AddStringToObject(set, option_keys[i], v && *v ? v : "default");
+    }
+    size_t failed = 0;
+    for (size_t i = 0; i < cubie_result_n_runs(r); i++) {
+        failed += cubie_result_status(r)[i] != 0;
+    }
+    cJSON_AddNumberToObject(m, "failed_runs", (double)failed);
+    cJSON *t = cJSON_AddObjectToObject(m, "timing_ms");
+    cJSON_AddNumberToObject(t, "generate", cubie_solver_generate_ms(s));
+    cJSON_AddNumberToObject(t, "build", cubie_solver_build_ms(s));
+    cJSON_AddNumberToObject(t, "kernel", cubie_result_kernel_ms(r));
+    return m;
+}
+
+static void remove_dir(const char *dir)
+{
+    static const char *const files[] = {"state.npy", "time.npy",
+                                        "status.npy", "manifest.json",
+                                        "kernel.cu", NULL};
+    char p[1200];
+    for (int i = 0; files[i]; i++) {
+        snprintf(p, sizeof(p), "%s/%s", dir, files[i]);
+        unlink(p);
+    }
+    rmdir(dir);
+}
+
+/* Write every output into a fresh sibling folder, then move it into
+ * place, so DIR is never left half-written. */
+static int write_outputs(const char *dir, const cubie_solver *s,
+                         const cubie_result *r, const cubie_options *opt,
+                         const char *spec)
+{
+    cubie_error err = {0};
+    char tmp[1100], p[1200];
+    snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", dir);
+    if (mkdtemp(tmp) == NULL) {
+        fprintf(stderr, "cubie: error: cannot create %s: %s\n", tmp,
+                strerror(errno));
+        return 4;
+    }
+    size_t shape[3] = {cubie_result_n_runs(r), cubie_result_n_saves(r),
+                       cubie_result_n_vars(r)};
+    int prec = cubie_result_precision(r);
+    cubie_status st;
+    snprintf(p, sizeof(p), "%s/state.npy", tmp);
+    st = cubie_write_npy(p, prec == 8 ? "<f8" : "<f4", shape, 3,
+                      cubie_result_state_data(r), (size_t)prec, &err);
+    if (st == CUBIE_OK) {
+        snprintf(p, sizeof(p), "%s/time.npy", tmp);
+        st = cubie_write_npy(p, "<f8", shape + 1, 1, cubie_result_time(r), 8,
+                          &err);
+    }
+    if (st == CUBIE_OK) {
+        snprintf(p, sizeof(p), "%s/status.npy", tmp);
+        st = cubie_write_npy(p, "<i4", shape, 1, cubie_result_status(r), 4, &err);
+    }
+    int rc = st == CUBIE_OK ? 0 : report(st, &err);
+    if (rc == 0) {
+        snprintf(p, sizeof(p), "%s/kernel.cu", tmp);
+        rc = write_text(p, cubie_solver_source(s), &err);
+    }
+    if (rc == 0) {
+        cJSON *m = manifest(s, r, opt, spec);
+        char *text = m ? cJSON_Print(m) : NULL;
+        snprintf(p, sizeof(p), "%s/manifest.json", tmp);
+        rc = text ? write_text(p, text, &err) : 3;
+        cJSON_free(text);
+        cJSON_Delete(m);
+    }
+    if (rc == 0) {
+        struct stat sb;
+        if (stat(dir, &sb) == 0) {
+            /* Replace an earlier cubie output folder, nothing else. */
+            snprintf(p, sizeof(p), "%s/manifest.json", dir);
+            if (access(p, F_OK) != 0) {
+                fprintf(stderr, "cubie: error: %s exists and is not a cubie "
+                                "output folder; choose another --out\n", dir);
+                rc = 4;
+            } else {
+                remove_dir(dir);
+            }
+        }
+        if (rc == 0 && rename(tmp, dir) != 0) {
+            fprintf(stderr, "cubie: error: cannot move %s to %s: %s\n", tmp,
+                    dir, strerror(errno));
+            rc = 4;
+        }
+    }
+    if (rc != 0) {
+        remove_dir(tmp);
+    }
+    return rc;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    cubie_error err = {0};
+    args a = {0};
+    if (cubie_options_new(&a.opt) != CUBIE_OK) {
+        return 3;
+    }
+    int rc = parse_args(argc, argv, true, &a, &err);
+    cubie_system *sys = NULL;
+    cubie_batch *batch = NULL;
+    cubie_solver *s = NULL;
+    cubie_result *r = NULL;
+    cubie_status st = CUBIE_OK;
+    if (rc != 0) {
+        goto done;
+    }
+    st = cubie_system_load(a.spec, &sys, &err);
+    if (st == CUBIE_OK) {
+        if (a.runs != NULL) {
+            st = cubie_batch_from_csv(sys, a.runs, &batch, &err);
+        } else if (a.n_grid > 0) {
+            char names[16][128];
+            const char *np[16];
+            double start[16], stop[16];
+            size_t count[16];
+            for (int i = 0; i < a.n_grid; i++) {
+                if (parse_grid(a.grid[i], names[i], sizeof(names[i]),
+                               &start[i], &stop[i], &count[i]) != 0) {
+                    fprintf(stderr, "cubie: error: --grid '%s': expected "
+                                    "name=start:stop:count with count >= 1\n",
+                            a.grid[i]);
+                    rc = 2;
+                    goto done;
+                }
+                np[i] = names[i];
+            }
+            st = cubie_batch_grid(sys, (size_t)a.n_grid, np, start, stop,
+                                  count, &batch, &err);
+        } else {
+            st = cubie_batch_new(sys, 1, &batch, &err);
+        }
+    }
+    if (st == CUBIE_OK) {
+        st = cubie_compile(sys, a.opt, &s, &err);
+    }
+    if (st == CUBIE_OK) {
+        st = cubie_run(s, batch, NULL, &r, &err);
+    }
+    if (st != CUBIE_OK) {
+        rc = report(st, &err);
+        goto done;
+    }
+    size_t failed = 0;
+    for (size_t i = 0; i < cubie_result_n_runs(r); i++) {
+        failed += cubie_result_status(r)[i] != 0;
+    }
+    printf("%s: %zu runs x %zu saves x %zu states on %s, kernel %.1f ms "
+           "(generate %.1f ms, build %.1f ms), %zu failed\n",
+           cubie_system_name(sys), cubie_result_n_runs(r),
+           cubie_result_n_saves(r), cubie_result_n_vars(r),
+           cubie_result_backend(r), cubie_result_kernel_ms(r),
+           cubie_solver_generate_ms(s), cubie_solver_build_ms(s), failed);
+    if (a.out != NULL) {
+        rc = write_outputs(a.out, s, r, a.opt, a.spec);
+        if (rc == 0) {
+            printf("wrote %s/{state,time,status}.npy, manifest.json, "
+                   "kernel.cu\n", a.out);
+        }
+    } else {
+        size_t last = cubie_result_n_saves(r) - 1;
+        printf("run 0 at t = %g:", cubie_result_time(r)[last]);
+        for (size_t v = 0; v < cubie_result_n_vars(r); v++) {
+            printf(" %s = %.9g", cubie_result_var_name(r, v),
+                   cubie_result_state(r, 0, last, v));
+        }
+        printf("\n");
+    }
+done:
+    cubie_result_free(r);
+    cubie_solver_free(s);
+    cubie_batch_free(batch);
+    cubie_system_free(sys);
+    cubie_options_free(a.opt);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 1;
+    }
+    if (strcmp(argv[1], "gen") == 0) {
+        return cmd_gen(argc, argv);
+    }
+    if (strcmp(argv[1], "run") == 0) {
+        return cmd_run(argc, argv);
+    }
+    if (strcmp(argv[1], "version") == 0) {
+        printf("cubie %s\n", cubie_version());
+        return 0;
+    }
+    if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "cubie: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 1;
+}
