@@ -243,7 +243,7 @@ void cb_format_double(char out[40], double v)
         }
     }
     /* Whole numbers read better as 10.0 than as 1e+01. */
-    if (v == (double)(long long)v && v > -1e15 && v < 1e15) {
+    if (v > -1e15 && v < 1e15 && v == (double)(long long)v) {
         snprintf(out, 40, "%.1f", v);
     }
     if (strpbrk(out, ".eEn") == NULL) { /* n: inf/nan never reach here */

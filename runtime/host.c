@@ -120,6 +120,12 @@ static char *read_file(const char *path)
 static cubie_status load(const char *so, cb_host_module *out,
                          cubie_error *err)
 {
+    /* Pin the OpenMP runtime: were it unloaded with the last kernel that
+     * needs it, its idle worker threads would run unmapped code. */
+    static void *gomp = NULL;
+    if (gomp == NULL) {
+        gomp = dlopen("libgomp.so.1", RTLD_NOW | RTLD_GLOBAL | RTLD_NODELETE);
+    }
     out->handle = dlopen(so, RTLD_NOW | RTLD_LOCAL);
     if (out->handle == NULL) {
         return cb_fail(err, CUBIE_E_COMPILE, NULL, 0,
