@@ -358,6 +358,7 @@ static cubie_status emit_erk(cb_ctx *c, cb_sb *sb)
                                c->err))) {
         return st;
     }
+    cb_sb_line(sb, "(void)stage_accumulator;");
     /* Explicit steps do no Newton or Krylov iterations. */
     cb_sb_line(sb, "counters[0] = 0;");
     cb_sb_line(sb, "counters[1] = 0;");
@@ -397,6 +398,16 @@ static cubie_status emit_erk(cb_ctx *c, cb_sb *sb)
                 cb_sb_puts(sb, " * dt");
             }
             cb_sb_puts(sb, ");\n");
+        }
+        /* Does anything still need this stage's derivative? (The last
+         * stage of an FSAL method only feeds the next step.) */
+        bool used = k == 0 || (b_row < 0 && T->b[k] != 0.0) ||
+                    (c->n_error && d[k] != 0.0);
+        for (int j = k + 1; j < s; j++) {
+            used = used || T->a[j * s + k] != 0.0;
+        }
+        if (!used) {
+            continue;
         }
         cb_sb_line(sb, "for (int i = 0; i < %d; ++i) {", n);
         cb_sb_indent(sb);

@@ -1,7 +1,281 @@
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <setjmp.h>
-#include <cmocka.h>
-static void placeholder(void **s) { (void)s; }
-int main(void) { const struct CMUnitTest t[] = { cmocka_unit_test(placeholder) }; return cmocka_run_group_tests(t, NULL, NULL); }
+/* Code generation checks: every explicit method in both precisions
+ * compiles under NVRTC for sm_90; the PTX of a float32 kernel holds no
+ * f64 instruction; gcc's promotion lint is clean; the source is
+ * deterministic, holds no run-time offset arithmetic, and relocating
+ * buffers between shared and local memory changes no result. */
+#include "testutil.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "tableaus.h"
+
+static char *generate(const cubie_system *sys, const char *const *pairs)
+{
+    cubie_error err = {0};
+    cubie_options *o = tu_options(pairs);
+    char *src = NULL;
+    tu_ok(cubie_generate(sys, o, &src, &err), &err);
+    cubie_options_free(o);
+    return src;
+}
+
+static cubie_system *lorenz(void)
+{
+    char path[512];
+    cubie_error err = {0};
+    cubie_system *sys = NULL;
+    tu_ok(cubie_system_load(tu_spec_path("lorenz.json", path, sizeof(path)),
+                            &sys, &err), &err);
+    return sys;
+}
+
+/* An f64 PTX instruction: an opcode with a .f64 type, e.g. add.f64,
+ * cvt.f64.f32 or cvt.rn.f32.f64. */
+static const char *find_f64(const char *ptx)
+{
+    return strstr(ptx, ".f64");
+}
+
+static void every_method_should_compile_under_nvrtc(void **state)
+{
+    (void)state;
+    if (!cb_nvrtc_available()) {
+        skip();
+    }
+    cubie_system *sys = lorenz();
+    const char *fast[] = {"--Ofast-compile=max", NULL};
+    for (int m = 0; cb_erk_tableaus[m].name != NULL; m++) {
+        for (int p = 0; p < 2; p++) {
+            char algo[64];
+            snprintf(algo, sizeof(algo), "algorithm=%s",
+                     cb_erk_tableaus[m].name);
+            const char *pairs[] = {algo, p ? "precision=float64"
+                                           : "precision=float32", NULL};
+            char *src = generate(sys, pairs);
+            cubie_error err = {0};
+            char *img = NULL, *log = NULL;
+            size_t len = 0;
+            tu_ok(cb_nvrtc_compile(src, "sm_90", fast, &img, &len, &log,
+                                   &err), &err);
+            assert_true(len > 0);
+            free(img);
+            free(log);
+            if (p == 0) {
+                tu_ok(cb_nvrtc_compile(src, "compute_90", fast, &img, &len,
+                                       NULL, &err), &err);
+                const char *hit = find_f64(img);
+                if (hit != NULL) {
+                    print_error("%s float32 PTX has an f64 instruction: "
+                                "%.60s\n", cb_erk_tableaus[m].name, hit);
+                }
+                assert_null(hit);
+                /* The kernel is really there. */
+                assert_non_null(strstr(img, ".entry cubie_kernel"));
+                free(img);
+            }
+            free(src);
+        }
+    }
+    cubie_system_free(sys);
+}
+
+static void a_planted_error_should_come_back_with_the_nvrtc_log(void **st)
+{
+    (void)st;
+    if (!cb_nvrtc_available()) {
+        skip();
+    }
+    cubie_error err = {0};
+    char *img = NULL, *log = NULL;
+    size_t len = 0;
+    cubie_status s = cb_nvrtc_compile(
+        "extern \"C\" __global__ void k(float *x) { x[0] = y; }", "sm_90",
+        NULL, &img, &len, &log, &err);
+    assert_int_equal(s, CUBIE_E_COMPILE);
+    assert_non_null(err.log);
+    assert_non_null(strstr(err.log, "identifier \"y\" is undefined"));
+    assert_null(img);
+    free(log);
+    cubie_error_clear(&err);
+}
+
+static bool have_cc(void)
+{
+    return system("cc --version > /dev/null 2>&1") == 0;
+}
+
+/* gcc flags exactly what NVRTC cannot: any promotion to double. */
+static void float32_source_should_pass_the_promotion_lint(void **state)
+{
+    (void)state;
+    if (!have_cc()) {
+        skip();
+    }
+    char path[512];
+    const char *specs[] = {"lorenz.json", "van_der_pol.json",
+                           "hodgkin_huxley.json", "fitzhugh_nagumo.json",
+                           "brusselator.json", "damped_pendulum.json", NULL};
+    const char *algos[] = {"algorithm=tsit5", "algorithm=vern7",
+                           "algorithm=euler", NULL};
+    char dir[] = "/tmp/cubie-lint-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    for (int s = 0; specs[s]; s++) {
+        cubie_error err = {0};
+        cubie_system *sys = NULL;
+        tu_ok(cubie_system_load(tu_spec_path(specs[s], path, sizeof(path)),
+                                &sys, &err), &err);
+        for (int a = 0; algos[a]; a++) {
+            const char *pairs[] = {algos[a], "precision=float32", NULL};
+            char *src = generate(sys, pairs);
+            char file[600], cmd[1400];
+            snprintf(file, sizeof(file), "%s/k.c", dir);
+            FILE *f = fopen(file, "w");
+            assert_non_null(f);
+            fputs(src, f);
+            fclose(f);
+            snprintf(cmd, sizeof(cmd),
+                     "cc -std=c11 -Wall -Wextra -Wdouble-promotion "
+                     "-Wfloat-conversion -Werror -fopenmp -fsyntax-only -x c '%s'",
+                     file);
+            int rc = system(cmd);
+            if (rc != 0) {
+                print_error("lint failed for %s %s\n", specs[s], algos[a]);
+            }
+            assert_int_equal(rc, 0);
+            unlink(file);
+            free(src);
+        }
+        cubie_system_free(sys);
+    }
+    rmdir(dir);
+}
+
+static void generation_should_be_deterministic(void **state)
+{
+    (void)state;
+    cubie_system *sys = lorenz();
+    const char *pairs[] = {"algorithm=dormand-prince-853", NULL};
+    char *a = generate(sys, pairs);
+    char *b = generate(sys, pairs);
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+    cubie_system_free(sys);
+}
+
+/* Every pool pointer is the pool plus a literal: `shared + 12`. */
+static void buffer_offsets_should_be_literals(void **state)
+{
+    (void)state;
+    cubie_system *sys = lorenz();
+    const char *pairs[] = {"algorithm=tsit5", "state_location=shared",
+                           "stage_accumulator_location=shared",
+                           "parameters_location=shared", NULL};
+    char *src = generate(sys, pairs);
+    const char *pools[] = {"= shared + ", "= persistent + ", "= shared_i + ",
+                           "= persistent_i + ", NULL};
+    int found = 0;
+    for (int p = 0; pools[p]; p++) {
+        for (const char *s = strstr(src, pools[p]); s != NULL;
+             s = strstr(s + 1, pools[p])) {
+            const char *num = s + strlen(pools[p]);
+            assert_true(isdigit((unsigned char)num[0]));
+            while (isdigit((unsigned char)*num)) {
+                num++;
+            }
+            assert_int_equal(*num, ';');
+            found++;
+        }
+    }
+    assert_true(found >= 4);
+    assert_non_null(strstr(src, "real *state = shared + 0;"));
+    free(src);
+    cubie_system_free(sys);
+}
+
+/* Relocating buffers changes where they live, never what is computed. */
+static void relocated_buffers_should_give_identical_results(void **state)
+{
+    (void)state;
+    cubie_system *sys = lorenz();
+    cubie_error err = {0};
+    cubie_batch *b = NULL;
+    const char *names[] = {"rho"};
+    double lo[] = {0.0}, hi[] = {28.0};
+    size_t count[] = {7};
+    tu_ok(cubie_batch_grid(sys, 1, names, lo, hi, count, &b, &err), &err);
+    const char *local[] = {"algorithm=tsit5", "precision=float64", NULL};
+    const char *shared[] = {"algorithm=tsit5", "precision=float64",
+                            "state_location=shared",
+                            "proposed_state_location=shared",
+                            "parameters_location=shared",
+                            "stage_rhs_location=shared",
+                            "stage_accumulator_location=shared",
+                            "dt_location=shared",
+                            "accept_step_location=shared",
+                            "proposed_counters_location=shared", NULL};
+    const char *ropt[] = {"dt=0.001", "save_every=0.5", NULL};
+    cubie_solver *s1 = tu_compile(sys, local);
+    cubie_solver *s2 = tu_compile(sys, shared);
+    assert_non_null(strstr(cubie_solver_source(s2), "= shared_i + "));
+    cubie_result *r1 = tu_run(s1, b, ropt);
+    cubie_result *r2 = tu_run(s2, b, ropt);
+    size_t n = cubie_result_n_runs(r1) * cubie_result_n_saves(r1) *
+               cubie_result_n_vars(r1);
+    assert_memory_equal(cubie_result_state_data(r1),
+                        cubie_result_state_data(r2), n * sizeof(double));
+    cubie_result_free(r1);
+    cubie_result_free(r2);
+    cubie_solver_free(s1);
+    cubie_solver_free(s2);
+    cubie_batch_free(b);
+    cubie_system_free(sys);
+}
+
+static void every_spec_should_generate_and_run(void **state)
+{
+    (void)state;
+    const char *specs[] = {"lorenz.json", "van_der_pol.json",
+                           "hodgkin_huxley.json", "fitzhugh_nagumo.json",
+                           "brusselator.json", "damped_pendulum.json", NULL};
+    char path[512];
+    for (int s = 0; specs[s]; s++) {
+        cubie_error err = {0};
+        cubie_system *sys = NULL;
+        tu_ok(cubie_system_load(tu_spec_path(specs[s], path, sizeof(path)),
+                                &sys, &err), &err);
+        const char *copt[] = {"algorithm=rk4", "precision=float64", NULL};
+        cubie_solver *sv = tu_compile(sys, copt);
+        cubie_batch *b = NULL;
+        tu_ok(cubie_batch_new(sys, 4, &b, &err), &err);
+        const char *ropt[] = {"dt=0.001", "duration=1", NULL};
+        cubie_result *r = tu_run(sv, b, ropt);
+        for (size_t i = 0; i < 4; i++) {
+            assert_int_equal(cubie_result_status(r)[i], 0);
+            for (size_t v = 0; v < cubie_result_n_vars(r); v++) {
+                assert_true(isfinite(cubie_result_state(r, i, 1, v)));
+            }
+        }
+        cubie_result_free(r);
+        cubie_batch_free(b);
+        cubie_solver_free(sv);
+        cubie_system_free(sys);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(every_method_should_compile_under_nvrtc),
+        cmocka_unit_test(a_planted_error_should_come_back_with_the_nvrtc_log),
+        cmocka_unit_test(float32_source_should_pass_the_promotion_lint),
+        cmocka_unit_test(generation_should_be_deterministic),
+        cmocka_unit_test(buffer_offsets_should_be_literals),
+        cmocka_unit_test(relocated_buffers_should_give_identical_results),
+        cmocka_unit_test(every_spec_should_generate_and_run),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
