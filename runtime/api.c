@@ -188,6 +188,29 @@ static cubie_status solver_build(struct cubie_solver *s, cubie_error *err)
     return st;
 }
 
+/* CUBIE_DEBUG=SLE: after the pass that made it, print the resolved stack
+ * (S), the layout table (L) or the generated source (E) to stderr. Only
+ * on this explicit request does the library write anywhere. */
+static void debug_dump(const struct cubie_solver *s)
+{
+    const char *mask = getenv("CUBIE_DEBUG");
+    if (mask == NULL) {
+        return;
+    }
+    if (strchr(mask, 'S') != NULL) {
+        fprintf(stderr, "cubie: stack: system %s, algorithm %s, "
+                        "step_controller fixed, precision %s\n",
+                s->sys->name, s->gen.info.tableau->name,
+                s->gen.info.is_double ? "float64" : "float32");
+    }
+    if (strchr(mask, 'L') != NULL) {
+        fprintf(stderr, "cubie: layout:\n%s", s->gen.layout);
+    }
+    if (strchr(mask, 'E') != NULL) {
+        fprintf(stderr, "cubie: source:\n%s", s->gen.source);
+    }
+}
+
 cubie_status cubie_compile(const struct cubie_system *sys,
                            const struct cubie_options *opt,
                            struct cubie_solver **out, cubie_error *err)
@@ -216,6 +239,7 @@ cubie_status cubie_compile(const struct cubie_system *sys,
     }
     s->generate_ms = cb_now_ms() - t;
     if (st == CUBIE_OK) {
+        debug_dump(s);
         st = backend_choose(s, err);
     }
     if (st == CUBIE_OK) {

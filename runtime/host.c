@@ -7,6 +7,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,8 +84,9 @@ static const char *host_cc(void)
     return cc != NULL && *cc ? cc : "cc";
 }
 
-/* First line of `$CC --version`, for the cache key. */
-static void compiler_version(char *out, size_t n)
+/* First line of `$CC --version`, for the cache key; asked once per
+ * compiler per process (a cache hit should not pay for a fork). */
+static void compiler_version_uncached(char *out, size_t n)
 {
     char cmd[512];
     snprintf(cmd, sizeof(cmd), "%s --version 2>/dev/null", host_cc());
@@ -97,6 +99,20 @@ static void compiler_version(char *out, size_t n)
         out[0] = '\0';
     }
     pclose(p);
+}
+
+static pthread_mutex_t version_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void compiler_version(char *out, size_t n)
+{
+    static char cc[256], version[256];
+    pthread_mutex_lock(&version_lock);
+    if (strcmp(cc, host_cc()) != 0) {
+        snprintf(cc, sizeof(cc), "%s", host_cc());
+        compiler_version_uncached(version, sizeof(version));
+    }
+    snprintf(out, n, "%s", version);
+    pthread_mutex_unlock(&version_lock);
 }
 
 static char *read_file(const char *path)
