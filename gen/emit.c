@@ -17,6 +17,9 @@ typedef struct {
     cb_controller ctrl;
     int n_error;          /* error-estimate length (0 for fixed steps) */
     bool fsal;
+    bool save_state, save_obs, save_time, save_counters;
+    int n_saved;          /* state_out columns: states (+ time) */
+    int order;            /* the method's order, for the controller */
     cb_registry *reg;
     cb_owner *loop, *algo, *ctrl_owner;
     cb_sizes loop_sizes;
@@ -50,12 +53,37 @@ static cubie_status stack_resolve(cb_ctx *c)
                        cb_opt_text(c->opt, CB_OPT_ALGORITHM));
     }
     const char *ctrl = cb_opt_text(c->opt, CB_OPT_STEP_CONTROLLER);
-    if (*ctrl == '\0' || strcmp(ctrl, "fixed") == 0) {
-        c->ctrl = CB_CTRL_FIXED;
+    const bool has_estimate = c->tab->b_hat != NULL;
+    if (*ctrl == '\0') {
+        /* The original's defaults: pi for embedded pairs, else fixed. */
+        c->ctrl = has_estimate ? CB_CTRL_PI : CB_CTRL_FIXED;
     } else {
+        c->ctrl = CB_CTRL_FIXED;
+        for (int i = 0; cb_controller_names[i] != NULL; i++) {
+            if (strcmp(ctrl, cb_controller_names[i]) == 0) {
+                c->ctrl = (cb_controller)i;
+            }
+        }
+    }
+    if (c->ctrl != CB_CTRL_FIXED && !has_estimate) {
         return cb_fail(c->err, CUBIE_E_OPTION, "step_controller", 0,
-                       "option step_controller: '%s' is not available yet "
-                       "in this version; use step_controller=fixed", ctrl);
+                       "option step_controller: '%s' adapts the step from an "
+                       "error estimate, and algorithm '%s' has none; use "
+                       "step_controller=fixed or an embedded method (e.g. "
+                       "dormand-prince-54, tsit5, bogacki-shampine-32)",
+                       ctrl, c->tab->name);
+    }
+    c->order = c->tab->order;
+    const char *outs = cb_opt_text(c->opt, CB_OPT_OUTPUT_TYPES);
+    c->save_state = cb_opt_list_has(outs, "state");
+    c->save_obs = cb_opt_list_has(outs, "observables") && c->sys->n_obs > 0;
+    c->save_time = cb_opt_list_has(outs, "time");
+    c->save_counters = cb_opt_list_has(outs, "iteration_counters");
+    c->n_saved = (c->save_state ? c->sys->n_states : 0) + (c->save_time ? 1 : 0);
+    if (cb_opt_list_has(outs, "observables") && c->sys->n_obs == 0) {
+        return cb_fail(c->err, CUBIE_E_OPTION, "output_types", 0,
+                       "option output_types: 'observables' requested, but "
+                       "system '%s' lists no observables", c->sys->name);
     }
     c->n_error = c->ctrl == CB_CTRL_FIXED ? 0 : c->sys->n_states;
     c->fsal = cb_erk_fsal(c->tab);
@@ -131,6 +159,12 @@ static cubie_status register_buffers(cb_ctx *c)
                     (size_t)(c->tab->stages - 1) * n, CB_LOC_LOCAL, false,
                     NULL, p, c->err));
 
+    /* Controller history (persistent): PI keeps the previous error norm,
+     * PID two, Gustafsson the previous step and error norm. */
+    static const size_t history[] = {0, 0, 1, 2, 2};
+    TRY(cb_register(c->ctrl_owner, "timestep_buffer", history[c->ctrl],
+                    CB_LOC_LOCAL, true, NULL, p, c->err));
+
     /* The loop's buffers, as in the original (cubie-features.md §1.6). */
     const size_t np = (size_t)c->sys->n_params, no = (size_t)c->sys->n_obs;
     TRY(cb_register(c->loop, "state", n, CB_LOC_LOCAL, false, NULL, p, c->err));
@@ -148,8 +182,8 @@ static cubie_status register_buffers(cb_ctx *c)
                     NULL, p, c->err));
     TRY(cb_register(c->loop, "error", (size_t)c->n_error, CB_LOC_LOCAL, false,
                     NULL, p, c->err));
-    TRY(cb_register(c->loop, "counters", 0, CB_LOC_LOCAL, false, NULL,
-                    CB_PREC_I32, c->err));
+    TRY(cb_register(c->loop, "counters", c->save_counters ? 4 : 0,
+                    CB_LOC_LOCAL, false, NULL, CB_PREC_I32, c->err));
     TRY(cb_register(c->loop, "state_summary", 0, CB_LOC_LOCAL, false, NULL, p,
                     c->err));
     TRY(cb_register(c->loop, "observable_summary", 0, CB_LOC_LOCAL, false,
@@ -457,6 +491,163 @@ static cubie_status emit_erk(cb_ctx *c, cb_sb *sb)
     return CUBIE_OK;
 }
 
+const char *const cb_controller_names[] = {"fixed", "i", "pi", "pid",
+                                           "gustafsson", NULL};
+
+/* The step controller (cubie-features.md §4): the error norm is the mean
+ * square over states of err_i / (atol_i + rtol_i max(|y_new_i|, |y_i|)),
+ * with |err_i| floored at 1e-16 and a non-finite norm read as 1e16; the
+ * step is accepted when the norm is <= 1. Gains use exponents divided by
+ * 2 (p + 1) because the norm is a square. A step the loop truncated to
+ * land on a save time and that is accepted freezes dt and the history. */
+static cubie_status emit_controller_fn(cb_ctx *c, cb_sb *sb)
+{
+    const int n = c->sys->n_states;
+    cubie_status st;
+#define LIT(v) cb_print_real((v), c->dbl, sb)
+    cb_sb_line(sb, "// Step controller: %s.", cb_controller_names[c->ctrl]);
+    cb_sb_line(sb, "CB_DEVFN int cb_controller(real *dt, "
+                   "const real *proposed_state,");
+    cb_sb_line(sb, "                           const real *state, "
+                   "const real *error, int niters,");
+    cb_sb_line(sb, "                           int truncated, int *accept_out,"
+                   " const real *settings,");
+    cb_sb_line(sb, "                           real *shared, real *persistent)");
+    cb_sb_line(sb, "{");
+    cb_sb_indent(sb);
+    cb_sb_line(sb, "(void)shared;");
+    cb_sb_line(sb, "(void)niters;");
+    if ((st = cb_get_allocator(c->ctrl_owner, "timestep_buffer", false, sb,
+                               c->err)) != CUBIE_OK) {
+        return st;
+    }
+    cb_sb_line(sb, "(void)timestep_buffer;");
+    cb_sb_line(sb, "real nrm2 = (real)0;");
+    cb_sb_line(sb, "for (int i = 0; i < %d; ++i) {", n);
+    cb_sb_indent(sb);
+    cb_sb_line(sb, "real e = %s(error[i]);", c->dbl ? "fabs" : "fabsf");
+    cb_sb_puts(sb, "e = e < ");
+    LIT(1e-16);
+    cb_sb_puts(sb, " ? ");
+    LIT(1e-16);
+    cb_sb_puts(sb, " : e; // a NaN stays NaN\n");
+    cb_sb_line(sb, "const real scale = settings[CB_SET_ATOL + i] + "
+                   "settings[CB_SET_RTOL + i] *");
+    cb_sb_line(sb, "    %s(%s(proposed_state[i]), %s(state[i]));",
+               c->dbl ? "fmax" : "fmaxf", c->dbl ? "fabs" : "fabsf",
+               c->dbl ? "fabs" : "fabsf");
+    cb_sb_line(sb, "const real r = e / scale;");
+    cb_sb_line(sb, "nrm2 += r * r;");
+    cb_sb_dedent(sb);
+    cb_sb_line(sb, "}");
+    cb_sb_puts(sb, "nrm2 = nrm2 * ");
+    LIT(1.0 / n);
+    cb_sb_puts(sb, ";\n");
+    cb_sb_puts(sb, "if (!cb_finite(nrm2)) {\n");
+    cb_sb_puts(sb, "    nrm2 = ");
+    LIT(1e16);
+    cb_sb_puts(sb, ";\n}\n");
+    cb_sb_line(sb, "const int accept = nrm2 <= (real)1;");
+    cb_sb_line(sb, "const real safety = settings[CB_SET_SAFETY];");
+    cb_sb_puts(sb, "const real expo = ");
+    LIT(-1.0 / (2.0 * (c->order + 1)));
+    cb_sb_puts(sb, "; // -1 / (2 (p + 1))\n");
+    const char *pw = c->dbl ? "pow" : "powf";
+    const char *mn = c->dbl ? "fmin" : "fminf";
+    const char *mx = c->dbl ? "fmax" : "fmaxf";
+    switch (c->ctrl) {
+    case CB_CTRL_I:
+        cb_sb_line(sb, "real gain = safety * %s(nrm2, expo);", pw);
+        break;
+    case CB_CTRL_PI:
+        cb_sb_line(sb, "const real prev = timestep_buffer[0] > (real)0 ? "
+                       "timestep_buffer[0] : nrm2;");
+        cb_sb_line(sb, "real gain = safety * %s(nrm2, -expo * "
+                       "-settings[CB_SET_KP]) *", pw);
+        cb_sb_line(sb, "           %s(prev, expo * settings[CB_SET_KI]);",
+                   pw);
+        break;
+    case CB_CTRL_PID:
+        cb_sb_line(sb, "const real prev = timestep_buffer[0] > (real)0 ? "
+                       "timestep_buffer[0] : nrm2;");
+        cb_sb_line(sb, "const real prev2 = timestep_buffer[1] > (real)0 ? "
+                       "timestep_buffer[1] : prev;");
+        cb_sb_line(sb, "real gain = safety * %s(nrm2, -expo * "
+                       "-settings[CB_SET_KP]) *", pw);
+        cb_sb_line(sb, "           %s(prev, expo * settings[CB_SET_KI]) *",
+                   pw);
+        cb_sb_line(sb, "           %s(prev2, expo * settings[CB_SET_KD]);",
+                   pw);
+        break;
+    case CB_CTRL_GUSTAFSSON:
+        /* timestep_buffer: [0] previous accepted dt, [1] its norm. */
+        cb_sb_line(sb, "const real two_n = (real)2 * "
+                       "settings[CB_SET_NEWTON_TARGET_ITERS];");
+        cb_sb_line(sb, "const real fac = %s(safety, safety * ((real)1 + "
+                       "two_n) /", mn);
+        cb_sb_line(sb, "                          ((real)niters + two_n));");
+        cb_sb_line(sb, "real gain = fac * %s(nrm2, expo);", pw);
+        cb_sb_line(sb, "if (accept && timestep_buffer[0] > (real)0) {");
+        cb_sb_line(sb, "    const real gus = safety * (dt[0] / "
+                       "timestep_buffer[0]) *");
+        cb_sb_line(sb, "        %s(nrm2 * nrm2 / timestep_buffer[1], expo);",
+                   pw);
+        cb_sb_line(sb, "    gain = %s(gus, gain);", mn);
+        cb_sb_line(sb, "}");
+        break;
+    case CB_CTRL_FIXED:
+        cb_sb_line(sb, "real gain = (real)1;");
+        break;
+    }
+    cb_sb_line(sb, "gain = %s(%s(gain, settings[CB_SET_MIN_GAIN]), "
+                   "settings[CB_SET_MAX_GAIN]);", mn, mx);
+    cb_sb_line(sb, "if (gain >= settings[CB_SET_DEADBAND_MIN] && "
+                   "gain <= settings[CB_SET_DEADBAND_MAX]) {");
+    cb_sb_line(sb, "    gain = (real)1;");
+    cb_sb_line(sb, "}");
+    cb_sb_line(sb, "if (!accept) {");
+    cb_sb_line(sb, "    gain = %s(gain, safety);", mn);
+    cb_sb_line(sb, "}");
+    cb_sb_line(sb, "*accept_out = accept;");
+    cb_sb_line(sb, "if (accept && truncated) {");
+    cb_sb_line(sb, "    return 0; // landed on a save time: dt and history "
+                   "frozen");
+    cb_sb_line(sb, "}");
+    cb_sb_line(sb, "const real dt_new = dt[0] * gain;");
+    cb_sb_line(sb, "const int status = dt_new <= settings[CB_SET_DT_MIN] ? "
+                   "CB_RUN_STEP_TOO_SMALL : 0;");
+    switch (c->ctrl) {
+    case CB_CTRL_PI:
+        cb_sb_line(sb, "if (accept) {");
+        cb_sb_line(sb, "    timestep_buffer[0] = nrm2;");
+        cb_sb_line(sb, "}");
+        break;
+    case CB_CTRL_PID:
+        cb_sb_line(sb, "if (accept) {");
+        cb_sb_line(sb, "    timestep_buffer[1] = timestep_buffer[0] > (real)0 "
+                       "? timestep_buffer[0] : nrm2;");
+        cb_sb_line(sb, "    timestep_buffer[0] = nrm2;");
+        cb_sb_line(sb, "}");
+        break;
+    case CB_CTRL_GUSTAFSSON:
+        cb_sb_line(sb, "if (accept) {");
+        cb_sb_line(sb, "    timestep_buffer[0] = dt[0];");
+        cb_sb_line(sb, "    timestep_buffer[1] = nrm2;");
+        cb_sb_line(sb, "}");
+        break;
+    default:
+        break;
+    }
+    cb_sb_line(sb, "dt[0] = %s(%s(dt_new, settings[CB_SET_DT_MIN]), "
+                   "settings[CB_SET_DT_MAX]);", mn, mx);
+    cb_sb_line(sb, "return status;");
+    cb_sb_dedent(sb);
+    cb_sb_line(sb, "}");
+    cb_sb_puts(sb, "\n");
+#undef LIT
+    return CUBIE_OK;
+}
+
 static const char *const loop_buffers[] = {
     "state", "proposed_state", "parameters", "drivers", "proposed_drivers",
     "observables", "proposed_observables", "error", "counters",
@@ -491,23 +682,82 @@ static cubie_status emit_marker(cb_ctx *c, const char *marker, cb_sb *sb)
     } else if (strcmp(marker, "LOOP_INIT") == 0) {
         cb_sb_line(sb, "dt[0] = settings[CB_SET_DT];");
         cb_sb_line(sb, "accept_step[0] = 1;");
-        if (s->n_obs > 0) {
-            cb_sb_line(sb, "cb_observables(state, parameters, drivers, "
-                           "observables, cb_time_real(t));");
-        }
     } else if (strcmp(marker, "LOOP_CONTROL") == 0) {
-        /* Fixed steps: every step is accepted; a failing step ends the
-         * run (there is no smaller step to retry with). */
-        cb_sb_line(sb, "accept_step[0] = 1;");
-        cb_sb_line(sb, "if (step_status != 0) {");
-        cb_sb_line(sb, "    status |= step_status;");
-        cb_sb_line(sb, "    break;");
-        cb_sb_line(sb, "}");
+        if (c->save_counters) {
+            /* Newton and Krylov iterations, attempts, rejections. */
+            cb_sb_line(sb, "counters[0] += proposed_counters[0];");
+            cb_sb_line(sb, "counters[1] += proposed_counters[1];");
+            cb_sb_line(sb, "counters[2] += 1;");
+        }
+        if (c->ctrl == CB_CTRL_FIXED) {
+            /* Every step is accepted; a failing step ends the run
+             * (there is no smaller step to retry with). */
+            cb_sb_line(sb, "accept_step[0] = 1;");
+            cb_sb_line(sb, "if (step_status != 0) {");
+            cb_sb_line(sb, "    status |= step_status;");
+            cb_sb_line(sb, "    break;");
+            cb_sb_line(sb, "}");
+        } else {
+            /* A failed step forces a rejection; a non-finite proposal
+             * is remembered, and all of it is committed only if the run
+             * cannot recover. */
+            cb_sb_line(sb, "int proposal_finite = 1;");
+            cb_sb_line(sb, "for (int i = 0; i < CB_N_STATES; ++i) {");
+            cb_sb_line(sb, "    proposal_finite = proposal_finite && "
+                           "cb_finite(proposed_state[i]);");
+            cb_sb_line(sb, "    if (step_status != 0) {");
+            cb_sb_puts(sb, "        error[i] = ");
+            cb_print_real(1e16, c->dbl, sb);
+            cb_sb_puts(sb, ";\n");
+            cb_sb_line(sb, "    }");
+            cb_sb_line(sb, "}");
+            cb_sb_line(sb, "const int truncated = do_save && dt_eff != dt[0];");
+            cb_sb_line(sb, "const int ctrl_status = cb_controller(dt, "
+                           "proposed_state, state, error,");
+            cb_sb_line(sb, "    proposed_counters[0], truncated, accept_step, "
+                           "settings,");
+            cb_sb_line(sb, "    controller_shared, controller_persistent);");
+            cb_sb_line(sb, "transient |= step_status | ctrl_status |");
+            cb_sb_line(sb, "             (proposal_finite ? 0 : "
+                           "CB_RUN_NONFINITE_STATE);");
+            if (c->save_counters) {
+                cb_sb_line(sb, "counters[3] += !accept_step[0];");
+            }
+            cb_sb_line(sb, "if (ctrl_status & CB_RUN_STEP_TOO_SMALL) {");
+            cb_sb_line(sb, "    status |= transient;");
+            cb_sb_line(sb, "    break;");
+            cb_sb_line(sb, "}");
+        }
     } else if (strcmp(marker, "LOOP_SAVE") == 0) {
-        cb_sb_line(sb, "for (int i = 0; i < CB_N_STATES; ++i) {");
-        cb_sb_line(sb, "    state_out[((long long)save_idx * CB_N_STATES + "
-                       "i) * n_runs + run] = state[i];");
-        cb_sb_line(sb, "}");
+        const char *t = "cb_time_real(t)";
+        if (c->save_obs) {
+            cb_sb_line(sb, "cb_observables(state, parameters, drivers, "
+                           "observables, %s);", t);
+        }
+        if (c->save_state) {
+            cb_sb_line(sb, "for (int i = 0; i < CB_N_STATES; ++i) {");
+            cb_sb_line(sb, "    state_out[((long long)save_idx * CB_N_SAVED + "
+                           "i) * n_runs + run] = state[i];");
+            cb_sb_line(sb, "}");
+        }
+        if (c->save_time) {
+            cb_sb_line(sb, "state_out[((long long)save_idx * CB_N_SAVED + %d) "
+                           "* n_runs + run] = %s;",
+                       c->save_state ? s->n_states : 0, t);
+        }
+        if (c->save_obs) {
+            cb_sb_line(sb, "for (int i = 0; i < CB_N_OBS; ++i) {");
+            cb_sb_line(sb, "    obs_out[((long long)save_idx * CB_N_OBS + i) * "
+                           "n_runs + run] = observables[i];");
+            cb_sb_line(sb, "}");
+        }
+        if (c->save_counters) {
+            cb_sb_line(sb, "for (int i = 0; i < 4; ++i) {");
+            cb_sb_line(sb, "    counters_out[((long long)save_idx * 4 + i) * "
+                           "n_runs + run] = counters[i];");
+            cb_sb_line(sb, "    counters[i] = 0;");
+            cb_sb_line(sb, "}");
+        }
     } else {
         return cb_fail(c->err, CUBIE_E_CODEGEN, NULL, 0,
                        "template marker @%s@ has no emitter", marker);
@@ -558,6 +808,23 @@ static cubie_status expand_template(cb_ctx *c, const char *name, cb_sb *sb)
     return CUBIE_OK;
 }
 
+/* Status bits and settings offsets: what every emitted function may use. */
+static void emit_common_defines(const cb_ctx *c, cb_sb *sb)
+{
+    cb_sb_line(sb, "// Run status bits (cubie.h).");
+#define CUBIE_X(name, value, msg) \
+    cb_sb_line(sb, "#define CB_%s %d", #name + 6, value);
+    CUBIE_RUN_STATUS_LIST(CUBIE_X)
+#undef CUBIE_X
+    cb_sb_line(sb, "// Offsets into the settings argument (gen/settings.def).");
+#define CB_SET(id, slots) cb_sb_line(sb, "#define CB_SET_%s %d", #id, CB_SET_##id);
+#include "settings.def"
+#undef CB_SET
+    cb_sb_line(sb, "#define CB_SET_ATOL %d", CB_SET_FIXED_COUNT);
+    cb_sb_line(sb, "#define CB_SET_RTOL %d",
+               CB_SET_FIXED_COUNT + c->sys->n_states);
+}
+
 static size_t odd_stride(size_t n)
 {
     /* An odd stride puts neighbouring runs in different banks. */
@@ -574,7 +841,7 @@ static cubie_status kernel_emit(cb_ctx *c, cb_sb *sb)
     cb_sb_line(sb, "// system %s: %d states, %d parameters, %d observables",
                s->name, s->n_states, s->n_params, s->n_obs);
     cb_sb_line(sb, "// algorithm %s, step_controller %s, precision %s",
-               c->tab->name, c->ctrl == CB_CTRL_FIXED ? "fixed" : "?",
+               c->tab->name, cb_controller_names[c->ctrl],
                c->dbl ? "float64" : "float32");
     cb_sb_line(sb, "#define CB_F32 %d", c->dbl ? 0 : 1);
     cb_sb_puts(sb, cb_template("prelude.cu"));
@@ -583,17 +850,9 @@ static cubie_status kernel_emit(cb_ctx *c, cb_sb *sb)
     cb_sb_line(sb, "#define CB_N_STATES %d", s->n_states);
     cb_sb_line(sb, "#define CB_N_PARAMS %d", s->n_params);
     cb_sb_line(sb, "#define CB_N_OBS %d", s->n_obs);
-    cb_sb_line(sb, "// Run status bits (cubie.h).");
-#define CUBIE_X(name, value, msg) \
-    cb_sb_line(sb, "#define CB_%s %d", #name + 6, value);
-    CUBIE_RUN_STATUS_LIST(CUBIE_X)
-#undef CUBIE_X
-    cb_sb_line(sb, "// Offsets into the settings argument (gen/settings.def).");
-#define CB_SET(id, slots) cb_sb_line(sb, "#define CB_SET_%s %d", #id, CB_SET_##id);
-#include "settings.def"
-#undef CB_SET
-    cb_sb_line(sb, "#define CB_SET_ATOL %d", CB_SET_FIXED_COUNT);
-    cb_sb_line(sb, "#define CB_SET_RTOL %d", CB_SET_FIXED_COUNT + s->n_states);
+    cb_sb_line(sb, "#define CB_N_SAVED %d // saved columns: states%s",
+               c->n_saved, c->save_time ? ", then t" : "");
+    emit_common_defines(c, sb);
     cb_sb_line(sb, "// A step within this factor of a save time lands on it.");
     cb_sb_line(sb, "#define CB_EVENT_STRETCH %s",
                c->dbl ? "1.000000001" : "1.00000095367431640625f");
@@ -612,6 +871,8 @@ static cubie_status kernel_emit(cb_ctx *c, cb_sb *sb)
     cb_sb_puts(sb, "\n");
     if ((st = emit_system(c, sb)) != CUBIE_OK ||
         (st = emit_erk(c, sb)) != CUBIE_OK ||
+        (c->ctrl != CB_CTRL_FIXED &&
+         (st = emit_controller_fn(c, sb)) != CUBIE_OK) ||
         (st = expand_template(c, "loop.cu", sb)) != CUBIE_OK) {
         return st;
     }
@@ -651,6 +912,11 @@ cubie_status cb_generate(const struct cubie_system *sys,
         k->n_settings = CB_SET_FIXED_COUNT + 2 * sys->n_states;
         k->tableau = c.tab;
         k->controller = c.ctrl;
+        k->save_state = c.save_state;
+        k->save_obs = c.save_obs;
+        k->save_time = c.save_time;
+        k->save_counters = c.save_counters;
+        k->n_saved = c.n_saved;
         k->shared_stride = odd_stride(c.loop_sizes.shared);
         k->shared_i_stride = odd_stride(c.loop_sizes.shared_int);
         k->persistent = c.loop_sizes.persistent;
@@ -676,4 +942,42 @@ void cb_generated_free(cb_generated *g)
     free(g->layout);
     g->source = NULL;
     g->layout = NULL;
+}
+
+cubie_status cb_controller_unit(cb_controller kind, int order, bool dbl,
+                                int n, char **out, cubie_error *err)
+{
+    struct cubie_system fake;
+    memset(&fake, 0, sizeof(fake));
+    fake.n_states = n;
+    cb_ctx c = {.sys = &fake, .dbl = dbl, .ctrl = kind, .order = order,
+                .err = err};
+    static const size_t history[] = {0, 0, 1, 2, 2};
+    cb_sb sb;
+    cb_sb_init(&sb);
+    *out = NULL;
+    c.reg = cb_registry_new();
+    if (c.reg == NULL) {
+        return cb_fail_nomem(err);
+    }
+    const cb_prec p = dbl ? CB_PREC_F64 : CB_PREC_F32;
+    cubie_status st =
+        cb_registry_owner(c.reg, "controller", p, &c.ctrl_owner, err);
+    if (st == CUBIE_OK) {
+        st = cb_register(c.ctrl_owner, "timestep_buffer", history[kind],
+                         CB_LOC_LOCAL, true, NULL, p, err);
+    }
+    if (st == CUBIE_OK) {
+        cb_sb_line(&sb, "#define CB_F32 %d", dbl ? 0 : 1);
+        cb_sb_puts(&sb, cb_template("prelude.cu"));
+        emit_common_defines(&c, &sb);
+        st = emit_controller_fn(&c, &sb);
+    }
+    if (st == CUBIE_OK) {
+        *out = cb_sb_take(&sb);
+        st = *out ? CUBIE_OK : cb_fail_nomem(err);
+    }
+    cb_sb_free(&sb);
+    cb_registry_free(c.reg);
+    return st;
 }

@@ -30,6 +30,8 @@ typedef struct {
     int n_settings;                /* reals in the settings array */
     const cb_erk_tableau *tableau;
     cb_controller controller;
+    bool save_state, save_obs, save_time, save_counters;
+    int n_saved;                   /* columns of state_out: states (+ t) */
     size_t shared_stride;          /* reals of shared memory per run */
     size_t shared_i_stride;        /* int32s of shared memory per run */
     size_t persistent, persistent_i, local, local_i; /* per run */
@@ -47,6 +49,15 @@ cubie_status cb_generate(const struct cubie_system *sys,
                          const struct cubie_options *opt, cb_generated *out,
                          cubie_error *err);
 void cb_generated_free(cb_generated *g);
+
+/* Names of the controllers, indexed by cb_controller. */
+extern const char *const cb_controller_names[];
+
+/* A standalone unit holding the prelude and the emitted controller
+ * cb_controller() for n states and a method of the given order, for
+ * testing the controller on the host. *out is malloc'd. */
+cubie_status cb_controller_unit(cb_controller kind, int order, bool dbl,
+                                int n, char **out, cubie_error *err);
 
 /* The embedded template called name (e.g. "loop.cu"), or NULL. */
 const char *cb_template(const char *name);

@@ -123,6 +123,94 @@ cubie_status cubie_options_copy(const struct cubie_options *o,
     return st;
 }
 
+int cb_opt_number_list(const char *text, double *out, int max)
+{
+    int n = 0;
+    const char *p = text;
+    for (;;) {
+        char *end = NULL;
+        double v = strtod(p, &end);
+        if (end == p || !isfinite(v) || v < 0.0) {
+            return -1;
+        }
+        if (n < max) {
+            out[n] = v;
+        }
+        n++;
+        while (*end == ' ') {
+            end++;
+        }
+        if (*end == '\0') {
+            return n;
+        }
+        if (*end != ',') {
+            return -1;
+        }
+        p = end + 1;
+    }
+}
+
+bool cb_opt_list_has(const char *text, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = text; *p;) {
+        while (*p == ' ' || *p == ',') {
+            p++;
+        }
+        const char *e = p;
+        while (*e && *e != ',' && *e != ' ') {
+            e++;
+        }
+        if ((size_t)(e - p) == n && strncmp(p, name, n) == 0) {
+            return true;
+        }
+        p = e;
+    }
+    return false;
+}
+
+/* TEXT options: a tolerance list, or a list of output names. */
+static cubie_status check_text(int id, const char *key, const char *value,
+                               cubie_error *err)
+{
+    if (id == CB_OPT_ATOL || id == CB_OPT_RTOL) {
+        double tmp[1];
+        if (cb_opt_number_list(value, tmp, 1) < 1) {
+            return cb_fail(err, CUBIE_E_OPTION, key, 0,
+                           "option %s: '%s' is not a number >= 0 or a "
+                           "comma-separated list of them (one per state)",
+                           key, value);
+        }
+    } else if (id == CB_OPT_OUTPUT_TYPES) {
+        const char *choices = cb_opt_table[id].choices;
+        char name[64];
+        const char *p = value;
+        int n = 0;
+        while (*p) {
+            while (*p == ' ' || *p == ',') {
+                p++;
+            }
+            size_t len = strcspn(p, ", ");
+            if (len == 0) {
+                break;
+            }
+            snprintf(name, sizeof(name), "%.*s", (int)len, p);
+            if (!in_choices(choices, name)) {
+                return cb_fail(err, CUBIE_E_OPTION, key, 0,
+                               "option %s: unknown output '%s' (outputs: "
+                               "%s)", key, name, choices);
+            }
+            n++;
+            p += len;
+        }
+        if (n == 0) {
+            return cb_fail(err, CUBIE_E_OPTION, key, 0,
+                           "option %s: at least one output is needed", key);
+        }
+    }
+    return CUBIE_OK;
+}
+
 static cubie_status parse_value(int id, const char *key, const char *value,
                                 double *num, char **norm, cubie_error *err)
 {
@@ -180,8 +268,13 @@ static cubie_status parse_value(int id, const char *key, const char *value,
                            info->choices);
         }
         break;
-    case CB_KIND_TEXT:
+    case CB_KIND_TEXT: {
+        cubie_status st = check_text(id, key, value, err);
+        if (st != CUBIE_OK) {
+            return st;
+        }
         break;
+    }
     }
     *norm = strdup(value);
     return *norm ? CUBIE_OK : cb_fail_nomem(err);

@@ -47,4 +47,10 @@ bool cb_opt_is_set(const struct cubie_options *o, cb_opt_id id);
 /* Numeric value (NUM/INT/BOOL); NAN when unset without default. */
 double cb_opt_num(const struct cubie_options *o, cb_opt_id id);
 
+/* A comma-separated list of finite numbers >= 0 ("1e-6" or
+ * "1e-6,1e-8,1e-6"): the count, and the values into out (up to max). */
+int cb_opt_number_list(const char *text, double *out, int max);
+/* Whether the comma-separated list `text` holds `name`. */
+bool cb_opt_list_has(const char *text, const char *name);
+
 #endif

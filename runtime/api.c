@@ -292,14 +292,26 @@ const char *cubie_solver_layout(const struct cubie_solver *s)
 
 /* ---- run ------------------------------------------------------------- */
 
+/* Everything one cubie_run needs beyond the batch: times, step sizes,
+ * controller numbers and tolerances, resolved from the options with the
+ * original's defaults and derivation rules (cubie-features.md §4). */
 typedef struct {
-    double t0, duration, settle, save_every, dt;
+    double t0, duration, settle, save_every;
+    double dt, dt_min, dt_max;
+    double kp, ki, kd, safety, min_gain, max_gain, deadband_min,
+        deadband_max, newton_target_iters;
+    double *atol, *rtol; /* n_states each (malloc) */
     int n_saves, max_steps;
     bool nan_mask;
 } run_plan;
 
-/* The options in force for one run: the solver's, with the run-time keys
- * of run_opt on top; a compile-time key that differs is an error. */
+static void plan_free(run_plan *p)
+{
+    free(p->atol);
+    free(p->rtol);
+    p->atol = p->rtol = NULL;
+}
+
 static cubie_status merge_options(const struct cubie_solver *s,
                                   const struct cubie_options *run_opt,
                                   struct cubie_options **out,
@@ -342,6 +354,94 @@ static cubie_status merge_options(const struct cubie_solver *s,
     return CUBIE_OK;
 }
 
+static double opt_or(const struct cubie_options *o, cb_opt_id id, double d)
+{
+    return cb_opt_is_set(o, id) ? cb_opt_num(o, id) : d;
+}
+
+/* Step sizes. Fixed: dt is the first of dt, dt_min, dt_max given (1e-3
+ * by default). Adaptive: dt_min 1e-6 and dt_max 1 by default, dt alone
+ * gives dt/100 and 100 dt, no dt gives sqrt(dt_min dt_max); bounds the
+ * user set must be consistent, derived ones are fixed up. */
+static cubie_status plan_steps(const struct cubie_options *o, bool adaptive,
+                               run_plan *p, cubie_error *err)
+{
+    const bool has_dt = cb_opt_is_set(o, CB_OPT_DT);
+    const bool has_min = cb_opt_is_set(o, CB_OPT_DT_MIN);
+    const bool has_max = cb_opt_is_set(o, CB_OPT_DT_MAX);
+    const cb_opt_id ids[] = {CB_OPT_DT, CB_OPT_DT_MIN, CB_OPT_DT_MAX};
+    for (int i = 0; i < 3; i++) {
+        if (cb_opt_is_set(o, ids[i]) && !(cb_opt_num(o, ids[i]) > 0.0)) {
+            return cb_fail(err, CUBIE_E_OPTION, cb_opt_table[ids[i]].key, 0,
+                           "option %s: must be > 0, not %g",
+                           cb_opt_table[ids[i]].key, cb_opt_num(o, ids[i]));
+        }
+    }
+    if (!adaptive) {
+        p->dt = 1e-3;
+        for (int i = 0; i < 3; i++) {
+            if (cb_opt_is_set(o, ids[i])) {
+                p->dt = cb_opt_num(o, ids[i]);
+                break;
+            }
+        }
+        p->dt_min = p->dt_max = p->dt;
+        return CUBIE_OK;
+    }
+    if (has_min && has_max && cb_opt_num(o, CB_OPT_DT_MIN) >
+                                  cb_opt_num(o, CB_OPT_DT_MAX)) {
+        return cb_fail(err, CUBIE_E_OPTION, "dt_min", 0,
+                       "option dt_min: %g is larger than dt_max %g",
+                       cb_opt_num(o, CB_OPT_DT_MIN),
+                       cb_opt_num(o, CB_OPT_DT_MAX));
+    }
+    if (has_dt) {
+        p->dt = cb_opt_num(o, CB_OPT_DT);
+        p->dt_min = opt_or(o, CB_OPT_DT_MIN, p->dt / 100.0);
+        p->dt_max = opt_or(o, CB_OPT_DT_MAX, p->dt * 100.0);
+        if ((has_min && p->dt < p->dt_min) || (has_max && p->dt > p->dt_max)) {
+            return cb_fail(err, CUBIE_E_OPTION, "dt", 0,
+                           "option dt: %g lies outside [dt_min, dt_max] = "
+                           "[%g, %g]", p->dt, p->dt_min, p->dt_max);
+        }
+    } else {
+        p->dt_min = opt_or(o, CB_OPT_DT_MIN, 1e-6);
+        p->dt_max = opt_or(o, CB_OPT_DT_MAX, 1.0);
+        if (p->dt_min > p->dt_max) { /* one of them derived: fix it up */
+            if (has_min) {
+                p->dt_max = p->dt_min;
+            } else {
+                p->dt_min = p->dt_max;
+            }
+        }
+        p->dt = sqrt(p->dt_min * p->dt_max);
+    }
+    return CUBIE_OK;
+}
+
+/* atol / rtol: one value for every state, or one per state. */
+static cubie_status plan_tolerance(const struct cubie_options *o,
+                                   cb_opt_id id, int n, double **out,
+                                   cubie_error *err)
+{
+    const char *key = cb_opt_table[id].key;
+    *out = malloc(sizeof(double) * (size_t)(n > 0 ? n : 1));
+    if (*out == NULL) {
+        return cb_fail_nomem(err);
+    }
+    int got = cb_opt_number_list(cb_opt_text(o, id), *out, n);
+    if (got == 1) {
+        for (int i = 1; i < n; i++) {
+            (*out)[i] = (*out)[0];
+        }
+    } else if (got != n) {
+        return cb_fail(err, CUBIE_E_OPTION, key, 0,
+                       "option %s: %d values for %d states (give one value, "
+                       "or one per state)", key, got, n);
+    }
+    return CUBIE_OK;
+}
+
 static cubie_status make_plan(const struct cubie_options *o,
                               const cb_kernel_info *k, run_plan *p,
                               cubie_error *err)
@@ -360,23 +460,46 @@ static cubie_status make_plan(const struct cubie_options *o,
                        "option settling_time: must be >= 0, not %g",
                        p->settle);
     }
-    /* Fixed steps: dt is the first of dt, dt_min, dt_max that is set. */
-    const cb_opt_id order[] = {CB_OPT_DT, CB_OPT_DT_MIN, CB_OPT_DT_MAX};
-    p->dt = 1e-3;
-    for (int i = 0; i < 3; i++) {
-        if (cb_opt_is_set(o, order[i])) {
-            p->dt = cb_opt_num(o, order[i]);
-            break;
-        }
+    const bool adaptive = k->controller != CB_CTRL_FIXED;
+    cubie_status st = plan_steps(o, adaptive, p, err);
+    if (st != CUBIE_OK) {
+        return st;
     }
-    if (!(p->dt > 0.0)) {
-        return cb_fail(err, CUBIE_E_OPTION, "dt", 0,
-                       "option dt: must be > 0, not %g", p->dt);
-    }
-    if (p->dt > p->duration + p->settle) {
+    if (!adaptive && p->dt > p->duration + p->settle) {
         return cb_fail(err, CUBIE_E_OPTION, "dt", 0,
                        "option dt: %g is longer than the whole integration "
                        "(%g)", p->dt, p->duration + p->settle);
+    }
+    /* Controller numbers: the user's, else the embedded explicit
+     * methods' defaults (the only adaptive family so far). */
+    p->kp = opt_or(o, CB_OPT_KP, 0.7);
+    p->ki = opt_or(o, CB_OPT_KI, -0.4);
+    p->kd = opt_or(o, CB_OPT_KD, 0.0);
+    p->safety = opt_or(o, CB_OPT_SAFETY, 0.9);
+    p->min_gain = opt_or(o, CB_OPT_MIN_GAIN, 0.2);
+    p->max_gain = opt_or(o, CB_OPT_MAX_GAIN, 10.0);
+    p->deadband_min = opt_or(o, CB_OPT_DEADBAND_MIN, 1.0);
+    p->deadband_max = opt_or(o, CB_OPT_DEADBAND_MAX, 1.0);
+    p->newton_target_iters = cb_opt_num(o, CB_OPT_NEWTON_TARGET_ITERS);
+    if (adaptive && !(p->min_gain > 0.0 && p->min_gain <= p->max_gain)) {
+        return cb_fail(err, CUBIE_E_OPTION, "min_gain", 0,
+                       "options min_gain %g and max_gain %g: need "
+                       "0 < min_gain <= max_gain", p->min_gain, p->max_gain);
+    }
+    if (adaptive && !(p->safety > 0.0 && p->safety <= 1.0)) {
+        return cb_fail(err, CUBIE_E_OPTION, "safety", 0,
+                       "option safety: %g is not in (0, 1]", p->safety);
+    }
+    if ((st = plan_tolerance(o, CB_OPT_ATOL, k->n_states, &p->atol, err)) ||
+        (st = plan_tolerance(o, CB_OPT_RTOL, k->n_states, &p->rtol, err))) {
+        return st;
+    }
+    for (int i = 0; adaptive && i < k->n_states; i++) {
+        if (p->atol[i] + p->rtol[i] <= 0.0) {
+            return cb_fail(err, CUBIE_E_OPTION, "atol", 0,
+                           "options atol and rtol: both are 0 for state %d; "
+                           "no error can be accepted", i);
+        }
     }
     double eps = k->is_double ? DBL_EPSILON : (double)FLT_EPSILON;
     if (cb_opt_is_set(o, CB_OPT_SAVE_EVERY)) {
@@ -386,7 +509,7 @@ static cubie_status make_plan(const struct cubie_options *o,
                            "option save_every: must be > 0, not %g",
                            p->save_every);
         }
-        if (p->save_every > p->duration + p->dt) {
+        if (p->save_every > p->duration + p->dt_min) {
             return cb_fail(err, CUBIE_E_OPTION, "save_every", 0,
                            "option save_every: %g is longer than the "
                            "duration %g", p->save_every, p->duration);
@@ -395,9 +518,10 @@ static cubie_status make_plan(const struct cubie_options *o,
          * 0.49)), so a ratio a hair under a whole number counts it. */
         double ratio = p->duration / p->save_every;
         double rows = 1.0 + floor(ratio + fmin(4.0 * eps * ratio, 0.49));
-        if (rows > 2147483647.0) {
+        if (rows > 16777216.0) {
             return cb_fail(err, CUBIE_E_OPTION, "save_every", 0,
-                           "option save_every: %g saves are too many", rows);
+                           "option save_every: %g saves are too many (at "
+                           "most 2^24)", rows);
         }
         p->n_saves = (int)rows;
     } else {
@@ -435,8 +559,8 @@ static double get_real(const void *buf, bool dbl, size_t at)
     return dbl ? ((const double *)buf)[at] : (double)((const float *)buf)[at];
 }
 
-static void fill_settings(const struct cubie_options *o, const run_plan *p,
-                          const cb_kernel_info *k, void *set)
+static void fill_settings(const run_plan *p, const cb_kernel_info *k,
+                          void *set)
 {
     const bool d = k->is_double;
     put_time(set, d, CB_SET_T0, p->t0);
@@ -444,17 +568,46 @@ static void fill_settings(const struct cubie_options *o, const run_plan *p,
     put_time(set, d, CB_SET_T_END, p->t0 + p->settle + p->duration);
     put_time(set, d, CB_SET_SAVE_EVERY, p->save_every);
     put_real(set, d, CB_SET_DT, p->dt);
-    put_real(set, d, CB_SET_DT_MIN, p->dt);
-    put_real(set, d, CB_SET_DT_MAX, p->dt);
-    for (int i = CB_SET_KP; i < CB_SET_FIXED_COUNT; i++) {
-        put_real(set, d, (size_t)i, 0.0);
-    }
+    put_real(set, d, CB_SET_DT_MIN, p->dt_min);
+    put_real(set, d, CB_SET_DT_MAX, p->dt_max);
+    put_real(set, d, CB_SET_KP, p->kp);
+    put_real(set, d, CB_SET_KI, p->ki);
+    put_real(set, d, CB_SET_KD, p->kd);
+    put_real(set, d, CB_SET_SAFETY, p->safety);
+    put_real(set, d, CB_SET_MIN_GAIN, p->min_gain);
+    put_real(set, d, CB_SET_MAX_GAIN, p->max_gain);
+    put_real(set, d, CB_SET_DEADBAND_MIN, p->deadband_min);
+    put_real(set, d, CB_SET_DEADBAND_MAX, p->deadband_max);
+    put_real(set, d, CB_SET_NEWTON_TARGET_ITERS, p->newton_target_iters);
     for (int i = 0; i < k->n_states; i++) {
-        put_real(set, d, (size_t)(CB_SET_FIXED_COUNT + i),
-                 cb_opt_num(o, CB_OPT_ATOL));
+        put_real(set, d, (size_t)(CB_SET_FIXED_COUNT + i), p->atol[i]);
         put_real(set, d, (size_t)(CB_SET_FIXED_COUNT + k->n_states + i),
-                 cb_opt_num(o, CB_OPT_RTOL));
+                 p->rtol[i]);
     }
+}
+
+static char **copy_names(const char *const *names, size_t n, const char *extra)
+{
+    char **out = calloc(n + 2, sizeof(char *));
+    for (size_t i = 0; out != NULL && i < n + (extra ? 1 : 0); i++) {
+        out[i] = strdup(i < n ? names[i] : extra);
+        if (out[i] == NULL) {
+            for (size_t j = 0; j < i; j++) {
+                free(out[j]);
+            }
+            free(out);
+            return NULL;
+        }
+    }
+    return out;
+}
+
+static void free_names(char **names)
+{
+    for (size_t i = 0; names != NULL && names[i] != NULL; i++) {
+        free(names[i]);
+    }
+    free(names);
 }
 
 static cubie_status result_alloc(const struct cubie_solver *s, size_t n_runs,
@@ -462,23 +615,38 @@ static cubie_status result_alloc(const struct cubie_solver *s, size_t n_runs,
                                  cubie_error *err)
 {
     const cb_kernel_info *k = &s->gen.info;
+    const struct cubie_system *sys = s->sys;
     struct cubie_result *r = calloc(1, sizeof(*r));
     if (r == NULL) {
         return cb_fail_nomem(err);
     }
     r->n_runs = n_runs;
     r->n_saves = (size_t)p->n_saves;
-    r->n_vars = (size_t)k->n_states;
+    r->n_vars = (size_t)k->n_saved;
     r->precision = k->is_double ? 8 : 4;
-    r->state = malloc((size_t)r->precision * r->n_runs * r->n_saves *
-                      r->n_vars);
+    const size_t rows = r->n_runs * r->n_saves;
+    r->state = malloc((size_t)r->precision * rows * r->n_vars + 8);
     r->time = malloc(sizeof(double) * r->n_saves);
     r->status = calloc(n_runs, sizeof(int32_t));
-    r->var_names = calloc(r->n_vars + 1, sizeof(char *));
+    r->var_names = copy_names(k->save_state ? sys->state_names : NULL,
+                              k->save_state ? (size_t)sys->n_states : 0,
+                              k->save_time ? "t" : NULL);
     bool ok = r->state && r->time && r->status && r->var_names;
-    for (size_t v = 0; ok && v < r->n_vars; v++) {
-        r->var_names[v] = strdup(s->sys->state_names[v]);
-        ok = r->var_names[v] != NULL;
+    if (ok && k->save_obs) {
+        const char **names = calloc((size_t)sys->n_obs + 1, sizeof(char *));
+        ok = names != NULL;
+        for (int i = 0; ok && i < sys->n_obs; i++) {
+            names[i] = sys->aux_names[sys->obs_aux[i]];
+        }
+        r->n_obs = (size_t)sys->n_obs;
+        r->obs_names = ok ? copy_names(names, r->n_obs, NULL) : NULL;
+        r->obs = malloc((size_t)r->precision * rows * r->n_obs);
+        ok = r->obs_names && r->obs;
+        free(names);
+    }
+    if (ok && k->save_counters) {
+        r->counters = calloc(rows * 4, sizeof(int32_t));
+        ok = r->counters != NULL;
     }
     if (!ok) {
         cubie_result_free(r);
@@ -490,6 +658,26 @@ static cubie_status result_alloc(const struct cubie_solver *s, size_t n_runs,
     snprintf(r->backend, sizeof(r->backend), "%s", s->backend);
     *out = r;
     return CUBIE_OK;
+}
+
+/* Device layout (save, column, run) -> user layout (run, save, column),
+ * NaN for the runs that failed when masking. */
+static void transpose_real(const void *dev, void *user, bool d, size_t n,
+                           size_t saves, size_t cols, const int32_t *status,
+                           bool mask, int keep_col)
+{
+    for (size_t run = 0; run < n; run++) {
+        bool nan_run = mask && status[run] != 0;
+        for (size_t sv = 0; sv < saves; sv++) {
+            for (size_t i = 0; i < cols; i++) {
+                double v = get_real(dev, d, (sv * cols + i) * n + run);
+                if (nan_run && (int)i != keep_col) {
+                    v = NAN;
+                }
+                put_real(user, d, (run * saves + sv) * cols + i, v);
+            }
+        }
+    }
 }
 
 cubie_status cubie_run(struct cubie_solver *s, const cubie_batch *in,
@@ -515,21 +703,28 @@ cubie_status cubie_run(struct cubie_solver *s, const cubie_batch *in,
     }
     run_plan p = {0};
     st = make_plan(o, k, &p, err);
+    cubie_options_free(o);
     if (st != CUBIE_OK) {
-        cubie_options_free(o);
+        plan_free(&p);
         return st;
     }
     const bool d = k->is_double;
     const size_t sz = d ? 8 : 4, n = in->n_runs;
     const size_t ns = (size_t)k->n_states, np = (size_t)k->n_params;
-    const size_t n_out = (size_t)p.n_saves * ns * n;
+    const size_t rows = (size_t)p.n_saves * n;
+    const size_t n_out = rows * (size_t)k->n_saved;
+    const size_t n_obs = k->save_obs ? rows * (size_t)k->n_obs : 0;
     void *inits = malloc(sz * ns * n + sz);
     void *params = malloc(sz * np * n + sz);
     void *settings = malloc(sz * (size_t)k->n_settings);
     void *state_out = malloc(sz * n_out + sz);
+    void *obs_out = malloc(sz * n_obs + sz);
+    int *counters_out = k->save_counters ? calloc(rows * 4, sizeof(int))
+                                         : NULL;
     struct cubie_result *r = NULL;
     if (inits == NULL || params == NULL || settings == NULL ||
-        state_out == NULL) {
+        state_out == NULL || obs_out == NULL ||
+        (k->save_counters && counters_out == NULL)) {
         st = cb_fail_nomem(err);
         goto done;
     }
@@ -545,25 +740,31 @@ cubie_status cubie_run(struct cubie_solver *s, const cubie_batch *in,
             put_real(params, d, i * n + run, in->params[run * np + i]);
         }
     }
-    fill_settings(o, &p, k, settings);
+    fill_settings(&p, k, settings);
     /* Rows a failed run never reaches read as NaN, not as garbage. */
     for (size_t i = 0; i < n_out; i++) {
         put_real(state_out, d, i, NAN);
     }
+    for (size_t i = 0; i < n_obs; i++) {
+        put_real(obs_out, d, i, NAN);
+    }
     double t = cb_now_ms();
-    s->host.run(inits, params, settings, state_out, NULL, NULL, r->status,
-                (int)n, p.n_saves, p.max_steps);
+    s->host.run(inits, params, settings, state_out, obs_out, counters_out,
+                r->status, (int)n, p.n_saves, p.max_steps);
     r->kernel_ms = cb_now_ms() - t;
-    /* Present per run: (n_runs, n_saves, n_vars). */
-    for (size_t run = 0; run < n; run++) {
-        bool mask = p.nan_mask && r->status[run] != 0;
+    /* Present per run; a failed run keeps its time column. */
+    transpose_real(state_out, r->state, d, n, (size_t)p.n_saves,
+                   (size_t)k->n_saved, r->status, p.nan_mask,
+                   k->save_time ? k->n_saved - 1 : -1);
+    if (k->save_obs) {
+        transpose_real(obs_out, r->obs, d, n, (size_t)p.n_saves,
+                       (size_t)k->n_obs, r->status, p.nan_mask, -1);
+    }
+    for (size_t run = 0; k->save_counters && run < n; run++) {
         for (size_t sv = 0; sv < (size_t)p.n_saves; sv++) {
-            for (size_t i = 0; i < ns; i++) {
-                double v = mask ? NAN
-                                : get_real(state_out, d,
-                                           (sv * ns + i) * n + run);
-                put_real(r->state, d, (run * (size_t)p.n_saves + sv) * ns + i,
-                         v);
+            for (size_t c = 0; c < 4; c++) {
+                r->counters[(run * (size_t)p.n_saves + sv) * 4 + c] =
+                    counters_out[(sv * 4 + c) * n + run];
             }
         }
     }
@@ -575,7 +776,9 @@ done:
     free(params);
     free(settings);
     free(state_out);
-    cubie_options_free(o);
+    free(obs_out);
+    free(counters_out);
+    plan_free(&p);
     return st;
 }
 
@@ -584,16 +787,43 @@ void cubie_result_free(struct cubie_result *r)
     if (r == NULL) {
         return;
     }
-    for (size_t v = 0; r->var_names != NULL && v < r->n_vars; v++) {
-        free(r->var_names[v]);
-    }
-    free(r->var_names);
+    free_names(r->var_names);
+    free_names(r->obs_names);
     free(r->state);
+    free(r->obs);
+    free(r->counters);
     free(r->time);
     free(r->status);
     free(r);
 }
 
+size_t cubie_result_n_observables(const struct cubie_result *r)
+{
+    return r ? r->n_obs : 0;
+}
+const char *cubie_result_observable_name(const struct cubie_result *r,
+                                         size_t k)
+{
+    return r && k < r->n_obs ? r->obs_names[k] : NULL;
+}
+const void *cubie_result_observable_data(const struct cubie_result *r)
+{
+    return r ? r->obs : NULL;
+}
+double cubie_result_observable(const struct cubie_result *r, size_t run,
+                               size_t save, size_t k)
+{
+    if (r == NULL || r->obs == NULL || run >= r->n_runs ||
+        save >= r->n_saves || k >= r->n_obs) {
+        return NAN;
+    }
+    return get_real(r->obs, r->precision == 8,
+                    (run * r->n_saves + save) * r->n_obs + k);
+}
+const int32_t *cubie_result_counters(const struct cubie_result *r)
+{
+    return r ? r->counters : NULL;
+}
 size_t cubie_result_n_runs(const struct cubie_result *r)
 {
     return r ? r->n_runs : 0;

@@ -202,7 +202,8 @@ CUBIE_API size_t cubie_result_n_saves(const cubie_result *r);
 CUBIE_API size_t cubie_result_n_vars(const cubie_result *r);
 /* 4 for float32 results, 8 for float64. */
 CUBIE_API int cubie_result_precision(const cubie_result *r);
-/* Saved variables: the states, in spec order. Borrowed. */
+/* Saved variables: the states in spec order, then "t" when output_types
+ * holds time (the time each row was saved at, from the kernel). */
 CUBIE_API const char *cubie_result_var_name(const cubie_result *r, size_t v);
 /* Raw state array, C order (n_runs, n_saves, n_vars), float or double as
  * cubie_result_precision says. Borrowed. */
@@ -214,6 +215,18 @@ CUBIE_API double cubie_result_state(const cubie_result *r, size_t run,
 CUBIE_API const double *cubie_result_time(const cubie_result *r);
 /* Status bits per run (n_runs int32). Borrowed. */
 CUBIE_API const int32_t *cubie_result_status(const cubie_result *r);
+/* Observables (output_types=observables): (n_runs, n_saves, n_obs) in
+ * the run's precision, or NULL. Borrowed. */
+CUBIE_API size_t cubie_result_n_observables(const cubie_result *r);
+CUBIE_API const char *cubie_result_observable_name(const cubie_result *r,
+                                                   size_t k);
+CUBIE_API const void *cubie_result_observable_data(const cubie_result *r);
+CUBIE_API double cubie_result_observable(const cubie_result *r, size_t run,
+                                         size_t save, size_t k);
+/* Iteration counters (output_types=iteration_counters): int32
+ * (n_runs, n_saves, 4) = Newton iterations, Krylov iterations, step
+ * attempts, rejected steps, each since the previous save; or NULL. */
+CUBIE_API const int32_t *cubie_result_counters(const cubie_result *r);
 CUBIE_API const char *cubie_result_backend(const cubie_result *r);
 /* Milliseconds spent in the kernel (host: in the OpenMP loop). */
 CUBIE_API double cubie_result_kernel_ms(const cubie_result *r);

@@ -44,6 +44,10 @@ struct cubie_result {
     double *time;           /* n_saves */
     int32_t *status;        /* n_runs */
     char **var_names;
+    size_t n_obs;
+    void *obs;              /* (n_runs, n_saves, n_obs) or NULL */
+    char **obs_names;
+    int32_t *counters;      /* (n_runs, n_saves, 4) or NULL */
     char backend[8];
     double kernel_ms;
 };

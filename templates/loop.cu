@@ -39,6 +39,8 @@ CB_DEVFN int cb_loop(int run, int n_runs, const real *inits,
     int accepted = 1;
     int steps = 0;
     int stalled = 0;
+    int transient = 0; // status bits of this attempt, kept if it fails
+    (void)transient;
     while (save_idx < n_saves) {
         if (steps >= max_steps) {
             status |= CB_RUN_MAX_STEPS;
@@ -66,6 +68,7 @@ CB_DEVFN int cb_loop(int run, int n_runs, const real *inits,
         if (!accepted) {
             continue;
         }
+        transient = 0;
         const cb_time t_new = do_save ? next_save : cb_time_add(t, dt_eff);
         stalled = cb_time_sub(t_new, t) > (real)0 ? 0 : stalled + 1;
         if (stalled >= 2) {

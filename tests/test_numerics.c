@@ -91,7 +91,7 @@ static void every_method_should_converge_at_its_order(void **state)
         char algo[64];
         snprintf(algo, sizeof(algo), "algorithm=%s", c->name);
         const char *copt[] = {algo, "precision=float64", "backend=host",
-                              NULL};
+                              "step_controller=fixed", NULL};
         cubie_solver *s = tu_compile(sys, copt);
         double h[4], e[4];
         int n = 0;
@@ -175,7 +175,8 @@ static void lorenz_should_match_an_independent_reference(void **state)
     for (int a = 0; algos[a]; a++) {
         char algo[64];
         snprintf(algo, sizeof(algo), "algorithm=%s", algos[a]);
-        const char *copt[] = {algo, "precision=float64", NULL};
+        const char *copt[] = {algo, "precision=float64",
+                              "step_controller=fixed", NULL};
         cubie_solver *s = tu_compile(sys, copt);
         const char *ropt[] = {dts[a], "duration=1", NULL};
         cubie_result *r = tu_run(s, b, ropt);
@@ -201,7 +202,8 @@ static void saves_should_land_on_the_requested_grid(void **state)
     cubie_error err = {0};
     cubie_batch *b = NULL;
     tu_ok(cubie_batch_new(sys, 1, &b, &err), &err);
-    const char *copt[] = {"algorithm=vern7", "precision=float64", NULL};
+    const char *copt[] = {"algorithm=vern7", "precision=float64",
+                          "step_controller=fixed", NULL};
     cubie_solver *s = tu_compile(sys, copt);
     /* dt does not divide save_every: steps are truncated onto each save. */
     const char *ropt[] = {"dt=0.0137", "save_every=0.1", "duration=1",
@@ -250,7 +252,8 @@ static void float32_should_agree_with_float64_to_single_precision(void **s0)
     cubie_error err = {0};
     cubie_batch *b = NULL;
     tu_ok(cubie_batch_new(sys, 1, &b, &err), &err);
-    const char *copt[] = {"algorithm=tsit5", "precision=float32", NULL};
+    const char *copt[] = {"algorithm=tsit5", "precision=float32",
+                          "step_controller=fixed", NULL};
     cubie_solver *s = tu_compile(sys, copt);
     const char *ropt[] = {"dt=0.01", "duration=1", NULL};
     cubie_result *r = tu_run(s, b, ropt);
@@ -344,7 +347,8 @@ static void grid_batches_should_vary_the_named_axes(void **state)
     tu_ok(cubie_batch_grid(sys, 2, names, start, stop, count, &b, &err),
           &err);
     assert_int_equal(cubie_batch_n_runs(b), 10);
-    const char *copt[] = {"algorithm=vern7", "precision=float64", NULL};
+    const char *copt[] = {"algorithm=vern7", "precision=float64",
+                          "step_controller=fixed", NULL};
     cubie_solver *s = tu_compile(sys, copt);
     const char *ropt[] = {"dt=0.01", NULL};
     cubie_result *r = tu_run(s, b, ropt);

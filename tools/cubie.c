@@ -197,9 +197,11 @@ static int parse_grid(const char *spec, char *name, size_t n, double *start,
 }
 
 static const char *const option_keys[] = {
-    "algorithm", "precision", "step_controller", "backend", "t0",
-    "duration", "settling_time", "save_every", "dt", "dt_min", "dt_max",
-    "atol", "rtol", "max_steps", "nan_error_trajectories", NULL};
+    "algorithm", "precision", "step_controller", "backend", "output_types",
+    "t0", "duration", "settling_time", "save_every", "dt", "dt_min",
+    "dt_max", "atol", "rtol", "kp", "ki", "kd", "safety", "min_gain",
+    "max_gain", "deadband_min", "deadband_max", "max_steps",
+    "nan_error_trajectories", NULL};
 
 static cJSON *manifest(const cubie_solver *s, const cubie_result *r,
                        const cubie_options *opt, const char *spec)
@@ -233,6 +235,30 @@ static cJSON *manifest(const cubie_solver *s, const cubie_result *r,
     cJSON_AddStringToObject(a, "file", "status.npy");
     cJSON_AddStringToObject(a, "dtype", "int32");
     cJSON_AddItemToObject(a, "shape", cJSON_CreateDoubleArray(shape, 1));
+    if (cubie_result_observable_data(r) != NULL) {
+        double oshape[3] = {shape[0], shape[1],
+                            (double)cubie_result_n_observables(r)};
+        a = cJSON_AddObjectToObject(arrays, "observables");
+        cJSON_AddStringToObject(a, "file", "observables.npy");
+        cJSON_AddStringToObject(a, "dtype", dtype);
+        cJSON_AddItemToObject(a, "shape", cJSON_CreateDoubleArray(oshape, 3));
+        cJSON_AddStringToObject(a, "axes", "run, save, observable");
+        cJSON *on = cJSON_AddArrayToObject(m, "observable_names");
+        for (size_t k = 0; k < cubie_result_n_observables(r); k++) {
+            cJSON_AddItemToArray(on, cJSON_CreateString(
+                                         cubie_result_observable_name(r, k)));
+        }
+    }
+    if (cubie_result_counters(r) != NULL) {
+        double cshape[3] = {shape[0], shape[1], 4};
+        a = cJSON_AddObjectToObject(arrays, "iteration_counters");
+        cJSON_AddStringToObject(a, "file", "iteration_counters.npy");
+        cJSON_AddStringToObject(a, "dtype", "int32");
+        cJSON_AddItemToObject(a, "shape", cJSON_CreateDoubleArray(cshape, 3));
+        cJSON_AddStringToObject(a, "axes",
+                                "run, save, [newton, krylov, attempts, "
+                                "rejections] since the previous save");
+    }
     cJSON *set = cJSON_AddObjectToObject(m, "settings");
     for (int i = 0; option_keys[i]; i++) {
         const char *v = cubie_options_get(opt, option_keys[i]);
@@ -254,7 +280,8 @@ static void remove_dir(const char *dir)
 {
     static const char *const files[] = {"state.npy", "time.npy",
                                         "status.npy", "manifest.json",
-                                        "kernel.cu", NULL};
+                                        "kernel.cu", "observables.npy",
+                                        "iteration_counters.npy", NULL};
     char p[1200];
     for (int i = 0; files[i]; i++) {
         snprintf(p, sizeof(p), "%s/%s", dir, files[i]);
@@ -292,6 +319,19 @@ static int write_outputs(const char *dir, const cubie_solver *s,
     if (st == CUBIE_OK) {
         snprintf(p, sizeof(p), "%s/status.npy", tmp);
         st = cubie_write_npy(p, "<i4", shape, 1, cubie_result_status(r), 4, &err);
+    }
+    if (st == CUBIE_OK && cubie_result_observable_data(r) != NULL) {
+        size_t oshape[3] = {shape[0], shape[1], cubie_result_n_observables(r)};
+        snprintf(p, sizeof(p), "%s/observables.npy", tmp);
+        st = cubie_write_npy(p, prec == 8 ? "<f8" : "<f4", oshape, 3,
+                             cubie_result_observable_data(r), (size_t)prec,
+                             &err);
+    }
+    if (st == CUBIE_OK && cubie_result_counters(r) != NULL) {
+        size_t cshape[3] = {shape[0], shape[1], 4};
+        snprintf(p, sizeof(p), "%s/iteration_counters.npy", tmp);
+        st = cubie_write_npy(p, "<i4", cshape, 3, cubie_result_counters(r), 4,
+                             &err);
     }
     int rc = st == CUBIE_OK ? 0 : report(st, &err);
     if (rc == 0) {
@@ -396,8 +436,10 @@ static int cmd_run(int argc, char **argv)
     if (a.out != NULL) {
         rc = write_outputs(a.out, s, r, a.opt, a.spec);
         if (rc == 0) {
-            printf("wrote %s/{state,time,status}.npy, manifest.json, "
-                   "kernel.cu\n", a.out);
+            printf("wrote %s: state.npy, time.npy, status.npy%s%s, manifest.json, "
+                   "kernel.cu\n", a.out,
+                   cubie_result_observable_data(r) ? ", observables.npy" : "",
+                   cubie_result_counters(r) ? ", iteration_counters.npy" : "");
         }
     } else {
         size_t last = cubie_result_n_saves(r) - 1;
