@@ -552,32 +552,35 @@ static cubie_status emit_controller_fn(cb_ctx *c, cb_sb *sb)
     cb_sb_puts(sb, "const real expo = ");
     LIT(-1.0 / (2.0 * (c->order + 1)));
     cb_sb_puts(sb, "; // -1 / (2 (p + 1))\n");
-    const char *pw = c->dbl ? "pow" : "powf";
+    /* Powers as exp(expo * log(.)): one log per norm instead of a pow
+     * each (pow is several times dearer than exp or log). */
+    const char *ex = c->dbl ? "exp" : "expf";
+    const char *lg = c->dbl ? "log" : "logf";
     const char *mn = c->dbl ? "fmin" : "fminf";
     const char *mx = c->dbl ? "fmax" : "fmaxf";
     switch (c->ctrl) {
     case CB_CTRL_I:
-        cb_sb_line(sb, "real gain = safety * %s(nrm2, expo);", pw);
+        cb_sb_line(sb, "real gain = safety * %s(expo * %s(nrm2));", ex, lg);
         break;
     case CB_CTRL_PI:
         cb_sb_line(sb, "const real prev = timestep_buffer[0] > (real)0 ? "
                        "timestep_buffer[0] : nrm2;");
-        cb_sb_line(sb, "real gain = safety * %s(nrm2, -expo * "
-                       "-settings[CB_SET_KP]) *", pw);
-        cb_sb_line(sb, "           %s(prev, expo * settings[CB_SET_KI]);",
-                   pw);
+        cb_sb_line(sb, "real gain = safety * %s(expo * (settings[CB_SET_KP] * "
+                       "%s(nrm2) +", ex, lg);
+        cb_sb_line(sb, "                                 settings[CB_SET_KI] * "
+                   "%s(prev)));", lg);
         break;
     case CB_CTRL_PID:
         cb_sb_line(sb, "const real prev = timestep_buffer[0] > (real)0 ? "
                        "timestep_buffer[0] : nrm2;");
         cb_sb_line(sb, "const real prev2 = timestep_buffer[1] > (real)0 ? "
                        "timestep_buffer[1] : prev;");
-        cb_sb_line(sb, "real gain = safety * %s(nrm2, -expo * "
-                       "-settings[CB_SET_KP]) *", pw);
-        cb_sb_line(sb, "           %s(prev, expo * settings[CB_SET_KI]) *",
-                   pw);
-        cb_sb_line(sb, "           %s(prev2, expo * settings[CB_SET_KD]);",
-                   pw);
+        cb_sb_line(sb, "real gain = safety * %s(expo * (settings[CB_SET_KP] * "
+                       "%s(nrm2) +", ex, lg);
+        cb_sb_line(sb, "                                 settings[CB_SET_KI] * "
+                   "%s(prev) +", lg);
+        cb_sb_line(sb, "                                 settings[CB_SET_KD] * "
+                   "%s(prev2)));", lg);
         break;
     case CB_CTRL_GUSTAFSSON:
         /* timestep_buffer: [0] previous accepted dt, [1] its norm. */
@@ -586,12 +589,12 @@ static cubie_status emit_controller_fn(cb_ctx *c, cb_sb *sb)
         cb_sb_line(sb, "const real fac = %s(safety, safety * ((real)1 + "
                        "two_n) /", mn);
         cb_sb_line(sb, "                          ((real)niters + two_n));");
-        cb_sb_line(sb, "real gain = fac * %s(nrm2, expo);", pw);
+        cb_sb_line(sb, "real gain = fac * %s(expo * %s(nrm2));", ex, lg);
         cb_sb_line(sb, "if (accept && timestep_buffer[0] > (real)0) {");
         cb_sb_line(sb, "    const real gus = safety * (dt[0] / "
                        "timestep_buffer[0]) *");
-        cb_sb_line(sb, "        %s(nrm2 * nrm2 / timestep_buffer[1], expo);",
-                   pw);
+        cb_sb_line(sb, "        %s(expo * %s(nrm2 * nrm2 / timestep_buffer[1]));",
+                   ex, lg);
         cb_sb_line(sb, "    gain = %s(gus, gain);", mn);
         cb_sb_line(sb, "}");
         break;

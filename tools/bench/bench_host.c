@@ -222,6 +222,68 @@ static void throughput(cubie_system *sys, const char *prec, int n, int reps)
     cubie_solver_free(s);
 }
 
+/* Lorenz tsit5 under the default pi controller, atol = rtol = 1e-6. */
+static void adaptive(cubie_system *sys, const char *prec, int n, int reps)
+{
+    const char *pairs[] = {"algorithm=tsit5", prec, "backend=host",
+                           "output_types=state,iteration_counters", NULL};
+    cubie_error err = {0};
+    cubie_options *o = opts(pairs);
+    cubie_solver *s = NULL;
+    cubie_status st = cubie_compile(sys, o, &s, &err);
+    if (st != CUBIE_OK) {
+        die(st, &err);
+    }
+    const char *names[] = {"rho"};
+    double lo[] = {0.0}, hi[] = {28.0};
+    size_t count[] = {(size_t)n};
+    cubie_batch *b = NULL;
+    st = cubie_batch_grid(sys, 1, names, lo, hi, count, &b, &err);
+    if (st != CUBIE_OK) {
+        die(st, &err);
+    }
+    const char *rp[] = {"atol=1e-6", "rtol=1e-6", "duration=1", NULL};
+    cubie_options *ro = opts(rp);
+    double tk[32];
+    long attempts = 0, rejected = 0, failed = 0;
+    for (int i = 0; i < reps; i++) {
+        cubie_result *res = NULL;
+        double t = now_ms();
+        st = cubie_run(s, b, ro, &res, &err);
+        double wall = now_ms() - t;
+        if (st != CUBIE_OK) {
+            die(st, &err);
+        }
+        tk[i] = cubie_result_kernel_ms(res);
+        if (i == 0) {
+            const int32_t *c = cubie_result_counters(res);
+            size_t saves = cubie_result_n_saves(res);
+            for (int r = 0; r < n; r++) {
+                failed += cubie_result_status(res)[r] != 0;
+                for (size_t sv = 0; sv < saves; sv++) {
+                    attempts += c[((size_t)r * saves + sv) * 4 + 2];
+                    rejected += c[((size_t)r * saves + sv) * 4 + 3];
+                }
+            }
+            printf("lorenz tsit5 pi %s atol=rtol=1e-6, %d runs: first run "
+                   "wall %.1f ms (kernel %.1f ms)\n",
+                   strcmp(prec, "precision=float64") == 0 ? "float64"
+                                                          : "float32",
+                   n, wall, tk[0]);
+        }
+        cubie_result_free(res);
+    }
+    printf("    accepted steps %ld (%.1f per run), rejected %ld, failed "
+           "runs %ld; kernel median %.1f ms (%.3g accepted steps/s)\n",
+           attempts - rejected, (double)(attempts - rejected) / n, rejected,
+           failed, median(tk, reps),
+           (double)(attempts - rejected) / (median(tk, reps) * 1e-3));
+    cubie_options_free(ro);
+    cubie_options_free(o);
+    cubie_batch_free(b);
+    cubie_solver_free(s);
+}
+
 int main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : "specs";
@@ -243,6 +305,8 @@ int main(int argc, char **argv)
     compile_times(sys, "tsit5");
     throughput(sys, "precision=float32", n, reps);
     throughput(sys, "precision=float64", n, reps);
+    adaptive(sys, "precision=float32", n, reps);
+    adaptive(sys, "precision=float64", n, reps);
     cubie_system_free(sys);
     return 0;
 }
