@@ -86,6 +86,10 @@ static cubie_status add_name(parse_ctx *c, const char *name, cb_sym_role role,
                        "%s: '%s' is a reserved name", path, name);
     }
     const name_entry *prev = find_name(c, name);
+    if (prev != NULL && strcmp(prev->path, path) == 0) {
+        return cb_fail(err, CUBIE_E_SPEC, path, 0,
+                       "%s: '%s' is listed twice", path, name);
+    }
     if (prev != NULL) {
         return cb_fail(err, CUBIE_E_SPEC, path, 0,
                        "%s: duplicate name '%s' (already defined at %s)", path,
@@ -186,10 +190,26 @@ static void restore_quote(cubie_error *err, const char *blanked,
     if (err == NULL) {
         return;
     }
-    char *at = strstr(err->message, blanked);
+    /* The parser quotes the expression on its own line after two
+     * spaces; look only there (a blank run could match anywhere). */
+    char *at = strstr(err->message, ":\n  ");
+    at = at != NULL ? at + 4 : NULL;
+    if (at != NULL && strncmp(at, blanked, strlen(blanked)) != 0) {
+        at = NULL;
+    }
     if (at != NULL && strlen(blanked) == strlen(text)) {
         memcpy(at, text, strlen(text));
     }
+}
+
+static bool blank_line(const char *s)
+{
+    for (; *s; s++) {
+        if (!isspace((unsigned char)*s)) {
+            return false;
+        }
+    }
+    return true;
 }
 
 /* Split "lhs = rhs"; returns false when there is no single '='. */
@@ -315,6 +335,12 @@ static cubie_status parse_equations(parse_ctx *c, const cJSON *arr,
             break;
         }
         rhs_at[i] = rb;
+        if (blank_line(text + rb)) {
+            st = cb_fail(err, CUBIE_E_SPEC, path, (int)rb + 1,
+                         "%s: missing right-hand side in \"%s\"", path,
+                         text);
+            break;
+        }
         int state = lhs[0] == 'd' ? cb_spec_state_index(s, lhs + 1) : -1;
         if (state >= 0) {
             if (s->deriv_eq[state] >= 0) {
@@ -423,6 +449,12 @@ static cubie_status parse_observables(parse_ctx *c, const cJSON *arr,
                            "%s: expected a string", path);
         }
         const name_entry *e = find_name(c, item->valuestring);
+        if (e != NULL && e->role == CB_SYM_STATE) {
+            return cb_fail(err, CUBIE_E_SPEC, path, 0,
+                           "%s: '%s' is a state, and states are saved "
+                           "already; observables are auxiliaries", path,
+                           item->valuestring);
+        }
         if (e == NULL || e->role != CB_SYM_AUX) {
             return cb_fail(err, CUBIE_E_SPEC, path, 0,
                            "%s: observable '%s' is not defined by an "

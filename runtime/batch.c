@@ -201,18 +201,22 @@ cubie_status cubie_batch_from_csv(const struct cubie_system *sys,
                 goto done;
             }
             n_cols = split_csv(header, names, MAX_COLS);
+            if (n_cols < 0) {
+                snprintf(where, sizeof(where), "%s:%ld", path, lineno);
+                st = cb_fail(err, CUBIE_E_BATCH, where, 0,
+                             "%s: more than %d columns", where, MAX_COLS);
+                goto done;
+            }
             for (int i = 0; i < n_cols; i++) {
                 snprintf(where, sizeof(where), "%s:%ld:%d", path, lineno,
                          i + 1);
-                size_t stride;
-                cubie_batch probe = {sys, 1, NULL, NULL};
                 if (*names[i] == '\0') {
                     st = cb_fail(err, CUBIE_E_BATCH, where, i + 1,
                                  "%s: empty column name", where);
                     goto done;
                 }
-                if (slot(&probe, names[i], &stride) == NULL &&
-                    cb_spec_state_index(sys, names[i]) < 0) {
+                if (cb_spec_state_index(sys, names[i]) < 0 &&
+                    cb_spec_param_index(sys, names[i]) < 0) {
                     st = unknown_name(sys, names[i], where, err);
                     goto done;
                 }
@@ -228,7 +232,7 @@ cubie_status cubie_batch_from_csv(const struct cubie_system *sys,
             continue;
         }
         int n = split_csv(line, fields, MAX_COLS);
-        if (n != n_cols) {
+        if (n != n_cols) { /* also n < 0: too many fields */
             snprintf(where, sizeof(where), "%s:%ld", path, lineno);
             st = cb_fail(err, CUBIE_E_BATCH, where, 0,
                          "%s: %d fields, the header has %d", where, n,

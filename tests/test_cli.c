@@ -607,8 +607,9 @@ static void gen_should_be_deterministic(void **state)
     fixture *f = *state;
     const char *specs[] = {"lorenz.json", "hodgkin_huxley.json"};
     for (size_t i = 0; i < 2; i++) {
-        char spec[600], a[900], b[900];
-        tu_spec_path(specs[i], spec, sizeof(spec));
+        char rel[600], spec[4096], a[900], b[900];
+        tu_spec_path(specs[i], rel, sizeof(rel));
+        assert_non_null(realpath(rel, spec));
         snprintf(a, sizeof(a), "%s/a.cu", f->work);
         snprintf(b, sizeof(b), "%s/b.cu", f->work);
         cli_ok(f, "gen %s --set algorithm=tsit5 -o a.cu", spec);
@@ -1016,6 +1017,11 @@ int main(void)
         fprintf(stderr, "test_cli: CUBIE_EXE (the cubie binary) is not set "
                         "or not executable; run through meson test\n");
         return 77;
+    }
+    /* The commands run in other folders: make the path absolute. */
+    char abs_exe[4096];
+    if (realpath(exe, abs_exe) != NULL) {
+        setenv("CUBIE_EXE", abs_exe, 1);
     }
     const struct CMUnitTest tests[] = {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)

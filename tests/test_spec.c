@@ -146,7 +146,7 @@ static const bad_case bad_cases[] = {
      "duplicate name 'k' (already defined at /parameters/k)", NULL},
     {"a state given twice is a duplicate", BY_SPEC,
      "{'states': {'x': 1, 'x': 2}, 'equations': ['dx = -x']}", CUBIE_E_SPEC,
-     "/states/x", -1, "duplicate name 'x'", NULL},
+     "/states/x", -1, "'x' is listed twice", NULL},
     /* -- equations: shape ------------------------------------------------ */
     {"missing equations are named", BY_SPEC, "{'states': {'x': 1}}",
      CUBIE_E_SPEC, "/equations", -1, "/equations: missing", NULL},
@@ -223,13 +223,10 @@ static const bad_case bad_cases[] = {
     {"an unmatched closing parenthesis is refused", BY_SPEC,
      HEAD "'equations': ['dx = x + 1)', 'dy = -y']}", CUBIE_E_EXPR,
      "/equations/0", 11, "unmatched ')'", NULL},
-    /* Column not checked: the library reports column 1 (the left side)
-     * rather than the empty right side (column 5), and the quoted line
-     * comes out shifted by two (restore_quote in gen/spec.c matches the
-     * all-blank copy at the indent). Reported, not fixed here. */
+    /* The column is the first character after '='. */
     {"an empty right side is refused", BY_SPEC,
-     HEAD "'equations': ['dx = -x', 'dy =   ']}", CUBIE_E_EXPR,
-     "/equations/1", -1, "empty expression", NULL},
+     HEAD "'equations': ['dx = -x', 'dy =   ']}", CUBIE_E_SPEC,
+     "/equations/1", 5, "missing right-hand side", NULL},
     {"a function with too few arguments names its arity", BY_SPEC,
      HEAD "'equations': ['dx = pow(x)', 'dy = -y']}", CUBIE_E_EXPR,
      "/equations/0", 6, "function 'pow' takes 2 arguments, not 1", NULL},
@@ -266,7 +263,7 @@ static const bad_case bad_cases[] = {
      -1, "observable 'r3' is not defined by an equation", NULL},
     {"a state is not an observable", BY_SPEC,
      HEAD "'observables': ['x'], " EQS "}", CUBIE_E_SPEC, "/observables/0",
-     -1, "observable 'x' is not defined", NULL},
+     -1, "'x' is a state", NULL},
     {"an observable listed twice is refused", BY_SPEC,
      HEAD "'observables': ['r2', 'r2'], 'equations': ['dx = -x', "
      "'dy = -y', 'r2 = x*x + y*y']}", CUBIE_E_SPEC, "/observables/1", -1,

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -83,6 +84,11 @@ static int parse_args(int argc, char **argv, bool is_run, args *a,
             a->out = next;
             i++;
         } else if (is_run && strcmp(s, "--out") == 0 && next) {
+            /* "out/" names the folder "out". */
+            size_t len = strlen(next);
+            while (len > 1 && argv[i + 1][len - 1] == '/') {
+                argv[i + 1][--len] = '\0';
+            }
             a->out = next;
             i++;
         } else if (is_run && strcmp(s, "--runs") == 0 && next) {
@@ -179,12 +185,14 @@ static int parse_grid(const char *spec, char *name, size_t n, double *start,
     memcpy(name, spec, (size_t)(eq - spec));
     name[eq - spec] = '\0';
     char *end;
-    *start = strtod(eq + 1, &end);
-    if (*end != ':') {
+    const char *from = eq + 1;
+    *start = strtod(from, &end);
+    if (end == from || *end != ':') {
         return -1;
     }
-    *stop = strtod(end + 1, &end);
-    if (*end != ':') {
+    from = end + 1;
+    *stop = strtod(from, &end);
+    if (end == from || *end != ':') {
         return -1;
     }
     const char *cs = end + 1;
@@ -290,6 +298,38 @@ static void remove_dir(const char *dir)
     rmdir(dir);
 }
 
+/* An earlier output of cubie: a manifest, and only files cubie writes. */
+static bool is_cubie_output(const char *dir)
+{
+    static const char *const ours[] = {"state.npy", "time.npy",
+                                       "status.npy", "manifest.json",
+                                       "kernel.cu", "observables.npy",
+                                       "iteration_counters.npy", NULL};
+    char p[1200];
+    snprintf(p, sizeof(p), "%s/manifest.json", dir);
+    if (access(p, F_OK) != 0) {
+        return false;
+    }
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        return false;
+    }
+    bool ok = true;
+    struct dirent *e;
+    while (ok && (e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
+            continue;
+        }
+        bool known = false;
+        for (int i = 0; ours[i]; i++) {
+            known = known || strcmp(e->d_name, ours[i]) == 0;
+        }
+        ok = known;
+    }
+    closedir(d);
+    return ok;
+}
+
 /* Write every output into a fresh sibling folder, then move it into
  * place, so DIR is never left half-written. */
 static int write_outputs(const char *dir, const cubie_solver *s,
@@ -346,23 +386,31 @@ static int write_outputs(const char *dir, const cubie_solver *s,
         cJSON_free(text);
         cJSON_Delete(m);
     }
-    if (rc == 0) {
-        struct stat sb;
-        if (stat(dir, &sb) == 0) {
-            /* Replace an earlier cubie output folder, nothing else. */
-            snprintf(p, sizeof(p), "%s/manifest.json", dir);
-            if (access(p, F_OK) != 0) {
-                fprintf(stderr, "cubie: error: %s exists and is not a cubie "
-                                "output folder; choose another --out\n", dir);
+    if (rc == 0 && rename(tmp, dir) != 0) {
+        /* DIR exists: replace it only if it is an earlier cubie output
+         * holding nothing of the user's; park it, move the new one in,
+         * then delete the old one. */
+        if (!is_cubie_output(dir)) {
+            fprintf(stderr, "cubie: error: %s exists and is not a cubie "
+                            "output folder (or holds other files); choose "
+                            "another --out\n", dir);
+            rc = 4;
+        } else {
+            char old[1100];
+            snprintf(old, sizeof(old), "%s.old-XXXXXX", dir);
+            if (mkdtemp(old) == NULL || rmdir(old) != 0 ||
+                rename(dir, old) != 0) {
+                fprintf(stderr, "cubie: error: cannot replace %s: %s\n",
+                        dir, strerror(errno));
+                rc = 4;
+            } else if (rename(tmp, dir) != 0) {
+                fprintf(stderr, "cubie: error: cannot move %s to %s: %s\n",
+                        tmp, dir, strerror(errno));
+                rename(old, dir); /* put the old results back */
                 rc = 4;
             } else {
-                remove_dir(dir);
+                remove_dir(old);
             }
-        }
-        if (rc == 0 && rename(tmp, dir) != 0) {
-            fprintf(stderr, "cubie: error: cannot move %s to %s: %s\n", tmp,
-                    dir, strerror(errno));
-            rc = 4;
         }
     }
     if (rc != 0) {
