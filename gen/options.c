@@ -181,6 +181,17 @@ static cubie_status check_text(int id, const char *key, const char *value,
                            "comma-separated list of them (one per state)",
                            key, value);
         }
+    } else if (id == CB_OPT_ARCH) {
+        int num = 0;
+        char tail = 0;
+        bool ok = (sscanf(value, "sm_%d%c", &num, &tail) == 1 ||
+                   sscanf(value, "compute_%d%c", &num, &tail) == 1) &&
+                  num >= 50 && num < 1000;
+        if (!ok && *value != '\0') {
+            return cb_fail(err, CUBIE_E_OPTION, key, 0,
+                           "option %s: '%s' is not an architecture like "
+                           "sm_90 (CUBIN) or compute_90 (PTX)", key, value);
+        }
     } else if (id == CB_OPT_OUTPUT_TYPES) {
         const char *choices = cb_opt_table[id].choices;
         char name[64];

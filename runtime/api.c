@@ -160,22 +160,30 @@ cubie_status cubie_generate(const struct cubie_system *sys,
     return CUBIE_OK;
 }
 
-/* Pass: choose the backend. The cuda backend lands with the driver-API
- * work; until then auto means host, and says why. */
+/* Pass: choose the backend. auto: cuda when a device is usable, else
+ * host; the reason is kept for the result and the manifest. */
 static cubie_status backend_choose(struct cubie_solver *s, cubie_error *err)
 {
     const char *want = cb_opt_text(s->opt, CB_OPT_BACKEND);
-    if (strcmp(want, "cuda") == 0) {
+    char why[512] = "";
+    bool usable = strcmp(want, "host") != 0 && cb_cuda_usable(why, sizeof(why));
+    if (strcmp(want, "cuda") == 0 && !usable) {
         return cb_fail(err, CUBIE_E_BACKEND, "backend", 0,
-                       "backend=cuda: this build of cubie has no CUDA "
-                       "launch path yet; use backend=host or auto");
+                       "backend=cuda: %s", why);
     }
-    snprintf(s->backend, sizeof(s->backend), "host");
-    snprintf(s->reason, sizeof(s->reason), "%s",
-             strcmp(want, "host") == 0
-                 ? "backend=host requested"
-                 : "backend=auto: no CUDA launch path in this build, using "
-                   "the host backend");
+    if (usable) {
+        snprintf(s->backend, sizeof(s->backend), "cuda");
+        snprintf(s->reason, sizeof(s->reason), "backend=%s: a CUDA device "
+                 "is usable", want);
+    } else {
+        snprintf(s->backend, sizeof(s->backend), "host");
+        if (strcmp(want, "host") == 0) {
+            snprintf(s->reason, sizeof(s->reason), "backend=host requested");
+        } else {
+            snprintf(s->reason, sizeof(s->reason),
+                     "backend=auto: %s; using the host backend", why);
+        }
+    }
     return CUBIE_OK;
 }
 
@@ -183,7 +191,23 @@ static cubie_status solver_build(struct cubie_solver *s, cubie_error *err)
 {
     bool cache = cb_opt_num(s->opt, CB_OPT_CACHE) != 0.0;
     double t = cb_now_ms();
-    cubie_status st = cb_host_build(s->gen.source, cache, &s->host, err);
+    cubie_status st;
+    if (strcmp(s->backend, "cuda") == 0) {
+        const cb_kernel_info *k = &s->gen.info;
+        cb_nvrtc_opts o = {
+            .arch = cb_opt_text(s->opt, CB_OPT_ARCH),
+            .fast_compile = strcmp(cb_opt_text(s->opt, CB_OPT_OPT_LEVEL),
+                                   "fast-compile") == 0,
+            .lineinfo = cb_opt_num(s->opt, CB_OPT_LINEINFO) != 0.0,
+            .max_registers = (int)cb_opt_num(s->opt, CB_OPT_MAX_REGISTERS),
+            .use_cache = cache};
+        size_t per_run = k->shared_stride * (k->is_double ? 8 : 4) +
+                         k->shared_i_stride * 4;
+        st = cb_cuda_load(s->gen.source, &o, per_run, &s->cuda, s->arch,
+                          sizeof(s->arch), err);
+    } else {
+        st = cb_host_build(s->gen.source, cache, &s->host, err);
+    }
     s->build_ms = cb_now_ms() - t;
     return st;
 }
@@ -259,6 +283,7 @@ void cubie_solver_free(struct cubie_solver *s)
         return;
     }
     cb_host_unload(&s->host);
+    cb_cuda_unload(s->cuda);
     cb_generated_free(&s->gen);
     cubie_system_free(s->sys);
     cubie_options_free(s->opt);
@@ -272,6 +297,10 @@ const char *cubie_solver_source(const struct cubie_solver *s)
 const char *cubie_solver_backend(const struct cubie_solver *s)
 {
     return s ? s->backend : NULL;
+}
+const char *cubie_solver_arch(const struct cubie_solver *s)
+{
+    return s ? s->arch : NULL;
 }
 const char *cubie_solver_backend_reason(const struct cubie_solver *s)
 {
@@ -680,6 +709,45 @@ static void transpose_real(const void *dev, void *user, bool d, size_t n,
     }
 }
 
+/* Bytes one run needs in the device layout: inputs, outputs, status. */
+static size_t bytes_per_run(const cb_kernel_info *k, const run_plan *p)
+{
+    const size_t sz = k->is_double ? 8 : 4, saves = (size_t)p->n_saves;
+    size_t b = sz * (size_t)(k->n_states + k->n_params);
+    b += sz * saves * (size_t)k->n_saved;
+    b += k->save_obs ? sz * saves * (size_t)k->n_obs : 0;
+    b += k->save_counters ? 4 * saves * 4 : 0;
+    return b + 4;
+}
+
+/* Runs per chunk: all of them, unless the memory cap (and on the GPU the
+ * free device memory) says fewer. The same rule serves both backends, so
+ * the chunking logic is tested on the host. */
+static cubie_status chunk_runs(const struct cubie_solver *s,
+                               const struct cubie_options *o,
+                               const run_plan *p, size_t n, size_t *out,
+                               cubie_error *err)
+{
+    const size_t per = bytes_per_run(&s->gen.info, p);
+    double cap = cb_opt_is_set(o, CB_OPT_MEMORY_CAP)
+                     ? cb_opt_num(o, CB_OPT_MEMORY_CAP)
+                     : INFINITY;
+    if (s->cuda != NULL) {
+        size_t free_b = cb_cuda_free_memory(s->cuda);
+        if (free_b > 0) {
+            cap = fmin(cap, 0.8 * (double)free_b);
+        }
+    }
+    if (cap < (double)per) {
+        return cb_fail(err, CUBIE_E_OPTION, "memory_cap", 0,
+                       "option memory_cap: %.0f bytes cannot hold one run "
+                       "(%zu bytes)", cap, per);
+    }
+    double m = floor(cap / (double)per);
+    *out = m >= (double)n ? n : (size_t)m;
+    return CUBIE_OK;
+}
+
 cubie_status cubie_run(struct cubie_solver *s, const cubie_batch *in,
                        const struct cubie_options *run_opt,
                        struct cubie_result **out, cubie_error *err)
@@ -702,7 +770,12 @@ cubie_status cubie_run(struct cubie_solver *s, const cubie_batch *in,
         return st;
     }
     run_plan p = {0};
+    size_t m = 0;
     st = make_plan(o, k, &p, err);
+    if (st == CUBIE_OK) {
+        st = chunk_runs(s, o, &p, in->n_runs, &m, err);
+    }
+    const int blocksize = (int)cb_opt_num(o, CB_OPT_BLOCKSIZE);
     cubie_options_free(o);
     if (st != CUBIE_OK) {
         plan_free(&p);
@@ -711,60 +784,90 @@ cubie_status cubie_run(struct cubie_solver *s, const cubie_batch *in,
     const bool d = k->is_double;
     const size_t sz = d ? 8 : 4, n = in->n_runs;
     const size_t ns = (size_t)k->n_states, np = (size_t)k->n_params;
-    const size_t rows = (size_t)p.n_saves * n;
-    const size_t n_out = rows * (size_t)k->n_saved;
-    const size_t n_obs = k->save_obs ? rows * (size_t)k->n_obs : 0;
-    void *inits = malloc(sz * ns * n + sz);
-    void *params = malloc(sz * np * n + sz);
+    const size_t saves = (size_t)p.n_saves, cols = (size_t)k->n_saved;
+    const size_t n_obs = k->save_obs ? (size_t)k->n_obs : 0;
+    /* Chunk buffers in the device layout, run index fastest. */
+    void *inits = malloc(sz * ns * m + sz);
+    void *params = malloc(sz * np * m + sz);
     void *settings = malloc(sz * (size_t)k->n_settings);
-    void *state_out = malloc(sz * n_out + sz);
-    void *obs_out = malloc(sz * n_obs + sz);
-    int *counters_out = k->save_counters ? calloc(rows * 4, sizeof(int))
-                                         : NULL;
+    void *state_out = malloc(sz * saves * cols * m + sz);
+    void *obs_out = malloc(sz * saves * n_obs * m + sz);
+    int *counters_out = malloc(sizeof(int) * (k->save_counters ? saves * 4 * m
+                                                               : 1));
+    int *status_out = malloc(sizeof(int) * m);
     struct cubie_result *r = NULL;
     if (inits == NULL || params == NULL || settings == NULL ||
-        state_out == NULL || obs_out == NULL ||
-        (k->save_counters && counters_out == NULL)) {
+        state_out == NULL || obs_out == NULL || counters_out == NULL ||
+        status_out == NULL) {
         st = cb_fail_nomem(err);
         goto done;
     }
     if ((st = result_alloc(s, n, &p, &r, err)) != CUBIE_OK) {
         goto done;
     }
-    /* Device layout: run index fastest. */
-    for (size_t run = 0; run < n; run++) {
-        for (size_t i = 0; i < ns; i++) {
-            put_real(inits, d, i * n + run, in->inits[run * ns + i]);
-        }
-        for (size_t i = 0; i < np; i++) {
-            put_real(params, d, i * n + run, in->params[run * np + i]);
-        }
-    }
     fill_settings(&p, k, settings);
-    /* Rows a failed run never reaches read as NaN, not as garbage. */
-    for (size_t i = 0; i < n_out; i++) {
-        put_real(state_out, d, i, NAN);
-    }
-    for (size_t i = 0; i < n_obs; i++) {
-        put_real(obs_out, d, i, NAN);
-    }
-    double t = cb_now_ms();
-    s->host.run(inits, params, settings, state_out, obs_out, counters_out,
-                r->status, (int)n, p.n_saves, p.max_steps);
-    r->kernel_ms = cb_now_ms() - t;
-    /* Present per run; a failed run keeps its time column. */
-    transpose_real(state_out, r->state, d, n, (size_t)p.n_saves,
-                   (size_t)k->n_saved, r->status, p.nan_mask,
-                   k->save_time ? k->n_saved - 1 : -1);
-    if (k->save_obs) {
-        transpose_real(obs_out, r->obs, d, n, (size_t)p.n_saves,
-                       (size_t)k->n_obs, r->status, p.nan_mask, -1);
-    }
-    for (size_t run = 0; k->save_counters && run < n; run++) {
-        for (size_t sv = 0; sv < (size_t)p.n_saves; sv++) {
-            for (size_t c = 0; c < 4; c++) {
-                r->counters[(run * (size_t)p.n_saves + sv) * 4 + c] =
-                    counters_out[(sv * 4 + c) * n + run];
+    for (size_t r0 = 0; r0 < n; r0 += m) {
+        const size_t c = n - r0 < m ? n - r0 : m;
+        for (size_t run = 0; run < c; run++) {
+            for (size_t i = 0; i < ns; i++) {
+                put_real(inits, d, i * c + run, in->inits[(r0 + run) * ns + i]);
+            }
+            for (size_t i = 0; i < np; i++) {
+                put_real(params, d, i * c + run,
+                         in->params[(r0 + run) * np + i]);
+            }
+        }
+        /* Rows a failed run never reaches read as NaN, not garbage. */
+        for (size_t i = 0; i < saves * cols * c; i++) {
+            put_real(state_out, d, i, NAN);
+        }
+        for (size_t i = 0; i < saves * n_obs * c; i++) {
+            put_real(obs_out, d, i, NAN);
+        }
+        if (k->save_counters) {
+            memset(counters_out, 0, sizeof(int) * saves * 4 * c);
+        }
+        double ms = 0.0;
+        if (s->cuda != NULL) {
+            st = cb_cuda_run(s->cuda, blocksize, sz, inits, sz * ns * c,
+                             params, sz * np * c, settings,
+                             sz * (size_t)k->n_settings, state_out,
+                             sz * saves * cols * c, obs_out,
+                             sz * saves * n_obs * c, counters_out,
+                             k->save_counters ? sizeof(int) * saves * 4 * c
+                                              : 0,
+                             status_out, (int)c, p.n_saves, p.max_steps, &ms,
+                             err);
+            if (st != CUBIE_OK) {
+                goto done;
+            }
+        } else {
+            double t = cb_now_ms();
+            s->host.run(inits, params, settings, state_out, obs_out,
+                        counters_out, status_out, (int)c, p.n_saves,
+                        p.max_steps);
+            ms = cb_now_ms() - t;
+        }
+        r->kernel_ms += ms;
+        r->n_chunks++;
+        for (size_t run = 0; run < c; run++) {
+            r->status[r0 + run] = status_out[run];
+        }
+        /* Present per run; a failed run keeps its time column. */
+        transpose_real(state_out, (char *)r->state + sz * r0 * saves * cols,
+                       d, c, saves, cols, r->status + r0, p.nan_mask,
+                       k->save_time ? (int)cols - 1 : -1);
+        if (k->save_obs) {
+            transpose_real(obs_out, (char *)r->obs + sz * r0 * saves * n_obs,
+                           d, c, saves, n_obs, r->status + r0, p.nan_mask,
+                           -1);
+        }
+        for (size_t run = 0; k->save_counters && run < c; run++) {
+            for (size_t sv = 0; sv < saves; sv++) {
+                for (size_t q = 0; q < 4; q++) {
+                    r->counters[((r0 + run) * saves + sv) * 4 + q] =
+                        counters_out[(sv * 4 + q) * c + run];
+                }
             }
         }
     }
@@ -778,6 +881,7 @@ done:
     free(state_out);
     free(obs_out);
     free(counters_out);
+    free(status_out);
     plan_free(&p);
     return st;
 }
@@ -870,7 +974,77 @@ const char *cubie_result_backend(const struct cubie_result *r)
 {
     return r ? r->backend : NULL;
 }
+size_t cubie_result_n_chunks(const struct cubie_result *r)
+{
+    return r ? r->n_chunks : 0;
+}
 double cubie_result_kernel_ms(const struct cubie_result *r)
 {
     return r ? r->kernel_ms : 0.0;
+}
+
+cubie_status cubie_build_cuda(const struct cubie_system *sys,
+                              const struct cubie_options *opt,
+                              const char *arch, char **image, size_t *len,
+                              cubie_kernel_resources *res, cubie_error *err)
+{
+    if (sys == NULL || opt == NULL || arch == NULL || res == NULL) {
+        return cb_fail(err, CUBIE_E_ARG, NULL, 0,
+                       "cubie_build_cuda: NULL argument");
+    }
+    memset(res, 0, sizeof(*res));
+    if (image != NULL) {
+        *image = NULL;
+    }
+    cb_generated g;
+    cubie_status st = cb_generate(sys, opt, &g, err);
+    if (st != CUBIE_OK) {
+        return st;
+    }
+    cb_nvrtc_opts o = {
+        .arch = arch,
+        .fast_compile = strcmp(cb_opt_text(opt, CB_OPT_OPT_LEVEL),
+                               "fast-compile") == 0,
+        .lineinfo = cb_opt_num(opt, CB_OPT_LINEINFO) != 0.0,
+        .max_registers = (int)cb_opt_num(opt, CB_OPT_MAX_REGISTERS),
+        .use_cache = cb_opt_num(opt, CB_OPT_CACHE) != 0.0};
+    cb_artifact a;
+    st = cb_nvrtc_build(g.source, &o, &a, err);
+    if (st == CUBIE_OK) {
+        res->registers = a.res.registers;
+        res->spill_stores = a.res.spill_stores;
+        res->spill_loads = a.res.spill_loads;
+        res->stack = a.res.stack;
+        res->static_smem = a.res.smem;
+        res->found = a.res.found;
+        res->cache_hit = a.cache_hit;
+        res->compile_ms = a.ms;
+        res->shared_per_run = g.info.shared_stride * (g.info.is_double ? 8 : 4) +
+                              g.info.shared_i_stride * 4;
+        if (image != NULL) {
+            *image = a.image;
+            *len = a.len;
+            a.image = NULL;
+        }
+        cb_artifact_free(&a);
+    }
+    cb_generated_free(&g);
+    return st;
+}
+
+cubie_status cubie_devices(char **text, cubie_error *err)
+{
+    if (text == NULL) {
+        return cb_fail(err, CUBIE_E_ARG, NULL, 0, "cubie_devices: NULL");
+    }
+    *text = malloc(4096);
+    if (*text == NULL) {
+        return cb_fail_nomem(err);
+    }
+    cubie_status st = cb_cuda_describe(*text, 4096, err);
+    if (st != CUBIE_OK) {
+        free(*text);
+        *text = NULL;
+    }
+    return st;
 }

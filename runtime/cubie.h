@@ -153,6 +153,8 @@ CUBIE_API void cubie_solver_free(cubie_solver *s);
 CUBIE_API const char *cubie_solver_source(const cubie_solver *s);
 /* "host" or "cuda". */
 CUBIE_API const char *cubie_solver_backend(const cubie_solver *s);
+/* The architecture NVRTC built for ("sm_90", "compute_90"), or "". */
+CUBIE_API const char *cubie_solver_arch(const cubie_solver *s);
 /* Why that backend was chosen ("backend=host requested", ...). */
 CUBIE_API const char *cubie_solver_backend_reason(const cubie_solver *s);
 /* Milliseconds spent generating and building (0 for a cache hit build). */
@@ -228,8 +230,39 @@ CUBIE_API double cubie_result_observable(const cubie_result *r, size_t run,
  * attempts, rejected steps, each since the previous save; or NULL. */
 CUBIE_API const int32_t *cubie_result_counters(const cubie_result *r);
 CUBIE_API const char *cubie_result_backend(const cubie_result *r);
-/* Milliseconds spent in the kernel (host: in the OpenMP loop). */
+/* How many chunks the batch was split into (memory_cap, device memory). */
+CUBIE_API size_t cubie_result_n_chunks(const cubie_result *r);
+/* Milliseconds spent in the kernel (host: in the OpenMP loop; cuda: CUDA
+ * events around each launch), summed over chunks. */
 CUBIE_API double cubie_result_kernel_ms(const cubie_result *r);
+
+/* ---- CUDA without a device -------------------------------------------- */
+
+/* Resources of a kernel built for one architecture, from ptxas. */
+typedef struct {
+    int registers;
+    int spill_stores, spill_loads; /* bytes */
+    int stack;                     /* bytes of stack frame per thread */
+    int static_smem;               /* bytes */
+    size_t shared_per_run;         /* dynamic shared bytes per run */
+    int found;                     /* whether ptxas reported them */
+    int cache_hit;
+    double compile_ms;
+} cubie_kernel_resources;
+
+/* Generate the kernel for sys/opt and compile it with NVRTC for arch
+ * ("sm_90": CUBIN; "compute_90": PTX), no device needed. *image (malloc,
+ * NUL-terminated) and *len receive the artifact, *res its resources.
+ * image may be NULL when only the resources are wanted. */
+CUBIE_API cubie_status cubie_build_cuda(const cubie_system *sys,
+                                        const cubie_options *opt,
+                                        const char *arch, char **image,
+                                        size_t *len,
+                                        cubie_kernel_resources *res,
+                                        cubie_error *err);
+/* A description of the CUDA devices, one per line (malloc), or
+ * CUBIE_E_BACKEND saying why there are none (no driver, no device). */
+CUBIE_API cubie_status cubie_devices(char **text, cubie_error *err);
 
 /* Write a .npy file (format 1.0) of the C-order array data with the given
  * shape; descr is "<f4", "<f8" or "<i4". */

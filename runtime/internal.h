@@ -7,6 +7,7 @@
 
 #include "cubie.h"
 #include "emit.h"
+#include "gpu.h"
 
 struct cubie_batch {
     const struct cubie_system *sys; /* borrowed: must outlive the batch */
@@ -32,8 +33,10 @@ struct cubie_solver {
     struct cubie_options *opt;  /* own copy */
     cb_generated gen;
     cb_host_module host;
+    cb_cuda_kernel *cuda;       /* backend "cuda" */
+    char arch[32];              /* what NVRTC built for */
     char backend[8];
-    char reason[256];
+    char reason[600];
     double generate_ms, build_ms;
 };
 
@@ -50,6 +53,7 @@ struct cubie_result {
     int32_t *counters;      /* (n_runs, n_saves, 4) or NULL */
     char backend[8];
     double kernel_ms;
+    size_t n_chunks;
 };
 
 /* Milliseconds on a monotonic clock. */

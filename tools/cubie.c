@@ -24,6 +24,9 @@ static void usage(FILE *f)
           "  cubie gen SPEC [--set key=value]... [-o FILE.cu]\n"
           "  cubie run SPEC [--set key=value]... [--runs RUNS.csv]\n"
           "                 [--grid name=start:stop:count]... [--out DIR]\n"
+          "  cubie compile SPEC [--set key=value]... --arch sm_XX|compute_XX "
+          "[-o FILE]\n"
+          "  cubie devices\n"
           "  cubie version\n",
           f);
 }
@@ -507,6 +510,87 @@ done:
     return rc;
 }
 
+/* NVRTC without a device: build, write the artifact, print resources. */
+static int cmd_compile(int argc, char **argv)
+{
+    cubie_error err = {0};
+    args a = {0};
+    const char *arch = NULL;
+    /* Take --arch out before the common parser sees the rest. */
+    for (int i = 2; i + 1 < argc; i++) {
+        if (strcmp(argv[i], "--arch") == 0) {
+            arch = argv[i + 1];
+            for (int j = i; j + 2 < argc; j++) {
+                argv[j] = argv[j + 2];
+            }
+            argc -= 2;
+            break;
+        }
+    }
+    if (arch == NULL) {
+        fprintf(stderr, "cubie: compile needs --arch sm_XX or compute_XX\n");
+        usage(stderr);
+        return 1;
+    }
+    if (cubie_options_new(&a.opt) != CUBIE_OK) {
+        return 3;
+    }
+    int rc = parse_args(argc, argv, false, &a, &err);
+    cubie_system *sys = NULL;
+    char *image = NULL;
+    size_t len = 0;
+    cubie_kernel_resources res;
+    if (rc == 0) {
+        cubie_status st = cubie_options_set(a.opt, "arch", arch, &err);
+        if (st == CUBIE_OK) {
+            st = cubie_system_load(a.spec, &sys, &err);
+        }
+        if (st == CUBIE_OK) {
+            st = cubie_build_cuda(sys, a.opt, arch, &image, &len, &res, &err);
+        }
+        rc = st == CUBIE_OK ? 0 : report(st, &err);
+    }
+    if (rc == 0) {
+        printf("%s: %s %s, %.1f ms%s: %d registers, %d bytes spill stores, "
+               "%d bytes spill loads, %d bytes stack, %d bytes static shared, "
+               "%zu bytes dynamic shared per run\n",
+               cubie_system_name(sys), arch,
+               strncmp(arch, "sm_", 3) == 0 ? "CUBIN" : "PTX", res.compile_ms,
+               res.cache_hit ? " (cached)" : "", res.registers,
+               res.spill_stores, res.spill_loads, res.stack, res.static_smem,
+               res.shared_per_run);
+        if (a.out != NULL) {
+            FILE *f = fopen(a.out, "wb");
+            if (f == NULL || fwrite(image, 1, len, f) != len) {
+                fprintf(stderr, "cubie: error: cannot write %s\n", a.out);
+                rc = 4;
+            }
+            if (f != NULL && fclose(f) != 0) {
+                rc = 4;
+            }
+        }
+    }
+    free(image);
+    cubie_system_free(sys);
+    cubie_options_free(a.opt);
+    return rc;
+}
+
+static int cmd_devices(void)
+{
+    cubie_error err = {0};
+    char *text = NULL;
+    cubie_status st = cubie_devices(&text, &err);
+    if (st != CUBIE_OK) {
+        printf("no usable CUDA device: %s\n", err.message);
+        cubie_error_clear(&err);
+        return 3;
+    }
+    fputs(text, stdout);
+    free(text);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -518,6 +602,12 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "run") == 0) {
         return cmd_run(argc, argv);
+    }
+    if (strcmp(argv[1], "compile") == 0) {
+        return cmd_compile(argc, argv);
+    }
+    if (strcmp(argv[1], "devices") == 0) {
+        return cmd_devices();
     }
     if (strcmp(argv[1], "version") == 0) {
         printf("cubie %s\n", cubie_version());

@@ -1,0 +1,958 @@
+/* Symbolic differentiation of expression trees and the derivative device
+ * functions of a system: J*v, df/dt and diag(J).
+ *
+ * One mechanism serves all three emitters: a tangent is seeded on some
+ * base symbols (v[j] on state j for J*v, 1 on t for df/dt, 1 on state i
+ * for the diagonal's row i) and pushed forward through the auxiliaries in
+ * dependency order. An auxiliary's tangent is the sum over the symbols of
+ * its right side of (partial derivative) * (that symbol's tangent), where
+ * another auxiliary's tangent is its local da_<name>. Tangents that are
+ * structurally zero are never emitted, and a backward pass keeps only the
+ * values and tangents the outputs really read.
+ */
+#include "deriv.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- simplifying constructors ------------------------------------------
+ * Every one returns NULL when an argument is NULL or the arena is out of
+ * memory, so a failure anywhere comes out at the top as NULL.
+ *
+ * Zero is folded exactly: 0 * x and 0 / x are 0 even though x could be
+ * inf or NaN at run time (then IEEE gives NaN). That is the standard
+ * convention of derivative code: a zero partial derivative means "does
+ * not depend on", and keeping the product would turn every independent
+ * symbol's infinity into a NaN in the Jacobian. */
+
+static bool is_num(const cb_expr *e, double v)
+{
+    return e->kind == CB_EX_NUM && e->num == v;
+}
+
+static bool is_zero(const cb_expr *e)
+{
+    return is_num(e, 0.0);
+}
+
+static cb_expr *num(cb_arena *a, double v)
+{
+    /* Derivative nodes carry no source column. */
+    return cb_expr_new_num(a, v, 0);
+}
+
+static cb_expr *node(cb_arena *a, cb_expr_kind kind, cb_expr *x, cb_expr *y,
+                     cb_expr *z)
+{
+    return cb_expr_new(a, kind, 0, x, y, z);
+}
+
+/* Whether a constant may be folded: a non-finite value stays an
+ * expression, so 1/0 keeps its meaning in the kernel. */
+static bool finite_value(double v)
+{
+    return isfinite(v);
+}
+
+static cb_expr *mk_neg(cb_arena *a, cb_expr *x)
+{
+    if (x == NULL) {
+        return NULL;
+    }
+    if (x->kind == CB_EX_NUM) {
+        /* -0 would be a zero that is_zero sees anyway; keep it +0. */
+        return is_zero(x) ? x : num(a, -x->num);
+    }
+    if (x->kind == CB_EX_NEG) {
+        return x->a[0];
+    }
+    return node(a, CB_EX_NEG, x, NULL, NULL);
+}
+
+static cb_expr *mk_sub(cb_arena *a, cb_expr *x, cb_expr *y);
+
+static cb_expr *mk_add(cb_arena *a, cb_expr *x, cb_expr *y)
+{
+    if (x == NULL || y == NULL) {
+        return NULL;
+    }
+    if (is_zero(x)) {
+        return y;
+    }
+    if (is_zero(y)) {
+        return x;
+    }
+    if (x->kind == CB_EX_NUM && y->kind == CB_EX_NUM
+        && finite_value(x->num + y->num)) {
+        return num(a, x->num + y->num);
+    }
+    /* x + (-y) is x - y, and (-x) + y is y - x: both exact rewrites. */
+    if (y->kind == CB_EX_NEG) {
+        return mk_sub(a, x, y->a[0]);
+    }
+    if (x->kind == CB_EX_NEG) {
+        return mk_sub(a, y, x->a[0]);
+    }
+    return node(a, CB_EX_ADD, x, y, NULL);
+}
+
+static cb_expr *mk_sub(cb_arena *a, cb_expr *x, cb_expr *y)
+{
+    if (x == NULL || y == NULL) {
+        return NULL;
+    }
+    if (is_zero(y)) {
+        return x;
+    }
+    if (is_zero(x)) {
+        return mk_neg(a, y);
+    }
+    if (x->kind == CB_EX_NUM && y->kind == CB_EX_NUM
+        && finite_value(x->num - y->num)) {
+        return num(a, x->num - y->num);
+    }
+    if (y->kind == CB_EX_NEG) {
+        return mk_add(a, x, y->a[0]);
+    }
+    return node(a, CB_EX_SUB, x, y, NULL);
+}
+
+static cb_expr *mk_mul(cb_arena *a, cb_expr *x, cb_expr *y)
+{
+    if (x == NULL || y == NULL) {
+        return NULL;
+    }
+    if (is_zero(x)) {
+        return x; /* exact zero of a derivative: see the note above */
+    }
+    if (is_zero(y)) {
+        return y;
+    }
+    if (is_num(x, 1.0)) {
+        return y;
+    }
+    if (is_num(y, 1.0)) {
+        return x;
+    }
+    if (is_num(x, -1.0)) {
+        return mk_neg(a, y);
+    }
+    if (is_num(y, -1.0)) {
+        return mk_neg(a, x);
+    }
+    if (x->kind == CB_EX_NUM && y->kind == CB_EX_NUM
+        && finite_value(x->num * y->num)) {
+        return num(a, x->num * y->num);
+    }
+    /* Signs move outwards (exact), so they can cancel or turn a sum into
+     * a difference further up. */
+    if (x->kind == CB_EX_NEG) {
+        return mk_neg(a, mk_mul(a, x->a[0], y));
+    }
+    if (y->kind == CB_EX_NEG) {
+        return mk_neg(a, mk_mul(a, x, y->a[0]));
+    }
+    if (x->kind == CB_EX_NUM && x->num < 0.0) {
+        return mk_neg(a, mk_mul(a, num(a, -x->num), y));
+    }
+    if (y->kind == CB_EX_NUM && y->num < 0.0) {
+        return mk_neg(a, mk_mul(a, x, num(a, -y->num)));
+    }
+    return node(a, CB_EX_MUL, x, y, NULL);
+}
+
+static cb_expr *mk_div(cb_arena *a, cb_expr *x, cb_expr *y)
+{
+    if (x == NULL || y == NULL) {
+        return NULL;
+    }
+    if (is_zero(x)) {
+        return x; /* exact zero of a derivative: see the note above */
+    }
+    if (is_num(y, 1.0)) {
+        return x;
+    }
+    if (is_num(y, -1.0)) {
+        return mk_neg(a, x);
+    }
+    if (x->kind == CB_EX_NUM && y->kind == CB_EX_NUM
+        && finite_value(x->num / y->num)) {
+        return num(a, x->num / y->num);
+    }
+    if (x->kind == CB_EX_NEG) {
+        return mk_neg(a, mk_div(a, x->a[0], y));
+    }
+    if (y->kind == CB_EX_NEG) {
+        return mk_neg(a, mk_div(a, x, y->a[0]));
+    }
+    return node(a, CB_EX_DIV, x, y, NULL);
+}
+
+/* x^c for a number c. */
+static cb_expr *mk_pow_num(cb_arena *a, cb_expr *x, double c)
+{
+    if (x == NULL) {
+        return NULL;
+    }
+    if (c == 0.0) {
+        return num(a, 1.0); /* pow(x, 0) is 1 for every x (C11 F.10.4.4) */
+    }
+    if (c == 1.0) {
+        return x;
+    }
+    return node(a, CB_EX_POW, x, num(a, c), NULL);
+}
+
+static cb_expr *mk_call(cb_arena *a, cb_func fn, cb_expr *x, cb_expr *y)
+{
+    if (x == NULL || (cb_func_arity(fn) == 2 && y == NULL)) {
+        return NULL;
+    }
+    cb_expr *e = node(a, CB_EX_CALL, x, y, NULL);
+    if (e == NULL) {
+        return NULL;
+    }
+    e->fn = fn;
+    if (x->kind == CB_EX_NUM && (y == NULL || y->kind == CB_EX_NUM)) {
+        double v = cb_expr_eval(e, NULL, NULL);
+        if (finite_value(v)) {
+            return num(a, v);
+        }
+    }
+    return e;
+}
+
+static cb_expr *mk_cond(cb_arena *a, cb_expr *c, cb_expr *x, cb_expr *y)
+{
+    if (c == NULL || x == NULL || y == NULL) {
+        return NULL;
+    }
+    if (c->kind == CB_EX_NUM) {
+        return c->num != 0.0 ? x : y;
+    }
+    /* Both branches zero: the same zero whichever is taken. */
+    if (is_zero(x) && is_zero(y)) {
+        return x;
+    }
+    return node(a, CB_EX_COND, c, x, y);
+}
+
+/* ---- differentiation ----------------------------------------------------
+ * The trees are immutable once built, so derivative trees share subtrees
+ * of the input (and the input node itself, e.g. d exp(u) = exp(u) du).
+ * The casts below drop const for that sharing only. */
+
+typedef struct {
+    cb_arena *a;
+    cb_sym_role role;
+    int index;
+} differ;
+
+static cb_expr *diff(const differ *d, const cb_expr *e);
+
+/* d(x^y) = y x^(y-1) dx + x^y log(x) dy, each term only when its
+ * tangent is non-zero: a constant exponent never needs log(x), so
+ * x^2 stays differentiable at x <= 0. */
+static cb_expr *diff_pow(const differ *d, const cb_expr *e, cb_expr *x,
+                         cb_expr *y, cb_expr *dx, cb_expr *dy)
+{
+    cb_arena *a = d->a;
+    if (dx == NULL || dy == NULL) {
+        return NULL;
+    }
+    cb_expr *t1 = dx;
+    if (!is_zero(dx)) {
+        if (y->kind == CB_EX_NUM) {
+            double c = y->num;
+            if (c == 0.0) {
+                t1 = num(a, 0.0);
+            } else if (c == 0.5) {
+                /* dx / (2 sqrt(x)): prints as a sqrt, not pow(x, -0.5) */
+                t1 = mk_div(a, dx,
+                            mk_mul(a, num(a, 2.0),
+                                   mk_call(a, CB_FN_SQRT, x, NULL)));
+            } else {
+                t1 = mk_mul(a, mk_mul(a, num(a, c), mk_pow_num(a, x, c - 1.0)),
+                            dx);
+            }
+        } else {
+            cb_expr *p = node(a, CB_EX_POW, x, mk_sub(a, y, num(a, 1.0)),
+                              NULL);
+            t1 = mk_mul(a, mk_mul(a, y, p), dx);
+        }
+    }
+    cb_expr *t2 = dy;
+    if (!is_zero(dy)) {
+        t2 = mk_mul(a, mk_mul(a, (cb_expr *)e,
+                              mk_call(a, CB_FN_LOG, x, NULL)),
+                    dy);
+    }
+    return mk_add(a, t1, t2);
+}
+
+static cb_expr *diff_call(const differ *d, const cb_expr *e)
+{
+    cb_arena *a = d->a;
+    cb_expr *me = (cb_expr *)e;
+    cb_expr *x = e->a[0];
+    cb_expr *y = e->nargs > 1 ? e->a[1] : NULL;
+    switch (e->fn) {
+    /* Piecewise constant: derivative 0 wherever it exists. */
+    case CB_FN_FLOOR: case CB_FN_CEIL: case CB_FN_SIGN:
+        return num(a, 0.0);
+    case CB_FN_WHERE:
+        return mk_cond(a, e->a[0], diff(d, e->a[1]), diff(d, e->a[2]));
+    default:
+        break;
+    }
+    cb_expr *dx = diff(d, x);
+    cb_expr *dy = y != NULL ? diff(d, y) : NULL;
+    if (dx == NULL || (y != NULL && dy == NULL)) {
+        return NULL;
+    }
+    /* Two-argument functions may depend on the symbol through y only. */
+    if (is_zero(dx) && (y == NULL || is_zero(dy))) {
+        return dx;
+    }
+    cb_expr *one = num(a, 1.0);
+    switch (e->fn) {
+    case CB_FN_EXP:
+        return mk_mul(a, me, dx);
+    case CB_FN_LOG:
+        return mk_div(a, dx, x);
+    case CB_FN_SQRT:
+        return mk_div(a, dx, mk_mul(a, num(a, 2.0), me));
+    case CB_FN_POW:
+        return diff_pow(d, e, x, y, dx, dy);
+    case CB_FN_SIN:
+        return mk_mul(a, mk_call(a, CB_FN_COS, x, NULL), dx);
+    case CB_FN_COS:
+        return mk_neg(a, mk_mul(a, mk_call(a, CB_FN_SIN, x, NULL), dx));
+    case CB_FN_TAN:
+        /* 1 + tan^2 reuses the value instead of calling cos. */
+        return mk_mul(a, mk_add(a, one, mk_mul(a, me, me)), dx);
+    case CB_FN_ASIN:
+        return mk_div(a, dx, mk_call(a, CB_FN_SQRT,
+                                     mk_sub(a, one, mk_mul(a, x, x)), NULL));
+    case CB_FN_ACOS:
+        return mk_neg(a, mk_div(a, dx,
+                                mk_call(a, CB_FN_SQRT,
+                                        mk_sub(a, one, mk_mul(a, x, x)),
+                                        NULL)));
+    case CB_FN_ATAN:
+        return mk_div(a, dx, mk_add(a, one, mk_mul(a, x, x)));
+    case CB_FN_ATAN2:
+        /* atan2(x, y) = atan(x / y) on y > 0, and the same derivative on
+         * every branch: (y dx - x dy) / (x^2 + y^2). */
+        return mk_div(a, mk_sub(a, mk_mul(a, y, dx), mk_mul(a, x, dy)),
+                      mk_add(a, mk_mul(a, x, x), mk_mul(a, y, y)));
+    case CB_FN_SINH:
+        return mk_mul(a, mk_call(a, CB_FN_COSH, x, NULL), dx);
+    case CB_FN_COSH:
+        return mk_mul(a, mk_call(a, CB_FN_SINH, x, NULL), dx);
+    case CB_FN_TANH:
+        return mk_mul(a, mk_sub(a, one, mk_mul(a, me, me)), dx);
+    case CB_FN_ERF:
+        /* 2/sqrt(pi) exp(-x^2) */
+        return mk_mul(a, mk_mul(a, num(a, 1.1283791670955126),
+                                mk_call(a, CB_FN_EXP,
+                                        mk_neg(a, mk_mul(a, x, x)), NULL)),
+                      dx);
+    case CB_FN_ABS:
+        return mk_mul(a, mk_call(a, CB_FN_SIGN, x, NULL), dx);
+    case CB_FN_MIN:
+        /* The branch fmin takes: x when x <= y (also a NaN y falls to
+         * dy, the documented edge of a piecewise derivative). */
+        return mk_cond(a, node(a, CB_EX_LE, x, y, NULL), dx, dy);
+    case CB_FN_MAX:
+        return mk_cond(a, node(a, CB_EX_GE, x, y, NULL), dx, dy);
+    default:
+        break;
+    }
+    return num(a, NAN); /* unreachable: every function is listed above */
+}
+
+static cb_expr *diff(const differ *d, const cb_expr *e)
+{
+    cb_arena *a = d->a;
+    if (e == NULL) {
+        return NULL;
+    }
+    switch (e->kind) {
+    case CB_EX_NUM:
+        return num(a, 0.0);
+    case CB_EX_SYM: {
+        bool hit = e->role == d->role
+                   && (e->role == CB_SYM_TIME || e->index == d->index);
+        return num(a, hit ? 1.0 : 0.0);
+    }
+    case CB_EX_NEG:
+        return mk_neg(a, diff(d, e->a[0]));
+    case CB_EX_NOT: case CB_EX_LT: case CB_EX_LE: case CB_EX_GT:
+    case CB_EX_GE: case CB_EX_EQ: case CB_EX_NE: case CB_EX_AND:
+    case CB_EX_OR:
+        return num(a, 0.0);
+    case CB_EX_ADD:
+        return mk_add(a, diff(d, e->a[0]), diff(d, e->a[1]));
+    case CB_EX_SUB:
+        return mk_sub(a, diff(d, e->a[0]), diff(d, e->a[1]));
+    case CB_EX_MUL:
+        return mk_add(a, mk_mul(a, diff(d, e->a[0]), e->a[1]),
+                      mk_mul(a, e->a[0], diff(d, e->a[1])));
+    case CB_EX_DIV: {
+        /* d(x/y) = (dx - (x/y) dy) / y: reuses the quotient and never
+         * squares y (which could overflow where x/y does not). */
+        cb_expr *dx = diff(d, e->a[0]);
+        cb_expr *dy = diff(d, e->a[1]);
+        if (dx == NULL || dy == NULL) {
+            return NULL;
+        }
+        if (is_zero(dy)) {
+            return mk_div(a, dx, e->a[1]);
+        }
+        return mk_div(a, mk_sub(a, dx, mk_mul(a, (cb_expr *)e, dy)),
+                      e->a[1]);
+    }
+    case CB_EX_POW:
+        return diff_pow(d, e, e->a[0], e->a[1], diff(d, e->a[0]),
+                        diff(d, e->a[1]));
+    case CB_EX_COND:
+        return mk_cond(a, e->a[0], diff(d, e->a[1]), diff(d, e->a[2]));
+    case CB_EX_CALL:
+        return diff_call(d, e);
+    }
+    return NULL;
+}
+
+cb_expr *cb_expr_diff(cb_arena *a, const cb_expr *e, cb_sym_role role,
+                      int index)
+{
+    if (a == NULL || e == NULL) {
+        return NULL;
+    }
+    differ d = {a, role, index};
+    return diff(&d, e);
+}
+
+/* ---- tangent propagation ------------------------------------------------ */
+
+/* What the emitters print: the symbols of the equations as cb_dxdt does,
+ * and tangent symbols (CB_SYM_OTHER: v[j], da_<name>) by their name. */
+static void print_sym(void *ctx, const cb_expr *e, cb_sb *out)
+{
+    const struct cubie_system *s = ctx;
+    switch (e->role) {
+    case CB_SYM_STATE:
+        cb_sb_printf(out, "state[%d]", e->index);
+        break;
+    case CB_SYM_PARAM:
+        cb_sb_printf(out, "parameters[%d]", e->index);
+        break;
+    case CB_SYM_AUX:
+        cb_sb_printf(out, "a_%s", s->aux_names[e->index]);
+        break;
+    case CB_SYM_DRIVER:
+        cb_sb_printf(out, "drivers[%d]", e->index);
+        break;
+    case CB_SYM_TIME:
+        cb_sb_puts(out, "t");
+        break;
+    default:
+        cb_sb_puts(out, e->name != NULL ? e->name : "?");
+        break;
+    }
+}
+
+/* Tangent symbols are CB_SYM_OTHER: index k >= 0 is auxiliary k's
+ * da_<name>, index -1 - j is v[j]. */
+static cb_expr *mk_sym(cb_arena *a, cb_sym_role role, int index,
+                       const char *name)
+{
+    cb_expr *e = node(a, CB_EX_SYM, NULL, NULL, NULL);
+    if (e == NULL) {
+        return NULL;
+    }
+    e->role = role;
+    e->index = index;
+    e->name = cb_arena_strdup(a, name);
+    return e->name != NULL ? e : NULL;
+}
+
+typedef struct {
+    cb_sym_role role;
+    int index;
+} sym_key;
+
+typedef struct {
+    const struct cubie_system *s;
+    cb_arena *a;
+    bool *in_closure;    /* auxiliaries the derivatives need */
+    cb_expr **aux_sym;   /* a_<name> as a symbol, per auxiliary */
+    cb_expr **tan_sym;   /* da_<name>, per auxiliary */
+    cb_expr **state_seed; /* tangent of each state (NULL: zero) */
+    cb_expr *time_seed;  /* tangent of t (NULL: zero) */
+    sym_key *keys;       /* scratch for distinct symbols */
+    int n_keys, cap_keys;
+    bool nomem;
+} prop;
+
+/* Append the distinct base symbols of e, in order of first appearance. */
+static void collect_syms(prop *p, const cb_expr *e)
+{
+    if (e == NULL || p->nomem) {
+        return;
+    }
+    if (e->kind == CB_EX_SYM) {
+        for (int i = 0; i < p->n_keys; i++) {
+            if (p->keys[i].role == e->role
+                && (e->role == CB_SYM_TIME || p->keys[i].index == e->index)) {
+                return;
+            }
+        }
+        if (p->n_keys == p->cap_keys) {
+            int cap = p->cap_keys > 0 ? 2 * p->cap_keys : 16;
+            sym_key *k = realloc(p->keys, (size_t)cap * sizeof(*k));
+            if (k == NULL) {
+                p->nomem = true;
+                return;
+            }
+            p->keys = k;
+            p->cap_keys = cap;
+        }
+        p->keys[p->n_keys++] = (sym_key){e->role, e->index};
+        return;
+    }
+    for (int i = 0; i < e->nargs && i < 3; i++) {
+        collect_syms(p, e->a[i]);
+    }
+}
+
+/* The tangent seeded on a base symbol; NULL when it is zero. */
+static cb_expr *seed_of(const prop *p, sym_key k, cb_expr *const *tan)
+{
+    switch (k.role) {
+    case CB_SYM_STATE:
+        return p->state_seed[k.index];
+    case CB_SYM_TIME:
+        return p->time_seed;
+    case CB_SYM_AUX:
+        return tan[k.index] != NULL ? p->tan_sym[k.index] : NULL;
+    default:
+        return NULL; /* parameters and drivers are held fixed */
+    }
+}
+
+/* Replace the node `target` (by identity) with `with` wherever it occurs
+ * in t, copying only the path down to it. */
+static cb_expr *subst(cb_arena *a, cb_expr *t, const cb_expr *target,
+                      cb_expr *with)
+{
+    if (t == NULL || t == target) {
+        return t == NULL ? NULL : with;
+    }
+    if (t->kind == CB_EX_NUM || t->kind == CB_EX_SYM) {
+        return t;
+    }
+    cb_expr *k[3] = {NULL, NULL, NULL};
+    bool changed = false;
+    for (int i = 0; i < t->nargs && i < 3; i++) {
+        k[i] = subst(a, t->a[i], target, with);
+        if (k[i] == NULL) {
+            return NULL;
+        }
+        changed = changed || k[i] != t->a[i];
+    }
+    if (!changed) {
+        return t;
+    }
+    cb_expr *c = cb_arena_alloc(a, sizeof(*c));
+    if (c == NULL) {
+        return NULL;
+    }
+    *c = *t;
+    for (int i = 0; i < 3; i++) {
+        c->a[i] = k[i];
+    }
+    return c;
+}
+
+/* The tangent of expression e: sum over its symbols of the partial
+ * derivative times the symbol's tangent. *out is NULL when the tangent
+ * is structurally zero. `self`, when not NULL, is the auxiliary symbol
+ * whose right side e is: the partials' copies of e itself (d exp(u) =
+ * exp(u) du) then read the computed value instead of recomputing it.
+ * False when out of memory. */
+static bool tangent(prop *p, const cb_expr *e, cb_expr *const *tan,
+                    cb_expr *self, cb_expr **out)
+{
+    *out = NULL;
+    p->n_keys = 0;
+    collect_syms(p, e);
+    if (p->nomem) {
+        return false;
+    }
+    /* Partials are built after collecting: collect_syms reuses keys. */
+    int n = p->n_keys;
+    cb_expr *sum = NULL;
+    for (int i = 0; i < n; i++) {
+        cb_expr *seed = seed_of(p, p->keys[i], tan);
+        if (seed == NULL) {
+            continue;
+        }
+        cb_expr *d = cb_expr_diff(p->a, e, p->keys[i].role,
+                                  p->keys[i].index);
+        if (d == NULL) {
+            return false;
+        }
+        if (is_zero(d)) {
+            continue;
+        }
+        if (self != NULL) {
+            d = subst(p->a, d, e, self);
+        }
+        cb_expr *term = mk_mul(p->a, d, seed);
+        sum = sum == NULL ? term : mk_add(p->a, sum, term);
+        if (sum == NULL) {
+            return false;
+        }
+    }
+    /* A sum of non-zero terms can still fold to zero (x - x is not
+     * folded, but 1 + (-1) is). */
+    *out = sum != NULL && is_zero(sum) ? NULL : sum;
+    return true;
+}
+
+/* Mark what an expression reads: auxiliary values and tangents. */
+static void mark_reads(const cb_expr *e, bool *need_val, bool *need_tan)
+{
+    if (e == NULL) {
+        return;
+    }
+    if (e->kind == CB_EX_SYM) {
+        if (e->role == CB_SYM_AUX) {
+            need_val[e->index] = true;
+        } else if (e->role == CB_SYM_OTHER && e->index >= 0) {
+            need_tan[e->index] = true;
+        }
+        return;
+    }
+    for (int i = 0; i < e->nargs && i < 3; i++) {
+        mark_reads(e->a[i], need_val, need_tan);
+    }
+}
+
+/* One propagation: the tangent of every auxiliary in the closure and of
+ * each selected state derivative, then which auxiliary values and
+ * tangents those outputs read. need_val is OR-ed into (the diagonal
+ * shares values between rows); need_tan is set afresh. */
+typedef struct {
+    cb_expr **tan;      /* per auxiliary, NULL: zero or not needed */
+    cb_expr **out;      /* per state derivative, NULL: zero */
+    bool *need_tan;
+} prop_result;
+
+static bool propagate(prop *p, const bool *rows, prop_result *r,
+                      bool *need_val)
+{
+    const struct cubie_system *s = p->s;
+    for (int o = 0; o < s->n_aux; o++) {
+        int k = s->aux_order[o];
+        r->tan[k] = NULL;
+        r->need_tan[k] = false;
+        if (!p->in_closure[k]) {
+            continue;
+        }
+        if (!tangent(p, s->eqs[s->aux_eq[k]].rhs, r->tan, p->aux_sym[k],
+                     &r->tan[k])) {
+            return false;
+        }
+    }
+    for (int i = 0; i < s->n_states; i++) {
+        r->out[i] = NULL;
+        if (rows[i]
+            && !tangent(p, s->eqs[s->deriv_eq[i]].rhs, r->tan, NULL,
+                        &r->out[i])) {
+            return false;
+        }
+    }
+    /* Backward: auxiliaries only read earlier ones in aux_order. */
+    for (int i = 0; i < s->n_states; i++) {
+        mark_reads(r->out[i], need_val, r->need_tan);
+    }
+    for (int o = s->n_aux - 1; o >= 0; o--) {
+        int k = s->aux_order[o];
+        if (r->need_tan[k]) {
+            mark_reads(r->tan[k], need_val, r->need_tan);
+        }
+    }
+    /* Values read by values: a separate sweep, because a tangent marked
+     * late in the first sweep can still read an earlier value. */
+    for (int o = s->n_aux - 1; o >= 0; o--) {
+        int k = s->aux_order[o];
+        if (need_val[k]) {
+            mark_reads(s->eqs[s->aux_eq[k]].rhs, need_val, r->need_tan);
+        }
+    }
+    return true;
+}
+
+/* ---- emission ----------------------------------------------------------- */
+
+typedef enum { MODE_JVP, MODE_DFDT, MODE_DIAG } emit_mode;
+
+static void print_expr(const struct cubie_system *s, bool dbl,
+                       const cb_expr *e, cb_sb *sb)
+{
+    if (e == NULL) {
+        cb_print_real(0.0, dbl, sb);
+    } else {
+        cb_expr_print(e, dbl, print_sym, (void *)s, sb);
+    }
+}
+
+static void emit_value(const struct cubie_system *s, bool dbl, int k,
+                       cb_sb *sb)
+{
+    cb_sb_printf(sb, "const real a_%s = ", s->aux_names[k]);
+    print_expr(s, dbl, s->eqs[s->aux_eq[k]].rhs, sb);
+    cb_sb_puts(sb, ";\n");
+}
+
+static void emit_tangent(const struct cubie_system *s, bool dbl, int k,
+                         const cb_expr *tan, cb_sb *sb)
+{
+    cb_sb_printf(sb, "const real da_%s = ", s->aux_names[k]);
+    print_expr(s, dbl, tan, sb);
+    cb_sb_puts(sb, ";\n");
+}
+
+static void emit_head(const struct cubie_system *s, emit_mode mode,
+                      cb_sb *sb)
+{
+    static const char *const what[] = {
+        [MODE_JVP] = "the Jacobian of the derivatives times v",
+        [MODE_DFDT] = "the partial derivative of the derivatives in t",
+        [MODE_DIAG] = "the diagonal of the Jacobian",
+    };
+    cb_sb_line(sb, "// The system '%s': %s", s->name, what[mode]);
+    cb_sb_line(sb, "// (symbolic, forward mode through the auxiliaries).");
+    if (mode == MODE_JVP) {
+        cb_sb_line(sb, "CB_DEVFN void cb_jvp(const real *state, "
+                       "const real *parameters,");
+        cb_sb_line(sb, "                     const real *drivers, real t, "
+                       "const real *v,");
+        cb_sb_line(sb, "                     real *out)");
+    } else {
+        const char *name = mode == MODE_DFDT ? "cb_dfdt" : "cb_jac_diag";
+        int pad = (int)strlen(name) + 15;
+        cb_sb_line(sb, "CB_DEVFN void %s(const real *state, "
+                       "const real *parameters,", name);
+        cb_sb_line(sb, "%*sconst real *drivers, real t, real *out)", pad,
+                   "");
+    }
+    cb_sb_line(sb, "{");
+    cb_sb_indent(sb);
+    cb_sb_line(sb, "(void)state;");
+    cb_sb_line(sb, "(void)parameters;");
+    cb_sb_line(sb, "(void)drivers;");
+    cb_sb_line(sb, "(void)t;");
+    if (mode == MODE_JVP) {
+        cb_sb_line(sb, "(void)v;");
+    }
+}
+
+typedef struct {
+    prop p;
+    cb_arena arena;
+    bool *rows;
+    bool *need_val;
+    prop_result *res; /* one per diagonal row; one otherwise */
+    int n_res;
+} emit_state;
+
+static void emit_state_free(emit_state *st)
+{
+    free(st->p.keys);
+    cb_arena_free(&st->arena);
+}
+
+/* Allocate everything one emitter needs from the arena. */
+static bool emit_state_init(emit_state *st, const struct cubie_system *s,
+                            emit_mode mode)
+{
+    memset(st, 0, sizeof(*st));
+    cb_arena_init(&st->arena);
+    cb_arena *a = &st->arena;
+    size_t na = (size_t)s->n_aux + 1;
+    size_t ns = (size_t)s->n_states + 1;
+    prop *p = &st->p;
+    p->s = s;
+    p->a = a;
+    p->in_closure = cb_arena_alloc(a, na * sizeof(bool));
+    p->aux_sym = cb_arena_alloc(a, na * sizeof(cb_expr *));
+    p->tan_sym = cb_arena_alloc(a, na * sizeof(cb_expr *));
+    p->state_seed = cb_arena_alloc(a, ns * sizeof(cb_expr *));
+    st->rows = cb_arena_alloc(a, ns * sizeof(bool));
+    st->need_val = cb_arena_alloc(a, na * sizeof(bool));
+    st->n_res = mode == MODE_DIAG ? s->n_states : 1;
+    st->res = cb_arena_alloc(a, (size_t)st->n_res * sizeof(prop_result));
+    if (a->failed) {
+        return false;
+    }
+    for (int r = 0; r < st->n_res; r++) {
+        st->res[r].tan = cb_arena_alloc(a, na * sizeof(cb_expr *));
+        st->res[r].out = cb_arena_alloc(a, ns * sizeof(cb_expr *));
+        st->res[r].need_tan = cb_arena_alloc(a, na * sizeof(bool));
+    }
+    for (int k = 0; k < s->n_aux && !a->failed; k++) {
+        p->aux_sym[k] = mk_sym(a, CB_SYM_AUX, k, s->aux_names[k]);
+        cb_sb tmp;
+        cb_sb_init(&tmp);
+        cb_sb_printf(&tmp, "da_%s", s->aux_names[k]);
+        p->tan_sym[k] = tmp.failed ? NULL
+                                   : mk_sym(a, CB_SYM_OTHER, k,
+                                            cb_sb_str(&tmp));
+        cb_sb_free(&tmp);
+        if (p->aux_sym[k] == NULL || p->tan_sym[k] == NULL) {
+            a->failed = true;
+        }
+    }
+    if (a->failed) {
+        return false;
+    }
+    bool *roots = cb_arena_alloc(a, ((size_t)s->n_eqs + 1) * sizeof(bool));
+    if (roots == NULL) {
+        return false;
+    }
+    for (int i = 0; i < s->n_states; i++) {
+        roots[s->deriv_eq[i]] = true;
+    }
+    cb_spec_aux_closure(s, roots, p->in_closure);
+    return true;
+}
+
+static cubie_status emit(const struct cubie_system *s, bool dbl,
+                         emit_mode mode, cb_sb *sb, cubie_error *err)
+{
+    if (s == NULL || sb == NULL) {
+        return cb_fail(err, CUBIE_E_ARG, "", 0,
+                       "derivative emitter: NULL argument");
+    }
+    emit_state st;
+    if (!emit_state_init(&st, s, mode)) {
+        emit_state_free(&st);
+        return cb_fail_nomem(err);
+    }
+    prop *p = &st.p;
+    cb_arena *a = &st.arena;
+    bool ok = true;
+    if (mode == MODE_JVP) {
+        for (int j = 0; j < s->n_states && ok; j++) {
+            char name[32];
+            snprintf(name, sizeof(name), "v[%d]", j);
+            p->state_seed[j] = mk_sym(a, CB_SYM_OTHER, -1 - j, name);
+            ok = p->state_seed[j] != NULL;
+        }
+    } else if (mode == MODE_DFDT) {
+        p->time_seed = num(a, 1.0);
+        ok = p->time_seed != NULL;
+    }
+    for (int r = 0; r < st.n_res && ok; r++) {
+        for (int i = 0; i < s->n_states; i++) {
+            st.rows[i] = mode != MODE_DIAG || i == r;
+        }
+        if (mode == MODE_DIAG) {
+            for (int j = 0; j < s->n_states; j++) {
+                p->state_seed[j] = NULL;
+            }
+            p->state_seed[r] = num(a, 1.0);
+            ok = p->state_seed[r] != NULL;
+        }
+        ok = ok && propagate(p, st.rows, &st.res[r], st.need_val);
+    }
+    if (!ok || p->nomem || a->failed) {
+        emit_state_free(&st);
+        return cb_fail_nomem(err);
+    }
+
+    emit_head(s, mode, sb);
+    if (mode == MODE_DIAG) {
+        /* Values once, shared by every row; then each row's tangents in
+         * a block of its own, so the da_ names can repeat. */
+        for (int o = 0; o < s->n_aux; o++) {
+            int k = s->aux_order[o];
+            if (st.need_val[k]) {
+                emit_value(s, dbl, k, sb);
+            }
+        }
+        for (int i = 0; i < s->n_states; i++) {
+            const prop_result *r = &st.res[i];
+            bool any = false;
+            for (int k = 0; k < s->n_aux && !any; k++) {
+                any = r->need_tan[k];
+            }
+            cb_sb_line(sb, "// d(d%s)/d%s", s->state_names[i],
+                       s->state_names[i]);
+            if (any) {
+                cb_sb_line(sb, "{");
+                cb_sb_indent(sb);
+                for (int o = 0; o < s->n_aux; o++) {
+                    int k = s->aux_order[o];
+                    if (r->need_tan[k]) {
+                        emit_tangent(s, dbl, k, r->tan[k], sb);
+                    }
+                }
+            }
+            cb_sb_printf(sb, "out[%d] = ", i);
+            print_expr(s, dbl, r->out[i], sb);
+            cb_sb_puts(sb, ";\n");
+            if (any) {
+                cb_sb_dedent(sb);
+                cb_sb_line(sb, "}");
+            }
+        }
+    } else {
+        /* Each value right before its tangent: dependency order serves
+         * both. */
+        const prop_result *r = &st.res[0];
+        for (int o = 0; o < s->n_aux; o++) {
+            int k = s->aux_order[o];
+            if (st.need_val[k]) {
+                emit_value(s, dbl, k, sb);
+            }
+            if (r->need_tan[k]) {
+                emit_tangent(s, dbl, k, r->tan[k], sb);
+            }
+        }
+        for (int i = 0; i < s->n_states; i++) {
+            cb_sb_printf(sb, "out[%d] = ", i);
+            print_expr(s, dbl, r->out[i], sb);
+            cb_sb_printf(sb, "; // d%s\n", s->state_names[i]);
+        }
+    }
+    cb_sb_dedent(sb);
+    cb_sb_line(sb, "}");
+    cb_sb_puts(sb, "\n");
+    emit_state_free(&st);
+    return sb->failed ? cb_fail_nomem(err) : CUBIE_OK;
+}
+
+cubie_status cb_emit_jvp(const struct cubie_system *s, bool is_double,
+                         cb_sb *out, cubie_error *err)
+{
+    return emit(s, is_double, MODE_JVP, out, err);
+}
+
+cubie_status cb_emit_dfdt(const struct cubie_system *s, bool is_double,
+                          cb_sb *out, cubie_error *err)
+{
+    return emit(s, is_double, MODE_DFDT, out, err);
+}
+
+cubie_status cb_emit_jac_diag(const struct cubie_system *s, bool is_double,
+                              cb_sb *out, cubie_error *err)
+{
+    return emit(s, is_double, MODE_DIAG, out, err);
+}

@@ -1,0 +1,248 @@
+/* The cuda backend without a GPU: every algorithm in both precisions
+ * compiles to CUBIN for sm_90 and sm_80 with its ptxas resource line;
+ * the Lorenz tsit5 float32 kernel stays within 64 registers without
+ * spills; the NVRTC cache returns the same artifact; backend choice with
+ * no driver; chunked batches are bit-identical to one chunk. */
+#include "testutil.h"
+
+#include <math.h>
+#include <unistd.h>
+
+#include "gpu.h"
+#include "internal.h"
+#include "tableaus.h"
+
+static cubie_system *lorenz(void)
+{
+    char path[512];
+    cubie_error err = {0};
+    cubie_system *sys = NULL;
+    tu_ok(cubie_system_load(tu_spec_path("lorenz.json", path, sizeof(path)),
+                            &sys, &err), &err);
+    return sys;
+}
+
+static void every_algorithm_should_build_cubin_for_sm_90_and_sm_80(void **s)
+{
+    (void)s;
+    if (!cb_nvrtc_available()) {
+        skip();
+    }
+    cubie_system *sys = lorenz();
+    const char *archs[] = {"sm_90", "sm_80"};
+    for (int m = 0; cb_erk_tableaus[m].name != NULL; m++) {
+        for (int p = 0; p < 2; p++) {
+            char algo[64];
+            snprintf(algo, sizeof(algo), "algorithm=%s",
+                     cb_erk_tableaus[m].name);
+            const char *pairs[] = {algo, p ? "precision=float64"
+                                           : "precision=float32",
+                                   "opt_level=fast-compile", NULL};
+            cubie_options *o = tu_options(pairs);
+            for (int a = 0; a < 2; a++) {
+                cubie_error err = {0};
+                cubie_kernel_resources res;
+                char *img = NULL;
+                size_t len = 0;
+                tu_ok(cubie_build_cuda(sys, o, archs[a], &img, &len, &res,
+                                       &err), &err);
+                /* A CUBIN is an ELF file. */
+                assert_true(len > 4 && memcmp(img, "\177ELF", 4) == 0);
+                assert_true(res.found);
+                assert_true(res.registers > 0 && res.registers <= 255);
+                free(img);
+            }
+            cubie_options_free(o);
+        }
+    }
+    cubie_system_free(sys);
+}
+
+static void lorenz_tsit5_float32_should_fit_64_registers_without_spills(
+    void **s)
+{
+    (void)s;
+    if (!cb_nvrtc_available()) {
+        skip();
+    }
+    cubie_system *sys = lorenz();
+    const char *pairs[] = {"algorithm=tsit5", "precision=float32", NULL};
+    cubie_options *o = tu_options(pairs);
+    cubie_error err = {0};
+    cubie_kernel_resources res;
+    tu_ok(cubie_build_cuda(sys, o, "sm_90", NULL, NULL, &res, &err), &err);
+    print_message("lorenz tsit5 float32 sm_90: %d registers, %d/%d bytes "
+                  "spilled, %d bytes stack\n", res.registers,
+                  res.spill_stores, res.spill_loads, res.stack);
+    assert_true(res.found);
+    assert_int_equal(res.spill_stores, 0);
+    assert_int_equal(res.spill_loads, 0);
+    assert_true(res.registers <= 64);
+    cubie_options_free(o);
+    cubie_system_free(sys);
+}
+
+static void resource_lines_should_parse(void **s)
+{
+    (void)s;
+    cb_resources r;
+    cb_parse_resources(
+        "ptxas info    : Compiling entry function 'cubie_kernel' for "
+        "'sm_90'\nptxas info    : Function properties for cubie_kernel\n"
+        "ptxas         .     24 bytes stack frame, 8 bytes spill stores, "
+        "12 bytes spill loads\nptxas info    : Used 255 registers, used 1 "
+        "barriers, 2552 bytes smem\n", &r);
+    assert_true(r.found);
+    assert_int_equal(r.registers, 255);
+    assert_int_equal(r.stack, 24);
+    assert_int_equal(r.spill_stores, 8);
+    assert_int_equal(r.spill_loads, 12);
+    assert_int_equal(r.smem, 2552);
+    cb_parse_resources("no ptxas here", &r);
+    assert_false(r.found);
+}
+
+static void a_second_build_should_hit_the_cache(void **s)
+{
+    (void)s;
+    if (!cb_nvrtc_available()) {
+        skip();
+    }
+    char dir[] = "/tmp/cubie-cache-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    const char *saved = getenv("CUBIE_CACHE_DIR");
+    char *saved_copy = saved ? strdup(saved) : NULL;
+    setenv("CUBIE_CACHE_DIR", dir, 1);
+    cubie_system *sys = lorenz();
+    const char *pairs[] = {"algorithm=rk4", "opt_level=fast-compile", NULL};
+    cubie_options *o = tu_options(pairs);
+    cubie_error err = {0};
+    cubie_kernel_resources r1, r2;
+    char *a = NULL, *b = NULL;
+    size_t la = 0, lb = 0;
+    tu_ok(cubie_build_cuda(sys, o, "sm_90", &a, &la, &r1, &err), &err);
+    tu_ok(cubie_build_cuda(sys, o, "sm_90", &b, &lb, &r2, &err), &err);
+    print_message("NVRTC sm_90: miss %.1f ms, hit %.2f ms\n", r1.compile_ms,
+                  r2.compile_ms);
+    assert_false(r1.cache_hit);
+    assert_true(r2.cache_hit);
+    assert_int_equal(la, lb);
+    assert_memory_equal(a, b, la);
+    assert_int_equal(r1.registers, r2.registers);
+    /* Another option is another key. */
+    cubie_options *o2 = tu_options((const char *[]){
+        "algorithm=rk4", "opt_level=fast-compile", "max_registers=32",
+        NULL});
+    cubie_kernel_resources r3;
+    tu_ok(cubie_build_cuda(sys, o2, "sm_90", NULL, NULL, &r3, &err), &err);
+    assert_false(r3.cache_hit);
+    assert_true(r3.registers <= 32);
+    free(a);
+    free(b);
+    cubie_options_free(o);
+    cubie_options_free(o2);
+    cubie_system_free(sys);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    if (saved_copy != NULL) {
+        setenv("CUBIE_CACHE_DIR", saved_copy, 1);
+        free(saved_copy);
+    } else {
+        unsetenv("CUBIE_CACHE_DIR");
+    }
+}
+
+static void without_a_driver_auto_should_fall_back_to_host(void **s)
+{
+    (void)s;
+    char why[512];
+    if (cb_cuda_usable(why, sizeof(why))) {
+        skip(); /* a GPU machine: the gpu suite covers this */
+    }
+    cubie_system *sys = lorenz();
+    cubie_solver *sv = tu_compile(sys, (const char *[]){"backend=auto",
+                                                        NULL});
+    assert_string_equal(cubie_solver_backend(sv), "host");
+    assert_non_null(strstr(cubie_solver_backend_reason(sv), "backend=auto"));
+    assert_non_null(strstr(cubie_solver_backend_reason(sv), why));
+    cubie_solver_free(sv);
+    cubie_options *o = tu_options((const char *[]){"backend=cuda", NULL});
+    cubie_error err = {0};
+    assert_int_equal(cubie_compile(sys, o, &sv, &err), CUBIE_E_BACKEND);
+    assert_null(sv);
+    assert_non_null(strstr(err.message, "backend=cuda"));
+    assert_non_null(strstr(err.message, why));
+    cubie_error_clear(&err);
+    char *text = NULL;
+    assert_int_equal(cubie_devices(&text, &err), CUBIE_E_BACKEND);
+    assert_null(text);
+    cubie_error_clear(&err);
+    cubie_options_free(o);
+    cubie_system_free(sys);
+}
+
+static void chunked_batches_should_be_bit_identical(void **s)
+{
+    (void)s;
+    cubie_system *sys = lorenz();
+    cubie_error err = {0};
+    cubie_batch *b = NULL;
+    const char *names[] = {"rho", "x"};
+    double lo[] = {0.0, -1.0}, hi[] = {28.0, 1.0};
+    size_t count[] = {50, 20};
+    tu_ok(cubie_batch_grid(sys, 2, names, lo, hi, count, &b, &err), &err);
+    const char *copt[] = {"algorithm=tsit5", "precision=float64",
+                          "backend=host",
+                          "output_types=state,time,observables,"
+                          "iteration_counters",
+                          NULL};
+    cubie_solver *sv = tu_compile(sys, copt);
+    const char *one[] = {"save_every=0.25", NULL};
+    /* 1000 runs; a run takes (3+1) + 5 x (4 + 1) + 5 x 4 ints + 1 ... a
+     * cap of 100 kB makes several chunks. */
+    const char *cap[] = {"save_every=0.25", "memory_cap=100000", NULL};
+    cubie_result *r1 = tu_run(sv, b, one);
+    cubie_result *r2 = tu_run(sv, b, cap);
+    print_message("%zu runs in %zu chunks\n", cubie_result_n_runs(r2),
+                  cubie_result_n_chunks(r2));
+    assert_int_equal(cubie_result_n_chunks(r1), 1);
+    assert_true(cubie_result_n_chunks(r2) >= 3);
+    size_t n = cubie_result_n_runs(r1) * cubie_result_n_saves(r1);
+    assert_memory_equal(cubie_result_state_data(r1),
+                        cubie_result_state_data(r2),
+                        n * cubie_result_n_vars(r1) * sizeof(double));
+    assert_memory_equal(cubie_result_observable_data(r1),
+                        cubie_result_observable_data(r2),
+                        n * cubie_result_n_observables(r1) * sizeof(double));
+    assert_memory_equal(cubie_result_counters(r1), cubie_result_counters(r2),
+                        n * 4 * sizeof(int32_t));
+    assert_memory_equal(cubie_result_status(r1), cubie_result_status(r2),
+                        cubie_result_n_runs(r1) * sizeof(int32_t));
+    cubie_result_free(r1);
+    cubie_result_free(r2);
+    /* A cap below one run is refused, naming the option. */
+    cubie_options *o = tu_options((const char *[]){"memory_cap=10", NULL});
+    cubie_result *r = NULL;
+    assert_int_equal(cubie_run(sv, b, o, &r, &err), CUBIE_E_OPTION);
+    assert_string_equal(err.path, "memory_cap");
+    cubie_error_clear(&err);
+    cubie_options_free(o);
+    cubie_solver_free(sv);
+    cubie_batch_free(b);
+    cubie_system_free(sys);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(every_algorithm_should_build_cubin_for_sm_90_and_sm_80),
+        cmocka_unit_test(
+            lorenz_tsit5_float32_should_fit_64_registers_without_spills),
+        cmocka_unit_test(resource_lines_should_parse),
+        cmocka_unit_test(a_second_build_should_hit_the_cache),
+        cmocka_unit_test(without_a_driver_auto_should_fall_back_to_host),
+        cmocka_unit_test(chunked_batches_should_be_bit_identical),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
