@@ -298,6 +298,28 @@ const char *cubie_solver_backend(const struct cubie_solver *s)
 {
     return s ? s->backend : NULL;
 }
+cubie_status cubie_solver_occupancy(const struct cubie_solver *s,
+                                    int blocksize, double *occupancy,
+                                    cubie_error *err)
+{
+    if (s == NULL || occupancy == NULL || blocksize <= 0) {
+        return cb_fail(err, CUBIE_E_ARG, NULL, 0,
+                       "cubie_solver_occupancy: bad argument");
+    }
+    if (s->cuda == NULL) {
+        return cb_fail(err, CUBIE_E_BACKEND, NULL, 0,
+                       "occupancy is a property of the cuda backend; this "
+                       "solver runs on %s", s->backend);
+    }
+    int blocks = 0, threads = 0;
+    cubie_status st = cb_cuda_occupancy(s->cuda, blocksize, &blocks,
+                                        &threads, err);
+    *occupancy = st == CUBIE_OK && threads > 0
+                     ? (double)(blocks * blocksize) / threads
+                     : 0.0;
+    return st;
+}
+
 const char *cubie_solver_arch(const struct cubie_solver *s)
 {
     return s ? s->arch : NULL;

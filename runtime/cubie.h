@@ -153,6 +153,13 @@ CUBIE_API void cubie_solver_free(cubie_solver *s);
 CUBIE_API const char *cubie_solver_source(const cubie_solver *s);
 /* "host" or "cuda". */
 CUBIE_API const char *cubie_solver_backend(const cubie_solver *s);
+/* Occupancy of a cuda solver's kernel at a block size: the fraction of
+ * the SM's thread slots its resident blocks fill (0..1). CUBIE_E_BACKEND
+ * for a host solver. */
+CUBIE_API cubie_status cubie_solver_occupancy(const cubie_solver *s,
+                                              int blocksize,
+                                              double *occupancy,
+                                              cubie_error *err);
 /* The architecture NVRTC built for ("sm_90", "compute_90"), or "". */
 CUBIE_API const char *cubie_solver_arch(const cubie_solver *s);
 /* Why that backend was chosen ("backend=host requested", ...). */

@@ -212,7 +212,10 @@ cubie_status cb_nvrtc_build(const char *source, const cb_nvrtc_opts *o,
     X(cuEventSynchronize, "cuEventSynchronize", (CUevent)) \
     X(cuEventElapsedTime, "cuEventElapsedTime_v2", (float *, CUevent, CUevent)) \
     X(cuEventDestroy, "cuEventDestroy_v2", (CUevent)) \
-    X(cuGetErrorString, "cuGetErrorString", (CUresult, const char **))
+    X(cuGetErrorString, "cuGetErrorString", (CUresult, const char **)) \
+    X(cuOccupancyMaxActiveBlocksPerMultiprocessor, \
+      "cuOccupancyMaxActiveBlocksPerMultiprocessor", \
+      (int *, CUfunction, int, size_t))
 
 typedef struct {
     void *lib;
@@ -441,6 +444,20 @@ void cb_cuda_unload(cb_cuda_kernel *k)
     free(k);
 }
 
+cubie_status cb_cuda_occupancy(cb_cuda_kernel *k, int blocksize,
+                               int *blocks_per_sm, int *max_threads_per_sm,
+                               cubie_error *err)
+{
+    CU_TRY(drv.f_cuCtxSetCurrent(drv.ctx));
+    CU_TRY(drv.f_cuOccupancyMaxActiveBlocksPerMultiprocessor(
+        blocks_per_sm, k->fn, blocksize,
+        (size_t)blocksize * k->shared_per_run));
+    CU_TRY(drv.f_cuDeviceGetAttribute(
+        max_threads_per_sm,
+        CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_MULTIPROCESSOR, drv.dev));
+    return CUBIE_OK;
+}
+
 size_t cb_cuda_free_memory(cb_cuda_kernel *k)
 {
     size_t free_b = 0, total = 0;
@@ -606,6 +623,15 @@ size_t cb_cuda_free_memory(cb_cuda_kernel *k)
 {
     (void)k;
     return 0;
+}
+
+cubie_status cb_cuda_occupancy(cb_cuda_kernel *k, int blocksize,
+                               int *blocks_per_sm, int *max_threads_per_sm,
+                               cubie_error *err)
+{
+    (void)k, (void)blocksize, (void)blocks_per_sm, (void)max_threads_per_sm;
+    return cb_fail(err, CUBIE_E_BACKEND, NULL, 0,
+                   "cubie was built without the CUDA toolkit");
 }
 
 cubie_status cb_cuda_run(cb_cuda_kernel *k, int blocksize, size_t real_size,

@@ -66,6 +66,10 @@ cubie_status cb_cuda_load(const char *source, const cb_nvrtc_opts *base,
                           size_t shared_bytes_per_run, cb_cuda_kernel **out,
                           char *arch_used, size_t arch_n, cubie_error *err);
 void cb_cuda_unload(cb_cuda_kernel *k);
+/* Resident blocks per SM at this block size, and the SM's thread limit. */
+cubie_status cb_cuda_occupancy(cb_cuda_kernel *k, int blocksize,
+                               int *blocks_per_sm, int *max_threads_per_sm,
+                               cubie_error *err);
 /* Free device memory in bytes (0 when unknown). */
 size_t cb_cuda_free_memory(cb_cuda_kernel *k);
 

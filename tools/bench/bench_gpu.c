@@ -1,0 +1,159 @@
+/* GPU benchmark (not a test), for the GPU checklist: the Lorenz ensemble
+ * of 2^20 and 2^22 runs, float32, classical RK4 at dt = 1e-3 over
+ * t in [0, 1], final state only; then tsit5 under the pi controller at
+ * atol = rtol = 1e-6. Prints, per case: compile time (cold, cache off),
+ * registers, spills, occupancy at the block size, and the kernel time
+ * (CUDA events) as the median and minimum of many launches.
+ *   bench_gpu SPECS_DIR [repeats]
+ * Exits 77 with a message when no CUDA device is usable. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cubie.h"
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void die(cubie_status st, cubie_error *err)
+{
+    fprintf(stderr, "bench_gpu: %s: %s\n", cubie_status_str(st),
+            err->message);
+    exit(1);
+}
+
+static cubie_options *opts(const char *const *pairs)
+{
+    cubie_error err = {0};
+    cubie_options *o = NULL;
+    cubie_options_new(&o);
+    for (int i = 0; pairs[i]; i++) {
+        cubie_status st = cubie_options_set_pair(o, pairs[i], &err);
+        if (st != CUBIE_OK) {
+            die(st, &err);
+        }
+    }
+    return o;
+}
+
+static void bench(cubie_system *sys, const char *label,
+                  const char *const *copt, const char *const *ropt,
+                  size_t n, int reps)
+{
+    cubie_error err = {0};
+    cubie_options *o = opts(copt);
+    cubie_solver *s = NULL;
+    cubie_status st = cubie_compile(sys, o, &s, &err);
+    if (st != CUBIE_OK) {
+        die(st, &err);
+    }
+    cubie_kernel_resources res;
+    st = cubie_build_cuda(sys, o, cubie_solver_arch(s), NULL, NULL, &res,
+                          &err);
+    if (st != CUBIE_OK) {
+        die(st, &err);
+    }
+    double occ = 0.0;
+    int bs = 256;
+    for (int i = 0; copt[i]; i++) {
+        if (strncmp(copt[i], "blocksize=", 10) == 0) {
+            bs = atoi(copt[i] + 10);
+        }
+    }
+    for (int i = 0; ropt[i]; i++) {
+        if (strncmp(ropt[i], "blocksize=", 10) == 0) {
+            bs = atoi(ropt[i] + 10);
+        }
+    }
+    cubie_solver_occupancy(s, bs, &occ, &err);
+    cubie_error_clear(&err);
+    const char *names[] = {"rho"};
+    double lo[] = {0.0}, hi[] = {21.0};
+    size_t count[] = {n};
+    cubie_batch *b = NULL;
+    st = cubie_batch_grid(sys, 1, names, lo, hi, count, &b, &err);
+    if (st != CUBIE_OK) {
+        die(st, &err);
+    }
+    cubie_options *ro = opts(ropt);
+    double *t = calloc((size_t)reps, sizeof(double));
+    size_t chunks = 0, failed = 0;
+    for (int i = -1; i < reps; i++) { /* one warm-up */
+        cubie_result *r = NULL;
+        st = cubie_run(s, b, ro, &r, &err);
+        if (st != CUBIE_OK) {
+            die(st, &err);
+        }
+        if (i >= 0) {
+            t[i] = cubie_result_kernel_ms(r);
+        }
+        chunks = cubie_result_n_chunks(r);
+        failed = 0;
+        for (size_t k = 0; k < n; k++) {
+            failed += cubie_result_status(r)[k] != 0;
+        }
+        cubie_result_free(r);
+    }
+    qsort(t, (size_t)reps, sizeof(double), cmp_double);
+    printf("%-34s n=%-8zu %s | compile %.0f ms (solver %.0f ms) | %d regs, "
+           "%d/%d B spill, %d B stack | occupancy %.2f at block %d | "
+           "kernel median %.3f ms, min %.3f ms over %d | %zu chunk(s), %zu "
+           "failed\n",
+           label, n, cubie_solver_arch(s), res.compile_ms,
+           cubie_solver_build_ms(s), res.registers, res.spill_stores,
+           res.spill_loads, res.stack, occ, bs, t[reps / 2], t[0], reps,
+           chunks, failed);
+    free(t);
+    cubie_options_free(ro);
+    cubie_options_free(o);
+    cubie_batch_free(b);
+    cubie_solver_free(s);
+}
+
+int main(int argc, char **argv)
+{
+    const char *dir = argc > 1 ? argv[1] : "specs";
+    int reps = argc > 2 ? atoi(argv[2]) : 21;
+    if (reps < 1) {
+        reps = 1;
+    }
+    cubie_error err = {0};
+    char *devs = NULL;
+    if (cubie_devices(&devs, &err) != CUBIE_OK) {
+        printf("bench_gpu skipped: %s\n", err.message);
+        return 77;
+    }
+    printf("cubie %s\n%s", cubie_version(), devs);
+    free(devs);
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/lorenz.json", dir);
+    cubie_system *sys = NULL;
+    cubie_status st = cubie_system_load(path, &sys, &err);
+    if (st != CUBIE_OK) {
+        die(st, &err);
+    }
+    const char *rk4[] = {"algorithm=classical-rk4", "precision=float32",
+                         "step_controller=fixed", "backend=cuda",
+                         "cache=false", NULL};
+    const char *rk4_run[] = {"dt=0.001", "duration=1", "blocksize=256",
+                             NULL};
+    bench(sys, "lorenz rk4 f32 fixed dt=1e-3", rk4, rk4_run, 1u << 20, reps);
+    bench(sys, "lorenz rk4 f32 fixed dt=1e-3", rk4, rk4_run, 1u << 22, reps);
+    const char *rk4_64[] = {"algorithm=classical-rk4", "precision=float64",
+                            "step_controller=fixed", "backend=cuda",
+                            "cache=false", NULL};
+    bench(sys, "lorenz rk4 f64 fixed dt=1e-3", rk4_64, rk4_run, 1u << 20,
+          reps);
+    const char *ts[] = {"algorithm=tsit5", "precision=float32",
+                        "step_controller=pi", "backend=cuda", "cache=false",
+                        NULL};
+    const char *ts_run[] = {"atol=1e-6", "rtol=1e-6", "duration=1",
+                            "blocksize=256", NULL};
+    bench(sys, "lorenz tsit5 f32 pi tol=1e-6", ts, ts_run, 1u << 20, reps);
+    cubie_system_free(sys);
+    return 0;
+}
