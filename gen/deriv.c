@@ -13,6 +13,7 @@
 #include "deriv.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,6 +187,9 @@ static cb_expr *mk_div(cb_arena *a, cb_expr *x, cb_expr *y)
     }
     if (y->kind == CB_EX_NEG) {
         return mk_neg(a, mk_div(a, x, y->a[0]));
+    }
+    if (x->kind == CB_EX_NUM && x->num < 0.0) {
+        return mk_neg(a, mk_div(a, num(a, -x->num), y));
     }
     return node(a, CB_EX_DIV, x, y, NULL);
 }
@@ -436,6 +440,93 @@ cb_expr *cb_expr_diff(cb_arena *a, const cb_expr *e, cb_sym_role role,
     return diff(&d, e);
 }
 
+/* ---- a map keyed by node identity ----------------------------------------
+ * Derivative trees are DAGs: they share the equations' nodes, often more
+ * than once (d tan(u) = (1 + tan(u)^2) du), so every walk over them
+ * visits a node once through this map, never once per path. */
+
+typedef struct {
+    const cb_expr *key;
+    int refs;       /* edges that reach the node */
+    bool tangent;   /* reads a tangent symbol */
+    bool done;      /* visited by the hoisting walk */
+    cb_expr *temp;  /* the local that holds it, once emitted */
+} cse_slot;
+
+typedef struct {
+    cse_slot *slots;
+    size_t cap, n;
+    int next;       /* number of the next cse local, per function */
+    bool nomem;
+} cse_map;
+
+static size_t ptr_hash(const void *p)
+{
+    uint64_t x = (uint64_t)(uintptr_t)p;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    return (size_t)x;
+}
+
+static cse_slot *cse_lookup(const cse_map *m, const cb_expr *e)
+{
+    if (m->cap == 0) {
+        return NULL;
+    }
+    size_t i = ptr_hash(e) & (m->cap - 1);
+    while (m->slots[i].key != NULL) {
+        if (m->slots[i].key == e) {
+            return &m->slots[i];
+        }
+        i = (i + 1) & (m->cap - 1);
+    }
+    return NULL;
+}
+
+/* The slot of e, inserted when new. Growing moves the slots, so a
+ * pointer from here is good until the next insertion. */
+static cse_slot *cse_get(cse_map *m, const cb_expr *e)
+{
+    if (2 * (m->n + 1) > m->cap) {
+        size_t cap = m->cap > 0 ? 2 * m->cap : 64;
+        cse_slot *ns = calloc(cap, sizeof(*ns));
+        if (ns == NULL) {
+            m->nomem = true;
+            return NULL;
+        }
+        for (size_t j = 0; j < m->cap; j++) {
+            if (m->slots[j].key != NULL) {
+                size_t i = ptr_hash(m->slots[j].key) & (cap - 1);
+                while (ns[i].key != NULL) {
+                    i = (i + 1) & (cap - 1);
+                }
+                ns[i] = m->slots[j];
+            }
+        }
+        free(m->slots);
+        m->slots = ns;
+        m->cap = cap;
+    }
+    size_t i = ptr_hash(e) & (m->cap - 1);
+    while (m->slots[i].key != NULL && m->slots[i].key != e) {
+        i = (i + 1) & (m->cap - 1);
+    }
+    if (m->slots[i].key == NULL) {
+        m->slots[i].key = e;
+        m->n++;
+    }
+    return &m->slots[i];
+}
+
+static void cse_clear(cse_map *m)
+{
+    if (m->cap > 0) {
+        memset(m->slots, 0, m->cap * sizeof(*m->slots));
+    }
+    m->n = 0;
+}
+
 /* ---- tangent propagation ------------------------------------------------ */
 
 /* What the emitters print: the symbols of the equations as cb_dxdt does,
@@ -495,6 +586,7 @@ typedef struct {
     cb_expr *time_seed;  /* tangent of t (NULL: zero) */
     sym_key *keys;       /* scratch for distinct symbols */
     int n_keys, cap_keys;
+    cse_map seen;        /* nodes mark_reads has visited */
     bool nomem;
 } prop;
 
@@ -544,48 +636,11 @@ static cb_expr *seed_of(const prop *p, sym_key k, cb_expr *const *tan)
     }
 }
 
-/* Replace the node `target` (by identity) with `with` wherever it occurs
- * in t, copying only the path down to it. */
-static cb_expr *subst(cb_arena *a, cb_expr *t, const cb_expr *target,
-                      cb_expr *with)
-{
-    if (t == NULL || t == target) {
-        return t == NULL ? NULL : with;
-    }
-    if (t->kind == CB_EX_NUM || t->kind == CB_EX_SYM) {
-        return t;
-    }
-    cb_expr *k[3] = {NULL, NULL, NULL};
-    bool changed = false;
-    for (int i = 0; i < t->nargs && i < 3; i++) {
-        k[i] = subst(a, t->a[i], target, with);
-        if (k[i] == NULL) {
-            return NULL;
-        }
-        changed = changed || k[i] != t->a[i];
-    }
-    if (!changed) {
-        return t;
-    }
-    cb_expr *c = cb_arena_alloc(a, sizeof(*c));
-    if (c == NULL) {
-        return NULL;
-    }
-    *c = *t;
-    for (int i = 0; i < 3; i++) {
-        c->a[i] = k[i];
-    }
-    return c;
-}
-
 /* The tangent of expression e: sum over its symbols of the partial
  * derivative times the symbol's tangent. *out is NULL when the tangent
- * is structurally zero. `self`, when not NULL, is the auxiliary symbol
- * whose right side e is: the partials' copies of e itself (d exp(u) =
- * exp(u) du) then read the computed value instead of recomputing it.
- * False when out of memory. */
+ * is structurally zero. False when out of memory. */
 static bool tangent(prop *p, const cb_expr *e, cb_expr *const *tan,
-                    cb_expr *self, cb_expr **out)
+                    cb_expr **out)
 {
     *out = NULL;
     p->n_keys = 0;
@@ -609,9 +664,6 @@ static bool tangent(prop *p, const cb_expr *e, cb_expr *const *tan,
         if (is_zero(d)) {
             continue;
         }
-        if (self != NULL) {
-            d = subst(p->a, d, e, self);
-        }
         cb_expr *term = mk_mul(p->a, d, seed);
         sum = sum == NULL ? term : mk_add(p->a, sum, term);
         if (sum == NULL) {
@@ -624,8 +676,10 @@ static bool tangent(prop *p, const cb_expr *e, cb_expr *const *tan,
     return true;
 }
 
-/* Mark what an expression reads: auxiliary values and tangents. */
-static void mark_reads(const cb_expr *e, bool *need_val, bool *need_tan)
+/* Mark what an expression reads: auxiliary values and tangents. Each
+ * node once (p->seen), as the marks only ever grow. */
+static void mark_reads(prop *p, const cb_expr *e, bool *need_val,
+                       bool *need_tan)
 {
     if (e == NULL) {
         return;
@@ -638,8 +692,19 @@ static void mark_reads(const cb_expr *e, bool *need_val, bool *need_tan)
         }
         return;
     }
+    if (e->kind == CB_EX_NUM) {
+        return;
+    }
+    cse_slot *sl = cse_get(&p->seen, e);
+    if (sl == NULL) {
+        p->nomem = true;
+        return;
+    }
+    if (sl->refs++ > 0) {
+        return;
+    }
     for (int i = 0; i < e->nargs && i < 3; i++) {
-        mark_reads(e->a[i], need_val, need_tan);
+        mark_reads(p, e->a[i], need_val, need_tan);
     }
 }
 
@@ -664,27 +729,27 @@ static bool propagate(prop *p, const bool *rows, prop_result *r,
         if (!p->in_closure[k]) {
             continue;
         }
-        if (!tangent(p, s->eqs[s->aux_eq[k]].rhs, r->tan, p->aux_sym[k],
-                     &r->tan[k])) {
+        if (!tangent(p, s->eqs[s->aux_eq[k]].rhs, r->tan, &r->tan[k])) {
             return false;
         }
     }
     for (int i = 0; i < s->n_states; i++) {
         r->out[i] = NULL;
         if (rows[i]
-            && !tangent(p, s->eqs[s->deriv_eq[i]].rhs, r->tan, NULL,
+            && !tangent(p, s->eqs[s->deriv_eq[i]].rhs, r->tan,
                         &r->out[i])) {
             return false;
         }
     }
     /* Backward: auxiliaries only read earlier ones in aux_order. */
+    cse_clear(&p->seen);
     for (int i = 0; i < s->n_states; i++) {
-        mark_reads(r->out[i], need_val, r->need_tan);
+        mark_reads(p, r->out[i], need_val, r->need_tan);
     }
     for (int o = s->n_aux - 1; o >= 0; o--) {
         int k = s->aux_order[o];
         if (r->need_tan[k]) {
-            mark_reads(r->tan[k], need_val, r->need_tan);
+            mark_reads(p, r->tan[k], need_val, r->need_tan);
         }
     }
     /* Values read by values: a separate sweep, because a tangent marked
@@ -692,7 +757,185 @@ static bool propagate(prop *p, const bool *rows, prop_result *r,
     for (int o = s->n_aux - 1; o >= 0; o--) {
         int k = s->aux_order[o];
         if (need_val[k]) {
-            mark_reads(s->eqs[s->aux_eq[k]].rhs, need_val, r->need_tan);
+            mark_reads(p, s->eqs[s->aux_eq[k]].rhs, need_val, r->need_tan);
+        }
+    }
+    return !p->nomem;
+}
+
+/* ---- common subexpressions ----------------------------------------------
+ * Derivative trees share nodes with the equations (d exp(u) = exp(u) du
+ * holds the very node exp(u), d(x/y) the quotient and y), so the value
+ * and the tangents of one auxiliary hold the same subtrees by identity.
+ * Each node reached along two or more edges of one group of statements
+ * becomes a local cse<N>, computed once: exact, since it is one tree. A
+ * node that reads a tangent (v[j], da_<name>) is never hoisted: it is a
+ * cheap sum of products, and cb_jac_diag's temporaries live outside the
+ * rows' blocks that declare the da_ locals. */
+
+static bool is_leaf(const cb_expr *e)
+{
+    return e->kind == CB_EX_NUM || e->kind == CB_EX_SYM;
+}
+
+/* Count the edges into each node; children only on the first visit, so
+ * a node used only inside a hoisted one keeps one reference. Returns
+ * whether e reads a tangent. */
+static bool cse_count(cse_map *m, const cb_expr *e)
+{
+    if (e->kind == CB_EX_SYM) {
+        return e->role == CB_SYM_OTHER;
+    }
+    if (e->kind == CB_EX_NUM) {
+        return false;
+    }
+    cse_slot *sl = cse_get(m, e);
+    if (sl == NULL) {
+        return false;
+    }
+    if (sl->refs++ > 0) {
+        return sl->tangent;
+    }
+    bool tan = false;
+    for (int i = 0; i < e->nargs && i < 3; i++) {
+        tan = cse_count(m, e->a[i]) || tan;
+    }
+    sl = cse_lookup(m, e);
+    sl->tangent = tan;
+    return tan;
+}
+
+/* e with every hoisted node replaced by its local. */
+static cb_expr *cse_rewrite(cb_arena *a, const cse_map *m, cb_expr *e)
+{
+    if (e == NULL || is_leaf(e)) {
+        return e;
+    }
+    const cse_slot *sl = cse_lookup(m, e);
+    if (sl != NULL && sl->temp != NULL) {
+        return sl->temp;
+    }
+    cb_expr *k[3] = {NULL, NULL, NULL};
+    bool changed = false;
+    for (int i = 0; i < e->nargs && i < 3; i++) {
+        k[i] = cse_rewrite(a, m, e->a[i]);
+        if (k[i] == NULL) {
+            return NULL;
+        }
+        changed = changed || k[i] != e->a[i];
+    }
+    if (!changed) {
+        return e;
+    }
+    cb_expr *c = cb_arena_alloc(a, sizeof(*c));
+    if (c == NULL) {
+        return NULL;
+    }
+    *c = *e;
+    for (int i = 0; i < 3; i++) {
+        c->a[i] = k[i];
+    }
+    return c;
+}
+
+typedef struct {
+    const struct cubie_system *s;
+    bool dbl;
+    cb_arena *a;
+    cb_expr **aux_sym; /* a_<name> as a symbol, per auxiliary */
+    cse_map cse;
+} emitter;
+
+static void print_expr(const emitter *em, const cb_expr *e, cb_sb *sb)
+{
+    if (e == NULL) {
+        cb_print_real(0.0, em->dbl, sb);
+    } else {
+        cb_expr_print(e, em->dbl, print_sym, (void *)em->s, sb);
+    }
+}
+
+/* Declare the shared nodes below e, innermost first. */
+static bool cse_hoist(emitter *em, cb_expr *e, cb_sb *sb)
+{
+    if (is_leaf(e)) {
+        return true;
+    }
+    cse_slot *sl = cse_lookup(&em->cse, e);
+    if (sl->done) {
+        return true;
+    }
+    sl->done = true;
+    for (int i = 0; i < e->nargs && i < 3; i++) {
+        if (!cse_hoist(em, e->a[i], sb)) {
+            return false;
+        }
+    }
+    sl = cse_lookup(&em->cse, e);
+    bool trivial = e->kind == CB_EX_NEG && is_leaf(e->a[0]);
+    if (sl->refs < 2 || sl->tangent || trivial) {
+        return true;
+    }
+    cb_expr *body = cse_rewrite(em->a, &em->cse, e);
+    char name[32];
+    snprintf(name, sizeof(name), "cse%d", em->cse.next++);
+    /* A negative index far below -1 - n_states: no tangent's index. */
+    cb_expr *temp = mk_sym(em->a, CB_SYM_OTHER, -1 - (1 << 30), name);
+    if (body == NULL || temp == NULL) {
+        return false;
+    }
+    cb_sb_printf(sb, "const real %s = ", name);
+    print_expr(em, body, sb);
+    cb_sb_puts(sb, ";\n");
+    cse_lookup(&em->cse, e)->temp = temp;
+    return true;
+}
+
+/* One group of statements: declare the nodes the roots share and
+ * rewrite the roots (NULL roots are skipped) to read them. When `self`
+ * is not NULL, roots[0] is the right side of that auxiliary and is
+ * being declared: the other roots read the whole of it (d exp(u) holds
+ * exp(u)) as the auxiliary's local, not as a cse<N>. */
+static bool emit_group(emitter *em, cb_expr **roots, int n, cb_expr *self,
+                       cb_sb *sb)
+{
+    cse_map *m = &em->cse;
+    cse_clear(m);
+    for (int i = 0; i < n; i++) {
+        if (roots[i] != NULL) {
+            cse_count(m, roots[i]);
+        }
+    }
+    if (m->nomem) {
+        return false;
+    }
+    cse_slot *value = NULL;
+    if (self != NULL && roots[0] != NULL && !is_leaf(roots[0])) {
+        value = cse_lookup(m, roots[0]);
+        value->done = true; /* its children are hoisted below */
+        for (int i = 0; i < roots[0]->nargs && i < 3; i++) {
+            if (!cse_hoist(em, roots[0]->a[i], sb)) {
+                return false;
+            }
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        if (roots[i] != NULL && !cse_hoist(em, roots[i], sb)) {
+            return false;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        if (roots[i] != NULL) {
+            const cb_expr *orig = roots[i];
+            roots[i] = cse_rewrite(em->a, m, roots[i]);
+            if (roots[i] == NULL) {
+                return false;
+            }
+            /* After the value's own text: later roots read the local.
+             * (No insertion since the lookup, so the slot is valid.) */
+            if (i == 0 && value != NULL) {
+                cse_lookup(m, orig)->temp = self;
+            }
         }
     }
     return true;
@@ -702,29 +945,11 @@ static bool propagate(prop *p, const bool *rows, prop_result *r,
 
 typedef enum { MODE_JVP, MODE_DFDT, MODE_DIAG } emit_mode;
 
-static void print_expr(const struct cubie_system *s, bool dbl,
-                       const cb_expr *e, cb_sb *sb)
+static void emit_decl(const emitter *em, const char *prefix, int k,
+                      const cb_expr *e, cb_sb *sb)
 {
-    if (e == NULL) {
-        cb_print_real(0.0, dbl, sb);
-    } else {
-        cb_expr_print(e, dbl, print_sym, (void *)s, sb);
-    }
-}
-
-static void emit_value(const struct cubie_system *s, bool dbl, int k,
-                       cb_sb *sb)
-{
-    cb_sb_printf(sb, "const real a_%s = ", s->aux_names[k]);
-    print_expr(s, dbl, s->eqs[s->aux_eq[k]].rhs, sb);
-    cb_sb_puts(sb, ";\n");
-}
-
-static void emit_tangent(const struct cubie_system *s, bool dbl, int k,
-                         const cb_expr *tan, cb_sb *sb)
-{
-    cb_sb_printf(sb, "const real da_%s = ", s->aux_names[k]);
-    print_expr(s, dbl, tan, sb);
+    cb_sb_printf(sb, "const real %s%s = ", prefix, em->s->aux_names[k]);
+    print_expr(em, e, sb);
     cb_sb_puts(sb, ";\n");
 }
 
@@ -775,6 +1000,7 @@ typedef struct {
 static void emit_state_free(emit_state *st)
 {
     free(st->p.keys);
+    free(st->p.seen.slots);
     cb_arena_free(&st->arena);
 }
 
@@ -833,6 +1059,150 @@ static bool emit_state_init(emit_state *st, const struct cubie_system *s,
     return true;
 }
 
+/* Seed and propagate: one result for J*v and df/dt, one per row for the
+ * diagonal. */
+static bool run_propagation(emit_state *st, emit_mode mode)
+{
+    const struct cubie_system *s = st->p.s;
+    prop *p = &st->p;
+    cb_arena *a = &st->arena;
+    if (mode == MODE_JVP) {
+        for (int j = 0; j < s->n_states; j++) {
+            char name[32];
+            snprintf(name, sizeof(name), "v[%d]", j);
+            p->state_seed[j] = mk_sym(a, CB_SYM_OTHER, -1 - j, name);
+            if (p->state_seed[j] == NULL) {
+                return false;
+            }
+        }
+    } else if (mode == MODE_DFDT) {
+        p->time_seed = num(a, 1.0);
+        if (p->time_seed == NULL) {
+            return false;
+        }
+    }
+    for (int r = 0; r < st->n_res; r++) {
+        for (int i = 0; i < s->n_states; i++) {
+            st->rows[i] = mode != MODE_DIAG || i == r;
+        }
+        if (mode == MODE_DIAG) {
+            for (int j = 0; j < s->n_states; j++) {
+                p->state_seed[j] = NULL;
+            }
+            p->state_seed[r] = num(a, 1.0);
+            if (p->state_seed[r] == NULL) {
+                return false;
+            }
+        }
+        if (!propagate(p, st->rows, &st->res[r], st->need_val)) {
+            return false;
+        }
+    }
+    return !p->nomem && !a->failed;
+}
+
+/* J*v and df/dt: each auxiliary's value right before its tangent, the
+ * dependency order serving both. */
+static bool emit_body(emitter *em, const emit_state *st, cb_sb *sb)
+{
+    const struct cubie_system *s = em->s;
+    const prop_result *r = &st->res[0];
+    for (int o = 0; o < s->n_aux; o++) {
+        int k = s->aux_order[o];
+        cb_expr *roots[2] = {
+            st->need_val[k] ? s->eqs[s->aux_eq[k]].rhs : NULL,
+            r->need_tan[k] ? r->tan[k] : NULL,
+        };
+        if (!emit_group(em, roots, 2, em->aux_sym[k], sb)) {
+            return false;
+        }
+        if (roots[0] != NULL) {
+            emit_decl(em, "a_", k, roots[0], sb);
+        }
+        if (roots[1] != NULL) {
+            emit_decl(em, "da_", k, roots[1], sb);
+        }
+    }
+    for (int i = 0; i < s->n_states; i++) {
+        cb_expr *root = r->out[i];
+        if (!emit_group(em, &root, 1, NULL, sb)) {
+            return false;
+        }
+        cb_sb_printf(sb, "out[%d] = ", i);
+        print_expr(em, root, sb);
+        cb_sb_printf(sb, "; // d%s\n", s->state_names[i]);
+    }
+    return true;
+}
+
+/* The diagonal: the values once, with the subexpressions they share
+ * with any row's tangents; then each row in a block of its own, so the
+ * da_ names can repeat. */
+static bool emit_diag_body(emitter *em, emit_state *st, cb_sb *sb)
+{
+    const struct cubie_system *s = em->s;
+    int n = s->n_states;
+    cb_expr **roots = cb_arena_alloc(em->a, ((size_t)n + 1)
+                                                * sizeof(cb_expr *));
+    if (roots == NULL) {
+        return false;
+    }
+    for (int o = 0; o < s->n_aux; o++) {
+        int k = s->aux_order[o];
+        roots[0] = st->need_val[k] ? s->eqs[s->aux_eq[k]].rhs : NULL;
+        for (int r = 0; r < n; r++) {
+            roots[r + 1] = st->res[r].need_tan[k] ? st->res[r].tan[k] : NULL;
+        }
+        if (!emit_group(em, roots, n + 1, em->aux_sym[k], sb)) {
+            return false;
+        }
+        if (roots[0] != NULL) {
+            emit_decl(em, "a_", k, roots[0], sb);
+        }
+        for (int r = 0; r < n; r++) {
+            if (roots[r + 1] != NULL) {
+                st->res[r].tan[k] = roots[r + 1];
+            }
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        const prop_result *r = &st->res[i];
+        cb_sb body;
+        cb_sb_init(&body);
+        for (int o = 0; o < s->n_aux; o++) {
+            int k = s->aux_order[o];
+            if (r->need_tan[k]) {
+                emit_decl(em, "da_", k, r->tan[k], &body);
+            }
+        }
+        cb_expr *root = r->out[i];
+        bool ok = emit_group(em, &root, 1, NULL, &body);
+        bool block = body.len > 0;
+        cb_sb_line(sb, "// d(d%s)/d%s", s->state_names[i],
+                   s->state_names[i]);
+        if (block) {
+            cb_sb_line(sb, "{");
+            cb_sb_indent(sb);
+            cb_sb_puts(sb, cb_sb_str(&body));
+        }
+        if (body.failed) {
+            sb->failed = true;
+        }
+        cb_sb_free(&body);
+        if (!ok) {
+            return false;
+        }
+        cb_sb_printf(sb, "out[%d] = ", i);
+        print_expr(em, root, sb);
+        cb_sb_puts(sb, ";\n");
+        if (block) {
+            cb_sb_dedent(sb);
+            cb_sb_line(sb, "}");
+        }
+    }
+    return true;
+}
+
 static cubie_status emit(const struct cubie_system *s, bool dbl,
                          emit_mode mode, cb_sb *sb, cubie_error *err)
 {
@@ -841,102 +1211,20 @@ static cubie_status emit(const struct cubie_system *s, bool dbl,
                        "derivative emitter: NULL argument");
     }
     emit_state st;
-    if (!emit_state_init(&st, s, mode)) {
-        emit_state_free(&st);
-        return cb_fail_nomem(err);
+    bool ok = emit_state_init(&st, s, mode) && run_propagation(&st, mode);
+    emitter em = {s, dbl, &st.arena, st.p.aux_sym, {NULL, 0, 0, 0, false}};
+    if (ok) {
+        emit_head(s, mode, sb);
+        ok = mode == MODE_DIAG ? emit_diag_body(&em, &st, sb)
+                               : emit_body(&em, &st, sb);
+        cb_sb_dedent(sb);
+        cb_sb_line(sb, "}");
+        cb_sb_puts(sb, "\n");
     }
-    prop *p = &st.p;
-    cb_arena *a = &st.arena;
-    bool ok = true;
-    if (mode == MODE_JVP) {
-        for (int j = 0; j < s->n_states && ok; j++) {
-            char name[32];
-            snprintf(name, sizeof(name), "v[%d]", j);
-            p->state_seed[j] = mk_sym(a, CB_SYM_OTHER, -1 - j, name);
-            ok = p->state_seed[j] != NULL;
-        }
-    } else if (mode == MODE_DFDT) {
-        p->time_seed = num(a, 1.0);
-        ok = p->time_seed != NULL;
-    }
-    for (int r = 0; r < st.n_res && ok; r++) {
-        for (int i = 0; i < s->n_states; i++) {
-            st.rows[i] = mode != MODE_DIAG || i == r;
-        }
-        if (mode == MODE_DIAG) {
-            for (int j = 0; j < s->n_states; j++) {
-                p->state_seed[j] = NULL;
-            }
-            p->state_seed[r] = num(a, 1.0);
-            ok = p->state_seed[r] != NULL;
-        }
-        ok = ok && propagate(p, st.rows, &st.res[r], st.need_val);
-    }
-    if (!ok || p->nomem || a->failed) {
-        emit_state_free(&st);
-        return cb_fail_nomem(err);
-    }
-
-    emit_head(s, mode, sb);
-    if (mode == MODE_DIAG) {
-        /* Values once, shared by every row; then each row's tangents in
-         * a block of its own, so the da_ names can repeat. */
-        for (int o = 0; o < s->n_aux; o++) {
-            int k = s->aux_order[o];
-            if (st.need_val[k]) {
-                emit_value(s, dbl, k, sb);
-            }
-        }
-        for (int i = 0; i < s->n_states; i++) {
-            const prop_result *r = &st.res[i];
-            bool any = false;
-            for (int k = 0; k < s->n_aux && !any; k++) {
-                any = r->need_tan[k];
-            }
-            cb_sb_line(sb, "// d(d%s)/d%s", s->state_names[i],
-                       s->state_names[i]);
-            if (any) {
-                cb_sb_line(sb, "{");
-                cb_sb_indent(sb);
-                for (int o = 0; o < s->n_aux; o++) {
-                    int k = s->aux_order[o];
-                    if (r->need_tan[k]) {
-                        emit_tangent(s, dbl, k, r->tan[k], sb);
-                    }
-                }
-            }
-            cb_sb_printf(sb, "out[%d] = ", i);
-            print_expr(s, dbl, r->out[i], sb);
-            cb_sb_puts(sb, ";\n");
-            if (any) {
-                cb_sb_dedent(sb);
-                cb_sb_line(sb, "}");
-            }
-        }
-    } else {
-        /* Each value right before its tangent: dependency order serves
-         * both. */
-        const prop_result *r = &st.res[0];
-        for (int o = 0; o < s->n_aux; o++) {
-            int k = s->aux_order[o];
-            if (st.need_val[k]) {
-                emit_value(s, dbl, k, sb);
-            }
-            if (r->need_tan[k]) {
-                emit_tangent(s, dbl, k, r->tan[k], sb);
-            }
-        }
-        for (int i = 0; i < s->n_states; i++) {
-            cb_sb_printf(sb, "out[%d] = ", i);
-            print_expr(s, dbl, r->out[i], sb);
-            cb_sb_printf(sb, "; // d%s\n", s->state_names[i]);
-        }
-    }
-    cb_sb_dedent(sb);
-    cb_sb_line(sb, "}");
-    cb_sb_puts(sb, "\n");
+    ok = ok && !em.cse.nomem && !st.arena.failed && !sb->failed;
+    free(em.cse.slots);
     emit_state_free(&st);
-    return sb->failed ? cb_fail_nomem(err) : CUBIE_OK;
+    return ok ? CUBIE_OK : cb_fail_nomem(err);
 }
 
 cubie_status cb_emit_jvp(const struct cubie_system *s, bool is_double,

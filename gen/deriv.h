@@ -5,15 +5,19 @@
  * Everything is forward-mode and symbolic: the Jacobian-vector product
  * propagates a tangent through the auxiliaries in dependency order (each
  * auxiliary's value is computed once and shared by the value and tangent
- * code), so no dense Jacobian is ever formed and nothing is a finite
- * difference.
+ * code, and a subexpression the two share, like exp(u) in
+ * d exp(u) = exp(u) du, is a local cse<N> computed once), so no dense
+ * Jacobian is ever formed and nothing is a finite difference. Only the
+ * auxiliaries and tangents the outputs read are emitted.
  *
  * The emitted functions follow cb_dxdt's conventions (gen/emit.c): states
  * print as state[i], parameters as parameters[i], drivers as drivers[i],
  * time as t, auxiliaries as locals a_<name>, their tangents as da_<name>;
  * literals and math names are the precision's own, so a float32 function
  * holds no double arithmetic. Drivers are held fixed: their tangents are
- * zero, also in cb_dfdt (no driver time derivative exists yet).
+ * zero, also in cb_dfdt (no driver time derivative exists yet). `out`
+ * must not alias `state` or `v`. Each emitter appends one function to
+ * out; CUBIE_E_NOMEM when memory runs out.
  */
 #ifndef CB_DERIV_H
 #define CB_DERIV_H
@@ -32,7 +36,7 @@
  * functions (abs, min, max, where, ?:) differentiate branch by branch;
  * floor, ceil, sign, comparisons and logic have derivative 0 (their
  * derivative where they jump is left undefined, as usual). NULL only when
- * the arena is out of memory. */
+ * the arena is out of memory (or a or e is NULL). */
 cb_expr *cb_expr_diff(cb_arena *a, const cb_expr *e, cb_sym_role role,
                       int index);
 

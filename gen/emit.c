@@ -9,22 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    const struct cubie_system *sys;
-    const struct cubie_options *opt;
-    bool dbl;
-    const cb_erk_tableau *tab;
-    cb_controller ctrl;
-    int n_error;          /* error-estimate length (0 for fixed steps) */
-    bool fsal;
-    bool save_state, save_obs, save_time, save_counters;
-    int n_saved;          /* state_out columns: states (+ time) */
-    int order;            /* the method's order, for the controller */
-    cb_registry *reg;
-    cb_owner *loop, *algo, *ctrl_owner;
-    cb_sizes loop_sizes;
-    cubie_error *err;
-} cb_ctx;
+#include "emit_internal.h"
 
 extern const struct {
     const char *name;
@@ -46,17 +31,25 @@ const char *cb_template(const char *name)
 static cubie_status stack_resolve(cb_ctx *c)
 {
     c->dbl = strcmp(cb_opt_text(c->opt, CB_OPT_PRECISION), "float64") == 0;
-    c->tab = cb_erk_find(cb_opt_text(c->opt, CB_OPT_ALGORITHM));
-    if (c->tab == NULL) {
+    const char *algo = cb_opt_text(c->opt, CB_OPT_ALGORITHM);
+    c->tab = cb_erk_find(algo);
+    if (c->tab != NULL) {
+        c->family = CB_FAM_ERK;
+        c->method = c->tab->name;
+        c->has_estimate = c->tab->b_hat != NULL;
+        c->order = c->tab->order;
+    } else if (!cb_implicit_resolve(c, algo)) {
         return cb_fail(c->err, CUBIE_E_OPTION, "algorithm", 0,
-                       "option algorithm: unknown algorithm '%s'",
-                       cb_opt_text(c->opt, CB_OPT_ALGORITHM));
+                       "option algorithm: unknown algorithm '%s'", algo);
     }
     const char *ctrl = cb_opt_text(c->opt, CB_OPT_STEP_CONTROLLER);
-    const bool has_estimate = c->tab->b_hat != NULL;
+    const bool has_estimate = c->has_estimate;
     if (*ctrl == '\0') {
-        /* The original's defaults: pi for embedded pairs, else fixed. */
-        c->ctrl = has_estimate ? CB_CTRL_PI : CB_CTRL_FIXED;
+        /* The original's defaults: pi for explicit embedded pairs,
+         * gustafsson for implicit ones, else fixed. */
+        c->ctrl = !has_estimate              ? CB_CTRL_FIXED
+                  : c->family == CB_FAM_ERK ? CB_CTRL_PI
+                                            : CB_CTRL_GUSTAFSSON;
     } else {
         c->ctrl = CB_CTRL_FIXED;
         for (int i = 0; cb_controller_names[i] != NULL; i++) {
@@ -71,9 +64,8 @@ static cubie_status stack_resolve(cb_ctx *c)
                        "error estimate, and algorithm '%s' has none; use "
                        "step_controller=fixed or an embedded method (e.g. "
                        "dormand-prince-54, tsit5, bogacki-shampine-32)",
-                       ctrl, c->tab->name);
+                       ctrl, c->method);
     }
-    c->order = c->tab->order;
     const char *outs = cb_opt_text(c->opt, CB_OPT_OUTPUT_TYPES);
     c->save_state = cb_opt_list_has(outs, "state");
     c->save_obs = cb_opt_list_has(outs, "observables") && c->sys->n_obs > 0;
@@ -86,7 +78,7 @@ static cubie_status stack_resolve(cb_ctx *c)
                        "system '%s' lists no observables", c->sys->name);
     }
     c->n_error = c->ctrl == CB_CTRL_FIXED ? 0 : c->sys->n_states;
-    c->fsal = cb_erk_fsal(c->tab);
+    c->fsal = c->tab != NULL && cb_erk_fsal(c->tab);
     return CUBIE_OK;
 }
 
@@ -150,14 +142,18 @@ static cubie_status register_buffers(cb_ctx *c)
     TRY(cb_registry_owner(c->reg, "controller", p, &c->ctrl_owner, c->err));
     TRY(cb_registry_owner(c->reg, "loop", p, &c->loop, c->err));
 
-    /* ERK: the stage derivative (persistent when it is carried to the
-     * next step as its first stage, FSAL) and one accumulator row per
-     * later stage. */
-    TRY(cb_register(c->algo, "stage_rhs", n, CB_LOC_LOCAL, c->fsal, NULL, p,
-                    c->err));
-    TRY(cb_register(c->algo, "stage_accumulator",
-                    (size_t)(c->tab->stages - 1) * n, CB_LOC_LOCAL, false,
-                    NULL, p, c->err));
+    if (c->family == CB_FAM_ERK) {
+        /* ERK: the stage derivative (persistent when it is carried to the
+         * next step as its first stage, FSAL) and one accumulator row per
+         * later stage. */
+        TRY(cb_register(c->algo, "stage_rhs", n, CB_LOC_LOCAL, c->fsal, NULL,
+                        p, c->err));
+        TRY(cb_register(c->algo, "stage_accumulator",
+                        (size_t)(c->tab->stages - 1) * n, CB_LOC_LOCAL,
+                        false, NULL, p, c->err));
+    } else {
+        TRY(cb_implicit_register(c));
+    }
 
     /* Controller history (persistent): PI keeps the previous error norm,
      * PID two, Gustafsson the previous step and error norm. */
@@ -194,8 +190,19 @@ static cubie_status register_buffers(cb_ctx *c)
     TRY(cb_register(c->loop, "proposed_counters", 2, CB_LOC_LOCAL, false, NULL,
                     CB_PREC_I32, c->err));
 
-    cb_owner *owners[3] = {c->algo, c->ctrl_owner, c->loop};
-    TRY(apply_locations(c, owners, 3, true));
+    cb_owner *owners[5] = {c->algo, c->ctrl_owner, c->loop,
+                           c->nk.newton_owner, c->nk.linear_owner};
+    int n_owners = 3 + (c->nk.newton_owner != NULL) +
+                   (c->nk.linear_owner != NULL);
+    if (c->nk.newton_owner == NULL && c->nk.linear_owner != NULL) {
+        owners[3] = c->nk.linear_owner;
+    }
+    TRY(apply_locations(c, owners, n_owners, true));
+    if (c->family != CB_FAM_ERK) {
+        /* Relocations change the solver's sizes: refresh the roll-ups
+         * from the innermost child out. */
+        TRY(cb_implicit_register_children(c));
+    }
     /* Children last, so their roll-ups see the relocated sizes. */
     TRY(cb_register_child(c->loop, c->algo, "algorithm", c->err));
     TRY(cb_register_child(c->loop, c->ctrl_owner, "controller", c->err));
@@ -207,8 +214,12 @@ static cubie_status register_buffers(cb_ctx *c)
 
 static cubie_status layout_assign(cb_ctx *c, cb_sb *layout)
 {
-    cb_owner *owners[3] = {c->loop, c->algo, c->ctrl_owner};
-    for (int k = 0; k < 3; k++) {
+    cb_owner *owners[5] = {c->loop, c->algo, c->ctrl_owner,
+                           c->nk.newton_owner, c->nk.linear_owner};
+    for (int k = 0; k < 5; k++) {
+        if (owners[k] == NULL) {
+            continue;
+        }
         cubie_status st = cb_owner_describe(owners[k], layout, c->err);
         if (st != CUBIE_OK) {
             return st;
@@ -376,9 +387,10 @@ static cubie_status emit_erk(cb_ctx *c, cb_sb *sb)
                    "int accepted, real *shared,");
     cb_sb_line(sb, "                     real *persistent, int *shared_i, "
                    "int *persistent_i,");
-    cb_sb_line(sb, "                     int *counters)");
+    cb_sb_line(sb, "                     int *counters, const real *settings)");
     cb_sb_line(sb, "{");
     cb_sb_indent(sb);
+    cb_sb_line(sb, "(void)settings;");
     cb_sb_line(sb, "(void)shared;");
     cb_sb_line(sb, "(void)persistent;");
     cb_sb_line(sb, "(void)shared_i;");
@@ -824,8 +836,13 @@ static void emit_common_defines(const cb_ctx *c, cb_sb *sb)
 #include "settings.def"
 #undef CB_SET
     cb_sb_line(sb, "#define CB_SET_ATOL %d", CB_SET_FIXED_COUNT);
-    cb_sb_line(sb, "#define CB_SET_RTOL %d",
-               CB_SET_FIXED_COUNT + c->sys->n_states);
+    static const char *const arrays[] = {"ATOL", "RTOL", "NEWTON_ATOL",
+                                         "NEWTON_RTOL", "KRYLOV_ATOL",
+                                         "KRYLOV_RTOL"};
+    for (int i = 1; i < 6; i++) {
+        cb_sb_line(sb, "#define CB_SET_%s %d", arrays[i],
+                   CB_SET_FIXED_COUNT + i * c->sys->n_states);
+    }
 }
 
 static size_t odd_stride(size_t n)
@@ -844,7 +861,7 @@ static cubie_status kernel_emit(cb_ctx *c, cb_sb *sb)
     cb_sb_line(sb, "// system %s: %d states, %d parameters, %d observables",
                s->name, s->n_states, s->n_params, s->n_obs);
     cb_sb_line(sb, "// algorithm %s, step_controller %s, precision %s",
-               c->tab->name, cb_controller_names[c->ctrl],
+               c->method, cb_controller_names[c->ctrl],
                c->dbl ? "float64" : "float32");
     cb_sb_line(sb, "#define CB_F32 %d", c->dbl ? 0 : 1);
     cb_sb_puts(sb, cb_template("prelude.cu"));
@@ -873,7 +890,9 @@ static cubie_status kernel_emit(cb_ctx *c, cb_sb *sb)
                z->persistent_int ? z->persistent_int : 1);
     cb_sb_puts(sb, "\n");
     if ((st = emit_system(c, sb)) != CUBIE_OK ||
-        (st = emit_erk(c, sb)) != CUBIE_OK ||
+        (st = (c->family == CB_FAM_ERK ? emit_erk(c, sb)
+                                       : cb_implicit_emit(c, sb))) !=
+            CUBIE_OK ||
         (c->ctrl != CB_CTRL_FIXED &&
          (st = emit_controller_fn(c, sb)) != CUBIE_OK) ||
         (st = expand_template(c, "loop.cu", sb)) != CUBIE_OK) {
@@ -912,7 +931,10 @@ cubie_status cb_generate(const struct cubie_system *sys,
         k->n_states = sys->n_states;
         k->n_params = sys->n_params;
         k->n_obs = sys->n_obs;
-        k->n_settings = CB_SET_FIXED_COUNT + 2 * sys->n_states;
+        k->n_settings = CB_SET_FIXED_COUNT + 6 * sys->n_states;
+        k->implicit = c.family != CB_FAM_ERK;
+        k->method = c.method;
+        k->order = c.order;
         k->tableau = c.tab;
         k->controller = c.ctrl;
         k->save_state = c.save_state;

@@ -28,7 +28,11 @@ typedef struct {
     bool is_double;
     int n_states, n_params, n_obs;
     int n_settings;                /* reals in the settings array */
-    const cb_erk_tableau *tableau;
+    const cb_erk_tableau *tableau; /* explicit methods, else NULL */
+    const char *method;            /* canonical algorithm name */
+    int order;
+    bool implicit;
+    bool linear_only;              /* Rosenbrock: linear solves only */
     cb_controller controller;
     bool save_state, save_obs, save_time, save_counters;
     int n_saved;                   /* columns of state_out: states (+ t) */
@@ -49,6 +53,9 @@ cubie_status cb_generate(const struct cubie_system *sys,
                          const struct cubie_options *opt, cb_generated *out,
                          cubie_error *err);
 void cb_generated_free(cb_generated *g);
+
+/* Canonical name of an implicit method or alias, or NULL. */
+const char *cb_implicit_canonical(const char *name);
 
 /* Names of the controllers, indexed by cb_controller. */
 extern const char *const cb_controller_names[];

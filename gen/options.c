@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "emit.h"
 #include "tableaus.h"
 
 const cb_opt_info cb_opt_table[CB_OPT_COUNT] = {
@@ -173,7 +174,9 @@ bool cb_opt_list_has(const char *text, const char *name)
 static cubie_status check_text(int id, const char *key, const char *value,
                                cubie_error *err)
 {
-    if (id == CB_OPT_ATOL || id == CB_OPT_RTOL) {
+    if (id == CB_OPT_ATOL || id == CB_OPT_RTOL || id == CB_OPT_NEWTON_ATOL ||
+        id == CB_OPT_NEWTON_RTOL || id == CB_OPT_KRYLOV_ATOL ||
+        id == CB_OPT_KRYLOV_RTOL) {
         double tmp[1];
         if (cb_opt_number_list(value, tmp, 1) < 1) {
             return cb_fail(err, CUBIE_E_OPTION, key, 0,
@@ -260,6 +263,11 @@ static cubie_status parse_value(int id, const char *key, const char *value,
     case CB_KIND_CHOICE:
         if (id == CB_OPT_ALGORITHM) {
             const cb_erk_tableau *t = cb_erk_find(value);
+            const char *implicit = t ? NULL : cb_implicit_canonical(value);
+            if (implicit != NULL) {
+                *norm = strdup(implicit);
+                return *norm ? CUBIE_OK : cb_fail_nomem(err);
+            }
             if (t == NULL) {
                 return cb_fail(err, CUBIE_E_OPTION, key, 0,
                                "option algorithm: unknown algorithm '%s' "
@@ -267,7 +275,10 @@ static cubie_status parse_value(int id, const char *key, const char *value,
                                "ralston-33, bogacki-shampine-32, "
                                "classical-rk4, dormand-prince-54, "
                                "cash-karp-54, fehlberg-45, "
-                               "dormand-prince-853, tsit5, vern7)", value);
+                               "dormand-prince-853, tsit5, vern7; implicit: "
+                               "backwards_euler, backwards_euler_pc, "
+                               "crank_nicolson, the DIRK, FIRK and "
+                               "Rosenbrock methods of the README)", value);
             }
             /* Store the canonical name, so aliases share one kernel. */
             *norm = strdup(t->name);

@@ -224,7 +224,7 @@ static void debug_dump(const struct cubie_solver *s)
     if (strchr(mask, 'S') != NULL) {
         fprintf(stderr, "cubie: stack: system %s, algorithm %s, "
                         "step_controller fixed, precision %s\n",
-                s->sys->name, s->gen.info.tableau->name,
+                s->sys->name, s->gen.info.method,
                 s->gen.info.is_double ? "float64" : "float32");
     }
     if (strchr(mask, 'L') != NULL) {
@@ -352,6 +352,10 @@ typedef struct {
     double kp, ki, kd, safety, min_gain, max_gain, deadband_min,
         deadband_max, newton_target_iters;
     double *atol, *rtol; /* n_states each (malloc) */
+    double *natol, *nrtol, *katol, *krtol;
+    double newton_max_iters, krylov_max_iters, krylov_floor,
+        krylov_reduction, newton_damping, newton_max_backtracks, beta,
+        gamma;
     int n_saves, max_steps;
     bool nan_mask;
 } run_plan;
@@ -360,7 +364,11 @@ static void plan_free(run_plan *p)
 {
     free(p->atol);
     free(p->rtol);
-    p->atol = p->rtol = NULL;
+    free(p->natol);
+    free(p->nrtol);
+    free(p->katol);
+    free(p->krtol);
+    p->atol = p->rtol = p->natol = p->nrtol = p->katol = p->krtol = NULL;
 }
 
 static cubie_status merge_options(const struct cubie_solver *s,
@@ -521,16 +529,17 @@ static cubie_status make_plan(const struct cubie_options *o,
                        "option dt: %g is longer than the whole integration "
                        "(%g)", p->dt, p->duration + p->settle);
     }
-    /* Controller numbers: the user's, else the embedded explicit
-     * methods' defaults (the only adaptive family so far). */
+    /* Controller numbers: the user's, else the family's defaults
+     * (cubie-features.md §4): explicit pairs pi with a closed deadband
+     * and gains up to 10; implicit ones RADAU5's 1.0..1.2 and 8. */
     p->kp = opt_or(o, CB_OPT_KP, 0.7);
     p->ki = opt_or(o, CB_OPT_KI, -0.4);
     p->kd = opt_or(o, CB_OPT_KD, 0.0);
     p->safety = opt_or(o, CB_OPT_SAFETY, 0.9);
     p->min_gain = opt_or(o, CB_OPT_MIN_GAIN, 0.2);
-    p->max_gain = opt_or(o, CB_OPT_MAX_GAIN, 10.0);
+    p->max_gain = opt_or(o, CB_OPT_MAX_GAIN, k->implicit ? 8.0 : 10.0);
     p->deadband_min = opt_or(o, CB_OPT_DEADBAND_MIN, 1.0);
-    p->deadband_max = opt_or(o, CB_OPT_DEADBAND_MAX, 1.0);
+    p->deadband_max = opt_or(o, CB_OPT_DEADBAND_MAX, k->implicit ? 1.2 : 1.0);
     p->newton_target_iters = cb_opt_num(o, CB_OPT_NEWTON_TARGET_ITERS);
     if (adaptive && !(p->min_gain > 0.0 && p->min_gain <= p->max_gain)) {
         return cb_fail(err, CUBIE_E_OPTION, "min_gain", 0,
@@ -544,6 +553,54 @@ static cubie_status make_plan(const struct cubie_options *o,
     if ((st = plan_tolerance(o, CB_OPT_ATOL, k->n_states, &p->atol, err)) ||
         (st = plan_tolerance(o, CB_OPT_RTOL, k->n_states, &p->rtol, err))) {
         return st;
+    }
+    /* Solver tolerances (§3.4): Newton a tenth of the step's, Krylov the
+     * step's, unless given. */
+    const int n = k->n_states;
+    const cb_opt_id lists[4] = {CB_OPT_NEWTON_ATOL, CB_OPT_NEWTON_RTOL,
+                                CB_OPT_KRYLOV_ATOL, CB_OPT_KRYLOV_RTOL};
+    double **dst[4] = {&p->natol, &p->nrtol, &p->katol, &p->krtol};
+    const double *from[4] = {p->atol, p->rtol, p->atol, p->rtol};
+    const double scale[4] = {0.1, 0.1, 1.0, 1.0};
+    for (int l = 0; l < 4; l++) {
+        if (cb_opt_is_set(o, lists[l])) {
+            if ((st = plan_tolerance(o, lists[l], n, dst[l], err))) {
+                return st;
+            }
+        } else {
+            *dst[l] = malloc(sizeof(double) * (size_t)(n > 0 ? n : 1));
+            if (*dst[l] == NULL) {
+                return cb_fail_nomem(err);
+            }
+            for (int i = 0; i < n; i++) {
+                (*dst[l])[i] = from[l][i] * scale[l];
+            }
+        }
+    }
+    p->newton_max_iters = cb_opt_num(o, CB_OPT_NEWTON_MAX_ITERS);
+    p->krylov_max_iters = cb_opt_num(o, CB_OPT_KRYLOV_MAX_ITERS);
+    p->newton_damping = cb_opt_num(o, CB_OPT_NEWTON_DAMPING);
+    p->newton_max_backtracks = cb_opt_num(o, CB_OPT_NEWTON_MAX_BACKTRACKS);
+    p->beta = cb_opt_num(o, CB_OPT_BETA);
+    p->gamma = cb_opt_num(o, CB_OPT_GAMMA);
+    const double eps_k = k->is_double ? DBL_EPSILON : (double)FLT_EPSILON;
+    p->krylov_floor = opt_or(o, CB_OPT_KRYLOV_RESIDUAL_FLOOR, sqrt(eps_k));
+    double min_rtol = INFINITY;
+    for (int i = 0; i < n; i++) {
+        min_rtol = fmin(min_rtol, p->rtol[i]);
+    }
+    double reduction = adaptive && min_rtol > 0.0 ? min_rtol : eps_k;
+    if (adaptive && min_rtol > 0.0 && k->linear_only) {
+        reduction *= 0.01; /* linearly implicit: tighter solves */
+    }
+    p->krylov_reduction = opt_or(o, CB_OPT_KRYLOV_RESIDUAL_REDUCTION,
+                                 reduction);
+    if (!(p->beta > 0.0) || p->newton_damping <= 0.0 ||
+        p->newton_damping >= 1.0) {
+        return cb_fail(err, CUBIE_E_OPTION,
+                       p->beta > 0.0 ? "newton_damping" : "beta", 0,
+                       "options beta (%g) must be > 0 and newton_damping "
+                       "(%g) in (0, 1)", p->beta, p->newton_damping);
     }
     for (int i = 0; adaptive && i < k->n_states; i++) {
         if (p->atol[i] + p->rtol[i] <= 0.0) {
@@ -630,10 +687,21 @@ static void fill_settings(const run_plan *p, const cb_kernel_info *k,
     put_real(set, d, CB_SET_DEADBAND_MIN, p->deadband_min);
     put_real(set, d, CB_SET_DEADBAND_MAX, p->deadband_max);
     put_real(set, d, CB_SET_NEWTON_TARGET_ITERS, p->newton_target_iters);
-    for (int i = 0; i < k->n_states; i++) {
-        put_real(set, d, (size_t)(CB_SET_FIXED_COUNT + i), p->atol[i]);
-        put_real(set, d, (size_t)(CB_SET_FIXED_COUNT + k->n_states + i),
-                 p->rtol[i]);
+    put_real(set, d, CB_SET_NEWTON_MAX_ITERS, p->newton_max_iters);
+    put_real(set, d, CB_SET_NEWTON_DAMPING, p->newton_damping);
+    put_real(set, d, CB_SET_NEWTON_MAX_BACKTRACKS, p->newton_max_backtracks);
+    put_real(set, d, CB_SET_KRYLOV_MAX_ITERS, p->krylov_max_iters);
+    put_real(set, d, CB_SET_KRYLOV_FLOOR, p->krylov_floor);
+    put_real(set, d, CB_SET_KRYLOV_REDUCTION, p->krylov_reduction);
+    put_real(set, d, CB_SET_BETA, p->beta);
+    put_real(set, d, CB_SET_GAMMA, p->gamma);
+    const double *arrays[6] = {p->atol,  p->rtol,  p->natol,
+                               p->nrtol, p->katol, p->krtol};
+    const size_t n = (size_t)k->n_states;
+    for (size_t a = 0; a < 6; a++) {
+        for (size_t i = 0; i < n; i++) {
+            put_real(set, d, CB_SET_FIXED_COUNT + a * n + i, arrays[a][i]);
+        }
     }
 }
 

@@ -60,7 +60,7 @@ CB_DEVFN int cb_loop(int run, int n_runs, const real *inits,
             observables, proposed_observables, error, dt_eff,
             cb_time_real(t), first_step, accepted, algorithm_shared,
             algorithm_persistent, algorithm_shared_i, algorithm_persistent_i,
-            proposed_counters);
+            proposed_counters, settings);
         steps++;
         first_step = 0;
         /* @LOOP_CONTROL@ */
