@@ -13,6 +13,7 @@
 
 #include "deriv.h"
 #include "emit_internal.h"
+#include "implicit_tableaus.h"
 
 /* The single-solve methods, with the original's names. */
 static const struct {
@@ -31,6 +32,25 @@ const char *cb_implicit_canonical(const char *name)
     for (size_t i = 0; i < sizeof(special) / sizeof(special[0]); i++) {
         if (strcasecmp(name, special[i].name) == 0) {
             return special[i].name;
+        }
+    }
+    const cb_irk_tableau *t = cb_irk_find(name);
+    if (t != NULL) {
+        return t->name;
+    }
+    const cb_ros_tableau *r = cb_ros_find(name);
+    if (r != NULL) {
+        return r->name;
+    }
+    /* The original's bare family names pick its default method. */
+    static const struct {
+        const char *family, *method;
+    } bare[] = {{"dirk", "l_stable_dirk_3"},
+                {"firk", "firk_gauss_legendre_2"},
+                {"rosenbrock", "ros3p"}};
+    for (size_t i = 0; i < sizeof(bare) / sizeof(bare[0]); i++) {
+        if (strcasecmp(name, bare[i].family) == 0) {
+            return bare[i].method;
         }
     }
     return NULL;
@@ -64,6 +84,28 @@ bool cb_implicit_resolve(cb_ctx *c, const char *name)
             return true;
         }
     }
+    const char *canon = cb_implicit_canonical(name);
+    const cb_irk_tableau *t = canon ? cb_irk_find(canon) : NULL;
+    if (t != NULL) {
+        c->family = t->family == CB_IMPLICIT_FIRK ? CB_FAM_FIRK : CB_FAM_DIRK;
+        c->method = t->name;
+        /* The controller's exponent follows the embedded estimate's order
+         * where there is one: radau's estimate is second order, and its
+         * error scales as h^3, not as the solution's h^6. */
+        c->order = t->b_hat != NULL ? t->error_order : t->order;
+        c->has_estimate = t->b_hat != NULL;
+        c->itab = t;
+        return true;
+    }
+    const cb_ros_tableau *r = canon ? cb_ros_find(canon) : NULL;
+    if (r != NULL) {
+        c->family = CB_FAM_ROS;
+        c->method = r->name;
+        c->order = r->b_hat != NULL ? r->error_order : r->order;
+        c->has_estimate = r->b_hat != NULL;
+        c->itab = r;
+        return true;
+    }
     return false;
 }
 
@@ -75,7 +117,14 @@ static void setup_nk(cb_ctx *c)
     nk->dbl = c->dbl;
     nk->n = c->sys->n_states;
     nk->stages = 1;
-    nk->newton = true;
+    nk->newton = c->family != CB_FAM_ROS;
+    if (c->family == CB_FAM_FIRK) {
+        const cb_irk_tableau *t = c->itab;
+        nk->prefix = "firk_";
+        nk->stages = t->stages;
+        nk->A = t->a;
+        nk->c = t->c;
+    }
     nk->lin = linear_kind(c->opt);
     nk->pre = precond_kind(c->opt);
     nk->pre_order = (int)cb_opt_num(c->opt, CB_OPT_PRECONDITIONER_ORDER);
@@ -104,7 +153,57 @@ cubie_status cb_implicit_register(cb_ctx *c)
         }                                \
     } while (0)
     cb_owner *A = c->algo;
-    TRY(cb_register_child(A, c->nk.newton_owner, "solver", c->err));
+    TRY(cb_register_child(A, c->nk.newton ? c->nk.newton_owner
+                                          : c->nk.linear_owner,
+                          "solver", c->err));
+    if (c->family == CB_FAM_DIRK) {
+        /* The buffer plan's DIRK: accumulator rows of sum_k a_jk h k_k, the
+         * stage base aliasing them (a row is dead once its stage starts),
+         * and the FSAL and warm-start caches aliasing the solver's
+         * scratch, idle between the last solve of a step and the first
+         * of the next. With the solver local they fall back to their own
+         * persistent space. */
+        const cb_irk_tableau *t = c->itab;
+        TRY(cb_register(A, "accumulator", (size_t)(t->stages - 1) * n,
+                        CB_LOC_LOCAL, false, NULL, p, c->err));
+        TRY(cb_register(A, "stage_increment", n, CB_LOC_LOCAL, false, NULL, p,
+                        c->err));
+        TRY(cb_register(A, "stage_rhs", n, CB_LOC_LOCAL, false, NULL, p,
+                        c->err));
+        TRY(cb_register(A, "stage_base", n, CB_LOC_LOCAL, false,
+                        t->stages > 1 ? "accumulator" : NULL, p, c->err));
+        TRY(cb_register(A, "increment_cache", n, CB_LOC_LOCAL, true,
+                        "solver_shared", p, c->err));
+        TRY(cb_register(A, "rhs_cache", cb_irk_fsal(t) ? n : 0, CB_LOC_LOCAL,
+                        true, "solver_shared", p, c->err));
+        return CUBIE_OK;
+    }
+    if (c->family == CB_FAM_FIRK) {
+        /* All stage increments, kept as the next step's first guess. */
+        const cb_irk_tableau *t = c->itab;
+        TRY(cb_register(A, "stage_increment", (size_t)t->stages * n,
+                        CB_LOC_LOCAL, true, NULL, p, c->err));
+        return CUBIE_OK;
+    }
+    if (c->family == CB_FAM_ROS) {
+        const cb_ros_tableau *t = c->itab;
+        bool has_ft = false;
+        for (int i = 0; i < t->stages; i++) {
+            has_ft = has_ft || t->gamma_stages[i] != 0.0;
+        }
+        TRY(cb_register(A, "stage_store", (size_t)t->stages * n, CB_LOC_LOCAL,
+                        false, NULL, p, c->err));
+        TRY(cb_register(A, "stage_state", n, CB_LOC_LOCAL, false, NULL, p,
+                        c->err));
+        TRY(cb_register(A, "stage_rhs", n, CB_LOC_LOCAL, false, NULL, p,
+                        c->err));
+        TRY(cb_register(A, "time_derivative", has_ft ? n : 0, CB_LOC_LOCAL,
+                        false, NULL, p, c->err));
+        /* Last step's first increment: the first Krylov guess. */
+        TRY(cb_register(A, "stage_increment", n, CB_LOC_LOCAL, true,
+                        "stage_store", p, c->err));
+        return CUBIE_OK;
+    }
     /* The unknown of the solve, and the last solve's increment: the next
      * solve's first guess (a warm start). */
     TRY(cb_register(A, "stage_increment", n, CB_LOC_LOCAL, false, NULL, p,
@@ -197,6 +296,14 @@ static cubie_status emit_step_head(cb_ctx *c, cb_sb *sb, const char *what,
 static void emit_solve(cb_sb *sb, const char *u)
 {
     cb_sb_line(sb, "status |= cb_stage_newton(&p, %s, counters, solver_shared,"
+                   " solver_persistent,", u);
+    cb_sb_line(sb, "                          solver_shared_i, "
+                   "solver_persistent_i);");
+}
+
+static void emit_firk_solve(cb_sb *sb, const char *u)
+{
+    cb_sb_line(sb, "status |= cb_firk_newton(&p, %s, counters, solver_shared,"
                    " solver_persistent,", u);
     cb_sb_line(sb, "                          solver_shared_i, "
                    "solver_persistent_i);");
@@ -299,11 +406,311 @@ static cubie_status emit_single(cb_ctx *c, cb_sb *sb)
     return CUBIE_OK;
 }
 
+/* `target[i] OP coef * src` inside a loop over states, nothing for 0. */
+static void term(const cb_ctx *c, cb_sb *sb, const char *target, bool assign,
+                 double coef, const char *src)
+{
+    char l[48];
+    if (coef == 0.0) {
+        if (assign) {
+            cb_sb_printf(sb, "%s = (real)0;\n", target);
+        }
+        return;
+    }
+    lit(c, coef, l);
+    cb_sb_printf(sb, "%s %s %s * %s;\n", target, assign ? "=" : "+=", l, src);
+}
+
+/* DIRK: stage by stage, each implicit stage solved for u_k = h k_k with
+ * Y_k = base_k + a_kk u_k, base_k = y + sum_{j<k} a_kj u_j; explicit
+ * stages (a_kk = 0) evaluate f; the first stage of an FSAL method reuses
+ * the last stage of the previous accepted step. */
+static cubie_status emit_dirk(cb_ctx *c, cb_sb *sb)
+{
+    const cb_irk_tableau *T = c->itab;
+    const int s = T->stages, n = c->sys->n_states;
+    const bool fsal = cb_irk_fsal(T);
+    const int b_row = cb_irk_b_row(T);
+    char what[160], l[48], tgt[64];
+    snprintf(what, sizeof(what), "%s, %d stage%s, order %d (%s)", T->name, s,
+             s == 1 ? "" : "s", T->order, T->source);
+    const char *bufs[] = {"accumulator", "stage_increment", "stage_rhs",
+                          "stage_base", "increment_cache", "rhs_cache",
+                          solver_pools[0], solver_pools[1], solver_pools[2],
+                          solver_pools[3], NULL};
+    cubie_status st = emit_step_head(c, sb, what, bufs);
+    if (st != CUBIE_OK) {
+        return st;
+    }
+    cb_sb_line(sb, "(void)accumulator;");
+    cb_sb_line(sb, "(void)rhs_cache;");
+    double d[CB_MAX_STAGES];
+    for (int k = 0; k < s; k++) {
+        d[k] = T->b_hat && c->n_error ? T->b[k] - T->b_hat[k] : 0.0;
+    }
+    for (int k = 0; k < s; k++) {
+        const double akk = T->a[k * s + k];
+        cb_sb_line(sb, "// stage %d%s", k, akk == 0.0 ? " (explicit)" : "");
+        /* base_k into stage_base (in place over a dead row). */
+        cb_sb_line(sb, "for (int i = 0; i < %d; ++i) {", n);
+        if (k == 0) {
+            cb_sb_line(sb, "    stage_base[i] = state[i];");
+        } else {
+            cb_sb_line(sb, "    stage_base[i] = state[i] + accumulator[%d + i];",
+                       (k - 1) * n);
+        }
+        cb_sb_line(sb, "}");
+        if (akk == 0.0) {
+            /* Explicit: h k_k = h f(t + c_k h, base_k). */
+            if (k == 0 && fsal) {
+                cb_sb_line(sb, "if (first_step || !cb_warp_all(accepted)) {");
+                cb_sb_line(sb, "    cb_dxdt(stage_base, parameters, drivers, "
+                               "stage_rhs, t);");
+                cb_sb_line(sb, "} else {");
+                cb_sb_line(sb, "    for (int i = 0; i < %d; ++i) {", n);
+                cb_sb_line(sb, "        stage_rhs[i] = rhs_cache[i];");
+                cb_sb_line(sb, "    }");
+                cb_sb_line(sb, "}");
+            } else {
+                lit(c, T->c[k], l);
+                cb_sb_line(sb, "cb_dxdt(stage_base, parameters, drivers, "
+                               "stage_rhs, t + %s * dt);", l);
+            }
+            cb_sb_line(sb, "for (int i = 0; i < %d; ++i) {", n);
+            cb_sb_line(sb, "    stage_increment[i] = dt * stage_rhs[i];");
+            cb_sb_line(sb, "}");
+        } else {
+            lit(c, akk, l);
+            cb_sb_line(sb, "p.base = stage_base;");
+            cb_sb_line(sb, "p.a = %s;", l);
+            lit(c, T->c[k], l);
+            cb_sb_line(sb, "p.t = t + %s * dt;", l);
+            cb_sb_line(sb, "for (int i = 0; i < %d; ++i) {", n);
+            cb_sb_line(sb, "    stage_increment[i] = increment_cache[i];");
+            cb_sb_line(sb, "}");
+            emit_solve(sb, "stage_increment");
+            cb_sb_line(sb, "for (int i = 0; i < %d; ++i) {", n);
+            cb_sb_line(sb, "    increment_cache[i] = stage_increment[i];");
+            cb_sb_line(sb, "}");
+        }
+        /* Accumulate u_k = h k_k into the later rows, the solution and the
+         * error. */
+        cb_sb_line(sb, "for (int i = 0; i < %d; ++i) {", n);
+        cb_sb_indent(sb);
+        cb_sb_line(sb, "const real u_i = stage_increment[i];");
+        cb_sb_line(sb, "(void)u_i;");
+        if (b_row < 0) {
+            term(c, sb, "proposed_state[i]", k == 0, T->b[k], "u_i");
+        }
+        if (c->n_error) {
+            term(c, sb, "error[i]", k == 0, d[k], "u_i");
+        }
+        for (int j = k + 1; j < s; j++) {
+            snprintf(tgt, sizeof(tgt), "accumulator[%d + i]", (j - 1) * n);
+            term(c, sb, tgt, k == 0, T->a[j * s + k], "u_i");
+        }
+        if (k == b_row) {
+            /* Stiffly accurate: the solution is this stage's state. */
+            lit(c, akk, l);
+            cb_sb_line(sb, "proposed_state[i] = stage_base[i] + %s * u_i;", l);
+        }
+        cb_sb_dedent(sb);
+        cb_sb_line(sb, "}");
+    }
+    if (b_row < 0 || c->n_error) {
+        cb_sb_line(sb, "for (int i = 0; i < %d; ++i) {", n);
+        if (b_row < 0) {
+            cb_sb_line(sb, "    proposed_state[i] = state[i] + "
+                           "proposed_state[i];");
+        }
+        cb_sb_line(sb, "}");
+    }
+    if (fsal) {
+        /* The last stage's derivative u/h is the next step's first. */
+        cb_sb_line(sb, "for (int i = 0; i < %d; ++i) {", n);
+        cb_sb_line(sb, "    rhs_cache[i] = stage_increment[i] / dt;");
+        cb_sb_line(sb, "}");
+    }
+    cb_sb_line(sb, "return status;");
+    cb_sb_dedent(sb);
+    cb_sb_line(sb, "}");
+    cb_sb_puts(sb, "\n");
+    return CUBIE_OK;
+}
+
+/* FIRK: all stage increments U_i = h k_i solved together, Y_i = y +
+ * sum_j a_ij U_j; the solution y + sum b_i U_i. */
+static cubie_status emit_firk(cb_ctx *c, cb_sb *sb)
+{
+    const cb_irk_tableau *T = c->itab;
+    const int s = T->stages, n = c->sys->n_states;
+    char what[160];
+    snprintf(what, sizeof(what), "%s, %d coupled stages, order %d (%s)",
+             T->name, s, T->order, T->source);
+    const char *bufs[] = {"stage_increment", solver_pools[0], solver_pools[1],
+                          solver_pools[2], solver_pools[3], NULL};
+    cubie_status st = emit_step_head(c, sb, what, bufs);
+    if (st != CUBIE_OK) {
+        return st;
+    }
+    cb_sb_line(sb, "p.base = state;");
+    cb_sb_line(sb, "p.a = (real)1;");
+    cb_sb_line(sb, "p.t = t;");
+    cb_sb_line(sb, "// the previous step's increments are the first guess");
+    emit_firk_solve(sb, "stage_increment");
+    cb_sb_line(sb, "for (int i = 0; i < %d; ++i) {", n);
+    cb_sb_indent(sb);
+    cb_sb_puts(sb, "proposed_state[i] = state[i]");
+    char l[48];
+    for (int k = 0; k < s; k++) {
+        if (T->b[k] != 0.0) {
+            lit(c, T->b[k], l);
+            cb_sb_printf(sb, " + %s * stage_increment[%d + i]", l, k * n);
+        }
+    }
+    cb_sb_puts(sb, ";\n");
+    if (c->n_error) {
+        cb_sb_puts(sb, "error[i] = (real)0");
+        for (int k = 0; k < s; k++) {
+            double dk = T->b[k] - T->b_hat[k];
+            if (dk != 0.0) {
+                lit(c, dk, l);
+                cb_sb_printf(sb, " + %s * stage_increment[%d + i]", l, k * n);
+            }
+        }
+        cb_sb_puts(sb, ";\n");
+    }
+    cb_sb_dedent(sb);
+    cb_sb_line(sb, "}");
+    cb_sb_line(sb, "return status;");
+    cb_sb_dedent(sb);
+    cb_sb_line(sb, "}");
+    cb_sb_puts(sb, "\n");
+    return CUBIE_OK;
+}
+
+/* Rosenbrock-W in the increment form of implicit_tableaus.h: one linear
+ * solve per stage with the operator I - gamma h J(y_n), J frozen over the
+ * step. */
+static cubie_status emit_ros(cb_ctx *c, cb_sb *sb)
+{
+    const cb_ros_tableau *T = c->itab;
+    const int s = T->stages, n = c->sys->n_states;
+    char what[160], l[48], l2[48];
+    snprintf(what, sizeof(what), "%s, %d stages, order %d (%s)", T->name, s,
+             T->order, T->source);
+    const char *bufs[] = {"stage_store", "stage_state", "stage_rhs",
+                          "time_derivative", "stage_increment",
+                          solver_pools[0], solver_pools[1], solver_pools[2],
+                          solver_pools[3], NULL};
+    cubie_status st = emit_step_head(c, sb, what, bufs);
+    if (st != CUBIE_OK) {
+        return st;
+    }
+    bool has_ft = false;
+    for (int i = 0; i < s; i++) {
+        has_ft = has_ft || T->gamma_stages[i] != 0.0;
+    }
+    cb_sb_line(sb, "(void)time_derivative;");
+    cb_sb_line(sb, "int lin_iters = 0;");
+    lit(c, T->gamma, l);
+    cb_sb_line(sb, "p.base = state;");
+    cb_sb_line(sb, "p.a = %s; // the operator I - gamma h J(y_n)", l);
+    cb_sb_line(sb, "p.t = t;");
+    if (has_ft) {
+        cb_sb_line(sb, "cb_dfdt(state, parameters, drivers, t, "
+                       "time_derivative);");
+    }
+    cb_sb_line(sb, "const real gh = %s * dt;", l);
+    for (int k = 0; k < s; k++) {
+        cb_sb_line(sb, "// stage %d", k);
+        cb_sb_line(sb, "for (int i = 0; i < %d; ++i) {", n);
+        cb_sb_indent(sb);
+        cb_sb_puts(sb, "stage_state[i] = state[i]");
+        for (int j = 0; j < k; j++) {
+            double a = T->a[k * s + j];
+            if (a != 0.0) {
+                lit(c, a, l);
+                cb_sb_printf(sb, " + %s * stage_store[%d + i]", l, j * n);
+            }
+        }
+        cb_sb_puts(sb, ";\n");
+        cb_sb_dedent(sb);
+        cb_sb_line(sb, "}");
+        lit(c, T->c[k], l);
+        cb_sb_line(sb, "cb_dxdt(stage_state, parameters, drivers, stage_rhs, "
+                       "t + %s * dt);", l);
+        cb_sb_line(sb, "for (int i = 0; i < %d; ++i) {", n);
+        cb_sb_indent(sb);
+        cb_sb_puts(sb, "real r = stage_rhs[i]");
+        for (int j = 0; j < k; j++) {
+            double cc = T->C[k * s + j];
+            if (cc != 0.0) {
+                lit(c, cc, l);
+                cb_sb_printf(sb, " + %s / dt * stage_store[%d + i]", l, j * n);
+            }
+        }
+        if (T->gamma_stages[k] != 0.0) {
+            lit(c, T->gamma_stages[k], l2);
+            cb_sb_printf(sb, " + %s * dt * time_derivative[i]", l2);
+        }
+        cb_sb_puts(sb, ";\n");
+        cb_sb_line(sb, "stage_rhs[i] = gh * r;");
+        /* First guess: last step's first increment, else the previous
+         * stage's. */
+        if (k == 0) {
+            cb_sb_line(sb, "stage_store[i] = stage_increment[i];");
+        } else {
+            cb_sb_line(sb, "stage_store[%d + i] = stage_store[%d + i];",
+                       k * n, (k - 1) * n);
+        }
+        cb_sb_dedent(sb);
+        cb_sb_line(sb, "}");
+        cb_sb_line(sb, "status |= cb_stage_linsolve(&p, state, stage_rhs, "
+                       "stage_store + %d, &lin_iters,", k * n);
+        cb_sb_line(sb, "                            solver_shared, "
+                       "solver_persistent, solver_shared_i,");
+        cb_sb_line(sb, "                            solver_persistent_i);");
+        cb_sb_line(sb, "counters[1] += lin_iters;");
+    }
+    cb_sb_line(sb, "for (int i = 0; i < %d; ++i) {", n);
+    cb_sb_indent(sb);
+    cb_sb_puts(sb, "proposed_state[i] = state[i]");
+    for (int k = 0; k < s; k++) {
+        if (T->b[k] != 0.0) {
+            lit(c, T->b[k], l);
+            cb_sb_printf(sb, " + %s * stage_store[%d + i]", l, k * n);
+        }
+    }
+    cb_sb_puts(sb, ";\n");
+    if (c->n_error) {
+        cb_sb_puts(sb, "error[i] = (real)0");
+        for (int k = 0; k < s; k++) {
+            double dk = T->b[k] - T->b_hat[k];
+            if (dk != 0.0) {
+                lit(c, dk, l);
+                cb_sb_printf(sb, " + %s * stage_store[%d + i]", l, k * n);
+            }
+        }
+        cb_sb_puts(sb, ";\n");
+    }
+    cb_sb_line(sb, "stage_increment[i] = stage_store[i];");
+    cb_sb_dedent(sb);
+    cb_sb_line(sb, "}");
+    cb_sb_line(sb, "return status;");
+    cb_sb_dedent(sb);
+    cb_sb_line(sb, "}");
+    cb_sb_puts(sb, "\n");
+    return CUBIE_OK;
+}
+
 cubie_status cb_implicit_emit(cb_ctx *c, cb_sb *sb)
 {
     cubie_status st;
     if ((st = cb_emit_jvp(c->sys, c->dbl, sb, c->err)) != CUBIE_OK ||
-        (st = cb_emit_jac_diag(c->sys, c->dbl, sb, c->err)) != CUBIE_OK) {
+        (st = cb_emit_jac_diag(c->sys, c->dbl, sb, c->err)) != CUBIE_OK ||
+        (c->family == CB_FAM_ROS &&
+         (st = cb_emit_dfdt(c->sys, c->dbl, sb, c->err)) != CUBIE_OK)) {
         return st;
     }
     cb_sb_puts(sb, "\n");
@@ -316,6 +723,12 @@ cubie_status cb_implicit_emit(cb_ctx *c, cb_sb *sb)
     case CB_FAM_BEPC:
     case CB_FAM_CN:
         return emit_single(c, sb);
+    case CB_FAM_DIRK:
+        return emit_dirk(c, sb);
+    case CB_FAM_FIRK:
+        return emit_firk(c, sb);
+    case CB_FAM_ROS:
+        return emit_ros(c, sb);
     default:
         return cb_fail(c->err, CUBIE_E_CODEGEN, "algorithm", 0,
                        "no emitter for algorithm '%s'", c->method);
