@@ -201,7 +201,7 @@ static const double kvaerno5_c[7] = {
  * FIRK
  * ====================================================================== */
 
-/* Two-stage Gauss-Legendre collocation, order 4 (H-W II, Table IV.5.1):
+/* Two-stage Gauss-Legendre collocation, order 4 (H-W II, sect. IV.5):
  * a = [[1/4, 1/4 - sqrt3/6], [1/4 + sqrt3/6, 1/4]], c = 1/2 -+ sqrt3/6. */
 static const double gl2_a[2 * 2] = {
     [AT(2, 0, 0)] = 1.0 / 4.0,
@@ -218,7 +218,7 @@ static const double gl2_c[2] = {
 
 /* Four-stage Gauss-Legendre collocation, order 8: c are the zeros of the
  * shifted Legendre polynomial P4(2x - 1), a_ij = int_0^c_i l_j, b_j =
- * int_0^1 l_j with l_j the Lagrange basis on c (H-W II, Thm IV.5.2).
+ * int_0^1 l_j with l_j the Lagrange basis on c (H-W II, sect. IV.5).
  * Computed here to 60 digits; the original's float64 literals of the same
  * construction differ from these by up to 9e-16 (its a22 and a33, equal in
  * exact arithmetic, differ in the last digits). */
@@ -249,7 +249,7 @@ static const double gl4_c[4] = {
     0.93056815579702634,
 };
 
-/* Three-stage Radau IIA, order 5 (Ehle 1969; H-W II, Table IV.5.6):
+/* Three-stage Radau IIA, order 5 (Ehle 1969; H-W II, sect. IV.5):
  *   a = [[(88 - 7r)/360,    (296 - 169r)/1800, (-2 + 3r)/225],
  *        [(296 + 169r)/1800, (88 + 7r)/360,    (-2 - 3r)/225],
  *        [(16 - r)/36,       (16 + r)/36,       1/9]],  r = sqrt(6),
@@ -298,9 +298,9 @@ const cb_irk_tableau cb_irk_tableaus[] = {
         .b = midpoint_b,
         .b_hat = NULL,
         .c = midpoint_c,
-        .source = "Implicit midpoint rule; Hairer, E. & Wanner, G. (1996). "
-                  "Solving ODEs II, 2nd ed., Springer, sect. IV.3; "
-                  "Sanz-Serna, J. M. (1988), BIT 28, 877-883.",
+        .source = "Implicit midpoint rule (the one-stage Gauss method); "
+                  "Sanz-Serna, J. M. (1988). Runge-Kutta schemes for "
+                  "Hamiltonian systems. BIT 28, 877-883.",
     },
     {
         .name = "trapezoidal_dirk",
@@ -403,7 +403,7 @@ const cb_irk_tableau cb_irk_tableaus[] = {
         .c = gl2_c,
         .source = "Gauss-Legendre collocation (Butcher, J. C. (1964), Math. "
                   "Comp. 18, 50-64); Hairer & Wanner, Solving ODEs II, "
-                  "Table IV.5.1.",
+                  "sect. IV.5.",
     },
     {
         .name = "firk_gauss_legendre_4",
@@ -418,7 +418,7 @@ const cb_irk_tableau cb_irk_tableaus[] = {
         .c = gl4_c,
         .source = "Gauss-Legendre collocation at the four zeros of P4(2x-1) "
                   "(Butcher 1964; Hairer & Wanner, Solving ODEs II, "
-                  "Thm IV.5.2), evaluated to 60 digits.",
+                  "sect. IV.5), evaluated to 60 digits.",
     },
     {
         .name = "radau_iia_5",
@@ -432,8 +432,8 @@ const cb_irk_tableau cb_irk_tableaus[] = {
         .b_hat = radau5_b_hat,
         .c = radau5_c,
         .source = "Radau IIA (Ehle, B. L. (1969), Univ. Waterloo report "
-                  "CSRR 2010); Hairer & Wanner, Solving ODEs II, Table "
-                  "IV.5.6; b_hat: the original's moment-condition weights.",
+                  "CSRR 2010); Hairer & Wanner, Solving ODEs II, sect. "
+                  "IV.5; b_hat: the original's moment-condition weights.",
     },
     {
         .name = NULL,
@@ -447,16 +447,17 @@ const cb_irk_tableau cb_irk_tableaus[] = {
 /* ROS3P (Lang & Verwer 2001): three stages, order 3, embedded order 2,
  * A-stable with R(inf) = sqrt(3) - 1 (not L-stable), c = (0, 1, 1).
  * Classical coefficients: gamma = 1/2 + sqrt(3)/6, alpha21 = alpha31 = 1,
- * alpha32 = 0, gamma21 = -1, gamma31 = -gamma, gamma32 = 1/2 - 2 gamma
- * = -1/2 - sqrt(3)/3, b = (2/3, 0, 1/3), b_hat = (1/3, 1/3, 1/3). Transformed (the original and SciML ROS3PTableau, 1/gamma =
- * 3 - sqrt 3 =: q): a21 = a31 = q, C21 = -q^2, C31 = -q(1 + q(2 - q/2)) =
+ * alpha32 = 0, gamma21 = -1, gamma31 = -gamma, gamma32 = 1/2 - 2 gamma =
+ * -1/2 - sqrt(3)/3, b = (2/3, 0, 1/3), b_hat = (1/3, 1/3, 1/3).
+ * Transformed (the original, as SciML ROS3PTableau; q = 1/gamma =
+ * 3 - sqrt 3): a21 = a31 = q, C21 = -q^2, C31 = -q(1 + q(2 - q/2)) =
  * -2 sqrt 3, C32 = -q(2 - q/2) = -sqrt 3, b = (2, sqrt(3)/3,
  * 1 - sqrt(3)/3), b_hat = (5q/3, 1, q/3), gamma_stages = (gamma,
  * gamma - 1, 1/2 - 2 gamma). The original writes b_hat and
  * gamma_stages[1] as 16-digit literals (2.113248654051871,
- * 0.4226497308103742, -0.2113248654051871); these are the exact values,
- * within 1 ulp. (The original's comment attributes ROS3P to Rang &
- * Angermann 2005; it is Lang & Verwer 2001.) */
+ * 0.4226497308103742, -0.2113248654051871); the exact values used here
+ * agree with them within 1 ulp. (The original's comment attributes ROS3P
+ * to Rang & Angermann 2005; it is Lang & Verwer 2001.) */
 static const double ros3p_a[3 * 3] = {
     [AT(3, 1, 0)] = 1.2679491924311228,
     [AT(3, 2, 0)] = 1.2679491924311228,
@@ -635,8 +636,8 @@ const cb_special_method cb_special_methods[] = {
         .description = "implicit Euler: solve u = h f(t + h, y + u), "
                        "y_1 = y + u; Newton warm-started from the previous "
                        "step's increment",
-        .source = "Hairer & Wanner, Solving ODEs II, sect. IV.3 "
-                  "(implicit Euler).",
+        .source = "Implicit (backward) Euler method; Hairer & Wanner, "
+                  "Solving ODEs II, 2nd ed., Springer (1996).",
     },
     {
         .name = "backwards_euler_pc",
@@ -646,8 +647,8 @@ const cb_special_method cb_special_methods[] = {
         .solves = 1,
         .description = "implicit Euler corrector started from the "
                        "explicit-Euler predictor u_0 = h f(t, y)",
-        .source = "Hairer & Wanner, Solving ODEs II, sect. IV.3; predictor: "
-                  "explicit Euler.",
+        .source = "Implicit Euler corrector with an explicit Euler "
+                  "predictor; Hairer & Wanner, Solving ODEs II (1996).",
     },
     {
         .name = "crank_nicolson",

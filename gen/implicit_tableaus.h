@@ -26,7 +26,7 @@ typedef enum {
  * Implicit Runge-Kutta (DIRK and FIRK).
  *
  * Stage i (zero-based) of a step from (t, y) with size h:
- *     Y_i = y + h * sum_j a_ij f(t + c_i h, Y_j)      (j over all s stages)
+ *     Y_i = y + h * sum_j a_ij f(t + c_j h, Y_j)      (j over all s stages)
  *     y_1 = y + h * sum_i b_i f(t + c_i h, Y_i)
  *     err = h * sum_i (b_i - b_hat_i) f(t + c_i h, Y_i)
  * A DIRK solves its stages one at a time (a zero diagonal entry makes that
@@ -87,9 +87,12 @@ int cb_irk_b_hat_row(const cb_irk_tableau *t);
  * The u_i are increments of the state (not derivatives): no further
  * factor h appears in y_1 or err. Stage 0 has Y_0 = y and T_0 = t + c_0 h
  * (c_0 = 0 here). Dividing the stage equation by gamma*h gives H-W (7.17):
- * (I/(gamma h) - J) u_i = f(T_i, Y_i) + sum_j (C_ij/h) u_j + gamma_i h f_t.
- * With a mass matrix M the operator is M - gamma h J and the couplings read
- * (1/h) M sum_j C_ij u_j.
+ * (I/(gamma h) - J) u_i = f(T_i, Y_i) + sum_j (C_ij/h) u_j
+ *                          + gamma_stages_i h f_t.
+ * When b equals row r of a (cb_ros_b_row), y_1 is the stage state Y_r.
+ * f_t includes the drivers' time derivatives. (For M y' = f, H-W VI.4 and
+ * SciML use the operator M - gamma h J and the couplings (1/h) M sum_j
+ * C_ij u_j; the original's Rosenbrock step has M = I.)
  *
  * Relation to the classical form of H-W (7.4) with coefficients alpha_ij,
  * gamma_ij (lower triangular, gamma_ii = gamma), b_cl:  with

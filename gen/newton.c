@@ -454,7 +454,8 @@ static cubie_status emit_linsolve(cb_nk *nk, cb_sb *sb, cubie_error *err)
         cb_sb_line(sb, "++it;");
         emit_dot(nk, sb, "bicg_r0_hat", "r", "dot1");
         cb_sb_line(sb, "const real rho = dot1;");
-        cb_sb_line(sb, "if (%s(rho) < %s || %s(omega) < %s) {",
+        /* Written so that a NaN also counts as a breakdown. */
+        cb_sb_line(sb, "if (!(%s(rho) >= %s) || !(%s(omega) >= %s)) {",
                    fn(nk, "fabs"), tiny, fn(nk, "fabs"), tiny);
         cb_sb_line(sb, "    status |= CB_RUN_BICGSTAB_BREAKDOWN;");
         cb_sb_line(sb, "    break;");
@@ -470,7 +471,7 @@ static cubie_status emit_linsolve(cb_nk *nk, cb_sb *sb, cubie_error *err)
         cb_sb_line(sb, "cb_%soperator(p, Y, preconditioned_vec, bicg_v, "
                        "coupling_scratch);", P);
         emit_dot(nk, sb, "bicg_r0_hat", "bicg_v", "dot2");
-        cb_sb_line(sb, "if (%s(dot2) < %s) {", fn(nk, "fabs"), tiny);
+        cb_sb_line(sb, "if (!(%s(dot2) >= %s)) {", fn(nk, "fabs"), tiny);
         cb_sb_line(sb, "    status |= CB_RUN_BICGSTAB_BREAKDOWN;");
         cb_sb_line(sb, "    break;");
         cb_sb_line(sb, "}");
@@ -491,7 +492,7 @@ static cubie_status emit_linsolve(cb_nk *nk, cb_sb *sb, cubie_error *err)
         emit_dot(nk, sb, "temp", "r", "dot1");
         emit_dot(nk, sb, "temp", "temp", "dot2");
         cb_sb_line(sb, "omega = dot2 != (real)0 ? dot1 / dot2 : (real)0;");
-        cb_sb_line(sb, "if (%s(omega) < %s) {", fn(nk, "fabs"), tiny);
+        cb_sb_line(sb, "if (!(%s(omega) >= %s)) {", fn(nk, "fabs"), tiny);
         cb_sb_line(sb, "    status |= CB_RUN_BICGSTAB_BREAKDOWN;");
         cb_sb_line(sb, "    break;");
         cb_sb_line(sb, "}");
@@ -591,6 +592,10 @@ static cubie_status emit_newton(cb_nk *nk, cb_sb *sb, cubie_error *err)
     cb_sb_line(sb, "    linear_solver_shared, linear_solver_persistent,");
     cb_sb_line(sb, "    linear_solver_shared_i, linear_solver_persistent_i);");
     cb_sb_line(sb, "counters[1] += krylov_iters_local[0];");
+    cb_sb_line(sb, "if (lin != 0) {");
+    cb_sb_line(sb, "    status |= lin; // commit nothing from a failed solve");
+    cb_sb_line(sb, "    break;");
+    cb_sb_line(sb, "}");
     cb_sb_line(sb, "real ndz = (real)0;");
     cb_sb_line(sb, "for (int k = 0; k < %d; ++k) {", N);
     cb_sb_indent(sb);
@@ -628,10 +633,6 @@ static cubie_status emit_newton(cb_nk *nk, cb_sb *sb, cubie_error *err)
     cb_sb_line(sb, "    } else {");
     cb_sb_line(sb, "        status |= CB_RUN_NEWTON_DIVERGENCE;");
     cb_sb_line(sb, "    }");
-    cb_sb_line(sb, "    break;");
-    cb_sb_line(sb, "}");
-    cb_sb_line(sb, "if (lin != 0) {");
-    cb_sb_line(sb, "    status |= lin; // commit nothing from a failed solve");
     cb_sb_line(sb, "    break;");
     cb_sb_line(sb, "}");
     cb_sb_line(sb, "real lambda = (real)1;");

@@ -149,7 +149,7 @@ static double order_defect(const double *w, int s, int order)
     return worst;
 }
 
-static const double order_tol = 1e-12;
+static const double order_tol = 1e-14;
 /* A defect this large is a genuine failure, not rounding. */
 static const double defect_floor = 1e-8;
 
@@ -575,7 +575,8 @@ static void test_stage_nodes_are_the_row_sums_of_a(void **state)
                 sum += t->a[i * s + j];
             }
             double err = fabs((double)(sum - t->c[i]));
-            if (err > 1e-14) {
+            /* kvaerno3's published 15-decimal row 3 sums to 1 - 3e-15. */
+            if (err > 5e-15) {
                 fail_msg("%s: row %d sums to c + %g", t->name, i, err);
             }
         }
@@ -1049,7 +1050,7 @@ static void test_rosenbrock_weights_satisfy_table_iv71(void **state)
             table_iv71(&r, sets[k].w, defect);
             for (int p = 1; p <= sets[k].order; p++) {
                 for (int c = iv71_first[p]; c <= iv71_last[p]; c++) {
-                    if (defect[c] > 1e-13) {
+                    if (defect[c] > order_tol) {
                         fail_msg("%s: %s violates IV.7.1 condition %d "
                                  "(order %d) by %g",
                                  t->name, sets[k].which, c, p, defect[c]);

@@ -1,0 +1,306 @@
+/* Implicit methods on the host backend: the order of every method on a
+ * problem with an exact solution, the stiff specs against their published
+ * reference values, the DIRK buffer layout of the buffer plan, and every
+ * solver failure status, each provoked on purpose. */
+#include "testutil.h"
+
+#include <cJSON.h>
+#include <math.h>
+
+#include "emit.h"
+#include "implicit_tableaus.h"
+
+static const char exact_spec[] =
+    "{\"name\": \"exact\", \"states\": {\"a\": 0.1, \"b\": 1.0, \"w\": 1.0},"
+    " \"equations\": [\"da = 2 * a * (1 - a)\", \"db = -2 * t * b^2\","
+    " \"dw = w * cos(t)\"]}";
+
+static double exact_error(const cubie_result *r, double t)
+{
+    double y[3] = {1.0 / (1.0 + 9.0 * exp(-2.0 * t)), 1.0 / (1.0 + t * t),
+                   exp(sin(t))};
+    size_t last = cubie_result_n_saves(r) - 1;
+    double e = 0.0;
+    for (size_t i = 0; i < 3; i++) {
+        e = fmax(e, fabs(cubie_result_state(r, 0, last, i) - y[i]));
+    }
+    return e;
+}
+
+typedef struct {
+    const char *name;
+    int order;
+    double duration;
+    int steps[4];
+} order_case;
+
+/* Newton and Krylov run to near roundoff (atol = rtol = 1e-13 gives a
+ * Newton tolerance of 1e-14) so that only the method's error remains. */
+static const order_case cases[] = {
+    {"backwards_euler", 1, 1.0, {32, 64, 128, 256}},
+    {"backwards_euler_pc", 1, 1.0, {32, 64, 128, 256}},
+    {"crank_nicolson", 2, 1.0, {16, 32, 64, 128}},
+    {"implicit_midpoint", 2, 1.0, {16, 32, 64, 128}},
+    {"trapezoidal_dirk", 2, 1.0, {16, 32, 64, 128}},
+    {"sdirk_2_2", 2, 1.0, {16, 32, 64, 128}},
+    {"l_stable_dirk_3", 3, 1.0, {16, 32, 64, 128}},
+    {"l_stable_sdirk_4", 4, 1.0, {16, 32, 64, 128}},
+    {"kvaerno3", 3, 1.0, {16, 32, 64, 128}},
+    {"kvaerno5", 5, 1.0, {8, 16, 32, 64}},
+    {"firk_gauss_legendre_2", 4, 1.0, {8, 16, 32, 64}},
+    {"firk_gauss_legendre_4", 8, 4.0, {6, 8, 10, 12}},
+    {"radau_iia_5", 5, 1.0, {8, 16, 32, 64}},
+    {"ros3p", 3, 1.0, {16, 32, 64, 128}},
+    {"rodas3p", 3, 1.0, {16, 32, 64, 128}},
+    {"rosenbrock23", 2, 1.0, {16, 32, 64, 128}},
+};
+
+static void every_implicit_method_should_converge_at_its_order(void **s0)
+{
+    (void)s0;
+    cubie_system *sys = tu_system(exact_spec);
+    cubie_error err = {0};
+    cubie_batch *b = NULL;
+    tu_ok(cubie_batch_new(sys, 1, &b, &err), &err);
+    double worst = 0.0;
+    for (size_t m = 0; m < sizeof(cases) / sizeof(cases[0]); m++) {
+        const order_case *c = &cases[m];
+        char algo[64];
+        snprintf(algo, sizeof(algo), "algorithm=%s", c->name);
+        const char *copt[] = {algo, "precision=float64",
+                              "step_controller=fixed",
+                              "linear_correction_type=bicgstab",
+                              "preconditioner_type=jacobi", NULL};
+        cubie_solver *s = tu_compile(sys, copt);
+        double lh[4], le[4], sx = 0, sy = 0, sxx = 0, sxy = 0;
+        for (int k = 0; k < 4; k++) {
+            char dt[64], dur[64];
+            snprintf(dt, sizeof(dt), "dt=%.17g", c->duration / c->steps[k]);
+            snprintf(dur, sizeof(dur), "duration=%g", c->duration);
+            const char *ropt[] = {dt, dur, "atol=1e-13", "rtol=1e-13", NULL};
+            cubie_result *r = tu_run(s, b, ropt);
+            assert_int_equal(cubie_result_status(r)[0], 0);
+            lh[k] = log(c->duration / c->steps[k]);
+            le[k] = log(exact_error(r, c->duration));
+            sx += lh[k];
+            sy += le[k];
+            sxx += lh[k] * lh[k];
+            sxy += lh[k] * le[k];
+            cubie_result_free(r);
+        }
+        double p = (4 * sxy - sx * sy) / (4 * sxx - sx * sx);
+        print_message("%-22s order %d: errors %.2e .. %.2e, fitted %.3f\n",
+                      c->name, c->order, exp(le[0]), exp(le[3]), p);
+        worst = fmax(worst, fabs(p - c->order));
+        cubie_solver_free(s);
+    }
+    assert_true(worst <= 0.3);
+    cubie_batch_free(b);
+    cubie_system_free(sys);
+}
+
+/* ---- stiff specs against published references ------------------------- */
+
+static cJSON *load_references(void)
+{
+    char path[512];
+    tu_spec_path("reference/stiff_references.json", path, sizeof(path));
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    static char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    cJSON *j = cJSON_Parse(buf);
+    assert_non_null(j);
+    return j;
+}
+
+#include "stiff_cases.h"
+
+/* ---- the DIRK stack's layout ------------------------------------------ */
+
+static const char *row(const char *layout, const char *owner,
+                       const char *name, char *out, size_t n)
+{
+    char head[96];
+    snprintf(head, sizeof(head), "owner '%s'", owner);
+    const char *o = strstr(layout, head);
+    assert_non_null(o);
+    char key[96];
+    snprintf(key, sizeof(key), "\n  %s ", name);
+    const char *r = strstr(o, key);
+    assert_non_null(r);
+    const char *e = strchr(r + 1, '\n');
+    snprintf(out, n, "%.*s", (int)(e - r - 1), r + 1);
+    return out;
+}
+
+static void dirk_caches_should_alias_the_solver_scratch(void **s0)
+{
+    (void)s0;
+    char path[512], line[256];
+    cubie_error err = {0};
+    cubie_system *sys = NULL;
+    tu_ok(cubie_system_load(tu_spec_path("lorenz.json", path, sizeof(path)),
+                            &sys, &err), &err);
+    /* Newton's scratch in shared memory: the FSAL and warm-start caches
+     * of kvaerno5 overlap it; the stage base overlaps the accumulator. */
+    const char *shared[] = {"algorithm=kvaerno5", "delta_location=shared",
+                            "residual_location=shared",
+                            "accumulator_location=shared", NULL};
+    cubie_solver *s = tu_compile(sys, shared);
+    const char *L = cubie_solver_layout(s);
+    print_message("%s", L);
+    row(L, "algorithm", "increment_cache", line, sizeof(line));
+    assert_non_null(strstr(line, "shared"));
+    assert_non_null(strstr(line, "(overlapped)"));
+    row(L, "algorithm", "rhs_cache", line, sizeof(line));
+    assert_non_null(strstr(line, "(overlapped)"));
+    row(L, "algorithm", "stage_base", line, sizeof(line));
+    assert_non_null(strstr(line, "(overlapped)"));
+    row(L, "algorithm", "solver_shared", line, sizeof(line));
+    /* solver_shared holds delta and residual: 2 x 3 elements, and the two
+     * 3-element caches fill it exactly. */
+    assert_non_null(strstr(line, " 6 "));
+    assert_non_null(strstr(L, "totals: shared 24, persistent 1,"));
+    cubie_solver_free(s);
+    /* Everything local: the caches fall back to persistent space of their
+     * own and the sizes add up: solver 1 (Newton's theta) + 3 + 3. */
+    const char *local[] = {"algorithm=kvaerno5", NULL};
+    s = tu_compile(sys, local);
+    L = cubie_solver_layout(s);
+    row(L, "algorithm", "increment_cache", line, sizeof(line));
+    assert_non_null(strstr(line, "persistent"));
+    assert_non_null(strstr(line, "(own space)"));
+    row(L, "algorithm", "rhs_cache", line, sizeof(line));
+    assert_non_null(strstr(line, "(own space)"));
+    assert_non_null(strstr(L, "totals: shared 0, persistent 7, local 27;"));
+    cubie_solver_free(s);
+    cubie_system_free(sys);
+}
+
+/* ---- every failure status, on purpose ------------------------------- */
+
+static int status_of(const char *spec, const char *const *copt,
+                     const char *const *ropt)
+{
+    cubie_system *sys = tu_system(spec);
+    cubie_error err = {0};
+    cubie_batch *b = NULL;
+    tu_ok(cubie_batch_new(sys, 2, &b, &err), &err);
+    cubie_solver *s = tu_compile(sys, copt);
+    cubie_result *r = tu_run(s, b, ropt);
+    int st = cubie_result_status(r)[0];
+    /* Both runs are the same: a failure is per run, and deterministic. */
+    assert_int_equal(st, cubie_result_status(r)[1]);
+    cubie_result_free(r);
+    cubie_solver_free(s);
+    cubie_batch_free(b);
+    cubie_system_free(sys);
+    return st;
+}
+
+static void newton_iterations_exceeded_should_be_flagged(void **s0)
+{
+    (void)s0;
+    /* The first solve of a run has no contraction history and needs two
+     * iterations: a cap of one fails it. */
+    const char *copt[] = {"algorithm=backwards_euler", "precision=float64",
+                          NULL};
+    const char *ropt[] = {"dt=0.01", "newton_max_iters=1", NULL};
+    int st = status_of(exact_spec, copt, ropt);
+    assert_true(st & CUBIE_RUN_MAX_NEWTON_ITERS);
+}
+
+static void newton_divergence_should_be_flagged(void **s0)
+{
+    (void)s0;
+    /* y' = y^2 from 1 with h = 0.4: u = 0.4 (1 + u)^2 has no real root,
+     * and Newton's iterates run away. */
+    const char *spec = "{\"states\": {\"y\": 1}, \"equations\": "
+                       "[\"dy = y^2\"]}";
+    const char *copt[] = {"algorithm=backwards_euler", "precision=float64",
+                          NULL};
+    const char *ropt[] = {"dt=0.4", "duration=0.8", NULL};
+    int st = status_of(spec, copt, ropt);
+    print_message("status %d\n", st);
+    assert_true(st & CUBIE_RUN_NEWTON_DIVERGENCE);
+}
+
+static void linear_iterations_exceeded_should_be_flagged(void **s0)
+{
+    (void)s0;
+    char path[512];
+    FILE *f = fopen(tu_spec_path("robertson.json", path, sizeof(path)), "rb");
+    assert_non_null(f);
+    static char buf[8192];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* Robertson's operator is far from the identity: one Krylov
+     * iteration cannot reach a tight tolerance. */
+    const char *copt[] = {"algorithm=backwards_euler", "precision=float64",
+                          "preconditioner_type=none", NULL};
+    const char *ropt[] = {"dt=1", "krylov_max_iters=1", "atol=1e-12",
+                          "rtol=1e-12", NULL};
+    int st = status_of(buf, copt, ropt);
+    assert_true(st & CUBIE_RUN_MAX_LINEAR_ITERS);
+}
+
+static void bicgstab_breakdown_should_be_flagged(void **s0)
+{
+    (void)s0;
+    /* A rotation with a vanishing beta: the operator is all but skew and
+     * the iteration's scalars leave the floating-point range (a NaN
+     * counts as a breakdown too). */
+    const char *spec = "{\"states\": {\"x\": 1, \"y\": 0}, \"equations\": "
+                       "[\"dx = -y\", \"dy = x\"]}";
+    const char *copt[] = {"algorithm=backwards_euler", "precision=float64",
+                          "linear_correction_type=bicgstab",
+                          "preconditioner_type=none", NULL};
+    const char *ropt[] = {"dt=0.1", "beta=1e-300", NULL};
+    int st = status_of(spec, copt, ropt);
+    print_message("status %d\n", st);
+    assert_true(st & CUBIE_RUN_BICGSTAB_BREAKDOWN);
+}
+
+static void iteration_counters_should_count_newton_and_krylov(void **s0)
+{
+    (void)s0;
+    cubie_system *sys = tu_system(exact_spec);
+    cubie_error err = {0};
+    cubie_batch *b = NULL;
+    tu_ok(cubie_batch_new(sys, 1, &b, &err), &err);
+    const char *copt[] = {"algorithm=kvaerno5", "precision=float64",
+                          "output_types=state,iteration_counters", NULL};
+    cubie_solver *s = tu_compile(sys, copt);
+    const char *ropt[] = {"atol=1e-8", "rtol=1e-8", NULL};
+    cubie_result *r = tu_run(s, b, ropt);
+    const int32_t *c = cubie_result_counters(r) + 4; /* row 1 */
+    print_message("newton %d, krylov %d, attempts %d, rejected %d\n", c[0],
+                  c[1], c[2], c[3]);
+    /* Six implicit stages a step, each at least one Newton iteration. */
+    assert_true(c[0] >= 6 * c[2]);
+    assert_true(c[1] >= c[0] / 2);
+    assert_true(c[2] > 0);
+    cubie_result_free(r);
+    cubie_solver_free(s);
+    cubie_batch_free(b);
+    cubie_system_free(sys);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(every_implicit_method_should_converge_at_its_order),
+        STIFF_TESTS
+        cmocka_unit_test(dirk_caches_should_alias_the_solver_scratch),
+        cmocka_unit_test(newton_iterations_exceeded_should_be_flagged),
+        cmocka_unit_test(newton_divergence_should_be_flagged),
+        cmocka_unit_test(linear_iterations_exceeded_should_be_flagged),
+        cmocka_unit_test(bicgstab_breakdown_should_be_flagged),
+        cmocka_unit_test(iteration_counters_should_count_newton_and_krylov),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
