@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "implicit_tableaus.h"
 #include "tableaus.h"
 
 static char *generate(const cubie_system *sys, const char *const *pairs)
@@ -39,6 +40,26 @@ static const char *find_f64(const char *ptx)
     return strstr(ptx, ".f64");
 }
 
+/* Every algorithm name: explicit, the single-solve implicit methods,
+ * DIRK and FIRK, Rosenbrock-W. */
+static int all_methods(const char **out, int max)
+{
+    int n = 0;
+    for (int m = 0; cb_erk_tableaus[m].name != NULL && n < max; m++) {
+        out[n++] = cb_erk_tableaus[m].name;
+    }
+    for (int m = 0; cb_special_methods[m].name != NULL && n < max; m++) {
+        out[n++] = cb_special_methods[m].name;
+    }
+    for (int m = 0; cb_irk_tableaus[m].name != NULL && n < max; m++) {
+        out[n++] = cb_irk_tableaus[m].name;
+    }
+    for (int m = 0; cb_ros_tableaus[m].name != NULL && n < max; m++) {
+        out[n++] = cb_ros_tableaus[m].name;
+    }
+    return n;
+}
+
 static void every_method_should_compile_under_nvrtc(void **state)
 {
     (void)state;
@@ -47,11 +68,13 @@ static void every_method_should_compile_under_nvrtc(void **state)
     }
     cubie_system *sys = lorenz();
     const char *fast[] = {"--Ofast-compile=max", NULL};
-    for (int m = 0; cb_erk_tableaus[m].name != NULL; m++) {
+    const char *names[64];
+    int n_names = all_methods(names, 64);
+    assert_int_equal(n_names, 11 + 3 + 10 + 3);
+    for (int m = 0; m < n_names; m++) {
         for (int p = 0; p < 2; p++) {
             char algo[64];
-            snprintf(algo, sizeof(algo), "algorithm=%s",
-                     cb_erk_tableaus[m].name);
+            snprintf(algo, sizeof(algo), "algorithm=%s", names[m]);
             const char *pairs[] = {algo, p ? "precision=float64"
                                            : "precision=float32", NULL};
             char *src = generate(sys, pairs);
@@ -69,7 +92,7 @@ static void every_method_should_compile_under_nvrtc(void **state)
                 const char *hit = find_f64(img);
                 if (hit != NULL) {
                     print_error("%s float32 PTX has an f64 instruction: "
-                                "%.60s\n", cb_erk_tableaus[m].name, hit);
+                                "%.60s\n", names[m], hit);
                 }
                 assert_null(hit);
                 /* The kernel is really there. */
@@ -117,9 +140,13 @@ static void float32_source_should_pass_the_promotion_lint(void **state)
     char path[512];
     const char *specs[] = {"lorenz.json", "van_der_pol.json",
                            "hodgkin_huxley.json", "fitzhugh_nagumo.json",
-                           "brusselator.json", "damped_pendulum.json", NULL};
+                           "brusselator.json", "damped_pendulum.json",
+                           "robertson.json", "hires.json",
+                           "van_der_pol_stiff.json", NULL};
     const char *algos[] = {"algorithm=tsit5", "algorithm=vern7",
-                           "algorithm=euler", NULL};
+                           "algorithm=euler", "algorithm=radau_iia_5",
+                           "algorithm=kvaerno5", "algorithm=rodas3p",
+                           "algorithm=crank_nicolson", NULL};
     char dir[] = "/tmp/cubie-lint-XXXXXX";
     assert_non_null(mkdtemp(dir));
     for (int s = 0; specs[s]; s++) {

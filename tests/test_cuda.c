@@ -10,6 +10,7 @@
 
 #include "gpu.h"
 #include "internal.h"
+#include "implicit_tableaus.h"
 #include "tableaus.h"
 
 static cubie_system *lorenz(void)
@@ -30,11 +31,24 @@ static void every_algorithm_should_build_cubin_for_sm_90_and_sm_80(void **s)
     }
     cubie_system *sys = lorenz();
     const char *archs[] = {"sm_90", "sm_80"};
+    const char *names[64];
+    int n = 0;
     for (int m = 0; cb_erk_tableaus[m].name != NULL; m++) {
+        names[n++] = cb_erk_tableaus[m].name;
+    }
+    for (int m = 0; cb_special_methods[m].name != NULL; m++) {
+        names[n++] = cb_special_methods[m].name;
+    }
+    for (int m = 0; cb_irk_tableaus[m].name != NULL; m++) {
+        names[n++] = cb_irk_tableaus[m].name;
+    }
+    for (int m = 0; cb_ros_tableaus[m].name != NULL; m++) {
+        names[n++] = cb_ros_tableaus[m].name;
+    }
+    for (int m = 0; m < n; m++) {
         for (int p = 0; p < 2; p++) {
             char algo[64];
-            snprintf(algo, sizeof(algo), "algorithm=%s",
-                     cb_erk_tableaus[m].name);
+            snprintf(algo, sizeof(algo), "algorithm=%s", names[m]);
             const char *pairs[] = {algo, p ? "precision=float64"
                                            : "precision=float32",
                                    "opt_level=fast-compile", NULL};
@@ -50,6 +64,10 @@ static void every_algorithm_should_build_cubin_for_sm_90_and_sm_80(void **s)
                 assert_true(len > 4 && memcmp(img, "\177ELF", 4) == 0);
                 assert_true(res.found);
                 assert_true(res.registers > 0 && res.registers <= 255);
+                print_message("%-22s %s %s: %3d registers, %d/%d bytes "
+                              "spilled, %d bytes stack\n", names[m],
+                              p ? "f64" : "f32", archs[a], res.registers,
+                              res.spill_stores, res.spill_loads, res.stack);
                 free(img);
             }
             cubie_options_free(o);
