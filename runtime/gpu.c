@@ -166,6 +166,23 @@ cubie_status cb_nvrtc_build(const char *source, const cb_nvrtc_opts *o,
     cubie_status st = cb_nvrtc_compile(source, o->arch, extra, &out->image,
                                        &out->len, &out->log, err);
     if (st != CUBIE_OK) {
+        /* Keep the failing source where the user can compile it alone. */
+        char dump[900];
+        const char *tmp = getenv("TMPDIR");
+        snprintf(dump, sizeof(dump), "%s/cubie-failed-%s.cu",
+                 have_cache ? cache : (tmp && *tmp ? tmp : "/tmp"), key);
+        FILE *f = fopen(dump, "wb");
+        bool dumped = f != NULL && fputs(source, f) != EOF;
+        if (f != NULL) {
+            dumped = (fclose(f) == 0) && dumped;
+        }
+        if (dumped && err != NULL && err->status == st &&
+            err->dump_path[0] == '\0') {
+            snprintf(err->dump_path, sizeof(err->dump_path), "%.500s", dump);
+            size_t used = strlen(err->message);
+            snprintf(err->message + used, sizeof(err->message) - used,
+                     "\nsource dumped to %s", dump);
+        }
         cb_artifact_free(out);
         return st;
     }

@@ -171,6 +171,35 @@ static void a_second_build_should_hit_the_cache(void **s)
     }
 }
 
+/* A generated kernel that NVRTC rejects: the message holds the log and
+ * the path of the dumped source, which is the source. */
+static void a_failed_build_should_dump_its_source(void **s)
+{
+    (void)s;
+    if (!cb_nvrtc_available()) {
+        skip();
+    }
+    const char *bad = "extern \"C\" __global__ void cubie_kernel(float *x)"
+                      " { x[0] = undefined_name; }\n";
+    cb_nvrtc_opts o = {.arch = "sm_90", .fast_compile = true,
+                       .use_cache = false};
+    cb_artifact a;
+    cubie_error err = {0};
+    assert_int_equal(cb_nvrtc_build(bad, &o, &a, &err), CUBIE_E_COMPILE);
+    assert_non_null(strstr(err.message, "undefined_name"));
+    assert_non_null(strstr(err.message, "source dumped to "));
+    assert_true(err.dump_path[0] != '\0');
+    assert_non_null(strstr(err.message, err.dump_path));
+    FILE *f = fopen(err.dump_path, "rb");
+    assert_non_null(f);
+    char buf[256] = {0};
+    assert_true(fread(buf, 1, sizeof(buf) - 1, f) > 0);
+    fclose(f);
+    assert_string_equal(buf, bad);
+    unlink(err.dump_path);
+    cubie_error_clear(&err);
+}
+
 static void without_a_driver_auto_should_fall_back_to_host(void **s)
 {
     (void)s;
@@ -259,6 +288,7 @@ int main(void)
             lorenz_tsit5_float32_should_fit_64_registers_without_spills),
         cmocka_unit_test(resource_lines_should_parse),
         cmocka_unit_test(a_second_build_should_hit_the_cache),
+        cmocka_unit_test(a_failed_build_should_dump_its_source),
         cmocka_unit_test(without_a_driver_auto_should_fall_back_to_host),
         cmocka_unit_test(chunked_batches_should_be_bit_identical),
     };
