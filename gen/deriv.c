@@ -529,32 +529,6 @@ static void cse_clear(cse_map *m)
 
 /* ---- tangent propagation ------------------------------------------------ */
 
-/* What the emitters print: the symbols of the equations as cb_dxdt does,
- * and tangent symbols (CB_SYM_OTHER: v[j], da_<name>) by their name. */
-static void print_sym(void *ctx, const cb_expr *e, cb_sb *out)
-{
-    const struct cubie_system *s = ctx;
-    switch (e->role) {
-    case CB_SYM_STATE:
-        cb_sb_printf(out, "state[%d]", e->index);
-        break;
-    case CB_SYM_PARAM:
-        cb_sb_printf(out, "parameters[%d]", e->index);
-        break;
-    case CB_SYM_AUX:
-        cb_sb_printf(out, "a_%s", s->aux_names[e->index]);
-        break;
-    case CB_SYM_DRIVER:
-        cb_sb_printf(out, "drivers[%d]", e->index);
-        break;
-    case CB_SYM_TIME:
-        cb_sb_puts(out, "t");
-        break;
-    default:
-        cb_sb_puts(out, e->name != NULL ? e->name : "?");
-        break;
-    }
-}
 
 /* Tangent symbols are CB_SYM_OTHER: index k >= 0 is auxiliary k's
  * da_<name>, index -1 - j is v[j]. */
@@ -851,7 +825,7 @@ static void print_expr(const emitter *em, const cb_expr *e, cb_sb *sb)
     if (e == NULL) {
         cb_print_real(0.0, em->dbl, sb);
     } else {
-        cb_expr_print(e, em->dbl, print_sym, (void *)em->s, sb);
+        cb_expr_print(e, em->dbl, cb_spec_print_sym, (void *)em->s, sb);
     }
 }
 

@@ -230,30 +230,6 @@ static cubie_status layout_assign(cb_ctx *c, cb_sb *layout)
 
 /* ---- pass 4: kernel_emit -------------------------------------------- */
 
-static void print_sym(void *ctx, const cb_expr *e, cb_sb *out)
-{
-    const struct cubie_system *s = ctx;
-    switch (e->role) {
-    case CB_SYM_STATE:
-        cb_sb_printf(out, "state[%d]", e->index);
-        break;
-    case CB_SYM_PARAM:
-        cb_sb_printf(out, "parameters[%d]", e->index);
-        break;
-    case CB_SYM_AUX:
-        cb_sb_printf(out, "a_%s", s->aux_names[e->index]);
-        break;
-    case CB_SYM_DRIVER:
-        cb_sb_printf(out, "drivers[%d]", e->index);
-        break;
-    case CB_SYM_TIME:
-        cb_sb_puts(out, "t");
-        break;
-    default:
-        cb_sb_puts(out, e->name ? e->name : "?");
-        break;
-    }
-}
 
 static void real_lit(const cb_ctx *c, cb_sb *sb, double v)
 {
@@ -270,7 +246,7 @@ static void emit_aux(const cb_ctx *c, cb_sb *sb, const bool *need)
             continue;
         }
         cb_sb_printf(sb, "const real a_%s = ", s->aux_names[k]);
-        cb_expr_print(s->eqs[s->aux_eq[k]].rhs, c->dbl, print_sym,
+        cb_expr_print(s->eqs[s->aux_eq[k]].rhs, c->dbl, cb_spec_print_sym,
                       (void *)s, sb);
         cb_sb_puts(sb, ";\n");
     }
@@ -304,7 +280,7 @@ static cubie_status emit_system(cb_ctx *c, cb_sb *sb)
     emit_aux(c, sb, need);
     for (int k = 0; k < s->n_states; k++) {
         cb_sb_printf(sb, "out[%d] = ", k);
-        cb_expr_print(s->eqs[s->deriv_eq[k]].rhs, c->dbl, print_sym,
+        cb_expr_print(s->eqs[s->deriv_eq[k]].rhs, c->dbl, cb_spec_print_sym,
                       (void *)s, sb);
         cb_sb_printf(sb, "; // d%s\n", s->state_names[k]);
     }
@@ -344,7 +320,7 @@ static cubie_status emit_system(cb_ctx *c, cb_sb *sb)
 
 /* `target[i] OP coef * src[i]` inside a state loop; nothing for coef 0
  * unless assign (then a zero). */
-static void emit_term(const cb_ctx *c, cb_sb *sb, const char *target,
+void cb_emit_term(const cb_ctx *c, cb_sb *sb, const char *target,
                       bool assign, double coef, const char *src)
 {
     if (coef == 0.0) {
@@ -459,16 +435,16 @@ static cubie_status emit_erk(cb_ctx *c, cb_sb *sb)
         cb_sb_indent(sb);
         cb_sb_line(sb, "const real k_i = stage_rhs[i];");
         if (b_row < 0) {
-            emit_term(c, sb, "proposed_state[i]", k == 0, T->b[k], "k_i");
+            cb_emit_term(c, sb, "proposed_state[i]", k == 0, T->b[k], "k_i");
         }
         if (c->n_error) {
-            emit_term(c, sb, "error[i]", k == 0, d[k], "k_i");
+            cb_emit_term(c, sb, "error[i]", k == 0, d[k], "k_i");
         }
         for (int j = k + 1; j < s; j++) {
             snprintf(tgt, sizeof(tgt), "stage_accumulator[%d + i]",
                      (j - 1) * n);
             snprintf(src, sizeof(src), "k_i");
-            emit_term(c, sb, tgt, k == 0, T->a[j * s + k], src);
+            cb_emit_term(c, sb, tgt, k == 0, T->a[j * s + k], src);
         }
         cb_sb_dedent(sb);
         cb_sb_line(sb, "}");

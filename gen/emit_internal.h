@@ -34,6 +34,11 @@ typedef struct {
     cubie_error *err;
 } cb_ctx;
 
+/* `target OP coef * src;` (one line; nothing for coef 0 unless assign,
+ * then a zero; coef 1 is left out). */
+void cb_emit_term(const cb_ctx *c, cb_sb *sb, const char *target,
+                  bool assign, double coef, const char *src);
+
 /* gen/implicit.c: resolve an implicit method by name (false when the name
  * is not one), register its buffers, emit its functions and cb_step. */
 bool cb_implicit_resolve(cb_ctx *c, const char *name);

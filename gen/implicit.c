@@ -241,12 +241,10 @@ cubie_status cb_implicit_register_children(cb_ctx *c)
     return st;
 }
 
+
 static void lit(const cb_ctx *c, double v, char out[48])
 {
-    char num[40];
-    cb_format_double(num, fabs(v));
-    snprintf(out, 48, "%s%s%s%s", v < 0 ? "(-" : "", num, c->dbl ? "" : "f",
-             v < 0 ? ")" : "");
+    cb_real_literal(out, c->dbl, v);
 }
 
 static cubie_status emit_step_head(cb_ctx *c, cb_sb *sb, const char *what,
@@ -406,20 +404,6 @@ static cubie_status emit_single(cb_ctx *c, cb_sb *sb)
     return CUBIE_OK;
 }
 
-/* `target[i] OP coef * src` inside a loop over states, nothing for 0. */
-static void term(const cb_ctx *c, cb_sb *sb, const char *target, bool assign,
-                 double coef, const char *src)
-{
-    char l[48];
-    if (coef == 0.0) {
-        if (assign) {
-            cb_sb_printf(sb, "%s = (real)0;\n", target);
-        }
-        return;
-    }
-    lit(c, coef, l);
-    cb_sb_printf(sb, "%s %s %s * %s;\n", target, assign ? "=" : "+=", l, src);
-}
 
 /* DIRK: stage by stage, each implicit stage solved for u_k = h k_k with
  * Y_k = base_k + a_kk u_k, base_k = y + sum_{j<k} a_kj u_j; explicit
@@ -500,14 +484,14 @@ static cubie_status emit_dirk(cb_ctx *c, cb_sb *sb)
         cb_sb_line(sb, "const real u_i = stage_increment[i];");
         cb_sb_line(sb, "(void)u_i;");
         if (b_row < 0) {
-            term(c, sb, "proposed_state[i]", k == 0, T->b[k], "u_i");
+            cb_emit_term(c, sb, "proposed_state[i]", k == 0, T->b[k], "u_i");
         }
         if (c->n_error) {
-            term(c, sb, "error[i]", k == 0, d[k], "u_i");
+            cb_emit_term(c, sb, "error[i]", k == 0, d[k], "u_i");
         }
         for (int j = k + 1; j < s; j++) {
             snprintf(tgt, sizeof(tgt), "accumulator[%d + i]", (j - 1) * n);
-            term(c, sb, tgt, k == 0, T->a[j * s + k], "u_i");
+            cb_emit_term(c, sb, tgt, k == 0, T->a[j * s + k], "u_i");
         }
         if (k == b_row) {
             /* Stiffly accurate: the solution is this stage's state. */

@@ -17,6 +17,7 @@
  * tests/test_implicit_tableaus.c (order conditions on rooted trees,
  * row sums, stability functions, Rosenbrock order conditions). */
 #include "implicit_tableaus.h"
+#include "util.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -671,43 +672,6 @@ const cb_special_method cb_special_methods[] = {
  * Lookup and predicates
  * ====================================================================== */
 
-/* Case-insensitive equality of a NUL-terminated string and a counted one. */
-static bool name_matches(const char *name, const char *word, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        if (name[i] == '\0') {
-            return false;
-        }
-        if (tolower((unsigned char)name[i])
-            != tolower((unsigned char)word[i])) {
-            return false;
-        }
-    }
-    return name[len] == '\0';
-}
-
-/* `name` equals the canonical name or one of the space-separated aliases. */
-static bool known_as(const char *name, const char *canonical,
-                     const char *aliases)
-{
-    if (name_matches(name, canonical, strlen(canonical))) {
-        return true;
-    }
-    const char *p = aliases != NULL ? aliases : "";
-    while (*p != '\0') {
-        while (*p == ' ') {
-            p++;
-        }
-        const char *start = p;
-        while (*p != '\0' && *p != ' ') {
-            p++;
-        }
-        if (p > start && name_matches(name, start, (size_t)(p - start))) {
-            return true;
-        }
-    }
-    return false;
-}
 
 static bool usable_name(const char *name)
 {
@@ -720,7 +684,7 @@ const cb_irk_tableau *cb_irk_find(const char *name)
         return NULL;
     }
     for (const cb_irk_tableau *t = cb_irk_tableaus; t->name != NULL; t++) {
-        if (known_as(name, t->name, t->aliases)) {
+        if (cb_name_known_as(name, t->name, t->aliases)) {
             return t;
         }
     }
@@ -733,7 +697,7 @@ const cb_ros_tableau *cb_ros_find(const char *name)
         return NULL;
     }
     for (const cb_ros_tableau *t = cb_ros_tableaus; t->name != NULL; t++) {
-        if (known_as(name, t->name, t->aliases)) {
+        if (cb_name_known_as(name, t->name, t->aliases)) {
             return t;
         }
     }
@@ -747,7 +711,7 @@ const cb_special_method *cb_special_find(const char *name)
     }
     for (const cb_special_method *m = cb_special_methods; m->name != NULL;
          m++) {
-        if (known_as(name, m->name, m->aliases)) {
+        if (cb_name_known_as(name, m->name, m->aliases)) {
             return m;
         }
     }

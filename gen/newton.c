@@ -27,12 +27,10 @@
 
 #define P nk->prefix
 
+
 static void lit(const cb_nk *nk, double v, char out[48])
 {
-    char num[40];
-    cb_format_double(num, fabs(v));
-    snprintf(out, 48, "%s%s%s%s", v < 0 ? "(-" : "", num, nk->dbl ? "" : "f",
-             v < 0 ? ")" : "");
+    cb_real_literal(out, nk->dbl, v);
 }
 
 static const char *fn(const cb_nk *nk, const char *name)
@@ -334,9 +332,11 @@ static void emit_precond(const cb_nk *nk, cb_sb *sb)
     cb_sb_puts(sb, "\n");
 }
 
-/* The Krylov norm weights, inline: N(v) into `into`. */
-static void emit_knorm(const cb_nk *nk, cb_sb *sb, const char *vec,
-                       const char *into)
+/* A weighted mean-square norm, inline: N(v) = mean (v_k / max(atol_i +
+ * rtol_i |y_n,i|, 1e-16))^2 into `into`, with the tolerances of `which`
+ * ("KRYLOV" or "NEWTON"), i the state of unknown k. */
+static void emit_wnorm(const cb_nk *nk, cb_sb *sb, const char *vec,
+                       const char *into, const char *which)
 {
     char l[48];
     lit(nk, 1e-16, l);
@@ -344,15 +344,21 @@ static void emit_knorm(const cb_nk *nk, cb_sb *sb, const char *vec,
     cb_sb_line(sb, "for (int k = 0; k < %d; ++k) {", N_of(nk));
     cb_sb_indent(sb);
     cb_sb_line(sb, "const int i = k %% %d;", nk->n);
-    cb_sb_line(sb, "const real sc = %s(p->settings[CB_SET_KRYLOV_ATOL + i] + "
-                   "p->settings[CB_SET_KRYLOV_RTOL + i] * %s(p->y_n[i]), %s);",
-               fn(nk, "fmax"), fn(nk, "fabs"), l);
+    cb_sb_line(sb, "const real sc = %s(p->settings[CB_SET_%s_ATOL + i] + "
+                   "p->settings[CB_SET_%s_RTOL + i] * %s(p->y_n[i]), %s);",
+               fn(nk, "fmax"), which, which, fn(nk, "fabs"), l);
     cb_sb_line(sb, "const real q = %s[k] / sc;", vec);
     cb_sb_line(sb, "%s += q * q;", into);
     cb_sb_dedent(sb);
     cb_sb_line(sb, "}");
     lit(nk, 1.0 / N_of(nk), l);
     cb_sb_line(sb, "%s = %s * %s;", into, into, l);
+}
+
+static void emit_knorm(const cb_nk *nk, cb_sb *sb, const char *vec,
+                       const char *into)
+{
+    emit_wnorm(nk, sb, vec, into, "KRYLOV");
 }
 
 static void emit_dot(const cb_nk *nk, cb_sb *sb, const char *a,
@@ -516,24 +522,11 @@ static cubie_status emit_linsolve(cb_nk *nk, cb_sb *sb, cubie_error *err)
     return CUBIE_OK;
 }
 
-/* The weighted residual norm for backtracking: mean of (F_k / scale)^2
- * with the Newton tolerances against y_n. */
+/* The residual norm for backtracking, with Newton's tolerances. */
 static void emit_fnorm(const cb_nk *nk, cb_sb *sb, const char *vec,
                        const char *into)
 {
-    char l[48];
-    lit(nk, 1e-16, l);
-    cb_sb_line(sb, "%s = (real)0;", into);
-    cb_sb_line(sb, "for (int k = 0; k < %d; ++k) {", N_of(nk));
-    cb_sb_indent(sb);
-    cb_sb_line(sb, "const int i = k %% %d;", nk->n);
-    cb_sb_line(sb, "const real sc = %s(p->settings[CB_SET_NEWTON_ATOL + i] + "
-                   "p->settings[CB_SET_NEWTON_RTOL + i] * %s(p->y_n[i]), %s);",
-               fn(nk, "fmax"), fn(nk, "fabs"), l);
-    cb_sb_line(sb, "const real q = %s[k] / sc;", vec);
-    cb_sb_line(sb, "%s += q * q;", into);
-    cb_sb_dedent(sb);
-    cb_sb_line(sb, "}");
+    emit_wnorm(nk, sb, vec, into, "NEWTON");
 }
 
 static cubie_status emit_newton(cb_nk *nk, cb_sb *sb, cubie_error *err)

@@ -681,3 +681,28 @@ void cb_spec_aux_closure(const cb_system *s, const bool *eq_roots,
         }
     }
 }
+
+void cb_spec_print_sym(void *ctx, const cb_expr *e, cb_sb *out)
+{
+    const cb_system *s = ctx;
+    switch (e->role) {
+    case CB_SYM_STATE:
+        cb_sb_printf(out, "state[%d]", e->index);
+        break;
+    case CB_SYM_PARAM:
+        cb_sb_printf(out, "parameters[%d]", e->index);
+        break;
+    case CB_SYM_AUX:
+        cb_sb_printf(out, "a_%s", s->aux_names[e->index]);
+        break;
+    case CB_SYM_DRIVER:
+        cb_sb_printf(out, "drivers[%d]", e->index);
+        break;
+    case CB_SYM_TIME:
+        cb_sb_puts(out, "t");
+        break;
+    default:
+        cb_sb_puts(out, e->name != NULL ? e->name : "?");
+        break;
+    }
+}

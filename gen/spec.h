@@ -46,4 +46,9 @@ int cb_spec_param_index(const struct cubie_system *s, const char *name);
 void cb_spec_aux_closure(const struct cubie_system *s, const bool *eq_roots,
                          bool *need_aux);
 
+/* The C text of a symbol in generated code (a cb_sym_printer; ctx is the
+ * system): state[i], parameters[i], drivers[i], t, auxiliaries as locals
+ * a_<name>, anything else (generated symbols) by its name. */
+void cb_spec_print_sym(void *ctx, const cb_expr *e, cb_sb *out);
+
 #endif

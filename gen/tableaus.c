@@ -8,6 +8,7 @@
  * designated initializers: AT(s, i, j) is the row-major index of a_ij
  * (zero-based), and omitted entries are zero. */
 #include "tableaus.h"
+#include "util.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -517,49 +518,13 @@ const cb_erk_tableau cb_erk_tableaus[] = {
     },
 };
 
-/* Case-insensitive equality of a NUL-terminated string and a counted one. */
-static bool name_matches(const char *name, const char *word, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        if (name[i] == '\0') {
-            return false;
-        }
-        if (tolower((unsigned char)name[i])
-            != tolower((unsigned char)word[i])) {
-            return false;
-        }
-    }
-    return name[len] == '\0';
-}
-
-static bool alias_matches(const char *name, const char *aliases)
-{
-    const char *p = aliases;
-    while (*p != '\0') {
-        while (*p == ' ') {
-            p++;
-        }
-        const char *start = p;
-        while (*p != '\0' && *p != ' ') {
-            p++;
-        }
-        if (p > start && name_matches(name, start, (size_t)(p - start))) {
-            return true;
-        }
-    }
-    return false;
-}
-
 const cb_erk_tableau *cb_erk_find(const char *name)
 {
     if (name == NULL || name[0] == '\0') {
         return NULL;
     }
     for (const cb_erk_tableau *t = cb_erk_tableaus; t->name != NULL; t++) {
-        if (name_matches(name, t->name, strlen(t->name))) {
-            return t;
-        }
-        if (t->aliases != NULL && alias_matches(name, t->aliases)) {
+        if (cb_name_known_as(name, t->name, t->aliases)) {
             return t;
         }
     }

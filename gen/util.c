@@ -1,5 +1,8 @@
 #include "util.h"
 
+#include <ctype.h>
+#include <math.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -249,4 +252,71 @@ void cb_format_double(char out[40], double v)
     if (strpbrk(out, ".eEn") == NULL) { /* n: inf/nan never reach here */
         strcat(out, ".0");
     }
+}
+
+/* Case-insensitive equality of a NUL-terminated string and a counted one. */
+static bool name_matches(const char *name, const char *word, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (name[i] == '\0' ||
+            tolower((unsigned char)name[i]) != tolower((unsigned char)word[i])) {
+            return false;
+        }
+    }
+    return name[len] == '\0';
+}
+
+bool cb_name_known_as(const char *name, const char *canonical,
+                      const char *aliases)
+{
+    if (name == NULL || name[0] == '\0') {
+        return false;
+    }
+    if (name_matches(name, canonical, strlen(canonical))) {
+        return true;
+    }
+    for (const char *p = aliases ? aliases : ""; *p != '\0';) {
+        while (*p == ' ') {
+            p++;
+        }
+        const char *start = p;
+        while (*p != '\0' && *p != ' ') {
+            p++;
+        }
+        if (p > start && name_matches(name, start, (size_t)(p - start))) {
+            return true;
+        }
+    }
+    return false;
+}
+
+char *cb_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        return NULL;
+    }
+    char *buf = NULL;
+    long n = -1;
+    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
+        fseek(f, 0, SEEK_SET) == 0) {
+        buf = malloc((size_t)n + 1);
+    }
+    if (buf != NULL) {
+        size_t got = fread(buf, 1, (size_t)n, f);
+        buf[got] = '\0';
+        if (len != NULL) {
+            *len = got;
+        }
+    }
+    fclose(f);
+    return buf;
+}
+
+void cb_real_literal(char out[48], bool is_double, double v)
+{
+    char num[40];
+    cb_format_double(num, fabs(v));
+    snprintf(out, 48, "%s%s%s%s", v < 0 ? "(-" : "", num, is_double ? "" : "f",
+             v < 0 ? ")" : "");
 }

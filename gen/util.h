@@ -61,6 +61,18 @@ cubie_status cb_fail(cubie_error *err, cubie_status st, const char *path,
                      int column, const char *fmt, ...) CB_PRINTF(5, 6);
 cubie_status cb_fail_nomem(cubie_error *err);
 
+/* ---- names: whether `name` is `canonical` or one of the space-separated
+ * `aliases` (may be NULL), ignoring case. */
+bool cb_name_known_as(const char *name, const char *canonical,
+                      const char *aliases);
+
+/* ---- files: the whole file, NUL-terminated (malloc), its length in
+ * *len (may be NULL); NULL when it cannot be read. */
+char *cb_read_file(const char *path, size_t *len);
+
+/* ---- a C literal of v for the precision ("0.5f", "(-2.0)"). */
+void cb_real_literal(char out[48], bool is_double, double v);
+
 /* ---- numbers: a shortest round-trip decimal for a double (%.17g that
  * is re-read and shortened), always with a '.' or exponent. */
 void cb_format_double(char out[40], double v);

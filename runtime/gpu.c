@@ -75,26 +75,6 @@ const char *cb_nvrtc_version(void)
     return v;
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        return NULL;
-    }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (buf != NULL) {
-        size_t got = fread(buf, 1, (size_t)n, f);
-        buf[got] = '\0';
-        if (len != NULL) {
-            *len = got;
-        }
-    }
-    fclose(f);
-    return buf;
-}
 
 /* Write to a temporary name, then rename: readers see all or nothing. */
 static void write_atomic(const char *path, const void *data, size_t len)
@@ -152,8 +132,8 @@ cubie_status cb_nvrtc_build(const char *source, const cb_nvrtc_opts *o,
                  out->is_cubin ? "cubin" : "ptx");
         char log_path[1000];
         snprintf(log_path, sizeof(log_path), "%s.log", base);
-        out->image = slurp(base, &out->len);
-        out->log = out->image ? slurp(log_path, NULL) : NULL;
+        out->image = cb_read_file(base, &out->len);
+        out->log = out->image ? cb_read_file(log_path, NULL) : NULL;
         if (out->image != NULL && out->log != NULL && out->len > 0) {
             cb_parse_resources(out->log, &out->res);
             out->cache_hit = true;

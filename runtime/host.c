@@ -115,23 +115,6 @@ static void compiler_version(char *out, size_t n)
     pthread_mutex_unlock(&version_lock);
 }
 
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        return NULL;
-    }
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = len >= 0 ? malloc((size_t)len + 1) : NULL;
-    if (buf != NULL) {
-        size_t got = fread(buf, 1, (size_t)len, f);
-        buf[got] = '\0';
-    }
-    fclose(f);
-    return buf;
-}
 
 static cubie_status load(const char *so, cb_host_module *out,
                          cubie_error *err)
@@ -206,7 +189,7 @@ cubie_status cb_host_build(const char *source, bool use_cache,
                      "the host compiler failed (exit %d): %s; source kept "
                      "at %s", rc, cmd, src_path);
         if (err != NULL && err->log == NULL) {
-            err->log = read_file(log_path);
+            err->log = cb_read_file(log_path, NULL);
             snprintf(err->dump_path, sizeof(err->dump_path), "%.500s", src_path);
         }
         return st; /* keep the folder for the user to inspect */
