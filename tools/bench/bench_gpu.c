@@ -148,6 +148,11 @@ int main(int argc, char **argv)
                             "cache=false", NULL};
     bench(sys, "lorenz rk4 f64 fixed dt=1e-3", rk4_64, rk4_run, 1u << 20,
           reps);
+    const char *tsf[] = {"algorithm=tsit5", "precision=float32",
+                         "step_controller=fixed", "backend=cuda",
+                         "cache=false", NULL};
+    bench(sys, "lorenz tsit5 f32 fixed dt=1e-3", tsf, rk4_run, 1u << 20,
+          reps);
     const char *ts[] = {"algorithm=tsit5", "precision=float32",
                         "step_controller=pi", "backend=cuda", "cache=false",
                         NULL};
