@@ -527,6 +527,10 @@ cubie_status cb_cuda_run(cb_cuda_kernel *k, int blocksize, size_t real_size,
         if (obs_bytes > 0) {
             RUN_TRY(drv.f_cuMemcpyHtoD(d[4], obs_out, obs_bytes));
         }
+        /* Counters rows a failed run never reaches come back as zeros. */
+        if (counters_bytes > 0) {
+            RUN_TRY(drv.f_cuMemcpyHtoD(d[5], counters_out, counters_bytes));
+        }
         RUN_TRY(drv.f_cuEventCreate(&e0, CU_EVENT_DEFAULT));
         RUN_TRY(drv.f_cuEventCreate(&e1, CU_EVENT_DEFAULT));
     }
