@@ -229,6 +229,39 @@ static void without_a_driver_auto_should_fall_back_to_host(void **s)
     cubie_system_free(sys);
 }
 
+/* The toolkit's stub libcuda exports every entry point but is no driver:
+ * cubie must find all its symbols (the _v2 names) and then report the
+ * stub, not crash or hang. Run in a child process: the driver is loaded
+ * once per process. */
+static void a_stub_driver_should_be_reported_as_such(void **s)
+{
+    (void)s;
+    const char *stub = "/usr/local/cuda/lib64/stubs/libcuda.so";
+    const char *exe = getenv("CUBIE_EXE");
+    if (access(stub, R_OK) != 0 || exe == NULL) {
+        skip();
+    }
+    char dir[] = "/tmp/cubie-stub-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char link[128], cmd[1024];
+    snprintf(link, sizeof(link), "%s/libcuda.so.1", dir);
+    assert_int_equal(symlink(stub, link), 0);
+    snprintf(cmd, sizeof(cmd), "LD_LIBRARY_PATH='%s' '%s' devices 2>&1",
+             dir, exe);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char out[1024] = {0};
+    size_t got = fread(out, 1, sizeof(out) - 1, p);
+    int rc = pclose(p);
+    (void)got;
+    print_message("%s", out);
+    assert_int_not_equal(rc, 0);
+    assert_non_null(strstr(out, "CUDA_ERROR_STUB_LIBRARY"));
+    assert_null(strstr(out, "lacks"));
+    unlink(link);
+    rmdir(dir);
+}
+
 static void chunked_batches_should_be_bit_identical(void **s)
 {
     (void)s;
@@ -290,6 +323,7 @@ int main(void)
         cmocka_unit_test(a_second_build_should_hit_the_cache),
         cmocka_unit_test(a_failed_build_should_dump_its_source),
         cmocka_unit_test(without_a_driver_auto_should_fall_back_to_host),
+        cmocka_unit_test(a_stub_driver_should_be_reported_as_such),
         cmocka_unit_test(chunked_batches_should_be_bit_identical),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
