@@ -116,6 +116,29 @@ static void compiler_version(char *out, size_t n)
 }
 
 
+/* A hash of the processor's model and feature flags (/proc/cpuinfo's
+ * first "model name" and "flags" lines), or zeros where unreadable. */
+static void cpu_signature(char out[33])
+{
+    char model[256] = "", flags[4096] = "", line[4096];
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+        if (model[0] == '\0' && strncmp(line, "model name", 10) == 0) {
+            snprintf(model, sizeof(model), "%.255s", line);
+        } else if (flags[0] == '\0' && strncmp(line, "flags", 5) == 0) {
+            snprintf(flags, sizeof(flags), "%s", line);
+        }
+        if (model[0] != '\0' && flags[0] != '\0') {
+            break;
+        }
+    }
+    if (f != NULL) {
+        fclose(f);
+    }
+    const char *parts[] = {model, flags};
+    cb_hash_hex(parts, 2, out);
+}
+
 static cubie_status load(const char *so, cb_host_module *out,
                          cubie_error *err)
 {
@@ -147,9 +170,13 @@ cubie_status cb_host_build(const char *source, bool use_cache,
     char cache[768], so[1024], version[256];
     bool have_cache = use_cache && cb_cache_dir(cache, sizeof(cache));
     compiler_version(version, sizeof(version));
-    const char *parts[] = {source, host_cc(), host_flags, version};
+    /* -march=native: an object built on one processor may not run on
+     * another sharing the cache folder, so the processor is in the key. */
+    char cpu[33];
+    cpu_signature(cpu);
+    const char *parts[] = {source, host_cc(), host_flags, version, cpu};
     char key[33];
-    cb_hash_hex(parts, 4, key);
+    cb_hash_hex(parts, 5, key);
     if (have_cache) {
         snprintf(so, sizeof(so), "%s/host-%s.so", cache, key);
         if (access(so, R_OK) == 0 && load(so, out, NULL) == CUBIE_OK) {
