@@ -15,24 +15,11 @@
 #include "emit_internal.h"
 #include "implicit_tableaus.h"
 
-/* The single-solve methods, with the original's names. */
-static const struct {
-    const char *name;
-    cb_family family;
-    int order;
-    bool has_estimate;
-} special[] = {
-    {"backwards_euler", CB_FAM_BE, 1, false},
-    {"backwards_euler_pc", CB_FAM_BEPC, 1, false},
-    {"crank_nicolson", CB_FAM_CN, 2, true},
-};
-
 const char *cb_implicit_canonical(const char *name)
 {
-    for (size_t i = 0; i < sizeof(special) / sizeof(special[0]); i++) {
-        if (strcasecmp(name, special[i].name) == 0) {
-            return special[i].name;
-        }
+    const cb_special_method *sm = cb_special_find(name);
+    if (sm != NULL) {
+        return sm->name;
     }
     const cb_irk_tableau *t = cb_irk_find(name);
     if (t != NULL) {
@@ -75,14 +62,18 @@ static cb_precond_kind precond_kind(const struct cubie_options *o)
 
 bool cb_implicit_resolve(cb_ctx *c, const char *name)
 {
-    for (size_t i = 0; i < sizeof(special) / sizeof(special[0]); i++) {
-        if (strcasecmp(name, special[i].name) == 0) {
-            c->family = special[i].family;
-            c->method = special[i].name;
-            c->order = special[i].order;
-            c->has_estimate = special[i].has_estimate;
-            return true;
-        }
+    const cb_special_method *sm = cb_special_find(name);
+    if (sm != NULL) {
+        c->family = strcmp(sm->name, "backwards_euler") == 0 ? CB_FAM_BE
+                    : strcmp(sm->name, "backwards_euler_pc") == 0
+                        ? CB_FAM_BEPC
+                        : CB_FAM_CN;
+        c->method = sm->name;
+        c->has_estimate = cb_special_has_error_estimate(sm);
+        /* Crank-Nicolson's estimate is its difference from backward
+         * Euler: first order, like the other implicit estimates' orders. */
+        c->order = c->has_estimate ? sm->error_order : sm->order;
+        return true;
     }
     const char *canon = cb_implicit_canonical(name);
     const cb_irk_tableau *t = canon ? cb_irk_find(canon) : NULL;
