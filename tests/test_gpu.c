@@ -26,13 +26,14 @@ static cubie_system *lorenz(void)
 /* Largest relative difference of two results (scale floor 1). */
 static double max_rel_diff(const cubie_result *a, const cubie_result *b)
 {
-    double worst = 0.0;
+    double worst = 0.0; /* a NaN anywhere makes it infinite */
     for (size_t r = 0; r < cubie_result_n_runs(a); r++) {
         for (size_t sv = 0; sv < cubie_result_n_saves(a); sv++) {
             for (size_t v = 0; v < cubie_result_n_vars(a); v++) {
                 double x = cubie_result_state(a, r, sv, v);
                 double y = cubie_result_state(b, r, sv, v);
-                worst = fmax(worst, fabs(x - y) / fmax(1.0, fabs(x)));
+                double d = fabs(x - y) / fmax(1.0, fabs(x));
+                worst = d == d ? fmax(worst, d) : INFINITY;
             }
         }
     }
@@ -74,21 +75,27 @@ static void gpu_should_match_host(void **state)
             cubie_solver *sh = tu_compile(sys, host);
             cubie_solver *sg = tu_compile(sys, gpu);
             assert_string_equal(cubie_solver_backend(sg), "cuda");
-            cubie_result *rh = tu_run(sh, b, cases[c].run);
-            cubie_result *rg = tu_run(sg, b, cases[c].run);
-            double d = max_rel_diff(rh, rg);
             bool adaptive = strcmp(cases[c].ctrl, "fixed") != 0;
-            /* Adaptive runs may take differently rounded step sequences:
-             * they agree to the tolerance, not to roundoff. */
-            double tol = p ? (adaptive ? 1e-8 : 1e-12) : 1e-5;
+            /* float32 cannot meet 1e-10: its adaptive runs ask for 1e-5. */
+            const char *f32_adaptive[] = {"atol=1e-5", "rtol=1e-5", NULL};
+            const char *const *run =
+                adaptive && p == 0 ? f32_adaptive : cases[c].run;
+            cubie_result *rh = tu_run(sh, b, run);
+            cubie_result *rg = tu_run(sg, b, run);
+            double d = max_rel_diff(rh, rg);
+            /* Fixed steps agree to roundoff (1e-12 / 1e-5). Adaptive runs
+             * may take differently rounded step sequences, so they agree
+             * to their tolerance instead. */
+            double tol = p ? (adaptive ? 1e-8 : 1e-12) : (adaptive ? 1e-3 : 1e-5);
             print_message("%s %s %s: host vs cuda %.2e (limit %.0e), kernel "
                           "%.2f ms on %s\n", cases[c].algo, cases[c].ctrl,
                           prec + 10, d, tol, cubie_result_kernel_ms(rg),
                           cubie_solver_arch(sg));
             assert_true(d <= tol);
             for (size_t r = 0; r < cubie_result_n_runs(rg); r++) {
-                assert_int_equal(cubie_result_status(rg)[r],
-                                 cubie_result_status(rh)[r]);
+                /* No run may fail: a NaN-masked pair would compare equal. */
+                assert_int_equal(cubie_result_status(rh)[r], 0);
+                assert_int_equal(cubie_result_status(rg)[r], 0);
             }
             cubie_result_free(rh);
             cubie_result_free(rg);
