@@ -827,6 +827,10 @@ static cubie_status chunk_runs(const struct cubie_solver *s,
         if (free_b > 0) {
             cap = fmin(cap, 0.8 * (double)free_b);
         }
+    } else if (!cb_opt_is_set(o, CB_OPT_MEMORY_CAP)) {
+        /* The host's staging buffers (device layout) come on top of the
+         * result itself: keep them to 512 MiB a chunk. */
+        cap = 512.0 * 1024.0 * 1024.0;
     }
     if (cap < (double)per) {
         return cb_fail(err, CUBIE_E_OPTION, "memory_cap", 0,
