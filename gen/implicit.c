@@ -535,15 +535,23 @@ static cubie_status emit_firk(cb_ctx *c, cb_sb *sb)
     emit_firk_solve(sb, "stage_increment");
     cb_sb_line(sb, "for (int i = 0; i < %d; ++i) {", n);
     cb_sb_indent(sb);
-    cb_sb_puts(sb, "proposed_state[i] = state[i]");
+    /* Compensated (Kahan) summation of y + sum b_k U_k, as the original:
+     * the increments are small against y. */
+    cb_sb_line(sb, "real sum = state[i], comp = (real)0;");
     char l[48];
     for (int k = 0; k < s; k++) {
         if (T->b[k] != 0.0) {
             lit(c, T->b[k], l);
-            cb_sb_printf(sb, " + %s * stage_increment[%d + i]", l, k * n);
+            cb_sb_line(sb, "{");
+            cb_sb_line(sb, "    const real y_k = %s * stage_increment[%d + i] - "
+                           "comp;", l, k * n);
+            cb_sb_line(sb, "    const real t_k = sum + y_k;");
+            cb_sb_line(sb, "    comp = (t_k - sum) - y_k;");
+            cb_sb_line(sb, "    sum = t_k;");
+            cb_sb_line(sb, "}");
         }
     }
-    cb_sb_puts(sb, ";\n");
+    cb_sb_line(sb, "proposed_state[i] = sum;");
     if (c->n_error) {
         cb_sb_puts(sb, "error[i] = (real)0");
         for (int k = 0; k < s; k++) {
