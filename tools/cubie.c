@@ -6,6 +6,7 @@
  * Exit codes: 0 success, 1 usage, 2 bad input (spec, option, runs),
  * 3 compile or backend failure, 4 file error. */
 #include <errno.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -484,6 +485,20 @@ static int cmd_run(int argc, char **argv)
            cubie_result_n_saves(r), cubie_result_n_vars(r),
            cubie_result_backend(r), cubie_result_kernel_ms(r),
            cubie_solver_generate_ms(s), cubie_solver_build_ms(s), failed);
+    /* The final row at a glance: each variable's range over the runs. */
+    size_t last = cubie_result_n_saves(r) - 1;
+    printf("at t = %g over %zu runs:", cubie_result_time(r)[last],
+           cubie_result_n_runs(r));
+    for (size_t v = 0; v < cubie_result_n_vars(r); v++) {
+        double lo = INFINITY, hi = -INFINITY;
+        for (size_t run = 0; run < cubie_result_n_runs(r); run++) {
+            double x = cubie_result_state(r, run, last, v);
+            lo = x < lo ? x : lo;
+            hi = x > hi ? x : hi;
+        }
+        printf(" %s in [%.6g, %.6g]%s", cubie_result_var_name(r, v), lo, hi,
+               v + 1 < cubie_result_n_vars(r) ? "," : "\n");
+    }
     if (a.out != NULL) {
         rc = write_outputs(a.out, s, r, a.opt, a.spec);
         if (rc == 0) {
@@ -493,7 +508,6 @@ static int cmd_run(int argc, char **argv)
                    cubie_result_counters(r) ? ", iteration_counters.npy" : "");
         }
     } else {
-        size_t last = cubie_result_n_saves(r) - 1;
         printf("run 0 at t = %g:", cubie_result_time(r)[last]);
         for (size_t v = 0; v < cubie_result_n_vars(r); v++) {
             printf(" %s = %.9g", cubie_result_var_name(r, v),
