@@ -393,9 +393,12 @@ static cubie_status emit_erk(cb_ctx *c, cb_sb *sb)
         cb_sb_line(sb, "// stage %d", k);
         if (k == 0) {
             if (c->fsal) {
+                /* Decided per run, never by a warp vote: the cached
+                 * derivative and a recomputed one differ in rounding, so
+                 * a vote would make a run depend on its neighbours. */
                 cb_sb_line(sb, "// FSAL: the last stage of an accepted step "
                                "is this step's first.");
-                cb_sb_line(sb, "if (first_step || !cb_warp_all(accepted)) {");
+                cb_sb_line(sb, "if (first_step || !accepted) {");
                 cb_sb_indent(sb);
             }
             cb_sb_line(sb, "cb_dxdt(state, parameters, drivers, stage_rhs, "
@@ -605,8 +608,10 @@ static cubie_status emit_controller_fn(cb_ctx *c, cb_sb *sb)
                    "frozen");
     cb_sb_line(sb, "}");
     cb_sb_line(sb, "const real dt_new = dt[0] * gain;");
-    cb_sb_line(sb, "const int status = dt_new <= settings[CB_SET_DT_MIN] ? "
-                   "CB_RUN_STEP_TOO_SMALL : 0;");
+    /* Only a controller that wants to shrink below dt_min has failed:
+     * staying at dt_min (gain 1) is not a failure. */
+    cb_sb_line(sb, "const int status = gain < (real)1 && dt_new <= "
+                   "settings[CB_SET_DT_MIN] ? CB_RUN_STEP_TOO_SMALL : 0;");
     switch (c->ctrl) {
     case CB_CTRL_PI:
         cb_sb_line(sb, "if (accept) {");

@@ -438,7 +438,7 @@ static cubie_status emit_dirk(cb_ctx *c, cb_sb *sb)
         if (akk == 0.0) {
             /* Explicit: h k_k = h f(t + c_k h, base_k). */
             if (k == 0 && fsal) {
-                cb_sb_line(sb, "if (first_step || !cb_warp_all(accepted)) {");
+                cb_sb_line(sb, "if (first_step || !accepted) {");
                 cb_sb_line(sb, "    cb_dxdt(stage_base, parameters, drivers, "
                                "stage_rhs, t);");
                 cb_sb_line(sb, "} else {");

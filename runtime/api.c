@@ -577,6 +577,16 @@ static cubie_status make_plan(const struct cubie_options *o,
             }
         }
     }
+    /* Caps travel as reals: keep them exact in float32. */
+    const cb_opt_id caps[] = {CB_OPT_NEWTON_MAX_ITERS, CB_OPT_KRYLOV_MAX_ITERS,
+                              CB_OPT_NEWTON_MAX_BACKTRACKS};
+    for (int i = 0; i < 3; i++) {
+        if (cb_opt_num(o, caps[i]) > 1000000.0) {
+            return cb_fail(err, CUBIE_E_OPTION, cb_opt_table[caps[i]].key, 0,
+                           "option %s: %g is above the limit of 1000000",
+                           cb_opt_table[caps[i]].key, cb_opt_num(o, caps[i]));
+        }
+    }
     p->newton_max_iters = cb_opt_num(o, CB_OPT_NEWTON_MAX_ITERS);
     p->krylov_max_iters = cb_opt_num(o, CB_OPT_KRYLOV_MAX_ITERS);
     p->newton_damping = cb_opt_num(o, CB_OPT_NEWTON_DAMPING);
@@ -630,6 +640,12 @@ static cubie_status make_plan(const struct cubie_options *o,
             return cb_fail(err, CUBIE_E_OPTION, "save_every", 0,
                            "option save_every: %g saves are too many (at "
                            "most 2^24)", rows);
+        }
+        if (rows < 2.0) {
+            return cb_fail(err, CUBIE_E_OPTION, "save_every", 0,
+                           "option save_every: %g is longer than the "
+                           "duration %g (no save after the first)",
+                           p->save_every, p->duration);
         }
         p->n_saves = (int)rows;
     } else {

@@ -18,10 +18,10 @@ CB_DEVFN int cb_loop(int run, int n_runs, const real *inits,
     const cb_time save_every = cb_time_make(settings[CB_SET_SAVE_EVERY],
                                             settings[CB_SET_SAVE_EVERY + 1]);
     for (int i = 0; i < CB_N_STATES; ++i) {
-        state[i] = inits[i * n_runs + run];
+        state[i] = inits[(long long)i * n_runs + run];
     }
     for (int i = 0; i < CB_N_PARAMS; ++i) {
-        parameters[i] = params[i * n_runs + run];
+        parameters[i] = params[(long long)i * n_runs + run];
     }
     (void)obs_out;
     (void)counters_out;

@@ -37,17 +37,6 @@ CB_DEVFN int cb_finite(real x)
     return isfinite(x);
 }
 
-// True when every active run of the warp says so (the host: this run).
-// Used where skipping work in some lanes only would diverge the warp.
-CB_DEVFN int cb_warp_all(int x)
-{
-#if CB_GPU
-    return __all_sync(__activemask(), x);
-#else
-    return x;
-#endif
-}
-
 // Time. float64 kernels keep time in a double. float32 kernels keep it as
 // an unevaluated sum hi + lo of two floats (about 48 significant bits), so
 // time accumulates without drift and without any double instruction.

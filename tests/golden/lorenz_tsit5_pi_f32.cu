@@ -41,17 +41,6 @@ CB_DEVFN int cb_finite(real x)
     return isfinite(x);
 }
 
-// True when every active run of the warp says so (the host: this run).
-// Used where skipping work in some lanes only would diverge the warp.
-CB_DEVFN int cb_warp_all(int x)
-{
-#if CB_GPU
-    return __all_sync(__activemask(), x);
-#else
-    return x;
-#endif
-}
-
 // Time. float64 kernels keep time in a double. float32 kernels keep it as
 // an unevaluated sum hi + lo of two floats (about 48 significant bits), so
 // time accumulates without drift and without any double instruction.
@@ -236,7 +225,7 @@ CB_DEVFN int cb_step(const real *state, real *proposed_state,
     counters[1] = 0;
     // stage 0
     // FSAL: the last stage of an accepted step is this step's first.
-    if (first_step || !cb_warp_all(accepted)) {
+    if (first_step || !accepted) {
         cb_dxdt(state, parameters, drivers, stage_rhs, t);
     }
     for (int i = 0; i < 3; ++i) {
@@ -369,7 +358,7 @@ CB_DEVFN int cb_controller(real *dt, const real *proposed_state,
         return 0; // landed on a save time: dt and history frozen
     }
     const real dt_new = dt[0] * gain;
-    const int status = dt_new <= settings[CB_SET_DT_MIN] ? CB_RUN_STEP_TOO_SMALL : 0;
+    const int status = gain < (real)1 && dt_new <= settings[CB_SET_DT_MIN] ? CB_RUN_STEP_TOO_SMALL : 0;
     if (accept) {
         timestep_buffer[0] = nrm2;
     }
@@ -435,10 +424,10 @@ CB_DEVFN int cb_loop(int run, int n_runs, const real *inits,
     const cb_time save_every = cb_time_make(settings[CB_SET_SAVE_EVERY],
                                             settings[CB_SET_SAVE_EVERY + 1]);
     for (int i = 0; i < CB_N_STATES; ++i) {
-        state[i] = inits[i * n_runs + run];
+        state[i] = inits[(long long)i * n_runs + run];
     }
     for (int i = 0; i < CB_N_PARAMS; ++i) {
-        parameters[i] = params[i * n_runs + run];
+        parameters[i] = params[(long long)i * n_runs + run];
     }
     (void)obs_out;
     (void)counters_out;
