@@ -80,9 +80,14 @@ const char *cb_nvrtc_version(void)
 static void write_atomic(const char *path, const void *data, size_t len)
 {
     char tmp[1100];
-    snprintf(tmp, sizeof(tmp), "%s.tmp-%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
+    snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", path);
+    int fd = mkstemp(tmp); /* unique across threads and processes */
+    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
     if (f == NULL) {
+        if (fd >= 0) {
+            close(fd);
+            unlink(tmp);
+        }
         return;
     }
     bool ok = fwrite(data, 1, len, f) == len;
@@ -198,6 +203,7 @@ cubie_status cb_nvrtc_build(const char *source, const cb_nvrtc_opts *o,
     X(cuModuleUnload, "cuModuleUnload", (CUmodule)) \
     X(cuModuleGetFunction, "cuModuleGetFunction", (CUfunction *, CUmodule, const char *)) \
     X(cuFuncSetAttribute, "cuFuncSetAttribute", (CUfunction, CUfunction_attribute, int)) \
+    X(cuFuncGetAttribute, "cuFuncGetAttribute", (int *, CUfunction_attribute, CUfunction)) \
     X(cuLaunchKernel, "cuLaunchKernel", (CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, CUstream, void **, void **)) \
     X(cuMemAlloc, "cuMemAlloc_v2", (CUdeviceptr *, size_t)) \
     X(cuMemFree, "cuMemFree_v2", (CUdeviceptr)) \
@@ -249,6 +255,10 @@ static void driver_init(void)
     }
 #define CB_X(field, sym, args)                                             \
     *(void **)&drv.f_##field = dlsym(drv.lib, sym);                        \
+    if (drv.f_##field == NULL && strcmp(sym, "cuEventElapsedTime_v2") == 0) {\
+        /* Drivers before CUDA 12.8 export only the unversioned name. */   \
+        *(void **)&drv.f_##field = dlsym(drv.lib, "cuEventElapsedTime");   \
+    }                                                                      \
     if (drv.f_##field == NULL) {                                               \
         snprintf(drv.why, sizeof(drv.why),                                 \
                  "the CUDA driver lacks %s (too old?)", sym);              \
@@ -339,6 +349,7 @@ struct cb_cuda_kernel {
     CUfunction fn;
     size_t shared_per_run;  /* bytes of dynamic shared memory per run */
     int max_shared;         /* opt-in limit per block */
+    int max_threads;        /* per block, given the kernel's registers */
 };
 
 cubie_status cb_cuda_load(const char *source, const cb_nvrtc_opts *base,
@@ -380,20 +391,25 @@ cubie_status cb_cuda_load(const char *source, const cb_nvrtc_opts *base,
     cubie_status st = cb_nvrtc_build(source, &o, &art, &tmp);
     if (st != CUBIE_OK && strncmp(o.arch, "sm_", 3) == 0) {
         cubie_error_clear(&tmp);
-        int archs[64], n_archs = 0;
-        nvrtcGetNumSupportedArchs(&n_archs);
-        if (n_archs > 0 && n_archs <= 64) {
-            nvrtcGetSupportedArchs(archs);
-            int want = major * 10 + minor, best = 0;
+        int archs[64], n_archs = 0, best = 0;
+        const int want = major * 10 + minor;
+        if (nvrtcGetNumSupportedArchs(&n_archs) == NVRTC_SUCCESS &&
+            n_archs > 0 && n_archs <= 64 &&
+            nvrtcGetSupportedArchs(archs) == NVRTC_SUCCESS) {
             for (int i = 0; i < n_archs; i++) {
                 if (archs[i] <= want && archs[i] > best) {
                     best = archs[i];
                 }
             }
-            snprintf(arch, sizeof(arch), "compute_%d", best);
-            o.arch = arch;
-            st = cb_nvrtc_build(source, &o, &art, err);
         }
+        if (best == 0) {
+            return cb_fail(err, CUBIE_E_COMPILE, NULL, 0,
+                           "NVRTC %s cannot build for sm_%d%d or any older "
+                           "architecture", cb_nvrtc_version(), major, minor);
+        }
+        snprintf(arch, sizeof(arch), "compute_%d", best);
+        o.arch = arch;
+        st = cb_nvrtc_build(source, &o, &art, err);
     } else if (st != CUBIE_OK) {
         if (err != NULL && err->status == CUBIE_OK) {
             *err = tmp;
@@ -428,6 +444,26 @@ cubie_status cb_cuda_load(const char *source, const cb_nvrtc_opts *base,
     }
     k->shared_per_run = shared_bytes_per_run;
     k->max_shared = max_shared;
+    k->max_threads = 1024;
+    r = drv.f_cuFuncGetAttribute(&k->max_threads,
+                                 CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, k->fn);
+    if (r != CUDA_SUCCESS || k->max_threads <= 0) {
+        k->max_threads = 1024;
+    }
+    if (max_shared > 48 * 1024) {
+        /* Opt in once to the device's limit, so launches and occupancy
+         * queries may use more than the 48 KiB default. */
+        r = drv.f_cuFuncSetAttribute(
+            k->fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+            max_shared);
+        if (r != CUDA_SUCCESS) {
+            drv.f_cuModuleUnload(k->module);
+            free(k);
+            return cb_fail(err, CUBIE_E_BACKEND, NULL, 0,
+                           "cuFuncSetAttribute(max dynamic shared = %d) "
+                           "failed: %s", max_shared, cu_message(r));
+        }
+    }
     *out = k;
     return CUBIE_OK;
 }
@@ -437,6 +473,8 @@ void cb_cuda_unload(cb_cuda_kernel *k)
     if (k == NULL) {
         return;
     }
+    /* The caller's thread may not have the context current. */
+    drv.f_cuCtxSetCurrent(drv.ctx);
     drv.f_cuModuleUnload(k->module);
     free(k);
 }
@@ -459,7 +497,8 @@ size_t cb_cuda_free_memory(cb_cuda_kernel *k)
 {
     size_t free_b = 0, total = 0;
     (void)k;
-    if (drv.ready && drv.f_cuMemGetInfo(&free_b, &total) == CUDA_SUCCESS) {
+    if (drv.ready && drv.f_cuCtxSetCurrent(drv.ctx) == CUDA_SUCCESS &&
+        drv.f_cuMemGetInfo(&free_b, &total) == CUDA_SUCCESS) {
         return free_b;
     }
     return 0;
@@ -480,7 +519,10 @@ cubie_status cb_cuda_run(cb_cuda_kernel *k, int blocksize, size_t real_size,
     /* Halve the block while its shared memory passes the device limit
      * (and 32 KiB when that allows full occupancy more easily). */
     int bs = blocksize > 0 ? blocksize : 256;
-    while (bs > 32 && (size_t)bs * k->shared_per_run > (size_t)k->max_shared) {
+    if (bs > k->max_threads) {
+        bs = k->max_threads; /* registers or the 1024-thread limit */
+    }
+    while (bs > 1 && (size_t)bs * k->shared_per_run > (size_t)k->max_shared) {
         bs /= 2;
     }
     size_t shared = (size_t)bs * k->shared_per_run;
@@ -508,12 +550,15 @@ cubie_status cb_cuda_run(cb_cuda_kernel *k, int blocksize, size_t real_size,
                          cu_message(r));
         }
     }
+/* After the first failure the remaining calls are skipped. */
 #define RUN_TRY(call)                                                      \
     do {                                                                   \
-        CUresult cb_r_ = (call);                                           \
-        if (st == CUBIE_OK && cb_r_ != CUDA_SUCCESS) {                     \
-            st = cb_fail(err, CUBIE_E_BACKEND, NULL, 0, "%s failed: %s",   \
-                         #call, cu_message(cb_r_));                        \
+        if (st == CUBIE_OK) {                                              \
+            CUresult cb_r_ = (call);                                       \
+            if (cb_r_ != CUDA_SUCCESS) {                                   \
+                st = cb_fail(err, CUBIE_E_BACKEND, NULL, 0,                \
+                             "%s failed: %s", #call, cu_message(cb_r_));   \
+            }                                                              \
         }                                                                  \
     } while (0)
     if (st == CUBIE_OK) {
