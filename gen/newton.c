@@ -228,10 +228,40 @@ static void emit_operator(const cb_nk *nk, cb_sb *sb)
     cb_sb_puts(sb, "\n");
 }
 
-/* Preconditioners: Jacobi divides by the operator's diagonal, beta -
- * gamma h a_rr J_ii(Y_r); the Neumann series of the given order
- * approximates the inverse by S_k = v + (gamma h / beta) (A x J) S_{k-1},
- * out = S_m / beta; chained applies Jacobi, then Neumann to the result. */
+/* Preconditioners of A = beta I - gamma h (A_rk x J):
+ *  - jacobi divides by A's diagonal, beta - gamma h a_rr J_ii(Y_r);
+ *  - neumann: the series S_k = v + (gamma h / beta) (A_rk x J) S_{k-1},
+ *    out = S_m / beta (converges only while gamma h ||J|| is small);
+ *  - jacobi,neumann: the Neumann series of the Jacobi splitting A = D - R,
+ *    i.e. m Jacobi sweeps z += D^-1 (v - A z) from z = D^-1 v, which
+ *    approximates A^-1 (not A^-1 D^-1);
+ *  - none: v / beta. */
+static void emit_diag_inverse(const cb_nk *nk, cb_sb *sb, const char *dst)
+{
+    const int n = nk->n, s = nk->stages;
+    char l[48];
+    for (int r = 0; r < s; r++) {
+        if (s == 1) {
+            cb_sb_line(sb, "cb_jac_diag(Y, p->parameters, p->drivers, p->t, "
+                           "%s);", dst);
+            cb_sb_line(sb, "for (int i = 0; i < %d; ++i) {", n);
+            cb_sb_line(sb, "    %s[i] = (real)1 / (beta - gh * p->a * %s[i]);",
+                       dst, dst);
+            cb_sb_line(sb, "}");
+        } else {
+            lit(nk, nk->c[r], l);
+            cb_sb_line(sb, "cb_jac_diag(Y + %d, p->parameters, p->drivers, "
+                           "p->t + %s * p->h, %s + %d);", r * n, l, dst,
+                       r * n);
+            lit(nk, nk->A[r * s + r], l);
+            cb_sb_line(sb, "for (int i = 0; i < %d; ++i) {", n);
+            cb_sb_line(sb, "    %s[%d + i] = (real)1 / (beta - gh * %s * "
+                           "%s[%d + i]);", dst, r * n, l, dst, r * n);
+            cb_sb_line(sb, "}");
+        }
+    }
+}
+
 static void emit_precond(const cb_nk *nk, cb_sb *sb)
 {
     const int n = nk->n, s = nk->stages, N = N_of(nk);
@@ -245,45 +275,37 @@ static void emit_precond(const cb_nk *nk, cb_sb *sb)
     cb_sb_line(sb, "(void)scratch;");
     cb_sb_line(sb, "(void)chain;");
     cb_sb_line(sb, "(void)w;");
+    cb_sb_line(sb, "(void)Y;");
     cb_sb_line(sb, "const real beta = p->settings[CB_SET_BETA];");
     cb_sb_line(sb, "const real gh = p->settings[CB_SET_GAMMA] * p->h;");
     cb_sb_line(sb, "(void)gh;");
-    const char *src = "v";
-    if (nk->pre == CB_PRE_NONE) {
+    switch (nk->pre) {
+    case CB_PRE_NONE:
         cb_sb_line(sb, "for (int k = 0; k < %d; ++k) {", N);
         cb_sb_line(sb, "    out[k] = v[k] / beta;");
         cb_sb_line(sb, "}");
-    }
-    if (nk->pre == CB_PRE_JACOBI || nk->pre == CB_PRE_CHAINED) {
-        const char *dst = nk->pre == CB_PRE_CHAINED ? "chain" : "out";
-        for (int r = 0; r < s; r++) {
-            const char *diag = nk->pre == CB_PRE_CHAINED ? "out" : "out";
-            (void)diag;
-            if (s == 1) {
-                cb_sb_line(sb, "cb_jac_diag(Y, p->parameters, p->drivers, "
-                               "p->t, %s);", dst);
-                cb_sb_line(sb, "for (int i = 0; i < %d; ++i) {", n);
-                cb_sb_line(sb, "    %s[i] = v[i] / (beta - gh * p->a * "
-                               "%s[i]);", dst, dst);
-                cb_sb_line(sb, "}");
-            } else {
-                lit(nk, nk->c[r], l);
-                cb_sb_line(sb, "cb_jac_diag(Y + %d, p->parameters, p->drivers, "
-                               "p->t + %s * p->h, %s + %d);", r * n, l, dst,
-                           r * n);
-                lit(nk, nk->A[r * s + r], l);
-                cb_sb_line(sb, "for (int i = 0; i < %d; ++i) {", n);
-                cb_sb_line(sb, "    %s[%d + i] = v[%d + i] / (beta - gh * %s "
-                               "* %s[%d + i]);", dst, r * n, r * n, l, dst,
-                           r * n);
-                cb_sb_line(sb, "}");
-            }
-        }
-        src = "chain";
-    }
-    if (nk->pre == CB_PRE_NEUMANN || nk->pre == CB_PRE_CHAINED) {
+        break;
+    case CB_PRE_JACOBI:
+        emit_diag_inverse(nk, sb, "out");
         cb_sb_line(sb, "for (int k = 0; k < %d; ++k) {", N);
-        cb_sb_line(sb, "    out[k] = %s[k];", src);
+        cb_sb_line(sb, "    out[k] = v[k] * out[k];");
+        cb_sb_line(sb, "}");
+        break;
+    case CB_PRE_CHAINED:
+        emit_diag_inverse(nk, sb, "chain");
+        cb_sb_line(sb, "for (int k = 0; k < %d; ++k) {", N);
+        cb_sb_line(sb, "    out[k] = chain[k] * v[k];");
+        cb_sb_line(sb, "}");
+        cb_sb_line(sb, "for (int m = 0; m < %d; ++m) {", nk->pre_order);
+        cb_sb_line(sb, "    cb_%soperator(p, Y, out, scratch, w);", P);
+        cb_sb_line(sb, "    for (int k = 0; k < %d; ++k) {", N);
+        cb_sb_line(sb, "        out[k] += chain[k] * (v[k] - scratch[k]);");
+        cb_sb_line(sb, "    }");
+        cb_sb_line(sb, "}");
+        break;
+    case CB_PRE_NEUMANN:
+        cb_sb_line(sb, "for (int k = 0; k < %d; ++k) {", N);
+        cb_sb_line(sb, "    out[k] = v[k];");
         cb_sb_line(sb, "}");
         cb_sb_line(sb, "for (int m = 0; m < %d; ++m) {", nk->pre_order);
         cb_sb_indent(sb);
@@ -291,8 +313,8 @@ static void emit_precond(const cb_nk *nk, cb_sb *sb)
             cb_sb_line(sb, "cb_jvp(Y, p->parameters, p->drivers, p->t, out, "
                            "scratch);");
             cb_sb_line(sb, "for (int i = 0; i < %d; ++i) {", n);
-            cb_sb_line(sb, "    out[i] = %s[i] + gh * p->a / beta * "
-                           "scratch[i];", src);
+            cb_sb_line(sb, "    out[i] = v[i] + gh * p->a / beta * "
+                           "scratch[i];");
             cb_sb_line(sb, "}");
         } else {
             for (int r = 0; r < s; r++) {
@@ -318,7 +340,7 @@ static void emit_precond(const cb_nk *nk, cb_sb *sb)
                            r * n);
             }
             cb_sb_line(sb, "for (int k = 0; k < %d; ++k) {", N);
-            cb_sb_line(sb, "    out[k] = %s[k] + gh / beta * scratch[k];", src);
+            cb_sb_line(sb, "    out[k] = v[k] + gh / beta * scratch[k];");
             cb_sb_line(sb, "}");
         }
         cb_sb_dedent(sb);
@@ -326,6 +348,7 @@ static void emit_precond(const cb_nk *nk, cb_sb *sb)
         cb_sb_line(sb, "for (int k = 0; k < %d; ++k) {", N);
         cb_sb_line(sb, "    out[k] = out[k] / beta;");
         cb_sb_line(sb, "}");
+        break;
     }
     cb_sb_dedent(sb);
     cb_sb_line(sb, "}");

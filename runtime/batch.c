@@ -34,7 +34,14 @@ cubie_status cubie_batch_new(const struct cubie_system *sys, size_t n_runs,
         cubie_batch_free(b);
         return cb_fail_nomem(err);
     }
-    b->sys = sys;
+    /* The batch keeps its own copy of the system (names, defaults), so
+     * the caller's may be freed before the batch. */
+    cubie_status st = cb_spec_parse(sys->json, strlen(sys->json), &b->sys,
+                                    err);
+    if (st != CUBIE_OK) {
+        cubie_batch_free(b);
+        return st;
+    }
     b->n_runs = n_runs;
     for (size_t r = 0; r < n_runs; r++) {
         memcpy(b->inits + r * ns, sys->state_init, sizeof(double) * ns);
@@ -53,6 +60,7 @@ void cubie_batch_free(cubie_batch *b)
     }
     free(b->inits);
     free(b->params);
+    cubie_system_free(b->sys);
     free(b);
 }
 

@@ -172,7 +172,8 @@ CUBIE_API const char *cubie_solver_layout(const cubie_solver *s);
 
 /* ---- batches ---------------------------------------------------------- */
 
-/* n_runs runs, every value at the spec's default. Caller frees. */
+/* n_runs runs, every value at the spec's default. Caller frees; the batch
+ * keeps its own copy of what it needs of sys. */
 CUBIE_API cubie_status cubie_batch_new(const cubie_system *sys, size_t n_runs,
                                        cubie_batch **out, cubie_error *err);
 CUBIE_API void cubie_batch_free(cubie_batch *b);

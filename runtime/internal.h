@@ -10,7 +10,7 @@
 #include "gpu.h"
 
 struct cubie_batch {
-    const struct cubie_system *sys; /* borrowed: must outlive the batch */
+    struct cubie_system *sys; /* own copy: the caller may free theirs */
     size_t n_runs;
     double *inits;  /* n_runs x n_states, one run per row */
     double *params; /* n_runs x n_params */

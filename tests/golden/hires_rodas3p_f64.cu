@@ -321,6 +321,7 @@ CB_DEVFN void cb_stage_precond(const cb_nl *p, const real *Y, const real *v, rea
     (void)scratch;
     (void)chain;
     (void)w;
+    (void)Y;
     const real beta = p->settings[CB_SET_BETA];
     const real gh = p->settings[CB_SET_GAMMA] * p->h;
     (void)gh;

@@ -304,20 +304,24 @@ CB_DEVFN void cb_firk_precond(const cb_nl *p, const real *Y, const real *v, real
     (void)scratch;
     (void)chain;
     (void)w;
+    (void)Y;
     const real beta = p->settings[CB_SET_BETA];
     const real gh = p->settings[CB_SET_GAMMA] * p->h;
     (void)gh;
     cb_jac_diag(Y + 0, p->parameters, p->drivers, p->t + 0.1550510257216822 * p->h, out + 0);
     for (int i = 0; i < 3; ++i) {
-        out[0 + i] = v[0 + i] / (beta - gh * 0.1968154772236604 * out[0 + i]);
+        out[0 + i] = (real)1 / (beta - gh * 0.1968154772236604 * out[0 + i]);
     }
     cb_jac_diag(Y + 3, p->parameters, p->drivers, p->t + 0.6449489742783178 * p->h, out + 3);
     for (int i = 0; i < 3; ++i) {
-        out[3 + i] = v[3 + i] / (beta - gh * 0.2920734116652285 * out[3 + i]);
+        out[3 + i] = (real)1 / (beta - gh * 0.2920734116652285 * out[3 + i]);
     }
     cb_jac_diag(Y + 6, p->parameters, p->drivers, p->t + 1.0 * p->h, out + 6);
     for (int i = 0; i < 3; ++i) {
-        out[6 + i] = v[6 + i] / (beta - gh * 0.1111111111111111 * out[6 + i]);
+        out[6 + i] = (real)1 / (beta - gh * 0.1111111111111111 * out[6 + i]);
+    }
+    for (int k = 0; k < 9; ++k) {
+        out[k] = v[k] * out[k];
     }
 }
 
