@@ -364,6 +364,37 @@ static void grid_batches_should_vary_the_named_axes(void **state)
     cubie_system_free(sys);
 }
 
+/* The solver and the batch keep their own copies of the system. */
+static void a_batch_should_outlive_the_callers_system(void **state)
+{
+    (void)state;
+    cubie_system *sys = tu_system(
+        "{\"states\": {\"y\": 1}, \"parameters\": {\"k\": -1},"
+        " \"equations\": [\"dy = k * y\"]}");
+    cubie_error err = {0};
+    const char *copt[] = {"algorithm=rk4", "precision=float64",
+                          "step_controller=fixed", NULL};
+    cubie_solver *s = tu_compile(sys, copt);
+    cubie_batch *b = NULL;
+    tu_ok(cubie_batch_new(sys, 2, &b, &err), &err);
+    cubie_system_free(sys);
+    tu_ok(cubie_batch_set(b, "k", 1, -2.0, &err), &err);
+    cubie_result *r = tu_run(s, b, NULL);
+    assert_true(fabs(cubie_result_state(r, 0, 1, 0) - exp(-1.0)) < 1e-12);
+    assert_true(fabs(cubie_result_state(r, 1, 1, 0) - exp(-2.0)) < 1e-11);
+    /* A save interval that leaves no second row is refused. */
+    cubie_options *o = tu_options((const char *[]){"dt=0.1",
+                                                   "save_every=1.05", NULL});
+    cubie_result *bad = NULL;
+    assert_int_equal(cubie_run(s, b, o, &bad, &err), CUBIE_E_OPTION);
+    assert_string_equal(err.path, "save_every");
+    cubie_error_clear(&err);
+    cubie_options_free(o);
+    cubie_result_free(r);
+    cubie_batch_free(b);
+    cubie_solver_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -373,6 +404,7 @@ int main(void)
         cmocka_unit_test(float32_should_agree_with_float64_to_single_precision),
         cmocka_unit_test(a_failing_run_should_not_disturb_its_neighbours),
         cmocka_unit_test(grid_batches_should_vary_the_named_axes),
+        cmocka_unit_test(a_batch_should_outlive_the_callers_system),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
