@@ -21,8 +21,8 @@
 
 typedef struct {
     char root[512];  /* the temporary folder */
-    char work[600];  /* root/work: the command's working folder, inputs */
-    char out[700];   /* root/work/out: the --out folder of most tests */
+    char work[600];  /* <root>/work: the command's working folder, inputs */
+    char out[700];   /* <root>/work/out: the --out folder of most tests */
     char spec[4096]; /* lorenz.json in the source tree, absolute */
     int rc;          /* exit status of the last command */
     char *stdout_text, *stderr_text;
