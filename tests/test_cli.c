@@ -21,8 +21,8 @@
 
 typedef struct {
     char root[512];  /* the temporary folder */
-    char work[600];  /* <root>/work: the command's working folder, inputs */
-    char out[700];   /* <root>/work/out: the --out folder of most tests */
+    char work[600];  /* <root>/cwd: the command's working folder, inputs */
+    char out[700];   /* <root>/cwd/out: the --out folder of most tests */
     char spec[4096]; /* lorenz.json in the source tree, absolute */
     int rc;          /* exit status of the last command */
     char *stdout_text, *stderr_text;
@@ -47,7 +47,7 @@ static int setup(void **state)
         free(f);
         return -1;
     }
-    snprintf(f->work, sizeof(f->work), "%s/work", f->root);
+    snprintf(f->work, sizeof(f->work), "%s/cwd", f->root);
     snprintf(f->out, sizeof(f->out), "%s/out", f->work);
     char rel[600];
     tu_spec_path("lorenz.json", rel, sizeof(rel));
