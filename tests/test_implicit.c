@@ -120,15 +120,22 @@ typedef struct {
     const char *spec;
     const char *duration, *atol, *dt_max;
     bool tsit5_must_fail; /* within 100x the Kvaerno method's steps */
+    const char *rosenbrock;
 } stiff_case;
 
 /* rtol = 1e-8; atol per problem as the test set suggests (HIRES and
  * Robertson have components far below 1). */
+/* OREGO is periodic with sharp fronts: ros3p, not stiffly accurate, ends
+ * 1e-3 off there at rtol 1e-8, so that problem checks rodas3p. */
 static const stiff_case stiff_cases[] = {
-    {"robertson.json", "duration=1e11", "atol=1e-14", "dt_max=1e10", true},
+    {"robertson.json", "duration=1e11", "atol=1e-14", "dt_max=1e10", true,
+     "ros3p"},
     {"van_der_pol_stiff.json", "duration=2000", "atol=1e-8", "dt_max=100",
-     true},
-    {"hires.json", "duration=321.8122", "atol=1e-12", "dt_max=10", false},
+     true, "ros3p"},
+    {"hires.json", "duration=321.8122", "atol=1e-12", "dt_max=10", false,
+     "ros3p"},
+    {"orego.json", "duration=360", "atol=1e-8", "dt_max=10", true,
+     "rodas3p"},
 };
 
 static long accepted(const cubie_result *r)
@@ -168,7 +175,7 @@ static void stiff_specs_should_reach_their_published_references(void **s0)
         cubie_batch *b = NULL;
         tu_ok(cubie_batch_new(sys, 1, &b, &err), &err);
         const double atol = atof(sc->atol + 5), rtol = 1e-8;
-        const char *methods[] = {"radau_iia_5", "kvaerno5", "ros3p"};
+        const char *methods[] = {"radau_iia_5", "kvaerno5", sc->rosenbrock};
         long kvaerno_steps = 0;
         for (int m = 0; m < 3; m++) {
             char algo[64];
