@@ -337,20 +337,9 @@ void cb_emit_term(const cb_ctx *c, cb_sb *sb, const char *target,
     cb_sb_printf(sb, "%s;\n", src);
 }
 
-/* The generic explicit Runge-Kutta step, driven by the method table.
- * Streaming accumulators as in the original: when stage k's derivative
- * is known it is added, times a_jk, into row j-1 of stage_accumulator for
- * every later stage j; row j-1 then becomes stage j's state in place. The
- * solution (and error) accumulate the same way. Zero coefficients are not
- * emitted; stage loops are unrolled here. */
-static cubie_status emit_erk(cb_ctx *c, cb_sb *sb)
+void cb_emit_step_open(cb_sb *sb)
 {
-    const cb_erk_tableau *T = c->tab;
-    const int s = T->stages, n = c->sys->n_states;
-    const int b_row = cb_erk_b_row(T);
-    cubie_status st;
-    cb_sb_line(sb, "// Algorithm step: %s, %d stage%s, order %d (%s).",
-               T->name, s, s == 1 ? "" : "s", T->order, T->source);
+    /* One signature for every family: the loop calls them all alike. */
     cb_sb_line(sb, "CB_DEVFN int cb_step(const real *state, "
                    "real *proposed_state,");
     cb_sb_line(sb, "                     const real *parameters, "
@@ -366,6 +355,23 @@ static cubie_status emit_erk(cb_ctx *c, cb_sb *sb)
     cb_sb_line(sb, "                     int *counters, const real *settings)");
     cb_sb_line(sb, "{");
     cb_sb_indent(sb);
+}
+
+/* The generic explicit Runge-Kutta step, driven by the method table.
+ * Streaming accumulators as in the original: when stage k's derivative
+ * is known it is added, times a_jk, into row j-1 of stage_accumulator for
+ * every later stage j; row j-1 then becomes stage j's state in place. The
+ * solution (and error) accumulate the same way. Zero coefficients are not
+ * emitted; stage loops are unrolled here. */
+static cubie_status emit_erk(cb_ctx *c, cb_sb *sb)
+{
+    const cb_erk_tableau *T = c->tab;
+    const int s = T->stages, n = c->sys->n_states;
+    const int b_row = cb_erk_b_row(T);
+    cubie_status st;
+    cb_sb_line(sb, "// Algorithm step: %s, %d stage%s, order %d (%s).",
+               T->name, s, s == 1 ? "" : "s", T->order, T->source);
+    cb_emit_step_open(sb);
     cb_sb_line(sb, "(void)settings;");
     cb_sb_line(sb, "(void)shared;");
     cb_sb_line(sb, "(void)persistent;");

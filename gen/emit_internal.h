@@ -39,6 +39,10 @@ typedef struct {
 void cb_emit_term(const cb_ctx *c, cb_sb *sb, const char *target,
                   bool assign, double coef, const char *src);
 
+/* The cb_step signature every algorithm shares, the opening brace, and
+ * one indent level. */
+void cb_emit_step_open(cb_sb *sb);
+
 /* gen/implicit.c: resolve an implicit method by name (false when the name
  * is not one), register its buffers, emit its functions and cb_step. */
 bool cb_implicit_resolve(cb_ctx *c, const char *name);

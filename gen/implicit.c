@@ -242,21 +242,7 @@ static cubie_status emit_step_head(cb_ctx *c, cb_sb *sb, const char *what,
                                    const char *const *bufs)
 {
     cb_sb_line(sb, "// Algorithm step: %s.", what);
-    cb_sb_line(sb, "CB_DEVFN int cb_step(const real *state, "
-                   "real *proposed_state,");
-    cb_sb_line(sb, "                     const real *parameters, "
-                   "const real *drivers,");
-    cb_sb_line(sb, "                     real *proposed_drivers, "
-                   "real *observables,");
-    cb_sb_line(sb, "                     real *proposed_observables, "
-                   "real *error, real dt,");
-    cb_sb_line(sb, "                     real t, int first_step, "
-                   "int accepted, real *shared,");
-    cb_sb_line(sb, "                     real *persistent, int *shared_i, "
-                   "int *persistent_i,");
-    cb_sb_line(sb, "                     int *counters, const real *settings)");
-    cb_sb_line(sb, "{");
-    cb_sb_indent(sb);
+    cb_emit_step_open(sb);
     static const char *const unused[] = {
         "shared", "persistent", "shared_i", "persistent_i", "observables",
         "error", "first_step", "accepted", "proposed_drivers",
