@@ -315,6 +315,10 @@ cubie_status cubie_batch_grid(const struct cubie_system *sys, size_t n_axes,
     size_t total = 1;
     for (size_t a = 0; a < n_axes; a++) {
         char where[160];
+        if (names[a] == NULL) {
+            return cb_fail(err, CUBIE_E_ARG, NULL, 0,
+                           "cubie_batch_grid: axis %zu has no name", a);
+        }
         snprintf(where, sizeof(where), "--grid %s", names[a]);
         if (cb_spec_state_index(sys, names[a]) < 0 &&
             cb_spec_param_index(sys, names[a]) < 0) {

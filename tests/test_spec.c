@@ -964,6 +964,15 @@ static void a_grid_should_hit_both_ends_exactly(void **state)
     cubie_result_free(r);
     cubie_solver_free(s);
     cubie_batch_free(b);
+    /* A missing axis name (say, the first parameter of a system that has
+     * none) is an argument error, not a crash. */
+    const char *unnamed[] = {"z", NULL};
+    b = NULL;
+    assert_int_equal(cubie_batch_grid(sys, 2, unnamed, start, stop, count,
+                                      &b, &err), CUBIE_E_ARG);
+    assert_null(b);
+    assert_non_null(strstr(err.message, "axis 1 has no name"));
+    cubie_error_clear(&err);
     cubie_system_free(sys);
 }
 
