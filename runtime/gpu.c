@@ -298,15 +298,21 @@ bool cb_cuda_usable(char *why, size_t n)
     return drv.ready;
 }
 
+/* A checked call's text as the user knows it: "cuMemAlloc(...)". */
+static const char *call_name(const char *text)
+{
+    return strncmp(text, "drv.f_", 6) == 0 ? text + 6 : text;
+}
+
 /* Check a driver call: on failure record which call and why. */
 #define CU_TRY(call)                                                       \
     do {                                                                   \
         CUresult cb_r_ = (call);                                           \
         if (cb_r_ != CUDA_SUCCESS) {                                       \
             return cb_fail(err, CUBIE_E_BACKEND, NULL, 0,                  \
-                           "%s failed: %s (%d) at %s:%d", #call,           \
-                           cu_message(cb_r_), (int)cb_r_, __FILE__,        \
-                           __LINE__);                                      \
+                           "%s failed: %s (%d) at %s:%d",                  \
+                           call_name(#call), cu_message(cb_r_),            \
+                           (int)cb_r_, __FILE__, __LINE__);                \
         }                                                                  \
     } while (0)
 
@@ -557,7 +563,8 @@ cubie_status cb_cuda_run(cb_cuda_kernel *k, int blocksize, size_t real_size,
             CUresult cb_r_ = (call);                                       \
             if (cb_r_ != CUDA_SUCCESS) {                                   \
                 st = cb_fail(err, CUBIE_E_BACKEND, NULL, 0,                \
-                             "%s failed: %s", #call, cu_message(cb_r_));   \
+                             "%s failed: %s (%d)", call_name(#call),       \
+                             cu_message(cb_r_), (int)cb_r_);               \
             }                                                              \
         }                                                                  \
     } while (0)
