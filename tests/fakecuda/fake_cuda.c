@@ -1,0 +1,955 @@
+/* An emulated CUDA driver (libcuda.so.1) that runs kernels on the CPU, so
+ * that the cuda backend's launch path (runtime/gpu.c and the chunked run
+ * loop of runtime/api.c) executes end to end in `meson test` on machines
+ * without a GPU. What it checks and how tests drive it: fake_cuda.h.
+ *
+ * It emulates the driver's contract, not a GPU: a module "runs" the host
+ * branch of the very source NVRTC compiled, so its results equal the host
+ * backend's bit for bit, and a mismatch means the launch path moved,
+ * dropped or mis-sized data. The real device still has to be checked on
+ * a lent GPU (tests/test_gpu.c). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <cuda.h>
+#include <nvrtc.h>
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fake_cuda.h"
+
+/* The project builds with -fvisibility=hidden; a driver exports. */
+#pragma GCC visibility push(default)
+
+/* What the emulated device reports: an H100-like sm_90. */
+enum {
+    DEV_CC_MAJOR = 9,
+    DEV_CC_MINOR = 0,
+    DEV_SMS = 132,
+    DEV_SHARED_OPTIN = 232448,  /* per block, after opting in */
+    DEV_SHARED_PER_SM = 233472,
+    DEV_THREADS_PER_SM = 2048,
+    DEFAULT_DYNAMIC_SHARED = 48 * 1024,
+    GUARD = 64,                 /* bytes checked after each allocation */
+};
+static const size_t DEV_TOTAL = (size_t)80 << 30;
+
+typedef struct alloc {
+    unsigned char *base;
+    size_t size;
+    struct alloc *next;
+} alloc;
+
+typedef void (*host_run_fn)(const void *, const void *, const void *, void *,
+                            void *, int *, int *, int, int, int);
+
+typedef struct module {
+    void *so;
+    host_run_fn run;
+    size_t shared_per_run; /* CB_SHARED_STRIDE reals + CB_SHARED_I_STRIDE ints */
+    int max_dynamic_shared;
+    int magic;
+} module;
+
+typedef struct {
+    double t;
+    bool recorded;
+} event;
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static cubie_fake_cuda_stats stats;
+static alloc *allocs;
+static size_t held;
+static size_t cfg_free;
+static int cfg_max_threads;
+static int cfg_cc_major = DEV_CC_MAJOR, cfg_cc_minor = DEV_CC_MINOR;
+static char fail_sym[64];
+static int fail_nth, fail_code;
+static bool inited;
+static CUresult sticky; /* a fault poisons the context, as on a device */
+static int primary_ctx;
+static __thread CUcontext current;
+
+static void violation(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+static void violation(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(stats.last_violation, sizeof(stats.last_violation), fmt, ap);
+    va_end(ap);
+    stats.violations++;
+    fprintf(stderr, "fake cuda: %s\n", stats.last_violation);
+}
+
+/* The common prologue: injected failures, initialisation, context. */
+static CUresult enter(const char *sym, bool needs_ctx)
+{
+    CUresult r = CUDA_SUCCESS;
+    pthread_mutex_lock(&lock);
+    if (fail_sym[0] != '\0' && strcmp(fail_sym, sym) == 0 && --fail_nth == 0) {
+        fail_sym[0] = '\0';
+        stats.failures_injected++;
+        r = (CUresult)fail_code;
+    } else if (!inited && strcmp(sym, "cuInit") != 0) {
+        r = CUDA_ERROR_NOT_INITIALIZED;
+    } else if (needs_ctx && current == NULL) {
+        violation("%s called with no current context", sym);
+        r = CUDA_ERROR_INVALID_CONTEXT;
+    }
+    pthread_mutex_unlock(&lock);
+    return r;
+}
+
+#define ENTER(sym, needs_ctx)                                              \
+    do {                                                                   \
+        CUresult e_ = enter(sym, needs_ctx);                               \
+        if (e_ != CUDA_SUCCESS) {                                          \
+            return e_;                                                     \
+        }                                                                  \
+    } while (0)
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+/* ---- controls ------------------------------------------------------- */
+
+void cubie_fake_cuda_stats_get(cubie_fake_cuda_stats *out)
+{
+    pthread_mutex_lock(&lock);
+    *out = stats;
+    pthread_mutex_unlock(&lock);
+}
+
+void cubie_fake_cuda_fail(const char *sym, int nth, int code)
+{
+    pthread_mutex_lock(&lock);
+    snprintf(fail_sym, sizeof(fail_sym), "%s", sym ? sym : "");
+    fail_nth = nth;
+    fail_code = code;
+    pthread_mutex_unlock(&lock);
+}
+
+void cubie_fake_cuda_arch(int major, int minor)
+{
+    pthread_mutex_lock(&lock);
+    cfg_cc_major = major > 0 ? major : DEV_CC_MAJOR;
+    cfg_cc_minor = major > 0 ? minor : DEV_CC_MINOR;
+    pthread_mutex_unlock(&lock);
+}
+
+void cubie_fake_cuda_config(size_t free_bytes, int max_threads)
+{
+    pthread_mutex_lock(&lock);
+    cfg_free = free_bytes;
+    cfg_max_threads = max_threads;
+    stats.peak_bytes = held;
+    pthread_mutex_unlock(&lock);
+}
+
+/* ---- sources behind images: NVRTC seen through LD_PRELOAD ------------- */
+
+static void hash_hex(const unsigned char *p, size_t n, char out[33])
+{
+    uint64_t h1 = 0xcbf29ce484222325ull, h2 = 0x9e3779b97f4a7c15ull;
+    for (size_t i = 0; i < n; i++) {
+        h1 = (h1 ^ p[i]) * 0x100000001b3ull;
+        h2 = (h2 ^ (unsigned char)(p[i] + 0x3d)) * 0x100000001b3ull;
+    }
+    snprintf(out, 33, "%016llx%016llx", (unsigned long long)h1,
+             (unsigned long long)h2);
+}
+
+static void store_dir(char *out, size_t n)
+{
+    const char *c = getenv("CUBIE_CACHE_DIR");
+    if (c != NULL && *c) {
+        snprintf(out, n, "%s/fake-cuda", c);
+    } else {
+        snprintf(out, n, "/tmp/cubie-fake-cuda-%d", (int)getuid());
+    }
+    char part[600];
+    snprintf(part, sizeof(part), "%s", out);
+    for (char *p = part + 1; *p != '\0'; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(part, 0755);
+            *p = '/';
+        }
+    }
+    mkdir(part, 0755);
+}
+
+/* Bytes of an ELF64 image: the furthest end of its headers and sections. */
+static size_t elf_size(const unsigned char *p)
+{
+    if (p[4] != 2) {
+        return 0;
+    }
+    uint64_t shoff, phoff, off, sz;
+    uint16_t shentsize, shnum, phentsize, phnum;
+    uint32_t type;
+    memcpy(&phoff, p + 0x20, 8);
+    memcpy(&shoff, p + 0x28, 8);
+    memcpy(&phentsize, p + 0x36, 2);
+    memcpy(&phnum, p + 0x38, 2);
+    memcpy(&shentsize, p + 0x3A, 2);
+    memcpy(&shnum, p + 0x3C, 2);
+    size_t end = 64;
+    if (shoff + (uint64_t)shnum * shentsize > end) {
+        end = shoff + (uint64_t)shnum * shentsize;
+    }
+    if (phoff + (uint64_t)phnum * phentsize > end) {
+        end = phoff + (uint64_t)phnum * phentsize;
+    }
+    for (unsigned i = 0; i < shnum; i++) {
+        const unsigned char *sh = p + shoff + (size_t)i * shentsize;
+        memcpy(&type, sh + 4, 4);
+        memcpy(&off, sh + 0x18, 8);
+        memcpy(&sz, sh + 0x20, 8);
+        if (type != 8 /* SHT_NOBITS */ && off + sz > end) {
+            end = off + sz;
+        }
+    }
+    for (unsigned i = 0; i < phnum; i++) {
+        const unsigned char *ph = p + phoff + (size_t)i * phentsize;
+        memcpy(&off, ph + 8, 8);
+        memcpy(&sz, ph + 0x20, 8);
+        if (off + sz > end) {
+            end = off + sz;
+        }
+    }
+    return end;
+}
+
+static bool image_key(const void *image, char key[33])
+{
+    const unsigned char *p = image;
+    size_t n;
+    if (memcmp(p, "\x7f" "ELF", 4) == 0) {
+        uint16_t machine;
+        memcpy(&machine, p + 18, 2);
+        if (machine != 190 /* EM_CUDA */) {
+            return false;
+        }
+        n = elf_size(p);
+    } else {
+        n = strlen(image); /* PTX */
+    }
+    if (n == 0) {
+        return false;
+    }
+    hash_hex(p, n, key);
+    return true;
+}
+
+typedef struct {
+    nvrtcProgram prog;
+    char *source;
+} program;
+static program programs[64];
+
+static void remember(const void *image, const char *source)
+{
+    char key[33], dir[600], path[700], tmp[720];
+    if (source == NULL || !image_key(image, key)) {
+        return;
+    }
+    store_dir(dir, sizeof(dir));
+    snprintf(path, sizeof(path), "%s/%s.cu", dir, key);
+    if (access(path, R_OK) == 0) {
+        return;
+    }
+    snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (f != NULL) {
+        bool ok = fputs(source, f) != EOF;
+        if (fclose(f) == 0 && ok) {
+            rename(tmp, path);
+        }
+        unlink(tmp);
+    }
+}
+
+static const char *program_source(nvrtcProgram prog)
+{
+    for (size_t i = 0; i < sizeof(programs) / sizeof(programs[0]); i++) {
+        if (programs[i].prog == prog && prog != NULL) {
+            return programs[i].source;
+        }
+    }
+    return NULL;
+}
+
+#define REAL(name) ((__typeof__(&name))dlsym(RTLD_NEXT, #name))
+
+nvrtcResult nvrtcCreateProgram(nvrtcProgram *prog, const char *src,
+                               const char *name, int n_headers,
+                               const char *const *headers,
+                               const char *const *include_names)
+{
+    __typeof__(&nvrtcCreateProgram) real = REAL(nvrtcCreateProgram);
+    if (real == NULL) {
+        return NVRTC_ERROR_INTERNAL_ERROR;
+    }
+    nvrtcResult r = real(prog, src, name, n_headers, headers, include_names);
+    if (r == NVRTC_SUCCESS) {
+        pthread_mutex_lock(&lock);
+        for (size_t i = 0; i < sizeof(programs) / sizeof(programs[0]); i++) {
+            if (programs[i].prog == NULL) {
+                programs[i].prog = *prog;
+                programs[i].source = strdup(src);
+                break;
+            }
+        }
+        pthread_mutex_unlock(&lock);
+    }
+    return r;
+}
+
+nvrtcResult nvrtcDestroyProgram(nvrtcProgram *prog)
+{
+    pthread_mutex_lock(&lock);
+    for (size_t i = 0; i < sizeof(programs) / sizeof(programs[0]); i++) {
+        if (prog != NULL && programs[i].prog == *prog) {
+            free(programs[i].source);
+            programs[i].prog = NULL;
+            programs[i].source = NULL;
+        }
+    }
+    pthread_mutex_unlock(&lock);
+    __typeof__(&nvrtcDestroyProgram) real = REAL(nvrtcDestroyProgram);
+    return real != NULL ? real(prog) : NVRTC_ERROR_INTERNAL_ERROR;
+}
+
+nvrtcResult nvrtcGetCUBIN(nvrtcProgram prog, char *cubin)
+{
+    __typeof__(&nvrtcGetCUBIN) real = REAL(nvrtcGetCUBIN);
+    nvrtcResult r = real != NULL ? real(prog, cubin)
+                                 : NVRTC_ERROR_INTERNAL_ERROR;
+    if (r == NVRTC_SUCCESS) {
+        pthread_mutex_lock(&lock);
+        remember(cubin, program_source(prog));
+        pthread_mutex_unlock(&lock);
+    }
+    return r;
+}
+
+nvrtcResult nvrtcGetPTX(nvrtcProgram prog, char *ptx)
+{
+    __typeof__(&nvrtcGetPTX) real = REAL(nvrtcGetPTX);
+    nvrtcResult r = real != NULL ? real(prog, ptx)
+                                 : NVRTC_ERROR_INTERNAL_ERROR;
+    if (r == NVRTC_SUCCESS) {
+        pthread_mutex_lock(&lock);
+        remember(ptx, program_source(prog));
+        pthread_mutex_unlock(&lock);
+    }
+    return r;
+}
+
+/* ---- device, context ------------------------------------------------- */
+
+CUresult cuInit(unsigned flags)
+{
+    ENTER("cuInit", false);
+    if (flags != 0) {
+        return CUDA_ERROR_INVALID_VALUE;
+    }
+    pthread_mutex_lock(&lock);
+    inited = true;
+    const char *f = getenv("CUBIE_FAKE_CUDA_FREE");
+    if (f != NULL && *f) {
+        cfg_free = strtoull(f, NULL, 10);
+    }
+    pthread_mutex_unlock(&lock);
+    return CUDA_SUCCESS;
+}
+
+/* NVRTC itself opens libcuda.so.1 (that is, this library) and asks for
+ * the driver's private tables: there are none here. */
+CUresult cuGetExportTable(const void **table, const CUuuid *id)
+{
+    (void)id;
+    if (table != NULL) {
+        *table = NULL;
+    }
+    return CUDA_ERROR_NOT_SUPPORTED;
+}
+
+CUresult cuDriverGetVersion(int *v)
+{
+    ENTER("cuDriverGetVersion", false);
+    *v = 13000;
+    return CUDA_SUCCESS;
+}
+
+CUresult cuDeviceGetCount(int *n)
+{
+    ENTER("cuDeviceGetCount", false);
+    *n = 1;
+    return CUDA_SUCCESS;
+}
+
+CUresult cuDeviceGet(CUdevice *d, int ordinal)
+{
+    ENTER("cuDeviceGet", false);
+    if (ordinal != 0) {
+        return CUDA_ERROR_INVALID_DEVICE;
+    }
+    *d = 0;
+    return CUDA_SUCCESS;
+}
+
+CUresult cuDeviceGetName(char *name, int len, CUdevice d)
+{
+    ENTER("cuDeviceGetName", false);
+    if (d != 0 || len <= 0) {
+        return CUDA_ERROR_INVALID_VALUE;
+    }
+    snprintf(name, (size_t)len, "cubie emulated device (host CPU)");
+    return CUDA_SUCCESS;
+}
+
+CUresult cuDeviceGetAttribute(int *v, CUdevice_attribute a, CUdevice d)
+{
+    ENTER("cuDeviceGetAttribute", false);
+    if (d != 0) {
+        return CUDA_ERROR_INVALID_DEVICE;
+    }
+    switch (a) {
+    case CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR: *v = cfg_cc_major; break;
+    case CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR: *v = cfg_cc_minor; break;
+    case CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT: *v = DEV_SMS; break;
+    case CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN:
+        *v = DEV_SHARED_OPTIN;
+        break;
+    case CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_MULTIPROCESSOR:
+        *v = DEV_SHARED_PER_SM;
+        break;
+    case CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_MULTIPROCESSOR:
+        *v = DEV_THREADS_PER_SM;
+        break;
+    case CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK: *v = 1024; break;
+    default:
+        return CUDA_ERROR_INVALID_VALUE;
+    }
+    return CUDA_SUCCESS;
+}
+
+CUresult cuDeviceTotalMem_v2(size_t *bytes, CUdevice d)
+{
+    ENTER("cuDeviceTotalMem_v2", false);
+    if (d != 0) {
+        return CUDA_ERROR_INVALID_DEVICE;
+    }
+    *bytes = DEV_TOTAL;
+    return CUDA_SUCCESS;
+}
+
+CUresult cuDevicePrimaryCtxRetain(CUcontext *ctx, CUdevice d)
+{
+    ENTER("cuDevicePrimaryCtxRetain", false);
+    if (d != 0) {
+        return CUDA_ERROR_INVALID_DEVICE;
+    }
+    *ctx = (CUcontext)(void *)&primary_ctx;
+    return CUDA_SUCCESS;
+}
+
+CUresult cuCtxSetCurrent(CUcontext ctx)
+{
+    ENTER("cuCtxSetCurrent", false);
+    if (ctx != NULL && ctx != (CUcontext)(void *)&primary_ctx) {
+        return CUDA_ERROR_INVALID_CONTEXT;
+    }
+    current = ctx;
+    return CUDA_SUCCESS;
+}
+
+/* ---- memory ----------------------------------------------------------- */
+
+static const unsigned char guard_byte = 0x5a;
+
+/* Under the lock. A broken guard is a write past an allocation: on a
+ * device, an illegal address that poisons the context. */
+static void check_guards(const char *when)
+{
+    for (alloc *a = allocs; a != NULL; a = a->next) {
+        for (size_t i = 0; i < GUARD; i++) {
+            if (a->base[a->size + i] != guard_byte) {
+                violation("%s: a write past the end of a %zu-byte "
+                          "allocation", when, a->size);
+                sticky = CUDA_ERROR_ILLEGAL_ADDRESS;
+                memset(a->base + a->size, guard_byte, GUARD);
+                break;
+            }
+        }
+    }
+}
+
+/* Under the lock: the allocation holding [p, p + n), or NULL. */
+static alloc *find(CUdeviceptr p, size_t n)
+{
+    for (alloc *a = allocs; a != NULL; a = a->next) {
+        uintptr_t b = (uintptr_t)a->base;
+        if (p >= b && p + n <= b + a->size && p + n >= p) {
+            return a;
+        }
+    }
+    return NULL;
+}
+
+CUresult cuMemGetInfo_v2(size_t *free_b, size_t *total)
+{
+    ENTER("cuMemGetInfo_v2", true);
+    pthread_mutex_lock(&lock);
+    size_t cap = cfg_free != 0 ? cfg_free : DEV_TOTAL;
+    *free_b = held < cap ? cap - held : 0;
+    *total = DEV_TOTAL;
+    pthread_mutex_unlock(&lock);
+    return CUDA_SUCCESS;
+}
+
+CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t n)
+{
+    ENTER("cuMemAlloc_v2", true);
+    if (n == 0) {
+        return CUDA_ERROR_INVALID_VALUE;
+    }
+    pthread_mutex_lock(&lock);
+    size_t cap = cfg_free != 0 ? cfg_free : DEV_TOTAL;
+    CUresult r = CUDA_SUCCESS;
+    alloc *a = NULL;
+    if (held + n > cap) {
+        r = CUDA_ERROR_OUT_OF_MEMORY;
+    } else if ((a = malloc(sizeof(*a))) == NULL ||
+               (a->base = malloc(n + GUARD)) == NULL) {
+        free(a);
+        r = CUDA_ERROR_OUT_OF_MEMORY;
+    } else {
+        memset(a->base, 0xa5, n); /* device memory starts as garbage */
+        memset(a->base + n, guard_byte, GUARD);
+        a->size = n;
+        a->next = allocs;
+        allocs = a;
+        held += n;
+        stats.live_allocations++;
+        if (held > stats.peak_bytes) {
+            stats.peak_bytes = held;
+        }
+        *p = (CUdeviceptr)(uintptr_t)a->base;
+    }
+    pthread_mutex_unlock(&lock);
+    return r;
+}
+
+CUresult cuMemFree_v2(CUdeviceptr p)
+{
+    ENTER("cuMemFree_v2", true);
+    pthread_mutex_lock(&lock);
+    check_guards("cuMemFree");
+    CUresult r = CUDA_ERROR_INVALID_VALUE;
+    for (alloc **a = &allocs; *a != NULL; a = &(*a)->next) {
+        if ((uintptr_t)(*a)->base == p) {
+            alloc *dead = *a;
+            *a = dead->next;
+            held -= dead->size;
+            stats.live_allocations--;
+            free(dead->base);
+            free(dead);
+            r = CUDA_SUCCESS;
+            break;
+        }
+    }
+    if (r != CUDA_SUCCESS) {
+        violation("cuMemFree of %#llx, which is no allocation",
+                  (unsigned long long)p);
+    }
+    pthread_mutex_unlock(&lock);
+    return r;
+}
+
+static CUresult copy(const char *sym, CUdeviceptr dev, void *host,
+                     size_t n, bool to_device)
+{
+    pthread_mutex_lock(&lock);
+    CUresult r = sticky;
+    if (r == CUDA_SUCCESS) {
+        if (find(dev, n) == NULL) {
+            violation("%s of %zu bytes at %#llx: outside every allocation",
+                      sym, n, (unsigned long long)dev);
+            r = CUDA_ERROR_INVALID_VALUE;
+        } else if (to_device) {
+            memcpy((void *)(uintptr_t)dev, host, n);
+        } else {
+            memcpy(host, (const void *)(uintptr_t)dev, n);
+        }
+    }
+    pthread_mutex_unlock(&lock);
+    return r;
+}
+
+CUresult cuMemcpyHtoD_v2(CUdeviceptr dst, const void *src, size_t n)
+{
+    ENTER("cuMemcpyHtoD_v2", true);
+    return copy("cuMemcpyHtoD", dst, (void *)(uintptr_t)src, n, true);
+}
+
+CUresult cuMemcpyDtoH_v2(void *dst, CUdeviceptr src, size_t n)
+{
+    ENTER("cuMemcpyDtoH_v2", true);
+    return copy("cuMemcpyDtoH", src, dst, n, false);
+}
+
+/* ---- modules and launches ------------------------------------------- */
+
+static size_t source_define(const char *src, const char *name)
+{
+    char pat[96];
+    snprintf(pat, sizeof(pat), "#define %s ", name);
+    const char *p = strstr(src, pat);
+    return p != NULL ? (size_t)strtoull(p + strlen(pat), NULL, 10) : 0;
+}
+
+/* Compile the source's host branch as runtime/host.c does (same flags, so
+ * the results are the host backend's), once per image. */
+static CUresult build(const char *dir, const char *key, module *m)
+{
+    char src[700], so[700], tmp[720], cmd[2400];
+    snprintf(src, sizeof(src), "%s/%s.cu", dir, key);
+    snprintf(so, sizeof(so), "%s/%s.so", dir, key);
+    FILE *f = fopen(src, "rb");
+    if (f == NULL) {
+        violation("cuModuleLoadData: an image NVRTC was not seen to make "
+                  "(no %s)", src);
+        return CUDA_ERROR_INVALID_IMAGE;
+    }
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    char chunk[8192];
+    size_t got;
+    while (mem != NULL && (got = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        fwrite(chunk, 1, got, mem);
+    }
+    fclose(f);
+    if (mem == NULL || fclose(mem) != 0) {
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    bool has_kernel = strstr(text, "cubie_kernel(") != NULL;
+    size_t real_size = strstr(text, "#define CB_F32 1") != NULL ? 4 : 8;
+    m->shared_per_run = source_define(text, "CB_SHARED_STRIDE") * real_size +
+                        source_define(text, "CB_SHARED_I_STRIDE") * 4;
+    free(text);
+    if (!has_kernel) {
+        return CUDA_ERROR_NOT_FOUND;
+    }
+    if (access(so, R_OK) != 0) {
+        const char *cc = getenv("CC");
+        snprintf(tmp, sizeof(tmp), "%s.%d.tmp", so, (int)getpid());
+        snprintf(cmd, sizeof(cmd),
+                 "%s -x c -std=gnu11 -O3 -march=native -fopenmp -fPIC "
+                 "-shared -o '%s' '%s' -lm",
+                 cc != NULL && *cc ? cc : "cc", tmp, src);
+        if (system(cmd) != 0 || rename(tmp, so) != 0) {
+            unlink(tmp);
+            violation("cuModuleLoadData: cannot build %s", src);
+            return CUDA_ERROR_INVALID_IMAGE;
+        }
+    }
+    dlopen("libgomp.so.1", RTLD_NOW | RTLD_GLOBAL | RTLD_NODELETE);
+    m->so = dlopen(so, RTLD_NOW | RTLD_LOCAL);
+    if (m->so == NULL) {
+        return CUDA_ERROR_INVALID_IMAGE;
+    }
+    *(void **)&m->run = dlsym(m->so, "cubie_host_run");
+    if (m->run == NULL) {
+        dlclose(m->so);
+        return CUDA_ERROR_NOT_FOUND;
+    }
+    return CUDA_SUCCESS;
+}
+
+CUresult cuModuleLoadData(CUmodule *mod, const void *image)
+{
+    ENTER("cuModuleLoadData", true);
+    char key[33], dir[600];
+    if (image == NULL || !image_key(image, key)) {
+        return CUDA_ERROR_INVALID_IMAGE;
+    }
+    store_dir(dir, sizeof(dir));
+    module *m = calloc(1, sizeof(*m));
+    if (m == NULL) {
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    CUresult r = build(dir, key, m);
+    if (r != CUDA_SUCCESS) {
+        free(m);
+        return r;
+    }
+    m->max_dynamic_shared = DEFAULT_DYNAMIC_SHARED;
+    m->magic = 0x6375;
+    pthread_mutex_lock(&lock);
+    stats.live_modules++;
+    pthread_mutex_unlock(&lock);
+    *mod = (CUmodule)(void *)m;
+    return CUDA_SUCCESS;
+}
+
+CUresult cuModuleUnload(CUmodule mod)
+{
+    ENTER("cuModuleUnload", true);
+    module *m = (module *)(void *)mod;
+    if (m == NULL || m->magic != 0x6375) {
+        return CUDA_ERROR_INVALID_HANDLE;
+    }
+    m->magic = 0;
+    dlclose(m->so);
+    free(m);
+    pthread_mutex_lock(&lock);
+    stats.live_modules--;
+    pthread_mutex_unlock(&lock);
+    return CUDA_SUCCESS;
+}
+
+/* One kernel per module: the function handle is the module. */
+CUresult cuModuleGetFunction(CUfunction *fn, CUmodule mod, const char *name)
+{
+    ENTER("cuModuleGetFunction", false);
+    module *m = (module *)(void *)mod;
+    if (m == NULL || m->magic != 0x6375) {
+        return CUDA_ERROR_INVALID_HANDLE;
+    }
+    if (strcmp(name, "cubie_kernel") != 0) {
+        return CUDA_ERROR_NOT_FOUND;
+    }
+    *fn = (CUfunction)(void *)m;
+    return CUDA_SUCCESS;
+}
+
+static int max_threads(void)
+{
+    pthread_mutex_lock(&lock);
+    int n = cfg_max_threads > 0 ? cfg_max_threads : 1024;
+    pthread_mutex_unlock(&lock);
+    return n;
+}
+
+CUresult cuFuncGetAttribute(int *v, CUfunction_attribute a, CUfunction fn)
+{
+    ENTER("cuFuncGetAttribute", false);
+    module *m = (module *)(void *)fn;
+    if (m == NULL || m->magic != 0x6375) {
+        return CUDA_ERROR_INVALID_HANDLE;
+    }
+    switch (a) {
+    case CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK: *v = max_threads(); break;
+    case CU_FUNC_ATTRIBUTE_NUM_REGS: *v = 64; break;
+    case CU_FUNC_ATTRIBUTE_LOCAL_SIZE_BYTES:
+    case CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES: *v = 0; break;
+    case CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES:
+        *v = m->max_dynamic_shared;
+        break;
+    default:
+        return CUDA_ERROR_INVALID_VALUE;
+    }
+    return CUDA_SUCCESS;
+}
+
+CUresult cuFuncSetAttribute(CUfunction fn, CUfunction_attribute a, int v)
+{
+    ENTER("cuFuncSetAttribute", false);
+    module *m = (module *)(void *)fn;
+    if (m == NULL || m->magic != 0x6375) {
+        return CUDA_ERROR_INVALID_HANDLE;
+    }
+    if (a != CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES || v < 0 ||
+        v > DEV_SHARED_OPTIN) {
+        return CUDA_ERROR_INVALID_VALUE;
+    }
+    m->max_dynamic_shared = v;
+    pthread_mutex_lock(&lock);
+    stats.max_dynamic_shared = v;
+    pthread_mutex_unlock(&lock);
+    return CUDA_SUCCESS;
+}
+
+CUresult cuOccupancyMaxActiveBlocksPerMultiprocessor(int *n, CUfunction fn,
+                                                     int block, size_t shared)
+{
+    ENTER("cuOccupancyMaxActiveBlocksPerMultiprocessor", true);
+    module *m = (module *)(void *)fn;
+    if (m == NULL || m->magic != 0x6375 || block <= 0) {
+        return CUDA_ERROR_INVALID_VALUE;
+    }
+    if (block > max_threads() || shared > (size_t)m->max_dynamic_shared) {
+        *n = 0;
+        return CUDA_SUCCESS;
+    }
+    int blocks = DEV_THREADS_PER_SM / block;
+    int by_regs = 65536 / (64 * block); /* 64 registers a thread */
+    blocks = blocks < by_regs ? blocks : by_regs;
+    blocks = blocks < 32 ? blocks : 32;
+    if (shared > 0) {
+        int by_shared = (int)(DEV_SHARED_PER_SM / (shared + 1024));
+        blocks = blocks < by_shared ? blocks : by_shared;
+    }
+    *n = blocks;
+    return CUDA_SUCCESS;
+}
+
+CUresult cuLaunchKernel(CUfunction fn, unsigned gx, unsigned gy, unsigned gz,
+                        unsigned bx, unsigned by, unsigned bz, unsigned shared,
+                        CUstream stream, void **params, void **extra)
+{
+    ENTER("cuLaunchKernel", true);
+    module *m = (module *)(void *)fn;
+    if (m == NULL || m->magic != 0x6375) {
+        return CUDA_ERROR_INVALID_HANDLE;
+    }
+    if (gx == 0 || bx == 0 || gy != 1 || gz != 1 || by != 1 || bz != 1 ||
+        stream != NULL || params == NULL || extra != NULL) {
+        return CUDA_ERROR_INVALID_VALUE;
+    }
+    if (bx > (unsigned)max_threads() || shared > (unsigned)m->max_dynamic_shared) {
+        /* What a device answers for a block it cannot hold. */
+        return CUDA_ERROR_INVALID_VALUE;
+    }
+    CUdeviceptr p[7];
+    for (int i = 0; i < 7; i++) {
+        memcpy(&p[i], params[i], sizeof(CUdeviceptr));
+    }
+    int n_runs, n_saves, max_steps;
+    memcpy(&n_runs, params[7], sizeof(int));
+    memcpy(&n_saves, params[8], sizeof(int));
+    memcpy(&max_steps, params[9], sizeof(int));
+    pthread_mutex_lock(&lock);
+    CUresult r = sticky;
+    stats.launches++;
+    stats.last_grid = gx;
+    stats.last_block = bx;
+    stats.last_shared = shared;
+    /* Faults a device reports later, at the next synchronising call. */
+    for (int i = 0; i < 7 && r == CUDA_SUCCESS; i++) {
+        alloc *a = find(p[i], 1);
+        if (a == NULL || (uintptr_t)a->base != p[i]) {
+            violation("kernel parameter %d (%#llx) is no allocation", i,
+                      (unsigned long long)p[i]);
+            sticky = CUDA_ERROR_ILLEGAL_ADDRESS;
+        }
+    }
+    if ((size_t)shared < (size_t)bx * m->shared_per_run) {
+        violation("launch with %u bytes of dynamic shared memory for %u "
+                  "threads of %zu bytes each", shared, bx, m->shared_per_run);
+        sticky = CUDA_ERROR_ILLEGAL_ADDRESS;
+    }
+    if (n_runs <= 0 || (unsigned long long)gx * bx < (unsigned)n_runs ||
+        (unsigned long long)(gx - 1) * bx >= (unsigned)n_runs) {
+        violation("grid of %u blocks of %u threads for %d runs", gx, bx,
+                  n_runs);
+        sticky = CUDA_ERROR_LAUNCH_FAILED;
+    }
+    bool go = r == CUDA_SUCCESS && sticky == CUDA_SUCCESS;
+    pthread_mutex_unlock(&lock);
+    if (go) {
+        m->run((void *)p[0], (void *)p[1], (void *)p[2], (void *)p[3],
+               (void *)p[4], (int *)p[5], (int *)p[6], n_runs, n_saves,
+               max_steps);
+        pthread_mutex_lock(&lock);
+        check_guards("after the kernel");
+        pthread_mutex_unlock(&lock);
+    }
+    return r;
+}
+
+/* ---- events: launches are synchronous here ----------------------------- */
+
+CUresult cuEventCreate(CUevent *e, unsigned flags)
+{
+    ENTER("cuEventCreate", true);
+    (void)flags;
+    event *ev = calloc(1, sizeof(*ev));
+    if (ev == NULL) {
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    *e = (CUevent)(void *)ev;
+    return CUDA_SUCCESS;
+}
+
+CUresult cuEventRecord(CUevent e, CUstream s)
+{
+    ENTER("cuEventRecord", true);
+    if (e == NULL || s != NULL) {
+        return CUDA_ERROR_INVALID_HANDLE;
+    }
+    ((event *)(void *)e)->t = now_ms();
+    ((event *)(void *)e)->recorded = true;
+    return CUDA_SUCCESS;
+}
+
+CUresult cuEventSynchronize(CUevent e)
+{
+    ENTER("cuEventSynchronize", true);
+    if (e == NULL) {
+        return CUDA_ERROR_INVALID_HANDLE;
+    }
+    pthread_mutex_lock(&lock);
+    CUresult r = sticky;
+    pthread_mutex_unlock(&lock);
+    return r;
+}
+
+CUresult cuEventElapsedTime_v2(float *ms, CUevent a, CUevent b)
+{
+    ENTER("cuEventElapsedTime_v2", true);
+    const event *ea = (const event *)(void *)a, *eb = (const event *)(void *)b;
+    if (ea == NULL || eb == NULL || !ea->recorded || !eb->recorded) {
+        return CUDA_ERROR_INVALID_HANDLE;
+    }
+    *ms = (float)(eb->t - ea->t);
+    return CUDA_SUCCESS;
+}
+
+CUresult cuEventDestroy_v2(CUevent e)
+{
+    ENTER("cuEventDestroy_v2", false);
+    free((void *)e);
+    return CUDA_SUCCESS;
+}
+
+CUresult cuGetErrorString(CUresult r, const char **s)
+{
+    switch (r) {
+    case CUDA_SUCCESS: *s = "no error"; break;
+    case CUDA_ERROR_INVALID_VALUE: *s = "invalid argument"; break;
+    case CUDA_ERROR_OUT_OF_MEMORY: *s = "out of memory"; break;
+    case CUDA_ERROR_NOT_INITIALIZED: *s = "initialization error"; break;
+    case CUDA_ERROR_INVALID_DEVICE: *s = "invalid device ordinal"; break;
+    case CUDA_ERROR_INVALID_IMAGE: *s = "device kernel image is invalid"; break;
+    case CUDA_ERROR_INVALID_CONTEXT: *s = "invalid device context"; break;
+    case CUDA_ERROR_INVALID_HANDLE: *s = "invalid resource handle"; break;
+    case CUDA_ERROR_NOT_FOUND: *s = "named symbol not found"; break;
+    case CUDA_ERROR_ILLEGAL_ADDRESS:
+        *s = "an illegal memory access was encountered";
+        break;
+    case CUDA_ERROR_LAUNCH_FAILED: *s = "unspecified launch failure"; break;
+    default: *s = NULL; return CUDA_ERROR_INVALID_VALUE;
+    }
+    return CUDA_SUCCESS;
+}

@@ -1,0 +1,513 @@
+/* The cuda backend's launch path under the emulated driver
+ * (tests/fakecuda, loaded by meson with LD_PRELOAD): allocation, copies,
+ * kernel parameters, shared memory sizing, block and grid, chunking by
+ * free device memory, events, driver failures, and the CLI. The emulated
+ * module runs the host branch of the same source, so every result must
+ * equal the host backend's bit for bit. Exits 77 when the emulated driver
+ * is not loaded (a build without NVRTC). */
+#include "testutil.h"
+
+#include <dlfcn.h>
+#include <math.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include <cuda.h>
+
+#include "fake_cuda.h"
+#include "gpu.h"
+#include "util.h"
+
+static cubie_fake_cuda_stats_fn fake_stats;
+static cubie_fake_cuda_fail_fn fake_fail;
+static cubie_fake_cuda_config_fn fake_config;
+static cubie_fake_cuda_arch_fn fake_arch;
+
+static cubie_fake_cuda_stats stats(void)
+{
+    cubie_fake_cuda_stats s;
+    fake_stats(&s);
+    return s;
+}
+
+static cubie_system *spec(const char *name)
+{
+    char path[512];
+    cubie_error err = {0};
+    cubie_system *sys = NULL;
+    tu_ok(cubie_system_load(tu_spec_path(name, path, sizeof(path)), &sys,
+                            &err), &err);
+    return sys;
+}
+
+/* A batch of n runs over [lo, hi] of the first parameter (of the first
+ * state for a system without parameters). */
+static cubie_batch *grid(const cubie_system *sys, size_t n, double lo,
+                         double hi)
+{
+    cubie_error err = {0};
+    cubie_batch *b = NULL;
+    const char *names[] = {cubie_system_n_parameters(sys) > 0
+                               ? cubie_system_parameter_name(sys, 0)
+                               : cubie_system_state_name(sys, 0)};
+    double l[] = {lo}, h[] = {hi};
+    size_t count[] = {n};
+    tu_ok(cubie_batch_grid(sys, 1, names, l, h, count, &b, &err), &err);
+    return b;
+}
+
+/* Every output of two results, byte for byte. */
+static void assert_same_result(const cubie_result *a, const cubie_result *b)
+{
+    const size_t runs = cubie_result_n_runs(a), saves = cubie_result_n_saves(a);
+    const size_t sz = (size_t)cubie_result_precision(a);
+    assert_int_equal(runs, cubie_result_n_runs(b));
+    assert_int_equal(saves, cubie_result_n_saves(b));
+    assert_int_equal(cubie_result_n_vars(a), cubie_result_n_vars(b));
+    assert_memory_equal(cubie_result_state_data(a), cubie_result_state_data(b),
+                        runs * saves * cubie_result_n_vars(a) * sz);
+    assert_memory_equal(cubie_result_status(a), cubie_result_status(b),
+                        runs * sizeof(int32_t));
+    assert_memory_equal(cubie_result_time(a), cubie_result_time(b),
+                        saves * sizeof(double));
+    const void *oa = cubie_result_observable_data(a);
+    const void *ob = cubie_result_observable_data(b);
+    assert_true((oa == NULL) == (ob == NULL));
+    if (oa != NULL) {
+        assert_memory_equal(oa, ob,
+                            runs * saves * cubie_result_n_observables(a) * sz);
+    }
+    const int32_t *ca = cubie_result_counters(a), *cb = cubie_result_counters(b);
+    assert_true((ca == NULL) == (cb == NULL));
+    if (ca != NULL) {
+        assert_memory_equal(ca, cb, runs * saves * 4 * sizeof(int32_t));
+    }
+}
+
+/* No device memory or fault left behind. */
+static void assert_clean(void)
+{
+    cubie_fake_cuda_stats s = stats();
+    if (s.violations != 0) {
+        print_error("emulated driver: %s\n", s.last_violation);
+    }
+    assert_int_equal(s.violations, 0);
+    assert_int_equal(s.live_allocations, 0);
+}
+
+/* out = pairs + backend, NULL-terminated (out holds 16). */
+static void with_backend(const char *const *pairs, const char *backend,
+                         const char **out)
+{
+    size_t n = 0;
+    for (; pairs[n] != NULL; n++) {
+        assert_true(n < 14);
+        out[n] = pairs[n];
+    }
+    out[n] = backend;
+    out[n + 1] = NULL;
+}
+
+/* Compile one stack for both backends, run, compare. */
+static void check_case(const cubie_system *sys, const cubie_batch *b,
+                       const char *const *compile, const char *const *run)
+{
+    const char *host[16], *cuda[16];
+    with_backend(compile, "backend=host", host);
+    with_backend(compile, "backend=cuda", cuda);
+    cubie_solver *sh = tu_compile(sys, host);
+    cubie_solver *sg = tu_compile(sys, cuda);
+    assert_string_equal(cubie_solver_backend(sg), "cuda");
+    assert_string_equal(cubie_solver_arch(sg), "sm_90");
+    long launches = stats().launches;
+    cubie_result *rh = tu_run(sh, b, run);
+    cubie_result *rg = tu_run(sg, b, run);
+    assert_string_equal(cubie_result_backend(rg), "cuda");
+    assert_true(stats().launches > launches);
+    assert_same_result(rh, rg);
+    assert_clean();
+    cubie_result_free(rh);
+    cubie_result_free(rg);
+    cubie_solver_free(sh);
+    cubie_solver_free(sg);
+}
+
+static void launches_should_equal_the_host_backend(void **s)
+{
+    (void)s;
+    cubie_system *lorenz = spec("lorenz.json");
+    cubie_batch *b = grid(lorenz, 1000, 0.0, 28.0); /* not a block multiple */
+    const char *rk4[] = {"algorithm=classical-rk4", "precision=float32",
+                         "output_types=state,observables,time", NULL};
+    const char *rk4_run[] = {"dt=0.001", "save_every=0.05", NULL};
+    check_case(lorenz, b, rk4, rk4_run);
+    const char *tsit5[] = {"algorithm=tsit5", "step_controller=pi",
+                           "precision=float64",
+                           "output_types=state,time,iteration_counters",
+                           NULL};
+    const char *tol[] = {"atol=1e-8", "rtol=1e-8", "save_every=0.25", NULL};
+    check_case(lorenz, b, tsit5, tol);
+    cubie_batch_free(b);
+    cubie_system_free(lorenz);
+
+    /* Implicit, with Newton and Krylov counters and int32 buffers. */
+    cubie_system *vdp = spec("van_der_pol_stiff.json");
+    cubie_batch *bv = grid(vdp, 300, 10.0, 1000.0);
+    const char *kv[] = {"algorithm=kvaerno5", "step_controller=gustafsson",
+                        "precision=float64", "preconditioner_type=jacobi",
+                        "linear_correction_type=bicgstab",
+                        "output_types=state,iteration_counters", NULL};
+    const char *kv_run[] = {"duration=2", "atol=1e-6", "rtol=1e-6",
+                            "save_every=0.5", NULL};
+    check_case(vdp, bv, kv, kv_run);
+    cubie_batch_free(bv);
+    cubie_system_free(vdp);
+}
+
+/* Runs that fail are flagged and NaN-masked the same way, and do not
+ * disturb their neighbours. */
+static void failed_runs_should_come_back_as_on_the_host(void **s)
+{
+    (void)s;
+    cubie_system *sys = tu_system(
+        "{\"name\": \"blowup\", \"states\": {\"y\": 1.0},"
+        " \"parameters\": {\"p\": 0.0},"
+        " \"equations\": [\"dy = p * y^2\"]}");
+    cubie_batch *b = grid(sys, 257, -1.0, 3.0); /* p > 1 blows up by t = 1 */
+    const char *c[] = {"algorithm=dormand-prince-54", "step_controller=pi",
+                       "precision=float32", NULL};
+    const char *run[] = {"duration=1.5", "max_steps=2000", NULL};
+    check_case(sys, b, c, run);
+    cubie_batch_free(b);
+    cubie_system_free(sys);
+}
+
+/* Buffers moved to shared memory: the launch carries block x per-run
+ * bytes, opts in above 48 KiB, and halves the block until it fits. */
+static void shared_buffers_should_size_the_launch(void **s)
+{
+    (void)s;
+    cubie_system *sys = spec("hires.json");
+    cubie_batch *b = grid(sys, 700, 0.5, 1.5);
+    const char *c[] = {"algorithm=radau_iia_5", "precision=float64",
+                       "step_controller=fixed", "state_location=shared",
+                       "proposed_state_location=shared",
+                       "stage_increment_location=shared",
+                       "delta_location=shared", "residual_location=shared",
+                       "stage_states_location=shared",
+                       "lin_residual_location=shared", NULL};
+    const char *run[] = {"dt=0.05", "duration=2", NULL};
+    check_case(sys, b, c, run);
+    cubie_fake_cuda_stats st = stats();
+    /* The per-run bytes as the kernel computes them. */
+    const char *cuda[16];
+    with_backend(c, "backend=cuda", cuda);
+    cubie_solver *sv = tu_compile(sys, cuda);
+    const char *src = cubie_solver_source(sv);
+    const char *def = strstr(src, "#define CB_SHARED_STRIDE ");
+    assert_non_null(def);
+    size_t stride = strtoull(def + strlen("#define CB_SHARED_STRIDE "), NULL,
+                             10);
+    def = strstr(src, "#define CB_SHARED_I_STRIDE ");
+    size_t per = stride * 8 + strtoull(def + 27, NULL, 10) * 4;
+    print_message("radau f64 HIRES: %zu shared bytes a run, block %u, "
+                  "%zu bytes a block, opt-in %d\n", per, st.last_block,
+                  st.last_shared, st.max_dynamic_shared);
+    assert_true(per > 48 * 1024 / 256); /* 256 runs would not fit 48 KiB */
+    assert_int_equal(st.last_shared, st.last_block * per);
+    assert_true(st.last_block < 256);
+    assert_true(st.last_block * per <= 232448);
+    assert_true(2 * st.last_block * per > 232448 || st.last_block == 256);
+    if (st.last_shared > 48 * 1024) {
+        assert_true(st.max_dynamic_shared >= (int)st.last_shared);
+    }
+    /* Occupancy comes from the driver for that block. */
+    double occ = 0.0;
+    cubie_error err = {0};
+    tu_ok(cubie_solver_occupancy(sv, 64, &occ, &err), &err);
+    assert_true(occ > 0.0 && occ <= 1.0);
+    cubie_solver_free(sv);
+    cubie_batch_free(b);
+    cubie_system_free(sys);
+}
+
+/* One run that alone needs more shared memory than a block may have. */
+static void one_run_over_the_shared_limit_should_be_refused(void **s)
+{
+    (void)s;
+    cb_sb sb;
+    cb_sb_init(&sb);
+    cb_sb_printf(&sb, "{\"name\": \"wide\", \"states\": {");
+    for (int i = 0; i < 6000; i++) {
+        cb_sb_printf(&sb, "%s\"x%d\": 1.0", i ? ", " : "", i);
+    }
+    cb_sb_printf(&sb, "}, \"equations\": [");
+    for (int i = 0; i < 6000; i++) {
+        cb_sb_printf(&sb, "%s\"dx%d = -x%d\"", i ? ", " : "", i, i);
+    }
+    cb_sb_printf(&sb, "]}");
+    char *json = cb_sb_take(&sb);
+    cubie_system *sys = tu_system(json);
+    free(json);
+    cubie_error err = {0};
+    cubie_options *o = tu_options((const char *[]){
+        "algorithm=classical-rk4", "precision=float64", "backend=cuda",
+        "state_location=shared", "proposed_state_location=shared",
+        "stage_rhs_location=shared", "stage_accumulator_location=shared",
+        NULL});
+    cubie_solver *sv = NULL;
+    assert_int_equal(cubie_compile(sys, o, &sv, &err), CUBIE_E_BACKEND);
+    assert_null(sv);
+    print_message("%s\n", err.message);
+    assert_non_null(strstr(err.message, "shared memory"));
+    assert_non_null(strstr(err.message, "232448"));
+    assert_non_null(strstr(err.message, "_location=local"));
+    cubie_error_clear(&err);
+    cubie_options_free(o);
+    cubie_system_free(sys);
+    assert_clean();
+}
+
+/* Free device memory decides the chunks when it is short. */
+static void short_device_memory_should_split_the_batch(void **s)
+{
+    (void)s;
+    cubie_system *sys = spec("lorenz.json");
+    cubie_batch *b = grid(sys, 5000, 0.0, 28.0);
+    const char *c[] = {"algorithm=tsit5", "precision=float32",
+                       "output_types=state,time", "backend=cuda", NULL};
+    const char *run[] = {"dt=0.01", "save_every=0.1", NULL};
+    cubie_solver *sv = tu_compile(sys, c);
+    cubie_result *one = tu_run(sv, b, run);
+    assert_int_equal(cubie_result_n_chunks(one), 1);
+    /* 5000 runs x 11 saves x 4 values x 4 bytes = 880 kB of output. */
+    fake_config(400000, 0); /* also restarts the peak */
+    cubie_result *split = tu_run(sv, b, run);
+    cubie_fake_cuda_stats st = stats();
+    fake_config(0, 0);
+    print_message("400 kB free: %zu chunks, peak %zu bytes\n",
+                  cubie_result_n_chunks(split), st.peak_bytes);
+    assert_true(cubie_result_n_chunks(split) >= 3);
+    assert_true(st.peak_bytes <= 400000);
+    assert_same_result(one, split);
+    assert_clean();
+    cubie_result_free(one);
+    cubie_result_free(split);
+    cubie_solver_free(sv);
+    cubie_batch_free(b);
+    cubie_system_free(sys);
+}
+
+/* A function limited to fewer threads (registers) gets smaller blocks
+ * and a grid that still covers every run. */
+static void thread_limit_should_shrink_the_block(void **s)
+{
+    (void)s;
+    cubie_system *sys = spec("lorenz.json");
+    cubie_batch *b = grid(sys, 1000, 0.0, 28.0);
+    fake_config(0, 96);
+    const char *c[] = {"algorithm=classical-rk4", "precision=float64", NULL};
+    const char *run[] = {"dt=0.001", NULL};
+    check_case(sys, b, c, run);
+    cubie_fake_cuda_stats st = stats();
+    fake_config(0, 0);
+    assert_int_equal(st.last_block, 96);
+    assert_int_equal(st.last_grid, 11); /* ceil(1000 / 96) */
+    cubie_batch_free(b);
+    cubie_system_free(sys);
+}
+
+/* Each driver call that fails is named, with the driver's message, and
+ * leaves no device memory behind; the next run works. */
+static void driver_failures_should_be_named_and_clean(void **s)
+{
+    (void)s;
+    cubie_system *sys = spec("lorenz.json");
+    cubie_batch *b = grid(sys, 300, 0.0, 28.0);
+    const char *c[] = {"algorithm=classical-rk4", "precision=float32",
+                       "output_types=state,observables,iteration_counters",
+                       "backend=cuda", NULL};
+    cubie_solver *sv = tu_compile(sys, c);
+    const long modules = stats().live_modules;
+    const struct {
+        const char *sym;
+        int nth, code;
+        const char *expect;
+    } cases[] = {
+        {"cuMemAlloc_v2", 3, CUDA_ERROR_OUT_OF_MEMORY, "out of memory"},
+        {"cuMemcpyHtoD_v2", 2, CUDA_ERROR_INVALID_VALUE, "cuMemcpyHtoD"},
+        {"cuLaunchKernel", 1, CUDA_ERROR_LAUNCH_FAILED, "cuLaunchKernel"},
+        {"cuEventSynchronize", 1, CUDA_ERROR_ILLEGAL_ADDRESS,
+         "illegal memory access"},
+        {"cuMemcpyDtoH_v2", 3, CUDA_ERROR_LAUNCH_FAILED, "cuMemcpyDtoH"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        cubie_error err = {0};
+        cubie_result *r = NULL;
+        fake_fail(cases[i].sym, cases[i].nth, cases[i].code);
+        assert_int_equal(cubie_run(sv, b, NULL, &r, &err), CUBIE_E_BACKEND);
+        print_message("%s: %s\n", cases[i].sym, err.message);
+        assert_null(r);
+        assert_non_null(strstr(err.message, cases[i].expect));
+        cubie_error_clear(&err);
+        assert_clean();
+    }
+    fake_fail(NULL, 0, 0);
+    cubie_result_free(tu_run(sv, b, NULL));
+    assert_clean();
+    cubie_solver_free(sv);
+
+    /* At load: the module, and the shared-memory opt-in. */
+    cubie_error err = {0};
+    cubie_options *o = tu_options(c);
+    fake_fail("cuModuleLoadData", 1, CUDA_ERROR_INVALID_IMAGE);
+    assert_int_equal(cubie_compile(sys, o, &sv, &err), CUBIE_E_BACKEND);
+    assert_non_null(strstr(err.message, "cuModuleLoadData"));
+    assert_non_null(strstr(err.message, "image is invalid"));
+    cubie_error_clear(&err);
+    fake_fail("cuFuncSetAttribute", 1, CUDA_ERROR_INVALID_VALUE);
+    assert_int_equal(cubie_compile(sys, o, &sv, &err), CUBIE_E_BACKEND);
+    assert_non_null(strstr(err.message, "cuFuncSetAttribute"));
+    cubie_error_clear(&err);
+    fake_fail(NULL, 0, 0);
+    assert_int_equal(stats().live_modules, modules - 1);
+    cubie_options_free(o);
+    cubie_batch_free(b);
+    cubie_system_free(sys);
+}
+
+/* A device newer than NVRTC knows gets PTX for the newest architecture
+ * NVRTC can build at or below its own, which the driver JIT-compiles. */
+static void an_unknown_architecture_should_fall_back_to_ptx(void **s)
+{
+    (void)s;
+    cubie_system *sys = spec("lorenz.json");
+    cubie_batch *b = grid(sys, 200, 0.0, 28.0);
+    const char *host[] = {"algorithm=tsit5", "precision=float32",
+                          "backend=host", NULL};
+    const char *cuda[] = {"algorithm=tsit5", "precision=float32",
+                          "backend=cuda", NULL};
+    fake_arch(9, 9);
+    cubie_solver *sg = tu_compile(sys, cuda);
+    fake_arch(0, 0);
+    print_message("sm_99 device: built %s\n", cubie_solver_arch(sg));
+    assert_string_equal(cubie_solver_arch(sg), "compute_90");
+    cubie_solver *sh = tu_compile(sys, host);
+    cubie_result *rh = tu_run(sh, b, NULL);
+    cubie_result *rg = tu_run(sg, b, NULL);
+    assert_same_result(rh, rg);
+    assert_clean();
+    cubie_result_free(rh);
+    cubie_result_free(rg);
+    cubie_solver_free(sh);
+    cubie_solver_free(sg);
+    cubie_batch_free(b);
+    cubie_system_free(sys);
+}
+
+typedef struct {
+    cubie_solver *sv;
+    const cubie_batch *b;
+    cubie_result *r;
+    cubie_status st;
+    cubie_error err;
+} thread_job;
+
+static void *run_job(void *p)
+{
+    thread_job *j = p;
+    j->st = cubie_run(j->sv, j->b, NULL, &j->r, &j->err);
+    return NULL;
+}
+
+/* A solver compiled on one thread runs on another (the driver's current
+ * context is per thread), and frees there too. */
+static void another_thread_should_run_the_solver(void **s)
+{
+    (void)s;
+    cubie_system *sys = spec("lorenz.json");
+    cubie_batch *b = grid(sys, 500, 0.0, 28.0);
+    const char *c[] = {"algorithm=classical-rk4", "precision=float32",
+                       "backend=cuda", NULL};
+    const long modules = stats().live_modules;
+    cubie_solver *sv = tu_compile(sys, c);
+    assert_int_equal(stats().live_modules, modules + 1);
+    cubie_result *here = tu_run(sv, b, NULL);
+    thread_job j = {.sv = sv, .b = b};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, run_job, &j), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    tu_ok(j.st, &j.err);
+    assert_int_equal(cubie_result_n_chunks(j.r), 1);
+    assert_same_result(here, j.r);
+    cubie_result_free(here);
+    cubie_result_free(j.r);
+    cubie_solver_free(sv);
+    assert_clean();
+    assert_int_equal(stats().live_modules, modules);
+    cubie_batch_free(b);
+    cubie_system_free(sys);
+}
+
+static void devices_and_the_cli_should_use_the_driver(void **s)
+{
+    (void)s;
+    char *text = NULL;
+    cubie_error err = {0};
+    tu_ok(cubie_devices(&text, &err), &err);
+    print_message("%s", text);
+    assert_non_null(strstr(text, "driver 13.0, 1 device"));
+    assert_non_null(strstr(text, "cubie emulated device (host CPU), sm_90, "
+                                 "132 SMs, 80.0 GiB"));
+    free(text);
+
+    const char *exe = getenv("CUBIE_EXE");
+    assert_non_null(exe);
+    char dir[] = "/tmp/cubie-emulated-XXXXXX", spec_path[512], cmd[2048];
+    assert_non_null(mkdtemp(dir));
+    snprintf(cmd, sizeof(cmd),
+             "'%s' run '%s' --set backend=cuda --set dt=0.01 "
+             "--grid rho=0:28:100 --out '%s/out' > '%s/log' 2>&1",
+             exe, tu_spec_path("lorenz.json", spec_path, sizeof(spec_path)),
+             dir, dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof(cmd),
+             "grep -q '\"backend\":[[:space:]]*\"cuda\"' "
+             "'%s/out/manifest.json' && "
+             "test -s '%s/out/state.npy' && test -s '%s/out/status.npy'",
+             dir, dir, dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+    *(void **)&fake_stats = dlsym(RTLD_DEFAULT, "cubie_fake_cuda_stats_get");
+    *(void **)&fake_fail = dlsym(RTLD_DEFAULT, "cubie_fake_cuda_fail");
+    *(void **)&fake_config = dlsym(RTLD_DEFAULT, "cubie_fake_cuda_config");
+    *(void **)&fake_arch = dlsym(RTLD_DEFAULT, "cubie_fake_cuda_arch");
+    char why[512];
+    if (fake_stats == NULL || fake_fail == NULL || fake_config == NULL ||
+        fake_arch == NULL) {
+        printf("emulated driver not loaded (LD_PRELOAD): skipped\n");
+        return 77;
+    }
+    if (!cb_cuda_usable(why, sizeof(why))) {
+        printf("the emulated driver did not start: %s\n", why);
+        return 1;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(launches_should_equal_the_host_backend),
+        cmocka_unit_test(failed_runs_should_come_back_as_on_the_host),
+        cmocka_unit_test(shared_buffers_should_size_the_launch),
+        cmocka_unit_test(one_run_over_the_shared_limit_should_be_refused),
+        cmocka_unit_test(short_device_memory_should_split_the_batch),
+        cmocka_unit_test(thread_limit_should_shrink_the_block),
+        cmocka_unit_test(driver_failures_should_be_named_and_clean),
+        cmocka_unit_test(an_unknown_architecture_should_fall_back_to_ptx),
+        cmocka_unit_test(another_thread_should_run_the_solver),
+        cmocka_unit_test(devices_and_the_cli_should_use_the_driver),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
