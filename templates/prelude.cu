@@ -45,11 +45,27 @@ typedef struct {
     float hi, lo;
 } cb_time;
 
+// The error-free sums below must be rounded as written. NVVM fuses a
+// multiply into a later add or subtract (--fmad=true), even where the
+// product has other uses, which would break them; __f*_rn are never fused.
+// GCC fuses a product only when all its uses are adds or subtracts: the
+// product in cb_time_mul_add also feeds fmaf, and the loop passes
+// cb_time_add a loaded step or a difference, never a product.
+#if CB_GPU
+#define cb_fadd(a, b) __fadd_rn((a), (b))
+#define cb_fsub(a, b) __fsub_rn((a), (b))
+#define cb_fmul(a, b) __fmul_rn((a), (b))
+#else
+#define cb_fadd(a, b) ((a) + (b))
+#define cb_fsub(a, b) ((a) - (b))
+#define cb_fmul(a, b) ((a) * (b))
+#endif
+
 CB_DEVFN cb_time cb_time_make(float hi, float lo)
 {
     cb_time r;
-    float s = hi + lo;
-    r.lo = lo - (s - hi);
+    float s = cb_fadd(hi, lo);
+    r.lo = cb_fsub(lo, cb_fsub(s, hi));
     r.hi = s;
     return r;
 }
@@ -57,30 +73,30 @@ CB_DEVFN cb_time cb_time_make(float hi, float lo)
 // a + b with the rounding error of the sum kept (Knuth's two-sum).
 CB_DEVFN cb_time cb_time_add(cb_time a, float b)
 {
-    float s = a.hi + b;
-    float bb = s - a.hi;
-    float e = (a.hi - (s - bb)) + (b - bb);
-    return cb_time_make(s, e + a.lo);
+    float s = cb_fadd(a.hi, b);
+    float bb = cb_fsub(s, a.hi);
+    float e = cb_fadd(cb_fsub(a.hi, cb_fsub(s, bb)), cb_fsub(b, bb));
+    return cb_time_make(s, cb_fadd(e, a.lo));
 }
 
 // base + k*step for a whole number k (exact below 2^24).
 CB_DEVFN cb_time cb_time_mul_add(cb_time base, float k, cb_time step)
 {
-    float p = k * step.hi;
-    float pe = fmaf(k, step.hi, -p) + k * step.lo;
+    float p = cb_fmul(k, step.hi);
+    float pe = cb_fadd(fmaf(k, step.hi, -p), cb_fmul(k, step.lo));
     cb_time r = cb_time_add(base, p);
-    return cb_time_make(r.hi, r.lo + pe);
+    return cb_time_make(r.hi, cb_fadd(r.lo, pe));
 }
 
 // a - b rounded to float: exact in hi when a and b are close.
 CB_DEVFN float cb_time_sub(cb_time a, cb_time b)
 {
-    return (a.hi - b.hi) + (a.lo - b.lo);
+    return cb_fadd(cb_fsub(a.hi, b.hi), cb_fsub(a.lo, b.lo));
 }
 
 CB_DEVFN float cb_time_real(cb_time a)
 {
-    return a.hi + a.lo;
+    return cb_fadd(a.hi, a.lo);
 }
 #else
 typedef double cb_time;
