@@ -243,11 +243,15 @@ static void a_stub_driver_should_be_reported_as_such(void **s)
     }
     char dir[] = "/tmp/cubie-stub-XXXXXX";
     assert_non_null(mkdtemp(dir));
-    char link[128], cmd[1024];
+    char link[128], cmd[4096];
     snprintf(link, sizeof(link), "%s/libcuda.so.1", dir);
     assert_int_equal(symlink(stub, link), 0);
-    snprintf(cmd, sizeof(cmd), "LD_LIBRARY_PATH='%s' '%s' devices 2>&1",
-             dir, exe);
+    /* Ahead of the folders the program needs (deplibs on a device
+     * machine), and without a preloaded driver (the emulated one). */
+    const char *path = getenv("LD_LIBRARY_PATH");
+    snprintf(cmd, sizeof(cmd),
+             "env -u LD_PRELOAD LD_LIBRARY_PATH='%s%s%s' '%s' devices 2>&1",
+             dir, path != NULL && *path ? ":" : "", path ? path : "", exe);
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
     char out[1024] = {0};

@@ -4,6 +4,7 @@
 #define CB_TESTUTIL_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
@@ -47,11 +48,27 @@ static inline cubie_options *tu_options(const char *const *pairs)
     return o;
 }
 
+/* Compile under pairs. Without a backend among them: the host backend, or
+ * $CUBIE_TEST_BACKEND. The unit suites test the numerics on the host
+ * whatever the machine (their tolerances are the host's); the gpu suite
+ * and test_emulated name their backends. */
 static inline cubie_solver *tu_compile(const cubie_system *sys,
                                        const char *const *pairs)
 {
     cubie_error err = {0};
     cubie_options *o = tu_options(pairs);
+    bool named = false;
+    for (int i = 0; pairs != NULL && pairs[i] != NULL; i++) {
+        named = named || strncmp(pairs[i], "backend=", 8) == 0;
+    }
+    const char *backend = getenv("CUBIE_TEST_BACKEND");
+    if (!named) {
+        tu_ok(cubie_options_set(o, "backend",
+                                backend != NULL && *backend ? backend
+                                                            : "host",
+                                &err),
+              &err);
+    }
     cubie_solver *s = NULL;
     tu_ok(cubie_compile(sys, o, &s, &err), &err);
     cubie_options_free(o);

@@ -1,11 +1,16 @@
 /* GPU benchmark (not a test), for the GPU checklist: the Lorenz ensemble
  * of 2^20 and 2^22 runs, float32, classical RK4 at dt = 1e-3 over
  * t in [0, 1], final state only; then tsit5 under the pi controller at
- * atol = rtol = 1e-6. Prints, per case: compile time (cold, cache off),
- * registers, spills, occupancy at the block size, and the kernel time
- * (CUDA events) as the median and minimum of many launches.
- *   bench_gpu SPECS_DIR [repeats]
- * Exits 77 with a message when no CUDA device is usable. */
+ * atol = rtol = 1e-6; then the implicit cases: stiff Van der Pol (mu from
+ * 100 to 1000, t in [0, 2000]) with kvaerno5 (float64) and ros3p
+ * (float32) under the gustafsson controller. Prints, per case: compile
+ * time (cold, cache off), registers, spills, occupancy at the block size,
+ * and the kernel time (CUDA events) as the median and minimum of many
+ * launches (at most 11 for the implicit cases).
+ *   bench_gpu SPECS_DIR [repeats] [shrink]
+ * shrink k divides every batch by 2^k (a dry run of this program on a
+ * slow or emulated device). Exits 77 with a message when no CUDA device
+ * is usable. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,10 +45,16 @@ static cubie_options *opts(const char *const *pairs)
     return o;
 }
 
+static int shrink;
+
+/* n runs (divided by 2^shrink) over [lo, hi] of the parameter `param`. */
 static void bench(cubie_system *sys, const char *label,
                   const char *const *copt, const char *const *ropt,
-                  size_t n, int reps)
+                  const char *param, double lo_v, double hi_v, size_t n,
+                  int reps)
 {
+    n >>= shrink;
+    n = n > 0 ? n : 1;
     cubie_error err = {0};
     cubie_options *o = opts(copt);
     cubie_solver *s = NULL;
@@ -71,8 +82,8 @@ static void bench(cubie_system *sys, const char *label,
     }
     cubie_solver_occupancy(s, bs, &occ, &err);
     cubie_error_clear(&err);
-    const char *names[] = {"rho"};
-    double lo[] = {0.0}, hi[] = {21.0};
+    const char *names[] = {param};
+    double lo[] = {lo_v}, hi[] = {hi_v};
     size_t count[] = {n};
     cubie_batch *b = NULL;
     st = cubie_batch_grid(sys, 1, names, lo, hi, count, &b, &err);
@@ -121,6 +132,8 @@ int main(int argc, char **argv)
     if (reps < 1) {
         reps = 1;
     }
+    shrink = argc > 3 ? atoi(argv[3]) : 0;
+    shrink = shrink < 0 ? 0 : shrink > 20 ? 20 : shrink;
     cubie_error err = {0};
     char *devs = NULL;
     if (cubie_devices(&devs, &err) != CUBIE_OK) {
@@ -141,24 +154,52 @@ int main(int argc, char **argv)
                          "cache=false", NULL};
     const char *rk4_run[] = {"dt=0.001", "duration=1", "blocksize=256",
                              NULL};
-    bench(sys, "lorenz rk4 f32 fixed dt=1e-3", rk4, rk4_run, 1u << 20, reps);
-    bench(sys, "lorenz rk4 f32 fixed dt=1e-3", rk4, rk4_run, 1u << 22, reps);
+    bench(sys, "lorenz rk4 f32 fixed dt=1e-3", rk4, rk4_run, "rho", 0.0,
+          21.0, 1u << 20, reps);
+    bench(sys, "lorenz rk4 f32 fixed dt=1e-3", rk4, rk4_run, "rho", 0.0,
+          21.0, 1u << 22, reps);
     const char *rk4_64[] = {"algorithm=classical-rk4", "precision=float64",
                             "step_controller=fixed", "backend=cuda",
                             "cache=false", NULL};
-    bench(sys, "lorenz rk4 f64 fixed dt=1e-3", rk4_64, rk4_run, 1u << 20,
-          reps);
+    bench(sys, "lorenz rk4 f64 fixed dt=1e-3", rk4_64, rk4_run, "rho", 0.0,
+          21.0, 1u << 20, reps);
     const char *tsf[] = {"algorithm=tsit5", "precision=float32",
                          "step_controller=fixed", "backend=cuda",
                          "cache=false", NULL};
-    bench(sys, "lorenz tsit5 f32 fixed dt=1e-3", tsf, rk4_run, 1u << 20,
-          reps);
+    bench(sys, "lorenz tsit5 f32 fixed dt=1e-3", tsf, rk4_run, "rho", 0.0,
+          21.0, 1u << 20, reps);
     const char *ts[] = {"algorithm=tsit5", "precision=float32",
                         "step_controller=pi", "backend=cuda", "cache=false",
                         NULL};
     const char *ts_run[] = {"atol=1e-6", "rtol=1e-6", "duration=1",
                             "blocksize=256", NULL};
-    bench(sys, "lorenz tsit5 f32 pi tol=1e-6", ts, ts_run, 1u << 20, reps);
+    bench(sys, "lorenz tsit5 f32 pi tol=1e-6", ts, ts_run, "rho", 0.0, 21.0,
+          1u << 20, reps);
+    cubie_system_free(sys);
+
+    snprintf(path, sizeof(path), "%s/van_der_pol_stiff.json", dir);
+    if ((st = cubie_system_load(path, &sys, &err)) != CUBIE_OK) {
+        die(st, &err);
+    }
+    const int ireps = reps < 11 ? reps : 11;
+    const char *kv[] = {"algorithm=kvaerno5", "precision=float64",
+                        "step_controller=gustafsson",
+                        "preconditioner_type=jacobi",
+                        "linear_correction_type=bicgstab", "backend=cuda",
+                        "cache=false", NULL};
+    const char *kv_run[] = {"atol=1e-6", "rtol=1e-6", "duration=2000",
+                            "blocksize=128", NULL};
+    bench(sys, "vdp mu<=1e3 kvaerno5 f64 tol=1e-6", kv, kv_run, "mu", 100.0,
+          1000.0, 1u << 16, ireps);
+    const char *ros[] = {"algorithm=ros3p", "precision=float32",
+                         "step_controller=gustafsson",
+                         "preconditioner_type=jacobi",
+                         "linear_correction_type=bicgstab", "backend=cuda",
+                         "cache=false", NULL};
+    const char *ros_run[] = {"atol=1e-4", "rtol=1e-4", "duration=2000",
+                             "blocksize=128", NULL};
+    bench(sys, "vdp mu<=1e3 ros3p f32 tol=1e-4", ros, ros_run, "mu", 100.0,
+          1000.0, 1u << 16, ireps);
     cubie_system_free(sys);
     return 0;
 }

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# The GPU checklist in one call on a lent device machine (no meson, no apt
+# needed there): every test program of a build made on the development
+# machine, the gpu suite on the real device, bench_gpu and the peers.
+# Logs go to $OUT (the device tool's return folder).
+#
+#   tools/bench/device-check.sh BUILD [COMMIT] [REPS] [SHRINK]
+#
+# BUILD was set up here with tools/bench/README.md's recipe (release,
+# deplibs/ holding libcjson and libcmocka). REPS and SHRINK go to
+# bench_gpu (51 and 0 on a device). CUBIE_DEVICE_CHECK_EMULATE=1 runs the
+# gpu suite and bench_gpu under the emulated driver: a dry run of this
+# script on a machine without a GPU.
+set -u
+build=${1:?usage: device-check.sh BUILD [COMMIT] [REPS] [SHRINK]}
+commit=${2:-unknown}
+reps=${3:-51}
+shrink=${4:-0}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+build=$(cd "$build" && pwd)
+out=${OUT:-$root/device-out}
+mkdir -p "$out"
+export LD_LIBRARY_PATH="$build/deplibs:$build:/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export CUBIE_CACHE_DIR=${CUBIE_CACHE_DIR:-/tmp/cubie-device-cache}
+export CUBIE_SPECS=$root/specs CUBIE_GOLDEN=$root/tests/golden
+export CUBIE_EXE=$build/cubie CMOCKA_MESSAGE_OUTPUT=stdout
+fake=$build/tests/libcubie-fakecuda.so
+device_preload=
+if [ "${CUBIE_DEVICE_CHECK_EMULATE:-0}" = 1 ]; then
+    device_preload=$fake
+fi
+
+{
+    echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"
+    echo "commit: $commit"
+    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | head -2
+    (nvcc --version 2>/dev/null || echo "nvcc: none") | tail -1
+    (${CC:-cc} --version 2>/dev/null || echo "cc: none") | head -1
+    echo "cpus: $(nproc)"
+} > "$out/env.txt"
+cat "$out/env.txt"
+
+# name, program, preload: the meson test list (tests/meson.build).
+tests="registry expr tableaus implicit_tableaus spec numerics adaptive codegen
+cli cuda deriv implicit golden"
+pass=0 fail=0 skip=0
+run_test() { # name program preload
+    local name=$1 prog=$2 pre=$3 rc
+    local t0=$SECONDS
+    if [ -n "$pre" ]; then
+        LD_PRELOAD=$pre timeout 600 "$prog" > "$out/test-$name.log" 2>&1
+    else
+        timeout 600 "$prog" > "$out/test-$name.log" 2>&1
+    fi
+    rc=$?
+    case $rc in
+    0) pass=$((pass + 1)); verdict=OK ;;
+    77) skip=$((skip + 1)); verdict=SKIP ;;
+    *) fail=$((fail + 1)); verdict="FAIL ($rc)" ;;
+    esac
+    printf '%-18s %-9s %4ss\n' "$name" "$verdict" $((SECONDS - t0))
+}
+for t in $tests; do
+    run_test "$t" "$build/tests/test_$t" ""
+done
+run_test api_example "$build/api_example" ""
+run_test gpu "$build/tests/test_gpu" "$device_preload"
+run_test gpu-emulated "$build/tests/test_gpu" "$fake"
+run_test emulated "$build/tests/test_emulated" "$fake"
+echo "$pass passed, $fail failed, $skip skipped" | tee "$out/tests.txt"
+grep -h "host vs cuda" "$out/test-gpu.log" > "$out/gpu-suite.txt" 2>/dev/null
+
+# Benchmarks: cubie first, then the peers on the same device.
+if [ -n "$device_preload" ]; then
+    LD_PRELOAD=$device_preload timeout 300 "$build/tools/bench/bench_gpu" \
+        "$root/specs" "$reps" "$shrink" 2>&1 | tee "$out/bench_gpu.txt"
+else
+    timeout 300 "$build/tools/bench/bench_gpu" "$root/specs" "$reps" \
+        "$shrink" 2>&1 | tee "$out/bench_gpu.txt"
+fi
+if python3 -c "import numpy" 2>/dev/null && [ -z "$device_preload" ]; then
+    PYTHONUNBUFFERED=1 timeout 300 python3 tools/bench/peers_lorenz.py \
+        2>&1 | tee "$out/peers.txt"
+else
+    echo "peers: skipped (no numpy, or an emulated run)" | tee "$out/peers.txt"
+fi
+[ "$fail" = 0 ]
