@@ -866,6 +866,7 @@ cubie_status cubie_run(struct cubie_solver *s, const cubie_batch *in,
         return cb_fail(err, CUBIE_E_ARG, NULL, 0, "cubie_run: NULL argument");
     }
     *out = NULL;
+    const double t_start = cb_now_ms();
     const cb_kernel_info *k = &s->gen.info;
     if (in->sys->n_states != k->n_states || in->sys->n_params != k->n_params) {
         return cb_fail(err, CUBIE_E_BATCH, NULL, 0,
@@ -937,7 +938,7 @@ cubie_status cubie_run(struct cubie_solver *s, const cubie_batch *in,
         if (k->save_counters) {
             memset(counters_out, 0, sizeof(int) * saves * 4 * c);
         }
-        double ms = 0.0;
+        double ms = 0.0, copy_ms = 0.0;
         if (s->cuda != NULL) {
             st = cb_cuda_run(s->cuda, blocksize, sz, inits, sz * ns * c,
                              params, sz * np * c, settings,
@@ -947,7 +948,7 @@ cubie_status cubie_run(struct cubie_solver *s, const cubie_batch *in,
                              k->save_counters ? sizeof(int) * saves * 4 * c
                                               : 0,
                              status_out, (int)c, p.n_saves, p.max_steps, &ms,
-                             err);
+                             &copy_ms, err);
             if (st != CUBIE_OK) {
                 goto done;
             }
@@ -959,6 +960,7 @@ cubie_status cubie_run(struct cubie_solver *s, const cubie_batch *in,
             ms = cb_now_ms() - t;
         }
         r->kernel_ms += ms;
+        r->copy_ms += copy_ms;
         r->n_chunks++;
         for (size_t run = 0; run < c; run++) {
             r->status[r0 + run] = status_out[run];
@@ -981,6 +983,7 @@ cubie_status cubie_run(struct cubie_solver *s, const cubie_batch *in,
             }
         }
     }
+    r->wall_ms = cb_now_ms() - t_start;
     *out = r;
     r = NULL;
 done:
@@ -1091,6 +1094,16 @@ size_t cubie_result_n_chunks(const struct cubie_result *r)
 double cubie_result_kernel_ms(const struct cubie_result *r)
 {
     return r ? r->kernel_ms : 0.0;
+}
+
+double cubie_result_copy_ms(const struct cubie_result *r)
+{
+    return r ? r->copy_ms : 0.0;
+}
+
+double cubie_result_wall_ms(const struct cubie_result *r)
+{
+    return r ? r->wall_ms : 0.0;
 }
 
 cubie_status cubie_build_cuda(const struct cubie_system *sys,

@@ -243,6 +243,11 @@ CUBIE_API size_t cubie_result_n_chunks(const cubie_result *r);
 /* Milliseconds spent in the kernel (host: in the OpenMP loop; cuda: CUDA
  * events around each launch), summed over chunks. */
 CUBIE_API double cubie_result_kernel_ms(const cubie_result *r);
+/* cuda: milliseconds of device allocations and copies in and out, summed
+ * over chunks (0 on the host). */
+CUBIE_API double cubie_result_copy_ms(const cubie_result *r);
+/* Milliseconds of the whole cubie_run: staging, chunks, transposes. */
+CUBIE_API double cubie_result_wall_ms(const cubie_result *r);
 
 /* ---- CUDA without a device -------------------------------------------- */
 

@@ -518,7 +518,7 @@ cubie_status cb_cuda_run(cb_cuda_kernel *k, int blocksize, size_t real_size,
                          size_t obs_bytes, int *counters_out,
                          size_t counters_bytes, int *status_out, int n_runs,
                          int n_saves, int max_steps, double *ms,
-                         cubie_error *err)
+                         double *copy_ms, cubie_error *err)
 {
     (void)real_size;
     CU_TRY(drv.f_cuCtxSetCurrent(drv.ctx));
@@ -542,6 +542,7 @@ cubie_status cb_cuda_run(cb_cuda_kernel *k, int blocksize, size_t real_size,
             k->fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
             (int)shared));
     }
+    const double t_in = cb_now_ms();
     CUdeviceptr d[7] = {0};
     const size_t sizes[7] = {inits_bytes,    params_bytes, settings_bytes,
                              state_bytes,    obs_bytes,    counters_bytes,
@@ -586,6 +587,7 @@ cubie_status cb_cuda_run(cb_cuda_kernel *k, int blocksize, size_t real_size,
         RUN_TRY(drv.f_cuEventCreate(&e0, CU_EVENT_DEFAULT));
         RUN_TRY(drv.f_cuEventCreate(&e1, CU_EVENT_DEFAULT));
     }
+    double t_out = 0.0, copies = cb_now_ms() - t_in;
     if (st == CUBIE_OK) {
         int nr = n_runs, ns = n_saves, mx = max_steps;
         void *args[] = {&d[0], &d[1], &d[2], &d[3], &d[4], &d[5], &d[6],
@@ -599,6 +601,7 @@ cubie_status cb_cuda_run(cb_cuda_kernel *k, int blocksize, size_t real_size,
         float f = 0.0f;
         RUN_TRY(drv.f_cuEventElapsedTime(&f, e0, e1));
         *ms = f;
+        t_out = cb_now_ms();
         RUN_TRY(drv.f_cuMemcpyDtoH(state_out, d[3], state_bytes));
         if (obs_bytes > 0) {
             RUN_TRY(drv.f_cuMemcpyDtoH(obs_out, d[4], obs_bytes));
@@ -608,7 +611,9 @@ cubie_status cb_cuda_run(cb_cuda_kernel *k, int blocksize, size_t real_size,
         }
         RUN_TRY(drv.f_cuMemcpyDtoH(status_out, d[6],
                                  (size_t)n_runs * sizeof(int)));
+        copies += cb_now_ms() - t_out;
     }
+    *copy_ms = copies;
 #undef RUN_TRY
     if (e0 != NULL) {
         drv.f_cuEventDestroy(e0);
@@ -695,8 +700,9 @@ cubie_status cb_cuda_run(cb_cuda_kernel *k, int blocksize, size_t real_size,
                          size_t obs_bytes, int *counters_out,
                          size_t counters_bytes, int *status_out, int n_runs,
                          int n_saves, int max_steps, double *ms,
-                         cubie_error *err)
+                         double *copy_ms, cubie_error *err)
 {
+    (void)copy_ms;
     (void)k, (void)blocksize, (void)real_size, (void)inits,
         (void)inits_bytes, (void)params, (void)params_bytes, (void)settings,
         (void)settings_bytes, (void)state_out, (void)state_bytes,

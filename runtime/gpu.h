@@ -75,7 +75,8 @@ size_t cb_cuda_free_memory(cb_cuda_kernel *k);
 
 /* Run one chunk: host arrays in device layout (run index fastest);
  * copies in, launches, copies out. *ms is the kernel time from CUDA
- * events. */
+ * events; *copy_ms the wall time of the allocations and copies in and
+ * the copies out. */
 cubie_status cb_cuda_run(cb_cuda_kernel *k, int blocksize, size_t real_size,
                          const void *inits, size_t inits_bytes,
                          const void *params, size_t params_bytes,
@@ -84,6 +85,6 @@ cubie_status cb_cuda_run(cb_cuda_kernel *k, int blocksize, size_t real_size,
                          size_t obs_bytes, int *counters_out,
                          size_t counters_bytes, int *status_out, int n_runs,
                          int n_saves, int max_steps, double *ms,
-                         cubie_error *err);
+                         double *copy_ms, cubie_error *err);
 
 #endif

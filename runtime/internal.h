@@ -53,6 +53,8 @@ struct cubie_result {
     int32_t *counters;      /* (n_runs, n_saves, 4) or NULL */
     char backend[8];
     double kernel_ms;
+    double copy_ms;  /* cuda: device allocations and copies */
+    double wall_ms;  /* all of cubie_run */
     size_t n_chunks;
 };
 

@@ -124,6 +124,12 @@ static void check_case(const cubie_system *sys, const cubie_batch *b,
     cubie_result *rg = tu_run(sg, b, run);
     assert_string_equal(cubie_result_backend(rg), "cuda");
     assert_true(stats().launches > launches);
+    /* Disjoint parts of the run, on one clock (events here are float). */
+    assert_true(cubie_result_copy_ms(rg) > 0.0);
+    assert_true(cubie_result_copy_ms(rh) == 0.0);
+    assert_true(cubie_result_wall_ms(rg) + 0.01 >=
+                cubie_result_kernel_ms(rg) + cubie_result_copy_ms(rg));
+    assert_true(cubie_result_wall_ms(rh) >= cubie_result_kernel_ms(rh));
     assert_same_result(rh, rg);
     assert_clean();
     cubie_result_free(rh);

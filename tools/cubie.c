@@ -285,6 +285,8 @@ static cJSON *manifest(const cubie_solver *s, const cubie_result *r,
     cJSON_AddNumberToObject(t, "generate", cubie_solver_generate_ms(s));
     cJSON_AddNumberToObject(t, "build", cubie_solver_build_ms(s));
     cJSON_AddNumberToObject(t, "kernel", cubie_result_kernel_ms(r));
+    cJSON_AddNumberToObject(t, "copies", cubie_result_copy_ms(r));
+    cJSON_AddNumberToObject(t, "run", cubie_result_wall_ms(r));
     return m;
 }
 

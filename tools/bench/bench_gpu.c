@@ -93,6 +93,8 @@ static void bench(cubie_system *sys, const char *label,
     }
     cubie_options *ro = opts(ropt);
     double *t = calloc((size_t)reps, sizeof(double));
+    double *w = calloc((size_t)reps, sizeof(double));
+    double copies = 0.0;
     size_t chunks = 0, failed = 0;
     for (int i = -1; i < reps; i++) { /* one warm-up */
         cubie_result *r = NULL;
@@ -102,6 +104,8 @@ static void bench(cubie_system *sys, const char *label,
         }
         if (i >= 0) {
             t[i] = cubie_result_kernel_ms(r);
+            w[i] = cubie_result_wall_ms(r);
+            copies += cubie_result_copy_ms(r) / reps;
         }
         chunks = cubie_result_n_chunks(r);
         failed = 0;
@@ -111,21 +115,25 @@ static void bench(cubie_system *sys, const char *label,
         cubie_result_free(r);
     }
     qsort(t, (size_t)reps, sizeof(double), cmp_double);
+    qsort(w, (size_t)reps, sizeof(double), cmp_double);
     /* The original's statistic too: the mean of the lowest five. */
-    double low5 = 0.0;
+    double low5 = 0.0, wlow5 = 0.0;
     const int k5 = reps < 5 ? reps : 5;
     for (int i = 0; i < k5; i++) {
         low5 += t[i] / k5;
+        wlow5 += w[i] / k5;
     }
     printf("%-34s n=%-8zu %s | compile %.0f ms (solver %.0f ms) | %d regs, "
            "%d/%d B spill, %d B stack | occupancy %.2f at block %d | "
            "kernel median %.3f ms, min %.3f ms, low-5 mean %.3f ms over %d "
+           "| run (wall) median %.3f ms, low-5 mean %.3f ms, copies %.3f ms "
            "| %zu chunk(s), %zu failed\n",
            label, n, cubie_solver_arch(s), res.compile_ms,
            cubie_solver_build_ms(s), res.registers, res.spill_stores,
            res.spill_loads, res.stack, occ, bs, t[reps / 2], t[0], low5,
-           reps, chunks, failed);
+           reps, w[reps / 2], wlow5, copies, chunks, failed);
     free(t);
+    free(w);
     cubie_options_free(ro);
     cubie_options_free(o);
     cubie_batch_free(b);
