@@ -89,9 +89,21 @@ static void gpu_should_match_host(void **state)
                                           "rtol=1e-4", NULL};
             const bool tight = cases[c].run[1] != NULL &&
                                strncmp(cases[c].run[1], "atol", 4) == 0;
+            /* float32 fixed steps over t in [0, 1/4]: over [0, 1] the
+             * rounding of a thousand steps, grown by the Lorenz flow,
+             * already parts two correct float32 kernels that fuse
+             * multiply-adds differently by 1.6e-5 (the host with and
+             * without -ffp-contract, measured by gpu-emulated). */
+            const char *f32_fixed[] = {cases[c].run[0], cases[c].run[1],
+                                       "duration=0.25", NULL};
+            if (f32_fixed[1] == NULL) {
+                f32_fixed[1] = "duration=0.25";
+                f32_fixed[2] = NULL;
+            }
             const char *const *run =
                 p == 0 && adaptive ? f32_adaptive
                 : p == 0 && tight  ? f32_implicit
+                : p == 0           ? f32_fixed
                                    : cases[c].run;
             cubie_result *rh = tu_run(sh, b, run);
             cubie_result *rg = tu_run(sg, b, run);

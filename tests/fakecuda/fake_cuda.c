@@ -628,12 +628,17 @@ static size_t source_define(const char *src, const char *name)
 }
 
 /* Compile the source's host branch as runtime/host.c does (same flags, so
- * the results are the host backend's), once per image. */
+ * the results are the host backend's), once per image, plus
+ * $CUBIE_FAKE_CUDA_CFLAGS: -ffp-contract=off makes a device that rounds
+ * otherwise than the host (no fused multiply-adds), as a real one does. */
 static CUresult build(const char *dir, const char *key, module *m)
 {
-    char src[700], so[700], tmp[720], cmd[2400];
+    char src[700], so[760], tmp[780], cmd[2400], fkey[33];
+    const char *extra = getenv("CUBIE_FAKE_CUDA_CFLAGS");
+    extra = extra != NULL ? extra : "";
+    hash_hex((const unsigned char *)extra, strlen(extra), fkey);
     snprintf(src, sizeof(src), "%s/%s.cu", dir, key);
-    snprintf(so, sizeof(so), "%s/%s.so", dir, key);
+    snprintf(so, sizeof(so), "%s/%s-%.8s.so", dir, key, fkey);
     FILE *f = fopen(src, "rb");
     if (f == NULL) {
         violation("cuModuleLoadData: an image NVRTC was not seen to make "
@@ -665,8 +670,8 @@ static CUresult build(const char *dir, const char *key, module *m)
         snprintf(tmp, sizeof(tmp), "%s.%d.tmp", so, (int)getpid());
         snprintf(cmd, sizeof(cmd),
                  "%s -x c -std=gnu11 -O3 -march=native -fopenmp -fPIC "
-                 "-shared -o '%s' '%s' -lm",
-                 cc != NULL && *cc ? cc : "cc", tmp, src);
+                 "-shared %s -o '%s' '%s' -lm",
+                 cc != NULL && *cc ? cc : "cc", extra, tmp, src);
         if (system(cmd) != 0 || rename(tmp, so) != 0) {
             unlink(tmp);
             violation("cuModuleLoadData: cannot build %s", src);

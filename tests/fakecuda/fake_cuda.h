@@ -15,7 +15,9 @@
  * It is loaded with LD_PRELOAD, so that it also sees nvrtcCreateProgram /
  * nvrtcGetCUBIN and can remember which source each image came from (kept
  * on disk under $CUBIE_CACHE_DIR/fake-cuda, so cached images resolve too).
- * Tests reach the controls below with dlsym(RTLD_DEFAULT, name). */
+ * Tests reach the controls below with dlsym(RTLD_DEFAULT, name).
+ * $CUBIE_FAKE_CUDA_CFLAGS adds host compiler flags for the modules
+ * (-ffp-contract=off: a device that rounds otherwise than the host). */
 #ifndef CUBIE_FAKE_CUDA_H
 #define CUBIE_FAKE_CUDA_H
 

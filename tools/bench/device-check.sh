@@ -66,7 +66,8 @@ for t in $tests; do
 done
 run_test api_example "$build/api_example" ""
 run_test gpu "$build/tests/test_gpu" "$device_preload"
-run_test gpu-emulated "$build/tests/test_gpu" "$fake"
+CUBIE_FAKE_CUDA_CFLAGS=-ffp-contract=off \
+    run_test gpu-emulated "$build/tests/test_gpu" "$fake"
 run_test emulated "$build/tests/test_emulated" "$fake"
 echo "$pass passed, $fail failed, $skip skipped" | tee "$out/tests.txt"
 grep -h "host vs cuda" "$out/test-gpu.log" > "$out/gpu-suite.txt" 2>/dev/null
