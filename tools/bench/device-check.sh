@@ -45,13 +45,14 @@ cat "$out/env.txt"
 tests="registry expr tableaus implicit_tableaus spec numerics adaptive codegen
 cli cuda deriv implicit golden"
 pass=0 fail=0 skip=0
-run_test() { # name program preload
+run_test() { # name program preload [arguments...]
     local name=$1 prog=$2 pre=$3 rc
+    shift 3
     local t0=$SECONDS
     if [ -n "$pre" ]; then
-        LD_PRELOAD=$pre timeout 600 "$prog" > "$out/test-$name.log" 2>&1
+        LD_PRELOAD=$pre timeout 600 "$prog" "$@" > "$out/test-$name.log" 2>&1
     else
-        timeout 600 "$prog" > "$out/test-$name.log" 2>&1
+        timeout 600 "$prog" "$@" > "$out/test-$name.log" 2>&1
     fi
     rc=$?
     case $rc in
@@ -69,6 +70,28 @@ run_test gpu "$build/tests/test_gpu" "$device_preload"
 CUBIE_FAKE_CUDA_CFLAGS=-ffp-contract=off \
     run_test gpu-emulated "$build/tests/test_gpu" "$fake"
 run_test emulated "$build/tests/test_emulated" "$fake"
+# compute-sanitizer on the real device: out-of-bounds and misaligned
+# accesses (memcheck, with buffers in shared memory too) and reads of
+# uninitialised device memory (initcheck), on small batches.
+sanitize() { # name tool cubie-run-arguments...
+    local name=$1 tool=$2
+    shift 2
+    if ! command -v compute-sanitizer > /dev/null || [ -n "$device_preload" ]; then
+        return
+    fi
+    run_test "$name" compute-sanitizer "" --tool "$tool" --error-exitcode 3 \
+        "$build/cubie" run "$@" --set backend=cuda --out "/tmp/cubie-$name"
+}
+sanitize memcheck-tsit5 memcheck specs/lorenz.json --set algorithm=tsit5 \
+    --set step_controller=pi --grid rho=0:28:300
+sanitize memcheck-radau-shared memcheck specs/hires.json \
+    --set algorithm=radau_iia_5 --set precision=float64 \
+    --set state_location=shared --set stage_increment_location=shared \
+    --set delta_location=shared --set lin_residual_location=shared \
+    --grid y1=0.5:1.5:300
+sanitize initcheck-kvaerno5 initcheck specs/van_der_pol_stiff.json \
+    --set algorithm=kvaerno5 --set output_types=state,time,iteration_counters \
+    --grid mu=10:1000:300
 echo "$pass passed, $fail failed, $skip skipped" | tee "$out/tests.txt"
 grep -h "host vs cuda" "$out/test-gpu.log" > "$out/gpu-suite.txt" 2>/dev/null
 
