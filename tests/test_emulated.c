@@ -1,10 +1,11 @@
 /* The cuda backend's launch path under the emulated driver
  * (tests/fakecuda, loaded by meson with LD_PRELOAD): allocation, copies,
- * kernel parameters, shared memory sizing, block and grid, chunking by
- * free device memory, events, driver failures, and the CLI. The emulated
- * module runs the host branch of the same source, so every result must
- * equal the host backend's bit for bit. Exits 77 when the emulated driver
- * is not loaded (a build without NVRTC). */
+ * kernel parameters, shared memory sizing and slicing, block and grid,
+ * chunking by free device memory, events, PTX fallback, driver failures,
+ * other threads, and the CLI. The emulated device runs cubie_kernel (the
+ * CUDA branch of the source) built with the host backend's compiler
+ * flags, so every result must equal the host backend's bit for bit. Exits
+ * 77 when the emulated driver is not loaded (a build without NVRTC). */
 #include "testutil.h"
 
 #include <dlfcn.h>

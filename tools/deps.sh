@@ -1,7 +1,8 @@
 # Sourced by tools/quickstart and tools/check: install the build
 # dependencies with apt-get when any is missing (Debian/Ubuntu).
 cubie_deps() {
-    local pkgs="meson ninja-build pkg-config gcc libcjson-dev libcmocka-dev"
+    # g++: the tests' emulated CUDA device compiles kernels as C++.
+    local pkgs="meson ninja-build pkg-config gcc g++ libcjson-dev libcmocka-dev"
     pkgs="$pkgs ${CUBIE_EXTRA_PKGS:-}"
     local missing=""
     for p in $pkgs; do

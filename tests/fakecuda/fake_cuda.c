@@ -1,13 +1,15 @@
 /* An emulated CUDA driver (libcuda.so.1) that runs kernels on the CPU, so
- * that the cuda backend's launch path (runtime/gpu.c and the chunked run
- * loop of runtime/api.c) executes end to end in `meson test` on machines
- * without a GPU. What it checks and how tests drive it: fake_cuda.h.
+ * that the cuda backend's launch path (runtime/gpu.c, the chunked run loop
+ * of runtime/api.c and the kernel entry of templates/entry.cu) executes
+ * end to end in `meson test` on machines without a GPU. What it checks
+ * and how tests drive it: fake_cuda.h.
  *
- * It emulates the driver's contract, not a GPU: a module "runs" the host
- * branch of the very source NVRTC compiled, so its results equal the host
- * backend's bit for bit, and a mismatch means the launch path moved,
- * dropped or mis-sized data. The real device still has to be checked on
- * a lent GPU (tests/test_gpu.c). */
+ * It emulates the driver's contract and the kernel's view of a launch, not
+ * a GPU's arithmetic: compiled by the host's compiler with the host
+ * backend's flags, the kernel's results equal the host backend's bit for
+ * bit, and a mismatch means the launch path moved, dropped or mis-sized
+ * data. The real device still has to be checked on a lent GPU
+ * (tests/test_gpu.c, tools/bench/device-check.sh). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -54,9 +56,14 @@ typedef struct alloc {
 typedef void (*host_run_fn)(const void *, const void *, const void *, void *,
                             void *, int *, int *, int, int, int);
 
+/* The device branch's launcher (device_shim below): 0, or 1 with why. */
+typedef int (*device_launch_fn)(unsigned grid, unsigned block, size_t shared,
+                                void **params, char *why, size_t why_n);
+
 typedef struct module {
     void *so;
-    host_run_fn run;
+    host_run_fn run;          /* host branch, or NULL */
+    device_launch_fn launch;  /* device branch, or NULL */
     size_t shared_per_run; /* CB_SHARED_STRIDE reals + CB_SHARED_I_STRIDE ints */
     int max_dynamic_shared;
     int magic;
@@ -627,18 +634,150 @@ static size_t source_define(const char *src, const char *name)
     return p != NULL ? (size_t)strtoull(p + strlen(pat), NULL, 10) : 0;
 }
 
-/* Compile the source's host branch as runtime/host.c does (same flags, so
- * the results are the host backend's), once per image, plus
- * $CUBIE_FAKE_CUDA_CFLAGS: -ffp-contract=off makes a device that rounds
- * otherwise than the host (no fused multiply-adds), as a real one does. */
-static CUresult build(const char *dir, const char *key, module *m)
+
+/* The device branch: the kernel source compiled as C++ with CUDA's few
+ * device constructs mapped onto the CPU, so cubie_kernel itself runs, with
+ * its slicing of dynamic shared memory. Blocks run in parallel, the
+ * threads of a block one after another (cubie's threads never talk), each
+ * on shared memory that holds a pattern everywhere but its own slices:
+ * after each thread the launcher checks that it wrote nowhere else. */
+static const char device_shim[] =
+    "#include <math.h>\n"
+    "#include <stdint.h>\n"
+    "#include <stdio.h>\n"
+    "#include <string.h>\n"
+    "#define __CUDACC_RTC__ 1\n"
+    "#define __device__\n"
+    "#define __global__\n"
+    "#define __forceinline__ inline __attribute__((always_inline))\n"
+    "#define __shared__ thread_local\n"
+    "#define __align__(n) __attribute__((aligned(n)))\n"
+    "struct cb_emu_dim3 { unsigned x, y, z; };\n"
+    "static thread_local cb_emu_dim3 blockIdx, blockDim, threadIdx;\n"
+    "#define CB_EMU_SMEM 232448\n"
+    "alignas(16) thread_local unsigned char cb_smem[CB_EMU_SMEM];\n"
+    "static unsigned char cb_emu_pattern[CB_EMU_SMEM];\n"
+    "static inline float __fadd_rn(float a, float b)\n"
+    "{ volatile float r = a + b; return r; }\n"
+    "static inline float __fsub_rn(float a, float b)\n"
+    "{ volatile float r = a - b; return r; }\n"
+    "static inline float __fmul_rn(float a, float b)\n"
+    "{ volatile float r = a * b; return r; }\n"
+    "#include \"@SOURCE@\"\n"
+    "static bool cb_emu_clean(size_t from, size_t to)\n"
+    "{\n"
+    "    return to <= from ||\n"
+    "           memcmp(cb_smem + from, cb_emu_pattern + from, to - from) == 0;\n"
+    "}\n"
+    "extern \"C\" __attribute__((visibility(\"default\")))\n"
+    "int cubie_emu_launch(unsigned grid, unsigned block, size_t shared,\n"
+    "                     void **a, char *why, size_t why_n)\n"
+    "{\n"
+    "    const size_t rs = sizeof(real);\n"
+    "    const size_t own = CB_SHARED_SIZE * rs, stride = CB_SHARED_STRIDE * rs;\n"
+    "    const size_t own_i = CB_SHARED_I_SIZE * 4, stride_i = CB_SHARED_I_STRIDE * 4;\n"
+    "    const bool check = own + own_i > 0;\n"
+    "    if ((size_t)block * (stride + stride_i) > CB_EMU_SMEM) {\n"
+    "        snprintf(why, why_n, \"block of %u needs more shared memory than \"\n"
+    "                 \"a block has\", block);\n"
+    "        return 1;\n"
+    "    }\n"
+    "    memset(cb_emu_pattern, 0xa5, CB_EMU_SMEM);\n"
+    "    uintptr_t p[7];\n"
+    "    for (int i = 0; i < 7; i++) memcpy(&p[i], a[i], sizeof(p[i]));\n"
+    "    int n_runs, n_saves, max_steps;\n"
+    "    memcpy(&n_runs, a[7], 4); memcpy(&n_saves, a[8], 4);\n"
+    "    memcpy(&max_steps, a[9], 4);\n"
+    "    int bad = 0;\n"
+    "#pragma omp parallel for schedule(dynamic, 1)\n"
+    "    for (long b = 0; b < (long)grid; b++) {\n"
+    "        blockIdx.x = (unsigned)b; blockIdx.y = blockIdx.z = 0;\n"
+    "        blockDim.x = block; blockDim.y = blockDim.z = 1;\n"
+    "        memset(cb_smem, 0xa5, CB_EMU_SMEM);\n"
+    "        for (unsigned t = 0; t < block; t++) {\n"
+    "            threadIdx.x = t; threadIdx.y = threadIdx.z = 0;\n"
+    "            cubie_kernel((const real *)p[0], (const real *)p[1],\n"
+    "                         (const real *)p[2], (real *)p[3], (real *)p[4],\n"
+    "                         (int *)p[5], (int *)p[6], n_runs, n_saves,\n"
+    "                         max_steps);\n"
+    "            if (!check) continue;\n"
+    "            const size_t r0 = t * stride, i0 = block * stride + t * stride_i;\n"
+    "            if (!cb_emu_clean(0, r0) || !cb_emu_clean(r0 + own, i0) ||\n"
+    "                !cb_emu_clean(i0 + own_i, CB_EMU_SMEM) ||\n"
+    "                i0 + own_i > shared) {\n"
+    "#pragma omp atomic write\n"
+    "                bad = 1;\n"
+    "            }\n"
+    "            memset(cb_smem + r0, 0xa5, own);\n"
+    "            memset(cb_smem + i0, 0xa5, own_i);\n"
+    "        }\n"
+    "    }\n"
+    "    if (bad) {\n"
+    "        snprintf(why, why_n, \"a thread wrote shared memory outside its \"\n"
+    "                 \"slice (or past the launch's %zu bytes)\", shared);\n"
+    "    }\n"
+    "    return bad;\n"
+    "}\n";
+
+/* Compile one branch of the source into dir/<key>-<flags>.so. */
+static bool compile_branch(const char *dir, const char *key, bool device,
+                           const char *extra, char *so, size_t so_n)
 {
-    char src[700], so[760], tmp[780], cmd[2400], fkey[33];
-    const char *extra = getenv("CUBIE_FAKE_CUDA_CFLAGS");
-    extra = extra != NULL ? extra : "";
+    char src[700], tmp[900], cmd[2600], fkey[33], wrap[900];
     hash_hex((const unsigned char *)extra, strlen(extra), fkey);
     snprintf(src, sizeof(src), "%s/%s.cu", dir, key);
-    snprintf(so, sizeof(so), "%s/%s-%.8s.so", dir, key, fkey);
+    snprintf(so, so_n, "%s/%s-%s%.8s.so", dir, key, device ? "dev-" : "",
+             fkey);
+    if (access(so, R_OK) == 0) {
+        return true;
+    }
+    snprintf(tmp, sizeof(tmp), "%s.%d.tmp", so, (int)getpid());
+    if (device) {
+        snprintf(wrap, sizeof(wrap), "%s/%s.%d.emu.cpp", dir, key,
+                 (int)getpid());
+        FILE *w = fopen(wrap, "wb");
+        if (w == NULL) {
+            return false;
+        }
+        const char *at = strstr(device_shim, "@SOURCE@");
+        fprintf(w, "%.*s%s%s", (int)(at - device_shim), device_shim, src,
+                at + strlen("@SOURCE@"));
+        fclose(w);
+        const char *cxx = getenv("CXX");
+        snprintf(cmd, sizeof(cmd),
+                 "%s -x c++ -std=gnu++17 -O3 -march=native -fopenmp -fPIC "
+                 "-shared %s -o '%s' '%s' -lm",
+                 cxx != NULL && *cxx ? cxx : "c++", extra, tmp, wrap);
+    } else {
+        const char *cc = getenv("CC");
+        snprintf(cmd, sizeof(cmd),
+                 "%s -x c -std=gnu11 -O3 -march=native -fopenmp -fPIC "
+                 "-shared %s -o '%s' '%s' -lm",
+                 cc != NULL && *cc ? cc : "cc", extra, tmp, src);
+    }
+    bool ok = system(cmd) == 0 && rename(tmp, so) == 0;
+    unlink(tmp);
+    if (device) {
+        unlink(wrap);
+    }
+    return ok;
+}
+
+/* Build a module from the source behind an image, once per image and
+ * flags. $CUBIE_FAKE_CUDA_BRANCH picks what runs: "device" (default) the
+ * CUDA branch through device_shim, "host" the host branch compiled as
+ * runtime/host.c does (same flags, so the results are the host backend's
+ * bit for bit). $CUBIE_FAKE_CUDA_CFLAGS adds flags: -ffp-contract=off
+ * makes a device that rounds otherwise than the host (no fused
+ * multiply-adds), as a real one does. */
+static CUresult build(const char *dir, const char *key, module *m)
+{
+    char src[700], so[820];
+    const char *extra = getenv("CUBIE_FAKE_CUDA_CFLAGS");
+    const char *branch = getenv("CUBIE_FAKE_CUDA_BRANCH");
+    const bool device = branch == NULL || strcmp(branch, "host") != 0;
+    extra = extra != NULL ? extra : "";
+    snprintf(src, sizeof(src), "%s/%s.cu", dir, key);
     FILE *f = fopen(src, "rb");
     if (f == NULL) {
         violation("cuModuleLoadData: an image NVRTC was not seen to make "
@@ -665,26 +804,23 @@ static CUresult build(const char *dir, const char *key, module *m)
     if (!has_kernel) {
         return CUDA_ERROR_NOT_FOUND;
     }
-    if (access(so, R_OK) != 0) {
-        const char *cc = getenv("CC");
-        snprintf(tmp, sizeof(tmp), "%s.%d.tmp", so, (int)getpid());
-        snprintf(cmd, sizeof(cmd),
-                 "%s -x c -std=gnu11 -O3 -march=native -fopenmp -fPIC "
-                 "-shared %s -o '%s' '%s' -lm",
-                 cc != NULL && *cc ? cc : "cc", extra, tmp, src);
-        if (system(cmd) != 0 || rename(tmp, so) != 0) {
-            unlink(tmp);
-            violation("cuModuleLoadData: cannot build %s", src);
-            return CUDA_ERROR_INVALID_IMAGE;
-        }
+    if (!compile_branch(dir, key, device, extra, so, sizeof(so))) {
+        violation("cuModuleLoadData: cannot build the %s branch of %s",
+                  device ? "device" : "host", src);
+        return CUDA_ERROR_INVALID_IMAGE;
     }
     dlopen("libgomp.so.1", RTLD_NOW | RTLD_GLOBAL | RTLD_NODELETE);
     m->so = dlopen(so, RTLD_NOW | RTLD_LOCAL);
     if (m->so == NULL) {
+        violation("cuModuleLoadData: %s", dlerror());
         return CUDA_ERROR_INVALID_IMAGE;
     }
-    *(void **)&m->run = dlsym(m->so, "cubie_host_run");
-    if (m->run == NULL) {
+    if (device) {
+        *(void **)&m->launch = dlsym(m->so, "cubie_emu_launch");
+    } else {
+        *(void **)&m->run = dlsym(m->so, "cubie_host_run");
+    }
+    if (m->run == NULL && m->launch == NULL) {
         dlclose(m->so);
         return CUDA_ERROR_NOT_FOUND;
     }
@@ -873,10 +1009,20 @@ CUresult cuLaunchKernel(CUfunction fn, unsigned gx, unsigned gy, unsigned gz,
     bool go = r == CUDA_SUCCESS && sticky == CUDA_SUCCESS;
     pthread_mutex_unlock(&lock);
     if (go) {
-        m->run((void *)p[0], (void *)p[1], (void *)p[2], (void *)p[3],
-               (void *)p[4], (int *)p[5], (int *)p[6], n_runs, n_saves,
-               max_steps);
+        char why[200] = "";
+        int fault = 0;
+        if (m->launch != NULL) {
+            fault = m->launch(gx, bx, shared, params, why, sizeof(why));
+        } else {
+            m->run((void *)p[0], (void *)p[1], (void *)p[2], (void *)p[3],
+                   (void *)p[4], (int *)p[5], (int *)p[6], n_runs, n_saves,
+                   max_steps);
+        }
         pthread_mutex_lock(&lock);
+        if (fault) {
+            violation("kernel: %s", why);
+            sticky = CUDA_ERROR_ILLEGAL_ADDRESS;
+        }
         check_guards("after the kernel");
         pthread_mutex_unlock(&lock);
     }

@@ -1,23 +1,26 @@
 /* The emulated CUDA driver's controls, for tests that run under it.
  *
- * libcuda.so.1 built from fake_cuda.c is a CUDA driver that runs on the
- * CPU: it answers the driver calls runtime/gpu.c makes, keeps "device"
- * memory in guarded host allocations, and launches a module by compiling
- * the CUDA source NVRTC was given for it with the host compiler and
- * calling its host entry (cubie_host_run, same parameters as cubie_kernel)
- * with the launch's kernel parameters. It checks what a real driver would
- * refuse or corrupt: calls without a current context, copies outside an
- * allocation, writes past one, a launch whose dynamic shared memory is
+ * libcubie-fakecuda.so (soname libcuda.so.1) built from fake_cuda.c is a
+ * CUDA driver that runs on the CPU: it answers the driver calls
+ * runtime/gpu.c makes, keeps "device" memory in guarded host allocations,
+ * and launches a module by compiling the CUDA source NVRTC was given for
+ * it as C++, with blockIdx, threadIdx, dynamic shared memory and the
+ * __f*_rn intrinsics mapped onto the CPU, and running cubie_kernel itself
+ * for every thread of the grid. It checks what a real driver or device
+ * would refuse or corrupt: calls without a current context, copies outside
+ * an allocation, writes past one, a launch whose dynamic shared memory is
  * under what its block needs (CB_SHARED_STRIDE etc. in the source) or over
- * the limit its function allows, a block over the function's thread limit,
- * a grid that does not cover the runs or launches empty blocks.
+ * the limit its function allows, a thread that writes shared memory
+ * outside its own slice, a block over the function's thread limit, a grid
+ * that does not cover the runs or launches empty blocks.
  *
  * It is loaded with LD_PRELOAD, so that it also sees nvrtcCreateProgram /
  * nvrtcGetCUBIN and can remember which source each image came from (kept
  * on disk under $CUBIE_CACHE_DIR/fake-cuda, so cached images resolve too).
  * Tests reach the controls below with dlsym(RTLD_DEFAULT, name).
- * $CUBIE_FAKE_CUDA_CFLAGS adds host compiler flags for the modules
- * (-ffp-contract=off: a device that rounds otherwise than the host). */
+ * $CUBIE_FAKE_CUDA_CFLAGS adds compiler flags for the modules
+ * (-ffp-contract=off: a device that rounds otherwise than the host);
+ * $CUBIE_FAKE_CUDA_BRANCH=host runs the source's host branch instead. */
 #ifndef CUBIE_FAKE_CUDA_H
 #define CUBIE_FAKE_CUDA_H
 
