@@ -135,6 +135,78 @@ static void gpu_should_match_host(void **state)
     cubie_system_free(sys);
 }
 
+/* Buffers in shared memory: the block's slices, the opt-in above 48 KiB
+ * (radau on HIRES, float64: about 1.1 kB a run) and the halved block. */
+static void gpu_should_match_host_with_shared_buffers(void **state)
+{
+    (void)state;
+    cubie_system *lz = lorenz();
+    char path[512];
+    cubie_error err = {0};
+    cubie_system *hires = NULL;
+    tu_ok(cubie_system_load(tu_spec_path("hires.json", path, sizeof(path)),
+                            &hires, &err), &err);
+    const struct {
+        cubie_system *sys;
+        const char *param;
+        double lo, hi, tol;
+        const char *copt[16];
+        const char *ropt[5];
+    } cases[] = {
+        {lz, "rho", 0.0, 28.0, 1e-5,
+         {"algorithm=tsit5", "precision=float32", "step_controller=fixed",
+          "state_location=shared", "proposed_state_location=shared",
+          "stage_rhs_location=shared", "stage_accumulator_location=shared",
+          NULL},
+         {"dt=0.002", "duration=0.25", NULL}},
+        {hires, "y1", 0.5, 1.5, 1e-12,
+         {"algorithm=radau_iia_5", "precision=float64",
+          "step_controller=fixed", "state_location=shared",
+          "proposed_state_location=shared",
+          "stage_increment_location=shared", "delta_location=shared",
+          "residual_location=shared", "stage_states_location=shared",
+          "lin_residual_location=shared", "preconditioner_type=jacobi",
+          "linear_correction_type=bicgstab", NULL},
+         {"dt=0.05", "duration=2", "atol=1e-13", "rtol=1e-13", NULL}},
+    };
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        cubie_batch *b = NULL;
+        const char *names[] = {cases[c].param};
+        double lo[] = {cases[c].lo}, hi[] = {cases[c].hi};
+        size_t count[] = {700};
+        tu_ok(cubie_batch_grid(cases[c].sys, 1, names, lo, hi, count, &b,
+                               &err), &err);
+        const char *host[16], *gpu[16];
+        size_t n = 0;
+        for (; cases[c].copt[n] != NULL; n++) {
+            host[n] = gpu[n] = cases[c].copt[n];
+        }
+        host[n] = "backend=host";
+        gpu[n] = "backend=cuda";
+        host[n + 1] = gpu[n + 1] = NULL;
+        cubie_solver *sh = tu_compile(cases[c].sys, host);
+        cubie_solver *sg = tu_compile(cases[c].sys, gpu);
+        cubie_result *rh = tu_run(sh, b, cases[c].ropt);
+        cubie_result *rg = tu_run(sg, b, cases[c].ropt);
+        double d = max_rel_diff(rh, rg);
+        print_message("%s with shared buffers: host vs cuda %.2e (limit "
+                      "%.0e), kernel %.2f ms\n", cases[c].copt[0] + 10, d,
+                      cases[c].tol, cubie_result_kernel_ms(rg));
+        for (size_t r = 0; r < cubie_result_n_runs(rg); r++) {
+            assert_int_equal(cubie_result_status(rh)[r], 0);
+            assert_int_equal(cubie_result_status(rg)[r], 0);
+        }
+        assert_true(d <= cases[c].tol);
+        cubie_result_free(rh);
+        cubie_result_free(rg);
+        cubie_solver_free(sh);
+        cubie_solver_free(sg);
+        cubie_batch_free(b);
+    }
+    cubie_system_free(hires);
+    cubie_system_free(lz);
+}
+
 static void gpu_should_reach_exact_solutions_and_chunk_identically(void **s)
 {
     (void)s;
@@ -183,6 +255,7 @@ int main(void)
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(gpu_should_match_host),
+        cmocka_unit_test(gpu_should_match_host_with_shared_buffers),
         cmocka_unit_test(gpu_should_reach_exact_solutions_and_chunk_identically),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,10 +5,10 @@
  * and how tests drive it: fake_cuda.h.
  *
  * It emulates the driver's contract and the kernel's view of a launch, not
- * a GPU's arithmetic: compiled by the host's compiler with the host
- * backend's flags, the kernel's results equal the host backend's bit for
- * bit, and a mismatch means the launch path moved, dropped or mis-sized
- * data. The real device still has to be checked on a lent GPU
+ * a GPU's arithmetic: with both built without fused multiply-adds
+ * (CC/CXX with -ffp-contract=off, as test_emulated runs), the kernel's
+ * results equal the host backend's bit for bit, and a mismatch means the
+ * launch path moved, dropped or mis-sized data. The real device still has to be checked on a lent GPU
  * (tests/test_gpu.c, tools/bench/device-check.sh). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -723,8 +723,12 @@ static const char device_shim[] =
 static bool compile_branch(const char *dir, const char *key, bool device,
                            const char *extra, char *so, size_t so_n)
 {
-    char src[700], tmp[900], cmd[2600], fkey[33], wrap[900];
-    hash_hex((const unsigned char *)extra, strlen(extra), fkey);
+    char src[700], tmp[900], cmd[2600], fkey[33], wrap[900], flags[600];
+    const char *cc = getenv(device ? "CXX" : "CC");
+    cc = cc != NULL && *cc ? cc : device ? "c++" : "cc";
+    /* The object's name holds the compiler and flags: a change rebuilds. */
+    snprintf(flags, sizeof(flags), "%s|%s", cc, extra);
+    hash_hex((const unsigned char *)flags, strlen(flags), fkey);
     snprintf(src, sizeof(src), "%s/%s.cu", dir, key);
     snprintf(so, so_n, "%s/%s-%s%.8s.so", dir, key, device ? "dev-" : "",
              fkey);
@@ -743,17 +747,15 @@ static bool compile_branch(const char *dir, const char *key, bool device,
         fprintf(w, "%.*s%s%s", (int)(at - device_shim), device_shim, src,
                 at + strlen("@SOURCE@"));
         fclose(w);
-        const char *cxx = getenv("CXX");
         snprintf(cmd, sizeof(cmd),
                  "%s -x c++ -std=gnu++17 -O3 -march=native -fopenmp -fPIC "
                  "-shared %s -o '%s' '%s' -lm",
-                 cxx != NULL && *cxx ? cxx : "c++", extra, tmp, wrap);
+                 cc, extra, tmp, wrap);
     } else {
-        const char *cc = getenv("CC");
         snprintf(cmd, sizeof(cmd),
                  "%s -x c -std=gnu11 -O3 -march=native -fopenmp -fPIC "
                  "-shared %s -o '%s' '%s' -lm",
-                 cc != NULL && *cc ? cc : "cc", extra, tmp, src);
+                 cc, extra, tmp, src);
     }
     bool ok = system(cmd) == 0 && rename(tmp, so) == 0;
     unlink(tmp);

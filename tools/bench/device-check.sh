@@ -69,7 +69,8 @@ run_test api_example "$build/api_example" ""
 run_test gpu "$build/tests/test_gpu" "$device_preload"
 CUBIE_FAKE_CUDA_CFLAGS=-ffp-contract=off \
     run_test gpu-emulated "$build/tests/test_gpu" "$fake"
-run_test emulated "$build/tests/test_emulated" "$fake"
+CC="${CC:-cc} -ffp-contract=off" CXX="${CXX:-c++} -ffp-contract=off" \
+    run_test emulated "$build/tests/test_emulated" "$fake"
 # compute-sanitizer on the real device: out-of-bounds and misaligned
 # accesses (memcheck, with buffers in shared memory too) and reads of
 # uninitialised device memory (initcheck), on small batches.
