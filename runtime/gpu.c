@@ -553,8 +553,8 @@ cubie_status cb_cuda_run(cb_cuda_kernel *k, int blocksize, size_t real_size,
         CUresult r = drv.f_cuMemAlloc(&d[i], sizes[i] > 0 ? sizes[i] : 4);
         if (r != CUDA_SUCCESS) {
             st = cb_fail(err, CUBIE_E_BACKEND, NULL, 0,
-                         "cuMemAlloc(%zu bytes) failed: %s", sizes[i],
-                         cu_message(r));
+                         "cuMemAlloc(%zu bytes) failed: %s (%d)", sizes[i],
+                         cu_message(r), (int)r);
         }
     }
 /* After the first failure the remaining calls are skipped. */

@@ -100,6 +100,14 @@ static void violation(const char *fmt, ...)
     fprintf(stderr, "fake cuda: %s\n", stats.last_violation);
 }
 
+/* violation() for callers that do not hold the lock. */
+#define violation_unlocked(...)                                            \
+    do {                                                                   \
+        pthread_mutex_lock(&lock);                                         \
+        violation(__VA_ARGS__);                                            \
+        pthread_mutex_unlock(&lock);                                       \
+    } while (0)
+
 /* The common prologue: injected failures, initialisation, context. */
 static CUresult enter(const char *sym, bool needs_ctx)
 {
@@ -657,12 +665,14 @@ static const char device_shim[] =
     "#define CB_EMU_SMEM 232448\n"
     "alignas(16) thread_local unsigned char cb_smem[CB_EMU_SMEM];\n"
     "static unsigned char cb_emu_pattern[CB_EMU_SMEM];\n"
+    "__attribute__((constructor)) static void cb_emu_init(void)\n"
+    "{ memset(cb_emu_pattern, 0xa5, CB_EMU_SMEM); }\n"
     "static inline float __fadd_rn(float a, float b)\n"
-    "{ volatile float r = a + b; return r; }\n"
+    "{ volatile float va = a, vb = b; return va + vb; }\n"
     "static inline float __fsub_rn(float a, float b)\n"
-    "{ volatile float r = a - b; return r; }\n"
+    "{ volatile float va = a, vb = b; return va - vb; }\n"
     "static inline float __fmul_rn(float a, float b)\n"
-    "{ volatile float r = a * b; return r; }\n"
+    "{ volatile float va = a, vb = b; return va * vb; }\n"
     "#include \"@SOURCE@\"\n"
     "static bool cb_emu_clean(size_t from, size_t to)\n"
     "{\n"
@@ -677,12 +687,17 @@ static const char device_shim[] =
     "    const size_t own = CB_SHARED_SIZE * rs, stride = CB_SHARED_STRIDE * rs;\n"
     "    const size_t own_i = CB_SHARED_I_SIZE * 4, stride_i = CB_SHARED_I_STRIDE * 4;\n"
     "    const bool check = own + own_i > 0;\n"
+    "    if (stride < own || stride_i < own_i) {\n"
+    "        snprintf(why, why_n, \"shared slices overlap (stride under \"\n"
+    "                 \"size)\");\n"
+    "        return 1;\n"
+    "    }\n"
     "    if ((size_t)block * (stride + stride_i) > CB_EMU_SMEM) {\n"
     "        snprintf(why, why_n, \"block of %u needs more shared memory than \"\n"
     "                 \"a block has\", block);\n"
     "        return 1;\n"
     "    }\n"
-    "    memset(cb_emu_pattern, 0xa5, CB_EMU_SMEM);\n"
+
     "    uintptr_t p[7];\n"
     "    for (int i = 0; i < 7; i++) memcpy(&p[i], a[i], sizeof(p[i]));\n"
     "    int n_runs, n_saves, max_steps;\n"
@@ -719,15 +734,29 @@ static const char device_shim[] =
     "    return bad;\n"
     "}\n";
 
-/* Compile one branch of the source into dir/<key>-<flags>.so. */
+static uint64_t shim_hash(void)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (const char *p = device_shim; *p; p++) {
+        h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+    }
+    return h;
+}
+
+/* Compile one branch of the source into dir/<key>-<flags>.so. Callers
+ * hold build_lock: threads of one process share the temporary names. */
+static pthread_mutex_t build_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static bool compile_branch(const char *dir, const char *key, bool device,
                            const char *extra, char *so, size_t so_n)
 {
     char src[700], tmp[900], cmd[2600], fkey[33], wrap[900], flags[600];
     const char *cc = getenv(device ? "CXX" : "CC");
     cc = cc != NULL && *cc ? cc : device ? "c++" : "cc";
-    /* The object's name holds the compiler and flags: a change rebuilds. */
-    snprintf(flags, sizeof(flags), "%s|%s", cc, extra);
+    /* The object's name holds the compiler, the flags and the shim: a
+     * change to any rebuilds. */
+    snprintf(flags, sizeof(flags), "%s|%s|%016llx", cc, extra,
+             (unsigned long long)shim_hash());
     hash_hex((const unsigned char *)flags, strlen(flags), fkey);
     snprintf(src, sizeof(src), "%s/%s.cu", dir, key);
     snprintf(so, so_n, "%s/%s-%s%.8s.so", dir, key, device ? "dev-" : "",
@@ -782,8 +811,8 @@ static CUresult build(const char *dir, const char *key, module *m)
     snprintf(src, sizeof(src), "%s/%s.cu", dir, key);
     FILE *f = fopen(src, "rb");
     if (f == NULL) {
-        violation("cuModuleLoadData: an image NVRTC was not seen to make "
-                  "(no %s)", src);
+        violation_unlocked("cuModuleLoadData: an image NVRTC was not seen "
+                           "to make (no %s)", src);
         return CUDA_ERROR_INVALID_IMAGE;
     }
     char *text = NULL;
@@ -806,15 +835,18 @@ static CUresult build(const char *dir, const char *key, module *m)
     if (!has_kernel) {
         return CUDA_ERROR_NOT_FOUND;
     }
-    if (!compile_branch(dir, key, device, extra, so, sizeof(so))) {
-        violation("cuModuleLoadData: cannot build the %s branch of %s",
-                  device ? "device" : "host", src);
+    pthread_mutex_lock(&build_lock);
+    bool built = compile_branch(dir, key, device, extra, so, sizeof(so));
+    pthread_mutex_unlock(&build_lock);
+    if (!built) {
+        violation_unlocked("cuModuleLoadData: cannot build the %s branch "
+                           "of %s", device ? "device" : "host", src);
         return CUDA_ERROR_INVALID_IMAGE;
     }
     dlopen("libgomp.so.1", RTLD_NOW | RTLD_GLOBAL | RTLD_NODELETE);
     m->so = dlopen(so, RTLD_NOW | RTLD_LOCAL);
     if (m->so == NULL) {
-        violation("cuModuleLoadData: %s", dlerror());
+        violation_unlocked("cuModuleLoadData: %s", dlerror());
         return CUDA_ERROR_INVALID_IMAGE;
     }
     if (device) {

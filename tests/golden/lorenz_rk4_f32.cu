@@ -52,9 +52,10 @@ typedef struct {
 // The error-free sums below must be rounded as written. NVVM fuses a
 // multiply into a later add or subtract (--fmad=true), even where the
 // product has other uses, which would break them; __f*_rn are never fused.
-// GCC fuses a product only when all its uses are adds or subtracts: the
-// product in cb_time_mul_add also feeds fmaf, and the loop passes
-// cb_time_add a loaded step or a difference, never a product.
+// The host's C compiler fuses too (gnu11: -ffp-contract=fast), but only
+// a product whose every use is an add or subtract: the one product here
+// also feeds fmaf, and the loop passes cb_time_add a loaded step or a
+// difference, never a product.
 #if CB_GPU
 #define cb_fadd(a, b) __fadd_rn((a), (b))
 #define cb_fsub(a, b) __fsub_rn((a), (b))
@@ -87,7 +88,9 @@ CB_DEVFN cb_time cb_time_add(cb_time a, float b)
 CB_DEVFN cb_time cb_time_mul_add(cb_time base, float k, cb_time step)
 {
     float p = cb_fmul(k, step.hi);
-    float pe = cb_fadd(fmaf(k, step.hi, -p), cb_fmul(k, step.lo));
+    // The error of p, plus k lo, each in one rounding: the same on
+    // every compiler, fused or not.
+    float pe = fmaf(k, step.lo, fmaf(k, step.hi, -p));
     cb_time r = cb_time_add(base, p);
     return cb_time_make(r.hi, cb_fadd(r.lo, pe));
 }
