@@ -227,12 +227,13 @@ static void shared_buffers_should_size_the_launch(void **s)
     with_backend(c, "backend=cuda", cuda);
     cubie_solver *sv = tu_compile(sys, cuda);
     const char *src = cubie_solver_source(sv);
-    const char *def = strstr(src, "#define CB_SHARED_STRIDE ");
-    assert_non_null(def);
-    size_t stride = strtoull(def + strlen("#define CB_SHARED_STRIDE "), NULL,
-                             10);
-    def = strstr(src, "#define CB_SHARED_I_STRIDE ");
-    size_t per = stride * 8 + strtoull(def + 27, NULL, 10) * 4;
+    static const char real_def[] = "#define CB_SHARED_STRIDE ";
+    static const char int_def[] = "#define CB_SHARED_I_STRIDE ";
+    const char *rd = strstr(src, real_def), *id = strstr(src, int_def);
+    assert_non_null(rd);
+    assert_non_null(id);
+    size_t per = strtoull(rd + strlen(real_def), NULL, 10) * 8 +
+                 strtoull(id + strlen(int_def), NULL, 10) * 4;
     print_message("radau f64 HIRES: %zu shared bytes a run, block %u, "
                   "%zu bytes a block, opt-in %d\n", per, st.last_block,
                   st.last_shared, st.max_dynamic_shared);
@@ -444,7 +445,7 @@ static void *run_job(void *p)
 }
 
 /* A solver compiled on one thread runs on another (the driver's current
- * context is per thread), and frees there too. */
+ * context is per thread). */
 static void another_thread_should_run_the_solver(void **s)
 {
     (void)s;

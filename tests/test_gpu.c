@@ -94,12 +94,13 @@ static void gpu_should_match_host(void **state)
              * already parts two correct float32 kernels that fuse
              * multiply-adds differently by 1.6e-5 (the host with and
              * without -ffp-contract, measured by gpu-emulated). */
-            const char *f32_fixed[] = {cases[c].run[0], cases[c].run[1],
-                                       "duration=0.25", NULL};
-            if (f32_fixed[1] == NULL) {
-                f32_fixed[1] = "duration=0.25";
-                f32_fixed[2] = NULL;
+            const char *f32_fixed[6];
+            size_t nf = 0;
+            for (; nf < 4 && cases[c].run[nf] != NULL; nf++) {
+                f32_fixed[nf] = cases[c].run[nf];
             }
+            f32_fixed[nf] = "duration=0.25";
+            f32_fixed[nf + 1] = NULL;
             const char *const *run =
                 p == 0 && adaptive ? f32_adaptive
                 : p == 0 && tight  ? f32_implicit

@@ -325,12 +325,17 @@ nvrtcResult nvrtcCreateProgram(nvrtcProgram *prog, const char *src,
     nvrtcResult r = real(prog, src, name, n_headers, headers, include_names);
     if (r == NVRTC_SUCCESS) {
         pthread_mutex_lock(&lock);
-        for (size_t i = 0; i < sizeof(programs) / sizeof(programs[0]); i++) {
+        size_t i = 0;
+        for (; i < sizeof(programs) / sizeof(programs[0]); i++) {
             if (programs[i].prog == NULL) {
                 programs[i].prog = *prog;
                 programs[i].source = strdup(src);
                 break;
             }
+        }
+        if (i == sizeof(programs) / sizeof(programs[0])) {
+            violation("more than %zu NVRTC programs alive: a source not "
+                      "remembered", i);
         }
         pthread_mutex_unlock(&lock);
     }
