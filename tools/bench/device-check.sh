@@ -8,7 +8,9 @@
 #
 # BUILD was set up here with tools/bench/README.md's recipe (release,
 # deplibs/ holding libcjson and libcmocka). REPS and SHRINK go to
-# bench_gpu (51 and 0 on a device). CUBIE_DEVICE_CHECK_EMULATE=1 runs the
+# bench_gpu (51 and 0 on a device). CUBIE_DEVICE_CHECK_UNIT=0 and
+# CUBIE_DEVICE_CHECK_PEERS=0 leave out the host-only and emulated test
+# programs and the peers. CUBIE_DEVICE_CHECK_EMULATE=1 runs the
 # gpu suite and bench_gpu under the emulated driver: a dry run of this
 # script on a machine without a GPU.
 set -u -o pipefail
@@ -65,10 +67,15 @@ run_test() { # name program preload [arguments...]
     esac
     printf '%-18s %-9s %4ss\n' "$name" "$verdict" $((SECONDS - t0))
 }
-for t in $tests; do
-    run_test "$t" "$build/tests/test_$t" ""
-done
-run_test api_example "$build/api_example" ""
+# CUBIE_DEVICE_CHECK_UNIT=0 skips the host-only unit programs and the
+# emulated ones (they test what the development machine tests), to spend
+# scarce device time on the device.
+if [ "${CUBIE_DEVICE_CHECK_UNIT:-1}" = 1 ]; then
+    for t in $tests; do
+        run_test "$t" "$build/tests/test_$t" ""
+    done
+    run_test api_example "$build/api_example" ""
+fi
 run_test gpu "$build/tests/test_gpu" "$device_preload"
 if [ "$verdict" = SKIP ] && [ -z "$device_preload" ]; then
     # Here the point is the device: no usable device is a failure.
@@ -77,7 +84,9 @@ if [ "$verdict" = SKIP ] && [ -z "$device_preload" ]; then
 fi
 # The emulated device compiles kernels as C++, with a cache of its own (a
 # kernel cached by a plain run was never seen by it).
-if command -v "${CXX:-c++}" > /dev/null; then
+if [ "${CUBIE_DEVICE_CHECK_UNIT:-1}" != 1 ]; then
+    :
+elif command -v "${CXX:-c++}" > /dev/null; then
     CUBIE_CACHE_DIR=$CUBIE_CACHE_DIR-emulated \
     CUBIE_FAKE_CUDA_CFLAGS=-ffp-contract=off \
         run_test gpu-emulated "$build/tests/test_gpu" "$fake"
@@ -129,7 +138,9 @@ else
 fi
 bench_rc=$?
 [ "$bench_rc" = 0 ] || echo "bench_gpu: exit $bench_rc"
-if python3 -c "import numpy" 2>/dev/null && [ -z "$device_preload" ]; then
+if [ "${CUBIE_DEVICE_CHECK_PEERS:-1}" != 1 ]; then
+    echo "peers: not asked for" | tee "$out/peers.txt"
+elif python3 -c "import numpy" 2>/dev/null && [ -z "$device_preload" ]; then
     PYTHONUNBUFFERED=1 timeout 300 python3 tools/bench/peers_lorenz.py \
         2>&1 | tee "$out/peers.txt"
 else
