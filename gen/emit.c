@@ -860,6 +860,9 @@ static cubie_status kernel_emit(cb_ctx *c, cb_sb *sb)
     cb_sb_line(sb, "#define CB_N_SAVED %d // saved columns: states%s",
                c->n_saved, c->save_time ? ", then t" : "");
     emit_common_defines(c, sb);
+    cb_sb_line(sb, "// Fixed steps well before a save run as a counted burst.");
+    cb_sb_line(sb, "#define CB_FIXED_BURST %d",
+               c->ctrl == CB_CTRL_FIXED && !c->save_counters);
     cb_sb_line(sb, "// A step within this factor of a save time lands on it.");
     cb_sb_line(sb, "#define CB_EVENT_STRETCH %s",
                c->dbl ? "1.000000001" : "1.00000095367431640625f");
