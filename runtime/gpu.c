@@ -8,6 +8,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,83 @@ void cb_parse_resources(const char *log, cb_resources *out)
         sscanf(p, "bytes stack frame, %d bytes spill stores, %d bytes spill "
                   "loads", &out->spill_stores, &out->spill_loads);
     }
+}
+
+/* ELF64 little-endian fields, read with bounds already checked. */
+static uint64_t rd64(const unsigned char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static uint32_t rd32(const unsigned char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+static uint16_t rd16(const unsigned char *p)
+{
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return v;
+}
+
+bool cb_cubin_resources(const void *image, size_t len, cb_resources *out)
+{
+    const unsigned char *b = image;
+    memset(out, 0, sizeof(*out));
+    if (b == NULL || len < 64 || memcmp(b, "\177ELF", 4) != 0 || b[4] != 2) {
+        return false;
+    }
+    const uint64_t shoff = rd64(b + 0x28);
+    const unsigned shentsize = rd16(b + 0x3A), shnum = rd16(b + 0x3C);
+    const unsigned shstrndx = rd16(b + 0x3E);
+    if (shentsize < 64 || shstrndx >= shnum || shoff > len ||
+        (uint64_t)shnum * shentsize > len - shoff) {
+        return false;
+    }
+    const unsigned char *strtab_sh = b + shoff + (size_t)shstrndx * shentsize;
+    const uint64_t stroff = rd64(strtab_sh + 0x18), strsize = rd64(strtab_sh + 0x20);
+    if (stroff > len || strsize > len - stroff) {
+        return false;
+    }
+    for (unsigned i = 0; i < shnum; i++) {
+        const unsigned char *sh = b + shoff + (size_t)i * shentsize;
+        const uint32_t name = rd32(sh);
+        const uint64_t off = rd64(sh + 0x18), size = rd64(sh + 0x20);
+        if (name >= strsize || off > len || size > len - off ||
+            strnlen((const char *)b + stroff + name, strsize - name) !=
+                strlen(".nv.info") ||
+            memcmp(b + stroff + name, ".nv.info", 8) != 0) {
+            continue;
+        }
+        /* Attribute records: format byte, attribute byte, then 2 bytes
+         * of value (formats 1-3: 2 or 4 bytes in all) or a 2-byte size
+         * and that many bytes (format 4). REGCOUNT (0x2f) holds a symbol
+         * index and the count; the kernel is the function that uses
+         * most (device functions it calls count toward it). */
+        bool have_regs = false;
+        for (uint64_t p = off; p + 4 <= off + size;) {
+            const unsigned fmt = b[p], attr = b[p + 1];
+            uint64_t n = fmt == 4 ? 4 + (uint64_t)rd16(b + p + 2)
+                                  : fmt == 1 ? 2 : 4;
+            if (p + n > off + size) {
+                break;
+            }
+            if (fmt == 4 && attr == 0x2f && n == 12 &&
+                (int)rd32(b + p + 8) > out->registers) {
+                out->registers = (int)rd32(b + p + 8);
+                have_regs = true;
+            }
+            p += n;
+        }
+        out->found = have_regs;
+        return have_regs;
+    }
+    return false;
 }
 
 void cb_artifact_free(cb_artifact *a)
@@ -141,6 +219,9 @@ cubie_status cb_nvrtc_build(const char *source, const cb_nvrtc_opts *o,
         out->log = out->image ? cb_read_file(log_path, NULL) : NULL;
         if (out->image != NULL && out->log != NULL && out->len > 0) {
             cb_parse_resources(out->log, &out->res);
+            if (!out->res.found && out->is_cubin) {
+                cb_cubin_resources(out->image, out->len, &out->res);
+            }
             out->cache_hit = true;
             out->ms = cb_now_ms() - t0;
             return CUBIE_OK;
@@ -172,6 +253,9 @@ cubie_status cb_nvrtc_build(const char *source, const cb_nvrtc_opts *o,
         return st;
     }
     cb_parse_resources(out->log, &out->res);
+    if (!out->res.found && out->is_cubin) {
+        cb_cubin_resources(out->image, out->len, &out->res);
+    }
     if (have_cache) {
         char log_path[1000];
         snprintf(log_path, sizeof(log_path), "%s.log", base);

@@ -22,6 +22,10 @@ typedef struct {
 
 /* Read "Used N registers", "N bytes spill stores" ... out of a log. */
 void cb_parse_resources(const char *log, cb_resources *out);
+/* The register count from a CUBIN's .nv.info (spills and stack are not
+ * read), for an NVRTC whose log holds no ptxas lines (seen with NVRTC
+ * 13.0.88 on a device). false when the image has no such record. */
+bool cb_cubin_resources(const void *image, size_t len, cb_resources *out);
 
 /* Compile options derived from the solver options. */
 typedef struct {
