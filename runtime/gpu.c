@@ -110,7 +110,6 @@ bool cb_cubin_resources(const void *image, size_t len, cb_resources *out)
          * and that many bytes (format 4). REGCOUNT (0x2f) holds a symbol
          * index and the count; the kernel is the function that uses
          * most (device functions it calls count toward it). */
-        bool have_regs = false;
         for (uint64_t p = off; p + 4 <= off + size;) {
             const unsigned fmt = b[p], attr = b[p + 1];
             uint64_t n = fmt == 4 ? 4 + (uint64_t)rd16(b + p + 2)
@@ -121,12 +120,11 @@ bool cb_cubin_resources(const void *image, size_t len, cb_resources *out)
             if (fmt == 4 && attr == 0x2f && n == 12 &&
                 (int)rd32(b + p + 8) > out->registers) {
                 out->registers = (int)rd32(b + p + 8);
-                have_regs = true;
             }
             p += n;
         }
-        out->found = have_regs;
-        return have_regs;
+        out->found = out->registers > 0;
+        return out->found;
     }
     return false;
 }

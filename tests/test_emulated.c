@@ -98,19 +98,6 @@ static void assert_clean(void)
     assert_int_equal(s.live_allocations, 0);
 }
 
-/* out = pairs + backend, NULL-terminated (out holds 16). */
-static void with_backend(const char *const *pairs, const char *backend,
-                         const char **out)
-{
-    size_t n = 0;
-    for (; pairs[n] != NULL; n++) {
-        assert_true(n < 14);
-        out[n] = pairs[n];
-    }
-    out[n] = backend;
-    out[n + 1] = NULL;
-}
-
 /* Compile one stack for both backends, run, compare. all_ok: every run
  * must succeed (a failed run is NaN-masked alike on both sides, which
  * would compare equal whatever the kernel did). */
@@ -119,8 +106,8 @@ static void check_case(const cubie_system *sys, const cubie_batch *b,
                        bool all_ok)
 {
     const char *host[16], *cuda[16];
-    with_backend(compile, "backend=host", host);
-    with_backend(compile, "backend=cuda", cuda);
+    tu_with(compile, "backend=host", host);
+    tu_with(compile, "backend=cuda", cuda);
     cubie_solver *sh = tu_compile(sys, host);
     cubie_solver *sg = tu_compile(sys, cuda);
     assert_string_equal(cubie_solver_backend(sg), "cuda");
@@ -224,7 +211,7 @@ static void shared_buffers_should_size_the_launch(void **s)
     cubie_fake_cuda_stats st = stats();
     /* The per-run bytes as the kernel computes them. */
     const char *cuda[16];
-    with_backend(c, "backend=cuda", cuda);
+    tu_with(c, "backend=cuda", cuda);
     cubie_solver *sv = tu_compile(sys, cuda);
     const char *src = cubie_solver_source(sv);
     static const char real_def[] = "#define CB_SHARED_STRIDE ";

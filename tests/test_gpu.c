@@ -178,13 +178,8 @@ static void gpu_should_match_host_with_shared_buffers(void **state)
         tu_ok(cubie_batch_grid(cases[c].sys, 1, names, lo, hi, count, &b,
                                &err), &err);
         const char *host[16], *gpu[16];
-        size_t n = 0;
-        for (; cases[c].copt[n] != NULL; n++) {
-            host[n] = gpu[n] = cases[c].copt[n];
-        }
-        host[n] = "backend=host";
-        gpu[n] = "backend=cuda";
-        host[n + 1] = gpu[n + 1] = NULL;
+        tu_with(cases[c].copt, "backend=host", host);
+        tu_with(cases[c].copt, "backend=cuda", gpu);
         cubie_solver *sh = tu_compile(cases[c].sys, host);
         cubie_solver *sg = tu_compile(cases[c].sys, gpu);
         cubie_result *rh = tu_run(sh, b, cases[c].ropt);

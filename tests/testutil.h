@@ -48,6 +48,20 @@ static inline cubie_options *tu_options(const char *const *pairs)
     return o;
 }
 
+/* out = pairs + one more pair (a backend, say), NULL-terminated; out
+ * holds 16. */
+static inline void tu_with(const char *const *pairs, const char *extra,
+                           const char **out)
+{
+    size_t n = 0;
+    for (; pairs[n] != NULL; n++) {
+        assert_true(n < 14);
+        out[n] = pairs[n];
+    }
+    out[n] = extra;
+    out[n + 1] = NULL;
+}
+
 /* Compile under pairs. Without a backend among them: the host backend, or
  * $CUBIE_TEST_BACKEND. The unit suites test the numerics on the host
  * whatever the machine (their tolerances are the host's); the gpu suite

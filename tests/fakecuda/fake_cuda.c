@@ -739,15 +739,6 @@ static const char device_shim[] =
     "    return bad;\n"
     "}\n";
 
-static uint64_t shim_hash(void)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (const char *p = device_shim; *p; p++) {
-        h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
-    }
-    return h;
-}
-
 /* Compile one branch of the source into dir/<key>-<flags>.so. Callers
  * hold build_lock: threads of one process share the temporary names. */
 static pthread_mutex_t build_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -760,8 +751,9 @@ static bool compile_branch(const char *dir, const char *key, bool device,
     cc = cc != NULL && *cc ? cc : device ? "c++" : "cc";
     /* The object's name holds the compiler, the flags and the shim: a
      * change to any rebuilds. */
-    snprintf(flags, sizeof(flags), "%s|%s|%016llx", cc, extra,
-             (unsigned long long)shim_hash());
+    char shim[33];
+    hash_hex((const unsigned char *)device_shim, strlen(device_shim), shim);
+    snprintf(flags, sizeof(flags), "%s|%s|%s", cc, extra, shim);
     hash_hex((const unsigned char *)flags, strlen(flags), fkey);
     snprintf(src, sizeof(src), "%s/%s.cu", dir, key);
     snprintf(so, so_n, "%s/%s-%s%.8s.so", dir, key, device ? "dev-" : "",
