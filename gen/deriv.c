@@ -927,41 +927,6 @@ static void emit_decl(const emitter *em, const char *prefix, int k,
     cb_sb_puts(sb, ";\n");
 }
 
-static void emit_head(const struct cubie_system *s, emit_mode mode,
-                      cb_sb *sb)
-{
-    static const char *const what[] = {
-        [MODE_JVP] = "the Jacobian of the derivatives times v",
-        [MODE_DFDT] = "the partial derivative of the derivatives in t",
-        [MODE_DIAG] = "the diagonal of the Jacobian",
-    };
-    cb_sb_line(sb, "// The system '%s': %s", s->name, what[mode]);
-    cb_sb_line(sb, "// (symbolic, forward mode through the auxiliaries).");
-    if (mode == MODE_JVP) {
-        cb_sb_line(sb, "CB_DEVFN void cb_jvp(const real *state, "
-                       "const real *parameters,");
-        cb_sb_line(sb, "                     const real *drivers, real t, "
-                       "const real *v,");
-        cb_sb_line(sb, "                     real *out)");
-    } else {
-        const char *name = mode == MODE_DFDT ? "cb_dfdt" : "cb_jac_diag";
-        int pad = (int)strlen(name) + 15;
-        cb_sb_line(sb, "CB_DEVFN void %s(const real *state, "
-                       "const real *parameters,", name);
-        cb_sb_line(sb, "%*sconst real *drivers, real t, real *out)", pad,
-                   "");
-    }
-    cb_sb_line(sb, "{");
-    cb_sb_indent(sb);
-    cb_sb_line(sb, "(void)state;");
-    cb_sb_line(sb, "(void)parameters;");
-    cb_sb_line(sb, "(void)drivers;");
-    cb_sb_line(sb, "(void)t;");
-    if (mode == MODE_JVP) {
-        cb_sb_line(sb, "(void)v;");
-    }
-}
-
 typedef struct {
     prop p;
     cb_arena arena;
@@ -1188,12 +1153,8 @@ static cubie_status emit(const struct cubie_system *s, bool dbl,
     bool ok = emit_state_init(&st, s, mode) && run_propagation(&st, mode);
     emitter em = {s, dbl, &st.arena, st.p.aux_sym, {NULL, 0, 0, 0, false}};
     if (ok) {
-        emit_head(s, mode, sb);
         ok = mode == MODE_DIAG ? emit_diag_body(&em, &st, sb)
                                : emit_body(&em, &st, sb);
-        cb_sb_dedent(sb);
-        cb_sb_line(sb, "}");
-        cb_sb_puts(sb, "\n");
     }
     ok = ok && !em.cse.nomem && !st.arena.failed && !sb->failed;
     free(em.cse.slots);
@@ -1201,20 +1162,21 @@ static cubie_status emit(const struct cubie_system *s, bool dbl,
     return ok ? CUBIE_OK : cb_fail_nomem(err);
 }
 
-cubie_status cb_emit_jvp(const struct cubie_system *s, bool is_double,
-                         cb_sb *out, cubie_error *err)
+cubie_status cb_emit_jvp_body(const struct cubie_system *s, bool is_double,
+                              cb_sb *out, cubie_error *err)
 {
     return emit(s, is_double, MODE_JVP, out, err);
 }
 
-cubie_status cb_emit_dfdt(const struct cubie_system *s, bool is_double,
-                          cb_sb *out, cubie_error *err)
+cubie_status cb_emit_dfdt_body(const struct cubie_system *s, bool is_double,
+                               cb_sb *out, cubie_error *err)
 {
     return emit(s, is_double, MODE_DFDT, out, err);
 }
 
-cubie_status cb_emit_jac_diag(const struct cubie_system *s, bool is_double,
-                              cb_sb *out, cubie_error *err)
+cubie_status cb_emit_jac_diag_body(const struct cubie_system *s,
+                                   bool is_double, cb_sb *out,
+                                   cubie_error *err)
 {
     return emit(s, is_double, MODE_DIAG, out, err);
 }

@@ -10,7 +10,7 @@
  * Jacobian is ever formed and nothing is a finite difference. Only the
  * auxiliaries and tangents the outputs read are emitted.
  *
- * The emitted functions follow cb_dxdt's conventions (gen/emit.c): states
+ * The emitted functions follow cb_dxdt's conventions (gen/rhs.c): states
  * print as state[i], parameters as parameters[i], drivers as drivers[i],
  * time as t, auxiliaries as locals a_<name>, their tangents as da_<name>;
  * literals and math names are the precision's own, so a float32 function
@@ -40,25 +40,22 @@
 cb_expr *cb_expr_diff(cb_arena *a, const cb_expr *e, cb_sym_role role,
                       int index);
 
-/* CB_DEVFN void cb_jvp(const real *state, const real *parameters,
- *                      const real *drivers, real t, const real *v,
- *                      real *out)
- * out = J(state) v, J the Jacobian of the derivatives w.r.t. the states. */
-cubie_status cb_emit_jvp(const struct cubie_system *s, bool is_double,
-                         cb_sb *out, cubie_error *err);
-
-/* CB_DEVFN void cb_dfdt(const real *state, const real *parameters,
- *                       const real *drivers, real t, real *out)
- * out = the partial derivative of the derivatives w.r.t. t at fixed
- * state (the Rosenbrock methods' time term). */
-cubie_status cb_emit_dfdt(const struct cubie_system *s, bool is_double,
-                          cb_sb *out, cubie_error *err);
-
-/* CB_DEVFN void cb_jac_diag(const real *state, const real *parameters,
- *                           const real *drivers, real t, real *out)
- * out[i] = d f_i / d y_i, through the auxiliaries, for a Jacobi
- * preconditioner: per state only the auxiliary tangents f_i needs. */
-cubie_status cb_emit_jac_diag(const struct cubie_system *s, bool is_double,
+/* The bodies of the three functions gen/rhs.c wraps (statements, each
+ * line indented by the builder's level; the caller writes the signature):
+ *   cb_jvp(state, parameters, drivers, t, v, out): out = J(state) v, J the
+ *       Jacobian of the derivatives w.r.t. the states;
+ *   cb_dfdt(state, parameters, drivers, t, out): out = the partial
+ *       derivative of the derivatives w.r.t. t at fixed state (the
+ *       Rosenbrock methods' time term);
+ *   cb_jac_diag(state, parameters, drivers, t, out): out[i] = d f_i / d y_i
+ *       through the auxiliaries, for a Jacobi preconditioner (per state
+ *       only the auxiliary tangents f_i needs). */
+cubie_status cb_emit_jvp_body(const struct cubie_system *s, bool is_double,
                               cb_sb *out, cubie_error *err);
+cubie_status cb_emit_dfdt_body(const struct cubie_system *s, bool is_double,
+                               cb_sb *out, cubie_error *err);
+cubie_status cb_emit_jac_diag_body(const struct cubie_system *s,
+                                   bool is_double, cb_sb *out,
+                                   cubie_error *err);
 
 #endif

@@ -121,13 +121,6 @@ typedef void (*cb_sym_printer)(void *ctx, const cb_expr *sym, cb_sb *out);
 void cb_expr_print(const cb_expr *e, bool is_double, cb_sym_printer p,
                    void *ctx, cb_sb *out);
 
-/* Append a literal for v in the precision (e.g. "0.5f", "-2.0", "1e-05f").
- * Negative values are parenthesised: "(-2.0f)". Values that have no
- * literal print as constant expressions: inf "(1.0f / 0.0f)", NaN
- * "(0.0f / 0.0f)"; in float mode a value beyond float's range prints as
- * the inf or zero it rounds to. */
-void cb_print_real(double v, bool is_double, cb_sb *out);
-
 /* True when the tree mentions a symbol of this role (index -1: any). */
 bool cb_expr_uses(const cb_expr *e, cb_sym_role role, int index);
 

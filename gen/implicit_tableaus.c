@@ -3,9 +3,9 @@
  * backwards_euler / backwards_euler_predict_correct / crank_nicolson
  * steps), one entry per method, with the original's names and aliases.
  *
- * Same conventions as tableaus.c: rationals whose numerator and
- * denominator are exact in a double are written as quotients; everything
- * else is the exact value (surds, roots of polynomials, integrals of
+ * Names, families and orders are in methods.def. Same conventions as
+ * tableaus.c: rationals whose numerator and denominator are exact in a
+ * double are written as quotients; everything else is the exact value (surds, roots of polynomials, integrals of
  * Lagrange polynomials, evaluated in 60-digit arithmetic) rounded to 17
  * significant digits, except where a coefficient is only published to
  * fewer digits (Kvaerno), where the published digits are kept, as the
@@ -16,8 +16,7 @@
  * (zero-based); omitted entries are zero. Every entry is checked in
  * tests/test_implicit_tableaus.c (order conditions on rooted trees,
  * row sums, stability functions, Rosenbrock order conditions). */
-#include "implicit_tableaus.h"
-#include "util.h"
+#include "tableaus.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -287,158 +286,112 @@ static const double radau5_c[3] = {
     0.1550510257216822, 0.64494897427831777, 1.0,
 };
 
-const cb_irk_tableau cb_irk_tableaus[] = {
-    {
-        .name = "implicit_midpoint",
-        .aliases = "",
-        .family = CB_IMPLICIT_DIRK,
-        .stages = 1,
-        .order = 2,
-        .error_order = 0,
-        .a = midpoint_a,
-        .b = midpoint_b,
-        .b_hat = NULL,
-        .c = midpoint_c,
-        .source = "Implicit midpoint rule (the one-stage Gauss method); "
-                  "Sanz-Serna, J. M. (1988). Runge-Kutta schemes for "
-                  "Hamiltonian systems. BIT 28, 877-883.",
-    },
-    {
-        .name = "trapezoidal_dirk",
-        .aliases = "ode23t",
-        .family = CB_IMPLICIT_DIRK,
-        .stages = 2,
-        .order = 2,
-        .error_order = 0,
-        .a = trapezoid_a,
-        .b = trapezoid_b,
-        .b_hat = NULL,
-        .c = trapezoid_c,
-        .source = "Trapezoidal rule (Crank, J. & Nicolson, P. (1947), "
-                  "Proc. Camb. Phil. Soc. 43, 50-67) as an ESDIRK.",
-    },
-    {
-        .name = "sdirk_2_2",
-        .aliases = "",
-        .family = CB_IMPLICIT_DIRK,
-        .stages = 2,
-        .order = 2,
-        .error_order = 0,
-        .a = sdirk22_a,
-        .b = sdirk22_b,
-        .b_hat = NULL,
-        .c = sdirk22_c,
-        .source = "Alexander, R. (1977). Diagonally implicit Runge-Kutta "
-                  "methods for stiff ODEs. SIAM J. Numer. Anal. 14(6), "
-                  "1006-1021 (two stages, gamma = 1 - 1/sqrt 2).",
-    },
-    {
-        .name = "l_stable_dirk_3",
-        .aliases = "",
-        .family = CB_IMPLICIT_DIRK,
-        .stages = 3,
-        .order = 3,
-        .error_order = 0,
-        .a = lsdirk3_a,
-        .b = lsdirk3_b,
-        .b_hat = NULL,
-        .c = lsdirk3_c,
-        .source = "Alexander, R. (1977), SIAM J. Numer. Anal. 14(6), "
-                  "1006-1021 (three stages, order 3); Hairer & Wanner, "
-                  "Solving ODEs II, sect. IV.6; MOOSE LStableDirk3.",
-    },
-    {
-        .name = "l_stable_sdirk_4",
-        .aliases = "",
-        .family = CB_IMPLICIT_DIRK,
-        .stages = 5,
-        .order = 4,
-        .error_order = 3,
-        .a = sdirk4_a,
-        .b = sdirk4_b,
-        .b_hat = sdirk4_b_hat,
-        .c = sdirk4_c,
-        .source = "Hairer, E. & Wanner, G. (1996). Solving ODEs II, 2nd "
-                  "ed., Springer, Table IV.6.5 (SDIRK4, gamma = 1/4).",
-    },
-    {
-        .name = "kvaerno3",
-        .aliases = "",
-        .family = CB_IMPLICIT_DIRK,
-        .stages = 4,
-        .order = 3,
-        .error_order = 2,
-        .a = kvaerno3_a,
-        .b = kvaerno3_b,
-        .b_hat = kvaerno3_b_hat,
-        .c = kvaerno3_c,
-        .source = "Kvaerno, A. (2004). Singly diagonally implicit "
-                  "Runge-Kutta methods with an explicit first stage. BIT "
-                  "44, 489-502 (ESDIRK 3(2), four stages).",
-    },
-    {
-        .name = "kvaerno5",
-        .aliases = "",
-        .family = CB_IMPLICIT_DIRK,
-        .stages = 7,
-        .order = 5,
-        .error_order = 4,
-        .a = kvaerno5_a,
-        .b = kvaerno5_b,
-        .b_hat = kvaerno5_b_hat,
-        .c = kvaerno5_c,
-        .source = "Kvaerno, A. (2004). Singly diagonally implicit "
-                  "Runge-Kutta methods with an explicit first stage. BIT "
-                  "44, 489-502 (ESDIRK 5(4), seven stages).",
-    },
-    {
-        .name = "firk_gauss_legendre_2",
-        .aliases = "",
-        .family = CB_IMPLICIT_FIRK,
-        .stages = 2,
-        .order = 4,
-        .error_order = 0,
-        .a = gl2_a,
-        .b = gl2_b,
-        .b_hat = NULL,
-        .c = gl2_c,
-        .source = "Gauss-Legendre collocation (Butcher, J. C. (1964), Math. "
-                  "Comp. 18, 50-64); Hairer & Wanner, Solving ODEs II, "
-                  "sect. IV.5.",
-    },
-    {
-        .name = "firk_gauss_legendre_4",
-        .aliases = "",
-        .family = CB_IMPLICIT_FIRK,
-        .stages = 4,
-        .order = 8,
-        .error_order = 0,
-        .a = gl4_a,
-        .b = gl4_b,
-        .b_hat = NULL,
-        .c = gl4_c,
-        .source = "Gauss-Legendre collocation at the four zeros of P4(2x-1) "
-                  "(Butcher 1964; Hairer & Wanner, Solving ODEs II, "
-                  "sect. IV.5), evaluated to 60 digits.",
-    },
-    {
-        .name = "radau_iia_5",
-        .aliases = "radau",
-        .family = CB_IMPLICIT_FIRK,
-        .stages = 3,
-        .order = 5,
-        .error_order = 2,
-        .a = radau5_a,
-        .b = radau5_b,
-        .b_hat = radau5_b_hat,
-        .c = radau5_c,
-        .source = "Radau IIA (Ehle, B. L. (1969), Univ. Waterloo report "
-                  "CSRR 2010); Hairer & Wanner, Solving ODEs II, sect. "
-                  "IV.5; b_hat: the original's moment-condition weights.",
-    },
-    {
-        .name = NULL,
-    },
+const cb_rk_tableau cb_tab_implicit_midpoint = {
+    .stages = 1,
+    .a = midpoint_a,
+    .b = midpoint_b,
+    .b_hat = NULL,
+    .c = midpoint_c,
+    .source = "Implicit midpoint rule (the one-stage Gauss method); "
+              "Sanz-Serna, J. M. (1988). Runge-Kutta schemes for "
+              "Hamiltonian systems. BIT 28, 877-883.",
+};
+
+const cb_rk_tableau cb_tab_trapezoidal_dirk = {
+    .stages = 2,
+    .a = trapezoid_a,
+    .b = trapezoid_b,
+    .b_hat = NULL,
+    .c = trapezoid_c,
+    .source = "Trapezoidal rule (Crank, J. & Nicolson, P. (1947), "
+              "Proc. Camb. Phil. Soc. 43, 50-67) as an ESDIRK.",
+};
+
+const cb_rk_tableau cb_tab_sdirk22 = {
+    .stages = 2,
+    .a = sdirk22_a,
+    .b = sdirk22_b,
+    .b_hat = NULL,
+    .c = sdirk22_c,
+    .source = "Alexander, R. (1977). Diagonally implicit Runge-Kutta "
+              "methods for stiff ODEs. SIAM J. Numer. Anal. 14(6), "
+              "1006-1021 (two stages, gamma = 1 - 1/sqrt 2).",
+};
+
+const cb_rk_tableau cb_tab_lsdirk3 = {
+    .stages = 3,
+    .a = lsdirk3_a,
+    .b = lsdirk3_b,
+    .b_hat = NULL,
+    .c = lsdirk3_c,
+    .source = "Alexander, R. (1977), SIAM J. Numer. Anal. 14(6), "
+              "1006-1021 (three stages, order 3); Hairer & Wanner, "
+              "Solving ODEs II, sect. IV.6; MOOSE LStableDirk3.",
+};
+
+const cb_rk_tableau cb_tab_sdirk4 = {
+    .stages = 5,
+    .a = sdirk4_a,
+    .b = sdirk4_b,
+    .b_hat = sdirk4_b_hat,
+    .c = sdirk4_c,
+    .source = "Hairer, E. & Wanner, G. (1996). Solving ODEs II, 2nd "
+              "ed., Springer, Table IV.6.5 (SDIRK4, gamma = 1/4).",
+};
+
+const cb_rk_tableau cb_tab_kvaerno3 = {
+    .stages = 4,
+    .a = kvaerno3_a,
+    .b = kvaerno3_b,
+    .b_hat = kvaerno3_b_hat,
+    .c = kvaerno3_c,
+    .source = "Kvaerno, A. (2004). Singly diagonally implicit "
+              "Runge-Kutta methods with an explicit first stage. BIT "
+              "44, 489-502 (ESDIRK 3(2), four stages).",
+};
+
+const cb_rk_tableau cb_tab_kvaerno5 = {
+    .stages = 7,
+    .a = kvaerno5_a,
+    .b = kvaerno5_b,
+    .b_hat = kvaerno5_b_hat,
+    .c = kvaerno5_c,
+    .source = "Kvaerno, A. (2004). Singly diagonally implicit "
+              "Runge-Kutta methods with an explicit first stage. BIT "
+              "44, 489-502 (ESDIRK 5(4), seven stages).",
+};
+
+const cb_rk_tableau cb_tab_gl2 = {
+    .stages = 2,
+    .a = gl2_a,
+    .b = gl2_b,
+    .b_hat = NULL,
+    .c = gl2_c,
+    .source = "Gauss-Legendre collocation (Butcher, J. C. (1964), Math. "
+              "Comp. 18, 50-64); Hairer & Wanner, Solving ODEs II, "
+              "sect. IV.5.",
+};
+
+const cb_rk_tableau cb_tab_gl4 = {
+    .stages = 4,
+    .a = gl4_a,
+    .b = gl4_b,
+    .b_hat = NULL,
+    .c = gl4_c,
+    .source = "Gauss-Legendre collocation at the four zeros of P4(2x-1) "
+              "(Butcher 1964; Hairer & Wanner, Solving ODEs II, "
+              "sect. IV.5), evaluated to 60 digits.",
+};
+
+const cb_rk_tableau cb_tab_radau5 = {
+    .stages = 3,
+    .a = radau5_a,
+    .b = radau5_b,
+    .b_hat = radau5_b_hat,
+    .c = radau5_c,
+    .source = "Radau IIA (Ehle, B. L. (1969), Univ. Waterloo report "
+              "CSRR 2010); Hairer & Wanner, Solving ODEs II, sect. "
+              "IV.5; b_hat: the original's moment-condition weights.",
 };
 
 /* ======================================================================
@@ -563,296 +516,102 @@ static const double r23_c[3] = {
     0.0, 1.0 / 2.0, 1.0,
 };
 
-#undef AT
 
-const cb_ros_tableau cb_ros_tableaus[] = {
-    {
-        .name = "ros3p",
-        .aliases = "",
-        .stages = 3,
-        .order = 3,
-        .error_order = 2,
-        .a = ros3p_a,
-        .C = ros3p_C,
-        .b = ros3p_b,
-        .b_hat = ros3p_b_hat,
-        .gamma = 0.78867513459481287,
-        .gamma_stages = ros3p_gamma_stages,
-        .c = ros3p_c,
-        .source = "Lang, J. & Verwer, J. (2001). ROS3P - an accurate "
-                  "third-order Rosenbrock solver designed for parabolic "
-                  "problems. BIT 41, 731-738; transformed as in SciML "
-                  "OrdinaryDiffEq.jl ROS3PTableau.",
-    },
-    {
-        .name = "rodas3p",
-        .aliases = "",
-        .stages = 5,
-        .order = 3,
-        .error_order = 2,
-        .a = rodas3p_a,
-        .C = rodas3p_C,
-        .b = rodas3p_b,
-        .b_hat = rodas3p_b_hat,
-        .gamma = 1.0 / 3.0,
-        .gamma_stages = rodas3p_gamma_stages,
-        .c = rodas3p_c,
-        .source = "Steinebach, G. (2024). Rosenbrock methods within "
-                  "OrdinaryDiffEq.jl - overview, recent developments and "
-                  "applications. Proc. JuliaCon; SciML Rodas3PTableau.",
-    },
-    {
-        .name = "rosenbrock23",
-        .aliases = "ode23s rosenbrock23_sciml",
-        .stages = 3,
-        .order = 2,
-        .error_order = 3,
-        .a = r23_a,
-        .C = r23_C,
-        .b = r23_b,
-        .b_hat = r23_b_hat,
-        .gamma = 0.29289321881345248,
-        .gamma_stages = r23_gamma_stages,
-        .c = r23_c,
-        .source = "Shampine, L. F. & Reichelt, M. W. (1997). The MATLAB ODE "
-                  "suite. SIAM J. Sci. Comput. 18(1), 1-22 (ode23s); SciML "
-                  "Rosenbrock23; transformed per Hairer & Wanner IV.7.",
-    },
-    {
-        .name = NULL,
-    },
+const cb_rk_tableau cb_tab_ros3p = {
+    .stages = 3,
+    .a = ros3p_a,
+    .C = ros3p_C,
+    .b = ros3p_b,
+    .b_hat = ros3p_b_hat,
+    .gamma = 0.78867513459481287,
+    .gamma_stages = ros3p_gamma_stages,
+    .c = ros3p_c,
+    .source = "Lang, J. & Verwer, J. (2001). ROS3P - an accurate "
+              "third-order Rosenbrock solver designed for parabolic "
+              "problems. BIT 41, 731-738; transformed as in SciML "
+              "OrdinaryDiffEq.jl ROS3PTableau.",
+};
+
+const cb_rk_tableau cb_tab_rodas3p = {
+    .stages = 5,
+    .a = rodas3p_a,
+    .C = rodas3p_C,
+    .b = rodas3p_b,
+    .b_hat = rodas3p_b_hat,
+    .gamma = 1.0 / 3.0,
+    .gamma_stages = rodas3p_gamma_stages,
+    .c = rodas3p_c,
+    .source = "Steinebach, G. (2024). Rosenbrock methods within "
+              "OrdinaryDiffEq.jl - overview, recent developments and "
+              "applications. Proc. JuliaCon; SciML Rodas3PTableau.",
+};
+
+const cb_rk_tableau cb_tab_rosenbrock23 = {
+    .stages = 3,
+    .a = r23_a,
+    .C = r23_C,
+    .b = r23_b,
+    .b_hat = r23_b_hat,
+    .gamma = 0.29289321881345248,
+    .gamma_stages = r23_gamma_stages,
+    .c = r23_c,
+    .source = "Shampine, L. F. & Reichelt, M. W. (1997). The MATLAB ODE "
+              "suite. SIAM J. Sci. Comput. 18(1), 1-22 (ode23s); SciML "
+              "Rosenbrock23; transformed per Hairer & Wanner IV.7.",
 };
 
 /* ======================================================================
  * Special single-stage methods
  * ====================================================================== */
 
-const cb_special_method cb_special_methods[] = {
-    {
-        .name = "backwards_euler",
-        .aliases = "",
-        .order = 1,
-        .error_order = 0,
-        .solves = 1,
-        .description = "implicit Euler: solve u = h f(t + h, y + u), "
-                       "y_1 = y + u; Newton warm-started from the previous "
-                       "step's increment",
-        .source = "Implicit (backward) Euler method; Hairer & Wanner, "
-                  "Solving ODEs II, 2nd ed., Springer (1996).",
-    },
-    {
-        .name = "backwards_euler_pc",
-        .aliases = "",
-        .order = 1,
-        .error_order = 0,
-        .solves = 1,
-        .description = "implicit Euler corrector started from the "
-                       "explicit-Euler predictor u_0 = h f(t, y)",
-        .source = "Implicit Euler corrector with an explicit Euler "
-                  "predictor; Hairer & Wanner, Solving ODEs II (1996).",
-    },
-    {
-        .name = "crank_nicolson",
-        .aliases = "",
-        .order = 2,
-        .error_order = 1,
-        .solves = 2,
-        .description = "trapezoidal rule: base = y + h/2 f(t, y), solve "
-                       "u = h f(t + h, base + u/2), y_1 = base + u/2; then "
-                       "a backward Euler solve from y; err = y_1 - y_BE",
-        .source = "Crank, J. & Nicolson, P. (1947). Proc. Camb. Phil. Soc. "
-                  "43, 50-67.",
-    },
-    {
-        .name = NULL,
-    },
+/* As Runge-Kutta tableaus: backward Euler is the one-stage method
+ * a = b = c = 1; Crank-Nicolson the trapezoidal rule (an explicit first
+ * stage, then a_11 = 1/2). Their steps (gen/single.c) solve for the
+ * increment directly, and Crank-Nicolson's error estimate is its
+ * difference from a backward Euler step, not an embedded b_hat. */
+static const double be_a[1] = {1.0};
+static const double be_b[1] = {1.0};
+static const double be_c[1] = {1.0};
+static const double cn_a[2 * 2] = {
+    [AT(2, 1, 0)] = 1.0 / 2.0,
+    [AT(2, 1, 1)] = 1.0 / 2.0,
+};
+static const double cn_b[2] = {1.0 / 2.0, 1.0 / 2.0};
+static const double cn_c[2] = {0.0, 1.0};
+
+const cb_rk_tableau cb_tab_backwards_euler = {
+    .stages = 1,
+    .a = be_a,
+    .b = be_b,
+    .c = be_c,
+    .description = "implicit Euler: solve u = h f(t + h, y + u), "
+                   "y_1 = y + u; Newton warm-started from the previous "
+                   "step's increment",
+    .source = "Implicit (backward) Euler method; Hairer & Wanner, "
+              "Solving ODEs II, 2nd ed., Springer (1996).",
 };
 
-/* ======================================================================
- * Lookup and predicates
- * ====================================================================== */
+const cb_rk_tableau cb_tab_backwards_euler_pc = {
+    .stages = 1,
+    .a = be_a,
+    .b = be_b,
+    .c = be_c,
+    .description = "implicit Euler corrector started from the "
+                   "explicit-Euler predictor u_0 = h f(t, y)",
+    .source = "Implicit Euler corrector with an explicit Euler "
+              "predictor; Hairer & Wanner, Solving ODEs II (1996).",
+};
 
+const cb_rk_tableau cb_tab_crank_nicolson = {
+    .stages = 2,
+    .a = cn_a,
+    .b = cn_b,
+    .c = cn_c,
+    .description = "trapezoidal rule: base = y + h/2 f(t, y), solve "
+                   "u = h f(t + h, base + u/2), y_1 = base + u/2; then "
+                   "a backward Euler solve from y; err = y_1 - y_BE",
+    .source = "Crank, J. & Nicolson, P. (1947). Proc. Camb. Phil. Soc. "
+              "43, 50-67.",
+};
 
-static bool usable_name(const char *name)
-{
-    return name != NULL && name[0] != '\0';
-}
-
-const cb_irk_tableau *cb_irk_find(const char *name)
-{
-    if (!usable_name(name)) {
-        return NULL;
-    }
-    for (const cb_irk_tableau *t = cb_irk_tableaus; t->name != NULL; t++) {
-        if (cb_name_known_as(name, t->name, t->aliases)) {
-            return t;
-        }
-    }
-    return NULL;
-}
-
-const cb_ros_tableau *cb_ros_find(const char *name)
-{
-    if (!usable_name(name)) {
-        return NULL;
-    }
-    for (const cb_ros_tableau *t = cb_ros_tableaus; t->name != NULL; t++) {
-        if (cb_name_known_as(name, t->name, t->aliases)) {
-            return t;
-        }
-    }
-    return NULL;
-}
-
-const cb_special_method *cb_special_find(const char *name)
-{
-    if (!usable_name(name)) {
-        return NULL;
-    }
-    for (const cb_special_method *m = cb_special_methods; m->name != NULL;
-         m++) {
-        if (cb_name_known_as(name, m->name, m->aliases)) {
-            return m;
-        }
-    }
-    return NULL;
-}
-
-bool cb_special_has_error_estimate(const cb_special_method *m)
-{
-    return m != NULL && m->error_order > 0;
-}
-
-/* Equal, or within 1e-15 relative (to the larger magnitude). */
-static bool coefficient_equal(double x, double y)
-{
-    if (x == y) {
-        return true;
-    }
-    double scale = fmax(fabs(x), fabs(y));
-    return fabs(x - y) <= 1e-15 * scale;
-}
-
-static bool row_equals(const double *a, int s, int row, const double *w)
-{
-    for (int j = 0; j < s; j++) {
-        if (!coefficient_equal(a[row * s + j], w[j])) {
-            return false;
-        }
-    }
-    return true;
-}
-
-static int matching_row(const double *a, int s, const double *w)
-{
-    if (a == NULL || w == NULL) {
-        return -1;
-    }
-    for (int i = 0; i < s; i++) {
-        if (row_equals(a, s, i, w)) {
-            return i;
-        }
-    }
-    return -1;
-}
-
-bool cb_irk_explicit_first_stage(const cb_irk_tableau *t)
-{
-    if (t == NULL) {
-        return false;
-    }
-    for (int j = 0; j < t->stages; j++) {
-        if (t->a[j] != 0.0) {
-            return false;
-        }
-    }
-    return true;
-}
-
-bool cb_irk_fsal(const cb_irk_tableau *t)
-{
-    if (t == NULL || t->stages < 2) {
-        return false;
-    }
-    const int s = t->stages;
-    if (t->c[0] != 0.0 || t->c[s - 1] != 1.0) {
-        return false;
-    }
-    return cb_irk_explicit_first_stage(t) && row_equals(t->a, s, s - 1, t->b);
-}
-
-bool cb_irk_stiffly_accurate(const cb_irk_tableau *t)
-{
-    if (t == NULL) {
-        return false;
-    }
-    return row_equals(t->a, t->stages, t->stages - 1, t->b);
-}
-
-int cb_irk_b_row(const cb_irk_tableau *t)
-{
-    return t == NULL ? -1 : matching_row(t->a, t->stages, t->b);
-}
-
-int cb_irk_b_hat_row(const cb_irk_tableau *t)
-{
-    return t == NULL ? -1 : matching_row(t->a, t->stages, t->b_hat);
-}
-
-int cb_ros_b_row(const cb_ros_tableau *t)
-{
-    return t == NULL ? -1 : matching_row(t->a, t->stages, t->b);
-}
-
-int cb_ros_b_hat_row(const cb_ros_tableau *t)
-{
-    return t == NULL ? -1 : matching_row(t->a, t->stages, t->b_hat);
-}
-
-cb_implicit_family cb_implicit_family_of(const char *name)
-{
-    const cb_irk_tableau *t = cb_irk_find(name);
-    if (t != NULL) {
-        return t->family;
-    }
-    if (cb_ros_find(name) != NULL) {
-        return CB_IMPLICIT_ROSENBROCK;
-    }
-    if (cb_special_find(name) != NULL) {
-        return CB_IMPLICIT_SPECIAL;
-    }
-    return CB_IMPLICIT_NONE;
-}
-
-const char *cb_implicit_default(cb_implicit_family family)
-{
-    switch (family) {
-    case CB_IMPLICIT_DIRK:
-        return "l_stable_dirk_3";
-    case CB_IMPLICIT_FIRK:
-        return "firk_gauss_legendre_2";
-    case CB_IMPLICIT_ROSENBROCK:
-        return "ros3p";
-    case CB_IMPLICIT_SPECIAL:
-    case CB_IMPLICIT_NONE:
-    default:
-        return NULL;
-    }
-}
-
-const char *cb_implicit_family_name(cb_implicit_family family)
-{
-    switch (family) {
-    case CB_IMPLICIT_DIRK:
-        return "dirk";
-    case CB_IMPLICIT_FIRK:
-        return "firk";
-    case CB_IMPLICIT_ROSENBROCK:
-        return "rosenbrock";
-    case CB_IMPLICIT_SPECIAL:
-        return "special";
-    case CB_IMPLICIT_NONE:
-    default:
-        return NULL;
-    }
-}
+#undef AT

@@ -1,4 +1,5 @@
-/* Options: the table of options.def and the cubie_options API. */
+/* Options: the table of options.def and the functions behind the
+ * cubie_options API. */
 #include "options.h"
 
 #include <ctype.h>
@@ -7,12 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "emit.h"
-#include "tableaus.h"
-
 const cb_opt_info cb_opt_table[CB_OPT_COUNT] = {
-#define CB_OPT(id, key, kind, def, scope, choices) \
-    {key, CB_KIND_##kind, def, CB_SCOPE_##scope, choices},
+#define CB_OPT(id, key, kind, def, scope, values) \
+    {key, CB_KIND_##kind, def, CB_SCOPE_##scope, CB_VALUES_##values},
 #include "options.def"
 #undef CB_OPT
 };
@@ -20,11 +18,77 @@ const cb_opt_info cb_opt_table[CB_OPT_COUNT] = {
 /* Keys the original renamed; a user of the old name gets a hint. */
 static const char *const renamed[][2] = {
     {"dt_save", "save_every"},
-    {"dt_summarise", "summarise_every"},
-    {"dt_update_summaries", "sample_summaries_every"},
     {"warmup", "settling_time"},
     {"method", "algorithm"},
     {NULL, NULL}};
+
+/* Options of the original that cubie does not have yet, and the old names
+ * of some of them: a user gets told, not an "unknown option". */
+static const char *const not_yet[][2] = {
+    {"summarise_every", "summarise_every"},
+    {"dt_summarise", "summarise_every"},
+    {"sample_summaries_every", "sample_summaries_every"},
+    {"dt_update_summaries", "sample_summaries_every"},
+    {"save_variables", "save_variables"},
+    {"summarise_variables", "summarise_variables"},
+    {NULL, NULL}};
+
+/* The choice list of choices.def an option's values name, or NULL. */
+static const char *choice_list(cb_opt_values v)
+{
+    switch (v) {
+    case CB_VALUES_PRECISION:
+        return "PRECISION";
+    case CB_VALUES_BACKEND:
+        return "BACKEND";
+    case CB_VALUES_OPT_LEVEL:
+        return "OPT_LEVEL";
+    case CB_VALUES_LINEAR:
+        return "LINEAR";
+    case CB_VALUES_PRECOND:
+        return "PRECOND";
+    default:
+        return NULL;
+    }
+}
+
+/* The index in cb_choices of value in the option's list, or -1. */
+static int choice_index(cb_opt_values v, const char *value)
+{
+    const char *list = choice_list(v);
+    for (int i = 0; list != NULL && i < CB_CHOICE_COUNT; i++) {
+        if (strcmp(cb_choices[i].list, list) == 0 &&
+            strcmp(cb_choices[i].text, value) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* The values an option may take, space-separated, into out. */
+static void choices_text(cb_opt_values v, char *out, size_t n)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    if (v == CB_VALUES_CONTROLLERS) {
+        for (int i = 0; i < CB_CTRL_COUNT && used < n; i++) {
+            used += (size_t)snprintf(out + used, n - used, "%s%s",
+                                     i ? " " : "", cb_controllers[i].name);
+        }
+        return;
+    }
+    if (v == CB_VALUES_OUTPUTS) {
+        cb_output_names(out, n);
+        return;
+    }
+    const char *list = choice_list(v);
+    for (int i = 0; list != NULL && i < CB_CHOICE_COUNT && used < n; i++) {
+        if (strcmp(cb_choices[i].list, list) == 0) {
+            used += (size_t)snprintf(out + used, n - used, "%s%s",
+                                     used ? " " : "", cb_choices[i].text);
+        }
+    }
+}
 
 static int find_key(const char *key)
 {
@@ -42,27 +106,7 @@ static bool has_suffix(const char *s, const char *suffix)
     return n > m && strcmp(s + n - m, suffix) == 0;
 }
 
-static bool in_choices(const char *choices, const char *value)
-{
-    size_t n = strlen(value);
-    const char *p = choices;
-    while (*p) {
-        while (*p == ' ') {
-            p++;
-        }
-        const char *e = p;
-        while (*e && *e != ' ') {
-            e++;
-        }
-        if ((size_t)(e - p) == n && n > 0 && strncmp(p, value, n) == 0) {
-            return true;
-        }
-        p = e;
-    }
-    return false;
-}
-
-cubie_status cubie_options_new(struct cubie_options **out)
+cubie_status cb_options_new(struct cubie_options **out)
 {
     if (out == NULL) {
         return CUBIE_E_ARG;
@@ -81,7 +125,7 @@ cubie_status cubie_options_new(struct cubie_options **out)
     return CUBIE_OK;
 }
 
-void cubie_options_free(struct cubie_options *o)
+void cb_options_free(struct cubie_options *o)
 {
     if (o == NULL) {
         return;
@@ -98,27 +142,26 @@ void cubie_options_free(struct cubie_options *o)
     free(o);
 }
 
-cubie_status cubie_options_copy(const struct cubie_options *o,
-                                struct cubie_options **out)
+cubie_status cb_options_copy(const struct cubie_options *o,
+                             struct cubie_options **out)
 {
     if (o == NULL || out == NULL) {
         return CUBIE_E_ARG;
     }
-    cubie_status st = cubie_options_new(out);
+    cubie_status st = cb_options_new(out);
     if (st != CUBIE_OK) {
         return st;
     }
     for (int i = 0; i < CB_OPT_COUNT && st == CUBIE_OK; i++) {
         if (o->text[i] != NULL) {
-            st = cubie_options_set(*out, cb_opt_table[i].key, o->text[i],
-                                   NULL);
+            st = cb_options_set(*out, cb_opt_table[i].key, o->text[i], NULL);
         }
     }
     for (int i = 0; i < o->n_locs && st == CUBIE_OK; i++) {
-        st = cubie_options_set(*out, o->locs[i].key, o->locs[i].value, NULL);
+        st = cb_options_set(*out, o->locs[i].key, o->locs[i].value, NULL);
     }
     if (st != CUBIE_OK) {
-        cubie_options_free(*out);
+        cb_options_free(*out);
         *out = NULL;
     }
     return st;
@@ -170,13 +213,13 @@ bool cb_opt_list_has(const char *text, const char *name)
     return false;
 }
 
-/* TEXT options: a tolerance list, or a list of output names. */
+/* TEXT options: a tolerance list, an architecture or a list of output
+ * names. */
 static cubie_status check_text(int id, const char *key, const char *value,
                                cubie_error *err)
 {
-    if (id == CB_OPT_ATOL || id == CB_OPT_RTOL || id == CB_OPT_NEWTON_ATOL ||
-        id == CB_OPT_NEWTON_RTOL || id == CB_OPT_KRYLOV_ATOL ||
-        id == CB_OPT_KRYLOV_RTOL) {
+    const cb_opt_values v = cb_opt_table[id].values;
+    if (v == CB_VALUES_TOLERANCES) {
         double tmp[1];
         if (cb_opt_number_list(value, tmp, 1) < 1) {
             return cb_fail(err, CUBIE_E_OPTION, key, 0,
@@ -184,7 +227,7 @@ static cubie_status check_text(int id, const char *key, const char *value,
                            "comma-separated list of them (one per state)",
                            key, value);
         }
-    } else if (id == CB_OPT_ARCH) {
+    } else if (v == CB_VALUES_ARCH) {
         int num = 0;
         char tail = 0;
         bool ok = (sscanf(value, "sm_%d%c", &num, &tail) == 1 ||
@@ -195,9 +238,8 @@ static cubie_status check_text(int id, const char *key, const char *value,
                            "option %s: '%s' is not an architecture like "
                            "sm_90 (CUBIN) or compute_90 (PTX)", key, value);
         }
-    } else if (id == CB_OPT_OUTPUT_TYPES) {
-        const char *choices = cb_opt_table[id].choices;
-        char name[64];
+    } else if (v == CB_VALUES_OUTPUTS) {
+        char name[64], names[256];
         const char *p = value;
         int n = 0;
         while (*p) {
@@ -209,10 +251,11 @@ static cubie_status check_text(int id, const char *key, const char *value,
                 break;
             }
             snprintf(name, sizeof(name), "%.*s", (int)len, p);
-            if (!in_choices(choices, name)) {
+            if (cb_output_find(name) < 0) {
+                cb_output_names(names, sizeof(names));
                 return cb_fail(err, CUBIE_E_OPTION, key, 0,
                                "option %s: unknown output '%s' (outputs: "
-                               "%s)", key, name, choices);
+                               "%s)", key, name, names);
             }
             n++;
             p += len;
@@ -261,33 +304,28 @@ static cubie_status parse_value(int id, const char *key, const char *value,
         }
         break;
     case CB_KIND_CHOICE:
-        if (id == CB_OPT_ALGORITHM) {
-            const cb_erk_tableau *t = cb_erk_find(value);
-            const char *implicit = t ? NULL : cb_implicit_canonical(value);
-            if (implicit != NULL) {
-                *norm = strdup(implicit);
-                return *norm ? CUBIE_OK : cb_fail_nomem(err);
-            }
-            if (t == NULL) {
+        if (info->values == CB_VALUES_METHODS) {
+            const cb_method *m = cb_method_find(value);
+            if (m == NULL) {
+                char names[1024];
+                cb_method_names(names, sizeof(names));
                 return cb_fail(err, CUBIE_E_OPTION, key, 0,
                                "option algorithm: unknown algorithm '%s' "
-                               "(explicit methods: euler, heun-21, "
-                               "ralston-33, bogacki-shampine-32, "
-                               "classical-rk4, dormand-prince-54, "
-                               "cash-karp-54, fehlberg-45, "
-                               "dormand-prince-853, tsit5, vern7; implicit: "
-                               "backwards_euler, backwards_euler_pc, "
-                               "crank_nicolson, the DIRK, FIRK and "
-                               "Rosenbrock methods of the README)", value);
+                               "(the algorithms: %s; or a family name: "
+                               "dirk, firk, rosenbrock)", value, names);
             }
             /* Store the canonical name, so aliases share one kernel. */
-            *norm = strdup(t->name);
+            *norm = strdup(m->name);
             return *norm ? CUBIE_OK : cb_fail_nomem(err);
         }
-        if (!in_choices(info->choices, value)) {
+        if (info->values == CB_VALUES_CONTROLLERS
+                ? cb_controller_find(value) < 0
+                : choice_index(info->values, value) < 0) {
+            char choices[256];
+            choices_text(info->values, choices, sizeof(choices));
             return cb_fail(err, CUBIE_E_OPTION, key, 0,
                            "option %s: '%s' is not one of: %s", key, value,
-                           info->choices);
+                           choices);
         }
         break;
     case CB_KIND_TEXT: {
@@ -302,8 +340,8 @@ static cubie_status parse_value(int id, const char *key, const char *value,
     return *norm ? CUBIE_OK : cb_fail_nomem(err);
 }
 
-cubie_status cubie_options_set(struct cubie_options *o, const char *key,
-                               const char *value, cubie_error *err)
+cubie_status cb_options_set(struct cubie_options *o, const char *key,
+                            const char *value, cubie_error *err)
 {
     if (o == NULL || key == NULL || value == NULL) {
         return cb_fail(err, CUBIE_E_ARG, NULL, 0,
@@ -344,6 +382,18 @@ cubie_status cubie_options_set(struct cubie_options *o, const char *key,
             o->n_locs++;
             return CUBIE_OK;
         }
+        for (int i = 0; not_yet[i][0]; i++) {
+            if (strcmp(not_yet[i][0], key) == 0) {
+                return cb_fail(err, CUBIE_E_OPTION, key, 0,
+                               strcmp(key, not_yet[i][1]) == 0
+                                   ? "option '%s': the original's %s is not "
+                                     "supported by cubie yet"
+                                   : "unknown option '%s': the original "
+                                     "calls it '%s' now, which cubie does "
+                                     "not support yet",
+                               key, not_yet[i][1]);
+            }
+        }
         for (int i = 0; renamed[i][0]; i++) {
             if (strcmp(renamed[i][0], key) == 0) {
                 return cb_fail(err, CUBIE_E_OPTION, key, 0,
@@ -367,8 +417,8 @@ cubie_status cubie_options_set(struct cubie_options *o, const char *key,
     return CUBIE_OK;
 }
 
-cubie_status cubie_options_set_pair(struct cubie_options *o, const char *pair,
-                                    cubie_error *err)
+cubie_status cb_options_set_pair(struct cubie_options *o, const char *pair,
+                                 cubie_error *err)
 {
     if (o == NULL || pair == NULL) {
         return cb_fail(err, CUBIE_E_ARG, NULL, 0,
@@ -386,10 +436,10 @@ cubie_status cubie_options_set_pair(struct cubie_options *o, const char *pair,
     }
     memcpy(key, pair, n);
     key[n] = '\0';
-    return cubie_options_set(o, key, eq + 1, err);
+    return cb_options_set(o, key, eq + 1, err);
 }
 
-const char *cubie_options_get(const struct cubie_options *o, const char *key)
+const char *cb_options_get(const struct cubie_options *o, const char *key)
 {
     if (o == NULL || key == NULL) {
         return NULL;
@@ -419,4 +469,12 @@ bool cb_opt_is_set(const struct cubie_options *o, cb_opt_id id)
 double cb_opt_num(const struct cubie_options *o, cb_opt_id id)
 {
     return o->num[id];
+}
+
+cb_choice cb_opt_choice(const struct cubie_options *o, cb_opt_id id)
+{
+    /* Values are checked when set, and defaults are valid (a test checks
+     * every default), so this finds one. */
+    const int i = choice_index(cb_opt_table[id].values, cb_opt_text(o, id));
+    return i >= 0 ? (cb_choice)i : (cb_choice)0;
 }

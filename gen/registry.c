@@ -1,6 +1,6 @@
-/* The buffer registry (see registry.h for the contract, DESIGN.md "The
- * buffer registry" for why it exists and reference/cubie-features.md §1
- * for the Python original whose layout rules are reproduced exactly).
+/* The buffer registry (see registry.h for the contract, docs/ARCHITECTURE.md
+ * "The buffer registry" for why it exists and the rules of the Python
+ * original, which are reproduced exactly).
  *
  * Data model: a registry is a list of owners; an owner is an ordered list
  * of buffers plus the children recorded by cb_register_child. Layout
@@ -24,6 +24,10 @@ typedef struct {
     char *aliases;  /* NULL when not an alias */
     cb_prec prec;
     bool is_rollup; /* registered by cb_register_child */
+    size_t rows;    /* > 1: read through row views (cb_buffer_rows) */
+    size_t row_len;
+    char **row_names; /* rows names of the views */
+    bool declared;  /* some generated code declared it */
     /* Layout results, valid while the owner's layout_valid is set. */
     cb_placement pl;
     bool placed;   /* placed by the current pass */
@@ -50,6 +54,7 @@ struct cb_owner {
 };
 
 struct cb_registry {
+    bool frozen;    /* cb_registry_freeze: layouts fixed, no more changes */
     cb_owner **owners;
     size_t n_owners, cap_owners;
     unsigned long mark_gen; /* last stamp handed out to a walk */
@@ -160,10 +165,35 @@ static cb_buffer *find_buf(const cb_owner *o, const char *name)
     return NULL;
 }
 
+static void free_rows(cb_buffer *b)
+{
+    for (size_t i = 0; b->row_names != NULL && i < b->rows; i++) {
+        free(b->row_names[i]);
+    }
+    free(b->row_names);
+    b->row_names = NULL;
+    b->rows = 0;
+    b->row_len = 0;
+}
+
 static void free_buf(cb_buffer *b)
 {
     free(b->name);
     free(b->aliases);
+    free_rows(b);
+}
+
+/* Changes after cb_registry_freeze are refused: the layout emitters read
+ * must not move under them. */
+static cubie_status check_unfrozen(const cb_owner *o, const char *what,
+                                   cubie_error *err)
+{
+    if (o->reg->frozen) {
+        return cb_fail(err, CUBIE_E_REGISTRY, NULL, 0,
+                       "owner '%s': %s after the layout was frozen", o->name,
+                       what);
+    }
+    return CUBIE_OK;
 }
 
 /* Drop buffers and child records, keeping the owner itself (its pointer is
@@ -371,6 +401,7 @@ cubie_status cb_register(cb_owner *o, const char *name, size_t size,
     if (aliases != NULL && aliases[0] == '\0') {
         aliases = NULL; /* "" means no alias, as in cb_update_buffer */
     }
+    CB_TRY(check_unfrozen(o, "a buffer registered", err));
     /* Checked in the documented order, so a caller sees the first
      * problem a reader of the call would notice. */
     cubie_status st = check_name(o, name, err);
@@ -454,6 +485,7 @@ cubie_status cb_update_buffer(cb_owner *o, const char *name,
     if (recognized != NULL) {
         *recognized = true;
     }
+    CB_TRY(check_unfrozen(o, "a buffer updated", err));
     const char *alias = NULL;
     if ((u->set & CB_UPD_ALIASES) && u->aliases != NULL &&
         u->aliases[0] != '\0') {
@@ -599,7 +631,7 @@ static bool is_plain_local(const cb_buffer *b)
     return b->loc == CB_LOC_LOCAL && !b->persistent;
 }
 
-/* The four phases of §1.2 for the buffers of one kind (real or int);
+/* The four phases of the layout for the buffers of one kind (real or int);
  * alias targets are always of the same kind, so the kinds are
  * independent. */
 static void layout_kind(cb_owner *o, bool want_int, size_t *shared,
@@ -703,11 +735,13 @@ static cubie_status build_layout(cb_owner *o, cubie_error *err)
 
 /* ---- children --------------------------------------------------------- */
 
-cubie_status cb_register_child(cb_owner *parent, cb_owner *child,
-                               const char *name, cubie_error *err)
+static const char *const rollup_suffixes[4] = {"_shared", "_persistent",
+                                               "_shared_i", "_persistent_i"};
+
+/* Whether child may be registered under name in parent. */
+static cubie_status check_child(const cb_owner *parent, const cb_owner *child,
+                                const char *name, cubie_error *err)
 {
-    static const char *const suffixes[4] = {"_shared", "_persistent",
-                                            "_shared_i", "_persistent_i"};
     if (parent == NULL || child == NULL || name == NULL) {
         return cb_fail(err, CUBIE_E_ARG, NULL, 0,
                        "cb_register_child: NULL argument");
@@ -717,6 +751,7 @@ cubie_status cb_register_child(cb_owner *parent, cb_owner *child,
                        "owner '%s': child name '%s' is not a C identifier",
                        parent->name, name);
     }
+    CB_TRY(check_unfrozen(parent, "a child registered", err));
     if (child->reg != parent->reg) {
         return cb_fail(err, CUBIE_E_REGISTRY, NULL, 0,
                        "owner '%s': child '%s' (owner '%s') belongs to "
@@ -730,11 +765,54 @@ cubie_status cb_register_child(cb_owner *parent, cb_owner *child,
                        "%s, the owner %s", parent->name, name, child->name,
                        prec_name(child->prec), prec_name(parent->prec));
     }
-    cb_sizes cs;
-    cubie_status st = cb_owner_sizes(child, &cs, err);
-    if (st != CUBIE_OK) {
-        return st;
+    return CUBIE_OK;
+}
+
+static void free_names(char **names, int n)
+{
+    for (int k = 0; k < n; k++) {
+        free(names[k]);
     }
+}
+
+/* The four roll-up names of child `name` (malloc'd into names), and how
+ * many of them parent does not have yet; a name taken by a buffer that is
+ * not a roll-up is an error. */
+static cubie_status rollup_names(const cb_owner *parent, const char *name,
+                                 char *names[4], size_t *n_new,
+                                 cubie_error *err)
+{
+    const size_t n_name = strlen(name);
+    *n_new = 0;
+    for (int k = 0; k < 4; k++) {
+        const size_t n_suffix = strlen(rollup_suffixes[k]);
+        names[k] = malloc(n_name + n_suffix + 1);
+        if (names[k] == NULL) {
+            free_names(names, k);
+            return cb_fail_nomem(err);
+        }
+        memcpy(names[k], name, n_name);
+        memcpy(names[k] + n_name, rollup_suffixes[k], n_suffix + 1);
+        const cb_buffer *b = find_buf(parent, names[k]);
+        if (b != NULL && !b->is_rollup) {
+            cubie_status st = cb_fail(
+                err, CUBIE_E_REGISTRY, NULL, 0,
+                "owner '%s': child roll-up '%s' clashes with a buffer "
+                "registered under that name", parent->name, names[k]);
+            free_names(names, k + 1);
+            return st;
+        }
+        *n_new += b == NULL;
+    }
+    return CUBIE_OK;
+}
+
+cubie_status cb_register_child(cb_owner *parent, cb_owner *child,
+                               const char *name, cubie_error *err)
+{
+    CB_TRY(check_child(parent, child, name, err));
+    cb_sizes cs;
+    CB_TRY(cb_owner_sizes(child, &cs, err));
     const size_t sizes[4] = {cs.shared, cs.persistent, cs.shared_int,
                              cs.persistent_int};
     const cb_location locs[4] = {CB_LOC_SHARED, CB_LOC_LOCAL, CB_LOC_SHARED,
@@ -745,35 +823,9 @@ cubie_status cb_register_child(cb_owner *parent, cb_owner *child,
 
     /* Allocate everything first so that the changes below cannot fail
      * halfway (a failed call leaves the parent as it was). */
-    size_t n_name = strlen(name);
-    char *names[4] = {NULL, NULL, NULL, NULL};
+    char *names[4];
     size_t n_new = 0;
-    for (int k = 0; k < 4; k++) {
-        size_t len = n_name + strlen(suffixes[k]) + 1;
-        names[k] = malloc(len);
-        if (names[k] == NULL) {
-            for (int j = 0; j < k; j++) {
-                free(names[j]);
-            }
-            return cb_fail_nomem(err);
-        }
-        memcpy(names[k], name, n_name);
-        memcpy(names[k] + n_name, suffixes[k], strlen(suffixes[k]) + 1);
-        const cb_buffer *b = find_buf(parent, names[k]);
-        if (b != NULL && !b->is_rollup) {
-            st = cb_fail(err, CUBIE_E_REGISTRY, NULL, 0,
-                         "owner '%s': child roll-up '%s' clashes with a "
-                         "buffer registered under that name", parent->name,
-                         names[k]);
-            for (int j = 0; j <= k; j++) {
-                free(names[j]);
-            }
-            return st;
-        }
-        if (b == NULL) {
-            n_new++;
-        }
-    }
+    CB_TRY(rollup_names(parent, name, names, &n_new, err));
     size_t kid = parent->n_kids;
     for (size_t i = 0; i < parent->n_kids; i++) {
         if (strcmp(parent->kids[i].name, name) == 0) {
@@ -791,9 +843,7 @@ cubie_status cb_register_child(cb_owner *parent, cb_owner *child,
     }
     if (!ok) {
         free(kid_name);
-        for (int k = 0; k < 4; k++) {
-            free(names[k]);
-        }
+        free_names(names, 4);
         return cb_fail_nomem(err);
     }
 
@@ -813,12 +863,11 @@ cubie_status cb_register_child(cb_owner *parent, cb_owner *child,
                    CB_UPD_ALIASES | CB_UPD_PRECISION,
             .size = sizes[k], .loc = locs[k], .persistent = pers[k],
             .aliases = NULL, .prec = precs[k]};
-        st = cb_update_buffer(parent, names[k], &u, NULL, NULL, err);
+        cubie_status st = cb_update_buffer(parent, names[k], &u, NULL, NULL,
+                                           err);
         free(names[k]);
         if (st != CUBIE_OK) {
-            for (int j = k + 1; j < 4; j++) {
-                free(names[j]);
-            }
+            free_names(names + k + 1, 3 - k);
             free(kid_name);
             return st;
         }
@@ -835,14 +884,14 @@ cubie_status cb_register_child(cb_owner *parent, cb_owner *child,
 
 void cb_clear_layout(cb_owner *o)
 {
-    if (o != NULL) {
+    if (o != NULL && !o->reg->frozen) {
         o->layout_valid = false;
     }
 }
 
 void cb_clear_own(cb_owner *o)
 {
-    if (o == NULL) {
+    if (o == NULL || o->reg->frozen) {
         return;
     }
     /* The original drops the whole group, child records included; the
@@ -853,7 +902,7 @@ void cb_clear_own(cb_owner *o)
 
 void cb_clear_parent(cb_owner *o)
 {
-    if (o == NULL) {
+    if (o == NULL || o->reg->frozen) {
         return;
     }
     /* Detach the child records before recursing (the original's
@@ -1031,21 +1080,14 @@ cubie_status cb_placement_of(cb_owner *o, const char *name, cb_placement *out,
     return st;
 }
 
-cubie_status cb_get_allocator(cb_owner *o, const char *name, bool zero,
-                              cb_sb *out, cubie_error *err)
+/* One buffer's declaration (and its zeroing loop); then the views of the
+ * rows for which want[i] holds (all of them when want is NULL). */
+static void emit_decl(cb_buffer *b, bool zero, const bool *want, cb_sb *out)
 {
-    if (o == NULL || name == NULL || out == NULL) {
-        return cb_fail(err, CUBIE_E_ARG, NULL, 0,
-                       "cb_get_allocator: NULL argument");
-    }
-    cb_buffer *b;
-    cubie_status st = lookup_placed(o, name, &b, err);
-    if (st != CUBIE_OK) {
-        return st;
-    }
     const cb_placement *p = &b->pl;
     const char *type = p->is_int ? "int" : "real";
     const char *sfx = p->is_int ? "_i" : "";
+    b->declared = true;
     switch (p->pool) {
     case CB_POOL_SHARED:
         cb_sb_line(out, "%s *%s = shared%s + %zu;", type, b->name, sfx,
@@ -1063,7 +1105,175 @@ cubie_status cb_get_allocator(cb_owner *o, const char *name, bool zero,
         cb_sb_line(out, "for (int cb_i = 0; cb_i < %zu; ++cb_i) { "
                         "%s[cb_i] = 0; }", p->size, b->name);
     }
+    for (size_t i = 0; i < b->rows; i++) {
+        if (want == NULL || want[i]) {
+            cb_sb_line(out, "%s *%s = %s + %zu;", type, b->row_names[i],
+                       b->name, i * b->row_len);
+        }
+    }
+}
+
+cubie_status cb_get_allocator(cb_owner *o, const char *name, bool zero,
+                              cb_sb *out, cubie_error *err)
+{
+    if (o == NULL || name == NULL || out == NULL) {
+        return cb_fail(err, CUBIE_E_ARG, NULL, 0,
+                       "cb_get_allocator: NULL argument");
+    }
+    cb_buffer *b;
+    cubie_status st = lookup_placed(o, name, &b, err);
+    if (st != CUBIE_OK) {
+        return st;
+    }
+    emit_decl(b, zero, NULL, out);
     return out->failed ? cb_fail_nomem(err) : CUBIE_OK;
+}
+
+/* ---- rows, freezing, declarations -------------------------------------- */
+
+cubie_status cb_buffer_rows(cb_owner *o, const char *name, size_t rows,
+                            size_t row_len, const char *format, int first,
+                            cubie_error *err)
+{
+    if (o == NULL || name == NULL || format == NULL) {
+        return cb_fail(err, CUBIE_E_ARG, NULL, 0,
+                       "cb_buffer_rows: NULL argument");
+    }
+    CB_TRY(check_unfrozen(o, "rows set", err));
+    cb_buffer *b = find_buf(o, name);
+    if (b == NULL) {
+        return cb_fail(err, CUBIE_E_REGISTRY, NULL, 0,
+                       "buffer '%s' is not registered with owner '%s'",
+                       name, o->name);
+    }
+    if (rows > CB_MAX_ROWS || rows * row_len != b->size) {
+        return cb_fail(err, CUBIE_E_REGISTRY, NULL, 0,
+                       "buffer '%s' of owner '%s': %zu rows of %zu are not "
+                       "its %zu elements (or more than %d rows)", name,
+                       o->name, rows, row_len, b->size, (int)CB_MAX_ROWS);
+    }
+    char **names = calloc(rows + 1, sizeof(char *));
+    if (names == NULL) {
+        return cb_fail_nomem(err);
+    }
+    cubie_status st = CUBIE_OK;
+    for (size_t i = 0; i < rows && st == CUBIE_OK; i++) {
+        char view[128];
+        snprintf(view, sizeof(view), format, first + (int)i);
+        names[i] = dup_str(view);
+        if (names[i] == NULL) {
+            st = cb_fail_nomem(err);
+        } else if (!is_ident(view) || is_reserved(view) ||
+                   find_buf(o, view) != NULL) {
+            st = cb_fail(err, CUBIE_E_REGISTRY, NULL, 0,
+                         "buffer '%s' of owner '%s': row view '%s' is not a "
+                         "free C identifier", name, o->name, view);
+        }
+    }
+    if (st != CUBIE_OK) {
+        for (size_t i = 0; i < rows; i++) {
+            free(names[i]);
+        }
+        free(names);
+        return st;
+    }
+    free_rows(b);
+    b->rows = rows;
+    b->row_len = row_len;
+    b->row_names = names;
+    return CUBIE_OK;
+}
+
+const char *cb_row_name(const cb_owner *o, const char *name, size_t i)
+{
+    const cb_buffer *b = o != NULL && name != NULL ? find_buf(o, name) : NULL;
+    return b != NULL && i < b->rows ? b->row_names[i] : NULL;
+}
+
+cubie_status cb_registry_freeze(cb_registry *r, cubie_error *err)
+{
+    if (r == NULL) {
+        return cb_fail(err, CUBIE_E_ARG, NULL, 0,
+                       "cb_registry_freeze: NULL argument");
+    }
+    for (size_t i = 0; i < r->n_owners; i++) {
+        CB_TRY(build_layout(r->owners[i], err));
+    }
+    r->frozen = true;
+    return CUBIE_OK;
+}
+
+bool cb_registry_frozen(const cb_registry *r)
+{
+    return r != NULL && r->frozen;
+}
+
+cubie_status cb_declare_used(cb_owner *o, const char *code, bool zero,
+                             cb_sb *out, cubie_error *err)
+{
+    if (o == NULL || code == NULL || out == NULL) {
+        return cb_fail(err, CUBIE_E_ARG, NULL, 0,
+                       "cb_declare_used: NULL argument");
+    }
+    if (!o->reg->frozen) {
+        return cb_fail(err, CUBIE_E_REGISTRY, NULL, 0,
+                       "owner '%s': buffers declared before the layout was "
+                       "frozen", o->name);
+    }
+    /* Every name and view of the owner, looked for in one reading. */
+    size_t n = 0;
+    for (size_t i = 0; i < o->n_bufs; i++) {
+        n += 1 + o->bufs[i].rows;
+    }
+    const char **names = malloc((n + 1) * sizeof(*names));
+    bool *used = calloc(n + 1, sizeof(*used));
+    if (names == NULL || used == NULL) {
+        free(names);
+        free(used);
+        return cb_fail_nomem(err);
+    }
+    n = 0;
+    for (size_t i = 0; i < o->n_bufs; i++) {
+        names[n++] = o->bufs[i].name;
+        for (size_t r = 0; r < o->bufs[i].rows; r++) {
+            names[n++] = o->bufs[i].row_names[r];
+        }
+    }
+    cb_idents_used(code, names, n, used);
+    n = 0;
+    for (size_t i = 0; i < o->n_bufs; i++) {
+        cb_buffer *b = &o->bufs[i];
+        const bool *want = used + n + 1;
+        bool any = used[n];
+        for (size_t r = 0; r < b->rows; r++) {
+            any = any || want[r];
+        }
+        if (any) {
+            emit_decl(b, zero && !b->is_rollup, want, out);
+        }
+        n += 1 + b->rows;
+    }
+    free(names);
+    free(used);
+    return out->failed ? cb_fail_nomem(err) : CUBIE_OK;
+}
+
+cubie_status cb_registry_check_declared(const cb_registry *r,
+                                        cubie_error *err)
+{
+    for (size_t i = 0; r != NULL && i < r->n_owners; i++) {
+        const cb_owner *o = r->owners[i];
+        for (size_t k = 0; k < o->n_bufs; k++) {
+            const cb_buffer *b = &o->bufs[k];
+            if (b->size > 0 && !b->declared) {
+                return cb_fail(err, CUBIE_E_CODEGEN, NULL, 0,
+                               "buffer '%s' of owner '%s' (%zu elements) is "
+                               "registered but no generated code declares "
+                               "it", b->name, o->name, b->size);
+            }
+        }
+    }
+    return CUBIE_OK;
 }
 
 static const char *pool_label(const cb_placement *p)

@@ -1,6 +1,6 @@
 /* The buffer registry: every component asks it for its per-run buffers
- * instead of computing offsets itself (DESIGN.md, "The buffer registry";
- * semantics of the Python original in reference/cubie-features.md §1).
+ * instead of computing offsets itself (docs/ARCHITECTURE.md, "The buffer
+ * registry"; the semantics are the Python original's buffer_registry.py).
  *
  * A registry belongs to one compile. Owners (the loop, the algorithm step,
  * the controller, Newton, the linear solver, ...) are groups of buffers in
@@ -17,7 +17,15 @@
  *   real *stage_rhs = shared + 12;      int *counters = persistent_i + 0;
  *   real stage_accumulator[3];          int proposed_counters[2];
  * The pool variables a component's code sees are named shared, persistent,
- * shared_i and persistent_i.
+ * shared_i and persistent_i. A buffer of several rows can be read through
+ * named row views (`real *stage_2 = stage_accumulator + 3;`), so that the
+ * registry, not the emitter, knows where a row starts.
+ *
+ * The generator freezes the registry before it emits anything
+ * (cb_registry_freeze): every layout is built then, every later change is
+ * refused, and emitters declare the buffers their code uses
+ * (cb_declare_used); after emission cb_registry_check_declared fails
+ * when a registered buffer with room was never declared.
  */
 #ifndef CB_REGISTRY_H
 #define CB_REGISTRY_H
@@ -147,6 +155,35 @@ cubie_status cb_placement_of(cb_owner *o, const char *name, cb_placement *out,
  * the builder). With zero, also emit a loop that zeroes it. */
 cubie_status cb_get_allocator(cb_owner *o, const char *name, bool zero,
                               cb_sb *out, cubie_error *err);
+
+/* ---- rows, freezing, declarations ---- */
+enum { CB_MAX_ROWS = 64 };
+
+/* Give buffer `name` (rows * row_len elements) rows with views named by
+ * the printf format (one %d, numbered from first): "stage_%d", 1 gives
+ * stage_1, stage_2, ... Emitters then write stage_2[i], never an offset. */
+cubie_status cb_buffer_rows(cb_owner *o, const char *name, size_t rows,
+                            size_t row_len, const char *format, int first,
+                            cubie_error *err);
+/* The view of row i of buffer name, or NULL. Borrowed. */
+const char *cb_row_name(const cb_owner *o, const char *name, size_t i);
+
+/* Build every owner's layout and freeze it: afterwards registrations,
+ * updates and roll-ups fail, clears are ignored, and queries read the
+ * frozen layout. */
+cubie_status cb_registry_freeze(cb_registry *r, cubie_error *err);
+bool cb_registry_frozen(const cb_registry *r);
+
+/* Append, in registration order, the declaration of every buffer of o
+ * whose name (or one of whose row views) occurs in code, and of the views
+ * that occur; with zero, plain buffers are zeroed (roll-ups, which are
+ * slices of pools, never). Requires a frozen registry. */
+cubie_status cb_declare_used(cb_owner *o, const char *code, bool zero,
+                             cb_sb *out, cubie_error *err);
+/* CUBIE_E_CODEGEN naming the first registered buffer with room that no
+ * code declared (cb_declare_used or cb_get_allocator). */
+cubie_status cb_registry_check_declared(const cb_registry *r,
+                                        cubie_error *err);
 
 /* Append a human-readable layout table of the owner to out. */
 cubie_status cb_owner_describe(cb_owner *o, cb_sb *out, cubie_error *err);

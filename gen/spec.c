@@ -1,5 +1,5 @@
 /* Spec parsing and validation. Every error names the JSON path and, inside
- * an equation, the column (DESIGN.md, "The spec format"). */
+ * an equation, the column (docs/ARCHITECTURE.md, "The spec"). */
 #include "spec.h"
 
 #include <ctype.h>
@@ -273,6 +273,123 @@ static cubie_status visit_aux(cb_system *s, int k, int *mark, int *order,
     return CUBIE_OK;
 }
 
+/* Equation i's left-hand side: a derivative dX of a state, or a new
+ * auxiliary; *rhs_at is where its right-hand side starts. */
+static cubie_status parse_lhs(parse_ctx *c, const cJSON *item, int i,
+                              size_t *rhs_at, cubie_error *err)
+{
+    cb_system *s = c->sys;
+    char path[64];
+    snprintf(path, sizeof(path), "/equations/%d", i);
+    if (!cJSON_IsString(item)) {
+        return cb_fail(err, CUBIE_E_SPEC, path, 0,
+                       "%s: expected a string \"lhs = rhs\"", path);
+    }
+    const char *text = item->valuestring;
+    size_t lb, le, rb;
+    if (!split_equation(text, &lb, &le, &rb)) {
+        return cb_fail(err, CUBIE_E_SPEC, path, 0,
+                       "%s: expected \"lhs = rhs\", got \"%s\"", path, text);
+    }
+    if (le == lb) {
+        return cb_fail(err, CUBIE_E_SPEC, path, 1,
+                       "%s: missing left-hand side in \"%s\"", path, text);
+    }
+    char *lhs = cb_arena_strndup(&s->arena, text + lb, le - lb);
+    s->eqs[i].text = cb_arena_strdup(&s->arena, text);
+    if (lhs == NULL || s->eqs[i].text == NULL) {
+        return cb_fail_nomem(err);
+    }
+    *rhs_at = rb;
+    if (blank_line(text + rb)) {
+        return cb_fail(err, CUBIE_E_SPEC, path, (int)rb + 1,
+                       "%s: missing right-hand side in \"%s\"", path, text);
+    }
+    int state = lhs[0] == 'd' ? cb_spec_state_index(s, lhs + 1) : -1;
+    if (state >= 0) {
+        if (s->deriv_eq[state] >= 0) {
+            return cb_fail(err, CUBIE_E_SPEC, path, (int)lb + 1,
+                           "%s: second equation for d%s (first at "
+                           "/equations/%d)", path, lhs + 1,
+                           s->deriv_eq[state]);
+        }
+        s->eqs[i].is_deriv = true;
+        s->eqs[i].target = state;
+        s->deriv_eq[state] = i;
+        return CUBIE_OK;
+    }
+    const name_entry *prev = find_name(c, lhs);
+    if (prev != NULL && prev->role == CB_SYM_STATE) {
+        return cb_fail(err, CUBIE_E_SPEC, path, (int)lb + 1,
+                       "%s: '%s' is a state; write its derivative as "
+                       "d%s = ...", path, lhs, lhs);
+    }
+    if (prev != NULL) {
+        return cb_fail(err, CUBIE_E_SPEC, path, (int)lb + 1,
+                       "%s: cannot assign to '%s', already defined at %s",
+                       path, lhs, prev->path);
+    }
+    CB_TRY(add_name(c, lhs, CB_SYM_AUX, s->n_aux, 0.0, path, err));
+    s->eqs[i].is_deriv = false;
+    s->eqs[i].target = s->n_aux;
+    s->aux_eq[s->n_aux] = i;
+    s->aux_names[s->n_aux] = lhs;
+    s->n_aux++;
+    return CUBIE_OK;
+}
+
+/* Equation i's right-hand side. The parser sees the equation with its
+ * left side blanked, so its columns count from the equation's start. */
+static cubie_status parse_rhs(parse_ctx *c, int i, size_t rhs_at,
+                              cubie_error *err)
+{
+    cb_system *s = c->sys;
+    char path[64];
+    snprintf(path, sizeof(path), "/equations/%d", i);
+    const char *text = s->eqs[i].text;
+    char *blank = cb_arena_strdup(&s->arena, text);
+    if (blank == NULL) {
+        return cb_fail_nomem(err);
+    }
+    memset(blank, ' ', rhs_at);
+    cubie_status st = cb_expr_parse(&s->arena, blank, resolve, c, path,
+                                    &s->eqs[i].rhs, err);
+    if (st != CUBIE_OK) {
+        restore_quote(err, blank, text);
+        return st;
+    }
+    s->eqs[i].rhs = cb_expr_fold(&s->arena, s->eqs[i].rhs);
+    return CUBIE_OK;
+}
+
+/* Every state has its equation; the auxiliaries in an order that
+ * computes each after those it uses. */
+static cubie_status check_equations(cb_system *s, cubie_error *err)
+{
+    for (int k = 0; k < s->n_states; k++) {
+        if (s->deriv_eq[k] < 0) {
+            return cb_fail(err, CUBIE_E_SPEC, "/equations", 0,
+                           "/equations: state '%s' has no equation "
+                           "(add \"d%s = ...\")", s->state_names[k],
+                           s->state_names[k]);
+        }
+    }
+    s->aux_order = cb_arena_alloc(&s->arena,
+                                  sizeof(int) * (size_t)(s->n_aux + 1));
+    int *mark = calloc((size_t)s->n_aux + 1, sizeof(int));
+    if (s->aux_order == NULL || mark == NULL) {
+        free(mark);
+        return cb_fail_nomem(err);
+    }
+    int n_order = 0;
+    cubie_status st = CUBIE_OK;
+    for (int k = 0; k < s->n_aux && st == CUBIE_OK; k++) {
+        st = visit_aux(s, k, mark, s->aux_order, &n_order, err);
+    }
+    free(mark);
+    return st;
+}
+
 static cubie_status parse_equations(parse_ctx *c, const cJSON *arr,
                                     cubie_error *err)
 {
@@ -289,139 +406,31 @@ static cubie_status parse_equations(parse_ctx *c, const cJSON *arr,
     int n = cJSON_GetArraySize(arr);
     s->n_eqs = n;
     s->eqs = cb_arena_alloc(&s->arena, sizeof(cb_equation) * (size_t)(n + 1));
-    s->deriv_eq = cb_arena_alloc(&s->arena, sizeof(int) * (size_t)(s->n_states + 1));
+    s->deriv_eq = cb_arena_alloc(&s->arena,
+                                 sizeof(int) * (size_t)(s->n_states + 1));
     s->aux_eq = cb_arena_alloc(&s->arena, sizeof(int) * (size_t)(n + 1));
-    s->aux_names = cb_arena_alloc(&s->arena, sizeof(char *) * (size_t)(n + 1));
+    s->aux_names = cb_arena_alloc(&s->arena,
+                                  sizeof(char *) * (size_t)(n + 1));
+    size_t *rhs_at = calloc((size_t)n + 1, sizeof(size_t));
     if (s->eqs == NULL || s->deriv_eq == NULL || s->aux_eq == NULL ||
-        s->aux_names == NULL) {
+        s->aux_names == NULL || rhs_at == NULL) {
+        free(rhs_at);
         return cb_fail_nomem(err);
     }
     for (int i = 0; i < s->n_states; i++) {
         s->deriv_eq[i] = -1;
     }
-    /* Pass 1: left-hand sides, so right-hand sides may use any auxiliary
+    /* Left-hand sides first, so right-hand sides may use any auxiliary
      * whatever the order they are written in. */
-    char path[64];
-    size_t *rhs_at = calloc((size_t)n + 1, sizeof(size_t));
-    if (rhs_at == NULL) {
-        return cb_fail_nomem(err);
-    }
     cubie_status st = CUBIE_OK;
     for (int i = 0; i < n && st == CUBIE_OK; i++) {
-        const cJSON *item = cJSON_GetArrayItem(arr, i);
-        snprintf(path, sizeof(path), "/equations/%d", i);
-        if (!cJSON_IsString(item)) {
-            st = cb_fail(err, CUBIE_E_SPEC, path, 0,
-                         "%s: expected a string \"lhs = rhs\"", path);
-            break;
-        }
-        const char *text = item->valuestring;
-        size_t lb, le, rb;
-        if (!split_equation(text, &lb, &le, &rb)) {
-            st = cb_fail(err, CUBIE_E_SPEC, path, 0,
-                         "%s: expected \"lhs = rhs\", got \"%s\"", path,
-                         text);
-            break;
-        }
-        if (le == lb) {
-            st = cb_fail(err, CUBIE_E_SPEC, path, 1,
-                         "%s: missing left-hand side in \"%s\"", path, text);
-            break;
-        }
-        char *lhs = cb_arena_strndup(&s->arena, text + lb, le - lb);
-        s->eqs[i].text = cb_arena_strdup(&s->arena, text);
-        if (lhs == NULL || s->eqs[i].text == NULL) {
-            st = cb_fail_nomem(err);
-            break;
-        }
-        rhs_at[i] = rb;
-        if (blank_line(text + rb)) {
-            st = cb_fail(err, CUBIE_E_SPEC, path, (int)rb + 1,
-                         "%s: missing right-hand side in \"%s\"", path,
-                         text);
-            break;
-        }
-        int state = lhs[0] == 'd' ? cb_spec_state_index(s, lhs + 1) : -1;
-        if (state >= 0) {
-            if (s->deriv_eq[state] >= 0) {
-                st = cb_fail(err, CUBIE_E_SPEC, path, (int)lb + 1,
-                             "%s: second equation for d%s (first at "
-                             "/equations/%d)", path, lhs + 1,
-                             s->deriv_eq[state]);
-                break;
-            }
-            s->eqs[i].is_deriv = true;
-            s->eqs[i].target = state;
-            s->deriv_eq[state] = i;
-        } else {
-            const name_entry *prev = find_name(c, lhs);
-            if (prev != NULL && prev->role == CB_SYM_STATE) {
-                st = cb_fail(err, CUBIE_E_SPEC, path, (int)lb + 1,
-                             "%s: '%s' is a state; write its derivative as "
-                             "d%s = ...", path, lhs, lhs);
-                break;
-            }
-            if (prev != NULL) {
-                st = cb_fail(err, CUBIE_E_SPEC, path, (int)lb + 1,
-                             "%s: cannot assign to '%s', already defined at "
-                             "%s", path, lhs, prev->path);
-                break;
-            }
-            st = add_name(c, lhs, CB_SYM_AUX, s->n_aux, 0.0, path, err);
-            if (st != CUBIE_OK) {
-                break;
-            }
-            s->eqs[i].is_deriv = false;
-            s->eqs[i].target = s->n_aux;
-            s->aux_eq[s->n_aux] = i;
-            s->aux_names[s->n_aux] = lhs;
-            s->n_aux++;
-        }
+        st = parse_lhs(c, cJSON_GetArrayItem(arr, i), i, &rhs_at[i], err);
     }
-    /* Pass 2: right-hand sides. The parser sees the equation with its
-     * left side blanked, so its columns count from the equation's start. */
     for (int i = 0; i < n && st == CUBIE_OK; i++) {
-        snprintf(path, sizeof(path), "/equations/%d", i);
-        const char *text = s->eqs[i].text;
-        char *blank = cb_arena_strdup(&s->arena, text);
-        if (blank == NULL) {
-            st = cb_fail_nomem(err);
-            break;
-        }
-        memset(blank, ' ', rhs_at[i]);
-        st = cb_expr_parse(&s->arena, blank, resolve, c, path,
-                           &s->eqs[i].rhs, err);
-        if (st != CUBIE_OK) {
-            restore_quote(err, blank, text);
-            break;
-        }
-        s->eqs[i].rhs = cb_expr_fold(&s->arena, s->eqs[i].rhs);
+        st = parse_rhs(c, i, rhs_at[i], err);
     }
     free(rhs_at);
-    if (st != CUBIE_OK) {
-        return st;
-    }
-    for (int k = 0; k < s->n_states; k++) {
-        if (s->deriv_eq[k] < 0) {
-            snprintf(path, sizeof(path), "/states/%s", s->state_names[k]);
-            return cb_fail(err, CUBIE_E_SPEC, "/equations", 0,
-                           "/equations: state '%s' has no equation "
-                           "(add \"d%s = ...\")", s->state_names[k],
-                           s->state_names[k]);
-        }
-    }
-    s->aux_order = cb_arena_alloc(&s->arena, sizeof(int) * (size_t)(s->n_aux + 1));
-    int *mark = calloc((size_t)s->n_aux + 1, sizeof(int));
-    if (s->aux_order == NULL || mark == NULL) {
-        free(mark);
-        return cb_fail_nomem(err);
-    }
-    int n_order = 0;
-    for (int k = 0; k < s->n_aux && st == CUBIE_OK; k++) {
-        st = visit_aux(s, k, mark, s->aux_order, &n_order, err);
-    }
-    free(mark);
-    return st;
+    return st != CUBIE_OK ? st : check_equations(s, err);
 }
 
 static cubie_status parse_observables(parse_ctx *c, const cJSON *arr,
@@ -611,14 +620,14 @@ done:
     cJSON_Delete(root);
     free(c.names);
     if (st != CUBIE_OK) {
-        cubie_system_free(s);
+        cb_system_free(s);
         return st;
     }
     *out = s;
     return CUBIE_OK;
 }
 
-void cubie_system_free(cb_system *s)
+void cb_system_free(cb_system *s)
 {
     if (s == NULL) {
         return;

@@ -33,9 +33,11 @@ struct cubie_system {
     int *aux_order;    /* auxiliaries in dependency order */
 };
 
-/* Parse and validate; *out caller-owned (cubie_system_free). */
+/* Parse and validate; *out caller-owned (cb_system_free). */
 cubie_status cb_spec_parse(const char *json, size_t len,
                            struct cubie_system **out, cubie_error *err);
+/* Accepts NULL. */
+void cb_system_free(struct cubie_system *s);
 
 /* Index of a state or parameter by name, or -1. */
 int cb_spec_state_index(const struct cubie_system *s, const char *name);

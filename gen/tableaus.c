@@ -1,5 +1,7 @@
 /* Explicit Runge-Kutta tableaus of the original (cubie's
- * generic_erk_tableaus.py and explicit_euler.py), one entry per method.
+ * generic_erk_tableaus.py and explicit_euler.py), one entry per method
+ * (names, orders and aliases in methods.def), and the predicates of
+ * tableaus.h.
  *
  * Coefficients that are rational with a numerator and denominator exact in
  * a double are written as quotients; the rest are the published values
@@ -8,7 +10,6 @@
  * designated initializers: AT(s, i, j) is the row-major index of a_ij
  * (zero-based), and omitted entries are zero. */
 #include "tableaus.h"
-#include "util.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -352,184 +353,134 @@ static const double vern7_c[10] = {
 
 #undef AT
 
-const cb_erk_tableau cb_erk_tableaus[] = {
-    {
-        .name = "euler",
-        .aliases = "",
-        .stages = 1,
-        .order = 1,
-        .error_order = 0,
-        .a = euler_a,
-        .b = euler_b,
-        .b_hat = NULL,
-        .c = euler_c,
-        .source = "Euler, L. (1768). Institutionum calculi integralis, "
-                  "vol. 1, Petropoli.",
-    },
-    {
-        .name = "heun-21",
-        .aliases = "",
-        .stages = 2,
-        .order = 2,
-        .error_order = 0,
-        .a = heun21_a,
-        .b = heun21_b,
-        .b_hat = NULL,
-        .c = heun21_c,
-        .source = "Heun, K. (1900). Neue Methoden zur approximativen "
-                  "Integration der Differentialgleichungen einer "
-                  "unabhaengigen Veraenderlichen. Z. Math. Phys. 45, "
-                  "23-38.",
-    },
-    {
-        .name = "ralston-33",
-        .aliases = "",
-        .stages = 3,
-        .order = 3,
-        .error_order = 0,
-        .a = ralston33_a,
-        .b = ralston33_b,
-        .b_hat = NULL,
-        .c = ralston33_c,
-        .source = "Ralston, A. (1962). Runge-Kutta methods with minimum "
-                  "error bounds. Math. Comp. 16(80), 431-437.",
-    },
-    {
-        .name = "bogacki-shampine-32",
-        .aliases = "rk23 ode23",
-        .stages = 4,
-        .order = 3,
-        .error_order = 2,
-        .a = bs32_a,
-        .b = bs32_b,
-        .b_hat = bs32_b_hat,
-        .c = bs32_c,
-        .source = "Bogacki, P. and Shampine, L. F. (1989). A 3(2) pair of "
-                  "Runge-Kutta formulas. Appl. Math. Lett. 2(4), 321-325.",
-    },
-    {
-        .name = "classical-rk4",
-        .aliases = "rk4",
-        .stages = 4,
-        .order = 4,
-        .error_order = 0,
-        .a = rk4_a,
-        .b = rk4_b,
-        .b_hat = NULL,
-        .c = rk4_c,
-        .source = "Kutta, W. (1901). Beitrag zur naeherungsweisen "
-                  "Integration totaler Differentialgleichungen. Z. Math. "
-                  "Phys. 46, 435-453.",
-    },
-    {
-        .name = "dormand-prince-54",
-        .aliases = "dopri54 rk45 ode45",
-        .stages = 7,
-        .order = 5,
-        .error_order = 4,
-        .a = dp54_a,
-        .b = dp54_b,
-        .b_hat = dp54_b_hat,
-        .c = dp54_c,
-        .source = "Dormand, J. R. and Prince, P. J. (1980). A family of "
-                  "embedded Runge-Kutta formulae. J. Comput. Appl. Math. "
-                  "6(1), 19-26, Table 2 (RK5(4)7M).",
-    },
-    {
-        .name = "cash-karp-54",
-        .aliases = "",
-        .stages = 6,
-        .order = 5,
-        .error_order = 4,
-        .a = ck54_a,
-        .b = ck54_b,
-        .b_hat = ck54_b_hat,
-        .c = ck54_c,
-        .source = "Cash, J. R. and Karp, A. H. (1990). A variable order "
-                  "Runge-Kutta method for initial value problems with "
-                  "rapidly varying right-hand sides. ACM Trans. Math. "
-                  "Softw. 16(3), 201-222.",
-    },
-    {
-        .name = "fehlberg-45",
-        .aliases = "",
-        .stages = 6,
-        .order = 5,
-        .error_order = 4,
-        .a = rkf45_a,
-        .b = rkf45_b,
-        .b_hat = rkf45_b_hat,
-        .c = rkf45_c,
-        .source = "Fehlberg, E. (1969). Low-order classical Runge-Kutta "
-                  "formulas with stepsize control and their application "
-                  "to some heat transfer problems. NASA Technical Report "
-                  "R-315, Table III (RK4(5)).",
-    },
-    {
-        .name = "dormand-prince-853",
-        .aliases = "dop853",
-        .stages = 12,
-        .order = 8,
-        .error_order = 5,
-        .a = dop853_a,
-        .b = dop853_b,
-        .b_hat = dop853_b_hat,
-        .c = dop853_c,
-        .source = "Prince, P. J. and Dormand, J. R. (1981). High order "
-                  "embedded Runge-Kutta formulae. J. Comput. Appl. Math. "
-                  "7(1), 67-75; coefficients and the fifth-order error "
-                  "weights as in Hairer, Norsett and Wanner (1993), "
-                  "Solving Ordinary Differential Equations I, 2nd ed., "
-                  "Springer, Sec. II.10 (code DOP853).",
-    },
-    {
-        .name = "tsit5",
-        .aliases = "Tsit5",
-        .stages = 7,
-        .order = 5,
-        .error_order = 4,
-        .a = tsit5_a,
-        .b = tsit5_b,
-        .b_hat = tsit5_b_hat,
-        .c = tsit5_c,
-        .source = "Tsitouras, Ch. (2011). Runge-Kutta pairs of order 5(4) "
-                  "satisfying only the first column simplifying "
-                  "assumption. Comput. Math. Appl. 62(2), 770-775, "
-                  "Table 1; error weight d7 = +1/66 as corrected in "
-                  "common implementations.",
-    },
-    {
-        .name = "vern7",
-        .aliases = "Vern7",
-        .stages = 10,
-        .order = 7,
-        .error_order = 6,
-        .a = vern7_a,
-        .b = vern7_b,
-        .b_hat = vern7_b_hat,
-        .c = vern7_c,
-        .source = "Verner, J. H. (2010). Numerically optimal Runge-Kutta "
-                  "pairs with interpolants. Numer. Algorithms 53(2-3), "
-                  "383-396; coefficients of the 'most efficient' RK7(6) "
-                  "pair RKV76.IIa from Verner's web page (sfu.ca/~jverner).",
-    },
-    {
-        .name = NULL,
-    },
+const cb_rk_tableau cb_tab_euler = {
+    .stages = 1,
+    .a = euler_a,
+    .b = euler_b,
+    .b_hat = NULL,
+    .c = euler_c,
+    .source = "Euler, L. (1768). Institutionum calculi integralis, "
+              "vol. 1, Petropoli.",
 };
 
-const cb_erk_tableau *cb_erk_find(const char *name)
-{
-    if (name == NULL || name[0] == '\0') {
-        return NULL;
-    }
-    for (const cb_erk_tableau *t = cb_erk_tableaus; t->name != NULL; t++) {
-        if (cb_name_known_as(name, t->name, t->aliases)) {
-            return t;
-        }
-    }
-    return NULL;
-}
+const cb_rk_tableau cb_tab_heun21 = {
+    .stages = 2,
+    .a = heun21_a,
+    .b = heun21_b,
+    .b_hat = NULL,
+    .c = heun21_c,
+    .source = "Heun, K. (1900). Neue Methoden zur approximativen "
+              "Integration der Differentialgleichungen einer "
+              "unabhaengigen Veraenderlichen. Z. Math. Phys. 45, "
+              "23-38.",
+};
+
+const cb_rk_tableau cb_tab_ralston33 = {
+    .stages = 3,
+    .a = ralston33_a,
+    .b = ralston33_b,
+    .b_hat = NULL,
+    .c = ralston33_c,
+    .source = "Ralston, A. (1962). Runge-Kutta methods with minimum "
+              "error bounds. Math. Comp. 16(80), 431-437.",
+};
+
+const cb_rk_tableau cb_tab_bs32 = {
+    .stages = 4,
+    .a = bs32_a,
+    .b = bs32_b,
+    .b_hat = bs32_b_hat,
+    .c = bs32_c,
+    .source = "Bogacki, P. and Shampine, L. F. (1989). A 3(2) pair of "
+              "Runge-Kutta formulas. Appl. Math. Lett. 2(4), 321-325.",
+};
+
+const cb_rk_tableau cb_tab_rk4 = {
+    .stages = 4,
+    .a = rk4_a,
+    .b = rk4_b,
+    .b_hat = NULL,
+    .c = rk4_c,
+    .source = "Kutta, W. (1901). Beitrag zur naeherungsweisen "
+              "Integration totaler Differentialgleichungen. Z. Math. "
+              "Phys. 46, 435-453.",
+};
+
+const cb_rk_tableau cb_tab_dp54 = {
+    .stages = 7,
+    .a = dp54_a,
+    .b = dp54_b,
+    .b_hat = dp54_b_hat,
+    .c = dp54_c,
+    .source = "Dormand, J. R. and Prince, P. J. (1980). A family of "
+              "embedded Runge-Kutta formulae. J. Comput. Appl. Math. "
+              "6(1), 19-26, Table 2 (RK5(4)7M).",
+};
+
+const cb_rk_tableau cb_tab_ck54 = {
+    .stages = 6,
+    .a = ck54_a,
+    .b = ck54_b,
+    .b_hat = ck54_b_hat,
+    .c = ck54_c,
+    .source = "Cash, J. R. and Karp, A. H. (1990). A variable order "
+              "Runge-Kutta method for initial value problems with "
+              "rapidly varying right-hand sides. ACM Trans. Math. "
+              "Softw. 16(3), 201-222.",
+};
+
+const cb_rk_tableau cb_tab_rkf45 = {
+    .stages = 6,
+    .a = rkf45_a,
+    .b = rkf45_b,
+    .b_hat = rkf45_b_hat,
+    .c = rkf45_c,
+    .source = "Fehlberg, E. (1969). Low-order classical Runge-Kutta "
+              "formulas with stepsize control and their application "
+              "to some heat transfer problems. NASA Technical Report "
+              "R-315, Table III (RK4(5)).",
+};
+
+const cb_rk_tableau cb_tab_dop853 = {
+    .stages = 12,
+    .a = dop853_a,
+    .b = dop853_b,
+    .b_hat = dop853_b_hat,
+    .c = dop853_c,
+    .source = "Prince, P. J. and Dormand, J. R. (1981). High order "
+              "embedded Runge-Kutta formulae. J. Comput. Appl. Math. "
+              "7(1), 67-75; coefficients and the fifth-order error "
+              "weights as in Hairer, Norsett and Wanner (1993), "
+              "Solving Ordinary Differential Equations I, 2nd ed., "
+              "Springer, Sec. II.10 (code DOP853).",
+};
+
+const cb_rk_tableau cb_tab_tsit5 = {
+    .stages = 7,
+    .a = tsit5_a,
+    .b = tsit5_b,
+    .b_hat = tsit5_b_hat,
+    .c = tsit5_c,
+    .source = "Tsitouras, Ch. (2011). Runge-Kutta pairs of order 5(4) "
+              "satisfying only the first column simplifying "
+              "assumption. Comput. Math. Appl. 62(2), 770-775, "
+              "Table 1; error weight d7 = +1/66 as corrected in "
+              "common implementations.",
+};
+
+const cb_rk_tableau cb_tab_vern7 = {
+    .stages = 10,
+    .a = vern7_a,
+    .b = vern7_b,
+    .b_hat = vern7_b_hat,
+    .c = vern7_c,
+    .source = "Verner, J. H. (2010). Numerically optimal Runge-Kutta "
+              "pairs with interpolants. Numer. Algorithms 53(2-3), "
+              "383-396; coefficients of the 'most efficient' RK7(6) "
+              "pair RKV76.IIa from Verner's web page (sfu.ca/~jverner).",
+};
+
+/* ---- predicates ----------------------------------------------------- */
 
 /* Equal, or within 1e-15 relative (to the larger magnitude). */
 static bool coefficient_equal(double x, double y)
@@ -541,18 +492,43 @@ static bool coefficient_equal(double x, double y)
     return fabs(x - y) <= 1e-15 * scale;
 }
 
-static bool row_equals_b(const cb_erk_tableau *t, int row)
+static bool row_equals(const double *a, int s, int row, const double *w)
 {
-    const int s = t->stages;
     for (int j = 0; j < s; j++) {
-        if (!coefficient_equal(t->a[row * s + j], t->b[j])) {
+        if (!coefficient_equal(a[row * s + j], w[j])) {
             return false;
         }
     }
     return true;
 }
 
-bool cb_erk_fsal(const cb_erk_tableau *t)
+static int matching_row(const double *a, int s, const double *w)
+{
+    if (a == NULL || w == NULL) {
+        return -1;
+    }
+    for (int i = 0; i < s; i++) {
+        if (row_equals(a, s, i, w)) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+bool cb_rk_explicit_first_stage(const cb_rk_tableau *t)
+{
+    if (t == NULL || t->a == NULL) {
+        return false;
+    }
+    for (int j = 0; j < t->stages; j++) {
+        if (t->a[j] != 0.0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool cb_rk_fsal(const cb_rk_tableau *t)
 {
     if (t == NULL || t->stages < 2) {
         return false;
@@ -561,23 +537,34 @@ bool cb_erk_fsal(const cb_erk_tableau *t)
     if (t->c[0] != 0.0 || t->c[s - 1] != 1.0) {
         return false;
     }
-    for (int j = 0; j < s; j++) {
-        if (t->a[j] != 0.0) {
-            return false;
-        }
-    }
-    return row_equals_b(t, s - 1);
+    return cb_rk_explicit_first_stage(t) && row_equals(t->a, s, s - 1, t->b);
 }
 
-int cb_erk_b_row(const cb_erk_tableau *t)
+bool cb_rk_stiffly_accurate(const cb_rk_tableau *t)
 {
-    if (t == NULL) {
-        return -1;
+    if (t == NULL || t->a == NULL) {
+        return false;
     }
-    for (int i = 0; i < t->stages; i++) {
-        if (row_equals_b(t, i)) {
-            return i;
+    return row_equals(t->a, t->stages, t->stages - 1, t->b);
+}
+
+int cb_rk_b_row(const cb_rk_tableau *t)
+{
+    return t == NULL ? -1 : matching_row(t->a, t->stages, t->b);
+}
+
+int cb_rk_b_hat_row(const cb_rk_tableau *t)
+{
+    return t == NULL ? -1 : matching_row(t->a, t->stages, t->b_hat);
+}
+
+bool cb_rk_uses_time_derivative(const cb_rk_tableau *t)
+{
+    for (int i = 0; t != NULL && t->gamma_stages != NULL && i < t->stages;
+         i++) {
+        if (t->gamma_stages[i] != 0.0) {
+            return true;
         }
     }
-    return -1;
+    return false;
 }

@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "cubie.h"
+#include "cubie_status.h"
 
 #if defined(__GNUC__)
 #define CB_PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -57,6 +57,15 @@ const char *cb_sb_str(const cb_sb *sb);
 
 /* ---- errors: record the first failure in err (may be NULL) and return
  * its status, so a call site reads `return cb_fail(err, ...);`. */
+/* Return the status of call from the enclosing function unless it is
+ * CUBIE_OK. */
+#define CB_TRY(call)                                \
+    do {                                            \
+        const cubie_status cb_try_st_ = (call);     \
+        if (cb_try_st_ != CUBIE_OK) {               \
+            return cb_try_st_;                      \
+        }                                           \
+    } while (0)
 cubie_status cb_fail(cubie_error *err, cubie_status st, const char *path,
                      int column, const char *fmt, ...) CB_PRINTF(5, 6);
 cubie_status cb_fail_nomem(cubie_error *err);
@@ -70,8 +79,24 @@ bool cb_name_known_as(const char *name, const char *canonical,
  * *len (may be NULL); NULL when it cannot be read. */
 char *cb_read_file(const char *path, size_t *len);
 
-/* ---- a C literal of v for the precision ("0.5f", "(-2.0)"). */
+/* ---- literals: the one printer of real numbers in generated code.
+ * Append a literal for v in the precision (e.g. "0.5f", "-2.0", "1e-05f").
+ * Negative values are parenthesised: "(-2.0f)". Values that have no
+ * literal print as constant expressions: inf "(1.0f / 0.0f)", NaN
+ * "(0.0f / 0.0f)"; in float mode a value beyond float's range prints as
+ * the inf or zero it rounds to. */
+void cb_print_real(double v, bool is_double, cb_sb *out);
+/* The same text into a buffer ("0.5f", "(-2.0)"). */
 void cb_real_literal(char out[48], bool is_double, double v);
+
+/* ---- generated text: whether the identifier occurs in C code as a
+ * whole token, outside comments, string and character literals. */
+bool cb_ident_used(const char *code, const char *ident);
+
+/* The same question for n identifiers at once, in one reading of the
+ * code: used[i] is set when names[i] occurs (and left alone otherwise). */
+void cb_idents_used(const char *code, const char *const *names, size_t n,
+                    bool *used);
 
 /* ---- numbers: a shortest round-trip decimal for a double (%.17g that
  * is re-read and shortened), always with a '.' or exponent. */

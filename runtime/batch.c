@@ -167,6 +167,55 @@ static bool blank_line(const char *s)
     return true;
 }
 
+/* The header's column names: each a state or parameter, once. */
+static cubie_status check_header(const struct cubie_system *sys,
+                                 char *const *names, int n_cols,
+                                 const char *path, long lineno,
+                                 cubie_error *err)
+{
+    char where[640];
+    for (int i = 0; i < n_cols; i++) {
+        snprintf(where, sizeof(where), "%s:%ld:%d", path, lineno, i + 1);
+        if (*names[i] == '\0') {
+            return cb_fail(err, CUBIE_E_BATCH, where, i + 1,
+                           "%s: empty column name", where);
+        }
+        if (cb_spec_state_index(sys, names[i]) < 0 &&
+            cb_spec_param_index(sys, names[i]) < 0) {
+            return unknown_name(sys, names[i], where, err);
+        }
+        for (int j = 0; j < i; j++) {
+            if (strcmp(names[i], names[j]) == 0) {
+                return cb_fail(err, CUBIE_E_BATCH, where, i + 1,
+                               "%s: column '%s' appears twice", where,
+                               names[i]);
+            }
+        }
+    }
+    return CUBIE_OK;
+}
+
+/* One row's n fields, each a finite number, into row[0..n). */
+static cubie_status parse_row(char *const *fields, char *const *names,
+                              int n, const char *path, long lineno,
+                              double *row, cubie_error *err)
+{
+    for (int i = 0; i < n; i++) {
+        char *end = NULL;
+        errno = 0;
+        double v = strtod(fields[i], &end);
+        if (end == fields[i] || *end != '\0' || !isfinite(v)) {
+            char where[640];
+            snprintf(where, sizeof(where), "%s:%ld:%d", path, lineno, i + 1);
+            return cb_fail(err, CUBIE_E_BATCH, where, i + 1,
+                           "%s: '%s' (column '%s') is not a finite number",
+                           where, fields[i], names[i]);
+        }
+        row[i] = v;
+    }
+    return CUBIE_OK;
+}
+
 cubie_status cubie_batch_from_csv(const struct cubie_system *sys,
                                   const char *path, cubie_batch **out,
                                   cubie_error *err)
@@ -215,27 +264,9 @@ cubie_status cubie_batch_from_csv(const struct cubie_system *sys,
                              "%s: more than %d columns", where, MAX_COLS);
                 goto done;
             }
-            for (int i = 0; i < n_cols; i++) {
-                snprintf(where, sizeof(where), "%s:%ld:%d", path, lineno,
-                         i + 1);
-                if (*names[i] == '\0') {
-                    st = cb_fail(err, CUBIE_E_BATCH, where, i + 1,
-                                 "%s: empty column name", where);
-                    goto done;
-                }
-                if (cb_spec_state_index(sys, names[i]) < 0 &&
-                    cb_spec_param_index(sys, names[i]) < 0) {
-                    st = unknown_name(sys, names[i], where, err);
-                    goto done;
-                }
-                for (int j = 0; j < i; j++) {
-                    if (strcmp(names[i], names[j]) == 0) {
-                        st = cb_fail(err, CUBIE_E_BATCH, where, i + 1,
-                                     "%s: column '%s' appears twice", where,
-                                     names[i]);
-                        goto done;
-                    }
-                }
+            st = check_header(sys, names, n_cols, path, lineno, err);
+            if (st != CUBIE_OK) {
+                goto done;
             }
             continue;
         }
@@ -257,19 +288,10 @@ cubie_status cubie_batch_from_csv(const struct cubie_system *sys,
             }
             rows = p;
         }
-        for (int i = 0; i < n; i++) {
-            char *end = NULL;
-            errno = 0;
-            double v = strtod(fields[i], &end);
-            if (end == fields[i] || *end != '\0' || !isfinite(v)) {
-                snprintf(where, sizeof(where), "%s:%ld:%d", path, lineno,
-                         i + 1);
-                st = cb_fail(err, CUBIE_E_BATCH, where, i + 1,
-                             "%s: '%s' (column '%s') is not a finite "
-                             "number", where, fields[i], names[i]);
-                goto done;
-            }
-            rows[n_rows * (size_t)n_cols + (size_t)i] = v;
+        st = parse_row(fields, names, n, path, lineno,
+                       rows + n_rows * (size_t)n_cols, err);
+        if (st != CUBIE_OK) {
+            goto done;
         }
         n_rows++;
     }

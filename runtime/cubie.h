@@ -11,75 +11,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cubie_status.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-#if defined(CUBIE_BUILDING) && defined(__GNUC__)
-#define CUBIE_API __attribute__((visibility("default")))
-#else
-#define CUBIE_API
-#endif
-
-#define CUBIE_VERSION_MAJOR 0
-#define CUBIE_VERSION_MINOR 1
-#define CUBIE_VERSION_PATCH 0
-
-/* Status codes of the API: one list, expanded into the enum and the
- * messages. Add an entry here and nowhere else. */
-#define CUBIE_STATUS_LIST(X)                                            \
-    X(CUBIE_OK, "success")                                              \
-    X(CUBIE_E_ARG, "invalid argument")                                  \
-    X(CUBIE_E_NOMEM, "out of memory")                                   \
-    X(CUBIE_E_IO, "file input/output error")                            \
-    X(CUBIE_E_JSON, "malformed JSON")                                   \
-    X(CUBIE_E_SPEC, "invalid system spec")                              \
-    X(CUBIE_E_EXPR, "invalid expression")                               \
-    X(CUBIE_E_OPTION, "invalid option")                                 \
-    X(CUBIE_E_REGISTRY, "buffer registry error")                        \
-    X(CUBIE_E_CODEGEN, "code generation failed")                        \
-    X(CUBIE_E_COMPILE, "kernel compilation failed")                     \
-    X(CUBIE_E_BACKEND, "backend unavailable")                           \
-    X(CUBIE_E_BATCH, "invalid batch input")                             \
-    X(CUBIE_E_RUN, "run failed")
-
-typedef enum {
-#define CUBIE_X(name, msg) name,
-    CUBIE_STATUS_LIST(CUBIE_X)
-#undef CUBIE_X
-    CUBIE_STATUS_COUNT
-} cubie_status;
-
-/* Per-run status bits, OR-ed into one int32 per run. Values follow the
- * Python original's result codes; NONFINITE_STATE is new here. */
-#define CUBIE_RUN_STATUS_LIST(X)                                        \
-    X(CUBIE_RUN_MAX_NEWTON_ITERS, 2, "Newton iterations exceeded")      \
-    X(CUBIE_RUN_MAX_LINEAR_ITERS, 4, "linear iterations exceeded")      \
-    X(CUBIE_RUN_STEP_TOO_SMALL, 8, "step size too small")               \
-    X(CUBIE_RUN_DT_EFF_ZERO, 16, "effective step is zero")              \
-    X(CUBIE_RUN_MAX_STEPS, 32, "maximum number of steps exceeded")      \
-    X(CUBIE_RUN_STAGNATION, 64, "time stagnated")                       \
-    X(CUBIE_RUN_BICGSTAB_BREAKDOWN, 128, "BiCGSTAB breakdown")          \
-    X(CUBIE_RUN_NEWTON_DIVERGENCE, 256, "Newton iteration diverged")    \
-    X(CUBIE_RUN_NONFINITE_STATE, 512, "non-finite state")
-
-enum {
-#define CUBIE_X(name, value, msg) name = value,
-    CUBIE_RUN_STATUS_LIST(CUBIE_X)
-#undef CUBIE_X
-    CUBIE_RUN_OK = 0
-};
-
-/* Error detail. Caller-owned; cubie_error_clear releases `log`. The first
- * error recorded wins: a later failure does not overwrite it. */
-typedef struct {
-    cubie_status status;
-    char message[1024]; /* what is wrong, where, with the offending value */
-    char path[256];     /* JSON path (/equations/2) or option key, or "" */
-    int column;         /* 1-based column inside an expression, or 0 */
-    char *log;          /* compiler log, or NULL (heap, freed by clear) */
-    char dump_path[512]; /* where the failing source was dumped, or "" */
-} cubie_error;
 
 typedef struct cubie_system cubie_system;
 typedef struct cubie_options cubie_options;
@@ -87,6 +23,8 @@ typedef struct cubie_solver cubie_solver;
 typedef struct cubie_batch cubie_batch;
 typedef struct cubie_result cubie_result;
 
+/* "0.1.0": CUBIE_VERSION_MAJOR.MINOR.PATCH of the library that runs.
+ * Static. */
 CUBIE_API const char *cubie_version(void);
 /* Static string for a status; never NULL. */
 CUBIE_API const char *cubie_status_str(cubie_status s);
@@ -144,7 +82,9 @@ CUBIE_API const char *cubie_options_get(const cubie_options *opt,
 CUBIE_API cubie_status cubie_compile(const cubie_system *sys,
                                      const cubie_options *opt,
                                      cubie_solver **out, cubie_error *err);
-/* Only the passes that write the source (no compiler run). */
+/* Only the passes that write the source (no compiler run). On success
+ * *source is the generated .cu, NUL-terminated; the caller frees it with
+ * free(). */
 CUBIE_API cubie_status cubie_generate(const cubie_system *sys,
                                       const cubie_options *opt, char **source,
                                       cubie_error *err);
@@ -248,6 +188,35 @@ CUBIE_API double cubie_result_kernel_ms(const cubie_result *r);
 CUBIE_API double cubie_result_copy_ms(const cubie_result *r);
 /* Milliseconds of the whole cubie_run: staging, chunks, transposes. */
 CUBIE_API double cubie_result_wall_ms(const cubie_result *r);
+
+/* ---- result arrays, alike ------------------------------------------------ */
+
+/* One array of a result, described so that a writer can take every array
+ * alike (the CLI writes each to <name>.npy and lists it in the manifest).
+ * Everything is borrowed until cubie_result_free. */
+typedef struct {
+    const char *name;      /* "state", "time", "status", "observables",
+                            * "iteration_counters" */
+    const void *data;      /* C order */
+    const char *descr;     /* NumPy's type: "<f4", "<f8" or "<i4" */
+    size_t elem_size;      /* bytes */
+    int ndim;              /* 1 or 3 */
+    size_t shape[3];       /* (run, save, column) or (save,) or (run,) */
+    const char *axes;      /* "run, save, state", "save", "run" */
+    const char *column;    /* what the last axis counts ("state",
+                            * "observable", "counter"), or "" */
+    const char *const *column_names; /* n_columns names, or NULL */
+    size_t n_columns;
+} cubie_array;
+
+/* How many arrays the result holds: state, time and status always, then
+ * observables and iteration_counters when output_types asked for them. */
+CUBIE_API size_t cubie_result_n_arrays(const cubie_result *r);
+/* Array i (0 <= i < cubie_result_n_arrays); CUBIE_E_ARG otherwise. */
+CUBIE_API cubie_status cubie_result_array(const cubie_result *r, size_t i,
+                                          cubie_array *out);
+/* The name of every array any result can hold, NULL-terminated. Static. */
+CUBIE_API const char *const *cubie_array_names(void);
 
 /* ---- CUDA without a device -------------------------------------------- */
 

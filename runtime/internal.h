@@ -1,13 +1,24 @@
-/* Runtime internals shared by api.c, batch.c, host.c, nvrtc.c, npy.c. */
+/* Runtime internals shared by the runtime's files:
+ *   api.c      version, status strings, systems, options (the public
+ *              wrappers of gen/)
+ *   compile.c  cubie_compile as a table of passes; the solver
+ *   plan.c     the run's settings from the options and the tables
+ *   run.c      cubie_run: chunks over the kernel argument table
+ *   result.c   results and their arrays
+ *   batch.c    batches; host.c, nvrtc.c, driver.c the backends;
+ *   cache.c    the kernel cache; npy.c the .npy writer. */
 #ifndef CB_RUNTIME_INTERNAL_H
 #define CB_RUNTIME_INTERNAL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cache.h"
 #include "cubie.h"
-#include "emit.h"
-#include "gpu.h"
+#include "driver.h"
+#include "generate.h"
+#include "cuda_build.h"
 
 struct cubie_batch {
     struct cubie_system *sys; /* own copy: the caller may free theirs */
@@ -16,41 +27,90 @@ struct cubie_batch {
     double *params; /* n_runs x n_params */
 };
 
-/* The host entry of a generated kernel (templates/entry.cu). */
-typedef void (*cb_host_fn)(const void *inits, const void *params,
-                           const void *settings, void *state_out,
-                           void *obs_out, int *counters_out, int *status_out,
-                           int n_runs, int n_saves, int max_steps);
+/* ---- the host backend (host.c) ---- */
+
+/* The host entry of a generated kernel (templates/entry.cu): the kernel's
+ * arguments as an array of pointers to them, in kernel_args.def's order. */
+typedef void (*cb_host_fn)(void *const *args);
 
 typedef struct {
-    void *handle;      /* dlopen handle */
+    void *handle;        /* dlopen handle */
     cb_host_fn run;
     bool cache_hit;
+    bool have_cache;
+    char so[1024];       /* the object to load */
+    char cached[1024];   /* its place in the cache */
+    char dir[400];       /* a build folder load removes, or "" */
 } cb_host_module;
+
+/* Find the compiled source in the cache, or compile it (cached unless
+ * use_cache is false). */
+cubie_status cb_host_build(const char *source, bool use_cache,
+                           cb_host_module *m, cubie_error *err);
+/* Load what cb_host_build found or made (a cached object that does not
+ * load is compiled again). */
+cubie_status cb_host_load(const char *source, cb_host_module *m,
+                          cubie_error *err);
+void cb_host_unload(cb_host_module *m);
+
+/* ---- solvers (compile.c) ---- */
 
 struct cubie_solver {
     struct cubie_system *sys;   /* own copy */
     struct cubie_options *opt;  /* own copy */
-    cb_generated gen;
-    cb_host_module host;
-    cb_cuda_kernel *cuda;       /* backend "cuda" */
+    cb_gen *gen;                /* the passes' state, until compiled */
+    cb_generated out;           /* source, layout, stack, kernel info */
+    cb_host_module host;        /* backend "host" */
+    cb_device *device;          /* backend "cuda" */
+    cb_artifact artifact;       /* what NVRTC built, until loaded */
+    cb_module *module;
+    pthread_mutex_t lock;       /* one run at a time on the device */
     char arch[32];              /* what NVRTC built for */
     char backend[8];
     char reason[600];
     double generate_ms, build_ms;
 };
 
+/* The NVRTC options a solver's options ask for (arch: "" for the
+ * device's own). */
+cb_nvrtc_opts cb_solver_nvrtc_opts(const struct cubie_options *o,
+                                   const char *arch);
+
+/* ---- the run's plan (plan.c) ---- */
+
+/* Everything one cubie_run needs beyond the batch: the settings array's
+ * values (settings.def) and the rest of the run's shape. */
+typedef struct {
+    double value[CB_SETTING_COUNT];   /* TIME and REAL entries */
+    double *states[CB_SETTING_COUNT]; /* STATES entries (n_states each) */
+    double t0, duration, settle, save_every, dt_min;
+    int n_saves, max_steps, blocksize;
+    bool nan_mask;
+    double memory_cap;                /* bytes; INFINITY when unset */
+} cb_plan;
+
+/* The plan for kernel k under the merged options o. */
+cubie_status cb_plan_make(const struct cubie_options *o,
+                          const cb_kernel_info *k, cb_plan *p,
+                          cubie_error *err);
+void cb_plan_free(cb_plan *p);
+/* The settings array in the kernel's precision (cb_settings_length
+ * reals). */
+void cb_plan_fill_settings(const cb_plan *p, const cb_kernel_info *k,
+                           void *settings);
+
+/* ---- results (result.c) ---- */
+
 struct cubie_result {
-    size_t n_runs, n_saves, n_vars;
-    int precision;          /* 4 or 8 */
-    void *state;            /* (n_runs, n_saves, n_vars) */
-    double *time;           /* n_saves */
-    int32_t *status;        /* n_runs */
-    char **var_names;
-    size_t n_obs;
-    void *obs;              /* (n_runs, n_saves, n_obs) or NULL */
-    char **obs_names;
-    int32_t *counters;      /* (n_runs, n_saves, 4) or NULL */
+    size_t n_runs, n_saves;
+    int precision;              /* 4 or 8 */
+    double *time;               /* n_saves */
+    int32_t *status;            /* n_runs */
+    /* The OUT arrays of kernel_args.def with a row per save, in the
+     * user's layout (run, save, column); NULL where not written. */
+    void *data[CB_KARG_COUNT];
+    size_t cols[CB_KARG_COUNT];
+    char **names[CB_KARG_COUNT]; /* column names, NULL-terminated */
     char backend[8];
     double kernel_ms;
     double copy_ms;  /* cuda: device allocations and copies */
@@ -58,28 +118,18 @@ struct cubie_result {
     size_t n_chunks;
 };
 
-/* Milliseconds on a monotonic clock. */
-double cb_now_ms(void);
+/* A result for n_runs runs of solver s under plan p. */
+cubie_status cb_result_new(const struct cubie_solver *s, size_t n_runs,
+                           const cb_plan *p, struct cubie_result **out,
+                           cubie_error *err);
+/* Copy one chunk's outputs (device layout, run index fastest) into the
+ * result at run r0, NaN-masking failed runs as the plan says. */
+void cb_result_store(struct cubie_result *r, const cb_kernel_info *k,
+                     const cb_plan *p, size_t r0, size_t c,
+                     void *const *chunk);
 
-/* The cache folder ($CUBIE_CACHE_DIR, else $XDG_CACHE_HOME/cubie, else
- * $HOME/.cache/cubie), created if missing. false if none can be made. */
-bool cb_cache_dir(char *out, size_t n);
-/* A 128-bit content hash of the parts, as 32 hex digits. */
-void cb_hash_hex(const char *const *parts, size_t n_parts, char out[33]);
-
-/* Build the generated source with the system C compiler into a shared
- * object (cached unless use_cache is false) and load it. */
-cubie_status cb_host_build(const char *source, bool use_cache,
-                           cb_host_module *out, cubie_error *err);
-void cb_host_unload(cb_host_module *m);
-
-/* NVRTC: compile source for arch ("sm_90" -> CUBIN, "compute_90" -> PTX).
- * extra options (may be NULL-terminated list or NULL). *image is malloc'd,
- * *log (may be NULL) malloc'd. CUBIE_E_BACKEND when built without NVRTC. */
-cubie_status cb_nvrtc_compile(const char *source, const char *arch,
-                              const char *const *extra, char **image,
-                              size_t *image_len, char **log,
-                              cubie_error *err);
-bool cb_nvrtc_available(void);
+/* Values in a buffer of the kernel's precision. */
+void cb_put_real(void *buf, bool dbl, size_t at, double x);
+double cb_get_real(const void *buf, bool dbl, size_t at);
 
 #endif

@@ -7,7 +7,7 @@
 #include <math.h>
 #include <unistd.h>
 
-#include "emit.h"
+#include "generate.h"
 
 /* The problem of test_numerics.c: exact solutions, nonlinear and
  * time-dependent. */
@@ -153,8 +153,9 @@ static void *build_controller(cb_controller kind, int order, ctrl_fn *fn)
           "    double *history)\n"
           "{\n"
           "    double zero = 0.0, e = sqrt(nrm2);\n"
-          "    return cb_controller(dt, &zero, &zero, &e, niters, truncated,\n"
-          "                         accept, settings, 0, history);\n"
+          "    return cb_controller_all(dt, &zero, &zero, &e, niters,\n"
+          "                             truncated, accept, settings, 0,\n"
+          "                             history);\n"
           "}\n",
           f);
     fclose(f);

@@ -1010,6 +1010,33 @@ static void numpy_should_read_the_state_file(void **state)
     npy_free(&st);
 }
 
+/* CUBIE_DEBUG prints, after the pass that made them, the stack as it
+ * was resolved (the controller a method's family chose, not "default")
+ * and the backend; nothing else reaches stderr. */
+static void the_debug_switch_should_print_the_resolved_stack(void **state)
+{
+    fixture *f = *state;
+    char spec[sizeof(f->spec) + 32];
+    snprintf(spec, sizeof(spec), "%s", f->spec);
+    char *slash = strrchr(spec, '/');
+    assert_non_null(slash);
+    snprintf(slash + 1, sizeof(spec) - (size_t)(slash + 1 - spec),
+             "van_der_pol_stiff.json");
+    setenv("CUBIE_DEBUG", "SB", 1);
+    int rc = cli(f, "run %s --set backend=host --set algorithm=kvaerno5 "
+                    "--set precision=float64 --set duration=0.01", spec);
+    unsetenv("CUBIE_DEBUG");
+    assert_int_equal(rc, 0);
+    assert_contains(f->stderr_text, "cubie: stack:\n");
+    assert_contains(f->stderr_text, "algorithm kvaerno5 (component dirk");
+    assert_contains(f->stderr_text, "step_controller gustafsson");
+    assert_contains(f->stderr_text, "linear solver minimal_residual, "
+                                    "preconditioner neumann (order 2)");
+    assert_contains(f->stderr_text, "cubie: backend: host (backend=host "
+                                    "requested)");
+    assert_null(strstr(f->stderr_text, "cubie: source:"));
+}
+
 int main(void)
 {
     const char *exe = getenv("CUBIE_EXE");
@@ -1037,6 +1064,7 @@ int main(void)
         T(a_failed_replace_should_not_lose_the_previous_results),
         T(an_out_folder_with_a_trailing_slash_should_work),
         T(numpy_should_read_the_state_file),
+        T(the_debug_switch_should_print_the_resolved_stack),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 #include "internal.h"
-#include "implicit_tableaus.h"
-#include "tableaus.h"
+#include "tables.h"
+#include "template.h"
 
 static char *generate(const cubie_system *sys, const char *const *pairs)
 {
@@ -40,22 +40,13 @@ static const char *find_f64(const char *ptx)
     return strstr(ptx, ".f64");
 }
 
-/* Every algorithm name: explicit, the single-solve implicit methods,
- * DIRK and FIRK, Rosenbrock-W. */
+/* Every algorithm name (methods.def): explicit, the single-solve
+ * implicit methods, DIRK and FIRK, Rosenbrock-W. */
 static int all_methods(const char **out, int max)
 {
     int n = 0;
-    for (int m = 0; cb_erk_tableaus[m].name != NULL && n < max; m++) {
-        out[n++] = cb_erk_tableaus[m].name;
-    }
-    for (int m = 0; cb_special_methods[m].name != NULL && n < max; m++) {
-        out[n++] = cb_special_methods[m].name;
-    }
-    for (int m = 0; cb_irk_tableaus[m].name != NULL && n < max; m++) {
-        out[n++] = cb_irk_tableaus[m].name;
-    }
-    for (int m = 0; cb_ros_tableaus[m].name != NULL && n < max; m++) {
-        out[n++] = cb_ros_tableaus[m].name;
+    for (int m = 0; m < CB_METHOD_COUNT && n < max; m++) {
+        out[n++] = cb_methods[m].name;
     }
     return n;
 }
@@ -293,6 +284,163 @@ static void every_spec_should_generate_and_run(void **state)
     }
 }
 
+/* The next comma-separated declaration of a parameter list, trimmed. */
+static const char *next_param(const char *p, char *out, size_t n)
+{
+    while (*p == ' ' || *p == '\n' || *p == ',') {
+        p++;
+    }
+    size_t len = strcspn(p, ",)");
+    size_t end = len;
+    while (end > 0 && (p[end - 1] == ' ' || p[end - 1] == '\n')) {
+        end--;
+    }
+    snprintf(out, n, "%.*s", (int)end, p);
+    return p + len;
+}
+
+/* The kernel argument table (gen/kernel_args.def) is the device ABI: the
+ * kernel's signature lists its entries in order with their types, the
+ * host entry reads each from args[] at the table's position, the PTX entry
+ * takes as many parameters, and the runtime's launch arrays hold them. */
+static void the_kernel_signature_should_follow_the_argument_table(void **st)
+{
+    (void)st;
+    cubie_system *sys = lorenz();
+    const char *pairs[] = {
+        "algorithm=tsit5",
+        "output_types=state,time,observables,iteration_counters", NULL};
+    char *src = generate(sys, pairs);
+    const char *k = strstr(src, "cubie_kernel(");
+    assert_non_null(k);
+    const char *p = k + strlen("cubie_kernel(");
+    char decl[160], want[200];
+    for (int i = 0; i < CB_KARG_COUNT; i++) {
+        p = next_param(p, decl, sizeof(decl));
+        assert_string_equal(decl, cb_karg_decl((cb_karg)i, true));
+    }
+    assert_int_equal(*p, ')');
+    /* This stack writes every output, so the host entry reads every
+     * argument, each from its own slot. */
+    for (int i = 0; i < CB_KARG_COUNT; i++) {
+        const cb_karg_info *a = &cb_kargs[i];
+        const char *t = a->elem == CB_ELEM_INT ? "int" : "real";
+        if (a->dir == CB_DIR_SCALAR) {
+            snprintf(want, sizeof(want), "const %s %s = *(const %s *)args[%d];",
+                     t, a->name, t, i);
+        } else {
+            const char *q = a->dir == CB_DIR_IN ? "const " : "";
+            snprintf(want, sizeof(want), "%s%s *%s = *(%s%s *const *)args[%d];",
+                     q, t, a->name, q, t, i);
+        }
+        if (strstr(src, want) == NULL) {
+            fail_msg("the host entry lacks '%s'", want);
+        }
+    }
+    /* The runtime's launch takes one value per table entry. */
+    cb_launch l;
+    assert_int_equal(sizeof(l.host) / sizeof(l.host[0]), CB_KARG_COUNT);
+    assert_int_equal(sizeof(l.scalar) / sizeof(l.scalar[0]), CB_KARG_COUNT);
+    if (cb_nvrtc_available()) {
+        const char *fast[] = {"--Ofast-compile=max", NULL};
+        cubie_error err = {0};
+        char *ptx = NULL;
+        size_t len = 0;
+        tu_ok(cb_nvrtc_compile(src, "compute_90", fast, &ptx, &len, NULL,
+                               &err), &err);
+        const char *entry = strstr(ptx, ".entry cubie_kernel(");
+        assert_non_null(entry);
+        const char *close = strchr(entry, ')');
+        int params = 0;
+        for (const char *q = strstr(entry, ".param"); q != NULL && q < close;
+             q = strstr(q + 1, ".param")) {
+            params++;
+        }
+        assert_int_equal(params, CB_KARG_COUNT);
+        free(ptx);
+    }
+    free(src);
+    cubie_system_free(sys);
+}
+
+/* Every function takes only what it uses: nothing is cast to void, and
+ * the kernel is bound to its block size, with the registry's layout table
+ * at its head. */
+static void generated_code_should_hold_no_unused_parameters(void **state)
+{
+    (void)state;
+    const char *specs[] = {"lorenz.json", "hires.json", "robertson.json",
+                           "hodgkin_huxley.json", NULL};
+    const char *ctrl[] = {"step_controller=fixed", "step_controller=i",
+                          "step_controller=pid", NULL};
+    char path[512];
+    for (int sp = 0; specs[sp] != NULL; sp++) {
+        cubie_error err = {0};
+        cubie_system *sys = NULL;
+        tu_ok(cubie_system_load(tu_spec_path(specs[sp], path, sizeof(path)),
+                                &sys, &err), &err);
+        for (int m = 0; m < CB_METHOD_COUNT; m++) {
+            char algo[80];
+            snprintf(algo, sizeof(algo), "algorithm=%s", cb_methods[m].name);
+            const int c = cb_methods[m].error_order > 0 ? m % 3 : 0;
+            const char *pairs[] = {
+                algo, m % 2 ? "precision=float64" : "precision=float32",
+                ctrl[c], "output_types=state,time,iteration_counters",
+                "preconditioner_type=jacobi,neumann", NULL};
+            char *src = generate(sys, pairs);
+            if (strstr(src, "(void)") != NULL) {
+                fail_msg("%s %s: '%.80s'", specs[sp], algo,
+                         strstr(src, "(void)"));
+            }
+            assert_non_null(strstr(src, "__launch_bounds__(CB_BLOCK_SIZE)"));
+            assert_non_null(strstr(src, "#define CB_BLOCK_SIZE 256"));
+            assert_non_null(strstr(src, "// Buffer layout (elements per run)"));
+            assert_non_null(strstr(src, "// owner 'loop'"));
+            free(src);
+        }
+        cubie_system_free(sys);
+    }
+}
+
+/* The version string is the version macros'; every option's default is
+ * a value the option accepts. */
+static void the_version_and_defaults_should_be_consistent(void **state)
+{
+    (void)state;
+    char want[32];
+    snprintf(want, sizeof(want), "%d.%d.%d", CUBIE_VERSION_MAJOR,
+             CUBIE_VERSION_MINOR, CUBIE_VERSION_PATCH);
+    assert_string_equal(cubie_version(), want);
+    cubie_options *o = NULL;
+    assert_int_equal(cubie_options_new(&o), CUBIE_OK);
+    for (int i = 0; i < CB_OPT_COUNT; i++) {
+        if (cb_opt_table[i].def[0] == '\0') {
+            continue;
+        }
+        cubie_error err = {0};
+        tu_ok(cubie_options_set(o, cb_opt_table[i].key, cb_opt_table[i].def,
+                                &err), &err);
+    }
+    cubie_options_free(o);
+    /* Settings: the per-state arrays come after every fixed entry, whose
+     * offsets are the enum's. */
+    bool states = false;
+    for (int s = 0; s < CB_SETTING_COUNT; s++) {
+        if (cb_settings[s].kind == CB_SETK_STATES) {
+            states = true;
+        } else {
+            assert_false(states);
+        }
+    }
+    assert_int_equal(cb_setting_offset(CB_SETTING_DT, 3), CB_SET_DT);
+    assert_int_equal(cb_setting_offset(CB_SETTING_GAMMA, 3), CB_SET_GAMMA);
+    assert_int_equal(cb_setting_offset(CB_SETTING_ATOL, 3),
+                     CB_SET_FIXED_COUNT);
+    assert_int_equal(cb_setting_offset(CB_SETTING_RTOL, 3),
+                     CB_SET_FIXED_COUNT + 3);
+    assert_int_equal(cb_settings_length(3), CB_SET_FIXED_COUNT + 6 * 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -303,6 +451,9 @@ int main(void)
         cmocka_unit_test(buffer_offsets_should_be_literals),
         cmocka_unit_test(relocated_buffers_should_give_identical_results),
         cmocka_unit_test(every_spec_should_generate_and_run),
+        cmocka_unit_test(the_kernel_signature_should_follow_the_argument_table),
+        cmocka_unit_test(generated_code_should_hold_no_unused_parameters),
+        cmocka_unit_test(the_version_and_defaults_should_be_consistent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,9 +8,10 @@
 #include <math.h>
 #include <unistd.h>
 
-#include "gpu.h"
+#include "cuda_build.h"
+#include "driver.h"
 #include "internal.h"
-#include "implicit_tableaus.h"
+#include "tables.h"
 #include "tableaus.h"
 
 static cubie_system *lorenz(void)
@@ -33,17 +34,8 @@ static void every_algorithm_should_build_cubin_for_sm_90_and_sm_80(void **s)
     const char *archs[] = {"sm_90", "sm_80"};
     const char *names[64];
     int n = 0;
-    for (int m = 0; cb_erk_tableaus[m].name != NULL; m++) {
-        names[n++] = cb_erk_tableaus[m].name;
-    }
-    for (int m = 0; cb_special_methods[m].name != NULL; m++) {
-        names[n++] = cb_special_methods[m].name;
-    }
-    for (int m = 0; cb_irk_tableaus[m].name != NULL; m++) {
-        names[n++] = cb_irk_tableaus[m].name;
-    }
-    for (int m = 0; cb_ros_tableaus[m].name != NULL; m++) {
-        names[n++] = cb_ros_tableaus[m].name;
+    for (int m = 0; m < CB_METHOD_COUNT; m++) {
+        names[n++] = cb_methods[m].name;
     }
     for (int m = 0; m < n; m++) {
         for (int p = 0; p < 2; p++) {

@@ -14,8 +14,8 @@
 #include <unistd.h>
 
 #include "deriv.h"
-#include "emit.h"
-#include "internal.h"
+#include "cuda_build.h"
+#include "generate.h"
 #include "spec.h"
 
 /* ---- names for hand-built expressions --------------------------------- */
@@ -448,90 +448,39 @@ static int run(const char *fmt, ...)
     return rc;
 }
 
-static void print_sym(void *ctx, const cb_expr *e, cb_sb *out)
-{
-    const struct cubie_system *s = ctx;
-    switch (e->role) {
-    case CB_SYM_STATE: cb_sb_printf(out, "state[%d]", e->index); break;
-    case CB_SYM_PARAM: cb_sb_printf(out, "parameters[%d]", e->index); break;
-    case CB_SYM_AUX: cb_sb_printf(out, "a_%s", s->aux_names[e->index]); break;
-    case CB_SYM_DRIVER: cb_sb_printf(out, "drivers[%d]", e->index); break;
-    case CB_SYM_TIME: cb_sb_puts(out, "t"); break;
-    default: cb_sb_puts(out, "?"); break;
-    }
-}
-
-/* cb_dxdt as gen/emit.c writes it (that emitter is private to the
- * kernel generator), for the finite differences. */
-static void emit_dxdt(const struct cubie_system *s, bool dbl, cb_sb *sb)
-{
-    bool *roots = calloc((size_t)s->n_eqs + 1, sizeof(bool));
-    bool *need = calloc((size_t)s->n_aux + 1, sizeof(bool));
-    assert_non_null(roots);
-    assert_non_null(need);
-    for (int k = 0; k < s->n_states; k++) {
-        roots[s->deriv_eq[k]] = true;
-    }
-    cb_spec_aux_closure(s, roots, need);
-    cb_sb_puts(sb, "CB_DEVFN void cb_dxdt(const real *state, "
-                   "const real *parameters,\n    const real *drivers, "
-                   "real *out, real t)\n{\n");
-    cb_sb_puts(sb, "(void)state; (void)parameters; (void)drivers; "
-                   "(void)t;\n");
-    for (int o = 0; o < s->n_aux; o++) {
-        int k = s->aux_order[o];
-        if (need[k]) {
-            cb_sb_printf(sb, "const real a_%s = ", s->aux_names[k]);
-            cb_expr_print(s->eqs[s->aux_eq[k]].rhs, dbl, print_sym,
-                          (void *)s, sb);
-            cb_sb_puts(sb, ";\n");
-        }
-    }
-    for (int k = 0; k < s->n_states; k++) {
-        cb_sb_printf(sb, "out[%d] = ", k);
-        cb_expr_print(s->eqs[s->deriv_eq[k]].rhs, dbl, print_sym,
-                      (void *)s, sb);
-        cb_sb_puts(sb, ";\n");
-    }
-    cb_sb_puts(sb, "}\n\n");
-    free(roots);
-    free(need);
-}
-
-/* The prelude and the three derivative functions (no harness). */
+/* The prelude and the system's right-hand-side functions as gen/rhs.c
+ * writes them (cb_dxdt, the three derivatives), each with a wrapper
+ * cb_<name>_all(state, parameters, drivers, t, v, out) that passes on
+ * what the function takes. */
 static void emit_unit(const struct cubie_system *s, bool dbl, cb_sb *sb)
 {
     cubie_error err = {0};
-    cb_sb_printf(sb, "#define CB_F32 %d\n", dbl ? 0 : 1);
-    const char *prelude = cb_template("prelude.cu");
-    assert_non_null(prelude);
-    cb_sb_puts(sb, prelude);
-    cb_sb_puts(sb, "\n");
-    tu_ok(cb_emit_jvp(s, dbl, sb, &err), &err);
-    tu_ok(cb_emit_dfdt(s, dbl, sb, &err), &err);
-    tu_ok(cb_emit_jac_diag(s, dbl, sb, &err), &err);
+    char *unit = NULL;
+    tu_ok(cb_rhs_unit(s, dbl, &unit, &err), &err);
+    cb_sb_puts(sb, unit);
+    free(unit);
 }
 
 static const char harness[] =
     "CB_KERNEL void h_f(const real *y, const real *p, const real *d,\n"
     "                   real t, real *out)\n"
     "{\n"
-    "    cb_dxdt(y, p, d, out, t);\n"
+    "    cb_dxdt_all(y, p, d, t, y, out);\n"
     "}\n"
     "CB_KERNEL void h_jvp(const real *y, const real *p, const real *d,\n"
     "                     real t, const real *v, real *out)\n"
     "{\n"
-    "    cb_jvp(y, p, d, t, v, out);\n"
+    "    cb_jvp_all(y, p, d, t, v, out);\n"
     "}\n"
     "CB_KERNEL void h_dfdt(const real *y, const real *p, const real *d,\n"
     "                      real t, real *out)\n"
     "{\n"
-    "    cb_dfdt(y, p, d, t, out);\n"
+    "    cb_dfdt_all(y, p, d, t, y, out);\n"
     "}\n"
     "CB_KERNEL void h_diag(const real *y, const real *p, const real *d,\n"
     "                      real t, real *out)\n"
     "{\n"
-    "    cb_jac_diag(y, p, d, t, out);\n"
+    "    cb_jac_diag_all(y, p, d, t, y, out);\n"
     "}\n";
 
 static bool write_file(const char *path, const char *text)
@@ -663,7 +612,6 @@ static spec_unit *built(fixture *fx, int i)
     cb_sb sb;
     cb_sb_init(&sb);
     emit_unit(u->sys, true, &sb);
-    emit_dxdt(u->sys, true, &sb);
     cb_sb_puts(&sb, harness);
     assert_false(sb.failed);
     char c_path[512], so_path[512];
@@ -1003,9 +951,9 @@ static void derivative_code_should_compile_under_nvrtc(void **state)
                          "CB_KERNEL void cubie_deriv_probe(const real *y, "
                          "const real *p,\n    const real *d, real t, "
                          "const real *v, real *o)\n{\n"
-                         "    cb_jvp(y, p, d, t, v, o);\n"
-                         "    cb_dfdt(y, p, d, t, o + %d);\n"
-                         "    cb_jac_diag(y, p, d, t, o + %d);\n}\n",
+                         "    cb_jvp_all(y, p, d, t, v, o);\n"
+                         "    cb_dfdt_all(y, p, d, t, v, o + %d);\n"
+                         "    cb_jac_diag_all(y, p, d, t, v, o + %d);\n}\n",
                          s->n_states, 2 * s->n_states);
             assert_false(sb.failed);
             cubie_error err = {0};
@@ -1044,7 +992,7 @@ static void emitted_jvp_should_propagate_tangents_through_auxiliaries(
     cb_sb sb;
     cb_sb_init(&sb);
     cubie_error err = {0};
-    tu_ok(cb_emit_jvp(sys, false, &sb, &err), &err);
+    tu_ok(cb_emit_jvp_body(sys, false, &sb, &err), &err);
     const char *src = cb_sb_str(&sb);
     /* Value then tangent, in dependency order; exp's derivative reads
      * the value a_e instead of calling expf again. */
@@ -1072,7 +1020,7 @@ static void emitted_jvp_should_propagate_tangents_through_auxiliaries(
     cb_sb_free(&sb);
 
     cb_sb_init(&sb);
-    tu_ok(cb_emit_dfdt(sys, false, &sb, &err), &err);
+    tu_ok(cb_emit_dfdt_body(sys, false, &sb, &err), &err);
     src = cb_sb_str(&sb);
     assert_non_null(strstr(src, "out[0] = 0.0f;"));
     assert_non_null(strstr(src, "out[1] = (-1.0f);"));
@@ -1081,7 +1029,7 @@ static void emitted_jvp_should_propagate_tangents_through_auxiliaries(
     cb_sb_free(&sb);
 
     cb_sb_init(&sb);
-    tu_ok(cb_emit_jac_diag(sys, false, &sb, &err), &err);
+    tu_ok(cb_emit_jac_diag_body(sys, false, &sb, &err), &err);
     src = cb_sb_str(&sb);
     assert_non_null(strstr(src, "out[1] = parameters[0] + da_g;"));
     assert_null(strstr(src, "v["));
@@ -1113,8 +1061,8 @@ static void deeply_nested_functions_should_give_code_of_linear_size(
     cubie_error err = {0};
     cb_sb sb;
     cb_sb_init(&sb);
-    tu_ok(cb_emit_jvp(sys, true, &sb, &err), &err);
-    tu_ok(cb_emit_jac_diag(sys, true, &sb, &err), &err);
+    tu_ok(cb_emit_jvp_body(sys, true, &sb, &err), &err);
+    tu_ok(cb_emit_jac_diag_body(sys, true, &sb, &err), &err);
     assert_true(sb.len < 40000);
     /* Each level's tan once per function: 2 * DEPTH in all. */
     int n_tan = 0;

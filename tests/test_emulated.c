@@ -18,7 +18,8 @@
 #include <cuda.h>
 
 #include "fake_cuda.h"
-#include "gpu.h"
+#include "cuda_build.h"
+#include "driver.h"
 #include "util.h"
 
 static cubie_fake_cuda_stats_fn fake_stats;

@@ -4,7 +4,7 @@
  * change, run tools/regen-golden and review the diff. */
 #include "testutil.h"
 
-#include "emit.h"
+#include "generate.h"
 
 static char *slurp(const char *path)
 {

@@ -5,7 +5,8 @@
 
 #include <math.h>
 
-#include "gpu.h"
+#include "cuda_build.h"
+#include "driver.h"
 
 static const char exact_spec[] =
     "{\"name\": \"exact\", \"states\": {\"a\": 0.1, \"b\": 1.0, \"w\": 1.0},"

@@ -7,8 +7,8 @@
 #include <cJSON.h>
 #include <math.h>
 
-#include "emit.h"
-#include "implicit_tableaus.h"
+#include "generate.h"
+#include "tables.h"
 
 static const char exact_spec[] =
     "{\"name\": \"exact\", \"states\": {\"a\": 0.1, \"b\": 1.0, \"w\": 1.0},"

@@ -1,4 +1,8 @@
-/* Implicit method tables: names, structure, order conditions, stability.
+/* Implicit methods: names, structure, order conditions, stability, and
+ * the implicit solves per step. The methods are the entries of cb_methods
+ * (tables.h, methods.def) of the families DIRK, FIRK, Rosenbrock-W and
+ * the single-solve BE, BEPC, CN; names, aliases, orders and solves come
+ * from there, the coefficients from each entry's tableau (tableaus.h).
  *
  * Runge-Kutta (DIRK, FIRK): for a rooted tree t with subtrees t_1..t_m the
  * stage weights are g_i(t) = prod_k (sum_j a_ij g_j(t_k)), j over ALL
@@ -10,7 +14,7 @@
  * one order further.
  *
  * Rosenbrock: the tables store the transformed form (see
- * implicit_tableaus.h). The tests convert to the classical form of
+ * tableaus.h). The tests convert to the classical form of
  * Hairer-Wanner II (7.4): G = (I/gamma - C)^-1 (lower triangular, diagonal
  * gamma), alpha = a G, b_cl = b G. The convention is that of H-W IV.7:
  * beta_ij = alpha_ij + gamma_ij, beta'_i = sum_{j<i} beta_ij, alpha_i =
@@ -30,7 +34,11 @@
  *         sum b_j beta_jk beta_kl beta'_l = 1/24 - g/2 + 3g^2/2 - g^3.
  * Plus the non-autonomous consistency c_i = alpha_i, gamma_stages_i =
  * sum_{j<=i} gamma_ij, and a convergence run of the step exactly as the
- * header comment writes it. */
+ * header comment writes it.
+ *
+ * Backward Euler and Crank-Nicolson have tableaus too (a = b = c = 1, the
+ * trapezoid), checked to their orders; Crank-Nicolson's error estimate is
+ * a second, backward Euler, solve, not an embedded b_hat. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -39,12 +47,12 @@
 #include <cmocka.h>
 
 #include <complex.h>
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "implicit_tableaus.h"
-#include "tableaus.h"
+#include "tables.h"
 
 enum {
     MAX_TREE_ORDER = 9,
@@ -175,36 +183,135 @@ static void check_exact_order(const char *name, const double *w, int s,
 /* ------------------------------------------------------------------------
  * Table bookkeeping. */
 
-static int count_irk(void)
+static bool is_erk(const cb_method *m)
+{
+    return m->family == CB_FAM_ERK;
+}
+
+/* The implicit Runge-Kutta methods: DIRK and FIRK. */
+static bool is_irk(const cb_method *m)
+{
+    return m->family == CB_FAM_DIRK || m->family == CB_FAM_FIRK;
+}
+
+static bool is_ros(const cb_method *m)
+{
+    return m->family == CB_FAM_ROS;
+}
+
+/* The original's single-stage special methods, each a family now. */
+static bool is_special(const cb_method *m)
+{
+    return m->family == CB_FAM_BE || m->family == CB_FAM_BEPC
+           || m->family == CB_FAM_CN;
+}
+
+static int count_of(bool (*in)(const cb_method *))
 {
     int n = 0;
-    while (cb_irk_tableaus[n].name != NULL) {
-        n++;
+    for (int k = 0; k < CB_METHOD_COUNT; k++) {
+        n += in(&cb_methods[k]);
     }
     return n;
+}
+
+static int count_irk(void)
+{
+    return count_of(is_irk);
 }
 
 static int count_ros(void)
 {
-    int n = 0;
-    while (cb_ros_tableaus[n].name != NULL) {
-        n++;
-    }
-    return n;
+    return count_of(is_ros);
 }
 
 static int count_special(void)
 {
+    return count_of(is_special);
+}
+
+/* The k-th (zero-based) method of cb_methods that `in` accepts, or NULL. */
+static const cb_method *nth_of(bool (*in)(const cb_method *), size_t k)
+{
+    for (int i = 0; i < CB_METHOD_COUNT; i++) {
+        if (in(&cb_methods[i]) && k-- == 0) {
+            return &cb_methods[i];
+        }
+    }
+    return NULL;
+}
+
+/* cb_method_find, restricted to the methods `in` accepts. */
+static const cb_method *find_in(bool (*in)(const cb_method *),
+                                const char *name)
+{
+    const cb_method *m = cb_method_find(name);
+    return m != NULL && in(m) ? m : NULL;
+}
+
+static const cb_method *irk_find(const char *name)
+{
+    return find_in(is_irk, name);
+}
+
+static const cb_method *ros_find(const char *name)
+{
+    return find_in(is_ros, name);
+}
+
+static const cb_method *special_find(const char *name)
+{
+    return find_in(is_special, name);
+}
+
+/* Case-insensitive equality of a string and a counted word. */
+static bool same_word(const char *name, const char *word, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (name[i] == '\0'
+            || tolower((unsigned char)name[i])
+                   != tolower((unsigned char)word[i])) {
+            return false;
+        }
+    }
+    return name[len] == '\0';
+}
+
+/* Whether `name` is m's canonical name or one of its aliases, in any
+ * case: the table's own data, independent of cb_method_find. */
+static bool known_as(const cb_method *m, const char *name)
+{
+    if (same_word(name, m->name, strlen(m->name))) {
+        return true;
+    }
+    for (const char *p = m->aliases; *p != '\0';) {
+        while (*p == ' ') {
+            p++;
+        }
+        const char *start = p;
+        while (*p != '\0' && *p != ' ') {
+            p++;
+        }
+        if (p > start && same_word(name, start, (size_t)(p - start))) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* How many methods, of every family, are known as `name`. */
+static int count_known_as(const char *name)
+{
     int n = 0;
-    while (cb_special_methods[n].name != NULL) {
-        n++;
+    for (int k = 0; k < CB_METHOD_COUNT; k++) {
+        n += known_as(&cb_methods[k], name);
     }
     return n;
 }
 
 typedef struct {
     const char *name;
-    cb_implicit_family family;
+    cb_family family;
     int stages;
     int order;
     int error_order;
@@ -216,25 +323,26 @@ typedef struct {
     bool l_stable;
 } expected_irk;
 
-/* From the feature table (cubie-features.md sect. 2) and the literature. */
+/* From the original cubie's method table and the literature (Hairer and
+   Wanner, Solving ODEs II; Kvaerno 2004 for the ESDIRKs). */
 static const expected_irk expected_irks[] = {
-    {"implicit_midpoint", CB_IMPLICIT_DIRK, 1, 2, 0, false, false, false,
+    {"implicit_midpoint", CB_FAM_DIRK, 1, 2, 0, false, false, false,
      -1, -1, false},
-    {"trapezoidal_dirk", CB_IMPLICIT_DIRK, 2, 2, 0, true, true, true, 1, -1,
+    {"trapezoidal_dirk", CB_FAM_DIRK, 2, 2, 0, true, true, true, 1, -1,
      false},
-    {"sdirk_2_2", CB_IMPLICIT_DIRK, 2, 2, 0, false, true, false, 1, -1,
+    {"sdirk_2_2", CB_FAM_DIRK, 2, 2, 0, false, true, false, 1, -1,
      true},
-    {"l_stable_dirk_3", CB_IMPLICIT_DIRK, 3, 3, 0, false, true, false, 2,
+    {"l_stable_dirk_3", CB_FAM_DIRK, 3, 3, 0, false, true, false, 2,
      -1, true},
-    {"l_stable_sdirk_4", CB_IMPLICIT_DIRK, 5, 4, 3, false, true, false, 4,
+    {"l_stable_sdirk_4", CB_FAM_DIRK, 5, 4, 3, false, true, false, 4,
      -1, true},
-    {"kvaerno3", CB_IMPLICIT_DIRK, 4, 3, 2, true, true, true, 3, 2, true},
-    {"kvaerno5", CB_IMPLICIT_DIRK, 7, 5, 4, true, true, true, 6, 5, true},
-    {"firk_gauss_legendre_2", CB_IMPLICIT_FIRK, 2, 4, 0, false, false,
+    {"kvaerno3", CB_FAM_DIRK, 4, 3, 2, true, true, true, 3, 2, true},
+    {"kvaerno5", CB_FAM_DIRK, 7, 5, 4, true, true, true, 6, 5, true},
+    {"firk_gauss_legendre_2", CB_FAM_FIRK, 2, 4, 0, false, false,
      false, -1, -1, false},
-    {"firk_gauss_legendre_4", CB_IMPLICIT_FIRK, 4, 8, 0, false, false,
+    {"firk_gauss_legendre_4", CB_FAM_FIRK, 4, 8, 0, false, false,
      false, -1, -1, false},
-    {"radau_iia_5", CB_IMPLICIT_FIRK, 3, 5, 2, false, true, false, 2, -1,
+    {"radau_iia_5", CB_FAM_FIRK, 3, 5, 2, false, true, false, 2, -1,
      true},
 };
 static const size_t n_expected_irks =
@@ -340,7 +448,7 @@ typedef struct {
     double b_hat[S_MAX];
 } classical_ros;
 
-static void to_classical(const cb_ros_tableau *t, classical_ros *out)
+static void to_classical(const cb_rk_tableau *t, classical_ros *out)
 {
     const int s = t->stages;
     memset(out, 0, sizeof *out);
@@ -484,27 +592,50 @@ static void test_every_table_is_well_formed(void **state)
     assert_int_equal(count_irk(), 10);
     assert_int_equal(count_ros(), 3);
     assert_int_equal(count_special(), 3);
-    for (const cb_irk_tableau *t = cb_irk_tableaus; t->name != NULL; t++) {
-        assert_true(t->family == CB_IMPLICIT_DIRK
-                    || t->family == CB_IMPLICIT_FIRK);
+    /* With the 11 explicit ones, that is every method. */
+    assert_int_equal(count_of(is_erk) + count_irk() + count_ros()
+                         + count_special(),
+                     CB_METHOD_COUNT);
+    for (const cb_method *m = cb_methods; m < cb_methods + CB_METHOD_COUNT;
+         m++) {
+        if (!is_irk(m)) {
+            continue;
+        }
+        const cb_rk_tableau *t = m->tableau;
+        assert_non_null(t);
+        assert_true(m->family == CB_FAM_DIRK || m->family == CB_FAM_FIRK);
         assert_true(t->stages >= 1 && t->stages <= CB_MAX_STAGES);
-        assert_non_null(t->aliases);
+        assert_non_null(m->aliases);
         assert_non_null(t->a);
         assert_non_null(t->b);
         assert_non_null(t->c);
         assert_non_null(t->source);
         assert_true(strlen(t->source) > 20);
-        assert_true((t->b_hat != NULL) == (t->error_order > 0));
-        assert_true(t->order >= 1);
+        assert_true((t->b_hat != NULL) == (m->error_order > 0));
+        assert_true(m->order >= 1);
     }
-    /* DIRKs first, then FIRKs. */
-    for (int k = 1; k < count_irk(); k++) {
-        assert_true(cb_irk_tableaus[k - 1].family
-                    <= cb_irk_tableaus[k].family);
+    /* DIRKs first, then FIRKs (in cb_methods order). */
+    const cb_method *prev = NULL;
+    for (const cb_method *m = cb_methods; m < cb_methods + CB_METHOD_COUNT;
+         m++) {
+        if (!is_irk(m)) {
+            continue;
+        }
+        if (prev != NULL) {
+            assert_false(prev->family == CB_FAM_FIRK
+                         && m->family == CB_FAM_DIRK);
+        }
+        prev = m;
     }
-    for (const cb_ros_tableau *t = cb_ros_tableaus; t->name != NULL; t++) {
+    for (const cb_method *m = cb_methods; m < cb_methods + CB_METHOD_COUNT;
+         m++) {
+        if (!is_ros(m)) {
+            continue;
+        }
+        const cb_rk_tableau *t = m->tableau;
+        assert_non_null(t);
         assert_true(t->stages >= 1 && t->stages <= CB_MAX_STAGES);
-        assert_non_null(t->aliases);
+        assert_non_null(m->aliases);
         assert_non_null(t->a);
         assert_non_null(t->C);
         assert_non_null(t->b);
@@ -512,15 +643,26 @@ static void test_every_table_is_well_formed(void **state)
         assert_non_null(t->c);
         assert_non_null(t->source);
         assert_true(strlen(t->source) > 20);
-        assert_true((t->b_hat != NULL) == (t->error_order > 0));
+        assert_true((t->b_hat != NULL) == (m->error_order > 0));
         assert_true(t->gamma > 0.0);
     }
-    for (const cb_special_method *m = cb_special_methods; m->name != NULL;
+    for (const cb_method *m = cb_methods; m < cb_methods + CB_METHOD_COUNT;
          m++) {
+        if (!is_special(m)) {
+            continue;
+        }
+        const cb_rk_tableau *t = m->tableau;
+        assert_non_null(t);
         assert_non_null(m->aliases);
-        assert_non_null(m->description);
-        assert_non_null(m->source);
+        assert_non_null(t->description);
+        assert_non_null(t->source);
         assert_true(m->order >= 1 && m->solves >= 1);
+        /* Real tableaus now; no embedded estimate. */
+        assert_true(t->stages >= 1 && t->stages <= CB_MAX_STAGES);
+        assert_non_null(t->a);
+        assert_non_null(t->b);
+        assert_non_null(t->c);
+        assert_null(t->b_hat);
     }
 }
 
@@ -529,16 +671,16 @@ static void test_every_name_is_unique_across_all_tables(void **state)
     (void)state;
     const char *names[64];
     int n = 0;
-    for (const cb_irk_tableau *t = cb_irk_tableaus; t->name != NULL; t++) {
-        names[n++] = t->name;
-    }
-    for (const cb_ros_tableau *t = cb_ros_tableaus; t->name != NULL; t++) {
-        names[n++] = t->name;
-    }
-    for (const cb_special_method *m = cb_special_methods; m->name != NULL;
+    /* DIRK, FIRK, Rosenbrock and special names: every method that is not
+     * explicit. */
+    for (const cb_method *m = cb_methods; m < cb_methods + CB_METHOD_COUNT;
          m++) {
-        names[n++] = m->name;
+        if (!is_erk(m)) {
+            assert_true(n < 60);
+            names[n++] = m->name;
+        }
     }
+    assert_int_equal(n, count_irk() + count_ros() + count_special());
     static const char *aliases[] = {"ode23t", "radau", "ode23s",
                                     "rosenbrock23_sciml"};
     for (size_t k = 0; k < sizeof aliases / sizeof aliases[0]; k++) {
@@ -548,26 +690,65 @@ static void test_every_name_is_unique_across_all_tables(void **state)
         for (int j = 0; j < i; j++) {
             assert_string_not_equal(names[i], names[j]);
         }
-        /* Each resolves to exactly one family, and never to an ERK. */
-        int hits = (cb_irk_find(names[i]) != NULL)
-                   + (cb_ros_find(names[i]) != NULL)
-                   + (cb_special_find(names[i]) != NULL);
+        /* Each names exactly one method, of one family, and never an
+         * ERK. */
+        int hits = count_known_as(names[i]);
         if (hits != 1) {
-            fail_msg("'%s' resolves in %d tables", names[i], hits);
+            fail_msg("'%s' names %d methods", names[i], hits);
         }
-        if (cb_erk_find(names[i]) != NULL) {
+        const cb_method *m = cb_method_find(names[i]);
+        assert_non_null(m);
+        assert_true(known_as(m, names[i]));
+        if (is_erk(m)) {
             fail_msg("'%s' is also an explicit method", names[i]);
         }
     }
-    for (const cb_erk_tableau *t = cb_erk_tableaus; t->name != NULL; t++) {
-        assert_int_equal(cb_implicit_family_of(t->name), CB_IMPLICIT_NONE);
+    /* Across all methods, explicit ones included, no canonical name or
+     * alias names two methods. */
+    for (const cb_method *m = cb_methods; m < cb_methods + CB_METHOD_COUNT;
+         m++) {
+        if (count_known_as(m->name) != 1) {
+            fail_msg("'%s' names %d methods", m->name,
+                     count_known_as(m->name));
+        }
+        assert_ptr_equal(cb_method_find(m->name), m);
+        for (const char *p = m->aliases; *p != '\0';) {
+            while (*p == ' ') {
+                p++;
+            }
+            char alias[64];
+            size_t len = 0;
+            while (*p != '\0' && *p != ' ' && len + 1 < sizeof alias) {
+                alias[len++] = *p++;
+            }
+            alias[len] = '\0';
+            if (len > 0) {
+                if (count_known_as(alias) != 1) {
+                    fail_msg("alias '%s' names %d methods", alias,
+                             count_known_as(alias));
+                }
+                assert_ptr_equal(cb_method_find(alias), m);
+            }
+        }
+    }
+    /* The explicit names resolve to explicit methods, none implicit. */
+    for (const cb_method *m = cb_methods; m < cb_methods + CB_METHOD_COUNT;
+         m++) {
+        if (is_erk(m)) {
+            assert_int_equal(cb_method_find(m->name)->family, CB_FAM_ERK);
+        }
     }
 }
 
 static void test_stage_nodes_are_the_row_sums_of_a(void **state)
 {
     (void)state;
-    for (const cb_irk_tableau *t = cb_irk_tableaus; t->name != NULL; t++) {
+    for (const cb_method *m = cb_methods; m < cb_methods + CB_METHOD_COUNT;
+         m++) {
+        if (!is_irk(m)) {
+            continue;
+        }
+        const cb_rk_tableau *t = m->tableau;
         const int s = t->stages;
         for (int i = 0; i < s; i++) {
             long double sum = 0.0L;
@@ -577,7 +758,7 @@ static void test_stage_nodes_are_the_row_sums_of_a(void **state)
             double err = fabs((double)(sum - t->c[i]));
             /* kvaerno3's published 15-decimal row 3 sums to 1 - 3e-15. */
             if (err > 5e-15) {
-                fail_msg("%s: row %d sums to c + %g", t->name, i, err);
+                fail_msg("%s: row %d sums to c + %g", m->name, i, err);
             }
         }
     }
@@ -586,7 +767,12 @@ static void test_stage_nodes_are_the_row_sums_of_a(void **state)
 static void test_solution_and_embedded_weights_sum_to_one(void **state)
 {
     (void)state;
-    for (const cb_irk_tableau *t = cb_irk_tableaus; t->name != NULL; t++) {
+    for (const cb_method *m = cb_methods; m < cb_methods + CB_METHOD_COUNT;
+         m++) {
+        if (!is_irk(m)) {
+            continue;
+        }
+        const cb_rk_tableau *t = m->tableau;
         long double sum = 0.0L;
         long double sum_hat = 0.0L;
         for (int i = 0; i < t->stages; i++) {
@@ -594,10 +780,10 @@ static void test_solution_and_embedded_weights_sum_to_one(void **state)
             sum_hat += t->b_hat != NULL ? t->b_hat[i] : 0.0;
         }
         if (fabsl(sum - 1.0L) > 1e-14L) {
-            fail_msg("%s: sum b = 1 + %Lg", t->name, sum - 1.0L);
+            fail_msg("%s: sum b = 1 + %Lg", m->name, sum - 1.0L);
         }
         if (t->b_hat != NULL && fabsl(sum_hat - 1.0L) > 1e-14L) {
-            fail_msg("%s: sum b_hat = 1 + %Lg", t->name, sum_hat - 1.0L);
+            fail_msg("%s: sum b_hat = 1 + %Lg", m->name, sum_hat - 1.0L);
         }
     }
 }
@@ -605,9 +791,14 @@ static void test_solution_and_embedded_weights_sum_to_one(void **state)
 static void test_b_has_exactly_the_stated_order(void **state)
 {
     (void)state;
-    for (const cb_irk_tableau *t = cb_irk_tableaus; t->name != NULL; t++) {
+    for (const cb_method *m = cb_methods; m < cb_methods + CB_METHOD_COUNT;
+         m++) {
+        if (!is_irk(m)) {
+            continue;
+        }
+        const cb_rk_tableau *t = m->tableau;
         rk_stage_weights(t->a, t->stages);
-        check_exact_order(t->name, t->b, t->stages, t->order, "b");
+        check_exact_order(m->name, t->b, t->stages, m->order, "b");
     }
 }
 
@@ -615,13 +806,18 @@ static void test_b_hat_has_exactly_the_stated_error_order(void **state)
 {
     (void)state;
     int checked = 0;
-    for (const cb_irk_tableau *t = cb_irk_tableaus; t->name != NULL; t++) {
+    for (const cb_method *m = cb_methods; m < cb_methods + CB_METHOD_COUNT;
+         m++) {
+        if (!is_irk(m)) {
+            continue;
+        }
+        const cb_rk_tableau *t = m->tableau;
         if (t->b_hat == NULL) {
             continue;
         }
-        assert_true(t->error_order < t->order);
+        assert_true(m->error_order < m->order);
         rk_stage_weights(t->a, t->stages);
-        check_exact_order(t->name, t->b_hat, t->stages, t->error_order,
+        check_exact_order(m->name, t->b_hat, t->stages, m->error_order,
                           "b_hat");
         checked++;
     }
@@ -632,7 +828,12 @@ static void test_b_hat_has_exactly_the_stated_error_order(void **state)
 static void test_dirks_are_lower_triangular_and_firks_are_not(void **state)
 {
     (void)state;
-    for (const cb_irk_tableau *t = cb_irk_tableaus; t->name != NULL; t++) {
+    for (const cb_method *m = cb_methods; m < cb_methods + CB_METHOD_COUNT;
+         m++) {
+        if (!is_irk(m)) {
+            continue;
+        }
+        const cb_rk_tableau *t = m->tableau;
         const int s = t->stages;
         bool upper_nonzero = false;
         for (int i = 0; i < s; i++) {
@@ -640,11 +841,11 @@ static void test_dirks_are_lower_triangular_and_firks_are_not(void **state)
                 upper_nonzero |= t->a[i * s + j] != 0.0;
             }
         }
-        if (t->family == CB_IMPLICIT_DIRK && upper_nonzero) {
-            fail_msg("%s: DIRK with a_ij != 0 above the diagonal", t->name);
+        if (m->family == CB_FAM_DIRK && upper_nonzero) {
+            fail_msg("%s: DIRK with a_ij != 0 above the diagonal", m->name);
         }
-        if (t->family == CB_IMPLICIT_FIRK && !upper_nonzero) {
-            fail_msg("%s: FIRK with a lower-triangular a", t->name);
+        if (m->family == CB_FAM_FIRK && !upper_nonzero) {
+            fail_msg("%s: FIRK with a lower-triangular a", m->name);
         }
     }
 }
@@ -655,51 +856,53 @@ static void test_metadata_matches_the_feature_table(void **state)
     assert_int_equal((int)n_expected_irks, count_irk());
     for (size_t k = 0; k < n_expected_irks; k++) {
         const expected_irk *e = &expected_irks[k];
-        const cb_irk_tableau *t = cb_irk_find(e->name);
-        assert_non_null(t);
-        assert_ptr_equal(t, &cb_irk_tableaus[k]);
-        assert_string_equal(t->name, e->name);
-        assert_int_equal(t->family, e->family);
+        const cb_method *m = irk_find(e->name);
+        assert_non_null(m);
+        /* In the order of cb_methods: the DIRKs, then the FIRKs. */
+        assert_ptr_equal(m, nth_of(is_irk, k));
+        const cb_rk_tableau *t = m->tableau;
+        assert_string_equal(m->name, e->name);
+        assert_int_equal(m->family, e->family);
         assert_int_equal(t->stages, e->stages);
-        assert_int_equal(t->order, e->order);
-        assert_int_equal(t->error_order, e->error_order);
-        if (cb_irk_fsal(t) != e->fsal) {
+        assert_int_equal(m->order, e->order);
+        assert_int_equal(m->error_order, e->error_order);
+        if (cb_rk_fsal(t) != e->fsal) {
             fail_msg("%s: FSAL expected %d", e->name, (int)e->fsal);
         }
-        if (cb_irk_stiffly_accurate(t) != e->stiffly_accurate) {
+        if (cb_rk_stiffly_accurate(t) != e->stiffly_accurate) {
             fail_msg("%s: stiffly accurate expected %d", e->name,
                      (int)e->stiffly_accurate);
         }
-        if (cb_irk_explicit_first_stage(t) != e->explicit_first_stage) {
+        if (cb_rk_explicit_first_stage(t) != e->explicit_first_stage) {
             fail_msg("%s: explicit first stage expected %d", e->name,
                      (int)e->explicit_first_stage);
         }
         /* For a DIRK, an explicit first stage is exactly a00 == 0. */
-        if (t->family == CB_IMPLICIT_DIRK) {
-            assert_true(cb_irk_explicit_first_stage(t) == (t->a[0] == 0.0));
+        if (m->family == CB_FAM_DIRK) {
+            assert_true(cb_rk_explicit_first_stage(t) == (t->a[0] == 0.0));
         }
-        assert_int_equal(cb_irk_b_row(t), e->b_row);
-        assert_int_equal(cb_irk_b_hat_row(t), e->b_hat_row);
+        assert_int_equal(cb_rk_b_row(t), e->b_row);
+        assert_int_equal(cb_rk_b_hat_row(t), e->b_hat_row);
     }
     assert_int_equal((int)n_expected_ross, count_ros());
     for (size_t k = 0; k < n_expected_ross; k++) {
         const expected_ros *e = &expected_ross[k];
-        const cb_ros_tableau *t = cb_ros_find(e->name);
-        assert_non_null(t);
-        assert_ptr_equal(t, &cb_ros_tableaus[k]);
+        const cb_method *m = ros_find(e->name);
+        assert_non_null(m);
+        assert_ptr_equal(m, nth_of(is_ros, k));
+        const cb_rk_tableau *t = m->tableau;
         assert_int_equal(t->stages, e->stages);
-        assert_int_equal(t->order, e->order);
-        assert_int_equal(t->error_order, e->error_order);
-        assert_int_equal(cb_ros_b_row(t), e->b_row);
-        assert_int_equal(cb_ros_b_hat_row(t), e->b_hat_row);
+        assert_int_equal(m->order, e->order);
+        assert_int_equal(m->error_order, e->error_order);
+        assert_int_equal(cb_rk_b_row(t), e->b_row);
+        assert_int_equal(cb_rk_b_hat_row(t), e->b_hat_row);
     }
-    assert_false(cb_irk_fsal(NULL));
-    assert_false(cb_irk_stiffly_accurate(NULL));
-    assert_false(cb_irk_explicit_first_stage(NULL));
-    assert_int_equal(cb_irk_b_row(NULL), -1);
-    assert_int_equal(cb_irk_b_hat_row(NULL), -1);
-    assert_int_equal(cb_ros_b_row(NULL), -1);
-    assert_int_equal(cb_ros_b_hat_row(NULL), -1);
+    /* One set of predicates serves both tables now. */
+    assert_false(cb_rk_fsal(NULL));
+    assert_false(cb_rk_stiffly_accurate(NULL));
+    assert_false(cb_rk_explicit_first_stage(NULL));
+    assert_int_equal(cb_rk_b_row(NULL), -1);
+    assert_int_equal(cb_rk_b_hat_row(NULL), -1);
 }
 
 static void test_lookup_accepts_names_and_aliases_in_any_case(void **state)
@@ -708,126 +911,182 @@ static void test_lookup_accepts_names_and_aliases_in_any_case(void **state)
     static const struct {
         const char *query;
         const char *name;
-        cb_implicit_family family;
+        cb_family family;
     } cases[] = {
-        {"implicit_midpoint", "implicit_midpoint", CB_IMPLICIT_DIRK},
-        {"trapezoidal_dirk", "trapezoidal_dirk", CB_IMPLICIT_DIRK},
-        {"ode23t", "trapezoidal_dirk", CB_IMPLICIT_DIRK},
-        {"ODE23T", "trapezoidal_dirk", CB_IMPLICIT_DIRK},
-        {"sdirk_2_2", "sdirk_2_2", CB_IMPLICIT_DIRK},
-        {"l_stable_dirk_3", "l_stable_dirk_3", CB_IMPLICIT_DIRK},
-        {"L_Stable_DIRK_3", "l_stable_dirk_3", CB_IMPLICIT_DIRK},
-        {"l_stable_sdirk_4", "l_stable_sdirk_4", CB_IMPLICIT_DIRK},
-        {"kvaerno3", "kvaerno3", CB_IMPLICIT_DIRK},
-        {"Kvaerno5", "kvaerno5", CB_IMPLICIT_DIRK},
-        {"firk_gauss_legendre_2", "firk_gauss_legendre_2",
-         CB_IMPLICIT_FIRK},
-        {"FIRK_Gauss_Legendre_4", "firk_gauss_legendre_4",
-         CB_IMPLICIT_FIRK},
-        {"radau_iia_5", "radau_iia_5", CB_IMPLICIT_FIRK},
-        {"radau", "radau_iia_5", CB_IMPLICIT_FIRK},
-        {"RADAU", "radau_iia_5", CB_IMPLICIT_FIRK},
-        {"ros3p", "ros3p", CB_IMPLICIT_ROSENBROCK},
-        {"ROS3P", "ros3p", CB_IMPLICIT_ROSENBROCK},
-        {"rodas3p", "rodas3p", CB_IMPLICIT_ROSENBROCK},
-        {"Rodas3P", "rodas3p", CB_IMPLICIT_ROSENBROCK},
-        {"rosenbrock23", "rosenbrock23", CB_IMPLICIT_ROSENBROCK},
-        {"ode23s", "rosenbrock23", CB_IMPLICIT_ROSENBROCK},
-        {"ODE23S", "rosenbrock23", CB_IMPLICIT_ROSENBROCK},
-        {"rosenbrock23_sciml", "rosenbrock23", CB_IMPLICIT_ROSENBROCK},
-        {"Rosenbrock23_SciML", "rosenbrock23", CB_IMPLICIT_ROSENBROCK},
-        {"backwards_euler", "backwards_euler", CB_IMPLICIT_SPECIAL},
-        {"Backwards_Euler", "backwards_euler", CB_IMPLICIT_SPECIAL},
-        {"backwards_euler_pc", "backwards_euler_pc", CB_IMPLICIT_SPECIAL},
-        {"crank_nicolson", "crank_nicolson", CB_IMPLICIT_SPECIAL},
-        {"CRANK_NICOLSON", "crank_nicolson", CB_IMPLICIT_SPECIAL},
+        {"implicit_midpoint", "implicit_midpoint", CB_FAM_DIRK},
+        {"trapezoidal_dirk", "trapezoidal_dirk", CB_FAM_DIRK},
+        {"ode23t", "trapezoidal_dirk", CB_FAM_DIRK},
+        {"ODE23T", "trapezoidal_dirk", CB_FAM_DIRK},
+        {"sdirk_2_2", "sdirk_2_2", CB_FAM_DIRK},
+        {"l_stable_dirk_3", "l_stable_dirk_3", CB_FAM_DIRK},
+        {"L_Stable_DIRK_3", "l_stable_dirk_3", CB_FAM_DIRK},
+        {"l_stable_sdirk_4", "l_stable_sdirk_4", CB_FAM_DIRK},
+        {"kvaerno3", "kvaerno3", CB_FAM_DIRK},
+        {"Kvaerno5", "kvaerno5", CB_FAM_DIRK},
+        {"firk_gauss_legendre_2", "firk_gauss_legendre_2", CB_FAM_FIRK},
+        {"FIRK_Gauss_Legendre_4", "firk_gauss_legendre_4", CB_FAM_FIRK},
+        {"radau_iia_5", "radau_iia_5", CB_FAM_FIRK},
+        {"radau", "radau_iia_5", CB_FAM_FIRK},
+        {"RADAU", "radau_iia_5", CB_FAM_FIRK},
+        {"ros3p", "ros3p", CB_FAM_ROS},
+        {"ROS3P", "ros3p", CB_FAM_ROS},
+        {"rodas3p", "rodas3p", CB_FAM_ROS},
+        {"Rodas3P", "rodas3p", CB_FAM_ROS},
+        {"rosenbrock23", "rosenbrock23", CB_FAM_ROS},
+        {"ode23s", "rosenbrock23", CB_FAM_ROS},
+        {"ODE23S", "rosenbrock23", CB_FAM_ROS},
+        {"rosenbrock23_sciml", "rosenbrock23", CB_FAM_ROS},
+        {"Rosenbrock23_SciML", "rosenbrock23", CB_FAM_ROS},
+        {"backwards_euler", "backwards_euler", CB_FAM_BE},
+        {"Backwards_Euler", "backwards_euler", CB_FAM_BE},
+        {"backwards_euler_pc", "backwards_euler_pc", CB_FAM_BEPC},
+        {"crank_nicolson", "crank_nicolson", CB_FAM_CN},
+        {"CRANK_NICOLSON", "crank_nicolson", CB_FAM_CN},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         const char *q = cases[k].query;
-        cb_implicit_family family = cb_implicit_family_of(q);
-        if (family != cases[k].family) {
-            fail_msg("'%s': family %d, expected %d", q, (int)family,
+        const cb_method *m = cb_method_find(q);
+        if (m == NULL) {
+            fail_msg("'%s' not found", q);
+        }
+        if (m->family != cases[k].family) {
+            fail_msg("'%s': family %d, expected %d", q, (int)m->family,
                      (int)cases[k].family);
         }
-        const char *found = NULL;
-        switch (family) {
-        case CB_IMPLICIT_DIRK:
-        case CB_IMPLICIT_FIRK:
-            found = cb_irk_find(q)->name;
-            assert_null(cb_ros_find(q));
-            assert_null(cb_special_find(q));
+        const cb_method *found = NULL;
+        switch (m->family) {
+        case CB_FAM_DIRK:
+        case CB_FAM_FIRK:
+            found = irk_find(q);
+            assert_null(ros_find(q));
+            assert_null(special_find(q));
             break;
-        case CB_IMPLICIT_ROSENBROCK:
-            found = cb_ros_find(q)->name;
-            assert_null(cb_irk_find(q));
+        case CB_FAM_ROS:
+            found = ros_find(q);
+            assert_null(irk_find(q));
             break;
-        case CB_IMPLICIT_SPECIAL:
-            found = cb_special_find(q)->name;
-            assert_null(cb_irk_find(q));
+        case CB_FAM_BE:
+        case CB_FAM_BEPC:
+        case CB_FAM_CN:
+            found = special_find(q);
+            assert_null(irk_find(q));
             break;
         default:
             break;
         }
         assert_non_null(found);
-        assert_string_equal(found, cases[k].name);
+        assert_ptr_equal(found, m);
+        assert_string_equal(found->name, cases[k].name);
+    }
+    /* The original's bare family names are no method's name or alias; the
+     * lookup maps each to its family's default method. */
+    static const struct {
+        const char *query;
+        const char *method;
+    } bare[] = {
+        {"dirk", "l_stable_dirk_3"},
+        {"firk", "firk_gauss_legendre_2"},
+        {"rosenbrock", "ros3p"},
+    };
+    for (size_t k = 0; k < sizeof bare / sizeof bare[0]; k++) {
+        const char *q = bare[k].query;
+        if (count_known_as(q) != 0) {
+            fail_msg("'%s' should not be a method name", q);
+        }
+        assert_null(cb_method_named(q));
+        const cb_method *d = cb_method_named(bare[k].method);
+        assert_non_null(d);
+        assert_ptr_equal(cb_method_find(q), d);
+    }
+    /* Explicit names are no implicit methods. */
+    static const char *explicit_names[] = {
+        "ode23", "euler", "dormand-prince-54", "rk45",
+    };
+    for (size_t k = 0;
+         k < sizeof explicit_names / sizeof explicit_names[0]; k++) {
+        const char *q = explicit_names[k];
+        const cb_method *m = cb_method_find(q);
+        assert_non_null(m);
+        if (m->family != CB_FAM_ERK || irk_find(q) != NULL
+            || ros_find(q) != NULL || special_find(q) != NULL) {
+            fail_msg("'%s' should not be an implicit method", q);
+        }
     }
     static const char *unknown[] = {
-        "", "dirk", "firk", "rosenbrock", "erk", "special", "radau_iia",
-        "radau_iia_3", "radau_iia_9", "radau ", " radau", "radau_iia_5x",
-        "kvaerno", "kvaerno4", "ode23", "ode23t ode23s", "lobatto_iiic_3",
-        "rodas4p", "rodas5p", "rodas3", "ros3", "euler", "backwards",
-        "crank-nicolson", "gauss_legendre_2", "dormand-prince-54", "rk45",
+        "", "erk", "special", "radau_iia", "radau_iia_3", "radau_iia_9",
+        "radau ", " radau", "radau_iia_5x", "kvaerno", "kvaerno4",
+        "ode23t ode23s", "lobatto_iiic_3", "rodas4p", "rodas5p", "rodas3",
+        "ros3", "backwards", "crank-nicolson", "gauss_legendre_2",
     };
     for (size_t k = 0; k < sizeof unknown / sizeof unknown[0]; k++) {
         const char *q = unknown[k];
-        if (cb_irk_find(q) != NULL || cb_ros_find(q) != NULL
-            || cb_special_find(q) != NULL
-            || cb_implicit_family_of(q) != CB_IMPLICIT_NONE) {
+        if (cb_method_find(q) != NULL) {
             fail_msg("'%s' should not be found", q);
         }
     }
-    assert_null(cb_irk_find(NULL));
-    assert_null(cb_ros_find(NULL));
-    assert_null(cb_special_find(NULL));
-    assert_int_equal(cb_implicit_family_of(NULL), CB_IMPLICIT_NONE);
+    assert_null(cb_method_find(NULL));
 }
 
 static void test_each_family_has_the_original_default(void **state)
 {
     (void)state;
-    assert_string_equal(cb_implicit_default(CB_IMPLICIT_DIRK),
+    assert_string_equal(cb_families[CB_FAM_DIRK].default_method,
                         "l_stable_dirk_3");
-    assert_string_equal(cb_implicit_default(CB_IMPLICIT_FIRK),
+    assert_string_equal(cb_families[CB_FAM_FIRK].default_method,
                         "firk_gauss_legendre_2");
-    assert_string_equal(cb_implicit_default(CB_IMPLICIT_ROSENBROCK),
-                        "ros3p");
-    assert_null(cb_implicit_default(CB_IMPLICIT_SPECIAL));
-    assert_null(cb_implicit_default(CB_IMPLICIT_NONE));
-    for (cb_implicit_family f = CB_IMPLICIT_DIRK; f <= CB_IMPLICIT_ROSENBROCK;
-         f++) {
-        assert_int_equal(cb_implicit_family_of(cb_implicit_default(f)), f);
+    assert_string_equal(cb_families[CB_FAM_ROS].default_method, "ros3p");
+    /* The special methods (each a family of its own) and the explicit
+     * family have none. */
+    assert_string_equal(cb_families[CB_FAM_BE].default_method, "");
+    assert_string_equal(cb_families[CB_FAM_BEPC].default_method, "");
+    assert_string_equal(cb_families[CB_FAM_CN].default_method, "");
+    assert_string_equal(cb_families[CB_FAM_ERK].default_method, "");
+    static const cb_family with_default[] = {CB_FAM_DIRK, CB_FAM_FIRK,
+                                             CB_FAM_ROS};
+    for (size_t k = 0; k < sizeof with_default / sizeof with_default[0];
+         k++) {
+        const cb_family f = with_default[k];
+        const cb_method *d = cb_method_named(cb_families[f].default_method);
+        assert_non_null(d);
+        assert_int_equal(d->family, f);
+        /* The bare family name picks it. */
+        assert_ptr_equal(cb_method_find(cb_families[f].name), d);
     }
-    assert_string_equal(cb_implicit_family_name(CB_IMPLICIT_DIRK), "dirk");
-    assert_string_equal(cb_implicit_family_name(CB_IMPLICIT_FIRK), "firk");
-    assert_string_equal(cb_implicit_family_name(CB_IMPLICIT_ROSENBROCK),
-                        "rosenbrock");
-    assert_string_equal(cb_implicit_family_name(CB_IMPLICIT_SPECIAL),
-                        "special");
-    assert_null(cb_implicit_family_name(CB_IMPLICIT_NONE));
+    assert_string_equal(cb_families[CB_FAM_DIRK].name, "dirk");
+    assert_string_equal(cb_families[CB_FAM_FIRK].name, "firk");
+    assert_string_equal(cb_families[CB_FAM_ROS].name, "rosenbrock");
+    /* What was the one family "special" is three, named as their
+     * methods. */
+    assert_string_equal(cb_families[CB_FAM_BE].name, "backwards_euler");
+    assert_string_equal(cb_families[CB_FAM_BEPC].name, "backwards_euler_pc");
+    assert_string_equal(cb_families[CB_FAM_CN].name, "crank_nicolson");
+    for (const cb_method *m = cb_methods; m < cb_methods + CB_METHOD_COUNT;
+         m++) {
+        if (is_special(m)) {
+            assert_string_equal(cb_families[m->family].name, m->name);
+        }
+    }
+    for (int f = 0; f < CB_FAM_COUNT; f++) {
+        assert_string_not_equal(cb_families[f].name, "special");
+    }
+    /* Explicit methods are the family "erk", with no default. */
+    assert_string_equal(cb_families[CB_FAM_ERK].name, "erk");
+    assert_null(cb_method_find(cb_families[CB_FAM_ERK].name));
 }
 
 static void test_l_stable_methods_damp_infinitely_stiff_modes(void **state)
 {
     (void)state;
     for (size_t k = 0; k < n_expected_irks; k++) {
-        const cb_irk_tableau *t = cb_irk_find(expected_irks[k].name);
+        const cb_method *m = irk_find(expected_irks[k].name);
+        const cb_rk_tableau *t = m->tableau;
         double r = cabs(stability(t->a, t->b, t->stages, -1e8));
         if (expected_irks[k].l_stable && r > 1e-6) {
-            fail_msg("%s: |R(-1e8)| = %g, not L-stable", t->name, r);
+            fail_msg("%s: |R(-1e8)| = %g, not L-stable", m->name, r);
         }
         /* The others (midpoint, trapezoid, Gauss) have |R(inf)| = 1. */
         if (!expected_irks[k].l_stable && fabs(r - 1.0) > 1e-6) {
-            fail_msg("%s: |R(-1e8)| = %g, expected 1", t->name, r);
+            fail_msg("%s: |R(-1e8)| = %g, expected 1", m->name, r);
         }
     }
 }
@@ -835,13 +1094,18 @@ static void test_l_stable_methods_damp_infinitely_stiff_modes(void **state)
 static void test_every_implicit_rk_is_a_stable_at_spot_points(void **state)
 {
     (void)state;
-    for (const cb_irk_tableau *t = cb_irk_tableaus; t->name != NULL; t++) {
+    for (const cb_method *m = cb_methods; m < cb_methods + CB_METHOD_COUNT;
+         m++) {
+        if (!is_irk(m)) {
+            continue;
+        }
+        const cb_rk_tableau *t = m->tableau;
         for (size_t k = 0;
              k < sizeof imaginary_axis / sizeof imaginary_axis[0]; k++) {
             double y = imaginary_axis[k];
             double r = cabs(stability(t->a, t->b, t->stages, I * y));
             if (r > 1.0 + 1e-12) {
-                fail_msg("%s: |R(%gi)| = 1 + %g", t->name, y, r - 1.0);
+                fail_msg("%s: |R(%gi)| = 1 + %g", m->name, y, r - 1.0);
             }
         }
         for (size_t k = 0;
@@ -849,7 +1113,7 @@ static void test_every_implicit_rk_is_a_stable_at_spot_points(void **state)
             double complex z = left_half_plane[k];
             double r = cabs(stability(t->a, t->b, t->stages, z));
             if (r > 1.0 + 1e-12) {
-                fail_msg("%s: |R(%g%+gi)| = %g", t->name, creal(z),
+                fail_msg("%s: |R(%g%+gi)| = %g", m->name, creal(z),
                          cimag(z), r);
             }
         }
@@ -862,8 +1126,9 @@ static void test_every_implicit_rk_is_a_stable_at_spot_points(void **state)
 static void test_radau_b_hat_is_the_minimum_norm_moment_solution(void **state)
 {
     (void)state;
-    const cb_irk_tableau *t = cb_irk_find("radau");
-    assert_non_null(t);
+    const cb_method *radau = irk_find("radau");
+    assert_non_null(radau);
+    const cb_rk_tableau *t = radau->tableau;
     const double *c = t->c;
     double s1 = c[0] + c[1] + c[2];
     double s2 = c[0] * c[0] + c[1] * c[1] + c[2] * c[2];
@@ -897,7 +1162,7 @@ static void test_radau_b_hat_is_the_minimum_norm_moment_solution(void **state)
 static void test_singly_implicit_coefficients_follow_their_gamma(void **state)
 {
     (void)state;
-    const cb_irk_tableau *k3 = cb_irk_find("kvaerno3");
+    const cb_rk_tableau *k3 = irk_find("kvaerno3")->tableau;
     const double g = 0.4358665215;
     const double form[4][4] = {
         {0.0, 0.0, 0.0, 0.0},
@@ -917,7 +1182,7 @@ static void test_singly_implicit_coefficients_follow_their_gamma(void **state)
     }
     /* The L-stability cubic of the three-stage family. */
     assert_true(fabs(6.0 * g * g * g - 18.0 * g * g + 9.0 * g - 1.0) < 1e-9);
-    const cb_irk_tableau *d3 = cb_irk_find("l_stable_dirk_3");
+    const cb_rk_tableau *d3 = irk_find("l_stable_dirk_3")->tableau;
     const double h = d3->a[0];
     assert_true(fabs(6.0 * h * h * h - 18.0 * h * h + 9.0 * h - 1.0)
                 < 1e-15);
@@ -925,8 +1190,13 @@ static void test_singly_implicit_coefficients_follow_their_gamma(void **state)
                 < 1e-15);
     assert_true(fabs(d3->b[1] - (6.0 * h * h - 20.0 * h + 5.0) / 4.0)
                 < 1e-15);
-    for (const cb_irk_tableau *t = cb_irk_tableaus; t->name != NULL; t++) {
-        if (t->family != CB_IMPLICIT_DIRK) {
+    for (const cb_method *m = cb_methods; m < cb_methods + CB_METHOD_COUNT;
+         m++) {
+        if (!is_irk(m)) {
+            continue;
+        }
+        const cb_rk_tableau *t = m->tableau;
+        if (m->family != CB_FAM_DIRK) {
             continue;
         }
         /* Singly diagonal: every nonzero diagonal entry is the same. */
@@ -948,8 +1218,8 @@ static void test_singly_implicit_coefficients_follow_their_gamma(void **state)
 static void test_gauss_nodes_are_shifted_legendre_zeros(void **state)
 {
     (void)state;
-    const cb_irk_tableau *g2 = cb_irk_find("firk_gauss_legendre_2");
-    const cb_irk_tableau *g4 = cb_irk_find("firk_gauss_legendre_4");
+    const cb_rk_tableau *g2 = irk_find("firk_gauss_legendre_2")->tableau;
+    const cb_rk_tableau *g4 = irk_find("firk_gauss_legendre_4")->tableau;
     for (int i = 0; i < 2; i++) {
         double x = 2.0 * g2->c[i] - 1.0;
         assert_true(fabs(3.0 * x * x - 1.0) < 1e-15);
@@ -967,12 +1237,17 @@ static void test_gauss_nodes_are_shifted_legendre_zeros(void **state)
 static void test_rosenbrock_coefficients_are_strictly_lower(void **state)
 {
     (void)state;
-    for (const cb_ros_tableau *t = cb_ros_tableaus; t->name != NULL; t++) {
+    for (const cb_method *m = cb_methods; m < cb_methods + CB_METHOD_COUNT;
+         m++) {
+        if (!is_ros(m)) {
+            continue;
+        }
+        const cb_rk_tableau *t = m->tableau;
         const int s = t->stages;
         for (int i = 0; i < s; i++) {
             for (int j = i; j < s; j++) {
                 if (t->a[i * s + j] != 0.0 || t->C[i * s + j] != 0.0) {
-                    fail_msg("%s: a or C [%d][%d] nonzero", t->name, i, j);
+                    fail_msg("%s: a or C [%d][%d] nonzero", m->name, i, j);
                 }
             }
         }
@@ -985,7 +1260,12 @@ static void test_rosenbrock_coefficients_are_strictly_lower(void **state)
 static void test_rosenbrock_nodes_and_gamma_stages_are_row_sums(void **state)
 {
     (void)state;
-    for (const cb_ros_tableau *t = cb_ros_tableaus; t->name != NULL; t++) {
+    for (const cb_method *m = cb_methods; m < cb_methods + CB_METHOD_COUNT;
+         m++) {
+        if (!is_ros(m)) {
+            continue;
+        }
+        const cb_rk_tableau *t = m->tableau;
         classical_ros r;
         to_classical(t, &r);
         const int s = t->stages;
@@ -997,12 +1277,12 @@ static void test_rosenbrock_nodes_and_gamma_stages_are_row_sums(void **state)
                 sg += r.G[i * s + j];
             }
             if (fabs(sa - t->c[i]) > 1e-14) {
-                fail_msg("%s: alpha row %d sums to c + %g", t->name, i,
+                fail_msg("%s: alpha row %d sums to c + %g", m->name, i,
                          sa - t->c[i]);
             }
             if (fabs(sg - t->gamma_stages[i]) > 1e-14) {
                 fail_msg("%s: gamma row %d sums to gamma_stages + %g",
-                         t->name, i, sg - t->gamma_stages[i]);
+                         m->name, i, sg - t->gamma_stages[i]);
             }
             assert_true(fabs(r.G[i * s + i] - t->gamma) < 1e-15);
         }
@@ -1013,13 +1293,18 @@ static void test_rosenbrock_weights_have_exactly_the_stated_orders(
     void **state)
 {
     (void)state;
-    for (const cb_ros_tableau *t = cb_ros_tableaus; t->name != NULL; t++) {
+    for (const cb_method *m = cb_methods; m < cb_methods + CB_METHOD_COUNT;
+         m++) {
+        if (!is_ros(m)) {
+            continue;
+        }
+        const cb_rk_tableau *t = m->tableau;
         classical_ros r;
         to_classical(t, &r);
         ros_stage_weights(&r);
-        check_exact_order(t->name, r.b, t->stages, t->order, "b");
+        check_exact_order(m->name, r.b, t->stages, m->order, "b");
         if (t->b_hat != NULL) {
-            check_exact_order(t->name, r.b_hat, t->stages, t->error_order,
+            check_exact_order(m->name, r.b_hat, t->stages, m->error_order,
                               "b_hat");
         }
     }
@@ -1030,7 +1315,12 @@ static void test_rosenbrock_weights_have_exactly_the_stated_orders(
 static void test_rosenbrock_weights_satisfy_table_iv71(void **state)
 {
     (void)state;
-    for (const cb_ros_tableau *t = cb_ros_tableaus; t->name != NULL; t++) {
+    for (const cb_method *m = cb_methods; m < cb_methods + CB_METHOD_COUNT;
+         m++) {
+        if (!is_ros(m)) {
+            continue;
+        }
+        const cb_rk_tableau *t = m->tableau;
         classical_ros r;
         to_classical(t, &r);
         const struct {
@@ -1038,8 +1328,8 @@ static void test_rosenbrock_weights_satisfy_table_iv71(void **state)
             int order;
             const char *which;
         } sets[2] = {
-            {r.b, t->order, "b"},
-            {r.b_hat, t->error_order, "b_hat"},
+            {r.b, m->order, "b"},
+            {r.b_hat, m->error_order, "b_hat"},
         };
         for (int k = 0; k < 2; k++) {
             if (sets[k].order == 0) {
@@ -1053,7 +1343,7 @@ static void test_rosenbrock_weights_satisfy_table_iv71(void **state)
                     if (defect[c] > order_tol) {
                         fail_msg("%s: %s violates IV.7.1 condition %d "
                                  "(order %d) by %g",
-                                 t->name, sets[k].which, c, p, defect[c]);
+                                 m->name, sets[k].which, c, p, defect[c]);
                     }
                 }
             }
@@ -1064,7 +1354,7 @@ static void test_rosenbrock_weights_satisfy_table_iv71(void **state)
             }
             if (worst < defect_floor) {
                 fail_msg("%s: %s satisfies the order-%d conditions too",
-                         t->name, sets[k].which, next);
+                         m->name, sets[k].which, next);
             }
         }
     }
@@ -1074,7 +1364,7 @@ static void test_rosenbrock_weights_satisfy_table_iv71(void **state)
 static void test_ros3p_is_lang_and_verwers_method(void **state)
 {
     (void)state;
-    const cb_ros_tableau *t = cb_ros_find("ros3p");
+    const cb_rk_tableau *t = ros_find("ros3p")->tableau;
     classical_ros r;
     to_classical(t, &r);
     const double g = 0.5 + sqrt(3.0) / 6.0;
@@ -1104,7 +1394,7 @@ static void test_ros3p_is_lang_and_verwers_method(void **state)
 static void test_rosenbrock23_is_shampine_and_reichelts_pair(void **state)
 {
     (void)state;
-    const cb_ros_tableau *t = cb_ros_find("ode23s");
+    const cb_rk_tableau *t = ros_find("ode23s")->tableau;
     classical_ros r;
     to_classical(t, &r);
     const double r2 = sqrt(2.0);
@@ -1135,20 +1425,21 @@ static void test_rosenbrock_stability_functions(void **state)
 {
     (void)state;
     for (size_t k = 0; k < n_expected_ross; k++) {
-        const cb_ros_tableau *t = cb_ros_find(expected_ross[k].name);
+        const cb_method *meth = ros_find(expected_ross[k].name);
+        const cb_rk_tableau *t = meth->tableau;
         classical_ros r;
         to_classical(t, &r);
         const int s = t->stages;
         double r_inf = cabs(stability(r.beta, r.b, s, -1e8));
         if (expected_ross[k].l_stable && r_inf > 1e-6) {
-            fail_msg("%s: |R(-1e8)| = %g", t->name, r_inf);
+            fail_msg("%s: |R(-1e8)| = %g", meth->name, r_inf);
         }
         for (size_t m = 0;
              m < sizeof imaginary_axis / sizeof imaginary_axis[0]; m++) {
             double y = imaginary_axis[m];
             double v = cabs(stability(r.beta, r.b, s, I * y));
             if (v > 1.0 + 1e-12) {
-                fail_msg("%s: |R(%gi)| = 1 + %g", t->name, y, v - 1.0);
+                fail_msg("%s: |R(%gi)| = 1 + %g", meth->name, y, v - 1.0);
             }
         }
         for (size_t m = 0;
@@ -1158,14 +1449,14 @@ static void test_rosenbrock_stability_functions(void **state)
         }
     }
     /* ROS3P is A-stable but not L-stable: R(inf) = sqrt(3) - 1. */
-    const cb_ros_tableau *t = cb_ros_find("ros3p");
+    const cb_rk_tableau *t = ros_find("ros3p")->tableau;
     classical_ros r;
     to_classical(t, &r);
     double r_inf = cabs(stability(r.beta, r.b, 3, -1e12));
     assert_true(fabs(r_inf - (sqrt(3.0) - 1.0)) < 1e-9);
 }
 
-/* One step exactly as implicit_tableaus.h writes it, on the scalar
+/* One step exactly as tableaus.h writes it, on the scalar
  * problem y' = f(t, y) = -(y - sin t)^2 + cos t, y(0) = 1, whose solution
  * is y = 1/(1 + t) + sin t. `w` is b, or b_hat to propagate the embedded
  * solution; *err receives sum (b - b_hat) u. */
@@ -1175,7 +1466,7 @@ static double ros_f(double t, double y)
     return -v * v + cos(t);
 }
 
-static double ros_step(const cb_ros_tableau *tab, const double *w, double t,
+static double ros_step(const cb_rk_tableau *tab, const double *w, double t,
                        double y, double h, double *err)
 {
     const int s = tab->stages;
@@ -1208,7 +1499,7 @@ static double ros_step(const cb_ros_tableau *tab, const double *w, double t,
     return y1;
 }
 
-static double ros_global_error(const cb_ros_tableau *tab, const double *w,
+static double ros_global_error(const cb_rk_tableau *tab, const double *w,
                                int n)
 {
     double h = 1.0 / n;
@@ -1224,18 +1515,23 @@ static void test_the_documented_rosenbrock_step_converges_at_its_order(
     void **state)
 {
     (void)state;
-    for (const cb_ros_tableau *t = cb_ros_tableaus; t->name != NULL; t++) {
+    for (const cb_method *m = cb_methods; m < cb_methods + CB_METHOD_COUNT;
+         m++) {
+        if (!is_ros(m)) {
+            continue;
+        }
+        const cb_rk_tableau *t = m->tableau;
         const struct {
             const double *w;
             int order;
-        } sets[2] = {{t->b, t->order}, {t->b_hat, t->error_order}};
+        } sets[2] = {{t->b, m->order}, {t->b_hat, m->error_order}};
         for (int k = 0; k < 2; k++) {
             double e1 = ros_global_error(t, sets[k].w, 100);
             double e2 = ros_global_error(t, sets[k].w, 200);
             double observed = log2(e1 / e2);
             if (fabs(observed - sets[k].order) > 0.2) {
                 fail_msg("%s: %s converges at order %.2f, expected %d",
-                         t->name, k == 0 ? "b" : "b_hat", observed,
+                         m->name, k == 0 ? "b" : "b_hat", observed,
                          sets[k].order);
             }
         }
@@ -1244,11 +1540,11 @@ static void test_the_documented_rosenbrock_step_converges_at_its_order(
         double e_small;
         ros_step(t, t->b, 0.0, 1.0, 1e-2, &e_big);
         ros_step(t, t->b, 0.0, 1.0, 5e-3, &e_small);
-        int q = (t->order < t->error_order ? t->order : t->error_order) + 1;
+        int q = (m->order < m->error_order ? m->order : m->error_order) + 1;
         double observed = log2(fabs(e_big / e_small));
         if (fabs(observed - q) > 0.2) {
             fail_msg("%s: error estimate scales as h^%.2f, expected h^%d",
-                     t->name, observed, q);
+                     m->name, observed, q);
         }
     }
 }
@@ -1266,17 +1562,94 @@ static void test_special_methods_carry_order_and_error_flags(void **state)
         {"backwards_euler_pc", 1, 0, 1},
         {"crank_nicolson", 2, 1, 2},
     };
+    assert_int_equal((int)(sizeof expected / sizeof expected[0]),
+                     count_special());
     for (size_t k = 0; k < sizeof expected / sizeof expected[0]; k++) {
-        const cb_special_method *m = cb_special_find(expected[k].name);
+        const cb_method *m = special_find(expected[k].name);
         assert_non_null(m);
-        assert_ptr_equal(m, &cb_special_methods[k]);
+        assert_ptr_equal(m, nth_of(is_special, k));
         assert_int_equal(m->order, expected[k].order);
         assert_int_equal(m->error_order, expected[k].error_order);
         assert_int_equal(m->solves, expected[k].solves);
-        assert_true(cb_special_has_error_estimate(m)
+        /* With an error estimate the default controller is adaptive. */
+        assert_true((cb_method_default_controller(m) != CB_CTRL_FIXED)
                     == (expected[k].error_order > 0));
+        /* Crank-Nicolson's estimate is its difference from a backward
+         * Euler step, not an embedded b_hat. */
+        const cb_rk_tableau *t = m->tableau;
+        assert_null(t->b_hat);
+        /* The tableau has exactly the method's order. */
+        rk_stage_weights(t->a, t->stages);
+        check_exact_order(m->name, t->b, t->stages, m->order, "b");
     }
-    assert_false(cb_special_has_error_estimate(NULL));
+    /* Backward Euler (with or without the predictor): a = b = c = 1. */
+    const char *be_names[] = {"backwards_euler", "backwards_euler_pc"};
+    for (size_t k = 0; k < 2; k++) {
+        const cb_rk_tableau *t = special_find(be_names[k])->tableau;
+        assert_int_equal(t->stages, 1);
+        assert_true(t->a[0] == 1.0 && t->b[0] == 1.0 && t->c[0] == 1.0);
+    }
+    /* Crank-Nicolson: the trapezoidal rule. */
+    const cb_rk_tableau *cn = special_find("crank_nicolson")->tableau;
+    assert_int_equal(cn->stages, 2);
+    const double cn_a[4] = {0.0, 0.0, 0.5, 0.5};
+    for (int k = 0; k < 4; k++) {
+        assert_true(cn->a[k] == cn_a[k]);
+    }
+    assert_true(cn->b[0] == 0.5 && cn->b[1] == 0.5);
+    assert_true(cn->c[0] == 0.0 && cn->c[1] == 1.0);
+}
+
+/* solves, the implicit solves per step, follows from each tableau: none
+ * for an explicit method; one for backward Euler, with or without its
+ * predictor; two for Crank-Nicolson (the step, and the backward Euler
+ * step its estimate compares with); one per stage with a nonzero
+ * diagonal entry for a DIRK (a zero one makes the stage explicit); one
+ * coupled solve for a FIRK; one linear solve per stage for
+ * Rosenbrock-W. */
+static void test_solves_match_the_tableaus(void **state)
+{
+    (void)state;
+    for (const cb_method *m = cb_methods; m < cb_methods + CB_METHOD_COUNT;
+         m++) {
+        const cb_rk_tableau *t = m->tableau;
+        const int s = t->stages;
+        int expected = -1;
+        switch (m->family) {
+        case CB_FAM_ERK:
+            expected = 0;
+            break;
+        case CB_FAM_BE:
+        case CB_FAM_BEPC:
+            expected = 1;
+            break;
+        case CB_FAM_CN:
+            expected = 2;
+            break;
+        case CB_FAM_DIRK:
+            expected = 0;
+            for (int i = 0; i < s; i++) {
+                expected += t->a[i * s + i] != 0.0;
+            }
+            break;
+        case CB_FAM_FIRK:
+            expected = 1;
+            break;
+        case CB_FAM_ROS:
+            expected = s;
+            break;
+        default:
+            fail_msg("%s: unexpected family %d", m->name, (int)m->family);
+        }
+        if (m->solves != expected) {
+            fail_msg("%s: %d solves per step, the tableau says %d", m->name,
+                     m->solves, expected);
+        }
+    }
+    /* Spot checks: the ESDIRKs skip their explicit first stage. */
+    assert_int_equal(irk_find("kvaerno5")->solves, 6);
+    assert_int_equal(irk_find("trapezoidal_dirk")->solves, 1);
+    assert_int_equal(ros_find("rodas3p")->solves, 5);
 }
 
 int main(void)
@@ -1312,6 +1685,7 @@ int main(void)
         cmocka_unit_test(
             test_the_documented_rosenbrock_step_converges_at_its_order),
         cmocka_unit_test(test_special_methods_carry_order_and_error_flags),
+        cmocka_unit_test(test_solves_match_the_tableaus),
     };
     return cmocka_run_group_tests(tests, setup_trees, NULL);
 }

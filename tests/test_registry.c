@@ -1,6 +1,7 @@
 /* Unit tests of the buffer registry (gen/registry.h). The expected layouts
- * come from reference/cubie-features.md §1.5 (the worked example and the
- * realistic nesting of a Dormand-Prince loop) and §1.2 (the rules). */
+ * are the Python original's (its buffer_registry.py): the worked example
+ * of its layout rules and the realistic nesting of a Dormand-Prince loop,
+ * recorded as docs/ARCHITECTURE.md "The buffer registry" describes them. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -179,7 +180,7 @@ static void child_at(cb_owner *parent, cb_owner *child, const char *name,
 }
 #define CHILD(p, c, name) child_at((p), (c), (name), __FILE__, __LINE__)
 
-/* Registration of §1.5's worked example. */
+/* Registration of the original's worked example (docs/ARCHITECTURE.md). */
 static cb_owner *worked_example(cb_registry *r)
 {
     cb_owner *o = OWNER(r, "group", CB_PREC_F32);
@@ -197,7 +198,7 @@ static cb_owner *worked_example(cb_registry *r)
 
 /* ---- the reference examples ------------------------------------------- */
 
-/* The placements and sizes of §1.5, phase by phase. */
+/* The placements and sizes of the worked example, phase by phase. */
 static void check_worked_example(cb_owner *o)
 {
     SHARED_AT(o, "a", 0, 8, false);           /* phase 1 */
@@ -234,7 +235,7 @@ static void worked_example_allocators_should_use_literal_offsets(void **state)
     EXPECT_ALLOC(o, "i", false, "real *i = shared + 14;\n");
 }
 
-/* §1.5 "realistic nesting": n=4, dormand-prince-54 (7 stages), PI
+/* The original's "realistic nesting": n=4, dormand-prince-54 (7 stages), PI
  * controller, with the state pair and the stage accumulator in shared. */
 static void realistic_nesting_should_match_reference_loop_layout(void **state)
 {
@@ -1328,6 +1329,105 @@ static void describe_should_list_every_buffer_and_the_totals(void **state)
     cb_sb_free(&sb);
 }
 
+/* ---- freezing, rows, declarations ------------------------------------ */
+
+/* A frozen registry keeps its layout: registrations, updates and roll-ups
+ * are refused with the owner's name, clears are ignored, queries read the
+ * layout as it was. */
+static void a_frozen_registry_should_refuse_changes(void **state)
+{
+    cb_registry *r = registry_of(state);
+    cb_owner *o = OWNER(r, "step", CB_PREC_F64);
+    cb_owner *kid = OWNER(r, "kid", CB_PREC_F64);
+    ADD(o, "a", 4, SH, false, NULL, CB_PREC_F64);
+    ADD(o, "b", 3, LO, true, NULL, CB_PREC_F64);
+    cubie_error err = {0};
+    assert_int_equal(cb_registry_freeze(r, &err), CUBIE_OK);
+    assert_true(cb_registry_frozen(r));
+    cubie_error e1 = {0}, e2 = {0}, e3 = {0}, e4 = {0};
+    EXPECT_ERROR(cb_register(o, "c", 1, LO, false, NULL, CB_PREC_F64, &e1),
+                 &e1, CUBIE_E_REGISTRY, "after the layout was frozen");
+    cb_buffer_update u = {.set = CB_UPD_SIZE, .size = 9};
+    EXPECT_ERROR(cb_update_buffer(o, "a", &u, NULL, NULL, &e2), &e2,
+                 CUBIE_E_REGISTRY, "owner 'step': a buffer updated");
+    EXPECT_ERROR(cb_register_child(o, kid, "kid", &e3), &e3,
+                 CUBIE_E_REGISTRY, "after the layout was frozen");
+    EXPECT_ERROR(cb_buffer_rows(o, "a", 2, 2, "a_%d", 0, &e4), &e4,
+                 CUBIE_E_REGISTRY, "rows set after");
+    cb_clear_own(o);
+    cb_registry_reset(r);
+    assert_int_equal(cb_shared_buffer_size(o), 4);
+    assert_int_equal(cb_persistent_local_buffer_size(o), 3);
+}
+
+/* Rows are named views with offsets from the registry; a declaration
+ * holds the views the code uses, and only those. */
+static void rows_should_be_declared_as_named_views(void **state)
+{
+    cb_registry *r = registry_of(state);
+    cb_owner *o = OWNER(r, "erk", CB_PREC_F32);
+    ADD(o, "pad", 5, SH, false, NULL, CB_PREC_F32);
+    ADD(o, "acc", 9, SH, false, NULL, CB_PREC_F32);
+    cubie_error err = {0};
+    cubie_error e1 = {0}, e2 = {0};
+    EXPECT_ERROR(cb_buffer_rows(o, "acc", 2, 3, "stage_%d", 1, &e1), &e1,
+                 CUBIE_E_REGISTRY, "2 rows of 3 are not its 9 elements");
+    EXPECT_ERROR(cb_buffer_rows(o, "acc", 3, 3, "pad", 1, &e2), &e2,
+                 CUBIE_E_REGISTRY, "row view 'pad' is not a free");
+    assert_int_equal(cb_buffer_rows(o, "acc", 3, 3, "stage_%d", 1, &err),
+                     CUBIE_OK);
+    assert_string_equal(cb_row_name(o, "acc", 1), "stage_2");
+    assert_null(cb_row_name(o, "acc", 3));
+    cb_sb sb;
+    cb_sb_init(&sb);
+    /* Not before the freeze. */
+    cubie_error e3 = {0};
+    EXPECT_ERROR(cb_declare_used(o, "x = stage_2[i];", false, &sb, &e3), &e3,
+                 CUBIE_E_REGISTRY, "before the layout was frozen");
+    assert_int_equal(cb_registry_freeze(r, &err), CUBIE_OK);
+    /* A comment and a longer name are not uses. */
+    assert_int_equal(cb_declare_used(o, "// pad\nx = stage_2[i] + "
+                                        "stage_22 + stage_3[0];\n",
+                                     false, &sb, &err),
+                     CUBIE_OK);
+    assert_string_equal(cb_sb_str(&sb),
+                        "real *acc = shared + 5;\n"
+                        "real *stage_2 = acc + 3;\n"
+                        "real *stage_3 = acc + 6;\n");
+    cb_sb_free(&sb);
+}
+
+/* After emission, a registered buffer with room that no code declared is
+ * an error naming it; a buffer of no room needs no declaration. */
+static void an_undeclared_buffer_should_fail_the_check(void **state)
+{
+    cb_registry *r = registry_of(state);
+    cb_owner *o = OWNER(r, "dirk", CB_PREC_F64);
+    ADD(o, "used", 3, LO, false, NULL, CB_PREC_F64);
+    ADD(o, "idle", 2, LO, false, NULL, CB_PREC_F64);
+    ADD(o, "empty", 0, LO, false, NULL, CB_PREC_F64);
+    cubie_error err = {0};
+    assert_int_equal(cb_registry_freeze(r, &err), CUBIE_OK);
+    cb_sb sb;
+    cb_sb_init(&sb);
+    assert_int_equal(cb_declare_used(o, "used[0] = 1;", true, &sb, &err),
+                     CUBIE_OK);
+    assert_string_equal(cb_sb_str(&sb),
+                        "real used[3];\n"
+                        "for (int cb_i = 0; cb_i < 3; ++cb_i) { used[cb_i] "
+                        "= 0; }\n");
+    cb_sb_free(&sb);
+    cubie_error e1 = {0};
+    EXPECT_ERROR(cb_registry_check_declared(r, &e1), &e1, CUBIE_E_CODEGEN,
+                 "buffer 'idle' of owner 'dirk' (2 elements) is registered "
+                 "but no generated code declares it");
+    cb_sb_init(&sb);
+    assert_int_equal(cb_get_allocator(o, "idle", false, &sb, &err),
+                     CUBIE_OK);
+    cb_sb_free(&sb);
+    assert_int_equal(cb_registry_check_declared(r, &err), CUBIE_OK);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1377,6 +1477,9 @@ int main(void)
         T(owner_should_be_found_again_with_the_same_precision),
         T(owner_should_reject_bad_requests),
         T(describe_should_list_every_buffer_and_the_totals),
+        T(a_frozen_registry_should_refuse_changes),
+        T(rows_should_be_declared_as_named_views),
+        T(an_undeclared_buffer_should_fail_the_check),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,7 +9,11 @@
  * every tableau is checked to its full order (dormand-prince-853 to 8,
  * vern7 to 7; order 6 would have been enough to catch transcription slips,
  * but all 486 trees are cheap) and, one order further, shown NOT to
- * satisfy the conditions, which pins the order fields exactly. */
+ * satisfy the conditions, which pins the order fields exactly.
+ *
+ * The explicit methods are the entries of cb_methods (tables.h,
+ * methods.def) of family CB_FAM_ERK: names, aliases and orders come from
+ * there, the coefficients from each entry's tableau. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,7 +25,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "tableaus.h"
+#include "tables.h"
 
 enum {
     MAX_TREE_ORDER = 9,
@@ -91,7 +95,7 @@ static int setup_trees(void **state)
 /* Stage weights g(t) for every tree, for one tableau: g[tree][stage]. */
 static double weights[MAX_TREES][CB_MAX_STAGES];
 
-static void stage_weights(const cb_erk_tableau *t)
+static void stage_weights(const cb_rk_tableau *t)
 {
     const int s = t->stages;
     for (int k = 0; k < n_trees; k++) {
@@ -111,7 +115,7 @@ static void stage_weights(const cb_erk_tableau *t)
 }
 
 /* Largest |Phi(t) - 1/gamma(t)| over the trees of exactly `order`. */
-static double order_defect(const cb_erk_tableau *t, const double *w,
+static double order_defect(const cb_rk_tableau *t, const double *w,
                            int order)
 {
     double worst = 0.0;
@@ -134,11 +138,24 @@ static const double order_tol = 1e-12;
  * rounding: the weights are really of lower order. */
 static const double defect_floor = 1e-8;
 
+static bool is_erk(const cb_method *m)
+{
+    return m->family == CB_FAM_ERK;
+}
+
+/* The explicit method of that name or alias (cb_method_find), or NULL
+ * when the name is unknown or names a method of another family. */
+static const cb_method *erk_find(const char *name)
+{
+    const cb_method *m = cb_method_find(name);
+    return m != NULL && is_erk(m) ? m : NULL;
+}
+
 static int count_tableaus(void)
 {
     int n = 0;
-    while (cb_erk_tableaus[n].name != NULL) {
-        n++;
+    for (int k = 0; k < CB_METHOD_COUNT; k++) {
+        n += is_erk(&cb_methods[k]);
     }
     return n;
 }
@@ -169,24 +186,30 @@ static void test_table_well_formed(void **state)
     (void)state;
     int n = count_tableaus();
     assert_int_equal(n, 11);
+    /* methods.def lists the explicit methods first. */
     for (int k = 0; k < n; k++) {
-        const cb_erk_tableau *t = &cb_erk_tableaus[k];
-        assert_non_null(t->aliases);
+        assert_true(is_erk(&cb_methods[k]));
+    }
+    for (int k = 0; k < n; k++) {
+        const cb_method *m = &cb_methods[k];
+        const cb_rk_tableau *t = m->tableau;
+        assert_non_null(t);
+        assert_non_null(m->aliases);
         assert_non_null(t->source);
         assert_true(strlen(t->source) > 20);
         assert_true(t->stages >= 1 && t->stages <= CB_MAX_STAGES);
         assert_non_null(t->a);
         assert_non_null(t->b);
         assert_non_null(t->c);
-        assert_true(t->order >= 1);
+        assert_true(m->order >= 1);
         if (t->b_hat == NULL) {
-            assert_int_equal(t->error_order, 0);
+            assert_int_equal(m->error_order, 0);
         } else {
-            assert_true(t->error_order >= 1);
-            assert_true(t->error_order != t->order);
+            assert_true(m->error_order >= 1);
+            assert_true(m->error_order != m->order);
         }
-        for (int m = 0; m < k; m++) {
-            assert_string_not_equal(t->name, cb_erk_tableaus[m].name);
+        for (int j = 0; j < k; j++) {
+            assert_string_not_equal(m->name, cb_methods[j].name);
         }
     }
 }
@@ -194,7 +217,12 @@ static void test_table_well_formed(void **state)
 static void test_row_sums(void **state)
 {
     (void)state;
-    for (const cb_erk_tableau *t = cb_erk_tableaus; t->name != NULL; t++) {
+    for (const cb_method *m = cb_methods; m < cb_methods + CB_METHOD_COUNT;
+         m++) {
+        if (!is_erk(m)) {
+            continue;
+        }
+        const cb_rk_tableau *t = m->tableau;
         const int s = t->stages;
         for (int i = 0; i < s; i++) {
             long double sum = 0.0L;
@@ -203,7 +231,7 @@ static void test_row_sums(void **state)
             }
             double err = fabs((double)(sum - t->c[i]));
             if (err > 1e-14) {
-                fail_msg("%s: row %d sums to c + %g", t->name, i, err);
+                fail_msg("%s: row %d sums to c + %g", m->name, i, err);
             }
         }
     }
@@ -212,12 +240,17 @@ static void test_row_sums(void **state)
 static void test_strictly_lower(void **state)
 {
     (void)state;
-    for (const cb_erk_tableau *t = cb_erk_tableaus; t->name != NULL; t++) {
+    for (const cb_method *m = cb_methods; m < cb_methods + CB_METHOD_COUNT;
+         m++) {
+        if (!is_erk(m)) {
+            continue;
+        }
+        const cb_rk_tableau *t = m->tableau;
         const int s = t->stages;
         for (int i = 0; i < s; i++) {
             for (int j = i; j < s; j++) {
                 if (t->a[i * s + j] != 0.0) {
-                    fail_msg("%s: a[%d][%d] is not zero", t->name, i, j);
+                    fail_msg("%s: a[%d][%d] is not zero", m->name, i, j);
                 }
             }
         }
@@ -228,7 +261,12 @@ static void test_strictly_lower(void **state)
 static void test_weight_sums(void **state)
 {
     (void)state;
-    for (const cb_erk_tableau *t = cb_erk_tableaus; t->name != NULL; t++) {
+    for (const cb_method *m = cb_methods; m < cb_methods + CB_METHOD_COUNT;
+         m++) {
+        if (!is_erk(m)) {
+            continue;
+        }
+        const cb_rk_tableau *t = m->tableau;
         double sum_b = 0.0;
         double sum_b_hat = 0.0;
         for (int i = 0; i < t->stages; i++) {
@@ -236,32 +274,33 @@ static void test_weight_sums(void **state)
             sum_b_hat += t->b_hat != NULL ? t->b_hat[i] : 0.0;
         }
         if (fabs(sum_b - 1.0) > 1e-14) {
-            fail_msg("%s: sum b = 1 + %g", t->name, sum_b - 1.0);
+            fail_msg("%s: sum b = 1 + %g", m->name, sum_b - 1.0);
         }
         if (t->b_hat != NULL && fabs(sum_b_hat - 1.0) > 1e-14) {
-            fail_msg("%s: sum b_hat = 1 + %g", t->name, sum_b_hat - 1.0);
+            fail_msg("%s: sum b_hat = 1 + %g", m->name, sum_b_hat - 1.0);
         }
     }
 }
 
 /* Weights w satisfy every condition up to `order` and, where checkable,
  * fail some condition of order + 1. */
-static void check_exact_order(const cb_erk_tableau *t, const double *w,
+static void check_exact_order(const cb_method *m, const double *w,
                               int order, const char *which)
 {
+    const cb_rk_tableau *t = m->tableau;
     assert_true(order <= MAX_TREE_ORDER);
     for (int p = 1; p <= order; p++) {
         double defect = order_defect(t, w, p);
         if (defect > order_tol) {
             fail_msg("%s: %s violates an order-%d condition by %g",
-                     t->name, which, p, defect);
+                     m->name, which, p, defect);
         }
     }
     if (order + 1 <= MAX_TREE_ORDER) {
         double defect = order_defect(t, w, order + 1);
         if (defect < defect_floor) {
             fail_msg("%s: %s satisfies the order-%d conditions too (%g)",
-                     t->name, which, order + 1, defect);
+                     m->name, which, order + 1, defect);
         }
     }
 }
@@ -269,9 +308,14 @@ static void check_exact_order(const cb_erk_tableau *t, const double *w,
 static void test_order_conditions_b(void **state)
 {
     (void)state;
-    for (const cb_erk_tableau *t = cb_erk_tableaus; t->name != NULL; t++) {
+    for (const cb_method *m = cb_methods; m < cb_methods + CB_METHOD_COUNT;
+         m++) {
+        if (!is_erk(m)) {
+            continue;
+        }
+        const cb_rk_tableau *t = m->tableau;
         stage_weights(t);
-        check_exact_order(t, t->b, t->order, "b");
+        check_exact_order(m, t->b, m->order, "b");
     }
 }
 
@@ -279,14 +323,19 @@ static void test_order_conditions_b_hat(void **state)
 {
     (void)state;
     int n_checked = 0;
-    for (const cb_erk_tableau *t = cb_erk_tableaus; t->name != NULL; t++) {
+    for (const cb_method *m = cb_methods; m < cb_methods + CB_METHOD_COUNT;
+         m++) {
+        if (!is_erk(m)) {
+            continue;
+        }
+        const cb_rk_tableau *t = m->tableau;
         if (t->b_hat == NULL) {
             continue;
         }
         stage_weights(t);
         /* The estimate is really of the lower order error_order. */
-        assert_true(t->error_order < t->order);
-        check_exact_order(t, t->b_hat, t->error_order, "b_hat");
+        assert_true(m->error_order < m->order);
+        check_exact_order(m, t->b_hat, m->error_order, "b_hat");
         n_checked++;
     }
     assert_int_equal(n_checked, 7);
@@ -322,12 +371,13 @@ static void test_metadata(void **state)
     assert_int_equal((int)n, count_tableaus());
     for (size_t k = 0; k < n; k++) {
         const expected_method *e = &expected_methods[k];
-        const cb_erk_tableau *t = cb_erk_find(e->name);
-        assert_non_null(t);
-        assert_string_equal(t->name, e->name);
+        const cb_method *m = erk_find(e->name);
+        assert_non_null(m);
+        const cb_rk_tableau *t = m->tableau;
+        assert_string_equal(m->name, e->name);
         assert_int_equal(t->stages, e->stages);
-        assert_int_equal(t->order, e->order);
-        assert_int_equal(t->error_order, e->error_order);
+        assert_int_equal(m->order, e->order);
+        assert_int_equal(m->error_order, e->error_order);
         assert_true((t->b_hat != NULL) == (e->error_order > 0));
     }
 }
@@ -338,13 +388,13 @@ static void test_fsal(void **state)
     for (size_t k = 0;
          k < sizeof expected_methods / sizeof expected_methods[0]; k++) {
         const expected_method *e = &expected_methods[k];
-        const cb_erk_tableau *t = cb_erk_find(e->name);
-        assert_non_null(t);
-        if (cb_erk_fsal(t) != e->fsal) {
+        const cb_method *m = erk_find(e->name);
+        assert_non_null(m);
+        if (cb_rk_fsal(m->tableau) != e->fsal) {
             fail_msg("%s: FSAL expected %d", e->name, (int)e->fsal);
         }
     }
-    assert_false(cb_erk_fsal(NULL));
+    assert_false(cb_rk_fsal(NULL));
 }
 
 static void test_b_row(void **state)
@@ -353,17 +403,18 @@ static void test_b_row(void **state)
     for (size_t k = 0;
          k < sizeof expected_methods / sizeof expected_methods[0]; k++) {
         const expected_method *e = &expected_methods[k];
-        const cb_erk_tableau *t = cb_erk_find(e->name);
-        assert_non_null(t);
-        if (cb_erk_b_row(t) != e->b_row) {
+        const cb_method *m = erk_find(e->name);
+        assert_non_null(m);
+        if (cb_rk_b_row(m->tableau) != e->b_row) {
             fail_msg("%s: b row %d, expected %d", e->name,
-                     cb_erk_b_row(t), e->b_row);
+                     cb_rk_b_row(m->tableau), e->b_row);
         }
     }
-    assert_int_equal(cb_erk_b_row(NULL), -1);
-    assert_int_equal(cb_erk_b_row(cb_erk_find("bogacki-shampine-32")), 3);
-    assert_int_equal(cb_erk_b_row(cb_erk_find("dopri54")), 6);
-    assert_int_equal(cb_erk_b_row(cb_erk_find("tsit5")), 6);
+    assert_int_equal(cb_rk_b_row(NULL), -1);
+    assert_int_equal(cb_rk_b_row(erk_find("bogacki-shampine-32")->tableau),
+                     3);
+    assert_int_equal(cb_rk_b_row(erk_find("dopri54")->tableau), 6);
+    assert_int_equal(cb_rk_b_row(erk_find("tsit5")->tableau), 6);
 }
 
 /* b_row and fsal tolerate 1e-15 relative differences between a row and
@@ -371,21 +422,22 @@ static void test_b_row(void **state)
 static void test_b_row_tolerance(void **state)
 {
     (void)state;
-    const cb_erk_tableau *bs = cb_erk_find("rk23");
-    assert_non_null(bs);
+    const cb_method *m = erk_find("rk23");
+    assert_non_null(m);
+    const cb_rk_tableau *bs = m->tableau;
     double a[16];
     double b[4];
     memcpy(a, bs->a, sizeof a);
     memcpy(b, bs->b, sizeof b);
-    cb_erk_tableau copy = *bs;
+    cb_rk_tableau copy = *bs;
     copy.a = a;
     copy.b = b;
     a[3 * 4 + 2] = b[2] * (1.0 + 4e-16);
-    assert_int_equal(cb_erk_b_row(&copy), 3);
-    assert_true(cb_erk_fsal(&copy));
+    assert_int_equal(cb_rk_b_row(&copy), 3);
+    assert_true(cb_rk_fsal(&copy));
     a[3 * 4 + 2] = b[2] * (1.0 + 1e-12);
-    assert_int_equal(cb_erk_b_row(&copy), -1);
-    assert_false(cb_erk_fsal(&copy));
+    assert_int_equal(cb_rk_b_row(&copy), -1);
+    assert_false(cb_rk_fsal(&copy));
 }
 
 static void test_lookup(void **state)
@@ -425,23 +477,30 @@ static void test_lookup(void **state)
         {"VERN7", "vern7"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
-        const cb_erk_tableau *t = cb_erk_find(cases[k].query);
-        if (t == NULL) {
+        const cb_method *m = erk_find(cases[k].query);
+        if (m == NULL) {
             fail_msg("'%s' not found", cases[k].query);
         }
-        assert_string_equal(t->name, cases[k].name);
+        assert_string_equal(m->name, cases[k].name);
     }
+    /* Not explicit methods: unknown, or (backwards_euler,
+     * crank_nicolson) a method of another family, or (erk) the bare name
+     * of the explicit family, which has no default method. */
     static const char *unknown[] = {
         "", "rk", "rk2", "ode", "dopri", "dormand-prince", "rk45 ", " rk45",
         "rk23 ode23", "ode4", "tsit", "vern", "vern9", "backwards_euler",
         "eulerx", "crank_nicolson", "erk",
     };
     for (size_t k = 0; k < sizeof unknown / sizeof unknown[0]; k++) {
-        if (cb_erk_find(unknown[k]) != NULL) {
+        if (erk_find(unknown[k]) != NULL) {
             fail_msg("'%s' should not be found", unknown[k]);
         }
     }
-    assert_null(cb_erk_find(NULL));
+    assert_null(cb_method_find("erk"));
+    assert_string_equal(cb_families[CB_FAM_ERK].name, "erk");
+    assert_string_equal(cb_families[CB_FAM_ERK].default_method, "");
+    assert_null(cb_method_find(NULL));
+    assert_null(erk_find(NULL));
 }
 
 /* b - b_hat of dop853 are the fifth-order error weights ER of Hairer's
@@ -459,8 +518,9 @@ static void test_dop853_error_weights(void **state)
         0.8192320648511571246570742613e-1,
         -0.2235530786388629525884427845e-1,
     };
-    const cb_erk_tableau *t = cb_erk_find("dop853");
-    assert_non_null(t);
+    const cb_method *m = erk_find("dop853");
+    assert_non_null(m);
+    const cb_rk_tableau *t = m->tableau;
     for (int i = 0; i < 12; i++) {
         double d = t->b[i] - t->b_hat[i];
         if (fabs(d - er[i]) > 1e-15 * fmax(1.0, fabs(er[i]))) {
@@ -483,8 +543,9 @@ static void test_tsit5_error_weights(void **state)
         -4.580821059291869466616365188325542974428047279788398179474e-01,
         1.0 / 66.0,
     };
-    const cb_erk_tableau *t = cb_erk_find("tsit5");
-    assert_non_null(t);
+    const cb_method *m = erk_find("tsit5");
+    assert_non_null(m);
+    const cb_rk_tableau *t = m->tableau;
     for (int i = 0; i < 7; i++) {
         double diff = t->b[i] - t->b_hat[i];
         if (fabs(diff - d[i]) > 1e-15) {

@@ -229,47 +229,37 @@ static cJSON *manifest(const cubie_solver *s, const cubie_result *r,
         cJSON_AddItemToArray(vars,
                              cJSON_CreateString(cubie_result_var_name(r, v)));
     }
-    const char *dtype = cubie_result_precision(r) == 8 ? "float64" : "float32";
+    /* Every array of the result alike: its file, type, shape and axes,
+     * and the names of its columns. */
     cJSON *arrays = cJSON_AddObjectToObject(m, "arrays");
-    cJSON *a = cJSON_AddObjectToObject(arrays, "state");
-    cJSON_AddStringToObject(a, "file", "state.npy");
-    cJSON_AddStringToObject(a, "dtype", dtype);
-    double shape[3] = {(double)cubie_result_n_runs(r),
-                       (double)cubie_result_n_saves(r),
-                       (double)cubie_result_n_vars(r)};
-    cJSON_AddItemToObject(a, "shape", cJSON_CreateDoubleArray(shape, 3));
-    cJSON_AddStringToObject(a, "axes", "run, save, state");
-    a = cJSON_AddObjectToObject(arrays, "time");
-    cJSON_AddStringToObject(a, "file", "time.npy");
-    cJSON_AddStringToObject(a, "dtype", "float64");
-    cJSON_AddItemToObject(a, "shape", cJSON_CreateDoubleArray(shape + 1, 1));
-    a = cJSON_AddObjectToObject(arrays, "status");
-    cJSON_AddStringToObject(a, "file", "status.npy");
-    cJSON_AddStringToObject(a, "dtype", "int32");
-    cJSON_AddItemToObject(a, "shape", cJSON_CreateDoubleArray(shape, 1));
-    if (cubie_result_observable_data(r) != NULL) {
-        double oshape[3] = {shape[0], shape[1],
-                            (double)cubie_result_n_observables(r)};
-        a = cJSON_AddObjectToObject(arrays, "observables");
-        cJSON_AddStringToObject(a, "file", "observables.npy");
-        cJSON_AddStringToObject(a, "dtype", dtype);
-        cJSON_AddItemToObject(a, "shape", cJSON_CreateDoubleArray(oshape, 3));
-        cJSON_AddStringToObject(a, "axes", "run, save, observable");
-        cJSON *on = cJSON_AddArrayToObject(m, "observable_names");
-        for (size_t k = 0; k < cubie_result_n_observables(r); k++) {
-            cJSON_AddItemToArray(on, cJSON_CreateString(
-                                         cubie_result_observable_name(r, k)));
+    for (size_t i = 0; i < cubie_result_n_arrays(r); i++) {
+        cubie_array ar;
+        if (cubie_result_array(r, i, &ar) != CUBIE_OK) {
+            continue;
         }
-    }
-    if (cubie_result_counters(r) != NULL) {
-        double cshape[3] = {shape[0], shape[1], 4};
-        a = cJSON_AddObjectToObject(arrays, "iteration_counters");
-        cJSON_AddStringToObject(a, "file", "iteration_counters.npy");
-        cJSON_AddStringToObject(a, "dtype", "int32");
-        cJSON_AddItemToObject(a, "shape", cJSON_CreateDoubleArray(cshape, 3));
-        cJSON_AddStringToObject(a, "axes",
-                                "run, save, [newton, krylov, attempts, "
-                                "rejections] since the previous save");
+        char file[96], key[96];
+        double shape[3];
+        for (int d = 0; d < ar.ndim; d++) {
+            shape[d] = (double)ar.shape[d];
+        }
+        snprintf(file, sizeof(file), "%s.npy", ar.name);
+        cJSON *a = cJSON_AddObjectToObject(arrays, ar.name);
+        cJSON_AddStringToObject(a, "file", file);
+        cJSON_AddStringToObject(a, "dtype",
+                                strcmp(ar.descr, "<f8") == 0   ? "float64"
+                                : strcmp(ar.descr, "<f4") == 0 ? "float32"
+                                                               : "int32");
+        cJSON_AddItemToObject(a, "shape",
+                              cJSON_CreateDoubleArray(shape, ar.ndim));
+        cJSON_AddStringToObject(a, "axes", ar.axes);
+        if (ar.column_names != NULL && strcmp(ar.name, "state") != 0) {
+            snprintf(key, sizeof(key), "%s_names", ar.column);
+            cJSON *names = cJSON_AddArrayToObject(m, key);
+            for (size_t k = 0; k < ar.n_columns; k++) {
+                cJSON_AddItemToArray(names,
+                                     cJSON_CreateString(ar.column_names[k]));
+            }
+        }
     }
     cJSON *set = cJSON_AddObjectToObject(m, "settings");
     for (int i = 0; option_keys[i]; i++) {
@@ -290,16 +280,34 @@ static cJSON *manifest(const cubie_solver *s, const cubie_result *r,
     return m;
 }
 
+/* Whether name is a file cubie writes into an output folder. */
+static bool is_ours(const char *name)
+{
+    if (strcmp(name, "manifest.json") == 0 || strcmp(name, "kernel.cu") == 0) {
+        return true;
+    }
+    for (const char *const *a = cubie_array_names(); *a != NULL; a++) {
+        size_t n = strlen(*a);
+        if (strncmp(name, *a, n) == 0 && strcmp(name + n, ".npy") == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static void remove_dir(const char *dir)
 {
-    static const char *const files[] = {"state.npy", "time.npy",
-                                        "status.npy", "manifest.json",
-                                        "kernel.cu", "observables.npy",
-                                        "iteration_counters.npy", NULL};
     char p[1200];
-    for (int i = 0; files[i]; i++) {
-        snprintf(p, sizeof(p), "%s/%s", dir, files[i]);
-        unlink(p);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        if (is_ours(e->d_name)) {
+            snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+            unlink(p);
+        }
+    }
+    if (d != NULL) {
+        closedir(d);
     }
     rmdir(dir);
 }
@@ -307,10 +315,6 @@ static void remove_dir(const char *dir)
 /* An earlier output of cubie: a manifest, and only files cubie writes. */
 static bool is_cubie_output(const char *dir)
 {
-    static const char *const ours[] = {"state.npy", "time.npy",
-                                       "status.npy", "manifest.json",
-                                       "kernel.cu", "observables.npy",
-                                       "iteration_counters.npy", NULL};
     char p[1200];
     snprintf(p, sizeof(p), "%s/manifest.json", dir);
     if (access(p, F_OK) != 0) {
@@ -326,11 +330,7 @@ static bool is_cubie_output(const char *dir)
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
             continue;
         }
-        bool known = false;
-        for (int i = 0; ours[i]; i++) {
-            known = known || strcmp(e->d_name, ours[i]) == 0;
-        }
-        ok = known;
+        ok = is_ours(e->d_name);
     }
     closedir(d);
     return ok;
@@ -350,34 +350,15 @@ static int write_outputs(const char *dir, const cubie_solver *s,
                 strerror(errno));
         return 4;
     }
-    size_t shape[3] = {cubie_result_n_runs(r), cubie_result_n_saves(r),
-                       cubie_result_n_vars(r)};
-    int prec = cubie_result_precision(r);
-    cubie_status st;
-    snprintf(p, sizeof(p), "%s/state.npy", tmp);
-    st = cubie_write_npy(p, prec == 8 ? "<f8" : "<f4", shape, 3,
-                      cubie_result_state_data(r), (size_t)prec, &err);
-    if (st == CUBIE_OK) {
-        snprintf(p, sizeof(p), "%s/time.npy", tmp);
-        st = cubie_write_npy(p, "<f8", shape + 1, 1, cubie_result_time(r), 8,
-                          &err);
-    }
-    if (st == CUBIE_OK) {
-        snprintf(p, sizeof(p), "%s/status.npy", tmp);
-        st = cubie_write_npy(p, "<i4", shape, 1, cubie_result_status(r), 4, &err);
-    }
-    if (st == CUBIE_OK && cubie_result_observable_data(r) != NULL) {
-        size_t oshape[3] = {shape[0], shape[1], cubie_result_n_observables(r)};
-        snprintf(p, sizeof(p), "%s/observables.npy", tmp);
-        st = cubie_write_npy(p, prec == 8 ? "<f8" : "<f4", oshape, 3,
-                             cubie_result_observable_data(r), (size_t)prec,
-                             &err);
-    }
-    if (st == CUBIE_OK && cubie_result_counters(r) != NULL) {
-        size_t cshape[3] = {shape[0], shape[1], 4};
-        snprintf(p, sizeof(p), "%s/iteration_counters.npy", tmp);
-        st = cubie_write_npy(p, "<i4", cshape, 3, cubie_result_counters(r), 4,
-                             &err);
+    cubie_status st = CUBIE_OK;
+    for (size_t i = 0; st == CUBIE_OK && i < cubie_result_n_arrays(r); i++) {
+        cubie_array ar;
+        st = cubie_result_array(r, i, &ar);
+        if (st == CUBIE_OK) {
+            snprintf(p, sizeof(p), "%s/%s.npy", tmp, ar.name);
+            st = cubie_write_npy(p, ar.descr, ar.shape, ar.ndim, ar.data,
+                                 ar.elem_size, &err);
+        }
     }
     int rc = st == CUBIE_OK ? 0 : report(st, &err);
     if (rc == 0) {
@@ -504,10 +485,14 @@ static int cmd_run(int argc, char **argv)
     if (a.out != NULL) {
         rc = write_outputs(a.out, s, r, a.opt, a.spec);
         if (rc == 0) {
-            printf("wrote %s: state.npy, time.npy, status.npy%s%s, manifest.json, "
-                   "kernel.cu\n", a.out,
-                   cubie_result_observable_data(r) ? ", observables.npy" : "",
-                   cubie_result_counters(r) ? ", iteration_counters.npy" : "");
+            printf("wrote %s:", a.out);
+            for (size_t i = 0; i < cubie_result_n_arrays(r); i++) {
+                cubie_array ar;
+                if (cubie_result_array(r, i, &ar) == CUBIE_OK) {
+                    printf(" %s.npy,", ar.name);
+                }
+            }
+            printf(" manifest.json, kernel.cu\n");
         }
     } else {
         printf("run 0 at t = %g:", cubie_result_time(r)[last]);

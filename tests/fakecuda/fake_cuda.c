@@ -1,6 +1,6 @@
 /* An emulated CUDA driver (libcuda.so.1) that runs kernels on the CPU, so
- * that the cuda backend's launch path (runtime/gpu.c, the chunked run loop
- * of runtime/api.c and the kernel entry of templates/entry.cu) executes
+ * that the cuda backend's launch path (runtime/driver.c, the chunked run
+ * loop of runtime/run.c and the kernel entry of templates/entry.cu) executes
  * end to end in `meson test` on machines without a GPU. What it checks
  * and how tests drive it: fake_cuda.h.
  *
@@ -31,6 +31,47 @@
 
 #include "fake_cuda.h"
 
+/* The kernel's arguments (gen/kernel_args.def): pointers or ints. */
+static const struct {
+    const char *type; /* as the kernel declares it */
+    bool scalar;
+} kargs[] = {
+#define REAL_IN "const real *"
+#define REAL_OUT "real *"
+#define INT_IN "const int *"
+#define INT_OUT "int *"
+#define INT_SCALAR "int"
+#define SCALAR_IN false
+#define SCALAR_OUT false
+#define SCALAR_SCALAR true
+#define CB_KARG(id, name, elem, dir, rows, result, column) \
+    {elem##_##dir, SCALAR_##dir},
+#include "kernel_args.def"
+#undef CB_KARG
+#undef REAL_IN
+#undef REAL_OUT
+#undef INT_IN
+#undef INT_OUT
+#undef INT_SCALAR
+#undef SCALAR_IN
+#undef SCALAR_OUT
+#undef SCALAR_SCALAR
+};
+enum { N_KARGS = sizeof(kargs) / sizeof(kargs[0]) };
+/* The position of n_runs among them. */
+static int karg_n_runs(void)
+{
+    int i = 0;
+#define CB_KARG(id, name, elem, dir, rows, result, column) \
+    if (strcmp(#name, "n_runs") == 0) {                   \
+        return i;                                         \
+    }                                                     \
+    i++;
+#include "kernel_args.def"
+#undef CB_KARG
+    return -1;
+}
+
 /* The project builds with -fvisibility=hidden; a driver exports. */
 #pragma GCC visibility push(default)
 
@@ -53,8 +94,7 @@ typedef struct alloc {
     struct alloc *next;
 } alloc;
 
-typedef void (*host_run_fn)(const void *, const void *, const void *, void *,
-                            void *, int *, int *, int, int, int);
+typedef void (*host_run_fn)(void *const *args);
 
 /* The device branch's launcher (device_shim below): 0, or 1 with why. */
 typedef int (*device_launch_fn)(unsigned grid, unsigned block, size_t shared,
@@ -311,14 +351,16 @@ static const char *program_source(nvrtcProgram prog)
     return NULL;
 }
 
-#define REAL(name) ((__typeof__(&name))dlsym(RTLD_NEXT, #name))
+/* The real NVRTC entry, through the object pointer dlsym returns. */
+#define REAL(var, name) (*(void **)&(var) = dlsym(RTLD_NEXT, #name))
 
 nvrtcResult nvrtcCreateProgram(nvrtcProgram *prog, const char *src,
                                const char *name, int n_headers,
                                const char *const *headers,
                                const char *const *include_names)
 {
-    __typeof__(&nvrtcCreateProgram) real = REAL(nvrtcCreateProgram);
+    __typeof__(&nvrtcCreateProgram) real;
+    REAL(real, nvrtcCreateProgram);
     if (real == NULL) {
         return NVRTC_ERROR_INTERNAL_ERROR;
     }
@@ -353,13 +395,15 @@ nvrtcResult nvrtcDestroyProgram(nvrtcProgram *prog)
         }
     }
     pthread_mutex_unlock(&lock);
-    __typeof__(&nvrtcDestroyProgram) real = REAL(nvrtcDestroyProgram);
+    __typeof__(&nvrtcDestroyProgram) real;
+    REAL(real, nvrtcDestroyProgram);
     return real != NULL ? real(prog) : NVRTC_ERROR_INTERNAL_ERROR;
 }
 
 nvrtcResult nvrtcGetCUBIN(nvrtcProgram prog, char *cubin)
 {
-    __typeof__(&nvrtcGetCUBIN) real = REAL(nvrtcGetCUBIN);
+    __typeof__(&nvrtcGetCUBIN) real;
+    REAL(real, nvrtcGetCUBIN);
     nvrtcResult r = real != NULL ? real(prog, cubin)
                                  : NVRTC_ERROR_INTERNAL_ERROR;
     if (r == NVRTC_SUCCESS) {
@@ -372,7 +416,8 @@ nvrtcResult nvrtcGetCUBIN(nvrtcProgram prog, char *cubin)
 
 nvrtcResult nvrtcGetPTX(nvrtcProgram prog, char *ptx)
 {
-    __typeof__(&nvrtcGetPTX) real = REAL(nvrtcGetPTX);
+    __typeof__(&nvrtcGetPTX) real;
+    REAL(real, nvrtcGetPTX);
     nvrtcResult r = real != NULL ? real(prog, ptx)
                                  : NVRTC_ERROR_INTERNAL_ERROR;
     if (r == NVRTC_SUCCESS) {
@@ -490,6 +535,12 @@ CUresult cuDevicePrimaryCtxRetain(CUcontext *ctx, CUdevice d)
     }
     *ctx = (CUcontext)(void *)&primary_ctx;
     return CUDA_SUCCESS;
+}
+
+CUresult cuDevicePrimaryCtxRelease_v2(CUdevice d)
+{
+    ENTER("cuDevicePrimaryCtxRelease_v2", false);
+    return d != 0 ? CUDA_ERROR_INVALID_DEVICE : CUDA_SUCCESS;
 }
 
 CUresult cuCtxSetCurrent(CUcontext ctx)
@@ -665,6 +716,7 @@ static const char device_shim[] =
     "#define __forceinline__ inline __attribute__((always_inline))\n"
     "#define __shared__ thread_local\n"
     "#define __align__(n) __attribute__((aligned(n)))\n"
+    "#define __launch_bounds__(n)\n"
     "struct cb_emu_dim3 { unsigned x, y, z; };\n"
     "static thread_local cb_emu_dim3 blockIdx, blockDim, threadIdx;\n"
     "#define CB_EMU_SMEM 232448\n"
@@ -703,11 +755,6 @@ static const char device_shim[] =
     "        return 1;\n"
     "    }\n"
 
-    "    uintptr_t p[7];\n"
-    "    for (int i = 0; i < 7; i++) memcpy(&p[i], a[i], sizeof(p[i]));\n"
-    "    int n_runs, n_saves, max_steps;\n"
-    "    memcpy(&n_runs, a[7], 4); memcpy(&n_saves, a[8], 4);\n"
-    "    memcpy(&max_steps, a[9], 4);\n"
     "    int bad = 0;\n"
     "#pragma omp parallel for schedule(dynamic, 1)\n"
     "    for (long b = 0; b < (long)grid; b++) {\n"
@@ -716,10 +763,7 @@ static const char device_shim[] =
     "        memset(cb_smem, 0xa5, CB_EMU_SMEM);\n"
     "        for (unsigned t = 0; t < block; t++) {\n"
     "            threadIdx.x = t; threadIdx.y = threadIdx.z = 0;\n"
-    "            cubie_kernel((const real *)p[0], (const real *)p[1],\n"
-    "                         (const real *)p[2], (real *)p[3], (real *)p[4],\n"
-    "                         (int *)p[5], (int *)p[6], n_runs, n_saves,\n"
-    "                         max_steps);\n"
+    "            cubie_kernel(@CALL@);\n"
     "            if (!check) continue;\n"
     "            const size_t r0 = t * stride, i0 = block * stride + t * stride_i;\n"
     "            if (!cb_emu_clean(0, r0) || !cb_emu_clean(r0 + own, i0) ||\n"
@@ -769,9 +813,18 @@ static bool compile_branch(const char *dir, const char *key, bool device,
         if (w == NULL) {
             return false;
         }
+        /* The shim with the source's path and the kernel's arguments,
+         * each read through its pointer as cuLaunchKernel passes it. */
         const char *at = strstr(device_shim, "@SOURCE@");
-        fprintf(w, "%.*s%s%s", (int)(at - device_shim), device_shim, src,
-                at + strlen("@SOURCE@"));
+        const char *call = strstr(device_shim, "@CALL@");
+        fprintf(w, "%.*s%s", (int)(at - device_shim), device_shim, src);
+        at += strlen("@SOURCE@");
+        fprintf(w, "%.*s", (int)(call - at), at);
+        for (int i = 0; i < N_KARGS; i++) {
+            fprintf(w, "%s*(%s%s *)a[%d]", i ? ", " : "", kargs[i].type,
+                    kargs[i].scalar ? "" : " const", i);
+        }
+        fputs(call + strlen("@CALL@"), w);
         fclose(w);
         snprintf(cmd, sizeof(cmd),
                  "%s -x c++ -std=gnu++17 -O3 -march=native -fopenmp -fPIC "
@@ -1003,14 +1056,15 @@ CUresult cuLaunchKernel(CUfunction fn, unsigned gx, unsigned gy, unsigned gz,
         /* What a device answers for a block it cannot hold. */
         return CUDA_ERROR_INVALID_VALUE;
     }
-    CUdeviceptr p[7];
-    for (int i = 0; i < 7; i++) {
-        memcpy(&p[i], params[i], sizeof(CUdeviceptr));
+    CUdeviceptr p[N_KARGS];
+    for (int i = 0; i < N_KARGS; i++) {
+        p[i] = 0;
+        if (!kargs[i].scalar) {
+            memcpy(&p[i], params[i], sizeof(CUdeviceptr));
+        }
     }
-    int n_runs, n_saves, max_steps;
-    memcpy(&n_runs, params[7], sizeof(int));
-    memcpy(&n_saves, params[8], sizeof(int));
-    memcpy(&max_steps, params[9], sizeof(int));
+    int n_runs;
+    memcpy(&n_runs, params[karg_n_runs()], sizeof(int));
     pthread_mutex_lock(&lock);
     CUresult r = sticky;
     stats.launches++;
@@ -1018,7 +1072,10 @@ CUresult cuLaunchKernel(CUfunction fn, unsigned gx, unsigned gy, unsigned gz,
     stats.last_block = bx;
     stats.last_shared = shared;
     /* Faults a device reports later, at the next synchronising call. */
-    for (int i = 0; i < 7 && r == CUDA_SUCCESS; i++) {
+    for (int i = 0; i < N_KARGS && r == CUDA_SUCCESS; i++) {
+        if (kargs[i].scalar) {
+            continue;
+        }
         alloc *a = find(p[i], 1);
         if (a == NULL || (uintptr_t)a->base != p[i]) {
             violation("kernel parameter %d (%#llx) is no allocation", i,
@@ -1045,9 +1102,9 @@ CUresult cuLaunchKernel(CUfunction fn, unsigned gx, unsigned gy, unsigned gz,
         if (m->launch != NULL) {
             fault = m->launch(gx, bx, shared, params, why, sizeof(why));
         } else {
-            m->run((void *)p[0], (void *)p[1], (void *)p[2], (void *)p[3],
-                   (void *)p[4], (int *)p[5], (int *)p[6], n_runs, n_saves,
-                   max_steps);
+            /* Device memory is host memory here: the arguments as they
+             * came are the host entry's. */
+            m->run(params);
         }
         pthread_mutex_lock(&lock);
         if (fault) {

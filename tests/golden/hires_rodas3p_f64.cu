@@ -139,7 +139,11 @@ CB_DEVFN double cb_time_real(cb_time a)
 #define CB_N_STATES 8
 #define CB_N_PARAMS 0
 #define CB_N_OBS 0
-#define CB_N_SAVED 8 // saved columns: states
+#define CB_N_COUNTERS 4
+// Columns of the output arrays (gen/outputs.def).
+#define CB_COLS_STATE_OUT 8 // state
+#define CB_COLS_OBS_OUT 0 // not written
+#define CB_COLS_COUNTERS_OUT 0 // not written
 // Run status bits (cubie.h).
 #define CB_RUN_MAX_NEWTON_ITERS 2
 #define CB_RUN_MAX_LINEAR_ITERS 4
@@ -185,6 +189,8 @@ CB_DEVFN double cb_time_real(cb_time a)
 #define CB_FIXED_BURST 0
 // A step within this factor of a save time lands on it.
 #define CB_EVENT_STRETCH 1.000000001
+// Threads per block the kernel is built for (__launch_bounds__).
+#define CB_BLOCK_SIZE 256
 // Per-run pools (elements), from the buffer registry.
 #define CB_SHARED_SIZE 0
 #define CB_SHARED_ALLOC 1
@@ -194,15 +200,64 @@ CB_DEVFN double cb_time_real(cb_time a)
 #define CB_SHARED_I_STRIDE 0
 #define CB_PERSISTENT_ALLOC 10
 #define CB_PERSISTENT_I_ALLOC 1
+// Buffer layout (elements per run), from the buffer registry:
+// owner 'loop' (float64): 22 buffers
+//   name                     pool            offset    size   alloc  notes
+//   state                    local                -       8       8
+//   proposed_state           local                -       8       8
+//   parameters               local                -       0       1
+//   drivers                  local                -       0       1
+//   proposed_drivers         local                -       0       1
+//   observables              local                -       0       1
+//   proposed_observables     local                -       0       1
+//   error                    local                -       8       8
+//   counters                 local int            -       0       1
+//   state_summary            local                -       0       1
+//   observable_summary       local                -       0       1
+//   dt                       local                -       1       1
+//   accept_step              local int            -       1       1
+//   proposed_counters        local int            -       2       2
+//   algorithm_shared         shared               0       0       0  child roll-up
+//   algorithm_persistent     persistent           0       8       8  child roll-up
+//   algorithm_shared_i       shared int           0       0       0  child roll-up
+//   algorithm_persistent_i   persistent int       0       0       0  child roll-up
+//   controller_shared        shared               0       0       0  child roll-up
+//   controller_persistent    persistent           8       2       2  child roll-up
+//   controller_shared_i      shared int           0       0       0  child roll-up
+//   controller_persistent_i  persistent int       0       0       0  child roll-up
+//   totals: shared 0, persistent 10, local 32; int: shared 0, persistent 0, local 4
+// owner 'algorithm' (float64): 9 buffers
+//   name                 pool            offset    size   alloc  notes
+//   solver_shared        shared               0       0       0  child roll-up
+//   solver_persistent    persistent           0       0       0  child roll-up
+//   solver_shared_i      shared int           0       0       0  child roll-up
+//   solver_persistent_i  persistent int       0       0       0  child roll-up
+//   stage_store          local                -      40      40
+//   stage_state          local                -       8       8
+//   stage_rhs            local                -       8       8
+//   time_derivative      local                -       8       8
+//   stage_increment      persistent           0       8       8  aliases stage_store (own space)
+//   totals: shared 0, persistent 8, local 64; int: shared 0, persistent 0, local 0
+// owner 'controller' (float64): 1 buffers
+//   name             pool            offset    size   alloc  notes
+//   timestep_buffer  persistent           0       2       2
+//   totals: shared 0, persistent 2, local 0; int: shared 0, persistent 0, local 0
+// owner 'stage_linear_solver' (float64): 9 buffers
+//   name                pool            offset    size   alloc  notes
+//   lin_residual        local                -       8       8
+//   preconditioned_vec  local                -       8       8
+//   temp                local                -       8       8
+//   precond_scratch     local                -       8       8
+//   chain_scratch       local                -       0       1
+//   coupling_scratch    local                -       0       1
+//   bicg_r0_hat         local                -       0       1
+//   bicg_p              local                -       0       1
+//   bicg_v              local                -       0       1
+//   totals: shared 0, persistent 0, local 37; int: shared 0, persistent 0, local 0
 
 // The system 'hires': derivatives of the states.
-CB_DEVFN void cb_dxdt(const real *state, const real *parameters,
-                      const real *drivers, real *out, real t)
+CB_DEVFN void cb_dxdt(const real *state, real *out)
 {
-    (void)state;
-    (void)parameters;
-    (void)drivers;
-    (void)t;
     out[0] = (-1.71) * state[0] + 0.43 * state[1] + 8.32 * state[2] + 0.0007; // dy1
     out[1] = 1.71 * state[0] - 8.75 * state[1]; // dy2
     out[2] = (-10.03) * state[2] + 0.43 * state[3] + 0.035 * state[4]; // dy3
@@ -213,28 +268,10 @@ CB_DEVFN void cb_dxdt(const real *state, const real *parameters,
     out[7] = (-280.0) * state[5] * state[7] + 1.81 * state[6]; // dy8
 }
 
-// Observables: the auxiliaries listed as observables.
-CB_DEVFN void cb_observables(const real *state, const real *parameters,
-                             const real *drivers, real *observables, real t)
-{
-    (void)state;
-    (void)parameters;
-    (void)drivers;
-    (void)observables;
-    (void)t;
-}
-
 // The system 'hires': the Jacobian of the derivatives times v
 // (symbolic, forward mode through the auxiliaries).
-CB_DEVFN void cb_jvp(const real *state, const real *parameters,
-                     const real *drivers, real t, const real *v,
-                     real *out)
+CB_DEVFN void cb_jvp(const real *state, const real *v, real *out)
 {
-    (void)state;
-    (void)parameters;
-    (void)drivers;
-    (void)t;
-    (void)v;
     out[0] = 0.43 * v[1] - 1.71 * v[0] + 8.32 * v[2]; // dy1
     out[1] = 1.71 * v[0] - 8.75 * v[1]; // dy2
     out[2] = 0.43 * v[3] - 10.03 * v[2] + 0.035 * v[4]; // dy3
@@ -245,42 +282,10 @@ CB_DEVFN void cb_jvp(const real *state, const real *parameters,
     out[7] = (-280.0) * state[5] * v[7] - 280.0 * state[7] * v[5] + 1.81 * v[6]; // dy8
 }
 
-// The system 'hires': the diagonal of the Jacobian
-// (symbolic, forward mode through the auxiliaries).
-CB_DEVFN void cb_jac_diag(const real *state, const real *parameters,
-                          const real *drivers, real t, real *out)
-{
-    (void)state;
-    (void)parameters;
-    (void)drivers;
-    (void)t;
-    // d(dy1)/dy1
-    out[0] = (-1.71);
-    // d(dy2)/dy2
-    out[1] = (-8.75);
-    // d(dy3)/dy3
-    out[2] = (-10.03);
-    // d(dy4)/dy4
-    out[3] = (-1.12);
-    // d(dy5)/dy5
-    out[4] = (-1.745);
-    // d(dy6)/dy6
-    out[5] = -(280.0 * state[7]) - 0.43;
-    // d(dy7)/dy7
-    out[6] = (-1.81);
-    // d(dy8)/dy8
-    out[7] = (-280.0) * state[5];
-}
-
 // The system 'hires': the partial derivative of the derivatives in t
 // (symbolic, forward mode through the auxiliaries).
-CB_DEVFN void cb_dfdt(const real *state, const real *parameters,
-                      const real *drivers, real t, real *out)
+CB_DEVFN void cb_dfdt(real *out)
 {
-    (void)state;
-    (void)parameters;
-    (void)drivers;
-    (void)t;
     out[0] = 0.0; // dy1
     out[1] = 0.0; // dy2
     out[2] = 0.0; // dy3
@@ -291,16 +296,12 @@ CB_DEVFN void cb_dfdt(const real *state, const real *parameters,
     out[7] = 0.0; // dy8
 }
 
-
 // One implicit solve: Y = base + a u (coupled: Y_i = base +
 // sum_j A_ij u_j at t + c_i h), norms against y_n.
 typedef struct {
     const real *base;
     const real *y_n;
-    const real *parameters;
-    const real *drivers;
     const real *settings;
-    real t;
     real h;
     real a;
 } cb_nl;
@@ -313,10 +314,11 @@ CB_DEVFN void cb_stage_states(const cb_nl *p, const real *u, real *Y)
 }
 
 // F(u) = beta u - gamma h f(t, Y(u)); Y is left in Y.
-CB_DEVFN void cb_stage_residual(const cb_nl *p, const real *u, real *Y, real *out)
+CB_DEVFN void cb_stage_residual(const cb_nl *p, const real *u, real *Y,
+                                real *out)
 {
     cb_stage_states(p, u, Y);
-    cb_dxdt(Y, p->parameters, p->drivers, out, p->t);
+    cb_dxdt(Y, out);
     const real beta = p->settings[CB_SET_BETA];
     const real gh = p->settings[CB_SET_GAMMA] * p->h;
     for (int k = 0; k < 8; ++k) {
@@ -324,33 +326,27 @@ CB_DEVFN void cb_stage_residual(const cb_nl *p, const real *u, real *Y, real *ou
     }
 }
 
-CB_DEVFN void cb_stage_operator(const cb_nl *p, const real *Y, const real *v, real *out,
-                            real *w)
+CB_DEVFN void cb_stage_operator(const cb_nl *p, const real *Y, const real *v,
+                                real *out)
 {
     const real beta = p->settings[CB_SET_BETA];
     const real gh = p->settings[CB_SET_GAMMA] * p->h;
-    (void)w;
-    cb_jvp(Y, p->parameters, p->drivers, p->t, v, out);
+    cb_jvp(Y, v, out);
     for (int i = 0; i < 8; ++i) {
         out[i] = beta * v[i] - gh * p->a * out[i];
     }
 }
 
-CB_DEVFN void cb_stage_precond(const cb_nl *p, const real *Y, const real *v, real *out,
-                           real *scratch, real *chain, real *w)
+CB_DEVFN void cb_stage_precond(const cb_nl *p, const real *Y, const real *v,
+                               real *out, real *scratch)
 {
-    (void)scratch;
-    (void)chain;
-    (void)w;
-    (void)Y;
     const real beta = p->settings[CB_SET_BETA];
     const real gh = p->settings[CB_SET_GAMMA] * p->h;
-    (void)gh;
     for (int k = 0; k < 8; ++k) {
         out[k] = v[k];
     }
     for (int m = 0; m < 2; ++m) {
-        cb_jvp(Y, p->parameters, p->drivers, p->t, out, scratch);
+        cb_jvp(Y, out, scratch);
         for (int i = 0; i < 8; ++i) {
             out[i] = v[i] + gh * p->a / beta * scratch[i];
         }
@@ -361,35 +357,15 @@ CB_DEVFN void cb_stage_precond(const cb_nl *p, const real *Y, const real *v, rea
 }
 
 // Solve (beta I - gamma h (A x J)) x = b from the guess in x (minimal residual).
-CB_DEVFN int cb_stage_linsolve(const cb_nl *p, const real *Y, const real *b, real *x,
-                            int *iters, real *shared, real *persistent,
-                            int *shared_i, int *persistent_i)
+CB_DEVFN int cb_stage_linsolve(const cb_nl *p, const real *Y, const real *b,
+                               real *x, int *iters)
 {
-    (void)shared;
-    (void)persistent;
-    (void)shared_i;
-    (void)persistent_i;
     real lin_residual[8];
-    (void)lin_residual;
     real preconditioned_vec[8];
-    (void)preconditioned_vec;
     real temp[8];
-    (void)temp;
     real precond_scratch[8];
-    (void)precond_scratch;
-    real chain_scratch[1];
-    (void)chain_scratch;
-    real coupling_scratch[1];
-    (void)coupling_scratch;
-    real bicg_r0_hat[1];
-    (void)bicg_r0_hat;
-    real bicg_p[1];
-    (void)bicg_p;
-    real bicg_v[1];
-    (void)bicg_v;
     real *r = lin_residual;
     real nb, nr, dot1, dot2;
-    (void)dot2;
     nb = (real)0;
     for (int k = 0; k < 8; ++k) {
         const int i = k % 8;
@@ -400,7 +376,7 @@ CB_DEVFN int cb_stage_linsolve(const cb_nl *p, const real *Y, const real *b, rea
     nb = nb * 0.125;
     const real tol = p->settings[CB_SET_KRYLOV_FLOOR] + p->settings[CB_SET_KRYLOV_REDUCTION] * sqrt(nb);
     const real tol2 = tol * tol;
-    cb_stage_operator(p, Y, x, temp, coupling_scratch);
+    cb_stage_operator(p, Y, x, temp);
     for (int k = 0; k < 8; ++k) {
         r[k] = b[k] - temp[k];
     }
@@ -417,9 +393,8 @@ CB_DEVFN int cb_stage_linsolve(const cb_nl *p, const real *Y, const real *b, rea
     int status = 0;
     while (nr > tol2 && it < max_it) {
         ++it;
-        cb_stage_precond(p, Y, r, preconditioned_vec, precond_scratch, chain_scratch,
-                     coupling_scratch);
-        cb_stage_operator(p, Y, preconditioned_vec, temp, coupling_scratch);
+        cb_stage_precond(p, Y, r, preconditioned_vec, precond_scratch);
+        cb_stage_operator(p, Y, preconditioned_vec, temp);
         dot1 = (real)0;
         for (int k = 0; k < 8; ++k) {
             dot1 += temp[k] * r[k];
@@ -452,124 +427,97 @@ CB_DEVFN int cb_stage_linsolve(const cb_nl *p, const real *Y, const real *b, rea
     return status;
 }
 
-// Algorithm step: rodas3p, 5 stages, order 3 (Steinebach, G. (2024). Rosenbrock methods within OrdinaryDiffEq.jl - overview, recent developments and applications. Proc. JuliaCon.
-CB_DEVFN int cb_step(const real *state, real *proposed_state,
-                     const real *parameters, const real *drivers,
-                     real *proposed_drivers, real *observables,
-                     real *proposed_observables, real *error, real dt,
-                     real t, int first_step, int accepted, real *shared,
-                     real *persistent, int *shared_i, int *persistent_i,
-                     int *counters, const real *settings)
+// Algorithm step: rodas3p, 5 stages, order 3 (Steinebach, G. (2024). Rosenbrock methods within OrdinaryDiffEq.jl - overview, recent developments and applications. Proc. JuliaCon; SciML Rodas3PTableau.).
+CB_DEVFN int cb_step(const real *state, real *proposed_state, real *error,
+                     real dt, real *persistent, int *counters,
+                     const real *settings)
 {
-    (void)shared;
-    (void)persistent;
-    (void)shared_i;
-    (void)persistent_i;
-    (void)observables;
-    (void)error;
-    (void)first_step;
-    (void)accepted;
-    (void)proposed_drivers;
-    (void)proposed_observables;
     real stage_store[40];
+    real *u_0 = stage_store + 0;
+    real *u_1 = stage_store + 8;
+    real *u_2 = stage_store + 16;
+    real *u_3 = stage_store + 24;
+    real *u_4 = stage_store + 32;
     real stage_state[8];
     real stage_rhs[8];
     real time_derivative[8];
     real *stage_increment = persistent + 0;
-    real *solver_shared = shared + 0;
-    real *solver_persistent = persistent + 0;
-    int *solver_shared_i = shared_i + 0;
-    int *solver_persistent_i = persistent_i + 0;
     counters[0] = 0;
     counters[1] = 0;
     int status = 0;
     cb_nl p;
     p.y_n = state;
-    p.parameters = parameters;
-    p.drivers = drivers;
     p.settings = settings;
     p.h = dt;
-    (void)time_derivative;
     int lin_iters = 0;
     p.base = state;
     p.a = 0.3333333333333333; // the operator I - gamma h J(y_n)
-    p.t = t;
-    cb_dfdt(state, parameters, drivers, t, time_derivative);
+    cb_dfdt(time_derivative);
     const real gh = 0.3333333333333333 * dt;
     // stage 0
     for (int i = 0; i < 8; ++i) {
         stage_state[i] = state[i];
     }
-    cb_dxdt(stage_state, parameters, drivers, stage_rhs, t + 0.0 * dt);
+    cb_dxdt(stage_state, stage_rhs);
     for (int i = 0; i < 8; ++i) {
         real r = stage_rhs[i] + 0.3333333333333333 * dt * time_derivative[i];
         stage_rhs[i] = gh * r;
-        stage_store[i] = stage_increment[i];
+        u_0[i] = stage_increment[i];
     }
-    status |= cb_stage_linsolve(&p, state, stage_rhs, stage_store + 0, &lin_iters,
-                                solver_shared, solver_persistent, solver_shared_i,
-                                solver_persistent_i);
+    status |= cb_stage_linsolve(&p, state, stage_rhs, u_0, &lin_iters);
     counters[1] += lin_iters;
     // stage 1
     for (int i = 0; i < 8; ++i) {
-        stage_state[i] = state[i] + 1.3333333333333333 * stage_store[0 + i];
+        stage_state[i] = state[i] + 1.3333333333333333 * u_0[i];
     }
-    cb_dxdt(stage_state, parameters, drivers, stage_rhs, t + 0.4444444444444444 * dt);
+    cb_dxdt(stage_state, stage_rhs);
     for (int i = 0; i < 8; ++i) {
-        real r = stage_rhs[i] + (-4.0) / dt * stage_store[0 + i] + (-0.1111111111111111) * dt * time_derivative[i];
+        real r = stage_rhs[i] + (-4.0) / dt * u_0[i] + (-0.1111111111111111) * dt * time_derivative[i];
         stage_rhs[i] = gh * r;
-        stage_store[8 + i] = stage_store[0 + i];
+        u_1[i] = u_0[i];
     }
-    status |= cb_stage_linsolve(&p, state, stage_rhs, stage_store + 8, &lin_iters,
-                                solver_shared, solver_persistent, solver_shared_i,
-                                solver_persistent_i);
+    status |= cb_stage_linsolve(&p, state, stage_rhs, u_1, &lin_iters);
     counters[1] += lin_iters;
     // stage 2
     for (int i = 0; i < 8; ++i) {
         stage_state[i] = state[i];
     }
-    cb_dxdt(stage_state, parameters, drivers, stage_rhs, t + 0.0 * dt);
+    cb_dxdt(stage_state, stage_rhs);
     for (int i = 0; i < 8; ++i) {
-        real r = stage_rhs[i] + 8.25 / dt * stage_store[0 + i] + 6.75 / dt * stage_store[8 + i] + 1.0 * dt * time_derivative[i];
+        real r = stage_rhs[i] + 8.25 / dt * u_0[i] + 6.75 / dt * u_1[i] + 1.0 * dt * time_derivative[i];
         stage_rhs[i] = gh * r;
-        stage_store[16 + i] = stage_store[8 + i];
+        u_2[i] = u_1[i];
     }
-    status |= cb_stage_linsolve(&p, state, stage_rhs, stage_store + 16, &lin_iters,
-                                solver_shared, solver_persistent, solver_shared_i,
-                                solver_persistent_i);
+    status |= cb_stage_linsolve(&p, state, stage_rhs, u_2, &lin_iters);
     counters[1] += lin_iters;
     // stage 3
     for (int i = 0; i < 8; ++i) {
-        stage_state[i] = state[i] + 2.90625 * stage_store[0 + i] + 3.375 * stage_store[8 + i] + 0.40625 * stage_store[16 + i];
+        stage_state[i] = state[i] + 2.90625 * u_0[i] + 3.375 * u_1[i] + 0.40625 * u_2[i];
     }
-    cb_dxdt(stage_state, parameters, drivers, stage_rhs, t + 1.0 * dt);
+    cb_dxdt(stage_state, stage_rhs);
     for (int i = 0; i < 8; ++i) {
-        real r = stage_rhs[i] + 1.21875 / dt * stage_store[0 + i] + (-5.0625) / dt * stage_store[8 + i] + (-1.96875) / dt * stage_store[16 + i];
+        real r = stage_rhs[i] + 1.21875 / dt * u_0[i] + (-5.0625) / dt * u_1[i] + (-1.96875) / dt * u_2[i];
         stage_rhs[i] = gh * r;
-        stage_store[24 + i] = stage_store[16 + i];
+        u_3[i] = u_2[i];
     }
-    status |= cb_stage_linsolve(&p, state, stage_rhs, stage_store + 24, &lin_iters,
-                                solver_shared, solver_persistent, solver_shared_i,
-                                solver_persistent_i);
+    status |= cb_stage_linsolve(&p, state, stage_rhs, u_3, &lin_iters);
     counters[1] += lin_iters;
     // stage 4
     for (int i = 0; i < 8; ++i) {
-        stage_state[i] = state[i] + 2.90625 * stage_store[0 + i] + 3.375 * stage_store[8 + i] + 0.40625 * stage_store[16 + i];
+        stage_state[i] = state[i] + 2.90625 * u_0[i] + 3.375 * u_1[i] + 0.40625 * u_2[i];
     }
-    cb_dxdt(stage_state, parameters, drivers, stage_rhs, t + 1.0 * dt);
+    cb_dxdt(stage_state, stage_rhs);
     for (int i = 0; i < 8; ++i) {
-        real r = stage_rhs[i] + 4.03125 / dt * stage_store[0 + i] + (-15.1875) / dt * stage_store[8 + i] + (-4.03125) / dt * stage_store[16 + i] + 6.0 / dt * stage_store[24 + i];
+        real r = stage_rhs[i] + 4.03125 / dt * u_0[i] + (-15.1875) / dt * u_1[i] + (-4.03125) / dt * u_2[i] + 6.0 / dt * u_3[i];
         stage_rhs[i] = gh * r;
-        stage_store[32 + i] = stage_store[24 + i];
+        u_4[i] = u_3[i];
     }
-    status |= cb_stage_linsolve(&p, state, stage_rhs, stage_store + 32, &lin_iters,
-                                solver_shared, solver_persistent, solver_shared_i,
-                                solver_persistent_i);
+    status |= cb_stage_linsolve(&p, state, stage_rhs, u_4, &lin_iters);
     counters[1] += lin_iters;
     for (int i = 0; i < 8; ++i) {
-        proposed_state[i] = state[i] + 2.90625 * stage_store[0 + i] + 3.375 * stage_store[8 + i] + 0.40625 * stage_store[16 + i] + 1.0 * stage_store[32 + i];
-        error[i] = (real)0 + (-1.0) * stage_store[24 + i] + 1.0 * stage_store[32 + i];
-        stage_increment[i] = stage_store[i];
+        proposed_state[i] = state[i] + 2.90625 * u_0[i] + 3.375 * u_1[i] + 0.40625 * u_2[i] + 1.0 * u_4[i];
+        error[i] = (real)0 + (-1.0) * u_3[i] + 1.0 * u_4[i];
+        stage_increment[i] = u_0[i];
     }
     return status;
 }
@@ -577,13 +525,10 @@ CB_DEVFN int cb_step(const real *state, real *proposed_state,
 // Step controller: gustafsson.
 CB_DEVFN int cb_controller(real *dt, const real *proposed_state,
                            const real *state, const real *error, int niters,
-                           int truncated, int *accept_out, const real *settings,
-                           real *shared, real *persistent)
+                           int truncated, int *accept_out,
+                           const real *settings, real *persistent)
 {
-    (void)shared;
-    (void)niters;
     real *timestep_buffer = persistent + 0;
-    (void)timestep_buffer;
     real nrm2 = (real)0;
     for (int i = 0; i < 8; ++i) {
         real e = fabs(error[i]);
@@ -635,48 +580,26 @@ CB_DEVFN int cb_controller(real *dt, const real *proposed_state,
 // t0 + settling_time + duration, truncate steps to land exactly on save
 // times, write saves (run index fastest, so GPU writes coalesce), and
 // return the run's status bits. Markers @...@ are filled by the generator
-// (gen/emit.c); each buffer comes from the registry with a literal offset.
-CB_DEVFN int cb_loop(int run, int n_runs, const real *inits,
-                     const real *params, const real *settings,
-                     real *state_out, real *obs_out, int *counters_out,
-                     int n_saves, int max_steps, real *shared,
-                     real *persistent, int *shared_i, int *persistent_i)
+// (gen/loop.c): each buffer comes from the registry with a literal offset,
+// and each function takes only the arguments its body uses.
+CB_DEVFN int cb_loop(int run, const real *inits, const real *settings,
+                     real *state_out, int n_runs, int n_saves, int max_steps,
+                     real *persistent)
 {
     real state[8];
     for (int cb_i = 0; cb_i < 8; ++cb_i) { state[cb_i] = 0; }
     real proposed_state[8];
     for (int cb_i = 0; cb_i < 8; ++cb_i) { proposed_state[cb_i] = 0; }
-    real parameters[1];
-    real drivers[1];
-    real proposed_drivers[1];
-    real observables[1];
-    real proposed_observables[1];
     real error[8];
     for (int cb_i = 0; cb_i < 8; ++cb_i) { error[cb_i] = 0; }
-    int counters[1];
-    real state_summary[1];
-    real observable_summary[1];
     real dt[1];
     for (int cb_i = 0; cb_i < 1; ++cb_i) { dt[cb_i] = 0; }
     int accept_step[1];
     for (int cb_i = 0; cb_i < 1; ++cb_i) { accept_step[cb_i] = 0; }
     int proposed_counters[2];
     for (int cb_i = 0; cb_i < 2; ++cb_i) { proposed_counters[cb_i] = 0; }
-    real *algorithm_shared = shared + 0;
     real *algorithm_persistent = persistent + 0;
-    int *algorithm_shared_i = shared_i + 0;
-    int *algorithm_persistent_i = persistent_i + 0;
-    real *controller_shared = shared + 0;
     real *controller_persistent = persistent + 8;
-    int *controller_shared_i = shared_i + 0;
-    int *controller_persistent_i = persistent_i + 0;
-    (void)controller_shared;
-    (void)controller_persistent;
-    (void)controller_shared_i;
-    (void)controller_persistent_i;
-    (void)counters;
-    (void)state_summary;
-    (void)observable_summary;
     const cb_time t_start =
         cb_time_make(settings[CB_SET_T0], settings[CB_SET_T0 + 1]);
     const cb_time t_save0 = cb_time_make(settings[CB_SET_SAVE_START],
@@ -686,30 +609,23 @@ CB_DEVFN int cb_loop(int run, int n_runs, const real *inits,
     for (int i = 0; i < CB_N_STATES; ++i) {
         state[i] = inits[(long long)i * n_runs + run];
     }
-    for (int i = 0; i < CB_N_PARAMS; ++i) {
-        parameters[i] = params[(long long)i * n_runs + run];
-    }
-    (void)obs_out;
-    (void)counters_out;
     cb_time t = t_start;
     cb_time next_save = t_save0;
     int save_idx = 0;
     dt[0] = settings[CB_SET_DT];
     accept_step[0] = 1;
+    int transient = 0; // status bits of this attempt, kept if it fails
     if (cb_time_sub(t_save0, t_start) <= (real)0) {
         for (int i = 0; i < CB_N_STATES; ++i) {
-            state_out[((long long)save_idx * CB_N_SAVED + i) * n_runs + run] = state[i];
+            state_out[((long long)save_idx * CB_COLS_STATE_OUT + i) * n_runs + run] = state[i];
         }
         save_idx = 1;
         next_save = cb_time_mul_add(t_save0, (real)1, save_every);
     }
     int status = 0;
-    int first_step = 1;
-    int accepted = 1;
+    int accepted = 0; // no accepted step yet: nothing to carry over (FSAL)
     int steps = 0;
     int stalled = 0;
-    int transient = 0; // status bits of this attempt, kept if it fails
-    (void)transient;
     while (save_idx < n_saves) {
         if (steps >= max_steps) {
             status |= CB_RUN_MAX_STEPS;
@@ -735,24 +651,15 @@ CB_DEVFN int cb_loop(int run, int n_runs, const real *inits,
                 int burst_status = 0;
                 int k = 0;
                 for (; k < burst; ++k) {
-                    burst_status = cb_step(
-                        state, proposed_state, parameters, drivers,
-                        proposed_drivers, observables, proposed_observables,
-                        error, h,
-                        cb_time_real(cb_time_mul_add(t_base, (real)k,
-                                                     h_time)),
-                        first_step, 1, algorithm_shared,
-                        algorithm_persistent, algorithm_shared_i,
-                        algorithm_persistent_i, proposed_counters, settings);
-                    first_step = 0;
+                    burst_status = cb_step(state, proposed_state, error, h,
+                                           algorithm_persistent,
+                                           proposed_counters, settings);
                     if (burst_status != 0) {
                         break;
                     }
+                    accepted = 1;
                     for (int i = 0; i < CB_N_STATES; ++i) {
                         state[i] = proposed_state[i];
-                    }
-                    for (int i = 0; i < CB_N_OBS; ++i) {
-                        observables[i] = proposed_observables[i];
                     }
                 }
                 steps += k + (burst_status != 0);
@@ -782,14 +689,10 @@ CB_DEVFN int cb_loop(int run, int n_runs, const real *inits,
             dt_eff = to_save;
             do_save = 1;
         }
-        const int step_status = cb_step(
-            state, proposed_state, parameters, drivers, proposed_drivers,
-            observables, proposed_observables, error, dt_eff,
-            cb_time_real(t), first_step, accepted, algorithm_shared,
-            algorithm_persistent, algorithm_shared_i, algorithm_persistent_i,
-            proposed_counters, settings);
+        const int step_status = cb_step(state, proposed_state, error, dt_eff,
+                                        algorithm_persistent,
+                                        proposed_counters, settings);
         steps++;
-        first_step = 0;
         int proposal_finite = 1;
         for (int i = 0; i < CB_N_STATES; ++i) {
             proposal_finite = proposal_finite && cb_finite(proposed_state[i]);
@@ -799,8 +702,9 @@ CB_DEVFN int cb_loop(int run, int n_runs, const real *inits,
         }
         const int truncated = do_save && dt_eff != dt[0];
         const int ctrl_status = cb_controller(dt, proposed_state, state, error,
-            proposed_counters[0], truncated, accept_step, settings,
-            controller_shared, controller_persistent);
+                                              proposed_counters[0], truncated,
+                                              accept_step, settings,
+                                              controller_persistent);
         transient |= step_status | ctrl_status |
                      (proposal_finite ? 0 : CB_RUN_NONFINITE_STATE);
         if (ctrl_status & CB_RUN_STEP_TOO_SMALL) {
@@ -824,16 +728,13 @@ CB_DEVFN int cb_loop(int run, int n_runs, const real *inits,
             state[i] = proposed_state[i];
             finite = finite && cb_finite(state[i]);
         }
-        for (int i = 0; i < CB_N_OBS; ++i) {
-            observables[i] = proposed_observables[i];
-        }
         if (!finite) {
             status |= CB_RUN_NONFINITE_STATE;
             break;
         }
         if (do_save) {
             for (int i = 0; i < CB_N_STATES; ++i) {
-                state_out[((long long)save_idx * CB_N_SAVED + i) * n_runs + run] = state[i];
+                state_out[((long long)save_idx * CB_COLS_STATE_OUT + i) * n_runs + run] = state[i];
             }
             save_idx++;
             next_save = cb_time_mul_add(t_save0, (real)save_idx, save_every);
@@ -843,73 +744,59 @@ CB_DEVFN int cb_loop(int run, int n_runs, const real *inits,
 }
 
 // One run: its persistent pools live here for the whole run.
-CB_DEVFN void cb_run(int run, int n_runs, const real *inits,
-                     const real *params, const real *settings,
-                     real *state_out, real *obs_out, int *counters_out,
-                     int *status_out, int n_saves, int max_steps,
-                     real *shared, int *shared_i)
+CB_DEVFN void cb_run(int run, const real *inits, const real *settings,
+                     real *state_out, int *status_out, int n_runs, int n_saves,
+                     int max_steps)
 {
     real persistent[CB_PERSISTENT_ALLOC];
-    int persistent_i[CB_PERSISTENT_I_ALLOC];
     for (int i = 0; i < CB_PERSISTENT_ALLOC; ++i) {
         persistent[i] = (real)0;
     }
-    for (int i = 0; i < CB_PERSISTENT_I_ALLOC; ++i) {
-        persistent_i[i] = 0;
-    }
-    for (int i = 0; i < CB_SHARED_SIZE; ++i) {
-        shared[i] = (real)0;
-    }
-    for (int i = 0; i < CB_SHARED_I_SIZE; ++i) {
-        shared_i[i] = 0;
-    }
-    status_out[run] = cb_loop(run, n_runs, inits, params, settings,
-                              state_out, obs_out, counters_out, n_saves,
-                              max_steps, shared, persistent, shared_i,
-                              persistent_i);
+    status_out[run] = cb_loop(run, inits, settings, state_out, n_runs, n_saves,
+                              max_steps, persistent);
 }
 // End of loop.cu.
-
 // Start of entry.cu.
 // Entry points. On the GPU one thread integrates one run, with its slice
 // of dynamic shared memory (the stride is odd, so neighbouring runs fall
 // in different banks). On the host an OpenMP loop runs them, each with
-// its "shared" pool on its own stack.
+// its "shared" pool on its own stack. Both take the arguments of
+// gen/kernel_args.def in its order: the kernel by value, the host entry
+// as an array of pointers to them (as cuLaunchKernel takes them).
 #if CB_GPU
-CB_KERNEL void cubie_kernel(const real *__restrict__ inits,
-                            const real *__restrict__ params,
-                            const real *__restrict__ settings,
-                            real *__restrict__ state_out,
-                            real *__restrict__ obs_out,
-                            int *__restrict__ counters_out,
-                            int *__restrict__ status_out, int n_runs,
-                            int n_saves, int max_steps)
+CB_KERNEL void __launch_bounds__(CB_BLOCK_SIZE)
+cubie_kernel(const real *__restrict__ inits,
+             const real *__restrict__ params,
+             const real *__restrict__ settings,
+             real *__restrict__ state_out,
+             real *__restrict__ obs_out,
+             int *__restrict__ counters_out,
+             int *__restrict__ status_out,
+             int n_runs,
+             int n_saves,
+             int max_steps)
 {
-    extern __shared__ __align__(16) unsigned char cb_smem[];
     const int run = (int)(blockIdx.x * blockDim.x + threadIdx.x);
     if (run >= n_runs) {
         return;
     }
-    real *shared = (real *)cb_smem + threadIdx.x * CB_SHARED_STRIDE;
-    int *shared_i = (int *)((real *)cb_smem + blockDim.x * CB_SHARED_STRIDE) +
-                    threadIdx.x * CB_SHARED_I_STRIDE;
-    cb_run(run, n_runs, inits, params, settings, state_out, obs_out,
-           counters_out, status_out, n_saves, max_steps, shared, shared_i);
+    cb_run(run, inits, settings, state_out, status_out, n_runs, n_saves,
+           max_steps);
 }
 #else
-CB_KERNEL void cubie_host_run(const real *inits, const real *params,
-                              const real *settings, real *state_out,
-                              real *obs_out, int *counters_out,
-                              int *status_out, int n_runs, int n_saves,
-                              int max_steps)
+CB_KERNEL void cubie_host_run(void *const *args)
 {
+    const real *inits = *(const real *const *)args[0];
+    const real *settings = *(const real *const *)args[2];
+    real *state_out = *(real *const *)args[3];
+    int *status_out = *(int *const *)args[6];
+    const int n_runs = *(const int *)args[7];
+    const int n_saves = *(const int *)args[8];
+    const int max_steps = *(const int *)args[9];
 #pragma omp parallel for schedule(dynamic, 64)
     for (int run = 0; run < n_runs; ++run) {
-        real shared[CB_SHARED_ALLOC];
-        int shared_i[CB_SHARED_I_ALLOC];
-        cb_run(run, n_runs, inits, params, settings, state_out, obs_out,
-               counters_out, status_out, n_saves, max_steps, shared,
-               shared_i);
+        cb_run(run, inits, settings, state_out, status_out, n_runs, n_saves,
+               max_steps);
     }
 }
 #endif

@@ -139,7 +139,11 @@ CB_DEVFN double cb_time_real(cb_time a)
 #define CB_N_STATES 4
 #define CB_N_PARAMS 1
 #define CB_N_OBS 2
-#define CB_N_SAVED 4 // saved columns: states
+#define CB_N_COUNTERS 4
+// Columns of the output arrays (gen/outputs.def).
+#define CB_COLS_STATE_OUT 4 // state
+#define CB_COLS_OBS_OUT 0 // not written
+#define CB_COLS_COUNTERS_OUT 0 // not written
 // Run status bits (cubie.h).
 #define CB_RUN_MAX_NEWTON_ITERS 2
 #define CB_RUN_MAX_LINEAR_ITERS 4
@@ -185,6 +189,8 @@ CB_DEVFN double cb_time_real(cb_time a)
 #define CB_FIXED_BURST 0
 // A step within this factor of a save time lands on it.
 #define CB_EVENT_STRETCH 1.000000001
+// Threads per block the kernel is built for (__launch_bounds__).
+#define CB_BLOCK_SIZE 256
 // Per-run pools (elements), from the buffer registry.
 #define CB_SHARED_SIZE 28
 #define CB_SHARED_ALLOC 28
@@ -194,15 +200,45 @@ CB_DEVFN double cb_time_real(cb_time a)
 #define CB_SHARED_I_STRIDE 0
 #define CB_PERSISTENT_ALLOC 5
 #define CB_PERSISTENT_I_ALLOC 1
+// Buffer layout (elements per run), from the buffer registry:
+// owner 'loop' (float64): 22 buffers
+//   name                     pool            offset    size   alloc  notes
+//   state                    shared               0       4       4
+//   proposed_state           local                -       4       4
+//   parameters               local                -       1       1
+//   drivers                  local                -       0       1
+//   proposed_drivers         local                -       0       1
+//   observables              local                -       0       1
+//   proposed_observables     local                -       0       1
+//   error                    local                -       4       4
+//   counters                 local int            -       0       1
+//   state_summary            local                -       0       1
+//   observable_summary       local                -       0       1
+//   dt                       local                -       1       1
+//   accept_step              local int            -       1       1
+//   proposed_counters        local int            -       2       2
+//   algorithm_shared         shared               4      24      24  child roll-up
+//   algorithm_persistent     persistent           0       4       4  child roll-up
+//   algorithm_shared_i       shared int           0       0       0  child roll-up
+//   algorithm_persistent_i   persistent int       0       0       0  child roll-up
+//   controller_shared        shared              28       0       0  child roll-up
+//   controller_persistent    persistent           4       1       1  child roll-up
+//   controller_shared_i      shared int           0       0       0  child roll-up
+//   controller_persistent_i  persistent int       0       0       0  child roll-up
+//   totals: shared 28, persistent 5, local 16; int: shared 0, persistent 0, local 4
+// owner 'algorithm' (float64): 2 buffers
+//   name               pool            offset    size   alloc  notes
+//   stage_rhs          persistent           0       4       4
+//   stage_accumulator  shared               0      24      24
+//   totals: shared 24, persistent 4, local 0; int: shared 0, persistent 0, local 0
+// owner 'controller' (float64): 1 buffers
+//   name             pool            offset    size   alloc  notes
+//   timestep_buffer  persistent           0       1       1
+//   totals: shared 0, persistent 1, local 0; int: shared 0, persistent 0, local 0
 
 // The system 'hodgkin_huxley': derivatives of the states.
-CB_DEVFN void cb_dxdt(const real *state, const real *parameters,
-                      const real *drivers, real *out, real t)
+CB_DEVFN void cb_dxdt(const real *state, const real *parameters, real *out)
 {
-    (void)state;
-    (void)parameters;
-    (void)drivers;
-    (void)t;
     const real a_alpha_m = 0.1 * (state[0] + 40.0) / (1.0 - exp(-(state[0] + 40.0) / 10.0));
     const real a_beta_m = 4.0 * exp(-(state[0] + 65.0) / 18.0);
     const real a_alpha_h = 0.07 * exp(-(state[0] + 65.0) / 20.0);
@@ -218,146 +254,119 @@ CB_DEVFN void cb_dxdt(const real *state, const real *parameters,
     out[3] = a_alpha_n * (1.0 - state[3]) - a_beta_n * state[3]; // dn
 }
 
-// Observables: the auxiliaries listed as observables.
-CB_DEVFN void cb_observables(const real *state, const real *parameters,
-                             const real *drivers, real *observables, real t)
-{
-    (void)state;
-    (void)parameters;
-    (void)drivers;
-    (void)observables;
-    (void)t;
-    const real a_I_Na = 120.0 * (state[1] * state[1] * state[1]) * state[2] * (state[0] - 50.0);
-    const real a_I_K = 36.0 * (state[3] * state[3] * state[3] * state[3]) * (state[0] - (-77.0));
-    observables[0] = a_I_Na;
-    observables[1] = a_I_K;
-}
-
 // Algorithm step: dormand-prince-54, 7 stages, order 5 (Dormand, J. R. and Prince, P. J. (1980). A family of embedded Runge-Kutta formulae. J. Comput. Appl. Math. 6(1), 19-26, Table 2 (RK5(4)7M).).
 CB_DEVFN int cb_step(const real *state, real *proposed_state,
-                     const real *parameters, const real *drivers,
-                     real *proposed_drivers, real *observables,
-                     real *proposed_observables, real *error, real dt,
-                     real t, int first_step, int accepted, real *shared,
-                     real *persistent, int *shared_i, int *persistent_i,
-                     int *counters, const real *settings)
+                     const real *parameters, real *error, real dt,
+                     int accepted, real *shared, real *persistent,
+                     int *counters)
 {
-    (void)settings;
-    (void)shared;
-    (void)persistent;
-    (void)shared_i;
-    (void)persistent_i;
-    (void)observables;
-    (void)error;
-    (void)first_step;
-    (void)accepted;
     real *stage_rhs = persistent + 0;
     real *stage_accumulator = shared + 0;
-    (void)stage_accumulator;
+    real *stage_1 = stage_accumulator + 0;
+    real *stage_2 = stage_accumulator + 4;
+    real *stage_3 = stage_accumulator + 8;
+    real *stage_4 = stage_accumulator + 12;
+    real *stage_5 = stage_accumulator + 16;
+    real *stage_6 = stage_accumulator + 20;
     counters[0] = 0;
     counters[1] = 0;
     // stage 0
     // FSAL: the last stage of an accepted step is this step's first.
-    if (first_step || !accepted) {
-        cb_dxdt(state, parameters, drivers, stage_rhs, t);
+    if (!accepted) {
+        cb_dxdt(state, parameters, stage_rhs);
     }
     for (int i = 0; i < 4; ++i) {
         const real k_i = stage_rhs[i];
         error[i] = 0.0012326388888888873 * k_i;
-        stage_accumulator[0 + i] = 0.2 * k_i;
-        stage_accumulator[4 + i] = 0.075 * k_i;
-        stage_accumulator[8 + i] = 0.9777777777777777 * k_i;
-        stage_accumulator[12 + i] = 2.9525986892242035 * k_i;
-        stage_accumulator[16 + i] = 2.8462752525252526 * k_i;
-        stage_accumulator[20 + i] = 0.09114583333333333 * k_i;
+        stage_1[i] = 0.2 * k_i;
+        stage_2[i] = 0.075 * k_i;
+        stage_3[i] = 0.9777777777777777 * k_i;
+        stage_4[i] = 2.9525986892242035 * k_i;
+        stage_5[i] = 2.8462752525252526 * k_i;
+        stage_6[i] = 0.09114583333333333 * k_i;
     }
     // stage 1
     for (int i = 0; i < 4; ++i) {
-        stage_accumulator[0 + i] = state[i] + dt * stage_accumulator[0 + i];
+        stage_1[i] = state[i] + dt * stage_1[i];
     }
-    cb_dxdt(stage_accumulator + 0, parameters, drivers, stage_rhs, t + 0.2 * dt);
+    cb_dxdt(stage_1, parameters, stage_rhs);
     for (int i = 0; i < 4; ++i) {
         const real k_i = stage_rhs[i];
-        stage_accumulator[4 + i] += 0.225 * k_i;
-        stage_accumulator[8 + i] += (-3.7333333333333334) * k_i;
-        stage_accumulator[12 + i] += (-11.595793324188385) * k_i;
-        stage_accumulator[16 + i] += (-10.757575757575758) * k_i;
+        stage_2[i] += 0.225 * k_i;
+        stage_3[i] += (-3.7333333333333334) * k_i;
+        stage_4[i] += (-11.595793324188385) * k_i;
+        stage_5[i] += (-10.757575757575758) * k_i;
     }
     // stage 2
     for (int i = 0; i < 4; ++i) {
-        stage_accumulator[4 + i] = state[i] + dt * stage_accumulator[4 + i];
+        stage_2[i] = state[i] + dt * stage_2[i];
     }
-    cb_dxdt(stage_accumulator + 4, parameters, drivers, stage_rhs, t + 0.3 * dt);
+    cb_dxdt(stage_2, parameters, stage_rhs);
     for (int i = 0; i < 4; ++i) {
         const real k_i = stage_rhs[i];
         error[i] += (-0.004252770290506136) * k_i;
-        stage_accumulator[8 + i] += 3.5555555555555554 * k_i;
-        stage_accumulator[12 + i] += 9.822892851699436 * k_i;
-        stage_accumulator[16 + i] += 8.906422717743473 * k_i;
-        stage_accumulator[20 + i] += 0.44923629829290207 * k_i;
+        stage_3[i] += 3.5555555555555554 * k_i;
+        stage_4[i] += 9.822892851699436 * k_i;
+        stage_5[i] += 8.906422717743473 * k_i;
+        stage_6[i] += 0.44923629829290207 * k_i;
     }
     // stage 3
     for (int i = 0; i < 4; ++i) {
-        stage_accumulator[8 + i] = state[i] + dt * stage_accumulator[8 + i];
+        stage_3[i] = state[i] + dt * stage_3[i];
     }
-    cb_dxdt(stage_accumulator + 8, parameters, drivers, stage_rhs, t + 0.8 * dt);
+    cb_dxdt(stage_3, parameters, stage_rhs);
     for (int i = 0; i < 4; ++i) {
         const real k_i = stage_rhs[i];
         error[i] += 0.036979166666666674 * k_i;
-        stage_accumulator[12 + i] += (-0.2908093278463649) * k_i;
-        stage_accumulator[16 + i] += 0.2784090909090909 * k_i;
-        stage_accumulator[20 + i] += 0.6510416666666666 * k_i;
+        stage_4[i] += (-0.2908093278463649) * k_i;
+        stage_5[i] += 0.2784090909090909 * k_i;
+        stage_6[i] += 0.6510416666666666 * k_i;
     }
     // stage 4
     for (int i = 0; i < 4; ++i) {
-        stage_accumulator[12 + i] = state[i] + dt * stage_accumulator[12 + i];
+        stage_4[i] = state[i] + dt * stage_4[i];
     }
-    cb_dxdt(stage_accumulator + 12, parameters, drivers, stage_rhs, t + 0.8888888888888888 * dt);
+    cb_dxdt(stage_4, parameters, stage_rhs);
     for (int i = 0; i < 4; ++i) {
         const real k_i = stage_rhs[i];
         error[i] += (-0.05086379716981132) * k_i;
-        stage_accumulator[16 + i] += (-0.2735313036020583) * k_i;
-        stage_accumulator[20 + i] += (-0.322376179245283) * k_i;
+        stage_5[i] += (-0.2735313036020583) * k_i;
+        stage_6[i] += (-0.322376179245283) * k_i;
     }
     // stage 5
     for (int i = 0; i < 4; ++i) {
-        stage_accumulator[16 + i] = state[i] + dt * stage_accumulator[16 + i];
+        stage_5[i] = state[i] + dt * stage_5[i];
     }
-    cb_dxdt(stage_accumulator + 16, parameters, drivers, stage_rhs, t + 1.0 * dt);
+    cb_dxdt(stage_5, parameters, stage_rhs);
     for (int i = 0; i < 4; ++i) {
         const real k_i = stage_rhs[i];
         error[i] += 0.04190476190476192 * k_i;
-        stage_accumulator[20 + i] += 0.13095238095238096 * k_i;
+        stage_6[i] += 0.13095238095238096 * k_i;
     }
     // stage 6
     for (int i = 0; i < 4; ++i) {
-        stage_accumulator[20 + i] = state[i] + dt * stage_accumulator[20 + i];
+        stage_6[i] = state[i] + dt * stage_6[i];
     }
-    cb_dxdt(stage_accumulator + 20, parameters, drivers, stage_rhs, t + 1.0 * dt);
+    cb_dxdt(stage_6, parameters, stage_rhs);
     for (int i = 0; i < 4; ++i) {
         const real k_i = stage_rhs[i];
         error[i] += (-0.025) * k_i;
     }
     // solution and error estimate
     for (int i = 0; i < 4; ++i) {
-        proposed_state[i] = stage_accumulator[20 + i];
+        proposed_state[i] = stage_6[i];
         error[i] = dt * error[i];
     }
-    (void)proposed_drivers;
-    (void)proposed_observables;
     return 0;
 }
 
 // Step controller: pi.
 CB_DEVFN int cb_controller(real *dt, const real *proposed_state,
-                           const real *state, const real *error, int niters,
-                           int truncated, int *accept_out, const real *settings,
-                           real *shared, real *persistent)
+                           const real *state, const real *error, int truncated,
+                           int *accept_out, const real *settings,
+                           real *persistent)
 {
-    (void)shared;
-    (void)niters;
     real *timestep_buffer = persistent + 0;
-    (void)timestep_buffer;
     real nrm2 = (real)0;
     for (int i = 0; i < 4; ++i) {
         real e = fabs(error[i]);
@@ -402,12 +411,12 @@ CB_DEVFN int cb_controller(real *dt, const real *proposed_state,
 // t0 + settling_time + duration, truncate steps to land exactly on save
 // times, write saves (run index fastest, so GPU writes coalesce), and
 // return the run's status bits. Markers @...@ are filled by the generator
-// (gen/emit.c); each buffer comes from the registry with a literal offset.
-CB_DEVFN int cb_loop(int run, int n_runs, const real *inits,
-                     const real *params, const real *settings,
-                     real *state_out, real *obs_out, int *counters_out,
+// (gen/loop.c): each buffer comes from the registry with a literal offset,
+// and each function takes only the arguments its body uses.
+CB_DEVFN int cb_loop(int run, const real *inits, const real *params,
+                     const real *settings, real *state_out, int n_runs,
                      int n_saves, int max_steps, real *shared,
-                     real *persistent, int *shared_i, int *persistent_i)
+                     real *persistent)
 {
     real *state = shared + 0;
     for (int cb_i = 0; cb_i < 4; ++cb_i) { state[cb_i] = 0; }
@@ -415,17 +424,8 @@ CB_DEVFN int cb_loop(int run, int n_runs, const real *inits,
     for (int cb_i = 0; cb_i < 4; ++cb_i) { proposed_state[cb_i] = 0; }
     real parameters[1];
     for (int cb_i = 0; cb_i < 1; ++cb_i) { parameters[cb_i] = 0; }
-    real drivers[1];
-    real proposed_drivers[1];
-    real observables[2];
-    for (int cb_i = 0; cb_i < 2; ++cb_i) { observables[cb_i] = 0; }
-    real proposed_observables[2];
-    for (int cb_i = 0; cb_i < 2; ++cb_i) { proposed_observables[cb_i] = 0; }
     real error[4];
     for (int cb_i = 0; cb_i < 4; ++cb_i) { error[cb_i] = 0; }
-    int counters[1];
-    real state_summary[1];
-    real observable_summary[1];
     real dt[1];
     for (int cb_i = 0; cb_i < 1; ++cb_i) { dt[cb_i] = 0; }
     int accept_step[1];
@@ -434,19 +434,7 @@ CB_DEVFN int cb_loop(int run, int n_runs, const real *inits,
     for (int cb_i = 0; cb_i < 2; ++cb_i) { proposed_counters[cb_i] = 0; }
     real *algorithm_shared = shared + 4;
     real *algorithm_persistent = persistent + 0;
-    int *algorithm_shared_i = shared_i + 0;
-    int *algorithm_persistent_i = persistent_i + 0;
-    real *controller_shared = shared + 28;
     real *controller_persistent = persistent + 4;
-    int *controller_shared_i = shared_i + 0;
-    int *controller_persistent_i = persistent_i + 0;
-    (void)controller_shared;
-    (void)controller_persistent;
-    (void)controller_shared_i;
-    (void)controller_persistent_i;
-    (void)counters;
-    (void)state_summary;
-    (void)observable_summary;
     const cb_time t_start =
         cb_time_make(settings[CB_SET_T0], settings[CB_SET_T0 + 1]);
     const cb_time t_save0 = cb_time_make(settings[CB_SET_SAVE_START],
@@ -459,27 +447,23 @@ CB_DEVFN int cb_loop(int run, int n_runs, const real *inits,
     for (int i = 0; i < CB_N_PARAMS; ++i) {
         parameters[i] = params[(long long)i * n_runs + run];
     }
-    (void)obs_out;
-    (void)counters_out;
     cb_time t = t_start;
     cb_time next_save = t_save0;
     int save_idx = 0;
     dt[0] = settings[CB_SET_DT];
     accept_step[0] = 1;
+    int transient = 0; // status bits of this attempt, kept if it fails
     if (cb_time_sub(t_save0, t_start) <= (real)0) {
         for (int i = 0; i < CB_N_STATES; ++i) {
-            state_out[((long long)save_idx * CB_N_SAVED + i) * n_runs + run] = state[i];
+            state_out[((long long)save_idx * CB_COLS_STATE_OUT + i) * n_runs + run] = state[i];
         }
         save_idx = 1;
         next_save = cb_time_mul_add(t_save0, (real)1, save_every);
     }
     int status = 0;
-    int first_step = 1;
-    int accepted = 1;
+    int accepted = 0; // no accepted step yet: nothing to carry over (FSAL)
     int steps = 0;
     int stalled = 0;
-    int transient = 0; // status bits of this attempt, kept if it fails
-    (void)transient;
     while (save_idx < n_saves) {
         if (steps >= max_steps) {
             status |= CB_RUN_MAX_STEPS;
@@ -505,24 +489,17 @@ CB_DEVFN int cb_loop(int run, int n_runs, const real *inits,
                 int burst_status = 0;
                 int k = 0;
                 for (; k < burst; ++k) {
-                    burst_status = cb_step(
-                        state, proposed_state, parameters, drivers,
-                        proposed_drivers, observables, proposed_observables,
-                        error, h,
-                        cb_time_real(cb_time_mul_add(t_base, (real)k,
-                                                     h_time)),
-                        first_step, 1, algorithm_shared,
-                        algorithm_persistent, algorithm_shared_i,
-                        algorithm_persistent_i, proposed_counters, settings);
-                    first_step = 0;
+                    burst_status = cb_step(state, proposed_state, parameters,
+                                           error, h, accepted,
+                                           algorithm_shared,
+                                           algorithm_persistent,
+                                           proposed_counters);
                     if (burst_status != 0) {
                         break;
                     }
+                    accepted = 1;
                     for (int i = 0; i < CB_N_STATES; ++i) {
                         state[i] = proposed_state[i];
-                    }
-                    for (int i = 0; i < CB_N_OBS; ++i) {
-                        observables[i] = proposed_observables[i];
                     }
                 }
                 steps += k + (burst_status != 0);
@@ -552,14 +529,11 @@ CB_DEVFN int cb_loop(int run, int n_runs, const real *inits,
             dt_eff = to_save;
             do_save = 1;
         }
-        const int step_status = cb_step(
-            state, proposed_state, parameters, drivers, proposed_drivers,
-            observables, proposed_observables, error, dt_eff,
-            cb_time_real(t), first_step, accepted, algorithm_shared,
-            algorithm_persistent, algorithm_shared_i, algorithm_persistent_i,
-            proposed_counters, settings);
+        const int step_status = cb_step(state, proposed_state, parameters,
+                                        error, dt_eff, accepted,
+                                        algorithm_shared, algorithm_persistent,
+                                        proposed_counters);
         steps++;
-        first_step = 0;
         int proposal_finite = 1;
         for (int i = 0; i < CB_N_STATES; ++i) {
             proposal_finite = proposal_finite && cb_finite(proposed_state[i]);
@@ -569,8 +543,8 @@ CB_DEVFN int cb_loop(int run, int n_runs, const real *inits,
         }
         const int truncated = do_save && dt_eff != dt[0];
         const int ctrl_status = cb_controller(dt, proposed_state, state, error,
-            proposed_counters[0], truncated, accept_step, settings,
-            controller_shared, controller_persistent);
+                                              truncated, accept_step, settings,
+                                              controller_persistent);
         transient |= step_status | ctrl_status |
                      (proposal_finite ? 0 : CB_RUN_NONFINITE_STATE);
         if (ctrl_status & CB_RUN_STEP_TOO_SMALL) {
@@ -594,16 +568,13 @@ CB_DEVFN int cb_loop(int run, int n_runs, const real *inits,
             state[i] = proposed_state[i];
             finite = finite && cb_finite(state[i]);
         }
-        for (int i = 0; i < CB_N_OBS; ++i) {
-            observables[i] = proposed_observables[i];
-        }
         if (!finite) {
             status |= CB_RUN_NONFINITE_STATE;
             break;
         }
         if (do_save) {
             for (int i = 0; i < CB_N_STATES; ++i) {
-                state_out[((long long)save_idx * CB_N_SAVED + i) * n_runs + run] = state[i];
+                state_out[((long long)save_idx * CB_COLS_STATE_OUT + i) * n_runs + run] = state[i];
             }
             save_idx++;
             next_save = cb_time_mul_add(t_save0, (real)save_idx, save_every);
@@ -613,73 +584,66 @@ CB_DEVFN int cb_loop(int run, int n_runs, const real *inits,
 }
 
 // One run: its persistent pools live here for the whole run.
-CB_DEVFN void cb_run(int run, int n_runs, const real *inits,
-                     const real *params, const real *settings,
-                     real *state_out, real *obs_out, int *counters_out,
-                     int *status_out, int n_saves, int max_steps,
-                     real *shared, int *shared_i)
+CB_DEVFN void cb_run(int run, const real *inits, const real *params,
+                     const real *settings, real *state_out, int *status_out,
+                     int n_runs, int n_saves, int max_steps, real *shared)
 {
     real persistent[CB_PERSISTENT_ALLOC];
-    int persistent_i[CB_PERSISTENT_I_ALLOC];
     for (int i = 0; i < CB_PERSISTENT_ALLOC; ++i) {
         persistent[i] = (real)0;
-    }
-    for (int i = 0; i < CB_PERSISTENT_I_ALLOC; ++i) {
-        persistent_i[i] = 0;
     }
     for (int i = 0; i < CB_SHARED_SIZE; ++i) {
         shared[i] = (real)0;
     }
-    for (int i = 0; i < CB_SHARED_I_SIZE; ++i) {
-        shared_i[i] = 0;
-    }
-    status_out[run] = cb_loop(run, n_runs, inits, params, settings,
-                              state_out, obs_out, counters_out, n_saves,
-                              max_steps, shared, persistent, shared_i,
-                              persistent_i);
+    status_out[run] = cb_loop(run, inits, params, settings, state_out, n_runs,
+                              n_saves, max_steps, shared, persistent);
 }
 // End of loop.cu.
-
 // Start of entry.cu.
 // Entry points. On the GPU one thread integrates one run, with its slice
 // of dynamic shared memory (the stride is odd, so neighbouring runs fall
 // in different banks). On the host an OpenMP loop runs them, each with
-// its "shared" pool on its own stack.
+// its "shared" pool on its own stack. Both take the arguments of
+// gen/kernel_args.def in its order: the kernel by value, the host entry
+// as an array of pointers to them (as cuLaunchKernel takes them).
 #if CB_GPU
-CB_KERNEL void cubie_kernel(const real *__restrict__ inits,
-                            const real *__restrict__ params,
-                            const real *__restrict__ settings,
-                            real *__restrict__ state_out,
-                            real *__restrict__ obs_out,
-                            int *__restrict__ counters_out,
-                            int *__restrict__ status_out, int n_runs,
-                            int n_saves, int max_steps)
+CB_KERNEL void __launch_bounds__(CB_BLOCK_SIZE)
+cubie_kernel(const real *__restrict__ inits,
+             const real *__restrict__ params,
+             const real *__restrict__ settings,
+             real *__restrict__ state_out,
+             real *__restrict__ obs_out,
+             int *__restrict__ counters_out,
+             int *__restrict__ status_out,
+             int n_runs,
+             int n_saves,
+             int max_steps)
 {
-    extern __shared__ __align__(16) unsigned char cb_smem[];
     const int run = (int)(blockIdx.x * blockDim.x + threadIdx.x);
     if (run >= n_runs) {
         return;
     }
+    extern __shared__ __align__(16) unsigned char cb_smem[];
     real *shared = (real *)cb_smem + threadIdx.x * CB_SHARED_STRIDE;
-    int *shared_i = (int *)((real *)cb_smem + blockDim.x * CB_SHARED_STRIDE) +
-                    threadIdx.x * CB_SHARED_I_STRIDE;
-    cb_run(run, n_runs, inits, params, settings, state_out, obs_out,
-           counters_out, status_out, n_saves, max_steps, shared, shared_i);
+    cb_run(run, inits, params, settings, state_out, status_out, n_runs,
+           n_saves, max_steps, shared);
 }
 #else
-CB_KERNEL void cubie_host_run(const real *inits, const real *params,
-                              const real *settings, real *state_out,
-                              real *obs_out, int *counters_out,
-                              int *status_out, int n_runs, int n_saves,
-                              int max_steps)
+CB_KERNEL void cubie_host_run(void *const *args)
 {
+    const real *inits = *(const real *const *)args[0];
+    const real *params = *(const real *const *)args[1];
+    const real *settings = *(const real *const *)args[2];
+    real *state_out = *(real *const *)args[3];
+    int *status_out = *(int *const *)args[6];
+    const int n_runs = *(const int *)args[7];
+    const int n_saves = *(const int *)args[8];
+    const int max_steps = *(const int *)args[9];
 #pragma omp parallel for schedule(dynamic, 64)
     for (int run = 0; run < n_runs; ++run) {
         real shared[CB_SHARED_ALLOC];
-        int shared_i[CB_SHARED_I_ALLOC];
-        cb_run(run, n_runs, inits, params, settings, state_out, obs_out,
-               counters_out, status_out, n_saves, max_steps, shared,
-               shared_i);
+        cb_run(run, inits, params, settings, state_out, status_out, n_runs,
+               n_saves, max_steps, shared);
     }
 }
 #endif

@@ -139,7 +139,11 @@ CB_DEVFN double cb_time_real(cb_time a)
 #define CB_N_STATES 3
 #define CB_N_PARAMS 1
 #define CB_N_OBS 1
-#define CB_N_SAVED 3 // saved columns: states
+#define CB_N_COUNTERS 4
+// Columns of the output arrays (gen/outputs.def).
+#define CB_COLS_STATE_OUT 3 // state
+#define CB_COLS_OBS_OUT 0 // not written
+#define CB_COLS_COUNTERS_OUT 0 // not written
 // Run status bits (cubie.h).
 #define CB_RUN_MAX_NEWTON_ITERS 2
 #define CB_RUN_MAX_LINEAR_ITERS 4
@@ -185,6 +189,8 @@ CB_DEVFN double cb_time_real(cb_time a)
 #define CB_FIXED_BURST 1
 // A step within this factor of a save time lands on it.
 #define CB_EVENT_STRETCH 1.00000095367431640625f
+// Threads per block the kernel is built for (__launch_bounds__).
+#define CB_BLOCK_SIZE 256
 // Per-run pools (elements), from the buffer registry.
 #define CB_SHARED_SIZE 0
 #define CB_SHARED_ALLOC 1
@@ -194,90 +200,95 @@ CB_DEVFN double cb_time_real(cb_time a)
 #define CB_SHARED_I_STRIDE 0
 #define CB_PERSISTENT_ALLOC 1
 #define CB_PERSISTENT_I_ALLOC 1
+// Buffer layout (elements per run), from the buffer registry:
+// owner 'loop' (float32): 22 buffers
+//   name                     pool            offset    size   alloc  notes
+//   state                    local                -       3       3
+//   proposed_state           local                -       3       3
+//   parameters               local                -       1       1
+//   drivers                  local                -       0       1
+//   proposed_drivers         local                -       0       1
+//   observables              local                -       0       1
+//   proposed_observables     local                -       0       1
+//   error                    local                -       0       1
+//   counters                 local int            -       0       1
+//   state_summary            local                -       0       1
+//   observable_summary       local                -       0       1
+//   dt                       local                -       1       1
+//   accept_step              local int            -       1       1
+//   proposed_counters        local int            -       2       2
+//   algorithm_shared         shared               0       0       0  child roll-up
+//   algorithm_persistent     persistent           0       0       0  child roll-up
+//   algorithm_shared_i       shared int           0       0       0  child roll-up
+//   algorithm_persistent_i   persistent int       0       0       0  child roll-up
+//   controller_shared        shared               0       0       0  child roll-up
+//   controller_persistent    persistent           0       0       0  child roll-up
+//   controller_shared_i      shared int           0       0       0  child roll-up
+//   controller_persistent_i  persistent int       0       0       0  child roll-up
+//   totals: shared 0, persistent 0, local 15; int: shared 0, persistent 0, local 4
+// owner 'algorithm' (float32): 2 buffers
+//   name               pool            offset    size   alloc  notes
+//   stage_rhs          local                -       3       3
+//   stage_accumulator  local                -       9       9
+//   totals: shared 0, persistent 0, local 12; int: shared 0, persistent 0, local 0
+// owner 'controller' (float32): 1 buffers
+//   name             pool            offset    size   alloc  notes
+//   timestep_buffer  persistent           0       0       0
+//   totals: shared 0, persistent 0, local 0; int: shared 0, persistent 0, local 0
 
 // The system 'lorenz': derivatives of the states.
-CB_DEVFN void cb_dxdt(const real *state, const real *parameters,
-                      const real *drivers, real *out, real t)
+CB_DEVFN void cb_dxdt(const real *state, const real *parameters, real *out)
 {
-    (void)state;
-    (void)parameters;
-    (void)drivers;
-    (void)t;
     out[0] = 10.0f * (state[1] - state[0]); // dx
     out[1] = state[0] * (parameters[0] - state[2]) - state[1]; // dy
     out[2] = state[0] * state[1] - 2.6666666666666665f * state[2]; // dz
 }
 
-// Observables: the auxiliaries listed as observables.
-CB_DEVFN void cb_observables(const real *state, const real *parameters,
-                             const real *drivers, real *observables, real t)
-{
-    (void)state;
-    (void)parameters;
-    (void)drivers;
-    (void)observables;
-    (void)t;
-    const real a_r2 = state[0] * state[0] + state[1] * state[1] + state[2] * state[2];
-    observables[0] = a_r2;
-}
-
 // Algorithm step: classical-rk4, 4 stages, order 4 (Kutta, W. (1901). Beitrag zur naeherungsweisen Integration totaler Differentialgleichungen. Z. Math. Phys. 46, 435-453.).
 CB_DEVFN int cb_step(const real *state, real *proposed_state,
-                     const real *parameters, const real *drivers,
-                     real *proposed_drivers, real *observables,
-                     real *proposed_observables, real *error, real dt,
-                     real t, int first_step, int accepted, real *shared,
-                     real *persistent, int *shared_i, int *persistent_i,
-                     int *counters, const real *settings)
+                     const real *parameters, real dt, int *counters)
 {
-    (void)settings;
-    (void)shared;
-    (void)persistent;
-    (void)shared_i;
-    (void)persistent_i;
-    (void)observables;
-    (void)error;
-    (void)first_step;
-    (void)accepted;
     real stage_rhs[3];
     real stage_accumulator[9];
-    (void)stage_accumulator;
+    real *stage_1 = stage_accumulator + 0;
+    real *stage_2 = stage_accumulator + 3;
+    real *stage_3 = stage_accumulator + 6;
     counters[0] = 0;
     counters[1] = 0;
     // stage 0
-    cb_dxdt(state, parameters, drivers, stage_rhs, t);
+    cb_dxdt(state, parameters, stage_rhs);
     for (int i = 0; i < 3; ++i) {
         const real k_i = stage_rhs[i];
         proposed_state[i] = 0.16666666666666666f * k_i;
-        stage_accumulator[0 + i] = 0.5f * k_i;
-        stage_accumulator[3 + i] = (real)0;
-        stage_accumulator[6 + i] = (real)0;
+        stage_1[i] = 0.5f * k_i;
+        stage_2[i] = (real)0;
+        stage_3[i] = (real)0;
     }
     // stage 1
     for (int i = 0; i < 3; ++i) {
-        stage_accumulator[0 + i] = state[i] + dt * stage_accumulator[0 + i];
+        stage_1[i] = state[i] + dt * stage_1[i];
     }
-    cb_dxdt(stage_accumulator + 0, parameters, drivers, stage_rhs, t + 0.5f * dt);
+    cb_dxdt(stage_1, parameters, stage_rhs);
     for (int i = 0; i < 3; ++i) {
         const real k_i = stage_rhs[i];
         proposed_state[i] += 0.3333333333333333f * k_i;
-        stage_accumulator[3 + i] += 0.5f * k_i;
+        stage_2[i] += 0.5f * k_i;
     }
     // stage 2
     for (int i = 0; i < 3; ++i) {
-        stage_accumulator[3 + i] = state[i] + dt * stage_accumulator[3 + i];
+        stage_2[i] = state[i] + dt * stage_2[i];
     }
-    cb_dxdt(stage_accumulator + 3, parameters, drivers, stage_rhs, t + 0.5f * dt);
+    cb_dxdt(stage_2, parameters, stage_rhs);
     for (int i = 0; i < 3; ++i) {
         const real k_i = stage_rhs[i];
         proposed_state[i] += 0.3333333333333333f * k_i;
-        stage_accumulator[6 + i] += k_i;
+        stage_3[i] += k_i;
     }
     // stage 3
     for (int i = 0; i < 3; ++i) {
-        stage_accumulator[6 + i] = state[i] + dt * stage_accumulator[6 + i];
+        stage_3[i] = state[i] + dt * stage_3[i];
     }
-    cb_dxdt(stage_accumulator + 6, parameters, drivers, stage_rhs, t + 1.0f * dt);
+    cb_dxdt(stage_3, parameters, stage_rhs);
     for (int i = 0; i < 3; ++i) {
         const real k_i = stage_rhs[i];
         proposed_state[i] += 0.16666666666666666f * k_i;
@@ -286,8 +297,6 @@ CB_DEVFN int cb_step(const real *state, real *proposed_state,
     for (int i = 0; i < 3; ++i) {
         proposed_state[i] = state[i] + dt * proposed_state[i];
     }
-    (void)proposed_drivers;
-    (void)proposed_observables;
     return 0;
 }
 
@@ -296,12 +305,11 @@ CB_DEVFN int cb_step(const real *state, real *proposed_state,
 // t0 + settling_time + duration, truncate steps to land exactly on save
 // times, write saves (run index fastest, so GPU writes coalesce), and
 // return the run's status bits. Markers @...@ are filled by the generator
-// (gen/emit.c); each buffer comes from the registry with a literal offset.
-CB_DEVFN int cb_loop(int run, int n_runs, const real *inits,
-                     const real *params, const real *settings,
-                     real *state_out, real *obs_out, int *counters_out,
-                     int n_saves, int max_steps, real *shared,
-                     real *persistent, int *shared_i, int *persistent_i)
+// (gen/loop.c): each buffer comes from the registry with a literal offset,
+// and each function takes only the arguments its body uses.
+CB_DEVFN int cb_loop(int run, const real *inits, const real *params,
+                     const real *settings, real *state_out, int n_runs,
+                     int n_saves, int max_steps)
 {
     real state[3];
     for (int cb_i = 0; cb_i < 3; ++cb_i) { state[cb_i] = 0; }
@@ -309,37 +317,12 @@ CB_DEVFN int cb_loop(int run, int n_runs, const real *inits,
     for (int cb_i = 0; cb_i < 3; ++cb_i) { proposed_state[cb_i] = 0; }
     real parameters[1];
     for (int cb_i = 0; cb_i < 1; ++cb_i) { parameters[cb_i] = 0; }
-    real drivers[1];
-    real proposed_drivers[1];
-    real observables[1];
-    for (int cb_i = 0; cb_i < 1; ++cb_i) { observables[cb_i] = 0; }
-    real proposed_observables[1];
-    for (int cb_i = 0; cb_i < 1; ++cb_i) { proposed_observables[cb_i] = 0; }
-    real error[1];
-    int counters[1];
-    real state_summary[1];
-    real observable_summary[1];
     real dt[1];
     for (int cb_i = 0; cb_i < 1; ++cb_i) { dt[cb_i] = 0; }
     int accept_step[1];
     for (int cb_i = 0; cb_i < 1; ++cb_i) { accept_step[cb_i] = 0; }
     int proposed_counters[2];
     for (int cb_i = 0; cb_i < 2; ++cb_i) { proposed_counters[cb_i] = 0; }
-    real *algorithm_shared = shared + 0;
-    real *algorithm_persistent = persistent + 0;
-    int *algorithm_shared_i = shared_i + 0;
-    int *algorithm_persistent_i = persistent_i + 0;
-    real *controller_shared = shared + 0;
-    real *controller_persistent = persistent + 0;
-    int *controller_shared_i = shared_i + 0;
-    int *controller_persistent_i = persistent_i + 0;
-    (void)controller_shared;
-    (void)controller_persistent;
-    (void)controller_shared_i;
-    (void)controller_persistent_i;
-    (void)counters;
-    (void)state_summary;
-    (void)observable_summary;
     const cb_time t_start =
         cb_time_make(settings[CB_SET_T0], settings[CB_SET_T0 + 1]);
     const cb_time t_save0 = cb_time_make(settings[CB_SET_SAVE_START],
@@ -352,8 +335,6 @@ CB_DEVFN int cb_loop(int run, int n_runs, const real *inits,
     for (int i = 0; i < CB_N_PARAMS; ++i) {
         parameters[i] = params[(long long)i * n_runs + run];
     }
-    (void)obs_out;
-    (void)counters_out;
     cb_time t = t_start;
     cb_time next_save = t_save0;
     int save_idx = 0;
@@ -361,18 +342,15 @@ CB_DEVFN int cb_loop(int run, int n_runs, const real *inits,
     accept_step[0] = 1;
     if (cb_time_sub(t_save0, t_start) <= (real)0) {
         for (int i = 0; i < CB_N_STATES; ++i) {
-            state_out[((long long)save_idx * CB_N_SAVED + i) * n_runs + run] = state[i];
+            state_out[((long long)save_idx * CB_COLS_STATE_OUT + i) * n_runs + run] = state[i];
         }
         save_idx = 1;
         next_save = cb_time_mul_add(t_save0, (real)1, save_every);
     }
     int status = 0;
-    int first_step = 1;
-    int accepted = 1;
+    int accepted = 0; // no accepted step yet: nothing to carry over (FSAL)
     int steps = 0;
     int stalled = 0;
-    int transient = 0; // status bits of this attempt, kept if it fails
-    (void)transient;
     while (save_idx < n_saves) {
         if (steps >= max_steps) {
             status |= CB_RUN_MAX_STEPS;
@@ -398,24 +376,14 @@ CB_DEVFN int cb_loop(int run, int n_runs, const real *inits,
                 int burst_status = 0;
                 int k = 0;
                 for (; k < burst; ++k) {
-                    burst_status = cb_step(
-                        state, proposed_state, parameters, drivers,
-                        proposed_drivers, observables, proposed_observables,
-                        error, h,
-                        cb_time_real(cb_time_mul_add(t_base, (real)k,
-                                                     h_time)),
-                        first_step, 1, algorithm_shared,
-                        algorithm_persistent, algorithm_shared_i,
-                        algorithm_persistent_i, proposed_counters, settings);
-                    first_step = 0;
+                    burst_status = cb_step(state, proposed_state, parameters,
+                                           h, proposed_counters);
                     if (burst_status != 0) {
                         break;
                     }
+                    accepted = 1;
                     for (int i = 0; i < CB_N_STATES; ++i) {
                         state[i] = proposed_state[i];
-                    }
-                    for (int i = 0; i < CB_N_OBS; ++i) {
-                        observables[i] = proposed_observables[i];
                     }
                 }
                 steps += k + (burst_status != 0);
@@ -445,14 +413,9 @@ CB_DEVFN int cb_loop(int run, int n_runs, const real *inits,
             dt_eff = to_save;
             do_save = 1;
         }
-        const int step_status = cb_step(
-            state, proposed_state, parameters, drivers, proposed_drivers,
-            observables, proposed_observables, error, dt_eff,
-            cb_time_real(t), first_step, accepted, algorithm_shared,
-            algorithm_persistent, algorithm_shared_i, algorithm_persistent_i,
-            proposed_counters, settings);
+        const int step_status = cb_step(state, proposed_state, parameters,
+                                        dt_eff, proposed_counters);
         steps++;
-        first_step = 0;
         accept_step[0] = 1;
         if (step_status != 0) {
             status |= step_status;
@@ -462,7 +425,6 @@ CB_DEVFN int cb_loop(int run, int n_runs, const real *inits,
         if (!accepted) {
             continue;
         }
-        transient = 0;
         const cb_time t_new = do_save ? next_save : cb_time_add(t, dt_eff);
         stalled = cb_time_sub(t_new, t) > (real)0 ? 0 : stalled + 1;
         if (stalled >= 2) {
@@ -475,16 +437,13 @@ CB_DEVFN int cb_loop(int run, int n_runs, const real *inits,
             state[i] = proposed_state[i];
             finite = finite && cb_finite(state[i]);
         }
-        for (int i = 0; i < CB_N_OBS; ++i) {
-            observables[i] = proposed_observables[i];
-        }
         if (!finite) {
             status |= CB_RUN_NONFINITE_STATE;
             break;
         }
         if (do_save) {
             for (int i = 0; i < CB_N_STATES; ++i) {
-                state_out[((long long)save_idx * CB_N_SAVED + i) * n_runs + run] = state[i];
+                state_out[((long long)save_idx * CB_COLS_STATE_OUT + i) * n_runs + run] = state[i];
             }
             save_idx++;
             next_save = cb_time_mul_add(t_save0, (real)save_idx, save_every);
@@ -494,73 +453,56 @@ CB_DEVFN int cb_loop(int run, int n_runs, const real *inits,
 }
 
 // One run: its persistent pools live here for the whole run.
-CB_DEVFN void cb_run(int run, int n_runs, const real *inits,
-                     const real *params, const real *settings,
-                     real *state_out, real *obs_out, int *counters_out,
-                     int *status_out, int n_saves, int max_steps,
-                     real *shared, int *shared_i)
+CB_DEVFN void cb_run(int run, const real *inits, const real *params,
+                     const real *settings, real *state_out, int *status_out,
+                     int n_runs, int n_saves, int max_steps)
 {
-    real persistent[CB_PERSISTENT_ALLOC];
-    int persistent_i[CB_PERSISTENT_I_ALLOC];
-    for (int i = 0; i < CB_PERSISTENT_ALLOC; ++i) {
-        persistent[i] = (real)0;
-    }
-    for (int i = 0; i < CB_PERSISTENT_I_ALLOC; ++i) {
-        persistent_i[i] = 0;
-    }
-    for (int i = 0; i < CB_SHARED_SIZE; ++i) {
-        shared[i] = (real)0;
-    }
-    for (int i = 0; i < CB_SHARED_I_SIZE; ++i) {
-        shared_i[i] = 0;
-    }
-    status_out[run] = cb_loop(run, n_runs, inits, params, settings,
-                              state_out, obs_out, counters_out, n_saves,
-                              max_steps, shared, persistent, shared_i,
-                              persistent_i);
+    status_out[run] = cb_loop(run, inits, params, settings, state_out, n_runs,
+                              n_saves, max_steps);
 }
 // End of loop.cu.
-
 // Start of entry.cu.
 // Entry points. On the GPU one thread integrates one run, with its slice
 // of dynamic shared memory (the stride is odd, so neighbouring runs fall
 // in different banks). On the host an OpenMP loop runs them, each with
-// its "shared" pool on its own stack.
+// its "shared" pool on its own stack. Both take the arguments of
+// gen/kernel_args.def in its order: the kernel by value, the host entry
+// as an array of pointers to them (as cuLaunchKernel takes them).
 #if CB_GPU
-CB_KERNEL void cubie_kernel(const real *__restrict__ inits,
-                            const real *__restrict__ params,
-                            const real *__restrict__ settings,
-                            real *__restrict__ state_out,
-                            real *__restrict__ obs_out,
-                            int *__restrict__ counters_out,
-                            int *__restrict__ status_out, int n_runs,
-                            int n_saves, int max_steps)
+CB_KERNEL void __launch_bounds__(CB_BLOCK_SIZE)
+cubie_kernel(const real *__restrict__ inits,
+             const real *__restrict__ params,
+             const real *__restrict__ settings,
+             real *__restrict__ state_out,
+             real *__restrict__ obs_out,
+             int *__restrict__ counters_out,
+             int *__restrict__ status_out,
+             int n_runs,
+             int n_saves,
+             int max_steps)
 {
-    extern __shared__ __align__(16) unsigned char cb_smem[];
     const int run = (int)(blockIdx.x * blockDim.x + threadIdx.x);
     if (run >= n_runs) {
         return;
     }
-    real *shared = (real *)cb_smem + threadIdx.x * CB_SHARED_STRIDE;
-    int *shared_i = (int *)((real *)cb_smem + blockDim.x * CB_SHARED_STRIDE) +
-                    threadIdx.x * CB_SHARED_I_STRIDE;
-    cb_run(run, n_runs, inits, params, settings, state_out, obs_out,
-           counters_out, status_out, n_saves, max_steps, shared, shared_i);
+    cb_run(run, inits, params, settings, state_out, status_out, n_runs,
+           n_saves, max_steps);
 }
 #else
-CB_KERNEL void cubie_host_run(const real *inits, const real *params,
-                              const real *settings, real *state_out,
-                              real *obs_out, int *counters_out,
-                              int *status_out, int n_runs, int n_saves,
-                              int max_steps)
+CB_KERNEL void cubie_host_run(void *const *args)
 {
+    const real *inits = *(const real *const *)args[0];
+    const real *params = *(const real *const *)args[1];
+    const real *settings = *(const real *const *)args[2];
+    real *state_out = *(real *const *)args[3];
+    int *status_out = *(int *const *)args[6];
+    const int n_runs = *(const int *)args[7];
+    const int n_saves = *(const int *)args[8];
+    const int max_steps = *(const int *)args[9];
 #pragma omp parallel for schedule(dynamic, 64)
     for (int run = 0; run < n_runs; ++run) {
-        real shared[CB_SHARED_ALLOC];
-        int shared_i[CB_SHARED_I_ALLOC];
-        cb_run(run, n_runs, inits, params, settings, state_out, obs_out,
-               counters_out, status_out, n_saves, max_steps, shared,
-               shared_i);
+        cb_run(run, inits, params, settings, state_out, status_out, n_runs,
+               n_saves, max_steps);
     }
 }
 #endif

@@ -139,7 +139,11 @@ CB_DEVFN double cb_time_real(cb_time a)
 #define CB_N_STATES 3
 #define CB_N_PARAMS 0
 #define CB_N_OBS 1
-#define CB_N_SAVED 3 // saved columns: states
+#define CB_N_COUNTERS 4
+// Columns of the output arrays (gen/outputs.def).
+#define CB_COLS_STATE_OUT 3 // state
+#define CB_COLS_OBS_OUT 0 // not written
+#define CB_COLS_COUNTERS_OUT 0 // not written
 // Run status bits (cubie.h).
 #define CB_RUN_MAX_NEWTON_ITERS 2
 #define CB_RUN_MAX_LINEAR_ITERS 4
@@ -185,6 +189,8 @@ CB_DEVFN double cb_time_real(cb_time a)
 #define CB_FIXED_BURST 0
 // A step within this factor of a save time lands on it.
 #define CB_EVENT_STRETCH 1.000000001
+// Threads per block the kernel is built for (__launch_bounds__).
+#define CB_BLOCK_SIZE 256
 // Per-run pools (elements), from the buffer registry.
 #define CB_SHARED_SIZE 0
 #define CB_SHARED_ALLOC 1
@@ -194,44 +200,82 @@ CB_DEVFN double cb_time_real(cb_time a)
 #define CB_SHARED_I_STRIDE 0
 #define CB_PERSISTENT_ALLOC 12
 #define CB_PERSISTENT_I_ALLOC 1
+// Buffer layout (elements per run), from the buffer registry:
+// owner 'loop' (float64): 22 buffers
+//   name                     pool            offset    size   alloc  notes
+//   state                    local                -       3       3
+//   proposed_state           local                -       3       3
+//   parameters               local                -       0       1
+//   drivers                  local                -       0       1
+//   proposed_drivers         local                -       0       1
+//   observables              local                -       0       1
+//   proposed_observables     local                -       0       1
+//   error                    local                -       3       3
+//   counters                 local int            -       0       1
+//   state_summary            local                -       0       1
+//   observable_summary       local                -       0       1
+//   dt                       local                -       1       1
+//   accept_step              local int            -       1       1
+//   proposed_counters        local int            -       2       2
+//   algorithm_shared         shared               0       0       0  child roll-up
+//   algorithm_persistent     persistent           0      10      10  child roll-up
+//   algorithm_shared_i       shared int           0       0       0  child roll-up
+//   algorithm_persistent_i   persistent int       0       0       0  child roll-up
+//   controller_shared        shared               0       0       0  child roll-up
+//   controller_persistent    persistent          10       2       2  child roll-up
+//   controller_shared_i      shared int           0       0       0  child roll-up
+//   controller_persistent_i  persistent int       0       0       0  child roll-up
+//   totals: shared 0, persistent 12, local 17; int: shared 0, persistent 0, local 4
+// owner 'algorithm' (float64): 5 buffers
+//   name                 pool            offset    size   alloc  notes
+//   solver_shared        shared               0       0       0  child roll-up
+//   solver_persistent    persistent           0       1       1  child roll-up
+//   solver_shared_i      shared int           0       0       0  child roll-up
+//   solver_persistent_i  persistent int       0       0       0  child roll-up
+//   stage_increment      persistent           1       9       9
+//   totals: shared 0, persistent 10, local 0; int: shared 0, persistent 0, local 0
+// owner 'controller' (float64): 1 buffers
+//   name             pool            offset    size   alloc  notes
+//   timestep_buffer  persistent           0       2       2
+//   totals: shared 0, persistent 2, local 0; int: shared 0, persistent 0, local 0
+// owner 'firk_newton' (float64): 10 buffers
+//   name                        pool            offset    size   alloc  notes
+//   delta                       local                -       9       9
+//   residual                    local                -       9       9
+//   stage_states                local                -       9       9
+//   trial                       local                -       9       9
+//   krylov_iters_local          local int            -       1       1
+//   prev_theta                  persistent           0       1       1
+//   linear_solver_shared        shared               0       0       0  child roll-up
+//   linear_solver_persistent    persistent           1       0       0  child roll-up
+//   linear_solver_shared_i      shared int           0       0       0  child roll-up
+//   linear_solver_persistent_i  persistent int       0       0       0  child roll-up
+//   totals: shared 0, persistent 1, local 36; int: shared 0, persistent 0, local 1
+// owner 'firk_linear_solver' (float64): 9 buffers
+//   name                pool            offset    size   alloc  notes
+//   lin_residual        local                -       9       9
+//   preconditioned_vec  local                -       9       9
+//   temp                local                -       9       9
+//   precond_scratch     local                -       0       1
+//   chain_scratch       local                -       0       1
+//   coupling_scratch    local                -       3       3
+//   bicg_r0_hat         local                -       9       9
+//   bicg_p              local                -       9       9
+//   bicg_v              local                -       9       9
+//   totals: shared 0, persistent 0, local 59; int: shared 0, persistent 0, local 0
 
 // The system 'robertson': derivatives of the states.
-CB_DEVFN void cb_dxdt(const real *state, const real *parameters,
-                      const real *drivers, real *out, real t)
+CB_DEVFN void cb_dxdt(const real *state, real *out)
 {
-    (void)state;
-    (void)parameters;
-    (void)drivers;
-    (void)t;
     out[0] = (-0.04) * state[0] + 10000.0 * state[1] * state[2]; // dy1
     out[1] = 0.04 * state[0] - 10000.0 * state[1] * state[2] - 30000000.0 * (state[1] * state[1]); // dy2
     out[2] = 30000000.0 * (state[1] * state[1]); // dy3
 }
 
-// Observables: the auxiliaries listed as observables.
-CB_DEVFN void cb_observables(const real *state, const real *parameters,
-                             const real *drivers, real *observables, real t)
-{
-    (void)state;
-    (void)parameters;
-    (void)drivers;
-    (void)observables;
-    (void)t;
-    const real a_total = state[0] + state[1] + state[2];
-    observables[0] = a_total;
-}
-
 // The system 'robertson': the Jacobian of the derivatives times v
 // (symbolic, forward mode through the auxiliaries).
-CB_DEVFN void cb_jvp(const real *state, const real *parameters,
-                     const real *drivers, real t, const real *v,
-                     real *out)
+CB_DEVFN void cb_jvp(const real *state, const real *v, real *out)
 {
-    (void)state;
-    (void)parameters;
-    (void)drivers;
-    (void)t;
-    (void)v;
     out[0] = 10000.0 * state[2] * v[1] - 0.04 * v[0] + 10000.0 * state[1] * v[2]; // dy1
     out[1] = 0.04 * v[0] + (-(10000.0 * state[2]) - 30000000.0 * (2.0 * state[1])) * v[1] - 10000.0 * state[1] * v[2]; // dy2
     out[2] = 30000000.0 * (2.0 * state[1]) * v[1]; // dy3
@@ -239,13 +283,8 @@ CB_DEVFN void cb_jvp(const real *state, const real *parameters,
 
 // The system 'robertson': the diagonal of the Jacobian
 // (symbolic, forward mode through the auxiliaries).
-CB_DEVFN void cb_jac_diag(const real *state, const real *parameters,
-                          const real *drivers, real t, real *out)
+CB_DEVFN void cb_jac_diag(const real *state, real *out)
 {
-    (void)state;
-    (void)parameters;
-    (void)drivers;
-    (void)t;
     // d(dy1)/dy1
     out[0] = (-0.04);
     // d(dy2)/dy2
@@ -254,16 +293,12 @@ CB_DEVFN void cb_jac_diag(const real *state, const real *parameters,
     out[2] = 0.0;
 }
 
-
 // One implicit solve: Y = base + a u (coupled: Y_i = base +
 // sum_j A_ij u_j at t + c_i h), norms against y_n.
 typedef struct {
     const real *base;
     const real *y_n;
-    const real *parameters;
-    const real *drivers;
     const real *settings;
-    real t;
     real h;
     real a;
 } cb_nl;
@@ -271,19 +306,20 @@ typedef struct {
 CB_DEVFN void cb_firk_states(const cb_nl *p, const real *u, real *Y)
 {
     for (int i = 0; i < 3; ++i) {
-        Y[0 + i] = p->base[i] + 0.1968154772236604 * u[0 + i] + (-0.06553542585019839) * u[3 + i] + 0.02377097434822015 * u[6 + i];
-        Y[3 + i] = p->base[i] + 0.3944243147390873 * u[0 + i] + 0.2920734116652285 * u[3 + i] + (-0.04154875212599793) * u[6 + i];
-        Y[6 + i] = p->base[i] + 0.37640306270046725 * u[0 + i] + 0.5124858261884216 * u[3 + i] + 0.1111111111111111 * u[6 + i];
+        Y[i] = p->base[i] + 0.1968154772236604 * u[i] + (-0.06553542585019839) * u[3 + i] + 0.02377097434822015 * u[6 + i];
+        Y[3 + i] = p->base[i] + 0.3944243147390873 * u[i] + 0.2920734116652285 * u[3 + i] + (-0.04154875212599793) * u[6 + i];
+        Y[6 + i] = p->base[i] + 0.37640306270046725 * u[i] + 0.5124858261884216 * u[3 + i] + 0.1111111111111111 * u[6 + i];
     }
 }
 
 // F(u) = beta u - gamma h f(t, Y(u)); Y is left in Y.
-CB_DEVFN void cb_firk_residual(const cb_nl *p, const real *u, real *Y, real *out)
+CB_DEVFN void cb_firk_residual(const cb_nl *p, const real *u, real *Y,
+                               real *out)
 {
     cb_firk_states(p, u, Y);
-    cb_dxdt(Y + 0, p->parameters, p->drivers, out + 0, p->t + 0.1550510257216822 * p->h);
-    cb_dxdt(Y + 3, p->parameters, p->drivers, out + 3, p->t + 0.6449489742783178 * p->h);
-    cb_dxdt(Y + 6, p->parameters, p->drivers, out + 6, p->t + 1.0 * p->h);
+    cb_dxdt(Y, out);
+    cb_dxdt(Y + 3, out + 3);
+    cb_dxdt(Y + 6, out + 6);
     const real beta = p->settings[CB_SET_BETA];
     const real gh = p->settings[CB_SET_GAMMA] * p->h;
     for (int k = 0; k < 9; ++k) {
@@ -291,53 +327,48 @@ CB_DEVFN void cb_firk_residual(const cb_nl *p, const real *u, real *Y, real *out
     }
 }
 
-CB_DEVFN void cb_firk_operator(const cb_nl *p, const real *Y, const real *v, real *out,
-                            real *w)
+CB_DEVFN void cb_firk_operator(const cb_nl *p, const real *Y, const real *v,
+                               real *out, real *w)
 {
     const real beta = p->settings[CB_SET_BETA];
     const real gh = p->settings[CB_SET_GAMMA] * p->h;
     for (int i = 0; i < 3; ++i) {
-        w[i] = 0.1968154772236604 * v[0 + i] + (-0.06553542585019839) * v[3 + i] + 0.02377097434822015 * v[6 + i];
+        w[i] = 0.1968154772236604 * v[i] + (-0.06553542585019839) * v[3 + i] + 0.02377097434822015 * v[6 + i];
     }
-    cb_jvp(Y + 0, p->parameters, p->drivers, p->t + 0.1550510257216822 * p->h, w, out + 0);
+    cb_jvp(Y, w, out);
     for (int i = 0; i < 3; ++i) {
-        out[0 + i] = beta * v[0 + i] - gh * out[0 + i];
+        out[i] = beta * v[i] - gh * out[i];
     }
     for (int i = 0; i < 3; ++i) {
-        w[i] = 0.3944243147390873 * v[0 + i] + 0.2920734116652285 * v[3 + i] + (-0.04154875212599793) * v[6 + i];
+        w[i] = 0.3944243147390873 * v[i] + 0.2920734116652285 * v[3 + i] + (-0.04154875212599793) * v[6 + i];
     }
-    cb_jvp(Y + 3, p->parameters, p->drivers, p->t + 0.6449489742783178 * p->h, w, out + 3);
+    cb_jvp(Y + 3, w, out + 3);
     for (int i = 0; i < 3; ++i) {
         out[3 + i] = beta * v[3 + i] - gh * out[3 + i];
     }
     for (int i = 0; i < 3; ++i) {
-        w[i] = 0.37640306270046725 * v[0 + i] + 0.5124858261884216 * v[3 + i] + 0.1111111111111111 * v[6 + i];
+        w[i] = 0.37640306270046725 * v[i] + 0.5124858261884216 * v[3 + i] + 0.1111111111111111 * v[6 + i];
     }
-    cb_jvp(Y + 6, p->parameters, p->drivers, p->t + 1.0 * p->h, w, out + 6);
+    cb_jvp(Y + 6, w, out + 6);
     for (int i = 0; i < 3; ++i) {
         out[6 + i] = beta * v[6 + i] - gh * out[6 + i];
     }
 }
 
-CB_DEVFN void cb_firk_precond(const cb_nl *p, const real *Y, const real *v, real *out,
-                           real *scratch, real *chain, real *w)
+CB_DEVFN void cb_firk_precond(const cb_nl *p, const real *Y, const real *v,
+                              real *out)
 {
-    (void)scratch;
-    (void)chain;
-    (void)w;
-    (void)Y;
     const real beta = p->settings[CB_SET_BETA];
     const real gh = p->settings[CB_SET_GAMMA] * p->h;
-    (void)gh;
-    cb_jac_diag(Y + 0, p->parameters, p->drivers, p->t + 0.1550510257216822 * p->h, out + 0);
+    cb_jac_diag(Y, out);
     for (int i = 0; i < 3; ++i) {
-        out[0 + i] = (real)1 / (beta - gh * 0.1968154772236604 * out[0 + i]);
+        out[i] = (real)1 / (beta - gh * 0.1968154772236604 * out[i]);
     }
-    cb_jac_diag(Y + 3, p->parameters, p->drivers, p->t + 0.6449489742783178 * p->h, out + 3);
+    cb_jac_diag(Y + 3, out + 3);
     for (int i = 0; i < 3; ++i) {
         out[3 + i] = (real)1 / (beta - gh * 0.2920734116652285 * out[3 + i]);
     }
-    cb_jac_diag(Y + 6, p->parameters, p->drivers, p->t + 1.0 * p->h, out + 6);
+    cb_jac_diag(Y + 6, out + 6);
     for (int i = 0; i < 3; ++i) {
         out[6 + i] = (real)1 / (beta - gh * 0.1111111111111111 * out[6 + i]);
     }
@@ -347,35 +378,18 @@ CB_DEVFN void cb_firk_precond(const cb_nl *p, const real *Y, const real *v, real
 }
 
 // Solve (beta I - gamma h (A x J)) x = b from the guess in x (BiCGSTAB).
-CB_DEVFN int cb_firk_linsolve(const cb_nl *p, const real *Y, const real *b, real *x,
-                            int *iters, real *shared, real *persistent,
-                            int *shared_i, int *persistent_i)
+CB_DEVFN int cb_firk_linsolve(const cb_nl *p, const real *Y, const real *b,
+                              real *x, int *iters)
 {
-    (void)shared;
-    (void)persistent;
-    (void)shared_i;
-    (void)persistent_i;
     real lin_residual[9];
-    (void)lin_residual;
     real preconditioned_vec[9];
-    (void)preconditioned_vec;
     real temp[9];
-    (void)temp;
-    real precond_scratch[1];
-    (void)precond_scratch;
-    real chain_scratch[1];
-    (void)chain_scratch;
     real coupling_scratch[3];
-    (void)coupling_scratch;
     real bicg_r0_hat[9];
-    (void)bicg_r0_hat;
     real bicg_p[9];
-    (void)bicg_p;
     real bicg_v[9];
-    (void)bicg_v;
     real *r = lin_residual;
     real nb, nr, dot1, dot2;
-    (void)dot2;
     nb = (real)0;
     for (int k = 0; k < 9; ++k) {
         const int i = k % 3;
@@ -422,8 +436,7 @@ CB_DEVFN int cb_firk_linsolve(const cb_nl *p, const real *Y, const real *b, real
         for (int k = 0; k < 9; ++k) {
             bicg_p[k] = r[k] + bb * (bicg_p[k] - omega * bicg_v[k]);
         }
-        cb_firk_precond(p, Y, bicg_p, preconditioned_vec, precond_scratch,
-                     chain_scratch, coupling_scratch);
+        cb_firk_precond(p, Y, bicg_p, preconditioned_vec);
         cb_firk_operator(p, Y, preconditioned_vec, bicg_v, coupling_scratch);
         dot2 = (real)0;
         for (int k = 0; k < 9; ++k) {
@@ -449,8 +462,7 @@ CB_DEVFN int cb_firk_linsolve(const cb_nl *p, const real *Y, const real *b, real
         if (nr <= tol2) {
             break;
         }
-        cb_firk_precond(p, Y, r, preconditioned_vec, precond_scratch, chain_scratch,
-                     coupling_scratch);
+        cb_firk_precond(p, Y, r, preconditioned_vec);
         cb_firk_operator(p, Y, preconditioned_vec, temp, coupling_scratch);
         dot1 = (real)0;
         for (int k = 0; k < 9; ++k) {
@@ -487,24 +499,15 @@ CB_DEVFN int cb_firk_linsolve(const cb_nl *p, const real *Y, const real *b, real
 }
 
 // Newton's iteration on F(u) = 0 from the guess in u.
-CB_DEVFN int cb_firk_newton(const cb_nl *p, real *u, int *counters, real *shared,
-                          real *persistent, int *shared_i, int *persistent_i)
+CB_DEVFN int cb_firk_newton(const cb_nl *p, real *u, int *counters,
+                            real *persistent)
 {
-    (void)shared;
-    (void)persistent;
-    (void)shared_i;
-    (void)persistent_i;
     real delta[9];
     real residual[9];
     real stage_states[9];
     real trial[9];
     int krylov_iters_local[1];
     real *prev_theta = persistent + 0;
-    real *linear_solver_shared = shared + 0;
-    real *linear_solver_persistent = persistent + 1;
-    int *linear_solver_shared_i = shared_i + 0;
-    int *linear_solver_persistent_i = persistent_i + 0;
-    (void)trial;
     // prev_theta holds the last solve's eta = theta / (1 - theta).
     const real eta_old = prev_theta[0] > (real)0 ? prev_theta[0] : (real)1;
     real eta = pow(fmax(eta_old, 2.220446049250313e-16), (real)0.8);
@@ -521,9 +524,8 @@ CB_DEVFN int cb_firk_newton(const cb_nl *p, real *u, int *counters, real *shared
             delta[k] = (real)0;
         }
         krylov_iters_local[0] = 0;
-        const int lin = cb_firk_linsolve(p, stage_states, residual, delta, krylov_iters_local,
-            linear_solver_shared, linear_solver_persistent,
-            linear_solver_shared_i, linear_solver_persistent_i);
+        const int lin = cb_firk_linsolve(p, stage_states, residual, delta,
+                                         krylov_iters_local);
         counters[1] += krylov_iters_local[0];
         if (lin != 0) {
             status |= lin; // commit nothing from a failed solve
@@ -608,67 +610,49 @@ CB_DEVFN int cb_firk_newton(const cb_nl *p, real *u, int *counters, real *shared
     return converged ? 0 : status;
 }
 
-// Algorithm step: radau_iia_5, 3 coupled stages, order 5 (Radau IIA (Ehle, B. L. (1969), Univ. Waterloo report CSRR 2010); Hairer & Wanner, Solving ODEs II, sect. IV.5; b_hat: t.
-CB_DEVFN int cb_step(const real *state, real *proposed_state,
-                     const real *parameters, const real *drivers,
-                     real *proposed_drivers, real *observables,
-                     real *proposed_observables, real *error, real dt,
-                     real t, int first_step, int accepted, real *shared,
-                     real *persistent, int *shared_i, int *persistent_i,
-                     int *counters, const real *settings)
+// Algorithm step: radau_iia_5, 3 coupled stages, order 5 (Radau IIA (Ehle, B. L. (1969), Univ. Waterloo report CSRR 2010); Hairer & Wanner, Solving ODEs II, sect. IV.5; b_hat: the original's moment-condition weights.).
+CB_DEVFN int cb_step(const real *state, real *proposed_state, real *error,
+                     real dt, real *persistent, int *counters,
+                     const real *settings)
 {
-    (void)shared;
-    (void)persistent;
-    (void)shared_i;
-    (void)persistent_i;
-    (void)observables;
-    (void)error;
-    (void)first_step;
-    (void)accepted;
-    (void)proposed_drivers;
-    (void)proposed_observables;
-    real *stage_increment = persistent + 1;
-    real *solver_shared = shared + 0;
     real *solver_persistent = persistent + 0;
-    int *solver_shared_i = shared_i + 0;
-    int *solver_persistent_i = persistent_i + 0;
+    real *stage_increment = persistent + 1;
+    real *u_0 = stage_increment + 0;
+    real *u_1 = stage_increment + 3;
+    real *u_2 = stage_increment + 6;
     counters[0] = 0;
     counters[1] = 0;
     int status = 0;
     cb_nl p;
     p.y_n = state;
-    p.parameters = parameters;
-    p.drivers = drivers;
     p.settings = settings;
     p.h = dt;
     p.base = state;
     p.a = (real)1;
-    p.t = t;
     // the previous step's increments are the first guess
-    status |= cb_firk_newton(&p, stage_increment, counters, solver_shared, solver_persistent,
-                              solver_shared_i, solver_persistent_i);
+    status |= cb_firk_newton(&p, stage_increment, counters, solver_persistent);
     for (int i = 0; i < 3; ++i) {
         real sum = state[i], comp = (real)0;
         {
-            const real y_k = 0.37640306270046725 * stage_increment[0 + i] - comp;
+            const real y_k = 0.37640306270046725 * u_0[i] - comp;
             const real t_k = sum + y_k;
             comp = (t_k - sum) - y_k;
             sum = t_k;
         }
         {
-            const real y_k = 0.5124858261884216 * stage_increment[3 + i] - comp;
+            const real y_k = 0.5124858261884216 * u_1[i] - comp;
             const real t_k = sum + y_k;
             comp = (t_k - sum) - y_k;
             sum = t_k;
         }
         {
-            const real y_k = 0.1111111111111111 * stage_increment[6 + i] - comp;
+            const real y_k = 0.1111111111111111 * u_2[i] - comp;
             const real t_k = sum + y_k;
             comp = (t_k - sum) - y_k;
             sum = t_k;
         }
         proposed_state[i] = sum;
-        error[i] = (real)0 + (-0.08052720793239881) * stage_increment[0 + i] + 0.19163831904350992 * stage_increment[3 + i] + (-0.1111111111111111) * stage_increment[6 + i];
+        error[i] = (real)0 + (-0.08052720793239881) * u_0[i] + 0.19163831904350992 * u_1[i] + (-0.1111111111111111) * u_2[i];
     }
     return status;
 }
@@ -676,13 +660,10 @@ CB_DEVFN int cb_step(const real *state, real *proposed_state,
 // Step controller: gustafsson.
 CB_DEVFN int cb_controller(real *dt, const real *proposed_state,
                            const real *state, const real *error, int niters,
-                           int truncated, int *accept_out, const real *settings,
-                           real *shared, real *persistent)
+                           int truncated, int *accept_out,
+                           const real *settings, real *persistent)
 {
-    (void)shared;
-    (void)niters;
     real *timestep_buffer = persistent + 0;
-    (void)timestep_buffer;
     real nrm2 = (real)0;
     for (int i = 0; i < 3; ++i) {
         real e = fabs(error[i]);
@@ -734,50 +715,26 @@ CB_DEVFN int cb_controller(real *dt, const real *proposed_state,
 // t0 + settling_time + duration, truncate steps to land exactly on save
 // times, write saves (run index fastest, so GPU writes coalesce), and
 // return the run's status bits. Markers @...@ are filled by the generator
-// (gen/emit.c); each buffer comes from the registry with a literal offset.
-CB_DEVFN int cb_loop(int run, int n_runs, const real *inits,
-                     const real *params, const real *settings,
-                     real *state_out, real *obs_out, int *counters_out,
-                     int n_saves, int max_steps, real *shared,
-                     real *persistent, int *shared_i, int *persistent_i)
+// (gen/loop.c): each buffer comes from the registry with a literal offset,
+// and each function takes only the arguments its body uses.
+CB_DEVFN int cb_loop(int run, const real *inits, const real *settings,
+                     real *state_out, int n_runs, int n_saves, int max_steps,
+                     real *persistent)
 {
     real state[3];
     for (int cb_i = 0; cb_i < 3; ++cb_i) { state[cb_i] = 0; }
     real proposed_state[3];
     for (int cb_i = 0; cb_i < 3; ++cb_i) { proposed_state[cb_i] = 0; }
-    real parameters[1];
-    real drivers[1];
-    real proposed_drivers[1];
-    real observables[1];
-    for (int cb_i = 0; cb_i < 1; ++cb_i) { observables[cb_i] = 0; }
-    real proposed_observables[1];
-    for (int cb_i = 0; cb_i < 1; ++cb_i) { proposed_observables[cb_i] = 0; }
     real error[3];
     for (int cb_i = 0; cb_i < 3; ++cb_i) { error[cb_i] = 0; }
-    int counters[1];
-    real state_summary[1];
-    real observable_summary[1];
     real dt[1];
     for (int cb_i = 0; cb_i < 1; ++cb_i) { dt[cb_i] = 0; }
     int accept_step[1];
     for (int cb_i = 0; cb_i < 1; ++cb_i) { accept_step[cb_i] = 0; }
     int proposed_counters[2];
     for (int cb_i = 0; cb_i < 2; ++cb_i) { proposed_counters[cb_i] = 0; }
-    real *algorithm_shared = shared + 0;
     real *algorithm_persistent = persistent + 0;
-    int *algorithm_shared_i = shared_i + 0;
-    int *algorithm_persistent_i = persistent_i + 0;
-    real *controller_shared = shared + 0;
     real *controller_persistent = persistent + 10;
-    int *controller_shared_i = shared_i + 0;
-    int *controller_persistent_i = persistent_i + 0;
-    (void)controller_shared;
-    (void)controller_persistent;
-    (void)controller_shared_i;
-    (void)controller_persistent_i;
-    (void)counters;
-    (void)state_summary;
-    (void)observable_summary;
     const cb_time t_start =
         cb_time_make(settings[CB_SET_T0], settings[CB_SET_T0 + 1]);
     const cb_time t_save0 = cb_time_make(settings[CB_SET_SAVE_START],
@@ -787,30 +744,23 @@ CB_DEVFN int cb_loop(int run, int n_runs, const real *inits,
     for (int i = 0; i < CB_N_STATES; ++i) {
         state[i] = inits[(long long)i * n_runs + run];
     }
-    for (int i = 0; i < CB_N_PARAMS; ++i) {
-        parameters[i] = params[(long long)i * n_runs + run];
-    }
-    (void)obs_out;
-    (void)counters_out;
     cb_time t = t_start;
     cb_time next_save = t_save0;
     int save_idx = 0;
     dt[0] = settings[CB_SET_DT];
     accept_step[0] = 1;
+    int transient = 0; // status bits of this attempt, kept if it fails
     if (cb_time_sub(t_save0, t_start) <= (real)0) {
         for (int i = 0; i < CB_N_STATES; ++i) {
-            state_out[((long long)save_idx * CB_N_SAVED + i) * n_runs + run] = state[i];
+            state_out[((long long)save_idx * CB_COLS_STATE_OUT + i) * n_runs + run] = state[i];
         }
         save_idx = 1;
         next_save = cb_time_mul_add(t_save0, (real)1, save_every);
     }
     int status = 0;
-    int first_step = 1;
-    int accepted = 1;
+    int accepted = 0; // no accepted step yet: nothing to carry over (FSAL)
     int steps = 0;
     int stalled = 0;
-    int transient = 0; // status bits of this attempt, kept if it fails
-    (void)transient;
     while (save_idx < n_saves) {
         if (steps >= max_steps) {
             status |= CB_RUN_MAX_STEPS;
@@ -836,24 +786,15 @@ CB_DEVFN int cb_loop(int run, int n_runs, const real *inits,
                 int burst_status = 0;
                 int k = 0;
                 for (; k < burst; ++k) {
-                    burst_status = cb_step(
-                        state, proposed_state, parameters, drivers,
-                        proposed_drivers, observables, proposed_observables,
-                        error, h,
-                        cb_time_real(cb_time_mul_add(t_base, (real)k,
-                                                     h_time)),
-                        first_step, 1, algorithm_shared,
-                        algorithm_persistent, algorithm_shared_i,
-                        algorithm_persistent_i, proposed_counters, settings);
-                    first_step = 0;
+                    burst_status = cb_step(state, proposed_state, error, h,
+                                           algorithm_persistent,
+                                           proposed_counters, settings);
                     if (burst_status != 0) {
                         break;
                     }
+                    accepted = 1;
                     for (int i = 0; i < CB_N_STATES; ++i) {
                         state[i] = proposed_state[i];
-                    }
-                    for (int i = 0; i < CB_N_OBS; ++i) {
-                        observables[i] = proposed_observables[i];
                     }
                 }
                 steps += k + (burst_status != 0);
@@ -883,14 +824,10 @@ CB_DEVFN int cb_loop(int run, int n_runs, const real *inits,
             dt_eff = to_save;
             do_save = 1;
         }
-        const int step_status = cb_step(
-            state, proposed_state, parameters, drivers, proposed_drivers,
-            observables, proposed_observables, error, dt_eff,
-            cb_time_real(t), first_step, accepted, algorithm_shared,
-            algorithm_persistent, algorithm_shared_i, algorithm_persistent_i,
-            proposed_counters, settings);
+        const int step_status = cb_step(state, proposed_state, error, dt_eff,
+                                        algorithm_persistent,
+                                        proposed_counters, settings);
         steps++;
-        first_step = 0;
         int proposal_finite = 1;
         for (int i = 0; i < CB_N_STATES; ++i) {
             proposal_finite = proposal_finite && cb_finite(proposed_state[i]);
@@ -900,8 +837,9 @@ CB_DEVFN int cb_loop(int run, int n_runs, const real *inits,
         }
         const int truncated = do_save && dt_eff != dt[0];
         const int ctrl_status = cb_controller(dt, proposed_state, state, error,
-            proposed_counters[0], truncated, accept_step, settings,
-            controller_shared, controller_persistent);
+                                              proposed_counters[0], truncated,
+                                              accept_step, settings,
+                                              controller_persistent);
         transient |= step_status | ctrl_status |
                      (proposal_finite ? 0 : CB_RUN_NONFINITE_STATE);
         if (ctrl_status & CB_RUN_STEP_TOO_SMALL) {
@@ -925,16 +863,13 @@ CB_DEVFN int cb_loop(int run, int n_runs, const real *inits,
             state[i] = proposed_state[i];
             finite = finite && cb_finite(state[i]);
         }
-        for (int i = 0; i < CB_N_OBS; ++i) {
-            observables[i] = proposed_observables[i];
-        }
         if (!finite) {
             status |= CB_RUN_NONFINITE_STATE;
             break;
         }
         if (do_save) {
             for (int i = 0; i < CB_N_STATES; ++i) {
-                state_out[((long long)save_idx * CB_N_SAVED + i) * n_runs + run] = state[i];
+                state_out[((long long)save_idx * CB_COLS_STATE_OUT + i) * n_runs + run] = state[i];
             }
             save_idx++;
             next_save = cb_time_mul_add(t_save0, (real)save_idx, save_every);
@@ -944,73 +879,59 @@ CB_DEVFN int cb_loop(int run, int n_runs, const real *inits,
 }
 
 // One run: its persistent pools live here for the whole run.
-CB_DEVFN void cb_run(int run, int n_runs, const real *inits,
-                     const real *params, const real *settings,
-                     real *state_out, real *obs_out, int *counters_out,
-                     int *status_out, int n_saves, int max_steps,
-                     real *shared, int *shared_i)
+CB_DEVFN void cb_run(int run, const real *inits, const real *settings,
+                     real *state_out, int *status_out, int n_runs, int n_saves,
+                     int max_steps)
 {
     real persistent[CB_PERSISTENT_ALLOC];
-    int persistent_i[CB_PERSISTENT_I_ALLOC];
     for (int i = 0; i < CB_PERSISTENT_ALLOC; ++i) {
         persistent[i] = (real)0;
     }
-    for (int i = 0; i < CB_PERSISTENT_I_ALLOC; ++i) {
-        persistent_i[i] = 0;
-    }
-    for (int i = 0; i < CB_SHARED_SIZE; ++i) {
-        shared[i] = (real)0;
-    }
-    for (int i = 0; i < CB_SHARED_I_SIZE; ++i) {
-        shared_i[i] = 0;
-    }
-    status_out[run] = cb_loop(run, n_runs, inits, params, settings,
-                              state_out, obs_out, counters_out, n_saves,
-                              max_steps, shared, persistent, shared_i,
-                              persistent_i);
+    status_out[run] = cb_loop(run, inits, settings, state_out, n_runs, n_saves,
+                              max_steps, persistent);
 }
 // End of loop.cu.
-
 // Start of entry.cu.
 // Entry points. On the GPU one thread integrates one run, with its slice
 // of dynamic shared memory (the stride is odd, so neighbouring runs fall
 // in different banks). On the host an OpenMP loop runs them, each with
-// its "shared" pool on its own stack.
+// its "shared" pool on its own stack. Both take the arguments of
+// gen/kernel_args.def in its order: the kernel by value, the host entry
+// as an array of pointers to them (as cuLaunchKernel takes them).
 #if CB_GPU
-CB_KERNEL void cubie_kernel(const real *__restrict__ inits,
-                            const real *__restrict__ params,
-                            const real *__restrict__ settings,
-                            real *__restrict__ state_out,
-                            real *__restrict__ obs_out,
-                            int *__restrict__ counters_out,
-                            int *__restrict__ status_out, int n_runs,
-                            int n_saves, int max_steps)
+CB_KERNEL void __launch_bounds__(CB_BLOCK_SIZE)
+cubie_kernel(const real *__restrict__ inits,
+             const real *__restrict__ params,
+             const real *__restrict__ settings,
+             real *__restrict__ state_out,
+             real *__restrict__ obs_out,
+             int *__restrict__ counters_out,
+             int *__restrict__ status_out,
+             int n_runs,
+             int n_saves,
+             int max_steps)
 {
-    extern __shared__ __align__(16) unsigned char cb_smem[];
     const int run = (int)(blockIdx.x * blockDim.x + threadIdx.x);
     if (run >= n_runs) {
         return;
     }
-    real *shared = (real *)cb_smem + threadIdx.x * CB_SHARED_STRIDE;
-    int *shared_i = (int *)((real *)cb_smem + blockDim.x * CB_SHARED_STRIDE) +
-                    threadIdx.x * CB_SHARED_I_STRIDE;
-    cb_run(run, n_runs, inits, params, settings, state_out, obs_out,
-           counters_out, status_out, n_saves, max_steps, shared, shared_i);
+    cb_run(run, inits, settings, state_out, status_out, n_runs, n_saves,
+           max_steps);
 }
 #else
-CB_KERNEL void cubie_host_run(const real *inits, const real *params,
-                              const real *settings, real *state_out,
-                              real *obs_out, int *counters_out,
-                              int *status_out, int n_runs, int n_saves,
-                              int max_steps)
+CB_KERNEL void cubie_host_run(void *const *args)
 {
+    const real *inits = *(const real *const *)args[0];
+    const real *settings = *(const real *const *)args[2];
+    real *state_out = *(real *const *)args[3];
+    int *status_out = *(int *const *)args[6];
+    const int n_runs = *(const int *)args[7];
+    const int n_saves = *(const int *)args[8];
+    const int max_steps = *(const int *)args[9];
 #pragma omp parallel for schedule(dynamic, 64)
     for (int run = 0; run < n_runs; ++run) {
-        real shared[CB_SHARED_ALLOC];
-        int shared_i[CB_SHARED_I_ALLOC];
-        cb_run(run, n_runs, inits, params, settings, state_out, obs_out,
-               counters_out, status_out, n_saves, max_steps, shared,
-               shared_i);
+        cb_run(run, inits, settings, state_out, status_out, n_runs, n_saves,
+               max_steps);
     }
 }
 #endif

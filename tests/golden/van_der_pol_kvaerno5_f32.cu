@@ -139,7 +139,11 @@ CB_DEVFN double cb_time_real(cb_time a)
 #define CB_N_STATES 2
 #define CB_N_PARAMS 1
 #define CB_N_OBS 0
-#define CB_N_SAVED 2 // saved columns: states
+#define CB_N_COUNTERS 4
+// Columns of the output arrays (gen/outputs.def).
+#define CB_COLS_STATE_OUT 2 // state
+#define CB_COLS_OBS_OUT 0 // not written
+#define CB_COLS_COUNTERS_OUT 0 // not written
 // Run status bits (cubie.h).
 #define CB_RUN_MAX_NEWTON_ITERS 2
 #define CB_RUN_MAX_LINEAR_ITERS 4
@@ -185,6 +189,8 @@ CB_DEVFN double cb_time_real(cb_time a)
 #define CB_FIXED_BURST 0
 // A step within this factor of a save time lands on it.
 #define CB_EVENT_STRETCH 1.00000095367431640625f
+// Threads per block the kernel is built for (__launch_bounds__).
+#define CB_BLOCK_SIZE 256
 // Per-run pools (elements), from the buffer registry.
 #define CB_SHARED_SIZE 0
 #define CB_SHARED_ALLOC 1
@@ -194,60 +200,90 @@ CB_DEVFN double cb_time_real(cb_time a)
 #define CB_SHARED_I_STRIDE 0
 #define CB_PERSISTENT_ALLOC 7
 #define CB_PERSISTENT_I_ALLOC 1
+// Buffer layout (elements per run), from the buffer registry:
+// owner 'loop' (float32): 22 buffers
+//   name                     pool            offset    size   alloc  notes
+//   state                    local                -       2       2
+//   proposed_state           local                -       2       2
+//   parameters               local                -       1       1
+//   drivers                  local                -       0       1
+//   proposed_drivers         local                -       0       1
+//   observables              local                -       0       1
+//   proposed_observables     local                -       0       1
+//   error                    local                -       2       2
+//   counters                 local int            -       0       1
+//   state_summary            local                -       0       1
+//   observable_summary       local                -       0       1
+//   dt                       local                -       1       1
+//   accept_step              local int            -       1       1
+//   proposed_counters        local int            -       2       2
+//   algorithm_shared         shared               0       0       0  child roll-up
+//   algorithm_persistent     persistent           0       5       5  child roll-up
+//   algorithm_shared_i       shared int           0       0       0  child roll-up
+//   algorithm_persistent_i   persistent int       0       0       0  child roll-up
+//   controller_shared        shared               0       0       0  child roll-up
+//   controller_persistent    persistent           5       2       2  child roll-up
+//   controller_shared_i      shared int           0       0       0  child roll-up
+//   controller_persistent_i  persistent int       0       0       0  child roll-up
+//   totals: shared 0, persistent 7, local 14; int: shared 0, persistent 0, local 4
+// owner 'algorithm' (float32): 10 buffers
+//   name                 pool            offset    size   alloc  notes
+//   solver_shared        shared               0       0       0  child roll-up
+//   solver_persistent    persistent           0       1       1  child roll-up
+//   solver_shared_i      shared int           0       0       0  child roll-up
+//   solver_persistent_i  persistent int       0       0       0  child roll-up
+//   accumulator          local                -      12      12
+//   stage_increment      local                -       2       2
+//   stage_rhs            local                -       2       2
+//   stage_base           local                -       2       2  aliases accumulator (own space)
+//   increment_cache      persistent           1       2       2  aliases solver_shared (own space)
+//   rhs_cache            persistent           3       2       2  aliases solver_shared (own space)
+//   totals: shared 0, persistent 5, local 18; int: shared 0, persistent 0, local 0
+// owner 'controller' (float32): 1 buffers
+//   name             pool            offset    size   alloc  notes
+//   timestep_buffer  persistent           0       2       2
+//   totals: shared 0, persistent 2, local 0; int: shared 0, persistent 0, local 0
+// owner 'stage_newton' (float32): 10 buffers
+//   name                        pool            offset    size   alloc  notes
+//   delta                       local                -       2       2
+//   residual                    local                -       2       2
+//   stage_states                local                -       2       2
+//   trial                       local                -       2       2
+//   krylov_iters_local          local int            -       1       1
+//   prev_theta                  persistent           0       1       1
+//   linear_solver_shared        shared               0       0       0  child roll-up
+//   linear_solver_persistent    persistent           1       0       0  child roll-up
+//   linear_solver_shared_i      shared int           0       0       0  child roll-up
+//   linear_solver_persistent_i  persistent int       0       0       0  child roll-up
+//   totals: shared 0, persistent 1, local 8; int: shared 0, persistent 0, local 1
+// owner 'stage_linear_solver' (float32): 9 buffers
+//   name                pool            offset    size   alloc  notes
+//   lin_residual        local                -       2       2
+//   preconditioned_vec  local                -       2       2
+//   temp                local                -       2       2
+//   precond_scratch     local                -       2       2
+//   chain_scratch       local                -       0       1
+//   coupling_scratch    local                -       0       1
+//   bicg_r0_hat         local                -       0       1
+//   bicg_p              local                -       0       1
+//   bicg_v              local                -       0       1
+//   totals: shared 0, persistent 0, local 13; int: shared 0, persistent 0, local 0
 
 // The system 'van_der_pol_stiff': derivatives of the states.
-CB_DEVFN void cb_dxdt(const real *state, const real *parameters,
-                      const real *drivers, real *out, real t)
+CB_DEVFN void cb_dxdt(const real *state, const real *parameters, real *out)
 {
-    (void)state;
-    (void)parameters;
-    (void)drivers;
-    (void)t;
     out[0] = state[1]; // dx
     out[1] = parameters[0] * (1.0f - state[0] * state[0]) * state[1] - state[0]; // dy
 }
 
-// Observables: the auxiliaries listed as observables.
-CB_DEVFN void cb_observables(const real *state, const real *parameters,
-                             const real *drivers, real *observables, real t)
-{
-    (void)state;
-    (void)parameters;
-    (void)drivers;
-    (void)observables;
-    (void)t;
-}
-
 // The system 'van_der_pol_stiff': the Jacobian of the derivatives times v
 // (symbolic, forward mode through the auxiliaries).
-CB_DEVFN void cb_jvp(const real *state, const real *parameters,
-                     const real *drivers, real t, const real *v,
+CB_DEVFN void cb_jvp(const real *state, const real *parameters, const real *v,
                      real *out)
 {
-    (void)state;
-    (void)parameters;
-    (void)drivers;
-    (void)t;
-    (void)v;
     out[0] = v[1]; // dx
     out[1] = (-(parameters[0] * (2.0f * state[0]) * state[1]) - 1.0f) * v[0] + parameters[0] * (1.0f - state[0] * state[0]) * v[1]; // dy
 }
-
-// The system 'van_der_pol_stiff': the diagonal of the Jacobian
-// (symbolic, forward mode through the auxiliaries).
-CB_DEVFN void cb_jac_diag(const real *state, const real *parameters,
-                          const real *drivers, real t, real *out)
-{
-    (void)state;
-    (void)parameters;
-    (void)drivers;
-    (void)t;
-    // d(dx)/dx
-    out[0] = 0.0f;
-    // d(dy)/dy
-    out[1] = parameters[0] * (1.0f - state[0] * state[0]);
-}
-
 
 // One implicit solve: Y = base + a u (coupled: Y_i = base +
 // sum_j A_ij u_j at t + c_i h), norms against y_n.
@@ -255,9 +291,7 @@ typedef struct {
     const real *base;
     const real *y_n;
     const real *parameters;
-    const real *drivers;
     const real *settings;
-    real t;
     real h;
     real a;
 } cb_nl;
@@ -270,10 +304,11 @@ CB_DEVFN void cb_stage_states(const cb_nl *p, const real *u, real *Y)
 }
 
 // F(u) = beta u - gamma h f(t, Y(u)); Y is left in Y.
-CB_DEVFN void cb_stage_residual(const cb_nl *p, const real *u, real *Y, real *out)
+CB_DEVFN void cb_stage_residual(const cb_nl *p, const real *u, real *Y,
+                                real *out)
 {
     cb_stage_states(p, u, Y);
-    cb_dxdt(Y, p->parameters, p->drivers, out, p->t);
+    cb_dxdt(Y, p->parameters, out);
     const real beta = p->settings[CB_SET_BETA];
     const real gh = p->settings[CB_SET_GAMMA] * p->h;
     for (int k = 0; k < 2; ++k) {
@@ -281,33 +316,27 @@ CB_DEVFN void cb_stage_residual(const cb_nl *p, const real *u, real *Y, real *ou
     }
 }
 
-CB_DEVFN void cb_stage_operator(const cb_nl *p, const real *Y, const real *v, real *out,
-                            real *w)
+CB_DEVFN void cb_stage_operator(const cb_nl *p, const real *Y, const real *v,
+                                real *out)
 {
     const real beta = p->settings[CB_SET_BETA];
     const real gh = p->settings[CB_SET_GAMMA] * p->h;
-    (void)w;
-    cb_jvp(Y, p->parameters, p->drivers, p->t, v, out);
+    cb_jvp(Y, p->parameters, v, out);
     for (int i = 0; i < 2; ++i) {
         out[i] = beta * v[i] - gh * p->a * out[i];
     }
 }
 
-CB_DEVFN void cb_stage_precond(const cb_nl *p, const real *Y, const real *v, real *out,
-                           real *scratch, real *chain, real *w)
+CB_DEVFN void cb_stage_precond(const cb_nl *p, const real *Y, const real *v,
+                               real *out, real *scratch)
 {
-    (void)scratch;
-    (void)chain;
-    (void)w;
-    (void)Y;
     const real beta = p->settings[CB_SET_BETA];
     const real gh = p->settings[CB_SET_GAMMA] * p->h;
-    (void)gh;
     for (int k = 0; k < 2; ++k) {
         out[k] = v[k];
     }
     for (int m = 0; m < 2; ++m) {
-        cb_jvp(Y, p->parameters, p->drivers, p->t, out, scratch);
+        cb_jvp(Y, p->parameters, out, scratch);
         for (int i = 0; i < 2; ++i) {
             out[i] = v[i] + gh * p->a / beta * scratch[i];
         }
@@ -318,35 +347,15 @@ CB_DEVFN void cb_stage_precond(const cb_nl *p, const real *Y, const real *v, rea
 }
 
 // Solve (beta I - gamma h (A x J)) x = b from the guess in x (minimal residual).
-CB_DEVFN int cb_stage_linsolve(const cb_nl *p, const real *Y, const real *b, real *x,
-                            int *iters, real *shared, real *persistent,
-                            int *shared_i, int *persistent_i)
+CB_DEVFN int cb_stage_linsolve(const cb_nl *p, const real *Y, const real *b,
+                               real *x, int *iters)
 {
-    (void)shared;
-    (void)persistent;
-    (void)shared_i;
-    (void)persistent_i;
     real lin_residual[2];
-    (void)lin_residual;
     real preconditioned_vec[2];
-    (void)preconditioned_vec;
     real temp[2];
-    (void)temp;
     real precond_scratch[2];
-    (void)precond_scratch;
-    real chain_scratch[1];
-    (void)chain_scratch;
-    real coupling_scratch[1];
-    (void)coupling_scratch;
-    real bicg_r0_hat[1];
-    (void)bicg_r0_hat;
-    real bicg_p[1];
-    (void)bicg_p;
-    real bicg_v[1];
-    (void)bicg_v;
     real *r = lin_residual;
     real nb, nr, dot1, dot2;
-    (void)dot2;
     nb = (real)0;
     for (int k = 0; k < 2; ++k) {
         const int i = k % 2;
@@ -357,7 +366,7 @@ CB_DEVFN int cb_stage_linsolve(const cb_nl *p, const real *Y, const real *b, rea
     nb = nb * 0.5f;
     const real tol = p->settings[CB_SET_KRYLOV_FLOOR] + p->settings[CB_SET_KRYLOV_REDUCTION] * sqrtf(nb);
     const real tol2 = tol * tol;
-    cb_stage_operator(p, Y, x, temp, coupling_scratch);
+    cb_stage_operator(p, Y, x, temp);
     for (int k = 0; k < 2; ++k) {
         r[k] = b[k] - temp[k];
     }
@@ -374,9 +383,8 @@ CB_DEVFN int cb_stage_linsolve(const cb_nl *p, const real *Y, const real *b, rea
     int status = 0;
     while (nr > tol2 && it < max_it) {
         ++it;
-        cb_stage_precond(p, Y, r, preconditioned_vec, precond_scratch, chain_scratch,
-                     coupling_scratch);
-        cb_stage_operator(p, Y, preconditioned_vec, temp, coupling_scratch);
+        cb_stage_precond(p, Y, r, preconditioned_vec, precond_scratch);
+        cb_stage_operator(p, Y, preconditioned_vec, temp);
         dot1 = (real)0;
         for (int k = 0; k < 2; ++k) {
             dot1 += temp[k] * r[k];
@@ -410,24 +418,15 @@ CB_DEVFN int cb_stage_linsolve(const cb_nl *p, const real *Y, const real *b, rea
 }
 
 // Newton's iteration on F(u) = 0 from the guess in u.
-CB_DEVFN int cb_stage_newton(const cb_nl *p, real *u, int *counters, real *shared,
-                          real *persistent, int *shared_i, int *persistent_i)
+CB_DEVFN int cb_stage_newton(const cb_nl *p, real *u, int *counters,
+                             real *persistent)
 {
-    (void)shared;
-    (void)persistent;
-    (void)shared_i;
-    (void)persistent_i;
     real delta[2];
     real residual[2];
     real stage_states[2];
     real trial[2];
     int krylov_iters_local[1];
     real *prev_theta = persistent + 0;
-    real *linear_solver_shared = shared + 0;
-    real *linear_solver_persistent = persistent + 1;
-    int *linear_solver_shared_i = shared_i + 0;
-    int *linear_solver_persistent_i = persistent_i + 0;
-    (void)trial;
     // prev_theta holds the last solve's eta = theta / (1 - theta).
     const real eta_old = prev_theta[0] > (real)0 ? prev_theta[0] : (real)1;
     real eta = powf(fmaxf(eta_old, 1.1920929e-07f), (real)0.8);
@@ -444,9 +443,8 @@ CB_DEVFN int cb_stage_newton(const cb_nl *p, real *u, int *counters, real *share
             delta[k] = (real)0;
         }
         krylov_iters_local[0] = 0;
-        const int lin = cb_stage_linsolve(p, stage_states, residual, delta, krylov_iters_local,
-            linear_solver_shared, linear_solver_persistent,
-            linear_solver_shared_i, linear_solver_persistent_i);
+        const int lin = cb_stage_linsolve(p, stage_states, residual, delta,
+                                          krylov_iters_local);
         counters[1] += krylov_iters_local[0];
         if (lin != 0) {
             status |= lin; // commit nothing from a failed solve
@@ -531,52 +529,39 @@ CB_DEVFN int cb_stage_newton(const cb_nl *p, real *u, int *counters, real *share
     return converged ? 0 : status;
 }
 
-// Algorithm step: kvaerno5, 7 stages, order 5 (Kvaerno, A. (2004). Singly diagonally implicit Runge-Kutta methods with an explicit first stage. BIT 44, 489-502 (ESDIRK 5(4), sev.
+// Algorithm step: kvaerno5, 7 stages, order 5 (Kvaerno, A. (2004). Singly diagonally implicit Runge-Kutta methods with an explicit first stage. BIT 44, 489-502 (ESDIRK 5(4), seven stages).).
 CB_DEVFN int cb_step(const real *state, real *proposed_state,
-                     const real *parameters, const real *drivers,
-                     real *proposed_drivers, real *observables,
-                     real *proposed_observables, real *error, real dt,
-                     real t, int first_step, int accepted, real *shared,
-                     real *persistent, int *shared_i, int *persistent_i,
-                     int *counters, const real *settings)
+                     const real *parameters, real *error, real dt,
+                     int accepted, real *persistent, int *counters,
+                     const real *settings)
 {
-    (void)shared;
-    (void)persistent;
-    (void)shared_i;
-    (void)persistent_i;
-    (void)observables;
-    (void)error;
-    (void)first_step;
-    (void)accepted;
-    (void)proposed_drivers;
-    (void)proposed_observables;
+    real *solver_persistent = persistent + 0;
     real accumulator[12];
+    real *sum_1 = accumulator + 0;
+    real *sum_2 = accumulator + 2;
+    real *sum_3 = accumulator + 4;
+    real *sum_4 = accumulator + 6;
+    real *sum_5 = accumulator + 8;
+    real *sum_6 = accumulator + 10;
     real stage_increment[2];
     real stage_rhs[2];
     real stage_base[2];
     real *increment_cache = persistent + 1;
     real *rhs_cache = persistent + 3;
-    real *solver_shared = shared + 0;
-    real *solver_persistent = persistent + 0;
-    int *solver_shared_i = shared_i + 0;
-    int *solver_persistent_i = persistent_i + 0;
     counters[0] = 0;
     counters[1] = 0;
     int status = 0;
     cb_nl p;
     p.y_n = state;
     p.parameters = parameters;
-    p.drivers = drivers;
     p.settings = settings;
     p.h = dt;
-    (void)accumulator;
-    (void)rhs_cache;
     // stage 0 (explicit)
     for (int i = 0; i < 2; ++i) {
         stage_base[i] = state[i];
     }
-    if (first_step || !accepted) {
-        cb_dxdt(stage_base, parameters, drivers, stage_rhs, t);
+    if (!accepted) {
+        cb_dxdt(stage_base, parameters, stage_rhs);
     } else {
         for (int i = 0; i < 2; ++i) {
             stage_rhs[i] = rhs_cache[i];
@@ -587,149 +572,128 @@ CB_DEVFN int cb_step(const real *state, real *proposed_state,
     }
     for (int i = 0; i < 2; ++i) {
         const real u_i = stage_increment[i];
-        (void)u_i;
         error[i] = (-0.0019588905362793174f) * u_i;
-        accumulator[0 + i] = 0.26f * u_i;
-        accumulator[2 + i] = 0.13f * u_i;
-        accumulator[4 + i] = 0.22371961478320504f * u_i;
-        accumulator[6 + i] = 0.16648564323248322f * u_i;
-        accumulator[8 + i] = 0.13855640231268224f * u_i;
-        accumulator[10 + i] = 0.13659751177640292f * u_i;
+        sum_1[i] = 0.26f * u_i;
+        sum_2[i] = 0.13f * u_i;
+        sum_3[i] = 0.22371961478320504f * u_i;
+        sum_4[i] = 0.16648564323248322f * u_i;
+        sum_5[i] = 0.13855640231268224f * u_i;
+        sum_6[i] = 0.13659751177640292f * u_i;
     }
     // stage 1
     for (int i = 0; i < 2; ++i) {
-        stage_base[i] = state[i] + accumulator[0 + i];
+        stage_base[i] = state[i] + sum_1[i];
     }
     p.base = stage_base;
     p.a = 0.26f;
-    p.t = t + 0.52f * dt;
     for (int i = 0; i < 2; ++i) {
         stage_increment[i] = increment_cache[i];
     }
-    status |= cb_stage_newton(&p, stage_increment, counters, solver_shared, solver_persistent,
-                              solver_shared_i, solver_persistent_i);
+    status |= cb_stage_newton(&p, stage_increment, counters, solver_persistent);
     for (int i = 0; i < 2; ++i) {
         increment_cache[i] = stage_increment[i];
     }
     for (int i = 0; i < 2; ++i) {
         const real u_i = stage_increment[i];
-        (void)u_i;
-        accumulator[2 + i] += 0.8403332099679081f * u_i;
-        accumulator[4 + i] += 0.476755323197997f * u_i;
-        accumulator[6 + i] += 0.1045001884159172f * u_i;
+        sum_2[i] += 0.8403332099679081f * u_i;
+        sum_3[i] += 0.476755323197997f * u_i;
+        sum_4[i] += 0.1045001884159172f * u_i;
     }
     // stage 2
     for (int i = 0; i < 2; ++i) {
-        stage_base[i] = state[i] + accumulator[2 + i];
+        stage_base[i] = state[i] + sum_2[i];
     }
     p.base = stage_base;
     p.a = 0.26f;
-    p.t = t + 1.230333209967908f * dt;
     for (int i = 0; i < 2; ++i) {
         stage_increment[i] = increment_cache[i];
     }
-    status |= cb_stage_newton(&p, stage_increment, counters, solver_shared, solver_persistent,
-                              solver_shared_i, solver_persistent_i);
+    status |= cb_stage_newton(&p, stage_increment, counters, solver_persistent);
     for (int i = 0; i < 2; ++i) {
         increment_cache[i] = stage_increment[i];
     }
     for (int i = 0; i < 2; ++i) {
         const real u_i = stage_increment[i];
-        (void)u_i;
         error[i] += (-0.012515715947863326f) * u_i;
-        accumulator[4 + i] += (-0.06470895363112615f) * u_i;
-        accumulator[6 + i] += 0.03631482272098715f * u_i;
-        accumulator[8 + i] += (-0.04245337201752043f) * u_i;
-        accumulator[10 + i] += (-0.05496908796538376f) * u_i;
+        sum_3[i] += (-0.06470895363112615f) * u_i;
+        sum_4[i] += 0.03631482272098715f * u_i;
+        sum_5[i] += (-0.04245337201752043f) * u_i;
+        sum_6[i] += (-0.05496908796538376f) * u_i;
     }
     // stage 3
     for (int i = 0; i < 2; ++i) {
-        stage_base[i] = state[i] + accumulator[4 + i];
+        stage_base[i] = state[i] + sum_3[i];
     }
     p.base = stage_base;
     p.a = 0.26f;
-    p.t = t + 0.895765984350076f * dt;
     for (int i = 0; i < 2; ++i) {
         stage_increment[i] = increment_cache[i];
     }
-    status |= cb_stage_newton(&p, stage_increment, counters, solver_shared, solver_persistent,
-                              solver_shared_i, solver_persistent_i);
+    status |= cb_stage_newton(&p, stage_increment, counters, solver_persistent);
     for (int i = 0; i < 2; ++i) {
         increment_cache[i] = stage_increment[i];
     }
     for (int i = 0; i < 2; ++i) {
         const real u_i = stage_increment[i];
-        (void)u_i;
         error[i] += (-0.06565284626324187f) * u_i;
-        accumulator[6 + i] += (-0.13090704451073998f) * u_i;
-        accumulator[8 + i] += 0.02446657898003141f * u_i;
-        accumulator[10 + i] += (-0.04118626728321046f) * u_i;
+        sum_4[i] += (-0.13090704451073998f) * u_i;
+        sum_5[i] += 0.02446657898003141f * u_i;
+        sum_6[i] += (-0.04118626728321046f) * u_i;
     }
     // stage 4
     for (int i = 0; i < 2; ++i) {
-        stage_base[i] = state[i] + accumulator[6 + i];
+        stage_base[i] = state[i] + sum_4[i];
     }
     p.base = stage_base;
     p.a = 0.26f;
-    p.t = t + 0.436393609858648f * dt;
     for (int i = 0; i < 2; ++i) {
         stage_increment[i] = increment_cache[i];
     }
-    status |= cb_stage_newton(&p, stage_increment, counters, solver_shared, solver_persistent,
-                              solver_shared_i, solver_persistent_i);
+    status |= cb_stage_newton(&p, stage_increment, counters, solver_persistent);
     for (int i = 0; i < 2; ++i) {
         increment_cache[i] = stage_increment[i];
     }
     for (int i = 0; i < 2; ++i) {
         const real u_i = stage_increment[i];
-        (void)u_i;
         error[i] += 0.010502658265357234f * u_i;
-        accumulator[8 + i] += 0.6194303907248068f * u_i;
-        accumulator[10 + i] += 0.629933048990164f * u_i;
+        sum_5[i] += 0.6194303907248068f * u_i;
+        sum_6[i] += 0.629933048990164f * u_i;
     }
     // stage 5
     for (int i = 0; i < 2; ++i) {
-        stage_base[i] = state[i] + accumulator[8 + i];
+        stage_base[i] = state[i] + sum_5[i];
     }
     p.base = stage_base;
     p.a = 0.26f;
-    p.t = t + 1.0f * dt;
     for (int i = 0; i < 2; ++i) {
         stage_increment[i] = increment_cache[i];
     }
-    status |= cb_stage_newton(&p, stage_increment, counters, solver_shared, solver_persistent,
-                              solver_shared_i, solver_persistent_i);
+    status |= cb_stage_newton(&p, stage_increment, counters, solver_persistent);
     for (int i = 0; i < 2; ++i) {
         increment_cache[i] = stage_increment[i];
     }
     for (int i = 0; i < 2; ++i) {
         const real u_i = stage_increment[i];
-        (void)u_i;
         error[i] += (-0.1903752055179727f) * u_i;
-        accumulator[10 + i] += 0.06962479448202728f * u_i;
+        sum_6[i] += 0.06962479448202728f * u_i;
     }
     // stage 6
     for (int i = 0; i < 2; ++i) {
-        stage_base[i] = state[i] + accumulator[10 + i];
+        stage_base[i] = state[i] + sum_6[i];
     }
     p.base = stage_base;
     p.a = 0.26f;
-    p.t = t + 1.0f * dt;
     for (int i = 0; i < 2; ++i) {
         stage_increment[i] = increment_cache[i];
     }
-    status |= cb_stage_newton(&p, stage_increment, counters, solver_shared, solver_persistent,
-                              solver_shared_i, solver_persistent_i);
+    status |= cb_stage_newton(&p, stage_increment, counters, solver_persistent);
     for (int i = 0; i < 2; ++i) {
         increment_cache[i] = stage_increment[i];
     }
     for (int i = 0; i < 2; ++i) {
         const real u_i = stage_increment[i];
-        (void)u_i;
         error[i] += 0.26f * u_i;
         proposed_state[i] = stage_base[i] + 0.26f * u_i;
-    }
-    for (int i = 0; i < 2; ++i) {
     }
     for (int i = 0; i < 2; ++i) {
         rhs_cache[i] = stage_increment[i] / dt;
@@ -740,13 +704,10 @@ CB_DEVFN int cb_step(const real *state, real *proposed_state,
 // Step controller: gustafsson.
 CB_DEVFN int cb_controller(real *dt, const real *proposed_state,
                            const real *state, const real *error, int niters,
-                           int truncated, int *accept_out, const real *settings,
-                           real *shared, real *persistent)
+                           int truncated, int *accept_out,
+                           const real *settings, real *persistent)
 {
-    (void)shared;
-    (void)niters;
     real *timestep_buffer = persistent + 0;
-    (void)timestep_buffer;
     real nrm2 = (real)0;
     for (int i = 0; i < 2; ++i) {
         real e = fabsf(error[i]);
@@ -798,12 +759,11 @@ CB_DEVFN int cb_controller(real *dt, const real *proposed_state,
 // t0 + settling_time + duration, truncate steps to land exactly on save
 // times, write saves (run index fastest, so GPU writes coalesce), and
 // return the run's status bits. Markers @...@ are filled by the generator
-// (gen/emit.c); each buffer comes from the registry with a literal offset.
-CB_DEVFN int cb_loop(int run, int n_runs, const real *inits,
-                     const real *params, const real *settings,
-                     real *state_out, real *obs_out, int *counters_out,
-                     int n_saves, int max_steps, real *shared,
-                     real *persistent, int *shared_i, int *persistent_i)
+// (gen/loop.c): each buffer comes from the registry with a literal offset,
+// and each function takes only the arguments its body uses.
+CB_DEVFN int cb_loop(int run, const real *inits, const real *params,
+                     const real *settings, real *state_out, int n_runs,
+                     int n_saves, int max_steps, real *persistent)
 {
     real state[2];
     for (int cb_i = 0; cb_i < 2; ++cb_i) { state[cb_i] = 0; }
@@ -811,36 +771,16 @@ CB_DEVFN int cb_loop(int run, int n_runs, const real *inits,
     for (int cb_i = 0; cb_i < 2; ++cb_i) { proposed_state[cb_i] = 0; }
     real parameters[1];
     for (int cb_i = 0; cb_i < 1; ++cb_i) { parameters[cb_i] = 0; }
-    real drivers[1];
-    real proposed_drivers[1];
-    real observables[1];
-    real proposed_observables[1];
     real error[2];
     for (int cb_i = 0; cb_i < 2; ++cb_i) { error[cb_i] = 0; }
-    int counters[1];
-    real state_summary[1];
-    real observable_summary[1];
     real dt[1];
     for (int cb_i = 0; cb_i < 1; ++cb_i) { dt[cb_i] = 0; }
     int accept_step[1];
     for (int cb_i = 0; cb_i < 1; ++cb_i) { accept_step[cb_i] = 0; }
     int proposed_counters[2];
     for (int cb_i = 0; cb_i < 2; ++cb_i) { proposed_counters[cb_i] = 0; }
-    real *algorithm_shared = shared + 0;
     real *algorithm_persistent = persistent + 0;
-    int *algorithm_shared_i = shared_i + 0;
-    int *algorithm_persistent_i = persistent_i + 0;
-    real *controller_shared = shared + 0;
     real *controller_persistent = persistent + 5;
-    int *controller_shared_i = shared_i + 0;
-    int *controller_persistent_i = persistent_i + 0;
-    (void)controller_shared;
-    (void)controller_persistent;
-    (void)controller_shared_i;
-    (void)controller_persistent_i;
-    (void)counters;
-    (void)state_summary;
-    (void)observable_summary;
     const cb_time t_start =
         cb_time_make(settings[CB_SET_T0], settings[CB_SET_T0 + 1]);
     const cb_time t_save0 = cb_time_make(settings[CB_SET_SAVE_START],
@@ -853,27 +793,23 @@ CB_DEVFN int cb_loop(int run, int n_runs, const real *inits,
     for (int i = 0; i < CB_N_PARAMS; ++i) {
         parameters[i] = params[(long long)i * n_runs + run];
     }
-    (void)obs_out;
-    (void)counters_out;
     cb_time t = t_start;
     cb_time next_save = t_save0;
     int save_idx = 0;
     dt[0] = settings[CB_SET_DT];
     accept_step[0] = 1;
+    int transient = 0; // status bits of this attempt, kept if it fails
     if (cb_time_sub(t_save0, t_start) <= (real)0) {
         for (int i = 0; i < CB_N_STATES; ++i) {
-            state_out[((long long)save_idx * CB_N_SAVED + i) * n_runs + run] = state[i];
+            state_out[((long long)save_idx * CB_COLS_STATE_OUT + i) * n_runs + run] = state[i];
         }
         save_idx = 1;
         next_save = cb_time_mul_add(t_save0, (real)1, save_every);
     }
     int status = 0;
-    int first_step = 1;
-    int accepted = 1;
+    int accepted = 0; // no accepted step yet: nothing to carry over (FSAL)
     int steps = 0;
     int stalled = 0;
-    int transient = 0; // status bits of this attempt, kept if it fails
-    (void)transient;
     while (save_idx < n_saves) {
         if (steps >= max_steps) {
             status |= CB_RUN_MAX_STEPS;
@@ -899,24 +835,16 @@ CB_DEVFN int cb_loop(int run, int n_runs, const real *inits,
                 int burst_status = 0;
                 int k = 0;
                 for (; k < burst; ++k) {
-                    burst_status = cb_step(
-                        state, proposed_state, parameters, drivers,
-                        proposed_drivers, observables, proposed_observables,
-                        error, h,
-                        cb_time_real(cb_time_mul_add(t_base, (real)k,
-                                                     h_time)),
-                        first_step, 1, algorithm_shared,
-                        algorithm_persistent, algorithm_shared_i,
-                        algorithm_persistent_i, proposed_counters, settings);
-                    first_step = 0;
+                    burst_status = cb_step(state, proposed_state, parameters,
+                                           error, h, accepted,
+                                           algorithm_persistent,
+                                           proposed_counters, settings);
                     if (burst_status != 0) {
                         break;
                     }
+                    accepted = 1;
                     for (int i = 0; i < CB_N_STATES; ++i) {
                         state[i] = proposed_state[i];
-                    }
-                    for (int i = 0; i < CB_N_OBS; ++i) {
-                        observables[i] = proposed_observables[i];
                     }
                 }
                 steps += k + (burst_status != 0);
@@ -946,14 +874,11 @@ CB_DEVFN int cb_loop(int run, int n_runs, const real *inits,
             dt_eff = to_save;
             do_save = 1;
         }
-        const int step_status = cb_step(
-            state, proposed_state, parameters, drivers, proposed_drivers,
-            observables, proposed_observables, error, dt_eff,
-            cb_time_real(t), first_step, accepted, algorithm_shared,
-            algorithm_persistent, algorithm_shared_i, algorithm_persistent_i,
-            proposed_counters, settings);
+        const int step_status = cb_step(state, proposed_state, parameters,
+                                        error, dt_eff, accepted,
+                                        algorithm_persistent,
+                                        proposed_counters, settings);
         steps++;
-        first_step = 0;
         int proposal_finite = 1;
         for (int i = 0; i < CB_N_STATES; ++i) {
             proposal_finite = proposal_finite && cb_finite(proposed_state[i]);
@@ -963,8 +888,9 @@ CB_DEVFN int cb_loop(int run, int n_runs, const real *inits,
         }
         const int truncated = do_save && dt_eff != dt[0];
         const int ctrl_status = cb_controller(dt, proposed_state, state, error,
-            proposed_counters[0], truncated, accept_step, settings,
-            controller_shared, controller_persistent);
+                                              proposed_counters[0], truncated,
+                                              accept_step, settings,
+                                              controller_persistent);
         transient |= step_status | ctrl_status |
                      (proposal_finite ? 0 : CB_RUN_NONFINITE_STATE);
         if (ctrl_status & CB_RUN_STEP_TOO_SMALL) {
@@ -988,16 +914,13 @@ CB_DEVFN int cb_loop(int run, int n_runs, const real *inits,
             state[i] = proposed_state[i];
             finite = finite && cb_finite(state[i]);
         }
-        for (int i = 0; i < CB_N_OBS; ++i) {
-            observables[i] = proposed_observables[i];
-        }
         if (!finite) {
             status |= CB_RUN_NONFINITE_STATE;
             break;
         }
         if (do_save) {
             for (int i = 0; i < CB_N_STATES; ++i) {
-                state_out[((long long)save_idx * CB_N_SAVED + i) * n_runs + run] = state[i];
+                state_out[((long long)save_idx * CB_COLS_STATE_OUT + i) * n_runs + run] = state[i];
             }
             save_idx++;
             next_save = cb_time_mul_add(t_save0, (real)save_idx, save_every);
@@ -1007,73 +930,60 @@ CB_DEVFN int cb_loop(int run, int n_runs, const real *inits,
 }
 
 // One run: its persistent pools live here for the whole run.
-CB_DEVFN void cb_run(int run, int n_runs, const real *inits,
-                     const real *params, const real *settings,
-                     real *state_out, real *obs_out, int *counters_out,
-                     int *status_out, int n_saves, int max_steps,
-                     real *shared, int *shared_i)
+CB_DEVFN void cb_run(int run, const real *inits, const real *params,
+                     const real *settings, real *state_out, int *status_out,
+                     int n_runs, int n_saves, int max_steps)
 {
     real persistent[CB_PERSISTENT_ALLOC];
-    int persistent_i[CB_PERSISTENT_I_ALLOC];
     for (int i = 0; i < CB_PERSISTENT_ALLOC; ++i) {
         persistent[i] = (real)0;
     }
-    for (int i = 0; i < CB_PERSISTENT_I_ALLOC; ++i) {
-        persistent_i[i] = 0;
-    }
-    for (int i = 0; i < CB_SHARED_SIZE; ++i) {
-        shared[i] = (real)0;
-    }
-    for (int i = 0; i < CB_SHARED_I_SIZE; ++i) {
-        shared_i[i] = 0;
-    }
-    status_out[run] = cb_loop(run, n_runs, inits, params, settings,
-                              state_out, obs_out, counters_out, n_saves,
-                              max_steps, shared, persistent, shared_i,
-                              persistent_i);
+    status_out[run] = cb_loop(run, inits, params, settings, state_out, n_runs,
+                              n_saves, max_steps, persistent);
 }
 // End of loop.cu.
-
 // Start of entry.cu.
 // Entry points. On the GPU one thread integrates one run, with its slice
 // of dynamic shared memory (the stride is odd, so neighbouring runs fall
 // in different banks). On the host an OpenMP loop runs them, each with
-// its "shared" pool on its own stack.
+// its "shared" pool on its own stack. Both take the arguments of
+// gen/kernel_args.def in its order: the kernel by value, the host entry
+// as an array of pointers to them (as cuLaunchKernel takes them).
 #if CB_GPU
-CB_KERNEL void cubie_kernel(const real *__restrict__ inits,
-                            const real *__restrict__ params,
-                            const real *__restrict__ settings,
-                            real *__restrict__ state_out,
-                            real *__restrict__ obs_out,
-                            int *__restrict__ counters_out,
-                            int *__restrict__ status_out, int n_runs,
-                            int n_saves, int max_steps)
+CB_KERNEL void __launch_bounds__(CB_BLOCK_SIZE)
+cubie_kernel(const real *__restrict__ inits,
+             const real *__restrict__ params,
+             const real *__restrict__ settings,
+             real *__restrict__ state_out,
+             real *__restrict__ obs_out,
+             int *__restrict__ counters_out,
+             int *__restrict__ status_out,
+             int n_runs,
+             int n_saves,
+             int max_steps)
 {
-    extern __shared__ __align__(16) unsigned char cb_smem[];
     const int run = (int)(blockIdx.x * blockDim.x + threadIdx.x);
     if (run >= n_runs) {
         return;
     }
-    real *shared = (real *)cb_smem + threadIdx.x * CB_SHARED_STRIDE;
-    int *shared_i = (int *)((real *)cb_smem + blockDim.x * CB_SHARED_STRIDE) +
-                    threadIdx.x * CB_SHARED_I_STRIDE;
-    cb_run(run, n_runs, inits, params, settings, state_out, obs_out,
-           counters_out, status_out, n_saves, max_steps, shared, shared_i);
+    cb_run(run, inits, params, settings, state_out, status_out, n_runs,
+           n_saves, max_steps);
 }
 #else
-CB_KERNEL void cubie_host_run(const real *inits, const real *params,
-                              const real *settings, real *state_out,
-                              real *obs_out, int *counters_out,
-                              int *status_out, int n_runs, int n_saves,
-                              int max_steps)
+CB_KERNEL void cubie_host_run(void *const *args)
 {
+    const real *inits = *(const real *const *)args[0];
+    const real *params = *(const real *const *)args[1];
+    const real *settings = *(const real *const *)args[2];
+    real *state_out = *(real *const *)args[3];
+    int *status_out = *(int *const *)args[6];
+    const int n_runs = *(const int *)args[7];
+    const int n_saves = *(const int *)args[8];
+    const int max_steps = *(const int *)args[9];
 #pragma omp parallel for schedule(dynamic, 64)
     for (int run = 0; run < n_runs; ++run) {
-        real shared[CB_SHARED_ALLOC];
-        int shared_i[CB_SHARED_I_ALLOC];
-        cb_run(run, n_runs, inits, params, settings, state_out, obs_out,
-               counters_out, status_out, n_saves, max_steps, shared,
-               shared_i);
+        cb_run(run, inits, params, settings, state_out, status_out, n_runs,
+               n_saves, max_steps);
     }
 }
 #endif

@@ -191,7 +191,7 @@ int main(int argc, char **argv)
     bench(sys, "lorenz tsit5 f32 pi tol=1e-6", ts, ts_run, "rho", 0.0, 21.0,
           1u << 20, reps);
     /* The original's benchmarks/lorenz_mean_runtime.py configurations
-     * (reference/cubie-features.md section 9): `fixed` and `adaptive`. */
+     * (its benchmarks/lorenz_mean_runtime.py): `fixed` and `adaptive`. */
     const char *orig_fixed_run[] = {"dt=0.001", "duration=1",
                                     "save_every=1", "blocksize=64", NULL};
     bench(sys, "original 'fixed' rk4 f32 block 64", rk4, orig_fixed_run,

@@ -1,0 +1,188 @@
+/* The generator's compile context and the interface every component of
+ * the solver stack implements. Not part of any public interface.
+ *
+ * A compile is a list of passes over one cb_ctx (gen/generate.c):
+ *   resolve  -> the stack: precision, method, controller, outputs, and
+ *               each component's own choices (linear solver, ...);
+ *   register -> every component registers its buffers with the registry;
+ *   freeze   -> the registry fixes every offset (emitters only read);
+ *   emit     -> the components write the kernel, callees first;
+ *   check    -> every registered buffer with room was declared.
+ * The stack is: the loop (gen/loop.c), the step controller
+ * (gen/controller.c), the algorithm step of the method's family (gen/erk.c,
+ * single.c, dirk.c, firk.c, rosenbrock.c) and, for implicit steps, its
+ * solve: Newton (gen/newton.c) over a Krylov solver (gen/krylov.c) with a
+ * preconditioner (gen/precond.c). Every right-hand side, Jacobian-vector
+ * product, Jacobian diagonal and df/dt is called through one emitter,
+ * gen/rhs.c, which takes the stage time. */
+#ifndef CB_CTX_H
+#define CB_CTX_H
+
+#include <stdbool.h>
+
+#include "fn.h"
+#include "options.h"
+#include "registry.h"
+#include "spec.h"
+#include "tables.h"
+
+typedef struct cb_ctx cb_ctx;
+
+/* A component of the stack. Each pass that has nothing to do for a
+ * component may leave its entry NULL. */
+typedef struct {
+    const char *name;
+    cubie_status (*resolve)(cb_ctx *c);          /* read options */
+    cubie_status (*register_buffers)(cb_ctx *c); /* ask the registry */
+    cubie_status (*emit)(cb_ctx *c, cb_sb *sb);  /* write its functions */
+} cb_component;
+
+/* The components (one file each). */
+extern const cb_component cb_comp_loop, cb_comp_controller, cb_comp_erk,
+    cb_comp_single, cb_comp_dirk, cb_comp_firk, cb_comp_rosenbrock,
+    cb_comp_newton, cb_comp_krylov, cb_comp_precond;
+
+/* The right-hand-side functions of the system (gen/rhs.c). */
+typedef enum {
+    CB_RHS_DXDT,        /* cb_dxdt: the derivatives of the states */
+    CB_RHS_OBSERVABLES, /* cb_observables: the listed auxiliaries */
+    CB_RHS_JVP,         /* cb_jvp: J v */
+    CB_RHS_DIAG,        /* cb_jac_diag: diag(J) */
+    CB_RHS_DFDT,        /* cb_dfdt: df/dt at fixed state */
+    CB_RHS_COUNT
+} cb_rhs_kind;
+
+/* The implicit solve of one step: its problem (one stage of n unknowns,
+ * or all stages of a FIRK coupled) and its solvers' choices. */
+typedef struct {
+    const char *prefix;      /* names the functions and owners: "stage_" */
+    int n;                   /* states */
+    int stages;              /* 1: Y = base + a u; s > 1: coupled (FIRK) */
+    const double *A;         /* stages x stages, coupled problems only */
+    const double *c;         /* stage nodes, coupled problems only */
+    bool newton;             /* false: the linear solver alone */
+    cb_choice lin;           /* CB_LINEAR_... */
+    cb_choice pre;           /* CB_PRECOND_... */
+    int pre_order;           /* Neumann terms */
+    cb_owner *newton_owner, *linear_owner;
+    cb_fn states, residual, operator_, precond, linsolve, newton_fn;
+} cb_nk;
+
+struct cb_ctx {
+    const struct cubie_system *sys;
+    const struct cubie_options *opt;
+    cubie_error *err;
+    bool dbl;
+    cb_prec prec;                /* the real buffers' precision */
+    /* resolve */
+    const cb_method *method;
+    const cb_rk_tableau *tab;
+    const cb_component *algorithm;
+    cb_controller ctrl;
+    int order;                   /* the controller's exponent order */
+    bool fsal;
+    int n_error;                 /* error-estimate length (0: fixed) */
+    bool out[CB_OUT_COUNT];      /* the requested outputs */
+    int cols[CB_KARG_COUNT];     /* columns of each kernel argument */
+    int out_col[CB_OUT_COUNT];   /* first column of each output */
+    int block;                   /* threads per block the kernel is bound to */
+    cb_nk nk;                    /* implicit families */
+    /* register, freeze */
+    cb_registry *reg;
+    cb_owner *loop, *algo, *ctrl_owner;
+    cb_sizes loop_sizes;
+    /* emit: the functions, for the calls of their callers */
+    cb_fn rhs[CB_RHS_COUNT];
+    cb_fn step, controller, loop_fn, run_fn;
+    /* The literals printed so far, or NULL (a coefficient is printed many
+     * times, and its shortest form takes up to 17 conversions to find). */
+    struct cb_lit_cache *lits;
+};
+
+/* A cache of literal texts by value (gen/generate.c). */
+struct cb_lit_cache {
+    bool set[256];
+    struct {
+        double v;
+        char text[48];
+    } slot[256];
+};
+
+/* ---- helpers every component uses (gen/generate.c) ---- */
+
+/* The precision's literal of v into a 48-byte buffer. */
+void cb_lit(const cb_ctx *c, double v, char out[48]);
+/* The precision's name of a libm function: "fabs" -> "fabsf". */
+const char *cb_math(const cb_ctx *c, const char *name);
+/* `target = coef * src;` or `target += coef * src;` (one line; nothing for
+ * coef 0 unless assign, then a zero; a coefficient of 1 is left out). */
+void cb_emit_term(const cb_ctx *c, cb_sb *sb, const char *target,
+                  bool assign, double coef, const char *src);
+/* Define f into sb: the declarations of the buffers of owner o that body
+ * uses (o may be NULL), then body (indented one level); its parameters
+ * are those the two use. */
+cubie_status cb_define(cb_ctx *c, cb_fn *f, cb_owner *o, const char *body,
+                       cb_sb *sb);
+/* The run status bits and the settings offsets as #defines. */
+void cb_emit_common_defines(const cb_ctx *c, cb_sb *sb);
+/* Define cb_step from body (the algorithm's buffers it uses declared
+ * first), over the one signature every algorithm shares: each step keeps
+ * the parameters it uses. Frees body; a body that ran out of memory
+ * fails here. */
+cubie_status cb_define_step(cb_ctx *c, cb_sb *body, cb_sb *sb);
+
+/* ---- the right-hand-side emitter (gen/rhs.c) ---- */
+
+/* Emit cb_dxdt (and cb_observables when observables are saved). */
+cubie_status cb_rhs_emit_system(cb_ctx *c, cb_sb *sb);
+/* Emit the derivative functions an implicit step needs: cb_jvp, and
+ * cb_jac_diag / cb_dfdt when asked. */
+cubie_status cb_rhs_emit_derivatives(cb_ctx *c, cb_sb *sb, bool diag,
+                                     bool dfdt);
+/* Whether any emitted right-hand-side function reads `name` (parameters,
+ * drivers, t). */
+bool cb_rhs_reads(const cb_ctx *c, const char *name);
+/* One call statement `cb_dxdt(...);`, passing only what the function
+ * uses. y: the state it is evaluated at; v: the vector of a JVP (else
+ * NULL); out: the result; t: the stage time (text); solve: inside the
+ * implicit solve's functions, where the parameters and drivers are
+ * p->parameters and p->drivers. */
+void cb_rhs_call(const cb_ctx *c, cb_sb *sb, cb_rhs_kind k, const char *y,
+                 const char *v, const char *out, const char *t, bool solve);
+
+/* ---- the implicit solve (gen/newton.c) ---- */
+
+/* The cb_nl struct the solve's functions take, with the fields they
+ * read, and the step's lines that fill it (p.y_n = state; ...). */
+void cb_nk_emit_struct(const cb_ctx *c, cb_sb *sb);
+/* The start of an implicit step: its Newton and Krylov counters zeroed,
+ * `int status = 0;`, and p filled. */
+void cb_nk_emit_setup(const cb_ctx *c, cb_sb *sb);
+/* Set up c->nk for a one-stage or coupled problem. */
+void cb_nk_setup(cb_ctx *c, const char *prefix, int stages,
+                 const double *A, const double *cnodes);
+/* The resolve of a step that solves one stage at a time (DIRK,
+ * Rosenbrock, the single-stage methods): c->nk for one stage, then the
+ * solver's own resolve. */
+cubie_status cb_nk_resolve_one_stage(cb_ctx *c);
+/* Register the solve's buffers (Newton over the linear solver, or the
+ * linear solver alone) and roll it up into the step as "solver"; after
+ * relocations, refresh the roll-ups from the innermost child out. */
+cubie_status cb_nk_register_solver(cb_ctx *c);
+cubie_status cb_nk_refresh(cb_ctx *c);
+/* Emit everything the step's solve needs before the step: cb_jvp (and
+ * cb_jac_diag for a Jacobi preconditioner, cb_dfdt when asked), the
+ * cb_nl struct, the problem, the preconditioner, the linear solver and
+ * Newton. */
+cubie_status cb_nk_emit_solver(cb_ctx *c, cb_sb *sb, bool dfdt);
+/* `p.t = <t>;` when the solve reads time. */
+void cb_nk_emit_time(const cb_ctx *c, cb_sb *sb, const char *t);
+/* Whether the preconditioner needs the Jacobian's diagonal. */
+bool cb_precond_needs_diag(const cb_ctx *c);
+/* `status |= cb_<prefix>newton(&p, u, ...);` (or the linear solve of a
+ * Rosenbrock stage) with the step's pools. */
+void cb_nk_emit_newton_call(const cb_ctx *c, cb_sb *sb, const char *u);
+void cb_nk_emit_linsolve_call(const cb_ctx *c, cb_sb *sb, const char *b,
+                              const char *x, const char *iters);
+
+#endif

@@ -1,0 +1,249 @@
+/* The linear solve of the implicit steps: (beta I - gamma h (A x J)) x = b
+ * by minimal residual, steepest descent or BiCGSTAB, preconditioned
+ * (gen/precond.c), matrix-free (cb_Poperator of gen/newton.c). The rules
+ * are the original's (cubie's linear_solver.py): the weighted mean-square
+ * norm N(v) = mean (v_i / max(katol_i + krtol_i |ref_i|, 1e-16))^2 with
+ * the step's start state as ref; tol = floor + reduction sqrt(N(b));
+ * converged when N(r) <= tol^2; the initial residual is b - A x0.
+ * BiCGSTAB breaks down when |rho| or |omega| falls below 1e-30 (float) /
+ * 1e-200 (double). */
+#include <stdio.h>
+
+#include "krylov.h"
+
+#define P c->nk.prefix
+
+static int N_of(const cb_nk *nk)
+{
+    return nk->n * nk->stages;
+}
+
+static cubie_status krylov_register(cb_ctx *c)
+{
+    cb_nk *nk = &c->nk;
+    const cb_prec p = c->prec;
+    const size_t N = (size_t)N_of(nk), n = (size_t)nk->n;
+    char name[96];
+    snprintf(name, sizeof(name), "%slinear_solver", P);
+    CB_TRY(cb_registry_owner(c->reg, name, p, &nk->linear_owner, c->err));
+    cb_owner *L = nk->linear_owner;
+    CB_TRY(cb_register(L, "lin_residual", N, CB_LOC_LOCAL, false, NULL, p,
+                       c->err));
+    CB_TRY(cb_register(L, "preconditioned_vec", N, CB_LOC_LOCAL, false, NULL,
+                       p, c->err));
+    CB_TRY(cb_register(L, "temp", N, CB_LOC_LOCAL, false, NULL, p, c->err));
+    CB_TRY(cb_comp_precond.register_buffers(c));
+    /* The coupled operator's sum over stages, sum_j a_ij v_j. */
+    CB_TRY(cb_register(L, "coupling_scratch", nk->stages > 1 ? n : 0,
+                       CB_LOC_LOCAL, false, NULL, p, c->err));
+    const size_t bi = nk->lin == CB_LINEAR_BICGSTAB ? N : 0;
+    CB_TRY(cb_register(L, "bicg_r0_hat", bi, CB_LOC_LOCAL, false, NULL, p,
+                       c->err));
+    CB_TRY(cb_register(L, "bicg_p", bi, CB_LOC_LOCAL, false, NULL, p,
+                       c->err));
+    CB_TRY(cb_register(L, "bicg_v", bi, CB_LOC_LOCAL, false, NULL, p,
+                       c->err));
+    return CUBIE_OK;
+}
+
+void cb_krylov_emit_norm(const cb_ctx *c, cb_sb *sb, const char *vec,
+                         const char *into, const char *which)
+{
+    char l[48];
+    cb_lit(c, 1e-16, l);
+    cb_sb_line(sb, "%s = (real)0;", into);
+    cb_sb_line(sb, "for (int k = 0; k < %d; ++k) {", N_of(&c->nk));
+    cb_sb_indent(sb);
+    cb_sb_line(sb, "const int i = k %% %d;", c->nk.n);
+    cb_sb_line(sb, "const real sc = %s(p->settings[CB_SET_%s_ATOL + i] + "
+                   "p->settings[CB_SET_%s_RTOL + i] * %s(p->y_n[i]), %s);",
+               cb_math(c, "fmax"), which, which, cb_math(c, "fabs"), l);
+    cb_sb_line(sb, "const real q = %s[k] / sc;", vec);
+    cb_sb_line(sb, "%s += q * q;", into);
+    cb_sb_dedent(sb);
+    cb_sb_line(sb, "}");
+    cb_lit(c, 1.0 / N_of(&c->nk), l);
+    cb_sb_line(sb, "%s = %s * %s;", into, into, l);
+}
+
+static void emit_dot(const cb_ctx *c, cb_sb *sb, const char *a,
+                     const char *b, const char *into)
+{
+    cb_sb_line(sb, "%s = (real)0;", into);
+    cb_sb_line(sb, "for (int k = 0; k < %d; ++k) {", N_of(&c->nk));
+    cb_sb_line(sb, "    %s += %s[k] * %s[k];", into, a, b);
+    cb_sb_line(sb, "}");
+}
+
+/* `cb_Pprecond(p, Y, v, preconditioned_vec, ...);` and
+ * `cb_Poperator(p, Y, v2, out, coupling_scratch);` */
+static void precond(const cb_ctx *c, cb_sb *sb, const char *v)
+{
+    const char *const bind[] = {"v", v, "out", "preconditioned_vec",
+                                "scratch", "precond_scratch",
+                                "chain", "chain_scratch",
+                                "w", "coupling_scratch", NULL};
+    cb_fn_call(&c->nk.precond, sb, bind);
+    cb_sb_puts(sb, ";\n");
+}
+
+static void apply(const cb_ctx *c, cb_sb *sb, const char *v, const char *out)
+{
+    const char *const bind[] = {"v", v, "out", out, "w", "coupling_scratch",
+                                NULL};
+    cb_fn_call(&c->nk.operator_, sb, bind);
+    cb_sb_puts(sb, ";\n");
+}
+
+/* x += coef z, r -= coef <dir> with z the preconditioned direction,
+ * then the new residual norm nr. */
+static void emit_update(const cb_ctx *c, cb_sb *sb, const char *coef,
+                             const char *dir, const char *comment)
+{
+    cb_sb_line(sb, "for (int k = 0; k < %d; ++k) {", N_of(&c->nk));
+    cb_sb_line(sb, "    x[k] += %s * preconditioned_vec[k];", coef);
+    cb_sb_line(sb, "    r[k] -= %s * %s[k];%s", coef, dir, comment);
+    cb_sb_line(sb, "}");
+    cb_krylov_emit_norm(c, sb, "r", "nr", "KRYLOV");
+}
+
+/* Minimal residual or steepest descent. */
+static void emit_descent(const cb_ctx *c, cb_sb *sb)
+{
+    cb_sb_line(sb, "while (nr > tol2 && it < max_it) {");
+    cb_sb_indent(sb);
+    cb_sb_line(sb, "++it;");
+    precond(c, sb, "r");
+    apply(c, sb, "preconditioned_vec", "temp");
+    if (c->nk.lin == CB_LINEAR_MINIMAL_RESIDUAL) {
+        emit_dot(c, sb, "temp", "r", "dot1");
+        emit_dot(c, sb, "temp", "temp", "dot2");
+    } else {
+        emit_dot(c, sb, "r", "preconditioned_vec", "dot1");
+        emit_dot(c, sb, "temp", "preconditioned_vec", "dot2");
+    }
+    cb_sb_line(sb, "if (!(dot2 != (real)0) || !cb_finite(dot1 / dot2)) {");
+    cb_sb_line(sb, "    break; // no progress possible along this "
+                   "direction");
+    cb_sb_line(sb, "}");
+    cb_sb_line(sb, "const real alpha = dot1 / dot2;");
+    emit_update(c, sb, "alpha", "temp", "");
+    cb_sb_dedent(sb);
+    cb_sb_line(sb, "}");
+}
+
+static void emit_bicgstab(const cb_ctx *c, cb_sb *sb)
+{
+    const int N = N_of(&c->nk);
+    char tiny[48];
+    cb_lit(c, c->dbl ? 1e-200 : 1e-30, tiny);
+    const char *fabs_ = cb_math(c, "fabs");
+    cb_sb_line(sb, "real rho_prev = (real)1, alpha = (real)1, "
+                   "omega = (real)1;");
+    cb_sb_line(sb, "for (int k = 0; k < %d; ++k) {", N);
+    cb_sb_line(sb, "    bicg_r0_hat[k] = r[k];");
+    cb_sb_line(sb, "    bicg_p[k] = (real)0;");
+    cb_sb_line(sb, "    bicg_v[k] = (real)0;");
+    cb_sb_line(sb, "}");
+    cb_sb_line(sb, "while (nr > tol2 && it < max_it) {");
+    cb_sb_indent(sb);
+    cb_sb_line(sb, "++it;");
+    emit_dot(c, sb, "bicg_r0_hat", "r", "dot1");
+    cb_sb_line(sb, "const real rho = dot1;");
+    /* Written so that a NaN also counts as a breakdown. */
+    cb_sb_line(sb, "if (!(%s(rho) >= %s) || !(%s(omega) >= %s)) {", fabs_,
+               tiny, fabs_, tiny);
+    cb_sb_line(sb, "    status |= CB_RUN_BICGSTAB_BREAKDOWN;");
+    cb_sb_line(sb, "    break;");
+    cb_sb_line(sb, "}");
+    cb_sb_line(sb, "const real bb = (rho / rho_prev) * (alpha / omega);");
+    cb_sb_line(sb, "for (int k = 0; k < %d; ++k) {", N);
+    cb_sb_line(sb, "    bicg_p[k] = r[k] + bb * (bicg_p[k] - omega * "
+                   "bicg_v[k]);");
+    cb_sb_line(sb, "}");
+    precond(c, sb, "bicg_p");
+    apply(c, sb, "preconditioned_vec", "bicg_v");
+    emit_dot(c, sb, "bicg_r0_hat", "bicg_v", "dot2");
+    cb_sb_line(sb, "if (!(%s(dot2) >= %s)) {", fabs_, tiny);
+    cb_sb_line(sb, "    status |= CB_RUN_BICGSTAB_BREAKDOWN;");
+    cb_sb_line(sb, "    break;");
+    cb_sb_line(sb, "}");
+    cb_sb_line(sb, "alpha = rho / dot2;");
+    emit_update(c, sb, "alpha", "bicg_v", " // r is s now");
+    cb_sb_line(sb, "if (nr <= tol2) {");
+    cb_sb_line(sb, "    break;");
+    cb_sb_line(sb, "}");
+    precond(c, sb, "r");
+    apply(c, sb, "preconditioned_vec", "temp");
+    emit_dot(c, sb, "temp", "r", "dot1");
+    emit_dot(c, sb, "temp", "temp", "dot2");
+    cb_sb_line(sb, "omega = dot2 != (real)0 ? dot1 / dot2 : (real)0;");
+    cb_sb_line(sb, "if (!(%s(omega) >= %s)) {", fabs_, tiny);
+    cb_sb_line(sb, "    status |= CB_RUN_BICGSTAB_BREAKDOWN;");
+    cb_sb_line(sb, "    break;");
+    cb_sb_line(sb, "}");
+    emit_update(c, sb, "omega", "temp", "");
+    cb_sb_line(sb, "rho_prev = rho;");
+    cb_sb_dedent(sb);
+    cb_sb_line(sb, "}");
+}
+
+static cubie_status krylov_emit(cb_ctx *c, cb_sb *sb)
+{
+    const int N = N_of(&c->nk);
+    const bool bicg = c->nk.lin == CB_LINEAR_BICGSTAB;
+    char name[64];
+    cb_sb b;
+    cb_sb_init(&b);
+    b.indent = 1;
+    cb_sb_line(&b, "real *r = lin_residual;");
+    cb_sb_line(&b, "real nb, nr, dot1, dot2;");
+    cb_krylov_emit_norm(c, &b, "b", "nb", "KRYLOV");
+    cb_sb_line(&b, "const real tol = p->settings[CB_SET_KRYLOV_FLOOR] + "
+                   "p->settings[CB_SET_KRYLOV_REDUCTION] * %s(nb);",
+               cb_math(c, "sqrt"));
+    cb_sb_line(&b, "const real tol2 = tol * tol;");
+    apply(c, &b, "x", "temp");
+    cb_sb_line(&b, "for (int k = 0; k < %d; ++k) {", N);
+    cb_sb_line(&b, "    r[k] = b[k] - temp[k];");
+    cb_sb_line(&b, "}");
+    cb_krylov_emit_norm(c, &b, "r", "nr", "KRYLOV");
+    cb_sb_line(&b, "const int max_it = (int)p->settings[CB_SET_KRYLOV_MAX_"
+                   "ITERS];");
+    cb_sb_line(&b, "int it = 0;");
+    cb_sb_line(&b, "int status = 0;");
+    if (bicg) {
+        emit_bicgstab(c, &b);
+    } else {
+        emit_descent(c, &b);
+    }
+    cb_sb_line(&b, "*iters = it;");
+    cb_sb_line(&b, "if (!(nr <= tol2) && status == 0) {");
+    cb_sb_line(&b, "    status |= CB_RUN_MAX_LINEAR_ITERS;");
+    cb_sb_line(&b, "}");
+    cb_sb_line(&b, "return status;");
+    static const char *const params[] = {
+        "const cb_nl *p", "const real *Y", "const real *b", "real *x",
+        "int *iters", "real *shared", "real *persistent", "int *shared_i",
+        "int *persistent_i", NULL};
+    snprintf(name, sizeof(name), "cb_%slinsolve", P);
+    cb_fn_init(&c->nk.linsolve, "int", name, params);
+    cb_sb_line(sb, "// Solve (beta I - gamma h (A x J)) x = b from the guess "
+                   "in x (%s).", bicg ? "BiCGSTAB"
+                   : c->nk.lin == CB_LINEAR_STEEPEST_DESCENT
+                       ? "steepest descent"
+                       : "minimal residual");
+    cubie_status st = cb_define(c, &c->nk.linsolve, c->nk.linear_owner,
+                                cb_sb_str(&b), sb);
+    if (st == CUBIE_OK && b.failed) {
+        st = cb_fail_nomem(c->err);
+    }
+    cb_sb_free(&b);
+    return st;
+}
+
+const cb_component cb_comp_krylov = {
+    .name = "krylov",
+    .register_buffers = krylov_register,
+    .emit = krylov_emit,
+};

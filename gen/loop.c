@@ -1,0 +1,504 @@
+/* The loop component: the integration loop's buffers (the original's
+ * loop buffers) and the text of every marker of templates/loop.cu and
+ * templates/entry.cu. The kernel's own signature is the kernel argument
+ * table; the loop's and the run's take what their bodies use of it. */
+#include <stdio.h>
+#include <string.h>
+
+#include "ctx.h"
+#include "template.h"
+
+/* ---- declarations from the kernel argument table ---- */
+
+#define CB_DECL_REAL_IN(n) "const real *" #n
+#define CB_DECL_REAL_OUT(n) "real *" #n
+#define CB_DECL_INT_IN(n) "const int *" #n
+#define CB_DECL_INT_OUT(n) "int *" #n
+#define CB_DECL_INT_SCALAR(n) "int " #n
+#define CB_DECL_REAL_SCALAR(n) "real " #n
+#define CB_RDECL_REAL_IN(n) "const real *__restrict__ " #n
+#define CB_RDECL_REAL_OUT(n) "real *__restrict__ " #n
+#define CB_RDECL_INT_IN(n) "const int *__restrict__ " #n
+#define CB_RDECL_INT_OUT(n) "int *__restrict__ " #n
+#define CB_RDECL_INT_SCALAR(n) "int " #n
+#define CB_RDECL_REAL_SCALAR(n) "real " #n
+
+/* The parameters as device functions declare them, and as the kernel
+ * does (restrict-qualified). */
+static const char *const karg_decl[CB_KARG_COUNT] = {
+#define CB_KARG(id, name, elem, dir, rows, result, column) \
+    CB_DECL_##elem##_##dir(name),
+#include "kernel_args.def"
+#undef CB_KARG
+};
+static const char *const karg_rdecl[CB_KARG_COUNT] = {
+#define CB_KARG(id, name, elem, dir, rows, result, column) \
+    CB_RDECL_##elem##_##dir(name),
+#include "kernel_args.def"
+#undef CB_KARG
+};
+
+const char *cb_karg_decl(cb_karg k, bool restrict_)
+{
+    return restrict_ ? karg_rdecl[k] : karg_decl[k];
+}
+
+/* cb_loop's and cb_run's candidates: the run index, the kernel's
+ * arguments (cb_run writes the status), the pools. */
+static void init_loop_fns(cb_ctx *c)
+{
+    const char *loop[CB_KARG_COUNT + 8], *run[CB_KARG_COUNT + 8];
+    int nl = 0, nr = 0;
+    loop[nl++] = "int run";
+    run[nr++] = "int run";
+    for (int k = 0; k < CB_KARG_COUNT; k++) {
+        if (k != CB_KARG_STATUS_OUT) {
+            loop[nl++] = karg_decl[k];
+        }
+        run[nr++] = karg_decl[k];
+    }
+    loop[nl++] = "real *shared";
+    loop[nl++] = "real *persistent";
+    loop[nl++] = "int *shared_i";
+    loop[nl++] = "int *persistent_i";
+    loop[nl] = NULL;
+    run[nr++] = "real *shared";
+    run[nr++] = "int *shared_i";
+    run[nr] = NULL;
+    cb_fn_init(&c->loop_fn, "int", "cb_loop", loop);
+    cb_fn_init(&c->run_fn, "void", "cb_run", run);
+}
+
+/* ---- buffers ---- */
+
+static cubie_status loop_register(cb_ctx *c)
+{
+    const cb_prec p = c->prec;
+    const size_t n = (size_t)c->sys->n_states;
+    const size_t np = (size_t)c->sys->n_params, no = (size_t)c->sys->n_obs;
+    cb_owner *L = c->loop;
+    init_loop_fns(c);
+    /* The original's loop buffers. Steps do not compute observables
+     * (they are evaluated where they are saved) and there are no drivers
+     * or summaries yet: those buffers have no room. */
+    CB_TRY(cb_register(L, "state", n, CB_LOC_LOCAL, false, NULL, p, c->err));
+    CB_TRY(cb_register(L, "proposed_state", n, CB_LOC_LOCAL, false, NULL, p,
+                       c->err));
+    CB_TRY(cb_register(L, "parameters", np, CB_LOC_LOCAL, false, NULL, p,
+                       c->err));
+    CB_TRY(cb_register(L, "drivers", 0, CB_LOC_LOCAL, false, NULL, p,
+                       c->err));
+    CB_TRY(cb_register(L, "proposed_drivers", 0, CB_LOC_LOCAL, false, NULL, p,
+                       c->err));
+    CB_TRY(cb_register(L, "observables",
+                       c->out[CB_OUT_OBSERVABLES] ? no : 0, CB_LOC_LOCAL,
+                       false, NULL, p, c->err));
+    CB_TRY(cb_register(L, "proposed_observables", 0, CB_LOC_LOCAL, false,
+                       NULL, p, c->err));
+    CB_TRY(cb_register(L, "error", (size_t)c->n_error, CB_LOC_LOCAL, false,
+                       NULL, p, c->err));
+    CB_TRY(cb_register(L, "counters",
+                       c->out[CB_OUT_ITERATION_COUNTERS] ? CB_N_COUNTERS : 0,
+                       CB_LOC_LOCAL, false, NULL, CB_PREC_I32, c->err));
+    CB_TRY(cb_register(L, "state_summary", 0, CB_LOC_LOCAL, false, NULL, p,
+                       c->err));
+    CB_TRY(cb_register(L, "observable_summary", 0, CB_LOC_LOCAL, false, NULL,
+                       p, c->err));
+    CB_TRY(cb_register(L, "dt", 1, CB_LOC_LOCAL, false, NULL, p, c->err));
+    CB_TRY(cb_register(L, "accept_step", 1, CB_LOC_LOCAL, false, NULL,
+                       CB_PREC_I32, c->err));
+    /* The step's Newton and Krylov iterations. */
+    CB_TRY(cb_register(L, "proposed_counters", 2, CB_LOC_LOCAL, false, NULL,
+                       CB_PREC_I32, c->err));
+    return CUBIE_OK;
+}
+
+/* ---- markers ---- */
+
+/* One save: each requested output, in table order, writes its columns
+ * of its array at row save_idx. */
+static void emit_save(cb_ctx *c, cb_sb *sb)
+{
+    char idx[160];
+    for (int o = 0; o < CB_OUT_COUNT; o++) {
+        if (!c->out[o]) {
+            continue;
+        }
+        const cb_karg a = cb_outputs[o].array;
+        const char *arr = cb_kargs[a].name;
+        const char *cols = cb_kargs[a].id;
+        char off[32] = "";
+        if (c->out_col[o] > 0) {
+            snprintf(off, sizeof(off), "%d + ", c->out_col[o]);
+        }
+        snprintf(idx, sizeof(idx),
+                 "((long long)save_idx * CB_COLS_%s + %si) * n_runs + run",
+                 cols, off);
+        switch ((cb_output)o) {
+        case CB_OUT_STATE:
+            cb_sb_line(sb, "for (int i = 0; i < CB_N_STATES; ++i) {");
+            cb_sb_line(sb, "    %s[%s] = state[i];", arr, idx);
+            cb_sb_line(sb, "}");
+            break;
+        case CB_OUT_TIME:
+            cb_sb_line(sb, "%s[((long long)save_idx * CB_COLS_%s + %d) *",
+                       arr, cols, c->out_col[o]);
+            cb_sb_line(sb, "    n_runs + run] = cb_time_real(t);");
+            break;
+        case CB_OUT_OBSERVABLES:
+            cb_rhs_call(c, sb, CB_RHS_OBSERVABLES, "state", NULL,
+                        "observables", "cb_time_real(t)", false);
+            cb_sb_line(sb, "for (int i = 0; i < CB_N_OBS; ++i) {");
+            cb_sb_line(sb, "    %s[%s] = observables[i];", arr, idx);
+            cb_sb_line(sb, "}");
+            break;
+        case CB_OUT_ITERATION_COUNTERS:
+            cb_sb_line(sb, "for (int i = 0; i < CB_N_COUNTERS; ++i) {");
+            cb_sb_line(sb, "    %s[%s] = counters[i];", arr, idx);
+            cb_sb_line(sb, "    counters[i] = 0;");
+            cb_sb_line(sb, "}");
+            break;
+        case CB_OUT_COUNT:
+            break;
+        }
+    }
+}
+
+/* After each attempt: counters, then the controller's verdict (fixed
+ * steps: every step is accepted, and a failing one ends the run). */
+static void emit_control(cb_ctx *c, cb_sb *sb)
+{
+    const bool counting = c->out[CB_OUT_ITERATION_COUNTERS];
+    if (counting) {
+        cb_sb_line(sb, "counters[%d] += proposed_counters[0]; // %s",
+                   CB_COUNTER_NEWTON, cb_counter_names[CB_COUNTER_NEWTON]);
+        cb_sb_line(sb, "counters[%d] += proposed_counters[1]; // %s",
+                   CB_COUNTER_KRYLOV, cb_counter_names[CB_COUNTER_KRYLOV]);
+        cb_sb_line(sb, "counters[%d] += 1; // %s", CB_COUNTER_ATTEMPTS,
+                   cb_counter_names[CB_COUNTER_ATTEMPTS]);
+    }
+    if (c->ctrl == CB_CTRL_FIXED) {
+        cb_sb_line(sb, "accept_step[0] = 1;");
+        cb_sb_line(sb, "if (step_status != 0) {");
+        cb_sb_line(sb, "    status |= step_status;");
+        cb_sb_line(sb, "    break;");
+        cb_sb_line(sb, "}");
+        return;
+    }
+    /* A failed step forces a rejection; a non-finite proposal is
+     * remembered, and all of it is committed only if the run cannot
+     * recover. */
+    const char *const bind[] = {
+        "niters",     "proposed_counters[0]",
+        "accept_out", "accept_step",
+        "shared",     "controller_shared",
+        "persistent", "controller_persistent",
+        NULL};
+    cb_sb_line(sb, "int proposal_finite = 1;");
+    cb_sb_line(sb, "for (int i = 0; i < CB_N_STATES; ++i) {");
+    cb_sb_line(sb, "    proposal_finite = proposal_finite && "
+                   "cb_finite(proposed_state[i]);");
+    cb_sb_line(sb, "    if (step_status != 0) {");
+    char big[48];
+    cb_lit(c, 1e16, big);
+    cb_sb_line(sb, "        error[i] = %s;", big);
+    cb_sb_line(sb, "    }");
+    cb_sb_line(sb, "}");
+    cb_sb_line(sb, "const int truncated = do_save && dt_eff != dt[0];");
+    cb_sb_puts(sb, "const int ctrl_status = ");
+    cb_fn_call(&c->controller, sb, bind);
+    cb_sb_puts(sb, ";\n");
+    cb_sb_line(sb, "transient |= step_status | ctrl_status |");
+    cb_sb_line(sb, "             (proposal_finite ? 0 : "
+                   "CB_RUN_NONFINITE_STATE);");
+    if (counting) {
+        cb_sb_line(sb, "counters[%d] += !accept_step[0]; // %s",
+                   CB_COUNTER_REJECTIONS,
+                   cb_counter_names[CB_COUNTER_REJECTIONS]);
+    }
+    cb_sb_line(sb, "if (ctrl_status & CB_RUN_STEP_TOO_SMALL) {");
+    cb_sb_line(sb, "    status |= transient;");
+    cb_sb_line(sb, "    break;");
+    cb_sb_line(sb, "}");
+}
+
+/* The step as the loop calls it: "dt; t; accepted" from the marker, the
+ * loop's buffers for the rest. */
+static cubie_status emit_step_call(cb_ctx *c, const char *arg, cb_sb *sb)
+{
+    char a[3][160];
+    const char *p = arg;
+    for (int i = 0; i < 3; i++) {
+        while (*p == ' ') {
+            p++;
+        }
+        size_t len = strcspn(p, ";");
+        while (len > 0 && p[len - 1] == ' ') {
+            len--;
+        }
+        snprintf(a[i], sizeof(a[i]), "%.*s", (int)len, p);
+        p += strcspn(p, ";");
+        if (*p == ';') {
+            p++;
+        } else if (i < 2) {
+            return cb_fail(c->err, CUBIE_E_CODEGEN, NULL, 0,
+                           "STEP_CALL marker needs 'dt; t; accepted'");
+        }
+    }
+    const char *const bind[] = {
+        "dt",           a[0],
+        "t",            a[1],
+        "accepted",     a[2],
+        "shared",       "algorithm_shared",
+        "persistent",   "algorithm_persistent",
+        "shared_i",     "algorithm_shared_i",
+        "persistent_i", "algorithm_persistent_i",
+        "counters",     "proposed_counters",
+        NULL};
+    cb_fn_call(&c->step, sb, bind);
+    return CUBIE_OK;
+}
+
+static cubie_status mk_params(cb_ctx *c, const char *arg, const char *scope,
+                              int col, cb_sb *sb)
+{
+    cb_fn *f = strcmp(arg, "cb_loop") == 0  ? &c->loop_fn
+               : strcmp(arg, "cb_run") == 0 ? &c->run_fn
+                                            : NULL;
+    if (f == NULL) {
+        return cb_fail(c->err, CUBIE_E_CODEGEN, NULL, 0,
+                       "PARAMS marker of an unknown function '%s'", arg);
+    }
+    cb_fn_use(f, scope);
+    f->defined = true;
+    cb_fn_params(f, sb, col);
+    return CUBIE_OK;
+}
+
+static cubie_status mk_args(cb_ctx *c, const char *arg, const char *scope,
+                            int col, cb_sb *sb)
+{
+    (void)scope;
+    (void)col;
+    const cb_fn *f = strcmp(arg, "cb_loop") == 0  ? &c->loop_fn
+                     : strcmp(arg, "cb_run") == 0 ? &c->run_fn
+                                                  : NULL;
+    if (f == NULL || !f->defined) {
+        return cb_fail(c->err, CUBIE_E_CODEGEN, NULL, 0,
+                       "ARGS marker before the signature of '%s'", arg);
+    }
+    cb_fn_args(f, sb, NULL);
+    return CUBIE_OK;
+}
+
+static cubie_status mk_buffers(cb_ctx *c, const char *arg, const char *scope,
+                               int col, cb_sb *sb)
+{
+    (void)arg;
+    (void)col;
+    return cb_declare_used(c->loop, scope, true, sb, c->err);
+}
+
+static cubie_status mk_load(cb_ctx *c, const char *arg, const char *scope,
+                            int col, cb_sb *sb)
+{
+    (void)arg, (void)scope, (void)col;
+    cb_sb_line(sb, "for (int i = 0; i < CB_N_STATES; ++i) {");
+    cb_sb_line(sb, "    state[i] = inits[(long long)i * n_runs + run];");
+    cb_sb_line(sb, "}");
+    if (c->sys->n_params > 0) {
+        cb_sb_line(sb, "for (int i = 0; i < CB_N_PARAMS; ++i) {");
+        cb_sb_line(sb, "    parameters[i] = params[(long long)i * n_runs + "
+                       "run];");
+        cb_sb_line(sb, "}");
+    }
+    return CUBIE_OK;
+}
+
+static cubie_status mk_init(cb_ctx *c, const char *arg, const char *scope,
+                            int col, cb_sb *sb)
+{
+    (void)arg, (void)scope, (void)col;
+    cb_sb_line(sb, "dt[0] = settings[CB_SET_DT];");
+    cb_sb_line(sb, "accept_step[0] = 1;");
+    if (c->ctrl != CB_CTRL_FIXED) {
+        cb_sb_line(sb, "int transient = 0; // status bits of this attempt, "
+                       "kept if it fails");
+    }
+    return CUBIE_OK;
+}
+
+static cubie_status mk_save(cb_ctx *c, const char *arg, const char *scope,
+                            int col, cb_sb *sb)
+{
+    (void)arg, (void)scope, (void)col;
+    emit_save(c, sb);
+    return CUBIE_OK;
+}
+
+static cubie_status mk_control(cb_ctx *c, const char *arg, const char *scope,
+                               int col, cb_sb *sb)
+{
+    (void)arg, (void)scope, (void)col;
+    emit_control(c, sb);
+    return CUBIE_OK;
+}
+
+static cubie_status mk_accepted(cb_ctx *c, const char *arg,
+                                const char *scope, int col, cb_sb *sb)
+{
+    (void)arg, (void)scope, (void)col;
+    if (c->ctrl != CB_CTRL_FIXED) {
+        cb_sb_line(sb, "transient = 0;");
+    }
+    return CUBIE_OK;
+}
+
+static cubie_status mk_step_call(cb_ctx *c, const char *arg,
+                                 const char *scope, int col, cb_sb *sb)
+{
+    (void)scope, (void)col;
+    return emit_step_call(c, arg, sb);
+}
+
+/* cb_run: the persistent pools of the run, all of it zeroed first, as is
+ * the run's slice of shared memory. */
+static cubie_status mk_run_pools(cb_ctx *c, const char *arg,
+                                 const char *scope, int col, cb_sb *sb)
+{
+    (void)arg, (void)scope, (void)col;
+    const cb_fn *L = &c->loop_fn;
+    if (cb_fn_uses(L, "persistent")) {
+        cb_sb_line(sb, "real persistent[CB_PERSISTENT_ALLOC];");
+        cb_sb_line(sb, "for (int i = 0; i < CB_PERSISTENT_ALLOC; ++i) {");
+        cb_sb_line(sb, "    persistent[i] = (real)0;");
+        cb_sb_line(sb, "}");
+    }
+    if (cb_fn_uses(L, "persistent_i")) {
+        cb_sb_line(sb, "int persistent_i[CB_PERSISTENT_I_ALLOC];");
+        cb_sb_line(sb, "for (int i = 0; i < CB_PERSISTENT_I_ALLOC; ++i) {");
+        cb_sb_line(sb, "    persistent_i[i] = 0;");
+        cb_sb_line(sb, "}");
+    }
+    if (cb_fn_uses(L, "shared")) {
+        cb_sb_line(sb, "for (int i = 0; i < CB_SHARED_SIZE; ++i) {");
+        cb_sb_line(sb, "    shared[i] = (real)0;");
+        cb_sb_line(sb, "}");
+    }
+    if (cb_fn_uses(L, "shared_i")) {
+        cb_sb_line(sb, "for (int i = 0; i < CB_SHARED_I_SIZE; ++i) {");
+        cb_sb_line(sb, "    shared_i[i] = 0;");
+        cb_sb_line(sb, "}");
+    }
+    return CUBIE_OK;
+}
+
+static cubie_status mk_kernel_params(cb_ctx *c, const char *arg,
+                                     const char *scope, int col, cb_sb *sb)
+{
+    (void)c, (void)arg, (void)scope;
+    for (int k = 0; k < CB_KARG_COUNT; k++) {
+        cb_sb_printf(sb, "%s%s", karg_rdecl[k],
+                     k + 1 < CB_KARG_COUNT ? ",\n" : "");
+        if (k + 1 < CB_KARG_COUNT) {
+            cb_sb_printf(sb, "%*s", col, "");
+        }
+    }
+    return CUBIE_OK;
+}
+
+/* The run's slice of the block's dynamic shared memory. */
+static cubie_status mk_kernel_shared(cb_ctx *c, const char *arg,
+                                     const char *scope, int col, cb_sb *sb)
+{
+    (void)arg, (void)scope, (void)col;
+    const bool s = cb_fn_uses(&c->run_fn, "shared");
+    const bool si = cb_fn_uses(&c->run_fn, "shared_i");
+    if (s || si) {
+        cb_sb_line(sb, "extern __shared__ __align__(16) unsigned char "
+                       "cb_smem[];");
+    }
+    if (s) {
+        cb_sb_line(sb, "real *shared = (real *)cb_smem + threadIdx.x * "
+                       "CB_SHARED_STRIDE;");
+    }
+    if (si) {
+        cb_sb_line(sb, "int *shared_i = (int *)((real *)cb_smem + "
+                       "blockDim.x * CB_SHARED_STRIDE) +");
+        cb_sb_line(sb, "                threadIdx.x * CB_SHARED_I_STRIDE;");
+    }
+    return CUBIE_OK;
+}
+
+/* The host entry's arguments, each read through its pointer. */
+static cubie_status mk_host_args(cb_ctx *c, const char *arg,
+                                 const char *scope, int col, cb_sb *sb)
+{
+    (void)c, (void)arg, (void)col;
+    const char *names[CB_KARG_COUNT];
+    bool used[CB_KARG_COUNT] = {false};
+    for (int k = 0; k < CB_KARG_COUNT; k++) {
+        names[k] = cb_kargs[k].name;
+    }
+    cb_idents_used(scope, names, CB_KARG_COUNT, used);
+    for (int k = 0; k < CB_KARG_COUNT; k++) {
+        const cb_karg_info *a = &cb_kargs[k];
+        if (!used[k]) {
+            continue;
+        }
+        if (a->dir == CB_DIR_SCALAR) {
+            cb_sb_line(sb, "const %s %s = *(const %s *)args[%d];",
+                       a->elem == CB_ELEM_INT ? "int" : "real", a->name,
+                       a->elem == CB_ELEM_INT ? "int" : "real", k);
+        } else {
+            const char *t = a->elem == CB_ELEM_INT ? "int" : "real";
+            const char *q = a->dir == CB_DIR_IN ? "const " : "";
+            cb_sb_line(sb, "%s%s *%s = *(%s%s *const *)args[%d];", q, t,
+                       a->name, q, t, k);
+        }
+    }
+    return CUBIE_OK;
+}
+
+static cubie_status mk_host_shared(cb_ctx *c, const char *arg,
+                                   const char *scope, int col, cb_sb *sb)
+{
+    (void)arg, (void)scope, (void)col;
+    if (cb_fn_uses(&c->run_fn, "shared")) {
+        cb_sb_line(sb, "real shared[CB_SHARED_ALLOC];");
+    }
+    if (cb_fn_uses(&c->run_fn, "shared_i")) {
+        cb_sb_line(sb, "int shared_i[CB_SHARED_I_ALLOC];");
+    }
+    return CUBIE_OK;
+}
+
+static const cb_marker markers[] = {
+    {"PARAMS", true, mk_params},
+    {"ARGS", true, mk_args},
+    {"BUFFERS", true, mk_buffers},
+    {"LOAD", false, mk_load},
+    {"LOOP_INIT", false, mk_init},
+    {"LOOP_SAVE", false, mk_save},
+    {"LOOP_CONTROL", false, mk_control},
+    {"LOOP_ACCEPTED", false, mk_accepted},
+    {"STEP_CALL", false, mk_step_call},
+    {"RUN_POOLS", true, mk_run_pools},
+    {"KERNEL_PARAMS", false, mk_kernel_params},
+    {"KERNEL_SHARED", true, mk_kernel_shared},
+    {"HOST_ARGS", true, mk_host_args},
+    {"HOST_SHARED", true, mk_host_shared},
+    {NULL, false, NULL},
+};
+
+static cubie_status loop_emit(cb_ctx *c, cb_sb *sb)
+{
+    static const char *const templates[] = {"loop.cu", "entry.cu", NULL};
+    return cb_expand_templates(c, templates, markers, sb);
+}
+
+const cb_component cb_comp_loop = {
+    .name = "loop",
+    .register_buffers = loop_register,
+    .emit = loop_emit,
+};

@@ -1,0 +1,230 @@
+/* The one emitter of right-hand sides: the system's functions (cb_dxdt,
+ * cb_observables, and for implicit steps cb_jvp, cb_jac_diag, cb_dfdt)
+ * and every call to them. A call names the state it evaluates at and the
+ * stage time; each function takes only what its body reads (parameters,
+ * drivers, t), so the call passes only that. Sampled drivers will be
+ * evaluated here, at the time a call is made for. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctx.h"
+#include "deriv.h"
+#include "generate.h"
+#include "template.h"
+
+/* The candidate parameters of each function, in order. */
+static const char *const dxdt_params[] = {
+    "const real *state", "const real *parameters", "const real *drivers",
+    "real *out", "real t", NULL};
+static const char *const obs_params[] = {
+    "const real *state", "const real *parameters", "const real *drivers",
+    "real *observables", "real t", NULL};
+static const char *const jvp_params[] = {
+    "const real *state", "const real *parameters", "const real *drivers",
+    "real t", "const real *v", "real *out", NULL};
+static const char *const vec_params[] = {
+    "const real *state", "const real *parameters", "const real *drivers",
+    "real t", "real *out", NULL};
+
+static const char *const fn_names[CB_RHS_COUNT] = {
+    [CB_RHS_DXDT] = "cb_dxdt",
+    [CB_RHS_OBSERVABLES] = "cb_observables",
+    [CB_RHS_JVP] = "cb_jvp",
+    [CB_RHS_DIAG] = "cb_jac_diag",
+    [CB_RHS_DFDT] = "cb_dfdt",
+};
+
+/* The auxiliaries need[] marks, in dependency order, as locals. */
+static void emit_aux(const cb_ctx *c, cb_sb *sb, const bool *need)
+{
+    const struct cubie_system *s = c->sys;
+    for (int o = 0; o < s->n_aux; o++) {
+        int k = s->aux_order[o];
+        if (!need[k]) {
+            continue;
+        }
+        cb_sb_printf(sb, "const real a_%s = ", s->aux_names[k]);
+        cb_expr_print(s->eqs[s->aux_eq[k]].rhs, c->dbl, cb_spec_print_sym,
+                      (void *)s, sb);
+        cb_sb_puts(sb, ";\n");
+    }
+}
+
+static void define(cb_ctx *c, cb_rhs_kind k, const char *const *params,
+                   cb_sb *body, cb_sb *sb)
+{
+    cb_fn_init(&c->rhs[k], "void", fn_names[k], params);
+    if (body->failed) {
+        sb->failed = true;
+    }
+    cb_fn_define(&c->rhs[k], sb, cb_sb_str(body));
+}
+
+cubie_status cb_rhs_emit_system(cb_ctx *c, cb_sb *sb)
+{
+    const struct cubie_system *s = c->sys;
+    bool *roots = calloc((size_t)s->n_eqs + 1, sizeof(bool));
+    bool *need = calloc((size_t)s->n_aux + 1, sizeof(bool));
+    cb_sb body;
+    cb_sb_init(&body);
+    if (roots == NULL || need == NULL) {
+        free(roots);
+        free(need);
+        return cb_fail_nomem(c->err);
+    }
+    body.indent = 1;
+    for (int k = 0; k < s->n_states; k++) {
+        roots[s->deriv_eq[k]] = true;
+    }
+    cb_spec_aux_closure(s, roots, need);
+    emit_aux(c, &body, need);
+    for (int k = 0; k < s->n_states; k++) {
+        cb_sb_printf(&body, "out[%d] = ", k);
+        cb_expr_print(s->eqs[s->deriv_eq[k]].rhs, c->dbl, cb_spec_print_sym,
+                      (void *)s, &body);
+        cb_sb_printf(&body, "; // d%s\n", s->state_names[k]);
+    }
+    cb_sb_line(sb, "// The system '%s': derivatives of the states.", s->name);
+    define(c, CB_RHS_DXDT, dxdt_params, &body, sb);
+    cb_sb_free(&body);
+    if (c->out[CB_OUT_OBSERVABLES]) {
+        cb_sb_init(&body);
+        body.indent = 1;
+        memset(roots, 0, sizeof(bool) * (size_t)s->n_eqs);
+        for (int k = 0; k < s->n_obs; k++) {
+            roots[s->aux_eq[s->obs_aux[k]]] = true;
+        }
+        cb_spec_aux_closure(s, roots, need);
+        emit_aux(c, &body, need);
+        for (int k = 0; k < s->n_obs; k++) {
+            cb_sb_line(&body, "observables[%d] = a_%s;", k,
+                       s->aux_names[s->obs_aux[k]]);
+        }
+        cb_sb_line(sb, "// Observables: the auxiliaries listed as "
+                       "observables.");
+        define(c, CB_RHS_OBSERVABLES, obs_params, &body, sb);
+        cb_sb_free(&body);
+    }
+    free(roots);
+    free(need);
+    return sb->failed ? cb_fail_nomem(c->err) : CUBIE_OK;
+}
+
+static cubie_status emit_derivative(cb_ctx *c, cb_sb *sb, cb_rhs_kind k,
+                                    const char *what)
+{
+    cb_sb body;
+    cb_sb_init(&body);
+    body.indent = 1;
+    cubie_status st =
+        k == CB_RHS_JVP    ? cb_emit_jvp_body(c->sys, c->dbl, &body, c->err)
+        : k == CB_RHS_DIAG ? cb_emit_jac_diag_body(c->sys, c->dbl, &body,
+                                                   c->err)
+                           : cb_emit_dfdt_body(c->sys, c->dbl, &body,
+                                               c->err);
+    if (st == CUBIE_OK) {
+        cb_sb_line(sb, "// The system '%s': %s", c->sys->name, what);
+        cb_sb_line(sb, "// (symbolic, forward mode through the "
+                       "auxiliaries).");
+        define(c, k, k == CB_RHS_JVP ? jvp_params : vec_params, &body, sb);
+    }
+    cb_sb_free(&body);
+    return st;
+}
+
+cubie_status cb_rhs_emit_derivatives(cb_ctx *c, cb_sb *sb, bool diag,
+                                     bool dfdt)
+{
+    CB_TRY(emit_derivative(c, sb, CB_RHS_JVP,
+                           "the Jacobian of the derivatives times v"));
+    if (diag) {
+        CB_TRY(emit_derivative(c, sb, CB_RHS_DIAG,
+                               "the diagonal of the Jacobian"));
+    }
+    if (dfdt) {
+        CB_TRY(emit_derivative(c, sb, CB_RHS_DFDT,
+                               "the partial derivative of the derivatives "
+                               "in t"));
+    }
+    return CUBIE_OK;
+}
+
+bool cb_rhs_reads(const cb_ctx *c, const char *name)
+{
+    for (int k = 0; k < CB_RHS_COUNT; k++) {
+        if (c->rhs[k].defined && cb_fn_uses(&c->rhs[k], name)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void cb_rhs_call(const cb_ctx *c, cb_sb *sb, cb_rhs_kind k, const char *y,
+                 const char *v, const char *out, const char *t, bool solve)
+{
+    const cb_fn *f = &c->rhs[k];
+    const char *const bind[] = {
+        "state",       y,
+        "parameters",  solve ? "p->parameters" : "parameters",
+        "drivers",     solve ? "p->drivers" : "drivers",
+        "t",           t,
+        "v",           v != NULL ? v : "v",
+        "out",         out,
+        "observables", out,
+        NULL};
+    cb_fn_call(f, sb, bind);
+    cb_sb_puts(sb, ";\n");
+}
+
+cubie_status cb_rhs_unit(const struct cubie_system *sys, bool dbl,
+                         char **out, cubie_error *err)
+{
+    cb_ctx c;
+    memset(&c, 0, sizeof(c));
+    c.sys = sys;
+    c.dbl = dbl;
+    c.err = err;
+    c.out[CB_OUT_OBSERVABLES] = sys->n_obs > 0;
+    cb_sb sb;
+    cb_sb_init(&sb);
+    *out = NULL;
+    cb_sb_line(&sb, "#define CB_F32 %d", dbl ? 0 : 1);
+    cb_sb_puts(&sb, cb_template("prelude.cu"));
+    cb_sb_puts(&sb, "\n");
+    cubie_status st = cb_rhs_emit_system(&c, &sb);
+    if (st == CUBIE_OK) {
+        st = cb_rhs_emit_derivatives(&c, &sb, true, true);
+    }
+    /* Wrappers with every parameter: (state, parameters, drivers, t, v,
+     * out), for a harness that calls all five alike. */
+    static const char *const all[] = {"state", "parameters", "drivers", "t",
+                                      "v", "out"};
+    for (int k = 0; st == CUBIE_OK && k < CB_RHS_COUNT; k++) {
+        if (!c.rhs[k].defined) {
+            continue;
+        }
+        cb_sb_line(&sb, "CB_KERNEL void %s_all(const real *state, "
+                        "const real *parameters,", fn_names[k]);
+        cb_sb_line(&sb, "    const real *drivers, real t, const real *v, "
+                        "real *out)");
+        cb_sb_line(&sb, "{");
+        for (int i = 0; i < 6; i++) {
+            const bool used = cb_fn_uses(&c.rhs[k], all[i]) ||
+                              (k == CB_RHS_OBSERVABLES && i == 5 &&
+                               cb_fn_uses(&c.rhs[k], "observables"));
+            if (!used) {
+                cb_sb_line(&sb, "    (void)%s;", all[i]);
+            }
+        }
+        cb_sb_puts(&sb, "    ");
+        cb_rhs_call(&c, &sb, (cb_rhs_kind)k, "state", "v", "out", "t",
+                    false);
+        cb_sb_line(&sb, "}");
+    }
+    if (st == CUBIE_OK) {
+        *out = cb_sb_take(&sb);
+        st = *out ? CUBIE_OK : cb_fail_nomem(err);
+    }
+    cb_sb_free(&sb);
+    return st;
+}

@@ -1,0 +1,569 @@
+/* The CUDA driver, devices, modules and launches (see driver.h). The
+ * driver API comes through dlopen and the _v2 symbol names. */
+#include "driver.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache.h"
+#include "util.h"
+
+#ifdef CUBIE_HAVE_NVRTC
+#include <cuda.h>
+
+/* The driver calls cubie makes: X(field, exported symbol, parameters).
+ * The symbols are the versioned names cuda.h maps the API names to. */
+#define CB_DRIVER_FUNCS(X) \
+    X(cuInit, "cuInit", (unsigned)) \
+    X(cuDriverGetVersion, "cuDriverGetVersion", (int *)) \
+    X(cuDeviceGetCount, "cuDeviceGetCount", (int *)) \
+    X(cuDeviceGet, "cuDeviceGet", (CUdevice *, int)) \
+    X(cuDeviceGetName, "cuDeviceGetName", (char *, int, CUdevice)) \
+    X(cuDeviceGetAttribute, "cuDeviceGetAttribute", (int *, CUdevice_attribute, CUdevice)) \
+    X(cuDeviceTotalMem, "cuDeviceTotalMem_v2", (size_t *, CUdevice)) \
+    X(cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain", (CUcontext *, CUdevice)) \
+    X(cuDevicePrimaryCtxRelease, "cuDevicePrimaryCtxRelease_v2", (CUdevice)) \
+    X(cuCtxSetCurrent, "cuCtxSetCurrent", (CUcontext)) \
+    X(cuModuleLoadData, "cuModuleLoadData", (CUmodule *, const void *)) \
+    X(cuModuleUnload, "cuModuleUnload", (CUmodule)) \
+    X(cuModuleGetFunction, "cuModuleGetFunction", (CUfunction *, CUmodule, const char *)) \
+    X(cuFuncSetAttribute, "cuFuncSetAttribute", (CUfunction, CUfunction_attribute, int)) \
+    X(cuFuncGetAttribute, "cuFuncGetAttribute", (int *, CUfunction_attribute, CUfunction)) \
+    X(cuLaunchKernel, "cuLaunchKernel", (CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, CUstream, void **, void **)) \
+    X(cuMemAlloc, "cuMemAlloc_v2", (CUdeviceptr *, size_t)) \
+    X(cuMemFree, "cuMemFree_v2", (CUdeviceptr)) \
+    X(cuMemcpyHtoD, "cuMemcpyHtoD_v2", (CUdeviceptr, const void *, size_t)) \
+    X(cuMemcpyDtoH, "cuMemcpyDtoH_v2", (void *, CUdeviceptr, size_t)) \
+    X(cuMemGetInfo, "cuMemGetInfo_v2", (size_t *, size_t *)) \
+    X(cuEventCreate, "cuEventCreate", (CUevent *, unsigned)) \
+    X(cuEventRecord, "cuEventRecord", (CUevent, CUstream)) \
+    X(cuEventSynchronize, "cuEventSynchronize", (CUevent)) \
+    X(cuEventElapsedTime, "cuEventElapsedTime_v2", (float *, CUevent, CUevent)) \
+    X(cuEventDestroy, "cuEventDestroy_v2", (CUevent)) \
+    X(cuGetErrorString, "cuGetErrorString", (CUresult, const char **)) \
+    X(cuOccupancyMaxActiveBlocksPerMultiprocessor, \
+      "cuOccupancyMaxActiveBlocksPerMultiprocessor", \
+      (int *, CUfunction, int, size_t))
+
+/* The loaded driver: written once (pthread_once), read-only after. */
+typedef struct {
+    void *lib;
+#define CB_X(field, sym, args) CUresult (*field) args;
+    CB_DRIVER_FUNCS(CB_X)
+#undef CB_X
+    bool ready;
+    char why[512];
+    int count;
+} cb_driver;
+
+static cb_driver drv;
+static pthread_once_t drv_once = PTHREAD_ONCE_INIT;
+
+static const char *cu_message(CUresult r)
+{
+    const char *s = NULL;
+    if (drv.cuGetErrorString == NULL || drv.cuGetErrorString(r, &s) != 0 ||
+        s == NULL) {
+        return r == 34 ? "CUDA_ERROR_STUB_LIBRARY (the stub libcuda, no "
+                         "real driver)"
+                       : "unknown CUDA error";
+    }
+    return s;
+}
+
+static void driver_init(void)
+{
+    drv.lib = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (drv.lib == NULL) {
+        snprintf(drv.why, sizeof(drv.why), "no CUDA driver (%s)", dlerror());
+        return;
+    }
+#define CB_X(field, sym, args)                                              \
+    *(void **)&drv.field = dlsym(drv.lib, sym);                             \
+    if (drv.field == NULL && strcmp(sym, "cuEventElapsedTime_v2") == 0) {   \
+        /* Drivers before CUDA 12.8 export only the unversioned name. */    \
+        *(void **)&drv.field = dlsym(drv.lib, "cuEventElapsedTime");        \
+    }                                                                       \
+    if (drv.field == NULL) {                                                \
+        snprintf(drv.why, sizeof(drv.why),                                  \
+                 "the CUDA driver lacks %s (too old?)", sym);               \
+        return;                                                             \
+    }
+    CB_DRIVER_FUNCS(CB_X)
+#undef CB_X
+    CUresult r = drv.cuInit(0);
+    if (r != CUDA_SUCCESS) {
+        snprintf(drv.why, sizeof(drv.why), "cuInit failed: %s (%d)",
+                 cu_message(r), (int)r);
+        return;
+    }
+    r = drv.cuDeviceGetCount(&drv.count);
+    if (r != CUDA_SUCCESS || drv.count == 0) {
+        snprintf(drv.why, sizeof(drv.why), "no CUDA device (%s)",
+                 r != CUDA_SUCCESS ? cu_message(r) : "count is 0");
+        return;
+    }
+    drv.ready = true;
+}
+
+bool cb_cuda_usable(char *why, size_t n)
+{
+    pthread_once(&drv_once, driver_init);
+    if (!drv.ready && why != NULL) {
+        snprintf(why, n, "%s", drv.why);
+    }
+    return drv.ready;
+}
+
+/* A driver call's result: on failure, which call and why. */
+static cubie_status cu_check(CUresult r, const char *call, cubie_error *err)
+{
+    if (r == CUDA_SUCCESS) {
+        return CUBIE_OK;
+    }
+    return cb_fail(err, CUBIE_E_BACKEND, NULL, 0, "%s failed: %s (%d)", call,
+                   cu_message(r), (int)r);
+}
+
+/* Return from the caller on a failed call... */
+#define CU_TRY(call) CB_TRY(cu_check(drv.call, #call, err))
+/* ...or, in a sequence that must run its clean-up, skip the calls after
+ * the first failure (st holds it). */
+#define RUN_TRY(call)                                                      \
+    do {                                                                   \
+        if (st == CUBIE_OK) {                                              \
+            st = cu_check(drv.call, #call, err);                           \
+        }                                                                  \
+    } while (0)
+
+cubie_status cb_cuda_describe(char *out, size_t n, cubie_error *err)
+{
+    char why[512];
+    if (!cb_cuda_usable(why, sizeof(why))) {
+        return cb_fail(err, CUBIE_E_BACKEND, NULL, 0, "%s", why);
+    }
+    int count = 0, version = 0;
+    CU_TRY(cuDeviceGetCount(&count));
+    CU_TRY(cuDriverGetVersion(&version));
+    size_t used = (size_t)snprintf(out, n, "driver %d.%d, %d device%s\n",
+                                   version / 1000, (version % 1000) / 10,
+                                   count, count == 1 ? "" : "s");
+    for (int i = 0; i < count && used < n; i++) {
+        CUdevice d;
+        char name[256];
+        int major = 0, minor = 0, sms = 0;
+        size_t mem = 0;
+        CU_TRY(cuDeviceGet(&d, i));
+        CU_TRY(cuDeviceGetName(name, sizeof(name), d));
+        CU_TRY(cuDeviceGetAttribute(
+            &major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, d));
+        CU_TRY(cuDeviceGetAttribute(
+            &minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, d));
+        CU_TRY(cuDeviceGetAttribute(
+            &sms, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, d));
+        CU_TRY(cuDeviceTotalMem(&mem, d));
+        used += (size_t)snprintf(out + used, n - used,
+                                 "device %d: %s, sm_%d%d, %d SMs, %.1f GiB\n",
+                                 i, name, major, minor, sms,
+                                 (double)mem / (1024.0 * 1024.0 * 1024.0));
+    }
+    return CUBIE_OK;
+}
+
+/* ---- devices ---------------------------------------------------------- */
+
+struct cb_device {
+    int index;
+    CUdevice dev;
+    CUcontext ctx;          /* the primary context, retained */
+    int major, minor;
+    int max_shared;         /* opt-in dynamic shared bytes per block */
+    int max_threads_per_sm;
+};
+
+cubie_status cb_device_open(int index, cb_device **out, cubie_error *err)
+{
+    *out = NULL;
+    char why[512];
+    if (!cb_cuda_usable(why, sizeof(why))) {
+        return cb_fail(err, CUBIE_E_BACKEND, "backend", 0,
+                       "backend=cuda: %s", why);
+    }
+    if (index < 0 || index >= drv.count) {
+        return cb_fail(err, CUBIE_E_BACKEND, NULL, 0,
+                       "no CUDA device %d (there are %d)", index, drv.count);
+    }
+    cb_device *d = calloc(1, sizeof(*d));
+    if (d == NULL) {
+        return cb_fail_nomem(err);
+    }
+    d->index = index;
+    CUresult r = drv.cuDeviceGet(&d->dev, index);
+    if (r == CUDA_SUCCESS) {
+        r = drv.cuDevicePrimaryCtxRetain(&d->ctx, d->dev);
+    }
+    if (r != CUDA_SUCCESS) {
+        free(d);
+        return cb_fail(err, CUBIE_E_BACKEND, NULL, 0,
+                       "cannot open device %d: %s", index, cu_message(r));
+    }
+    cubie_status st = CUBIE_OK;
+    const struct {
+        int *into;
+        CUdevice_attribute a;
+    } attrs[] = {
+        {&d->major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR},
+        {&d->minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR},
+        {&d->max_shared,
+         CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN},
+        {&d->max_threads_per_sm,
+         CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_MULTIPROCESSOR},
+    };
+    for (size_t i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++) {
+        r = drv.cuDeviceGetAttribute(attrs[i].into, attrs[i].a, d->dev);
+        if (r != CUDA_SUCCESS) {
+            st = cb_fail(err, CUBIE_E_BACKEND, NULL, 0,
+                         "cuDeviceGetAttribute(%d) failed: %s (%d)",
+                         (int)attrs[i].a, cu_message(r), (int)r);
+            break;
+        }
+    }
+    if (st != CUBIE_OK) {
+        cb_device_close(d);
+        return st;
+    }
+    *out = d;
+    return CUBIE_OK;
+}
+
+void cb_device_close(cb_device *d)
+{
+    if (d == NULL) {
+        return;
+    }
+    drv.cuDevicePrimaryCtxRelease(d->dev);
+    free(d);
+}
+
+int cb_device_arch(const cb_device *d)
+{
+    return d->major * 10 + d->minor;
+}
+
+int cb_device_max_shared(const cb_device *d)
+{
+    return d->max_shared;
+}
+
+size_t cb_device_free_memory(cb_device *d)
+{
+    size_t free_b = 0, total = 0;
+    if (d != NULL && drv.cuCtxSetCurrent(d->ctx) == CUDA_SUCCESS &&
+        drv.cuMemGetInfo(&free_b, &total) == CUDA_SUCCESS) {
+        return free_b;
+    }
+    return 0;
+}
+
+/* ---- modules ------------------------------------------------------------ */
+
+struct cb_module {
+    cb_device *dev;          /* borrowed */
+    CUmodule module;
+    CUfunction fn;
+    size_t shared_per_run;   /* bytes of dynamic shared memory per run */
+    int max_threads;         /* per block, given the kernel's registers */
+};
+
+cubie_status cb_module_load(cb_device *d, const void *image,
+                            size_t shared_bytes_per_run, cb_module **out,
+                            cubie_error *err)
+{
+    *out = NULL;
+    CU_TRY(cuCtxSetCurrent(d->ctx));
+    cb_module *m = calloc(1, sizeof(*m));
+    if (m == NULL) {
+        return cb_fail_nomem(err);
+    }
+    m->dev = d;
+    CUresult r = drv.cuModuleLoadData(&m->module, image);
+    if (r != CUDA_SUCCESS) {
+        free(m);
+        return cb_fail(err, CUBIE_E_BACKEND, NULL, 0,
+                       "cuModuleLoadData failed: %s (%d)", cu_message(r),
+                       (int)r);
+    }
+    r = drv.cuModuleGetFunction(&m->fn, m->module, "cubie_kernel");
+    if (r != CUDA_SUCCESS) {
+        drv.cuModuleUnload(m->module);
+        free(m);
+        return cb_fail(err, CUBIE_E_BACKEND, NULL, 0,
+                       "cuModuleGetFunction(cubie_kernel) failed: %s",
+                       cu_message(r));
+    }
+    m->shared_per_run = shared_bytes_per_run;
+    m->max_threads = 1024;
+    r = drv.cuFuncGetAttribute(&m->max_threads,
+                               CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK,
+                               m->fn);
+    if (r != CUDA_SUCCESS || m->max_threads <= 0) {
+        m->max_threads = 1024;
+    }
+    if (d->max_shared > 48 * 1024) {
+        /* Opt in once to the device's limit, so launches and occupancy
+         * queries may use more than the 48 KiB default. */
+        r = drv.cuFuncSetAttribute(
+            m->fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+            d->max_shared);
+        if (r != CUDA_SUCCESS) {
+            drv.cuModuleUnload(m->module);
+            free(m);
+            return cb_fail(err, CUBIE_E_BACKEND, NULL, 0,
+                           "cuFuncSetAttribute(max dynamic shared = %d) "
+                           "failed: %s", d->max_shared, cu_message(r));
+        }
+    }
+    *out = m;
+    return CUBIE_OK;
+}
+
+void cb_module_unload(cb_module *m)
+{
+    if (m == NULL) {
+        return;
+    }
+    /* The caller's thread may not have the context current. */
+    drv.cuCtxSetCurrent(m->dev->ctx);
+    drv.cuModuleUnload(m->module);
+    free(m);
+}
+
+cubie_status cb_module_occupancy(cb_module *m, int blocksize,
+                                 int *blocks_per_sm, int *max_threads_per_sm,
+                                 cubie_error *err)
+{
+    CU_TRY(cuCtxSetCurrent(m->dev->ctx));
+    CU_TRY(cuOccupancyMaxActiveBlocksPerMultiprocessor(
+        blocks_per_sm, m->fn, blocksize,
+        (size_t)blocksize * m->shared_per_run));
+    *max_threads_per_sm = m->dev->max_threads_per_sm;
+    return CUBIE_OK;
+}
+
+/* ---- launches ----------------------------------------------------------- */
+
+void cb_device_buffers_free(cb_module *m, cb_device_buffers *b)
+{
+    if (m != NULL) {
+        drv.cuCtxSetCurrent(m->dev->ctx);
+    }
+    for (int k = 0; k < CB_KARG_COUNT; k++) {
+        if (b->ptr[k] != 0) {
+            drv.cuMemFree((CUdeviceptr)b->ptr[k]);
+        }
+        b->ptr[k] = 0;
+        b->cap[k] = 0;
+    }
+}
+
+/* Make every buffer hold at least the chunk's bytes (4 at least: an
+ * array the kernel does not write is still a valid pointer). */
+static cubie_status ensure_buffers(const cb_launch *a, cb_device_buffers *b,
+                                   cubie_error *err)
+{
+    for (int k = 0; k < CB_KARG_COUNT; k++) {
+        if (cb_kargs[k].dir == CB_DIR_SCALAR) {
+            continue;
+        }
+        const size_t need = a->bytes[k] > 0 ? a->bytes[k] : 4;
+        if (b->ptr[k] != 0 && b->cap[k] >= need) {
+            continue;
+        }
+        if (b->ptr[k] != 0) {
+            drv.cuMemFree((CUdeviceptr)b->ptr[k]);
+            b->ptr[k] = 0;
+            b->cap[k] = 0;
+        }
+        CUdeviceptr p = 0;
+        CUresult r = drv.cuMemAlloc(&p, need);
+        if (r != CUDA_SUCCESS) {
+            return cb_fail(err, CUBIE_E_BACKEND, NULL, 0,
+                           "cuMemAlloc(%zu bytes) failed: %s (%d)", need,
+                           cu_message(r), (int)r);
+        }
+        b->ptr[k] = (unsigned long long)p;
+        b->cap[k] = need;
+    }
+    return CUBIE_OK;
+}
+
+/* The block: blocksize, at most the function's thread limit (registers),
+ * halved while its shared memory passes the device's opt-in limit. */
+static cubie_status block_size(const cb_module *m, int blocksize, int *bs,
+                               cubie_error *err)
+{
+    int b = blocksize > 0 ? blocksize : 256;
+    if (b > m->max_threads) {
+        b = m->max_threads;
+    }
+    const size_t limit = (size_t)m->dev->max_shared;
+    while (b > 1 && (size_t)b * m->shared_per_run > limit) {
+        b /= 2;
+    }
+    if ((size_t)b * m->shared_per_run > limit) {
+        return cb_fail(err, CUBIE_E_BACKEND, NULL, 0,
+                       "%d runs of %zu shared bytes exceed the device's %d",
+                       b, m->shared_per_run, m->dev->max_shared);
+    }
+    *bs = b;
+    return CUBIE_OK;
+}
+
+cubie_status cb_module_launch(cb_module *m, int blocksize, const cb_launch *a,
+                              cb_device_buffers *bufs, double *kernel_ms,
+                              double *copy_ms, cubie_error *err)
+{
+    CU_TRY(cuCtxSetCurrent(m->dev->ctx));
+    int bs = 0;
+    CB_TRY(block_size(m, blocksize, &bs, err));
+    const size_t shared = (size_t)bs * m->shared_per_run;
+    const double t_in = cb_now_ms();
+    cubie_status st = ensure_buffers(a, bufs, err);
+    CUevent e0 = NULL, e1 = NULL;
+    void *args[CB_KARG_COUNT];
+    CUdeviceptr d[CB_KARG_COUNT];
+    int scalar[CB_KARG_COUNT];
+    for (int k = 0; k < CB_KARG_COUNT; k++) {
+        d[k] = (CUdeviceptr)bufs->ptr[k];
+        scalar[k] = a->scalar[k];
+        args[k] = cb_kargs[k].dir == CB_DIR_SCALAR ? (void *)&scalar[k]
+                                                   : (void *)&d[k];
+        /* Inputs in; per-save outputs in too, so that rows a failed run
+         * never reaches come back as the caller filled them. */
+        const bool in = cb_kargs[k].dir == CB_DIR_IN ||
+                        (cb_kargs[k].dir == CB_DIR_OUT &&
+                         cb_kargs[k].rows == CB_ROWS_SAVES);
+        if (in && a->bytes[k] > 0 && a->host[k] != NULL) {
+            RUN_TRY(cuMemcpyHtoD(d[k], a->host[k], a->bytes[k]));
+        }
+    }
+    RUN_TRY(cuEventCreate(&e0, CU_EVENT_DEFAULT));
+    RUN_TRY(cuEventCreate(&e1, CU_EVENT_DEFAULT));
+    double copies = cb_now_ms() - t_in;
+    if (st == CUBIE_OK) {
+        const int n_runs = a->scalar[CB_KARG_N_RUNS];
+        unsigned grid = (unsigned)((n_runs + bs - 1) / bs);
+        RUN_TRY(cuEventRecord(e0, NULL));
+        RUN_TRY(cuLaunchKernel(m->fn, grid, 1, 1, (unsigned)bs, 1, 1,
+                               (unsigned)shared, NULL, args, NULL));
+        RUN_TRY(cuEventRecord(e1, NULL));
+        RUN_TRY(cuEventSynchronize(e1));
+        float f = 0.0f;
+        RUN_TRY(cuEventElapsedTime(&f, e0, e1));
+        *kernel_ms = f;
+        const double t_out = cb_now_ms();
+        for (int k = 0; k < CB_KARG_COUNT; k++) {
+            if (cb_kargs[k].dir == CB_DIR_OUT && a->bytes[k] > 0) {
+                RUN_TRY(cuMemcpyDtoH(a->host[k], d[k], a->bytes[k]));
+            }
+        }
+        copies += cb_now_ms() - t_out;
+    }
+    *copy_ms = copies;
+    if (e0 != NULL) {
+        drv.cuEventDestroy(e0);
+    }
+    if (e1 != NULL) {
+        drv.cuEventDestroy(e1);
+    }
+    return st;
+}
+#else
+bool cb_cuda_usable(char *why, size_t n)
+{
+    snprintf(why, n, "cubie was built without the CUDA toolkit");
+    return false;
+}
+
+static cubie_status no_toolkit(cubie_error *err)
+{
+    return cb_fail(err, CUBIE_E_BACKEND, "backend", 0,
+                   "backend=cuda: cubie was built without the CUDA toolkit");
+}
+
+cubie_status cb_cuda_describe(char *out, size_t n, cubie_error *err)
+{
+    (void)out, (void)n;
+    return no_toolkit(err);
+}
+
+cubie_status cb_device_open(int index, cb_device **out, cubie_error *err)
+{
+    (void)index;
+    *out = NULL;
+    return no_toolkit(err);
+}
+
+void cb_device_close(cb_device *d)
+{
+    (void)d;
+}
+
+int cb_device_arch(const cb_device *d)
+{
+    (void)d;
+    return 0;
+}
+
+int cb_device_max_shared(const cb_device *d)
+{
+    (void)d;
+    return 0;
+}
+
+size_t cb_device_free_memory(cb_device *d)
+{
+    (void)d;
+    return 0;
+}
+
+cubie_status cb_module_load(cb_device *d, const void *image,
+                            size_t shared_bytes_per_run, cb_module **out,
+                            cubie_error *err)
+{
+    (void)d, (void)image, (void)shared_bytes_per_run;
+    *out = NULL;
+    return no_toolkit(err);
+}
+
+void cb_module_unload(cb_module *m)
+{
+    (void)m;
+}
+
+cubie_status cb_module_occupancy(cb_module *m, int blocksize,
+                                 int *blocks_per_sm, int *max_threads_per_sm,
+                                 cubie_error *err)
+{
+    (void)m, (void)blocksize, (void)blocks_per_sm, (void)max_threads_per_sm;
+    return no_toolkit(err);
+}
+
+void cb_device_buffers_free(cb_module *m, cb_device_buffers *b)
+{
+    (void)m;
+    memset(b, 0, sizeof(*b));
+}
+
+cubie_status cb_module_launch(cb_module *m, int blocksize, const cb_launch *a,
+                              cb_device_buffers *bufs, double *kernel_ms,
+                              double *copy_ms, cubie_error *err)
+{
+    (void)m, (void)blocksize, (void)a, (void)bufs, (void)kernel_ms,
+        (void)copy_ms;
+    return no_toolkit(err);
+}
+#endif

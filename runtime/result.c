@@ -1,0 +1,393 @@
+/* Results: the kernel's per-save output arrays (kernel_args.def) in the
+ * user's layout (run, save, column), the save times, the status of every
+ * run, and the accessors of cubie.h. */
+#include "internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void free_names(char **names)
+{
+    for (size_t i = 0; names != NULL && names[i] != NULL; i++) {
+        free(names[i]);
+    }
+    free(names);
+}
+
+/* The column names of an output array: each output written to it, in
+ * table order, gives its columns' names. */
+static char **column_names(const struct cubie_system *sys,
+                           const cb_kernel_info *k, cb_karg a)
+{
+    char **names = calloc((size_t)k->cols[a] + 1, sizeof(char *));
+    size_t n = 0;
+    for (int o = 0; names != NULL && o < CB_OUT_COUNT; o++) {
+        if (!k->out[o] || cb_outputs[o].array != a) {
+            continue;
+        }
+        int count = 1;
+        switch (cb_outputs[o].cols) {
+        case CB_COLS_STATES:
+            count = sys->n_states;
+            break;
+        case CB_COLS_OBSERVABLES:
+            count = sys->n_obs;
+            break;
+        case CB_COLS_COUNTERS:
+            count = CB_N_COUNTERS;
+            break;
+        case CB_COLS_ONE:
+            break;
+        }
+        for (int i = 0; i < count; i++) {
+            const char *name =
+                cb_outputs[o].cols == CB_COLS_STATES ? sys->state_names[i]
+                : cb_outputs[o].cols == CB_COLS_OBSERVABLES
+                    ? sys->aux_names[sys->obs_aux[i]]
+                : cb_outputs[o].cols == CB_COLS_COUNTERS ? cb_counter_names[i]
+                                                         : cb_outputs[o].label;
+            names[n] = strdup(name);
+            if (names[n++] == NULL) {
+                free_names(names);
+                return NULL;
+            }
+        }
+    }
+    return names;
+}
+
+cubie_status cb_result_new(const struct cubie_solver *s, size_t n_runs,
+                           const cb_plan *p, struct cubie_result **out,
+                           cubie_error *err)
+{
+    const cb_kernel_info *k = &s->out.info;
+    struct cubie_result *r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        return cb_fail_nomem(err);
+    }
+    r->n_runs = n_runs;
+    r->n_saves = (size_t)p->n_saves;
+    r->precision = k->is_double ? 8 : 4;
+    const size_t rows = r->n_runs * r->n_saves;
+    r->time = malloc(sizeof(double) * r->n_saves);
+    r->status = calloc(n_runs, sizeof(int32_t));
+    bool ok = r->time != NULL && r->status != NULL;
+    for (int a = 0; ok && a < CB_KARG_COUNT; a++) {
+        if (cb_kargs[a].dir != CB_DIR_OUT || cb_kargs[a].rows != CB_ROWS_SAVES ||
+            (k->cols[a] == 0 && a != CB_KARG_STATE_OUT)) {
+            continue; /* the state array is there even with no column */
+        }
+        const size_t sz = cb_kargs[a].elem == CB_ELEM_INT ? sizeof(int32_t)
+                                                          : (size_t)r->precision;
+        r->cols[a] = (size_t)k->cols[a];
+        r->data[a] = malloc(sz * rows * r->cols[a] + 8);
+        r->names[a] = column_names(s->sys, k, (cb_karg)a);
+        ok = r->data[a] != NULL && r->names[a] != NULL;
+    }
+    if (!ok) {
+        cubie_result_free(r);
+        return cb_fail_nomem(err);
+    }
+    for (size_t i = 0; i < r->n_saves; i++) {
+        r->time[i] = p->t0 + p->settle + (double)i * p->save_every;
+    }
+    snprintf(r->backend, sizeof(r->backend), "%s", s->backend);
+    *out = r;
+    return CUBIE_OK;
+}
+
+/* Whether column i of array a reads NaN for a failed run: as the output
+ * that writes it says. */
+static bool column_masked(const cb_kernel_info *k, cb_karg a, size_t i)
+{
+    int owner = -1;
+    for (int o = 0; o < CB_OUT_COUNT; o++) {
+        if (k->out[o] && cb_outputs[o].array == a &&
+            i >= (size_t)k->out_col[o]) {
+            owner = o; /* the last output starting at or before i */
+        }
+    }
+    return owner >= 0 && cb_outputs[owner].masked;
+}
+
+void cb_result_store(struct cubie_result *r, const cb_kernel_info *k,
+                     const cb_plan *p, size_t r0, size_t c,
+                     void *const *chunk)
+{
+    const bool d = k->is_double;
+    const size_t saves = r->n_saves;
+    const int32_t *status = chunk[CB_KARG_STATUS_OUT];
+    memcpy(r->status + r0, status, c * sizeof(int32_t));
+    for (int a = 0; a < CB_KARG_COUNT; a++) {
+        if (r->data[a] == NULL || r->cols[a] == 0) {
+            continue;
+        }
+        const size_t cols = r->cols[a];
+        const void *dev = chunk[a];
+        if (cb_kargs[a].elem == CB_ELEM_INT) {
+            int32_t *user = (int32_t *)r->data[a] + r0 * saves * cols;
+            for (size_t run = 0; run < c; run++) {
+                for (size_t sv = 0; sv < saves; sv++) {
+                    for (size_t i = 0; i < cols; i++) {
+                        user[(run * saves + sv) * cols + i] =
+                            ((const int32_t *)dev)[(sv * cols + i) * c + run];
+                    }
+                }
+            }
+            continue;
+        }
+        /* Device layout (save, column, run) -> user layout (run, save,
+         * column); NaN for the runs that failed when masking. */
+        bool *masked = malloc(cols * sizeof(bool));
+        for (size_t i = 0; masked != NULL && i < cols; i++) {
+            masked[i] = column_masked(k, (cb_karg)a, i);
+        }
+        char *user = (char *)r->data[a] + (size_t)r->precision * r0 * saves *
+                                              cols;
+        for (size_t run = 0; run < c; run++) {
+            const bool nan_run = p->nan_mask && status[run] != 0;
+            for (size_t sv = 0; sv < saves; sv++) {
+                for (size_t i = 0; i < cols; i++) {
+                    double v = cb_get_real(dev, d, (sv * cols + i) * c + run);
+                    if (nan_run && (masked != NULL
+                                        ? masked[i]
+                                        : column_masked(k, (cb_karg)a, i))) {
+                        v = NAN;
+                    }
+                    cb_put_real(user, d, (run * saves + sv) * cols + i, v);
+                }
+            }
+        }
+        free(masked);
+    }
+}
+
+void cubie_result_free(struct cubie_result *r)
+{
+    if (r == NULL) {
+        return;
+    }
+    for (int a = 0; a < CB_KARG_COUNT; a++) {
+        free(r->data[a]);
+        free_names(r->names[a]);
+    }
+    free(r->time);
+    free(r->status);
+    free(r);
+}
+
+/* ---- accessors ------------------------------------------------------------ */
+
+size_t cubie_result_n_runs(const struct cubie_result *r)
+{
+    return r ? r->n_runs : 0;
+}
+
+size_t cubie_result_n_saves(const struct cubie_result *r)
+{
+    return r ? r->n_saves : 0;
+}
+
+size_t cubie_result_n_vars(const struct cubie_result *r)
+{
+    return r ? r->cols[CB_KARG_STATE_OUT] : 0;
+}
+
+int cubie_result_precision(const struct cubie_result *r)
+{
+    return r ? r->precision : 0;
+}
+
+const char *cubie_result_var_name(const struct cubie_result *r, size_t v)
+{
+    return r && v < r->cols[CB_KARG_STATE_OUT]
+               ? r->names[CB_KARG_STATE_OUT][v]
+               : NULL;
+}
+
+const void *cubie_result_state_data(const struct cubie_result *r)
+{
+    return r ? r->data[CB_KARG_STATE_OUT] : NULL;
+}
+
+/* Value (run, save, column) of a real array, or NaN out of range. */
+static double real_at(const struct cubie_result *r, cb_karg a, size_t run,
+                      size_t save, size_t col)
+{
+    if (r == NULL || r->data[a] == NULL || run >= r->n_runs ||
+        save >= r->n_saves || col >= r->cols[a]) {
+        return NAN;
+    }
+    return cb_get_real(r->data[a], r->precision == 8,
+                       (run * r->n_saves + save) * r->cols[a] + col);
+}
+
+double cubie_result_state(const struct cubie_result *r, size_t run,
+                          size_t save, size_t var)
+{
+    return real_at(r, CB_KARG_STATE_OUT, run, save, var);
+}
+
+const double *cubie_result_time(const struct cubie_result *r)
+{
+    return r ? r->time : NULL;
+}
+
+const int32_t *cubie_result_status(const struct cubie_result *r)
+{
+    return r ? r->status : NULL;
+}
+
+size_t cubie_result_n_observables(const struct cubie_result *r)
+{
+    return r ? r->cols[CB_KARG_OBS_OUT] : 0;
+}
+
+const char *cubie_result_observable_name(const struct cubie_result *r,
+                                         size_t k)
+{
+    return r && k < r->cols[CB_KARG_OBS_OUT] ? r->names[CB_KARG_OBS_OUT][k]
+                                             : NULL;
+}
+
+const void *cubie_result_observable_data(const struct cubie_result *r)
+{
+    return r ? r->data[CB_KARG_OBS_OUT] : NULL;
+}
+
+double cubie_result_observable(const struct cubie_result *r, size_t run,
+                               size_t save, size_t k)
+{
+    return real_at(r, CB_KARG_OBS_OUT, run, save, k);
+}
+
+const int32_t *cubie_result_counters(const struct cubie_result *r)
+{
+    return r ? r->data[CB_KARG_COUNTERS_OUT] : NULL;
+}
+
+const char *cubie_result_backend(const struct cubie_result *r)
+{
+    return r ? r->backend : NULL;
+}
+
+size_t cubie_result_n_chunks(const struct cubie_result *r)
+{
+    return r ? r->n_chunks : 0;
+}
+
+double cubie_result_kernel_ms(const struct cubie_result *r)
+{
+    return r ? r->kernel_ms : 0.0;
+}
+
+double cubie_result_copy_ms(const struct cubie_result *r)
+{
+    return r ? r->copy_ms : 0.0;
+}
+
+double cubie_result_wall_ms(const struct cubie_result *r)
+{
+    return r ? r->wall_ms : 0.0;
+}
+
+/* ---- arrays ----------------------------------------------------------------- */
+
+/* The arrays a result holds, in order: state, time, status, then the
+ * other per-save outputs of kernel_args.def that were written. */
+static int array_karg(const struct cubie_result *r, size_t i)
+{
+    /* -2: time, -1: status */
+    if (i == 0) {
+        return CB_KARG_STATE_OUT;
+    }
+    if (i == 1) {
+        return -2;
+    }
+    if (i == 2) {
+        return -1;
+    }
+    size_t n = 3;
+    for (int a = 0; a < CB_KARG_COUNT; a++) {
+        if (a != CB_KARG_STATE_OUT && r->data[a] != NULL && n++ == i) {
+            return a;
+        }
+    }
+    return -3;
+}
+
+size_t cubie_result_n_arrays(const struct cubie_result *r)
+{
+    if (r == NULL) {
+        return 0;
+    }
+    size_t n = 3;
+    for (int a = 0; a < CB_KARG_COUNT; a++) {
+        n += a != CB_KARG_STATE_OUT && r->data[a] != NULL;
+    }
+    return n;
+}
+
+cubie_status cubie_result_array(const struct cubie_result *r, size_t i,
+                                cubie_array *out)
+{
+    if (r == NULL || out == NULL || i >= cubie_result_n_arrays(r)) {
+        return CUBIE_E_ARG;
+    }
+    memset(out, 0, sizeof(*out));
+    const int a = array_karg(r, i);
+    if (a == -2) {
+        *out = (cubie_array){.name = "time", .data = r->time, .descr = "<f8",
+                             .elem_size = 8, .ndim = 1,
+                             .shape = {r->n_saves}, .axes = "save",
+                             .column = ""};
+        return CUBIE_OK;
+    }
+    if (a == -1) {
+        *out = (cubie_array){.name = "status", .data = r->status,
+                             .descr = "<i4", .elem_size = 4, .ndim = 1,
+                             .shape = {r->n_runs}, .axes = "run",
+                             .column = ""};
+        return CUBIE_OK;
+    }
+    const bool is_int = cb_kargs[a].elem == CB_ELEM_INT;
+    out->name = cb_kargs[a].result;
+    out->data = r->data[a];
+    out->descr = is_int ? "<i4" : r->precision == 8 ? "<f8" : "<f4";
+    out->elem_size = is_int ? 4 : (size_t)r->precision;
+    out->ndim = 3;
+    out->shape[0] = r->n_runs;
+    out->shape[1] = r->n_saves;
+    out->shape[2] = r->cols[a];
+    out->column = cb_kargs[a].column;
+    out->column_names = (const char *const *)r->names[a];
+    out->n_columns = r->cols[a];
+    out->axes = cb_karg_axes[a];
+    return CUBIE_OK;
+}
+
+static const char *array_names[CB_KARG_COUNT + 3];
+static pthread_once_t array_names_once = PTHREAD_ONCE_INIT;
+
+static void list_array_names(void)
+{
+    size_t n = 0;
+    array_names[n++] = "state";
+    array_names[n++] = "time";
+    array_names[n++] = "status";
+    for (int a = 0; a < CB_KARG_COUNT; a++) {
+        if (a != CB_KARG_STATE_OUT && a != CB_KARG_STATUS_OUT &&
+            cb_kargs[a].result[0] != '\0') {
+            array_names[n++] = cb_kargs[a].result;
+        }
+    }
+    array_names[n] = NULL;
+}
+
+const char *const *cubie_array_names(void)
+{
+    pthread_once(&array_names_once, list_array_names);
+    return array_names;
+}

@@ -1,0 +1,296 @@
+/* cubie_run: the batch in chunks that fit the memory cap (and on the GPU
+ * the free device memory), each chunk laid out in the kernel's argument
+ * table (kernel_args.def), run on the solver's backend, and stored into
+ * the result. */
+#include "internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The run options over the compile options; changing a compile-time
+ * option there is an error (it would need another kernel). */
+static cubie_status merge_options(const struct cubie_solver *s,
+                                  const struct cubie_options *run_opt,
+                                  struct cubie_options **out,
+                                  cubie_error *err)
+{
+    cubie_status st = cb_options_copy(s->opt, out);
+    if (st != CUBIE_OK || run_opt == NULL) {
+        return st == CUBIE_OK ? st : cb_fail_nomem(err);
+    }
+    for (int i = 0; i < CB_OPT_COUNT && st == CUBIE_OK; i++) {
+        if (!cb_opt_is_set(run_opt, (cb_opt_id)i)) {
+            continue;
+        }
+        const char *v = cb_opt_text(run_opt, (cb_opt_id)i);
+        if (cb_opt_table[i].scope == CB_SCOPE_COMPILE) {
+            if (strcmp(v, cb_opt_text(s->opt, (cb_opt_id)i)) != 0) {
+                st = cb_fail(err, CUBIE_E_OPTION, cb_opt_table[i].key, 0,
+                             "option %s changes the generated kernel: "
+                             "compile a new solver for %s=%s",
+                             cb_opt_table[i].key, cb_opt_table[i].key, v);
+            }
+            continue;
+        }
+        st = cb_options_set(*out, cb_opt_table[i].key, v, err);
+    }
+    if (st == CUBIE_OK && run_opt->n_locs > 0) {
+        st = cb_fail(err, CUBIE_E_OPTION, run_opt->locs[0].key, 0,
+                     "option %s changes the generated kernel: compile a "
+                     "new solver", run_opt->locs[0].key);
+    }
+    if (st != CUBIE_OK) {
+        cb_options_free(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+/* Elements of kernel argument a for a chunk of c runs. */
+static size_t karg_elems(const cb_kernel_info *k, const cb_plan *p,
+                         cb_karg a, size_t c)
+{
+    const size_t cols = (size_t)k->cols[a];
+    switch (cb_kargs[a].rows) {
+    case CB_ROWS_RUNS:
+        return cols * c;
+    case CB_ROWS_SAVES:
+        return cols * c * (size_t)p->n_saves;
+    default:
+        return cols;
+    }
+}
+
+static size_t elem_size(const cb_kernel_info *k, cb_karg a)
+{
+    return cb_kargs[a].elem == CB_ELEM_INT ? sizeof(int32_t)
+           : k->is_double                 ? 8
+                                          : 4;
+}
+
+/* Bytes one run needs in the device layout: its inputs, outputs, status. */
+static size_t bytes_per_run(const cb_kernel_info *k, const cb_plan *p)
+{
+    size_t b = 0;
+    for (int a = 0; a < CB_KARG_COUNT; a++) {
+        if (cb_kargs[a].dir != CB_DIR_SCALAR &&
+            cb_kargs[a].rows != CB_ROWS_ONE) {
+            b += elem_size(k, (cb_karg)a) * karg_elems(k, p, (cb_karg)a, 1);
+        }
+    }
+    return b;
+}
+
+/* Runs per chunk: all of them, unless the memory cap (and on the GPU the
+ * free device memory) says fewer. The same rule serves both backends, so
+ * the chunking logic is tested on the host. */
+static cubie_status chunk_runs(const struct cubie_solver *s,
+                               const struct cubie_options *o,
+                               const cb_plan *p, size_t n, size_t *out,
+                               cubie_error *err)
+{
+    const size_t per = bytes_per_run(&s->out.info, p);
+    double cap = p->memory_cap;
+    if (s->module != NULL) {
+        size_t free_b = cb_device_free_memory(s->device);
+        if (free_b > 0) {
+            cap = fmin(cap, 0.8 * (double)free_b);
+        }
+    } else if (!cb_opt_is_set(o, CB_OPT_MEMORY_CAP)) {
+        /* The host's staging buffers (device layout) come on top of the
+         * result itself: keep them to 512 MiB a chunk. */
+        cap = 512.0 * 1024.0 * 1024.0;
+    }
+    if (cap < (double)per) {
+        return cb_fail(err, CUBIE_E_OPTION, "memory_cap", 0,
+                       "option memory_cap: %.0f bytes cannot hold one run "
+                       "(%zu bytes)", cap, per);
+    }
+    double m = floor(cap / (double)per);
+    *out = m >= (double)n ? n : (size_t)m;
+    return CUBIE_OK;
+}
+
+/* The code that fills each input of kernel_args.def for a chunk of c runs
+ * from run r0: its buffer (device layout, run index fastest) or, for a
+ * scalar, its value. */
+static void fill_input(cb_karg a, const cb_kernel_info *k, const cb_plan *p,
+                       const struct cubie_batch *in, size_t r0, size_t c,
+                       cb_launch *l)
+{
+    const bool d = k->is_double;
+    switch (a) {
+    case CB_KARG_INITS:
+    case CB_KARG_PARAMS: {
+        const size_t cols = (size_t)k->cols[a];
+        const double *src = a == CB_KARG_INITS ? in->inits : in->params;
+        for (size_t run = 0; run < c; run++) {
+            for (size_t i = 0; i < cols; i++) {
+                cb_put_real(l->host[a], d, i * c + run,
+                            src[(r0 + run) * cols + i]);
+            }
+        }
+        break;
+    }
+    case CB_KARG_N_RUNS:
+        l->scalar[a] = (int)c;
+        break;
+    case CB_KARG_N_SAVES:
+        l->scalar[a] = p->n_saves;
+        break;
+    case CB_KARG_MAX_STEPS:
+        l->scalar[a] = p->max_steps;
+        break;
+    default:
+        break; /* the settings: filled once for every chunk */
+    }
+}
+
+/* Per-save outputs start as NaN (reals) or 0 (ints): the rows a failed
+ * run never reaches read so, not as garbage. */
+static void prefill_output(cb_karg a, const cb_kernel_info *k, size_t elems,
+                           cb_launch *l)
+{
+    if (cb_kargs[a].rows != CB_ROWS_SAVES) {
+        return;
+    }
+    if (cb_kargs[a].elem == CB_ELEM_INT) {
+        memset(l->host[a], 0, elems * sizeof(int32_t));
+        return;
+    }
+    for (size_t i = 0; i < elems; i++) {
+        cb_put_real(l->host[a], k->is_double, i, NAN);
+    }
+}
+
+/* The chunk's host buffers in the device layout, each for m runs. */
+static cubie_status alloc_chunk(const cb_kernel_info *k, const cb_plan *p,
+                                size_t m, cb_launch *l, cubie_error *err)
+{
+    memset(l, 0, sizeof(*l));
+    for (int a = 0; a < CB_KARG_COUNT; a++) {
+        if (cb_kargs[a].dir == CB_DIR_SCALAR) {
+            continue;
+        }
+        const size_t bytes = elem_size(k, (cb_karg)a) *
+                             (karg_elems(k, p, (cb_karg)a, m) + 1);
+        l->host[a] = malloc(bytes);
+        if (l->host[a] == NULL) {
+            return cb_fail_nomem(err);
+        }
+    }
+    return CUBIE_OK;
+}
+
+static void free_chunk(cb_launch *l)
+{
+    for (int a = 0; a < CB_KARG_COUNT; a++) {
+        free(l->host[a]);
+        l->host[a] = NULL;
+    }
+}
+
+/* One chunk on the host backend: the entry takes pointers to the
+ * arguments, as cuLaunchKernel does. */
+static void run_host(const struct cubie_solver *s, cb_launch *l)
+{
+    void *argv[CB_KARG_COUNT];
+    for (int a = 0; a < CB_KARG_COUNT; a++) {
+        argv[a] = cb_kargs[a].dir == CB_DIR_SCALAR ? (void *)&l->scalar[a]
+                                                   : (void *)&l->host[a];
+    }
+    s->host.run(argv);
+}
+
+static cubie_status run_chunks(struct cubie_solver *s,
+                               const struct cubie_batch *in,
+                               const cb_plan *p, size_t m,
+                               struct cubie_result *r, cubie_error *err)
+{
+    const cb_kernel_info *k = &s->out.info;
+    const size_t n = in->n_runs;
+    cb_launch l;
+    cb_device_buffers dev;
+    memset(&dev, 0, sizeof(dev));
+    cubie_status st = alloc_chunk(k, p, m, &l, err);
+    if (st == CUBIE_OK) {
+        cb_plan_fill_settings(p, k, l.host[CB_KARG_SETTINGS]);
+    }
+    for (size_t r0 = 0; st == CUBIE_OK && r0 < n; r0 += m) {
+        const size_t c = n - r0 < m ? n - r0 : m;
+        for (int a = 0; a < CB_KARG_COUNT; a++) {
+            const size_t elems = karg_elems(k, p, (cb_karg)a, c);
+            l.bytes[a] = cb_kargs[a].dir == CB_DIR_SCALAR
+                             ? 0
+                             : elem_size(k, (cb_karg)a) * elems;
+            if (cb_kargs[a].dir == CB_DIR_OUT) {
+                prefill_output((cb_karg)a, k, elems, &l);
+            } else {
+                fill_input((cb_karg)a, k, p, in, r0, c, &l);
+            }
+        }
+        double ms = 0.0, copy_ms = 0.0;
+        if (s->module != NULL) {
+            st = cb_module_launch(s->module, p->blocksize, &l, &dev, &ms,
+                                  &copy_ms, err);
+        } else {
+            const double t = cb_now_ms();
+            run_host(s, &l);
+            ms = cb_now_ms() - t;
+        }
+        if (st == CUBIE_OK) {
+            r->kernel_ms += ms;
+            r->copy_ms += copy_ms;
+            r->n_chunks++;
+            cb_result_store(r, k, p, r0, c, l.host);
+        }
+    }
+    cb_device_buffers_free(s->module, &dev);
+    free_chunk(&l);
+    return st;
+}
+
+cubie_status cubie_run(struct cubie_solver *s, const cubie_batch *in,
+                       const struct cubie_options *run_opt,
+                       struct cubie_result **out, cubie_error *err)
+{
+    if (s == NULL || in == NULL || out == NULL) {
+        return cb_fail(err, CUBIE_E_ARG, NULL, 0, "cubie_run: NULL argument");
+    }
+    *out = NULL;
+    const double t_start = cb_now_ms();
+    const cb_kernel_info *k = &s->out.info;
+    if (in->sys->n_states != k->n_states || in->sys->n_params != k->n_params) {
+        return cb_fail(err, CUBIE_E_BATCH, NULL, 0,
+                       "the batch was made for another system (%d states, "
+                       "%d parameters; the solver has %d and %d)",
+                       in->sys->n_states, in->sys->n_params, k->n_states,
+                       k->n_params);
+    }
+    struct cubie_options *o = NULL;
+    CB_TRY(merge_options(s, run_opt, &o, err));
+    cb_plan p;
+    size_t m = 0;
+    cubie_status st = cb_plan_make(o, k, &p, err);
+    if (st == CUBIE_OK) {
+        st = chunk_runs(s, o, &p, in->n_runs, &m, err);
+    }
+    cb_options_free(o);
+    struct cubie_result *r = NULL;
+    if (st == CUBIE_OK) {
+        st = cb_result_new(s, in->n_runs, &p, &r, err);
+    }
+    if (st == CUBIE_OK) {
+        st = run_chunks(s, in, &p, m, r, err);
+    }
+    cb_plan_free(&p);
+    if (st != CUBIE_OK) {
+        cubie_result_free(r);
+        return st;
+    }
+    r->wall_ms = cb_now_ms() - t_start;
+    *out = r;
+    return CUBIE_OK;
+}
