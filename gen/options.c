@@ -33,6 +33,28 @@ static const char *const not_yet[][2] = {
     {"summarise_variables", "summarise_variables"},
     {NULL, NULL}};
 
+/* "sm_" or "compute_", then a number from 50 to 999 written plainly (no
+ * sign, blank or leading zero), then nothing or one of the suffixes 'a'
+ * (architecture-specific) and 'f' (family-specific). */
+static bool valid_arch(const char *value)
+{
+    const char *p = strncmp(value, "sm_", 3) == 0        ? value + 3
+                    : strncmp(value, "compute_", 8) == 0 ? value + 8
+                                                         : NULL;
+    if (p == NULL || *p < '1' || *p > '9') {
+        return false;
+    }
+    int num = 0, digits = 0;
+    while (*p >= '0' && *p <= '9' && digits < 4) {
+        num = num * 10 + (*p++ - '0');
+        digits++;
+    }
+    if (*p == 'a' || *p == 'f') {
+        p++;
+    }
+    return *p == '\0' && num >= 50 && num < 1000;
+}
+
 /* The choice list of choices.def an option's values name, or NULL. */
 static const char *choice_list(cb_opt_values v)
 {
@@ -228,12 +250,7 @@ static cubie_status check_text(int id, const char *key, const char *value,
                            key, value);
         }
     } else if (v == CB_VALUES_ARCH) {
-        int num = 0;
-        char tail = 0;
-        bool ok = (sscanf(value, "sm_%d%c", &num, &tail) == 1 ||
-                   sscanf(value, "compute_%d%c", &num, &tail) == 1) &&
-                  num >= 50 && num < 1000;
-        if (!ok && *value != '\0') {
+        if (!valid_arch(value) && *value != '\0') {
             return cb_fail(err, CUBIE_E_OPTION, key, 0,
                            "option %s: '%s' is not an architecture like "
                            "sm_90 (CUBIN) or compute_90 (PTX)", key, value);
@@ -402,7 +419,7 @@ cubie_status cb_options_set(struct cubie_options *o, const char *key,
             }
         }
         return cb_fail(err, CUBIE_E_OPTION, key, 0,
-                       "unknown option '%s' (see the README for the list)",
+                       "unknown option '%s' (`cubie list options` lists them)",
                        key);
     }
     double num = NAN;

@@ -174,16 +174,32 @@ static cubie_status build_cuda(struct cubie_solver *s, cubie_error *err)
     return st;
 }
 
+/* What a pass noticed and worked around (a cache entry rebuilt), kept
+ * for cubie_solver_notes; one per line. */
+static void add_note(struct cubie_solver *s, const char *text)
+{
+    if (text[0] == '\0' || strstr(s->notes, text) != NULL) {
+        return;
+    }
+    const size_t used = strlen(s->notes);
+    snprintf(s->notes + used, sizeof(s->notes) - used, "%s\n", text);
+}
+
 static cubie_status pass_build(cb_compile *c)
 {
     struct cubie_solver *s = c->s;
     cubie_error *err = c->err;
+    cubie_status st;
     if (s->device != NULL) {
-        return build_cuda(s, err);
+        st = build_cuda(s, err);
+        add_note(s, s->artifact.note);
+    } else {
+        st = cb_host_build(s->out.source,
+                           cb_opt_num(s->opt, CB_OPT_CACHE) != 0.0,
+                           &s->host, err);
+        add_note(s, s->host.note);
     }
-    return cb_host_build(s->out.source,
-                         cb_opt_num(s->opt, CB_OPT_CACHE) != 0.0, &s->host,
-                         err);
+    return st;
 }
 
 static cubie_status pass_load(cb_compile *c)
@@ -191,7 +207,9 @@ static cubie_status pass_load(cb_compile *c)
     struct cubie_solver *s = c->s;
     cubie_error *err = c->err;
     if (s->device == NULL) {
-        return cb_host_load(s->out.source, &s->host, err);
+        cubie_status st = cb_host_load(s->out.source, &s->host, err);
+        add_note(s, s->host.note);
+        return st;
     }
     cubie_status st = cb_module_load(s->device, s->artifact.image,
                                      shared_bytes_per_run(&s->out.info),
@@ -351,6 +369,11 @@ const char *cubie_solver_arch(const struct cubie_solver *s)
 const char *cubie_solver_backend_reason(const struct cubie_solver *s)
 {
     return s ? s->reason : NULL;
+}
+
+const char *cubie_solver_notes(const struct cubie_solver *s)
+{
+    return s ? s->notes : NULL;
 }
 
 double cubie_solver_generate_ms(const struct cubie_solver *s)

@@ -104,6 +104,11 @@ CUBIE_API cubie_status cubie_solver_occupancy(const cubie_solver *s,
 CUBIE_API const char *cubie_solver_arch(const cubie_solver *s);
 /* Why that backend was chosen ("backend=host requested", ...). */
 CUBIE_API const char *cubie_solver_backend_reason(const cubie_solver *s);
+/* What the compile noticed and worked around, one line each, or "": a
+ * cached kernel that failed its checks and was rebuilt, a cache folder
+ * not used because others can write to it, a cached kernel used where its
+ * compiler is not installed. */
+CUBIE_API const char *cubie_solver_notes(const cubie_solver *s);
 /* Milliseconds spent generating and building (0 for a cache hit build). */
 CUBIE_API double cubie_solver_generate_ms(const cubie_solver *s);
 CUBIE_API double cubie_solver_build_ms(const cubie_solver *s);
@@ -247,11 +252,107 @@ CUBIE_API cubie_status cubie_build_cuda(const cubie_system *sys,
 CUBIE_API cubie_status cubie_devices(char **text, cubie_error *err);
 
 /* Write a .npy file (format 1.0) of the C-order array data with the given
- * shape; descr is "<f4", "<f8" or "<i4". */
+ * shape (0 to 32 dimensions); descr is a NumPy type string such as "<f4",
+ * "<f8" or "<i4". Bad arguments are CUBIE_E_ARG; a failed write removes
+ * the file. */
 CUBIE_API cubie_status cubie_write_npy(const char *path, const char *descr,
                                        const size_t *shape, int ndim,
                                        const void *data, size_t elem_size,
                                        cubie_error *err);
+
+/* ---- what the library offers: algorithms, options, outputs, metrics ---- */
+
+/* The tables the library is built from, one row at a time: a count, and
+ * accessors taking a row 0 <= i < count, in table order. Every string is
+ * static (valid for the life of the process, never freed). A row out of
+ * range gives NULL, or -1 where the answer is a number. These are the
+ * tables options are checked against; `cubie list` prints them. */
+
+/* Algorithms: the values of the `algorithm` option. */
+CUBIE_API size_t cubie_n_algorithms(void);
+/* The canonical name ("dormand-prince-54"), as a solver reports it. */
+CUBIE_API const char *cubie_algorithm_name(size_t i);
+/* The other names that select it, space-separated ("dopri54 rk45 ode45"),
+ * "" if none; a family name that picks it by default ("dirk" for
+ * l_stable_dirk_3) is among them. Names match case-insensitively. */
+CUBIE_API const char *cubie_algorithm_aliases(size_t i);
+/* Its family ("erk", "backwards_euler", "dirk", "firk", "rosenbrock",
+ * ...), which decides its step and its adaptive defaults. */
+CUBIE_API const char *cubie_algorithm_family(size_t i);
+/* 1 when a step solves for its stages (Newton, or a linear solve for
+ * Rosenbrock-W), 0 for an explicit method. */
+CUBIE_API int cubie_algorithm_is_implicit(size_t i);
+/* The order of the solution. */
+CUBIE_API int cubie_algorithm_order(size_t i);
+/* The order of the embedded solution the error estimate compares with; 0
+ * when there is no estimate (fixed steps only). */
+CUBIE_API int cubie_algorithm_error_order(size_t i);
+/* The step controller it runs when step_controller is not set ("fixed"
+ * without an error estimate). */
+CUBIE_API const char *cubie_algorithm_default_controller(size_t i);
+/* The row of a name or alias, read as the algorithm option reads it, into
+ * *i. CUBIE_E_OPTION when no algorithm is called so, CUBIE_E_ARG for
+ * NULL. */
+CUBIE_API cubie_status cubie_algorithm_find(const char *name, size_t *i);
+
+/* Options: the keys of cubie_options_set (the `<buffer>_location` keys,
+ * which name a buffer of the generated kernel, are not rows). */
+CUBIE_API size_t cubie_n_options(void);
+CUBIE_API const char *cubie_option_key(size_t i);
+/* The default as text; "" where there is none: derived from other options
+ * at compile or run time (step_controller from the algorithm, dt from the
+ * controller, ...) or unset (save_every: the first and last state only). */
+CUBIE_API const char *cubie_option_default(size_t i);
+/* "compile" (changes the generated kernel: set it before cubie_compile)
+ * or "run" (a kernel argument: may change per cubie_run). */
+CUBIE_API const char *cubie_option_scope(size_t i);
+/* What a value is: "number" (a finite real), "integer" (a whole number
+ * >= 0), "bool" (true, false, 1 or 0), "choice" (one of the choices),
+ * "list" (comma-separated choices), "tolerance" (a number >= 0, or a
+ * comma-separated list of them, one per state) or "arch" (sm_XY for a
+ * CUBIN, compute_XY for PTX). */
+CUBIE_API const char *cubie_option_kind(size_t i);
+/* The values of a "choice" or "list" option: n_choices of them, choice j
+ * for 0 <= j < n_choices (for algorithm the canonical names); 0 and NULL
+ * for the other kinds. */
+CUBIE_API size_t cubie_option_n_choices(size_t i);
+CUBIE_API const char *cubie_option_choice(size_t i, size_t j);
+/* The row of a key into *i; CUBIE_E_OPTION when there is none,
+ * CUBIE_E_ARG for NULL. */
+CUBIE_API cubie_status cubie_option_find(const char *key, size_t *i);
+
+/* Outputs: the values of output_types. */
+CUBIE_API size_t cubie_n_outputs(void);
+CUBIE_API const char *cubie_output_name(size_t i);
+/* The result array it is written to (a cubie_array's name; the CLI's
+ * <name>.npy): "state" for time, a column of the state array. */
+CUBIE_API const char *cubie_output_array(size_t i);
+/* Its columns in that array: "states", "observables", "counters", or the
+ * name of its one column ("t"). */
+CUBIE_API const char *cubie_output_columns(size_t i);
+/* 1 when a failed run's values read NaN under nan_error_trajectories. */
+CUBIE_API int cubie_output_nan_masked(size_t i);
+
+/* Summary metrics (for summarise_every): none exist yet, so the count is 0
+ * and every name NULL. */
+CUBIE_API size_t cubie_n_metrics(void);
+CUBIE_API const char *cubie_metric_name(size_t i);
+
+/* ---- progress ------------------------------------------------------------ */
+
+/* Called by cubie_run between pieces of a batch: done of the total runs
+ * are finished. Calls come on the thread that called cubie_run, done
+ * increasing, the last one done == total when the run succeeds. ctx is
+ * what cubie_solver_set_progress was given. It must not use the solver. */
+typedef void (*cubie_progress_fn)(size_t done, size_t total, void *ctx);
+
+/* Report the progress of this solver's runs to fn (NULL: no reports).
+ * While a callback is set, cubie_run runs a batch in about 100 pieces,
+ * none below 4096 runs (so a device stays full) unless memory_cap or the
+ * device's memory asks for smaller ones; the results are the same bit for
+ * bit. ctx is borrowed. A NULL solver is ignored. */
+CUBIE_API void cubie_solver_set_progress(cubie_solver *s,
+                                         cubie_progress_fn fn, void *ctx);
 
 #ifdef __cplusplus
 }

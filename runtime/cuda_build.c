@@ -14,6 +14,22 @@
 #include "cache.h"
 #include "util.h"
 
+/* The number written just before `at` in text ("..., 1024 bytes smem"):
+ * skips blanks back from at, then reads the digits; 0 where there are
+ * none. Never reads before text. */
+static int number_before(const char *text, const char *at)
+{
+    const char *q = at;
+    while (q > text && isspace((unsigned char)q[-1])) {
+        q--;
+    }
+    const char *end = q;
+    while (q > text && isdigit((unsigned char)q[-1]) && end - q < 9) {
+        q--;
+    }
+    return q < end ? atoi(q) : 0;
+}
+
 void cb_parse_resources(const char *log, cb_resources *out)
 {
     memset(out, 0, sizeof(*out));
@@ -25,27 +41,12 @@ void cb_parse_resources(const char *log, cb_resources *out)
         out->found = true;
         const char *smem = strstr(p, "bytes smem");
         if (smem != NULL) {
-            /* "..., 1024 bytes smem" : read the number before it. */
-            const char *q = smem - 1;
-            while (q > p && isspace((unsigned char)*q)) {
-                q--;
-            }
-            while (q > p && isdigit((unsigned char)q[-1])) {
-                q--;
-            }
-            out->smem = atoi(q);
+            out->smem = number_before(p, smem);
         }
     }
     p = strstr(log, "bytes stack frame");
     if (p != NULL) {
-        const char *q = p - 1;
-        while (q > log && isspace((unsigned char)*q)) {
-            q--;
-        }
-        while (q > log && isdigit((unsigned char)q[-1])) {
-            q--;
-        }
-        out->stack = atoi(q);
+        out->stack = number_before(log, p);
         sscanf(p, "bytes stack frame, %d bytes spill stores, %d bytes spill "
                   "loads", &out->spill_stores, &out->spill_loads);
     }
@@ -247,28 +248,49 @@ cubie_status cb_nvrtc_build(const char *source, const cb_nvrtc_opts *o,
         strncat(opts, extra[i], sizeof(opts) - strlen(opts) - 2);
         strcat(opts, " ");
     }
-    char cache[768], base[900], key[33];
+    char cache[768], base[900], key[33], why[512];
     const char *parts[] = {source, o->arch, opts, cb_nvrtc_version()};
     cb_hash_hex(parts, 4, key);
-    bool have_cache = o->use_cache && cb_cache_dir(cache, sizeof(cache));
+    bool have_cache = o->use_cache &&
+                      cb_cache_dir(cache, sizeof(cache), why, sizeof(why));
+    if (o->use_cache && !have_cache) {
+        snprintf(out->note, sizeof(out->note), "%s", why);
+    }
     if (have_cache) {
-        snprintf(base, sizeof(base), "%s/nvrtc-%s.%s", cache, key,
+        snprintf(base, sizeof(base), "%s/nvrtc-%s-%s.kernel", cache, key,
                  out->is_cubin ? "cubin" : "ptx");
-        char log_path[1000];
-        snprintf(log_path, sizeof(log_path), "%s.log", base);
-        out->image = cb_read_file(base, &out->len);
-        out->log = out->image ? cb_read_file(log_path, NULL) : NULL;
-        if (out->image != NULL && out->log != NULL && out->len > 0) {
-            cb_parse_resources(out->log, &out->res);
-            if (!out->res.found && out->is_cubin) {
-                cb_cubin_resources(out->image, out->len, &out->res);
-            }
-            out->cache_hit = true;
-            out->ms = cb_now_ms() - t0;
-            return CUBIE_OK;
+        /* One entry: the image and its log, checked whole. */
+        cb_cache_entry e;
+        const cb_cache_state cs = cb_cache_read(base, 2, &e, why,
+                                                sizeof(why));
+        if (cs == CB_CACHE_BAD) {
+            snprintf(out->note, sizeof(out->note), "%s; rebuilt", why);
         }
-        cb_artifact_free(out);
-        out->is_cubin = strncmp(o->arch, "sm_", 3) == 0;
+        if (cs == CB_CACHE_HIT && e.parts[0].len > 0) {
+            out->image = malloc(e.parts[0].len + 1);
+            out->log = malloc(e.parts[1].len + 1);
+            if (out->image != NULL && out->log != NULL) {
+                memcpy(out->image, e.parts[0].data, e.parts[0].len);
+                out->image[e.parts[0].len] = '\0';
+                out->len = e.parts[0].len;
+                memcpy(out->log, e.parts[1].data, e.parts[1].len);
+                out->log[e.parts[1].len] = '\0';
+                cb_cache_entry_free(&e);
+                cb_parse_resources(out->log, &out->res);
+                if (!out->res.found && out->is_cubin) {
+                    cb_cubin_resources(out->image, out->len, &out->res);
+                }
+                out->cache_hit = true;
+                out->ms = cb_now_ms() - t0;
+                return CUBIE_OK;
+            }
+            free(out->image);
+            free(out->log);
+            out->image = out->log = NULL;
+        }
+        if (cs == CB_CACHE_HIT) {
+            cb_cache_entry_free(&e);
+        }
     }
     cubie_status st = cb_nvrtc_compile(source, o->arch, extra, &out->image,
                                        &out->len, &out->log, err);
@@ -298,13 +320,15 @@ cubie_status cb_nvrtc_build(const char *source, const cb_nvrtc_opts *o,
         cb_cubin_resources(out->image, out->len, &out->res);
     }
     if (have_cache) {
-        char log_path[1000];
-        snprintf(log_path, sizeof(log_path), "%s.log", base);
-        /* The log first: an image without its log is not a hit. */
-        cb_write_atomic(log_path, out->log ? out->log : "", out->log
-                                                           ? strlen(out->log)
-                                                           : 0);
-        cb_write_atomic(base, out->image, out->len);
+        const cb_part entry[2] = {
+            {out->image, out->len},
+            {out->log != NULL ? out->log : "",
+             out->log != NULL ? strlen(out->log) : 0}};
+        if (!cb_cache_write(base, cb_nvrtc_version(), entry, 2) &&
+            out->note[0] == '\0') {
+            snprintf(out->note, sizeof(out->note),
+                     "the kernel could not be written to the cache");
+        }
     }
     out->ms = cb_now_ms() - t0;
     return CUBIE_OK;

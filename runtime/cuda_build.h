@@ -43,6 +43,7 @@ typedef struct {
     cb_resources res;
     bool cache_hit;
     double ms;
+    char note[600];  /* what the build noticed (a bad entry), or "" */
 } cb_artifact;
 
 /* Build source under o (cached); a failure dumps the source and says

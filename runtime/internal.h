@@ -38,9 +38,11 @@ typedef struct {
     cb_host_fn run;
     bool cache_hit;
     bool have_cache;
-    char so[1024];       /* the object to load */
-    char cached[1024];   /* its place in the cache */
-    char dir[400];       /* a build folder load removes, or "" */
+    char *image;         /* the object's bytes, until loaded */
+    size_t image_len;
+    char key[33];        /* the cache key */
+    char cached[1024];   /* its entry in the cache */
+    char note[600];      /* what the build noticed (a bad entry), or "" */
 } cb_host_module;
 
 /* Find the compiled source in the cache, or compile it (cached unless
@@ -68,7 +70,10 @@ struct cubie_solver {
     char arch[32];              /* what NVRTC built for */
     char backend[8];
     char reason[600];
+    char notes[1300];           /* cubie_solver_notes */
     double generate_ms, build_ms;
+    cubie_progress_fn progress; /* cubie_solver_set_progress, or NULL */
+    void *progress_ctx;
 };
 
 /* The NVRTC options a solver's options ask for (arch: "" for the

@@ -288,6 +288,47 @@ static cubie_status plan_saves(const struct cubie_options *o,
     return CUBIE_OK;
 }
 
+/* Time must be able to advance: near t the kernel's times are spaced
+ * t * 2^-52 apart in float64, about t * 2^-47 in a float32 kernel's
+ * float pair. The span, the step (fixed) or the largest step (adaptive)
+ * and the save interval must each be several such spacings, or the run
+ * would end at once or stand still while claiming success. */
+static cubie_status plan_time_range(const cb_kernel_info *k, bool adaptive,
+                                    cb_plan *p, cubie_error *err)
+{
+    const char *prec = k->is_double ? "float64" : "float32";
+    const double t_end = V(T_END);
+    if (!isfinite(p->t0) || !isfinite(t_end) ||
+        (!k->is_double && fmax(fabs(p->t0), fabs(t_end)) >= (double)FLT_MAX)) {
+        return cb_fail(err, CUBIE_E_OPTION, "t0", 0,
+                       "option t0: the run's times %g to %g do not fit %s",
+                       p->t0, t_end, prec);
+    }
+    const double spacing = fmax(fabs(p->t0), fabs(t_end)) *
+                           (k->is_double ? 0x1p-52 : 0x1p-47);
+    const struct {
+        const char *what, *key;
+        double v;
+    } need[] = {
+        {"the span settling_time + duration", "duration",
+         p->settle + p->duration},
+        {adaptive ? "the largest step dt_max" : "the step dt",
+         adaptive ? "dt_max" : "dt", adaptive ? V(DT_MAX) : V(DT)},
+        {"the save interval save_every", "save_every", p->save_every},
+    };
+    for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
+        if (need[i].v < 4.0 * spacing) {
+            return cb_fail(err, CUBIE_E_OPTION, need[i].key, 0,
+                           "option t0 = %g: near t = %g the %s times are "
+                           "%g apart, so %s (%g) cannot advance time; "
+                           "move t0 toward 0 or lengthen it",
+                           p->t0, fmax(fabs(p->t0), fabs(t_end)), prec,
+                           spacing, need[i].what, need[i].v);
+        }
+    }
+    return CUBIE_OK;
+}
+
 #undef V
 
 cubie_status cb_plan_make(const struct cubie_options *o,
@@ -315,7 +356,8 @@ cubie_status cb_plan_make(const struct cubie_options *o,
     CB_TRY(plan_controller(o, k, p, err));
     CB_TRY(plan_tolerances(o, k, p, err));
     CB_TRY(plan_solver(o, k, p, err));
-    return plan_saves(o, k, p, err);
+    CB_TRY(plan_saves(o, k, p, err));
+    return plan_time_range(k, k->controller != CB_CTRL_FIXED, p, err);
 }
 
 void cb_plan_free(cb_plan *p)

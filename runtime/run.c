@@ -1,7 +1,8 @@
 /* cubie_run: the batch in chunks that fit the memory cap (and on the GPU
  * the free device memory), each chunk laid out in the kernel's argument
  * table (kernel_args.def), run on the solver's backend, and stored into
- * the result. */
+ * the result; a progress callback (cubie_solver_set_progress) is told
+ * after each chunk. */
 #include "internal.h"
 
 #include <math.h>
@@ -204,6 +205,35 @@ static void run_host(const struct cubie_solver *s, cb_launch *l)
     s->host.run(argv);
 }
 
+/* With a progress callback, the batch runs in about this many pieces... */
+#define CB_PROGRESS_PIECES 100
+/* ... of at least this many runs each, so that a device stays full
+ * between reports. */
+#define CB_PROGRESS_MIN_PIECE 4096
+
+/* Runs per piece for a progress callback over n runs: n / 100 rounded
+ * up, at least CB_PROGRESS_MIN_PIECE, at most m (what memory allows).
+ * Runs are independent, so the pieces change no result. */
+static size_t progress_piece(size_t n, size_t m)
+{
+    size_t piece = (n + CB_PROGRESS_PIECES - 1) / CB_PROGRESS_PIECES;
+    if (piece < CB_PROGRESS_MIN_PIECE) {
+        piece = CB_PROGRESS_MIN_PIECE;
+    }
+    return piece < m ? piece : m;
+}
+
+void cubie_solver_set_progress(struct cubie_solver *s, cubie_progress_fn fn,
+                               void *ctx)
+{
+    if (s != NULL) {
+        s->progress = fn;
+        s->progress_ctx = ctx;
+    }
+}
+
+/* The batch in chunks of m runs (fewer for a progress callback, which is
+ * told after each chunk is stored). */
 static cubie_status run_chunks(struct cubie_solver *s,
                                const struct cubie_batch *in,
                                const cb_plan *p, size_t m,
@@ -211,6 +241,9 @@ static cubie_status run_chunks(struct cubie_solver *s,
 {
     const cb_kernel_info *k = &s->out.info;
     const size_t n = in->n_runs;
+    if (s->progress != NULL) {
+        m = progress_piece(n, m);
+    }
     cb_launch l;
     cb_device_buffers dev;
     memset(&dev, 0, sizeof(dev));
@@ -245,6 +278,9 @@ static cubie_status run_chunks(struct cubie_solver *s,
             r->copy_ms += copy_ms;
             r->n_chunks++;
             cb_result_store(r, k, p, r0, c, l.host);
+            if (s->progress != NULL) {
+                s->progress(r0 + c, n, s->progress_ctx);
+            }
         }
     }
     cb_device_buffers_free(s->module, &dev);

@@ -1,35 +1,183 @@
-/* cubie: the command-line front end.
- *   cubie gen SPEC [--set key=value]... [-o FILE.cu]
- *   cubie run SPEC [--set key=value]... [--runs RUNS.csv]
- *                  [--grid name=start:stop:count]... [--out DIR]
- *   cubie version
+/* cubie: the command-line front end, over the public API (cubie.h) only.
+ *   cubie gen SPEC [-s key=value]... [-o FILE.cu]
+ *   cubie run SPEC [-s key=value]... [--runs RUNS.csv]
+ *                  [--grid name=start:stop:count]... [--out DIR] [-q]
+ *   cubie compile SPEC --arch ARCH [-s key=value]... [-o FILE]
+ *   cubie devices | list WHAT | version | help [COMMAND]
+ * Every command takes --help. Arguments are read with getopt_long:
+ * `--set k=v`, `--set=k=v`, `-s k=v`, `--` ends the options.
  * Exit codes: 0 success, 1 usage, 2 bad input (spec, option, runs),
- * 3 compile or backend failure, 4 file error. */
+ * 3 compile or backend failure, 4 file error (a failed write to standard
+ * output included). */
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
 #include <math.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cJSON.h>
 
 #include "cubie.h"
 
-static void usage(FILE *f)
+enum {
+    EXIT_USAGE = 1, /* a bad command line */
+    EXIT_INPUT = 2, /* a bad spec, option or runs file */
+    EXIT_BUILD = 3, /* compile or backend failure */
+    EXIT_FILE = 4   /* a file (or standard output) cannot be read or written */
+};
+
+static const char exit_codes[] =
+    "exit codes: 0 ok, 1 usage, 2 bad spec/option/run file,\n"
+    "            3 compile or backend failure, 4 file error\n";
+
+/* ---- standard output, checked ------------------------------------------- */
+
+/* The first error writing standard output, 0 while there is none: every
+ * write goes through say() or say_text(), and main reports it (exit 4). */
+static int stdout_errno;
+
+static void note_stdout_error(void)
 {
-    fputs("usage:\n"
-          "  cubie gen SPEC [--set key=value]... [-o FILE.cu]\n"
-          "  cubie run SPEC [--set key=value]... [--runs RUNS.csv]\n"
-          "                 [--grid name=start:stop:count]... [--out DIR]\n"
-          "  cubie compile SPEC [--set key=value]... --arch sm_XX|compute_XX "
-          "[-o FILE]\n"
-          "  cubie devices\n"
-          "  cubie version\n",
-          f);
+    if (stdout_errno == 0) {
+        stdout_errno = errno != 0 ? errno : EIO;
+    }
+}
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    errno = 0;
+    const int r = vfprintf(stdout, fmt, ap);
+    va_end(ap);
+    if (r < 0) {
+        note_stdout_error();
+    }
+}
+
+/* say() for standard output, plain fprintf for another stream. */
+static void say_to(FILE *f, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void say_to(FILE *f, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    errno = 0;
+    const int r = vfprintf(f, fmt, ap);
+    va_end(ap);
+    if (r < 0 && f == stdout) {
+        note_stdout_error();
+    }
+}
+
+static void say_text(const char *text)
+{
+    errno = 0;
+    if (fputs(text, stdout) == EOF) {
+        note_stdout_error();
+    }
+}
+
+/* Flush and close standard output; a write that failed on the way (a
+ * full disk, a closed descriptor) turns a success into exit 4. */
+static int finish_stdout(int rc)
+{
+    errno = 0;
+    if (fflush(stdout) != 0) {
+        note_stdout_error();
+    }
+    if (ferror(stdout) && stdout_errno == 0) {
+        stdout_errno = EIO;
+    }
+    errno = 0;
+    if (fclose(stdout) != 0) {
+        note_stdout_error();
+    }
+    if (stdout_errno == 0) {
+        return rc;
+    }
+    fprintf(stderr, "cubie: error: cannot write standard output: %s\n",
+            strerror(stdout_errno));
+    return rc != 0 ? rc : EXIT_FILE;
+}
+
+/* text into path, every step checked; "cannot write PATH: why". */
+static int write_file(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    if (f == NULL) {
+        fprintf(stderr, "cubie: error: cannot write %s: %s\n", path,
+                strerror(errno));
+        return EXIT_FILE;
+    }
+    errno = 0;
+    bool ok = fwrite(data, 1, len, f) == len;
+    int e = errno;
+    errno = 0;
+    if (fclose(f) != 0 && ok) {
+        ok = false;
+        e = errno;
+    }
+    if (!ok) {
+        fprintf(stderr, "cubie: error: cannot write %s: %s\n", path,
+                strerror(e != 0 ? e : EIO));
+        return EXIT_FILE;
+    }
+    return 0;
+}
+
+static int write_text(const char *path, const char *text)
+{
+    return write_file(path, text, strlen(text));
+}
+
+/* ---- commands and their help -------------------------------------------- */
+
+typedef struct command command;
+struct command {
+    const char *name;
+    int (*run)(const command *cmd, int argc, char **argv);
+    const char *synopsis; /* the arguments after "cubie NAME" */
+    const char *brief;    /* the same in `cubie --help`'s list */
+    const char *summary;  /* one line for `cubie --help` */
+    const char *details;  /* what `cubie NAME --help` adds */
+};
+
+static const command *find_command(const char *name);
+static void main_usage(FILE *f);
+
+static void print_help(const command *c)
+{
+    say("usage: cubie %s%s%s\n\n%s\n%s", c->name, c->synopsis[0] ? " " : "",
+        c->synopsis, c->details, exit_codes);
+}
+
+/* A usage error: the message, then where the usage is. Exit 1. */
+static int usage_error(const command *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int usage_error(const command *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "cubie %s: ", c->name);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nusage: cubie %s%s%s\n(`cubie %s --help` says more)\n",
+            c->name, c->synopsis[0] ? " " : "", c->synopsis, c->name);
+    return EXIT_USAGE;
 }
 
 static int exit_code(cubie_status st)
@@ -43,18 +191,18 @@ static int exit_code(cubie_status st)
     case CUBIE_E_OPTION:
     case CUBIE_E_BATCH:
     case CUBIE_E_ARG:
-        return 2;
+        return EXIT_INPUT;
     case CUBIE_E_IO:
-        return 4;
+        return EXIT_FILE;
     default:
-        return 3;
+        return EXIT_BUILD;
     }
 }
 
 static int report(cubie_status st, cubie_error *err)
 {
-    fprintf(stderr, "cubie: error: %s\n", err->message[0] ? err->message
-                                                          : cubie_status_str(st));
+    fprintf(stderr, "cubie: error: %s\n",
+            err->message[0] ? err->message : cubie_status_str(st));
     if (err->log != NULL && err->log[0]) {
         fprintf(stderr, "--- compiler log ---\n%s\n", err->log);
     }
@@ -63,113 +211,188 @@ static int report(cubie_status st, cubie_error *err)
     return code;
 }
 
+/* ---- arguments ---------------------------------------------------------- */
+
+/* Paths cubie composes from --out stay below this. */
+#define PATH_LEN 4096
+#define MAX_GRID 16
+
 typedef struct {
-    const char *spec;
-    const char *out;
+    const char *pos[2]; /* positional arguments (SPEC, WHAT, COMMAND) */
+    int n_pos;
+    const char *out; /* -o FILE (gen, compile) or --out DIR (run) */
     const char *runs;
-    const char *grid[16];
+    const char *grid[MAX_GRID];
     int n_grid;
-    cubie_options *opt;
+    const char *arch;
+    bool quiet;
+    cubie_options *opt; /* filled by --set */
 } args;
 
-static int parse_args(int argc, char **argv, bool is_run, args *a,
-                      cubie_error *err)
+enum { OPT_OUT = 256 };
+
+/* Every option of every command; a command takes those its short option
+ * letters name (and --out for run). */
+static const struct option all_options[] = {
+    {"set", required_argument, NULL, 's'},
+    {"output", required_argument, NULL, 'o'},
+    {"out", required_argument, NULL, OPT_OUT},
+    {"runs", required_argument, NULL, 'r'},
+    {"grid", required_argument, NULL, 'g'},
+    {"arch", required_argument, NULL, 'a'},
+    {"quiet", no_argument, NULL, 'q'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* The options a command takes: its short letters, plus --out for run. */
+static void command_options(const char *letters, bool out, struct option *opts)
 {
-    for (int i = 2; i < argc; i++) {
-        const char *s = argv[i];
-        const char *next = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(s, "--set") == 0 && next) {
-            cubie_status st = cubie_options_set_pair(a->opt, next, err);
+    int n = 0;
+    for (const struct option *o = all_options; o->name != NULL; o++) {
+        if ((o->val == OPT_OUT && out) ||
+            (o->val < 256 && strchr(letters, o->val) != NULL)) {
+            opts[n++] = *o;
+        }
+    }
+    memset(&opts[n], 0, sizeof(opts[n]));
+}
+
+/* The option getopt stopped at, as the user wrote it ("--outdir",
+ * "-x"), for the message. */
+static void bad_option_text(char **argv, char *buf, size_t n)
+{
+    const char *arg = optind > 0 ? argv[optind - 1] : "";
+    if (strncmp(arg, "--", 2) == 0) {
+        snprintf(buf, n, "%.*s", (int)strcspn(arg, "="), arg);
+    } else {
+        snprintf(buf, n, "-%c", optopt != 0 ? optopt : '?');
+    }
+}
+
+/* Parse a command's arguments: letters are its short options ("s:o:h"),
+ * out whether it takes --out, max_pos how many positional arguments.
+ * Returns -1 to go on, or the exit code (0 after --help). */
+static int parse_args(const command *c, int argc, char **argv,
+                      const char *letters, bool out, int max_pos, args *a)
+{
+    struct option opts[sizeof(all_options) / sizeof(all_options[0])];
+    command_options(letters, out, opts);
+    char shortopts[32];
+    snprintf(shortopts, sizeof(shortopts), ":%s", letters);
+    opterr = 0;
+    optind = 1;
+    int ch;
+    char bad[64];
+    while ((ch = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
+        switch (ch) {
+        case 'h':
+            print_help(c);
+            return 0;
+        case 's': {
+            cubie_error err = {0};
+            cubie_status st = cubie_options_set_pair(a->opt, optarg, &err);
             if (st != CUBIE_OK) {
-                return report(st, err);
+                return report(st, &err);
             }
-            i++;
-        } else if (!is_run && strcmp(s, "-o") == 0 && next) {
-            a->out = next;
-            i++;
-        } else if (is_run && strcmp(s, "--out") == 0 && next) {
+            break;
+        }
+        case 'o':
+            a->out = optarg;
+            break;
+        case OPT_OUT: {
             /* "out/" names the folder "out". */
-            size_t len = strlen(next);
-            while (len > 1 && argv[i + 1][len - 1] == '/') {
-                argv[i + 1][--len] = '\0';
+            size_t len = strlen(optarg);
+            while (len > 1 && optarg[len - 1] == '/') {
+                optarg[--len] = '\0';
             }
-            a->out = next;
-            i++;
-        } else if (is_run && strcmp(s, "--runs") == 0 && next) {
-            a->runs = next;
-            i++;
-        } else if (is_run && strcmp(s, "--grid") == 0 && next) {
-            if (a->n_grid == 16) {
-                fprintf(stderr, "cubie: at most 16 --grid axes\n");
-                return 1;
+            const char *slash = strrchr(optarg, '/');
+            const char *base = slash != NULL ? slash + 1 : optarg;
+            if (strcmp(base, "") == 0 || strcmp(base, ".") == 0 ||
+                strcmp(base, "..") == 0) {
+                return usage_error(c,
+                                   "--out '%s': name a folder of its "
+                                   "own",
+                                   optarg);
             }
-            a->grid[a->n_grid++] = next;
-            i++;
-        } else if (s[0] == '-') {
-            fprintf(stderr, "cubie: unknown or incomplete argument '%s'\n", s);
-            usage(stderr);
-            return 1;
-        } else if (a->spec == NULL) {
-            a->spec = s;
-        } else {
-            fprintf(stderr, "cubie: unexpected argument '%s'\n", s);
-            usage(stderr);
-            return 1;
+            if (len > PATH_LEN - 300) {
+                return usage_error(c,
+                                   "--out: a path of %zu characters is "
+                                   "too long",
+                                   len);
+            }
+            a->out = optarg;
+            break;
+        }
+        case 'r':
+            a->runs = optarg;
+            break;
+        case 'g':
+            if (a->n_grid == MAX_GRID) {
+                return usage_error(c, "at most %d --grid axes", MAX_GRID);
+            }
+            a->grid[a->n_grid++] = optarg;
+            break;
+        case 'a':
+            a->arch = optarg;
+            break;
+        case 'q':
+            a->quiet = true;
+            break;
+        case ':':
+            bad_option_text(argv, bad, sizeof(bad));
+            return usage_error(c, "option '%s' needs a value", bad);
+        default:
+            bad_option_text(argv, bad, sizeof(bad));
+            return usage_error(c, "unrecognized option '%s'", bad);
         }
     }
-    if (a->spec == NULL) {
-        fprintf(stderr, "cubie: missing SPEC\n");
-        usage(stderr);
-        return 1;
-    }
-    if (is_run && a->runs != NULL && a->n_grid > 0) {
-        fprintf(stderr, "cubie: --runs and --grid cannot be combined\n");
-        return 1;
-    }
-    return 0;
-}
-
-static int write_text(const char *path, const char *text, cubie_error *err)
-{
-    FILE *f = fopen(path, "wb");
-    if (f == NULL || fputs(text, f) == EOF) {
-        if (f) {
-            fclose(f);
+    for (int i = optind; i < argc; i++) {
+        if (a->n_pos == max_pos) {
+            return usage_error(c, "unexpected argument '%s'", argv[i]);
         }
-        fprintf(stderr, "cubie: error: cannot write %s: %s\n", path,
-                strerror(errno));
-        cubie_error_clear(err);
-        return 4;
+        a->pos[a->n_pos++] = argv[i];
     }
-    if (fclose(f) != 0) {
-        fprintf(stderr, "cubie: error: cannot write %s\n", path);
-        return 4;
-    }
-    return 0;
+    return -1;
 }
 
-static int cmd_gen(int argc, char **argv)
+/* parse_args for a command that needs a SPEC and options. */
+static int parse_spec_args(const command *c, int argc, char **argv,
+                           const char *letters, bool out, args *a)
 {
-    cubie_error err = {0};
+    if (cubie_options_new(&a->opt) != CUBIE_OK) {
+        fprintf(stderr, "cubie: error: out of memory\n");
+        return EXIT_BUILD;
+    }
+    int rc = parse_args(c, argc, argv, letters, out, 1, a);
+    if (rc == -1 && a->n_pos == 0) {
+        rc = usage_error(c, "missing SPEC");
+    }
+    return rc;
+}
+
+/* ---- gen ---------------------------------------------------------------- */
+
+static int cmd_gen(const command *c, int argc, char **argv)
+{
     args a = {0};
-    if (cubie_options_new(&a.opt) != CUBIE_OK) {
-        return 3;
-    }
-    int rc = parse_args(argc, argv, false, &a, &err);
+    int rc = parse_spec_args(c, argc, argv, "s:o:h", false, &a);
+    cubie_error err = {0};
     cubie_system *sys = NULL;
     char *src = NULL;
-    if (rc == 0) {
-        cubie_status st = cubie_system_load(a.spec, &sys, &err);
+    if (rc == -1) {
+        cubie_status st = cubie_system_load(a.pos[0], &sys, &err);
         if (st == CUBIE_OK) {
             st = cubie_generate(sys, a.opt, &src, &err);
         }
-        rc = st == CUBIE_OK ? 0 : report(st, &err);
+        rc = st == CUBIE_OK ? -1 : report(st, &err);
     }
-    if (rc == 0) {
+    if (rc == -1) {
         if (a.out != NULL) {
-            rc = write_text(a.out, src, &err);
+            rc = write_text(a.out, src);
         } else {
-            fputs(src, stdout);
+            say_text(src);
+            rc = 0;
         }
     }
     free(src);
@@ -178,7 +401,9 @@ static int cmd_gen(int argc, char **argv)
     return rc;
 }
 
-/* name=start:stop:count */
+/* ---- run: the batch ----------------------------------------------------- */
+
+/* name=start:stop:count, each number present and whole. */
 static int parse_grid(const char *spec, char *name, size_t n, double *start,
                       double *stop, size_t *count)
 {
@@ -200,20 +425,140 @@ static int parse_grid(const char *spec, char *name, size_t n, double *start,
         return -1;
     }
     const char *cs = end + 1;
-    long c = strtol(cs, &end, 10);
-    if (*end != '\0' || end == cs || c < 1) {
+    long cnt = strtol(cs, &end, 10);
+    if (*end != '\0' || end == cs || cnt < 1) {
         return -1;
     }
-    *count = (size_t)c;
+    *count = (size_t)cnt;
     return 0;
 }
 
-static const char *const option_keys[] = {
-    "algorithm", "precision", "step_controller", "backend", "output_types",
-    "t0", "duration", "settling_time", "save_every", "dt", "dt_min",
-    "dt_max", "atol", "rtol", "kp", "ki", "kd", "safety", "min_gain",
-    "max_gain", "deadband_min", "deadband_max", "max_steps",
-    "nan_error_trajectories", NULL};
+static int make_batch(const args *a, const cubie_system *sys,
+                      cubie_batch **batch, cubie_error *err)
+{
+    cubie_status st;
+    if (a->runs != NULL) {
+        st = cubie_batch_from_csv(sys, a->runs, batch, err);
+    } else if (a->n_grid > 0) {
+        char names[MAX_GRID][128];
+        const char *np[MAX_GRID];
+        double start[MAX_GRID], stop[MAX_GRID];
+        size_t count[MAX_GRID];
+        for (int i = 0; i < a->n_grid; i++) {
+            if (parse_grid(a->grid[i], names[i], sizeof(names[i]), &start[i],
+                           &stop[i], &count[i]) != 0) {
+                fprintf(stderr,
+                        "cubie: error: --grid '%s': expected "
+                        "name=start:stop:count with count >= 1\n",
+                        a->grid[i]);
+                return EXIT_INPUT;
+            }
+            np[i] = names[i];
+        }
+        st = cubie_batch_grid(sys, (size_t)a->n_grid, np, start, stop, count,
+                              batch, err);
+    } else {
+        st = cubie_batch_new(sys, 1, batch, err);
+    }
+    return st == CUBIE_OK ? -1 : report(st, err);
+}
+
+/* ---- run: the progress line --------------------------------------------- */
+
+typedef struct {
+    double start_ms; /* when cubie_run began */
+    double after_ms; /* how long a run goes before the line shows */
+    int width;       /* the longest line shown, to blank it */
+} progress_line;
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void format_duration(double s, char *buf, size_t n)
+{
+    const long t = (long)ceil(s);
+    if (s < 1.0) {
+        snprintf(buf, n, "under a second");
+    } else if (t < 60) {
+        snprintf(buf, n, "%ld s", t);
+    } else if (t < 3600) {
+        snprintf(buf, n, "%ld min %02ld s", t / 60, t % 60);
+    } else {
+        snprintf(buf, n, "%ld h %02ld min", t / 3600, t / 60 % 60);
+    }
+}
+
+/* The library's progress callback: "done/total runs (p%), about T left",
+ * redrawn in place, once the run has gone on for after_ms. */
+static void show_progress(size_t done, size_t total, void *ctx)
+{
+    progress_line *p = ctx;
+    const double elapsed = now_ms() - p->start_ms;
+    if (done == 0 || done >= total || elapsed < p->after_ms) {
+        return;
+    }
+    char left[32], line[160];
+    format_duration(elapsed / 1e3 * (double)(total - done) / (double)done, left,
+                    sizeof(left));
+    int w = snprintf(line, sizeof(line),
+                     "cubie: %zu/%zu runs (%d%%), "
+                     "about %s left",
+                     done, total, (int)(100.0 * (double)done / (double)total),
+                     left);
+    fprintf(stderr, "\r%s%*s", line, p->width > w ? p->width - w : 0, "");
+    if (w > p->width) {
+        p->width = w;
+    }
+}
+
+static void end_progress(const progress_line *p)
+{
+    if (p->width > 0) {
+        fprintf(stderr, "\r%*s\r", p->width, "");
+    }
+}
+
+/* Seconds before the line shows: 1, or CUBIE_PROGRESS_AFTER. */
+static double progress_after_ms(void)
+{
+    const char *e = getenv("CUBIE_PROGRESS_AFTER");
+    char *end = NULL;
+    double s = e != NULL ? strtod(e, &end) : NAN;
+    return end != NULL && end != e && *end == '\0' && s >= 0.0 ? s * 1e3 : 1e3;
+}
+
+/* ---- run: the output folder --------------------------------------------- */
+
+/* The manifest's settings: these keys' values, "default" where unset. */
+static const char *const manifest_keys[] = {"algorithm",
+                                            "precision",
+                                            "step_controller",
+                                            "backend",
+                                            "output_types",
+                                            "t0",
+                                            "duration",
+                                            "settling_time",
+                                            "save_every",
+                                            "dt",
+                                            "dt_min",
+                                            "dt_max",
+                                            "atol",
+                                            "rtol",
+                                            "kp",
+                                            "ki",
+                                            "kd",
+                                            "safety",
+                                            "min_gain",
+                                            "max_gain",
+                                            "deadband_min",
+                                            "deadband_max",
+                                            "max_steps",
+                                            "nan_error_trajectories",
+                                            NULL};
 
 static cJSON *manifest(const cubie_solver *s, const cubie_result *r,
                        const cubie_options *opt, const char *spec)
@@ -224,6 +569,7 @@ static cJSON *manifest(const cubie_solver *s, const cubie_result *r,
     cJSON_AddStringToObject(m, "backend", cubie_result_backend(r));
     cJSON_AddStringToObject(m, "backend_reason",
                             cubie_solver_backend_reason(s));
+    cJSON_AddStringToObject(m, "notes", cubie_solver_notes(s));
     cJSON *vars = cJSON_AddArrayToObject(m, "state_names");
     for (size_t v = 0; v < cubie_result_n_vars(r); v++) {
         cJSON_AddItemToArray(vars,
@@ -262,9 +608,9 @@ static cJSON *manifest(const cubie_solver *s, const cubie_result *r,
         }
     }
     cJSON *set = cJSON_AddObjectToObject(m, "settings");
-    for (int i = 0; option_keys[i]; i++) {
-        const char *v = cubie_options_get(opt, option_keys[i]);
-        cJSON_AddStringToObject(set, option_keys[i], v && *v ? v : "default");
+    for (int i = 0; manifest_keys[i]; i++) {
+        const char *v = cubie_options_get(opt, manifest_keys[i]);
+        cJSON_AddStringToObject(set, manifest_keys[i], v && *v ? v : "default");
     }
     size_t failed = 0;
     for (size_t i = 0; i < cubie_result_n_runs(r); i++) {
@@ -278,6 +624,17 @@ static cJSON *manifest(const cubie_solver *s, const cubie_result *r,
     cJSON_AddNumberToObject(t, "copies", cubie_result_copy_ms(r));
     cJSON_AddNumberToObject(t, "run", cubie_result_wall_ms(r));
     return m;
+}
+
+/* dir/name into buf; false (and "") when it does not fit. */
+static bool path_join(char *buf, size_t n, const char *dir, const char *name)
+{
+    const int len = snprintf(buf, n, "%s/%s", dir, name);
+    if (len < 0 || (size_t)len >= n) {
+        buf[0] = '\0';
+        return false;
+    }
+    return true;
 }
 
 /* Whether name is a file cubie writes into an output folder. */
@@ -295,14 +652,14 @@ static bool is_ours(const char *name)
     return false;
 }
 
+/* Remove cubie's files from dir, then dir if that emptied it. */
 static void remove_dir(const char *dir)
 {
-    char p[1200];
+    char p[PATH_LEN];
     DIR *d = opendir(dir);
     struct dirent *e;
     while (d != NULL && (e = readdir(d)) != NULL) {
-        if (is_ours(e->d_name)) {
-            snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+        if (is_ours(e->d_name) && path_join(p, sizeof(p), dir, e->d_name)) {
             unlink(p);
         }
     }
@@ -312,12 +669,12 @@ static void remove_dir(const char *dir)
     rmdir(dir);
 }
 
-/* An earlier output of cubie: a manifest, and only files cubie writes. */
-static bool is_cubie_output(const char *dir)
+/* Whether dir is a folder (not a link to one) holding only files cubie
+ * writes. */
+static bool holds_only_ours(const char *dir)
 {
-    char p[1200];
-    snprintf(p, sizeof(p), "%s/manifest.json", dir);
-    if (access(p, F_OK) != 0) {
+    struct stat sb;
+    if (lstat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
         return false;
     }
     DIR *d = opendir(dir);
@@ -336,142 +693,272 @@ static bool is_cubie_output(const char *dir)
     return ok;
 }
 
-/* Write every output into a fresh sibling folder, then move it into
- * place, so DIR is never left half-written. */
-static int write_outputs(const char *dir, const cubie_solver *s,
+/* An earlier output of cubie: a manifest, and only files cubie writes. */
+static bool is_cubie_output(const char *dir)
+{
+    char p[PATH_LEN];
+    return path_join(p, sizeof(p), dir, "manifest.json") &&
+           access(p, F_OK) == 0 && holds_only_ours(dir);
+}
+
+/* The folder dir is in ("." for a bare name) and its own name. */
+static const char *split_dir(const char *dir, char *parent, size_t n)
+{
+    const char *slash = strrchr(dir, '/');
+    if (slash == NULL) {
+        snprintf(parent, n, ".");
+        return dir;
+    }
+    snprintf(parent, n, "%.*s", slash == dir ? 1 : (int)(slash - dir), dir);
+    return slash + 1;
+}
+
+/* Whether name is one write_outputs gives the temporaries of an output
+ * called base: "<base>.tmp-<pid>-XXXXXX" (being written; after the swap,
+ * the old folder on its way out) or "<base>.old-<pid>-XXXXXX" (the old
+ * folder, where a filesystem cannot swap). *pid is the writer's. */
+static bool temp_name(const char *name, const char *base, pid_t *pid)
+{
+    const size_t n = strlen(base);
+    if (strncmp(name, base, n) != 0 ||
+        (strncmp(name + n, ".tmp-", 5) != 0 &&
+         strncmp(name + n, ".old-", 5) != 0) ||
+        !isdigit((unsigned char)name[n + 5])) {
+        return false;
+    }
+    char *end = NULL;
+    errno = 0;
+    const long v = strtol(name + n + 5, &end, 10);
+    if (errno != 0 || v <= 0 || v > INT_MAX || *end != '-' ||
+        strlen(end + 1) != 6) {
+        return false;
+    }
+    for (const char *c = end + 1; *c; c++) {
+        if (!isalnum((unsigned char)*c)) {
+            return false;
+        }
+    }
+    *pid = (pid_t)v;
+    return true;
+}
+
+/* Whether a temporary's writer is gone: no process has its pid here, and
+ * no one (a writer elsewhere on a shared filesystem) holds its lock. It
+ * must be our own folder of cubie's files only: a user's folder that
+ * happens to be named so is never touched. */
+static bool is_stale(const char *path, pid_t pid)
+{
+    struct stat sb;
+    if (lstat(path, &sb) != 0 || !S_ISDIR(sb.st_mode) ||
+        sb.st_uid != geteuid()) {
+        return false;
+    }
+    if (pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH) {
+        return false; /* its writer may be at work */
+    }
+    if (!holds_only_ours(path)) {
+        return false;
+    }
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        return false;
+    }
+    const bool unlocked = flock(fd, LOCK_EX | LOCK_NB) == 0;
+    close(fd);
+    return unlocked;
+}
+
+/* Remove what killed runs into dir left beside it, saying so in one line
+ * (unless quiet). */
+static void clean_stale(const char *dir, bool quiet)
+{
+    char parent[PATH_LEN], names[32][256];
+    const char *base = split_dir(dir, parent, sizeof(parent));
+    int n = 0;
+    DIR *d = opendir(parent);
+    struct dirent *e;
+    pid_t pid;
+    while (d != NULL && n < 32 && (e = readdir(d)) != NULL) {
+        if (temp_name(e->d_name, base, &pid) && strlen(e->d_name) < 256) {
+            snprintf(names[n++], sizeof(names[0]), "%s", e->d_name);
+        }
+    }
+    if (d != NULL) {
+        closedir(d);
+    }
+    int removed = 0;
+    const char *first = NULL;
+    for (int i = 0; i < n; i++) {
+        char p[PATH_LEN];
+        if (path_join(p, sizeof(p), parent, names[i]) &&
+            temp_name(names[i], base, &pid) && is_stale(p, pid)) {
+            remove_dir(p);
+            struct stat sb;
+            if (lstat(p, &sb) != 0) {
+                removed++;
+                first = first != NULL ? first : names[i];
+            }
+        }
+    }
+    if (removed == 1 && !quiet) {
+        fprintf(stderr,
+                "cubie: removed %s%s%s, left by an interrupted "
+                "run\n",
+                strcmp(parent, ".") == 0 ? "" : parent,
+                strcmp(parent, ".") == 0 || strcmp(parent, "/") == 0 ? "" : "/",
+                first);
+    } else if (removed > 1 && !quiet) {
+        fprintf(stderr,
+                "cubie: removed %d folders left by interrupted runs "
+                "beside %s (%s, ...)\n",
+                removed, dir, first);
+    }
+}
+
+/* Put the finished folder tmp in dir's place. A reader sees the complete
+ * old folder or the complete new one, never neither: the two are swapped
+ * in one step (renameat2 RENAME_EXCHANGE), then the old one is removed.
+ * Where the filesystem cannot swap, the old folder is moved aside first
+ * (to a name the next run recognises), so for a moment dir is missing. */
+static int move_into_place(const char *tmp, const char *dir)
+{
+    if (rename(tmp, dir) == 0) {
+        return 0; /* dir did not exist, or was an empty folder */
+    }
+    if (errno != EEXIST && errno != ENOTEMPTY && errno != ENOTDIR &&
+        errno != EISDIR) {
+        fprintf(stderr, "cubie: error: cannot move %s to %s: %s\n", tmp, dir,
+                strerror(errno));
+        return EXIT_FILE;
+    }
+    struct stat sb;
+    if (lstat(dir, &sb) == 0 && S_ISLNK(sb.st_mode)) {
+        fprintf(stderr,
+                "cubie: error: %s is a symbolic link; give the "
+                "folder it points to as --out\n",
+                dir);
+        return EXIT_FILE;
+    }
+    if (!is_cubie_output(dir)) {
+        fprintf(stderr,
+                "cubie: error: %s exists and is not a cubie output "
+                "folder (or holds other files); choose another "
+                "--out\n",
+                dir);
+        return EXIT_FILE;
+    }
+    if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dir, RENAME_EXCHANGE) == 0) {
+        remove_dir(tmp); /* now the old folder */
+        return 0;
+    }
+    if (errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP) {
+        fprintf(stderr, "cubie: error: cannot replace %s: %s\n", dir,
+                strerror(errno));
+        return EXIT_FILE;
+    }
+    char old[PATH_LEN];
+    snprintf(old, sizeof(old), "%s.old-%ld-XXXXXX", dir, (long)getpid());
+    if (mkdtemp(old) == NULL || rmdir(old) != 0 || rename(dir, old) != 0) {
+        fprintf(stderr, "cubie: error: cannot replace %s: %s\n", dir,
+                strerror(errno));
+        return EXIT_FILE;
+    }
+    if (rename(tmp, dir) != 0) {
+        fprintf(stderr, "cubie: error: cannot move %s to %s: %s\n", tmp, dir,
+                strerror(errno));
+        if (rename(old, dir) != 0) { /* put the old results back */
+            fprintf(stderr, "cubie: the previous results are in %s\n", old);
+        }
+        return EXIT_FILE;
+    }
+    remove_dir(old);
+    return 0;
+}
+
+/* Write every output into a fresh sibling folder "<dir>.tmp-<pid>-XXXXXX",
+ * locked while it is written, then move it into place: dir is never
+ * half-written, and a killed run's folder is recognised and removed by
+ * the next run into dir. */
+static int write_outputs(const char *dir, bool quiet, const cubie_solver *s,
                          const cubie_result *r, const cubie_options *opt,
                          const char *spec)
 {
+    clean_stale(dir, quiet);
     cubie_error err = {0};
-    char tmp[1100], p[1200];
-    snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", dir);
+    /* parse_args keeps --out below PATH_LEN - 300: these paths fit. */
+    char tmp[PATH_LEN], p[PATH_LEN];
+    snprintf(tmp, sizeof(tmp), "%s.tmp-%ld-XXXXXX", dir, (long)getpid());
     if (mkdtemp(tmp) == NULL) {
         fprintf(stderr, "cubie: error: cannot create %s: %s\n", tmp,
                 strerror(errno));
-        return 4;
+        return EXIT_FILE;
+    }
+    int lock = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) != 0) {
+        close(lock); /* no locks here: the pid in the name still guards */
+        lock = -1;
     }
     cubie_status st = CUBIE_OK;
     for (size_t i = 0; st == CUBIE_OK && i < cubie_result_n_arrays(r); i++) {
         cubie_array ar;
         st = cubie_result_array(r, i, &ar);
+        char file[128];
         if (st == CUBIE_OK) {
-            snprintf(p, sizeof(p), "%s/%s.npy", tmp, ar.name);
+            snprintf(file, sizeof(file), "%s.npy", ar.name);
+            path_join(p, sizeof(p), tmp, file);
             st = cubie_write_npy(p, ar.descr, ar.shape, ar.ndim, ar.data,
                                  ar.elem_size, &err);
         }
     }
     int rc = st == CUBIE_OK ? 0 : report(st, &err);
     if (rc == 0) {
-        snprintf(p, sizeof(p), "%s/kernel.cu", tmp);
-        rc = write_text(p, cubie_solver_source(s), &err);
+        path_join(p, sizeof(p), tmp, "kernel.cu");
+        rc = write_text(p, cubie_solver_source(s));
     }
-    if (rc == 0) {
+    if (rc == 0) { /* last: a folder with a manifest is complete */
         cJSON *m = manifest(s, r, opt, spec);
         char *text = m ? cJSON_Print(m) : NULL;
-        snprintf(p, sizeof(p), "%s/manifest.json", tmp);
-        rc = text ? write_text(p, text, &err) : 3;
+        path_join(p, sizeof(p), tmp, "manifest.json");
+        if (text == NULL) {
+            fprintf(stderr, "cubie: error: out of memory\n");
+            rc = EXIT_BUILD;
+        } else {
+            rc = write_text(p, text);
+        }
         cJSON_free(text);
         cJSON_Delete(m);
     }
-    if (rc == 0 && rename(tmp, dir) != 0) {
-        /* DIR exists: replace it only if it is an earlier cubie output
-         * holding nothing of the user's; park it, move the new one in,
-         * then delete the old one. */
-        if (!is_cubie_output(dir)) {
-            fprintf(stderr, "cubie: error: %s exists and is not a cubie "
-                            "output folder (or holds other files); choose "
-                            "another --out\n", dir);
-            rc = 4;
-        } else {
-            char old[1100];
-            snprintf(old, sizeof(old), "%s.old-XXXXXX", dir);
-            if (mkdtemp(old) == NULL || rmdir(old) != 0 ||
-                rename(dir, old) != 0) {
-                fprintf(stderr, "cubie: error: cannot replace %s: %s\n",
-                        dir, strerror(errno));
-                rc = 4;
-            } else if (rename(tmp, dir) != 0) {
-                fprintf(stderr, "cubie: error: cannot move %s to %s: %s\n",
-                        tmp, dir, strerror(errno));
-                rename(old, dir); /* put the old results back */
-                rc = 4;
-            } else {
-                remove_dir(old);
-            }
-        }
+    if (rc == 0) {
+        rc = move_into_place(tmp, dir);
     }
     if (rc != 0) {
         remove_dir(tmp);
     }
+    if (lock >= 0) {
+        close(lock);
+    }
     return rc;
 }
 
-static int cmd_run(int argc, char **argv)
+/* ---- run ---------------------------------------------------------------- */
+
+static void print_summary(const cubie_system *sys, const cubie_solver *s,
+                          const cubie_result *r)
 {
-    cubie_error err = {0};
-    args a = {0};
-    if (cubie_options_new(&a.opt) != CUBIE_OK) {
-        return 3;
-    }
-    int rc = parse_args(argc, argv, true, &a, &err);
-    cubie_system *sys = NULL;
-    cubie_batch *batch = NULL;
-    cubie_solver *s = NULL;
-    cubie_result *r = NULL;
-    cubie_status st = CUBIE_OK;
-    if (rc != 0) {
-        goto done;
-    }
-    st = cubie_system_load(a.spec, &sys, &err);
-    if (st == CUBIE_OK) {
-        if (a.runs != NULL) {
-            st = cubie_batch_from_csv(sys, a.runs, &batch, &err);
-        } else if (a.n_grid > 0) {
-            char names[16][128];
-            const char *np[16];
-            double start[16], stop[16];
-            size_t count[16];
-            for (int i = 0; i < a.n_grid; i++) {
-                if (parse_grid(a.grid[i], names[i], sizeof(names[i]),
-                               &start[i], &stop[i], &count[i]) != 0) {
-                    fprintf(stderr, "cubie: error: --grid '%s': expected "
-                                    "name=start:stop:count with count >= 1\n",
-                            a.grid[i]);
-                    rc = 2;
-                    goto done;
-                }
-                np[i] = names[i];
-            }
-            st = cubie_batch_grid(sys, (size_t)a.n_grid, np, start, stop,
-                                  count, &batch, &err);
-        } else {
-            st = cubie_batch_new(sys, 1, &batch, &err);
-        }
-    }
-    if (st == CUBIE_OK) {
-        st = cubie_compile(sys, a.opt, &s, &err);
-    }
-    if (st == CUBIE_OK) {
-        st = cubie_run(s, batch, NULL, &r, &err);
-    }
-    if (st != CUBIE_OK) {
-        rc = report(st, &err);
-        goto done;
-    }
     size_t failed = 0;
     for (size_t i = 0; i < cubie_result_n_runs(r); i++) {
         failed += cubie_result_status(r)[i] != 0;
     }
-    printf("%s: %zu runs x %zu saves x %zu states on %s, kernel %.1f ms "
-           "(generate %.1f ms, build %.1f ms), %zu failed\n",
-           cubie_system_name(sys), cubie_result_n_runs(r),
-           cubie_result_n_saves(r), cubie_result_n_vars(r),
-           cubie_result_backend(r), cubie_result_kernel_ms(r),
-           cubie_solver_generate_ms(s), cubie_solver_build_ms(s), failed);
+    say("%s: %zu runs x %zu saves x %zu states on %s, kernel %.1f ms "
+        "(generate %.1f ms, build %.1f ms), %zu failed\n",
+        cubie_system_name(sys), cubie_result_n_runs(r), cubie_result_n_saves(r),
+        cubie_result_n_vars(r), cubie_result_backend(r),
+        cubie_result_kernel_ms(r), cubie_solver_generate_ms(s),
+        cubie_solver_build_ms(s), failed);
     /* The final row at a glance: each variable's range over the runs. */
     size_t last = cubie_result_n_saves(r) - 1;
-    printf("at t = %g over %zu runs:", cubie_result_time(r)[last],
-           cubie_result_n_runs(r));
+    say("at t = %g over %zu runs:", cubie_result_time(r)[last],
+        cubie_result_n_runs(r));
     for (size_t v = 0; v < cubie_result_n_vars(r); v++) {
         double lo = INFINITY, hi = -INFINITY;
         for (size_t run = 0; run < cubie_result_n_runs(r); run++) {
@@ -479,28 +966,86 @@ static int cmd_run(int argc, char **argv)
             lo = x < lo ? x : lo;
             hi = x > hi ? x : hi;
         }
-        printf(" %s in [%.6g, %.6g]%s", cubie_result_var_name(r, v), lo, hi,
-               v + 1 < cubie_result_n_vars(r) ? "," : "\n");
+        say(" %s in [%.6g, %.6g]%s", cubie_result_var_name(r, v), lo, hi,
+            v + 1 < cubie_result_n_vars(r) ? "," : "\n");
     }
+}
+
+/* What the compile worked around (a damaged cache entry rebuilt, a
+ * cache folder not used), one "cubie: note:" line each on stderr. */
+static void print_notes(const cubie_solver *s)
+{
+    const char *n = cubie_solver_notes(s);
+    while (n != NULL && *n != '\0') {
+        const size_t len = strcspn(n, "\n");
+        fprintf(stderr, "cubie: note: %.*s\n", (int)len, n);
+        n += len + (n[len] == '\n');
+    }
+}
+
+static int cmd_run(const command *c, int argc, char **argv)
+{
+    args a = {0};
+    int rc = parse_spec_args(c, argc, argv, "s:r:g:qh", true, &a);
+    cubie_error err = {0};
+    cubie_system *sys = NULL;
+    cubie_batch *batch = NULL;
+    cubie_solver *s = NULL;
+    cubie_result *r = NULL;
+    progress_line line = {0.0, progress_after_ms(), 0};
+    if (rc == -1 && a.runs != NULL && a.n_grid > 0) {
+        rc = usage_error(c, "--runs and --grid cannot be combined");
+    }
+    if (rc != -1) {
+        goto done;
+    }
+    cubie_status st = cubie_system_load(a.pos[0], &sys, &err);
+    if (st != CUBIE_OK) {
+        rc = report(st, &err);
+        goto done;
+    }
+    rc = make_batch(&a, sys, &batch, &err);
+    if (rc != -1) {
+        goto done;
+    }
+    st = cubie_compile(sys, a.opt, &s, &err);
+    if (st == CUBIE_OK && !a.quiet) {
+        print_notes(s);
+    }
+    if (st == CUBIE_OK && !a.quiet && isatty(STDERR_FILENO)) {
+        cubie_solver_set_progress(s, show_progress, &line);
+    }
+    if (st == CUBIE_OK) {
+        line.start_ms = now_ms();
+        st = cubie_run(s, batch, NULL, &r, &err);
+        end_progress(&line);
+    }
+    if (st != CUBIE_OK) {
+        rc = report(st, &err);
+        goto done;
+    }
+    print_summary(sys, s, r);
+    rc = 0;
     if (a.out != NULL) {
-        rc = write_outputs(a.out, s, r, a.opt, a.spec);
+        rc = write_outputs(a.out, a.quiet, s, r, a.opt, a.pos[0]);
         if (rc == 0) {
-            printf("wrote %s:", a.out);
+            say("wrote %s:", a.out);
             for (size_t i = 0; i < cubie_result_n_arrays(r); i++) {
                 cubie_array ar;
                 if (cubie_result_array(r, i, &ar) == CUBIE_OK) {
-                    printf(" %s.npy,", ar.name);
+                    say(" %s.npy,", ar.name);
                 }
             }
-            printf(" manifest.json, kernel.cu\n");
+            say(" manifest.json, kernel.cu\n");
         }
     } else {
-        printf("run 0 at t = %g:", cubie_result_time(r)[last]);
+        size_t last = cubie_result_n_saves(r) - 1;
+        say("run 0 at t = %g:", cubie_result_time(r)[last]);
         for (size_t v = 0; v < cubie_result_n_vars(r); v++) {
-            printf(" %s = %.9g", cubie_result_var_name(r, v),
-                   cubie_result_state(r, 0, last, v));
+            say(" %s = %.9g", cubie_result_var_name(r, v),
+                cubie_result_state(r, 0, last, v));
         }
-        printf("\n");
+        say("\n");
     }
 done:
     cubie_result_free(r);
@@ -511,65 +1056,40 @@ done:
     return rc;
 }
 
+/* ---- compile ------------------------------------------------------------ */
+
 /* NVRTC without a device: build, write the artifact, print resources. */
-static int cmd_compile(int argc, char **argv)
+static int cmd_compile(const command *c, int argc, char **argv)
 {
-    cubie_error err = {0};
     args a = {0};
-    const char *arch = NULL;
-    /* Take --arch out before the common parser sees the rest. */
-    for (int i = 2; i + 1 < argc; i++) {
-        if (strcmp(argv[i], "--arch") == 0) {
-            arch = argv[i + 1];
-            for (int j = i; j + 2 < argc; j++) {
-                argv[j] = argv[j + 2];
-            }
-            argc -= 2;
-            break;
-        }
+    int rc = parse_spec_args(c, argc, argv, "s:a:o:h", false, &a);
+    if (rc == -1 && a.arch == NULL) {
+        rc = usage_error(c, "needs --arch sm_XX or compute_XX");
     }
-    if (arch == NULL) {
-        fprintf(stderr, "cubie: compile needs --arch sm_XX or compute_XX\n");
-        usage(stderr);
-        return 1;
-    }
-    if (cubie_options_new(&a.opt) != CUBIE_OK) {
-        return 3;
-    }
-    int rc = parse_args(argc, argv, false, &a, &err);
+    cubie_error err = {0};
     cubie_system *sys = NULL;
     char *image = NULL;
     size_t len = 0;
     cubie_kernel_resources res;
-    if (rc == 0) {
-        cubie_status st = cubie_options_set(a.opt, "arch", arch, &err);
+    if (rc == -1) {
+        cubie_status st = cubie_options_set(a.opt, "arch", a.arch, &err);
         if (st == CUBIE_OK) {
-            st = cubie_system_load(a.spec, &sys, &err);
+            st = cubie_system_load(a.pos[0], &sys, &err);
         }
         if (st == CUBIE_OK) {
-            st = cubie_build_cuda(sys, a.opt, arch, &image, &len, &res, &err);
+            st = cubie_build_cuda(sys, a.opt, a.arch, &image, &len, &res, &err);
         }
-        rc = st == CUBIE_OK ? 0 : report(st, &err);
+        rc = st == CUBIE_OK ? -1 : report(st, &err);
     }
-    if (rc == 0) {
-        printf("%s: %s %s, %.1f ms%s: %d registers, %d bytes spill stores, "
-               "%d bytes spill loads, %d bytes stack, %d bytes static shared, "
-               "%zu bytes dynamic shared per run\n",
-               cubie_system_name(sys), arch,
-               strncmp(arch, "sm_", 3) == 0 ? "CUBIN" : "PTX", res.compile_ms,
-               res.cache_hit ? " (cached)" : "", res.registers,
-               res.spill_stores, res.spill_loads, res.stack, res.static_smem,
-               res.shared_per_run);
-        if (a.out != NULL) {
-            FILE *f = fopen(a.out, "wb");
-            if (f == NULL || fwrite(image, 1, len, f) != len) {
-                fprintf(stderr, "cubie: error: cannot write %s\n", a.out);
-                rc = 4;
-            }
-            if (f != NULL && fclose(f) != 0) {
-                rc = 4;
-            }
-        }
+    if (rc == -1) {
+        say("%s: %s %s, %.1f ms%s: %d registers, %d bytes spill stores, "
+            "%d bytes spill loads, %d bytes stack, %d bytes static shared, "
+            "%zu bytes dynamic shared per run\n",
+            cubie_system_name(sys), a.arch,
+            strncmp(a.arch, "sm_", 3) == 0 ? "CUBIN" : "PTX", res.compile_ms,
+            res.cache_hit ? " (cached)" : "", res.registers, res.spill_stores,
+            res.spill_loads, res.stack, res.static_smem, res.shared_per_run);
+        rc = a.out != NULL ? write_file(a.out, image, len) : 0;
     }
     free(image);
     cubie_system_free(sys);
@@ -577,48 +1097,386 @@ static int cmd_compile(int argc, char **argv)
     return rc;
 }
 
-static int cmd_devices(void)
+/* ---- devices, version --------------------------------------------------- */
+
+static int cmd_devices(const command *c, int argc, char **argv)
 {
+    args a = {0};
+    int rc = parse_args(c, argc, argv, "h", false, 0, &a);
+    if (rc != -1) {
+        return rc;
+    }
     cubie_error err = {0};
     char *text = NULL;
     cubie_status st = cubie_devices(&text, &err);
     if (st != CUBIE_OK) {
-        printf("no usable CUDA device: %s\n", err.message);
+        fprintf(stderr, "cubie: no usable CUDA device: %s\n", err.message);
         cubie_error_clear(&err);
-        return 3;
+        return EXIT_BUILD;
     }
-    fputs(text, stdout);
+    say_text(text);
     free(text);
     return 0;
+}
+
+static int cmd_version(const command *c, int argc, char **argv)
+{
+    args a = {0};
+    int rc = parse_args(c, argc, argv, "h", false, 0, &a);
+    if (rc != -1) {
+        return rc;
+    }
+    say("cubie %s\n", cubie_version());
+    return 0;
+}
+
+/* ---- list --------------------------------------------------------------- */
+
+/* A table's cell: row 0 is the heading, then the rows 1..n. */
+typedef void (*cell_fn)(size_t row, int col, char *buf, size_t n);
+
+/* Rows in columns, two spaces apart, the last one unpadded. */
+static void print_table(int ncols, size_t nrows, cell_fn cell)
+{
+    int width[8] = {0};
+    char buf[256];
+    for (size_t r = 0; r <= nrows; r++) {
+        for (int c = 0; c < ncols; c++) {
+            cell(r, c, buf, sizeof(buf));
+            const int w = (int)strlen(buf);
+            width[c] = w > width[c] ? w : width[c];
+        }
+    }
+    for (size_t r = 0; r <= nrows; r++) {
+        for (int c = 0; c < ncols; c++) {
+            cell(r, c, buf, sizeof(buf));
+            if (c + 1 < ncols) {
+                say("%-*s  ", width[c], buf);
+            } else {
+                say("%s\n", buf);
+            }
+        }
+    }
+}
+
+static void algorithm_cell(size_t row, int col, char *buf, size_t n)
+{
+    static const char *const head[] = {"algorithm",   "also called",
+                                       "family",      "order",
+                                       "error order", "default controller"};
+    if (row == 0) {
+        snprintf(buf, n, "%s", head[col]);
+        return;
+    }
+    const size_t i = row - 1;
+    const char *aliases = cubie_algorithm_aliases(i);
+    switch (col) {
+    case 0:
+        snprintf(buf, n, "%s", cubie_algorithm_name(i));
+        break;
+    case 1:
+        snprintf(buf, n, "%s", aliases[0] ? aliases : "-");
+        break;
+    case 2:
+        snprintf(buf, n, "%s%s", cubie_algorithm_family(i),
+                 cubie_algorithm_is_implicit(i) ? " (implicit)" : "");
+        break;
+    case 3:
+        snprintf(buf, n, "%d", cubie_algorithm_order(i));
+        break;
+    case 4:
+        if (cubie_algorithm_error_order(i) > 0) {
+            snprintf(buf, n, "%d", cubie_algorithm_error_order(i));
+        } else {
+            snprintf(buf, n, "-");
+        }
+        break;
+    default:
+        snprintf(buf, n, "%s", cubie_algorithm_default_controller(i));
+        break;
+    }
+}
+
+/* What an option's values may be, in words. */
+static void option_values(size_t i, char *buf, size_t n)
+{
+    const char *kind = cubie_option_kind(i);
+    const bool list = strcmp(kind, "list") == 0;
+    if (strcmp(cubie_option_key(i), "algorithm") == 0) {
+        snprintf(buf, n, "one of %zu: `cubie list algorithms`",
+                 cubie_option_n_choices(i));
+    } else if (strcmp(kind, "choice") == 0 || list) {
+        int used = snprintf(buf, n, "%s", list ? "comma-separated: " : "");
+        for (size_t j = 0;
+             j < cubie_option_n_choices(i) && used >= 0 && (size_t)used < n;
+             j++) {
+            used += snprintf(buf + used, n - (size_t)used, "%s%s",
+                             j == 0 ? "" : (list ? ", " : " | "),
+                             cubie_option_choice(i, j));
+        }
+    } else if (strcmp(kind, "number") == 0) {
+        snprintf(buf, n, "a finite number");
+    } else if (strcmp(kind, "integer") == 0) {
+        snprintf(buf, n, "a whole number >= 0");
+    } else if (strcmp(kind, "bool") == 0) {
+        snprintf(buf, n, "true | false");
+    } else if (strcmp(kind, "tolerance") == 0) {
+        snprintf(buf, n, "a number >= 0, or one per state (comma-separated)");
+    } else if (strcmp(kind, "arch") == 0) {
+        snprintf(buf, n, "sm_XY (CUBIN) or compute_XY (PTX)");
+    } else {
+        snprintf(buf, n, "text");
+    }
+}
+
+static void option_cell(size_t row, int col, char *buf, size_t n)
+{
+    static const char *const head[] = {"option", "default", "scope", "values"};
+    if (row == 0) {
+        snprintf(buf, n, "%s", head[col]);
+        return;
+    }
+    const size_t i = row - 1;
+    switch (col) {
+    case 0:
+        snprintf(buf, n, "%s", cubie_option_key(i));
+        break;
+    case 1:
+        snprintf(buf, n, "%s",
+                 cubie_option_default(i)[0] ? cubie_option_default(i) : "-");
+        break;
+    case 2:
+        snprintf(buf, n, "%s", cubie_option_scope(i));
+        break;
+    default:
+        option_values(i, buf, n);
+        break;
+    }
+}
+
+static void output_cell(size_t row, int col, char *buf, size_t n)
+{
+    static const char *const head[] = {"output", "array", "columns",
+                                       "NaN for failed runs"};
+    if (row == 0) {
+        snprintf(buf, n, "%s", head[col]);
+        return;
+    }
+    const size_t i = row - 1;
+    switch (col) {
+    case 0:
+        snprintf(buf, n, "%s", cubie_output_name(i));
+        break;
+    case 1:
+        snprintf(buf, n, "%s.npy", cubie_output_array(i));
+        break;
+    case 2:
+        snprintf(buf, n, "%s", cubie_output_columns(i));
+        break;
+    default:
+        snprintf(buf, n, "%s", cubie_output_nan_masked(i) ? "yes" : "no");
+        break;
+    }
+}
+
+static int cmd_list(const command *c, int argc, char **argv)
+{
+    args a = {0};
+    int rc = parse_args(c, argc, argv, "h", false, 1, &a);
+    if (rc != -1) {
+        return rc;
+    }
+    const char *what = a.n_pos > 0 ? a.pos[0] : NULL;
+    if (what == NULL) {
+        return usage_error(c, "say what to list: algorithms, options, "
+                              "outputs or metrics");
+    }
+    if (strcmp(what, "algorithms") == 0) {
+        print_table(6, cubie_n_algorithms(), algorithm_cell);
+        say("\nNames match in any case. error order -: no error estimate, "
+            "so fixed steps\nonly. `--set algorithm=NAME` picks one.\n");
+    } else if (strcmp(what, "options") == 0) {
+        print_table(4, cubie_n_options(), option_cell);
+        say("\ndefault -: derived from other options or unset (see the "
+            "README's Options).\nscope compile: changes the kernel; run: "
+            "changes a run only.\nAlso <buffer>_location=shared|local "
+            "(compile) for a buffer of the kernel\n(CUBIE_DEBUG=L prints "
+            "them). `--set KEY=VALUE` sets one.\n");
+    } else if (strcmp(what, "outputs") == 0) {
+        print_table(4, cubie_n_outputs(), output_cell);
+        say("\n`--set output_types=state,time,...` picks them.\n");
+    } else if (strcmp(what, "metrics") == 0) {
+        if (cubie_n_metrics() == 0) {
+            say("no summary metrics yet: cubie does not compute summaries "
+                "(summarise_every) yet\n");
+        }
+        for (size_t i = 0; i < cubie_n_metrics(); i++) {
+            say("%s\n", cubie_metric_name(i));
+        }
+    } else {
+        return usage_error(c,
+                           "unknown list '%s' (algorithms, options, "
+                           "outputs, metrics)",
+                           what);
+    }
+    return 0;
+}
+
+/* ---- help --------------------------------------------------------------- */
+
+static int cmd_help(const command *c, int argc, char **argv)
+{
+    args a = {0};
+    int rc = parse_args(c, argc, argv, "h", false, 1, &a);
+    if (rc != -1) {
+        return rc;
+    }
+    if (a.n_pos == 0) {
+        main_usage(stdout);
+        return 0;
+    }
+    const command *of = find_command(a.pos[0]);
+    if (of == NULL) {
+        return usage_error(c, "unknown command '%s'", a.pos[0]);
+    }
+    print_help(of);
+    return 0;
+}
+
+#define SET_HELP                                                          \
+    "  -s, --set KEY=VALUE   set an option (repeatable); `cubie list\n"     \
+    "                        options` lists them\n"
+
+/* clang-format off: each line of text a line of the help */
+static const command commands[] = {
+    {"gen", cmd_gen, "SPEC [OPTIONS]", "SPEC",
+     "write the generated CUDA C kernel",
+     "Write the CUDA C kernel generated for the system in SPEC (a JSON\n"
+     "file) to standard output, or to FILE. The same inputs give the\n"
+     "same source byte for byte.\n"
+     "\n"
+     "options:\n"
+     SET_HELP
+     "  -o, --output FILE     write the kernel to FILE\n"
+     "  -h, --help            print this help\n"},
+    {"run", cmd_run, "SPEC [OPTIONS]", "SPEC",
+     "integrate a batch of runs; --out DIR writes the results",
+     "Integrate a batch of runs of the system in SPEC (a JSON file) and\n"
+     "print a summary. One run at the spec's values, unless --runs or\n"
+     "--grid say otherwise.\n"
+     "\n"
+     "options:\n"
+     SET_HELP
+     "  -r, --runs RUNS.csv   one run per row; the header names states\n"
+     "                        and parameters, the others keep the\n"
+     "                        spec's values\n"
+     "  -g, --grid NAME=START:STOP:COUNT\n"
+     "                        an axis of COUNT values from START to\n"
+     "                        STOP (repeatable, up to 16): every\n"
+     "                        combination runs, the first axis\n"
+     "                        varying slowest\n"
+     "      --out DIR         write state.npy, time.npy, status.npy\n"
+     "                        (and the outputs asked for),\n"
+     "                        manifest.json and kernel.cu into DIR; an\n"
+     "                        earlier cubie output there is replaced\n"
+     "                        in one step, and folders killed runs\n"
+     "                        left beside it (DIR.tmp-*) are removed\n"
+     "  -q, --quiet           nothing on standard error but errors\n"
+     "  -h, --help            print this help\n"
+     "\n"
+     "On a terminal, a run longer than a second shows its progress on\n"
+     "standard error: runs done and the time left.\n"
+     "CUBIE_PROGRESS_AFTER=SECONDS changes the delay.\n"},
+    {"compile", cmd_compile, "SPEC --arch ARCH [OPTIONS]", "SPEC",
+     "build the kernel with NVRTC for an architecture, no GPU needed",
+     "Build the kernel for SPEC with NVRTC for ARCH (sm_XY: a CUBIN,\n"
+     "compute_XY: PTX), no device needed, and print its resources:\n"
+     "registers, spills, stack and shared memory.\n"
+     "\n"
+     "options:\n"
+     "  -a, --arch ARCH       the target (required)\n"
+     SET_HELP
+     "  -o, --output FILE     write the CUBIN or PTX to FILE\n"
+     "  -h, --help            print this help\n"},
+    {"devices", cmd_devices, "", "", "list the CUDA devices",
+     "List the CUDA devices, or say why there are none (exit 3).\n"},
+    {"list", cmd_list, "algorithms|options|outputs|metrics", "WHAT",
+     "list the algorithms, options, outputs or summary metrics",
+     "Print what this cubie offers, from the library's own tables:\n"
+     "  algorithms  every algorithm: the names it also answers to, its\n"
+     "              family, order, its error estimate's order and its\n"
+     "              default step controller\n"
+     "  options     every option: its default, scope (compile or run)\n"
+     "              and the values it takes\n"
+     "  outputs     the values of output_types, and the arrays they\n"
+     "              fill\n"
+     "  metrics     the summary metrics (none yet)\n"},
+    {"version", cmd_version, "", "", "print the version (also --version)",
+     "Print cubie's version.\n"},
+    {"help", cmd_help, "[COMMAND]", "[COMMAND]",
+     "print this help, or a command's (also COMMAND --help)",
+     "Print the commands, or what COMMAND takes.\n"},
+};
+/* clang-format on */
+
+enum { N_COMMANDS = sizeof(commands) / sizeof(commands[0]) };
+
+static const command *find_command(const char *name)
+{
+    for (int i = 0; i < N_COMMANDS; i++) {
+        if (strcmp(commands[i].name, name) == 0) {
+            return &commands[i];
+        }
+    }
+    return NULL;
+}
+
+static void main_usage(FILE *f)
+{
+    say_to(f, "usage: cubie COMMAND [ARGUMENTS]\n\n"
+              "cubie integrates batches of ODE systems described in a JSON "
+              "spec, with a\nCUDA C kernel generated for each system (run "
+              "on a GPU, or on the CPU).\n\ncommands:\n");
+    for (int i = 0; i < N_COMMANDS; i++) {
+        char head[64];
+        snprintf(head, sizeof(head), "%s %s", commands[i].name,
+                 commands[i].brief);
+        say_to(f, "  %-17s %s\n", head, commands[i].summary);
+    }
+    say_to(f, "\n`cubie COMMAND --help` says what a command takes.\n%s",
+           exit_codes);
 }
 
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        usage(stderr);
-        return 1;
+        main_usage(stderr);
+        return EXIT_USAGE;
     }
-    if (strcmp(argv[1], "gen") == 0) {
-        return cmd_gen(argc, argv);
+    const char *name = argv[1];
+    int rc;
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {
+        main_usage(stdout);
+        rc = 0;
+    } else if (strcmp(name, "--version") == 0 || strcmp(name, "-V") == 0) {
+        say("cubie %s\n", cubie_version());
+        rc = 0;
+    } else if (name[0] == '-') {
+        fprintf(stderr,
+                "cubie: unrecognized option '%s' (a command comes "
+                "first)\n",
+                name);
+        main_usage(stderr);
+        rc = EXIT_USAGE;
+    } else {
+        const command *c = find_command(name);
+        if (c == NULL) {
+            fprintf(stderr, "cubie: unknown command '%s'\n", name);
+            main_usage(stderr);
+            rc = EXIT_USAGE;
+        } else {
+            rc = c->run(c, argc - 1, argv + 1);
+        }
     }
-    if (strcmp(argv[1], "run") == 0) {
-        return cmd_run(argc, argv);
-    }
-    if (strcmp(argv[1], "compile") == 0) {
-        return cmd_compile(argc, argv);
-    }
-    if (strcmp(argv[1], "devices") == 0) {
-        return cmd_devices();
-    }
-    if (strcmp(argv[1], "version") == 0) {
-        printf("cubie %s\n", cubie_version());
-        return 0;
-    }
-    if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0) {
-        usage(stdout);
-        return 0;
-    }
-    fprintf(stderr, "cubie: unknown command '%s'\n", argv[1]);
-    usage(stderr);
-    return 1;
+    return finish_stdout(rc);
 }
