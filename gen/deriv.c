@@ -252,9 +252,11 @@ typedef struct {
     cb_arena *a;
     cb_sym_role role;
     int index;
+    /* The one zero of this derivative: a subtree free of the symbol
+     * differentiates to it without allocating, so the partial derivative
+     * of a long sum in one of its many symbols costs no memory per term. */
+    cb_expr *zero;
 } differ;
-
-static cb_expr *diff(const differ *d, const cb_expr *e);
 
 /* d(x^y) = y x^(y-1) dx + x^y log(x) dy, each term only when its
  * tangent is non-zero: a constant exponent never needs log(x), so
@@ -296,7 +298,8 @@ static cb_expr *diff_pow(const differ *d, const cb_expr *e, cb_expr *x,
     return mk_add(a, t1, t2);
 }
 
-static cb_expr *diff_call(const differ *d, const cb_expr *e)
+static cb_expr *diff_call(const differ *d, const cb_expr *e,
+                          cb_expr *const *dk)
 {
     cb_arena *a = d->a;
     cb_expr *me = (cb_expr *)e;
@@ -305,14 +308,14 @@ static cb_expr *diff_call(const differ *d, const cb_expr *e)
     switch (e->fn) {
     /* Piecewise constant: derivative 0 wherever it exists. */
     case CB_FN_FLOOR: case CB_FN_CEIL: case CB_FN_SIGN:
-        return num(a, 0.0);
+        return d->zero;
     case CB_FN_WHERE:
-        return mk_cond(a, e->a[0], diff(d, e->a[1]), diff(d, e->a[2]));
+        return mk_cond(a, e->a[0], dk[1], dk[2]);
     default:
         break;
     }
-    cb_expr *dx = diff(d, x);
-    cb_expr *dy = y != NULL ? diff(d, y) : NULL;
+    cb_expr *dx = dk[0];
+    cb_expr *dy = y != NULL ? dk[1] : NULL;
     if (dx == NULL || (y != NULL && dy == NULL)) {
         return NULL;
     }
@@ -378,38 +381,63 @@ static cb_expr *diff_call(const differ *d, const cb_expr *e)
     return num(a, NAN); /* unreachable: every function is listed above */
 }
 
-static cb_expr *diff(const differ *d, const cb_expr *e)
+/* Whether the derivative of e needs that of its argument i. */
+static bool diff_needs(const cb_expr *e, int i)
 {
-    cb_arena *a = d->a;
-    if (e == NULL) {
-        return NULL;
-    }
     switch (e->kind) {
-    case CB_EX_NUM:
-        return num(a, 0.0);
-    case CB_EX_SYM: {
-        bool hit = e->role == d->role
-                   && (e->role == CB_SYM_TIME || e->index == d->index);
-        return num(a, hit ? 1.0 : 0.0);
-    }
-    case CB_EX_NEG:
-        return mk_neg(a, diff(d, e->a[0]));
+    case CB_EX_NUM: case CB_EX_SYM:
     case CB_EX_NOT: case CB_EX_LT: case CB_EX_LE: case CB_EX_GT:
     case CB_EX_GE: case CB_EX_EQ: case CB_EX_NE: case CB_EX_AND:
     case CB_EX_OR:
-        return num(a, 0.0);
+        return false;
+    case CB_EX_COND:
+        return i >= 1; /* not the test */
+    case CB_EX_CALL:
+        switch (e->fn) {
+        case CB_FN_FLOOR: case CB_FN_CEIL: case CB_FN_SIGN:
+            return false;
+        case CB_FN_WHERE:
+            return i >= 1;
+        default:
+            return true;
+        }
+    default:
+        return true;
+    }
+}
+
+/* The derivative of e from those of its arguments (dk[i], where
+ * diff_needs says so). */
+static cb_expr *diff_node(const differ *d, const cb_expr *e,
+                          cb_expr *const *dk)
+{
+    cb_arena *a = d->a;
+    switch (e->kind) {
+    case CB_EX_NUM:
+        return d->zero;
+    case CB_EX_SYM: {
+        bool hit = e->role == d->role
+                   && (e->role == CB_SYM_TIME || e->index == d->index);
+        return hit ? num(a, 1.0) : d->zero;
+    }
+    case CB_EX_NEG:
+        return mk_neg(a, dk[0]);
+    case CB_EX_NOT: case CB_EX_LT: case CB_EX_LE: case CB_EX_GT:
+    case CB_EX_GE: case CB_EX_EQ: case CB_EX_NE: case CB_EX_AND:
+    case CB_EX_OR:
+        return d->zero;
     case CB_EX_ADD:
-        return mk_add(a, diff(d, e->a[0]), diff(d, e->a[1]));
+        return mk_add(a, dk[0], dk[1]);
     case CB_EX_SUB:
-        return mk_sub(a, diff(d, e->a[0]), diff(d, e->a[1]));
+        return mk_sub(a, dk[0], dk[1]);
     case CB_EX_MUL:
-        return mk_add(a, mk_mul(a, diff(d, e->a[0]), e->a[1]),
-                      mk_mul(a, e->a[0], diff(d, e->a[1])));
+        return mk_add(a, mk_mul(a, dk[0], e->a[1]),
+                      mk_mul(a, e->a[0], dk[1]));
     case CB_EX_DIV: {
         /* d(x/y) = (dx - (x/y) dy) / y: reuses the quotient and never
          * squares y (which could overflow where x/y does not). */
-        cb_expr *dx = diff(d, e->a[0]);
-        cb_expr *dy = diff(d, e->a[1]);
+        cb_expr *dx = dk[0];
+        cb_expr *dy = dk[1];
         if (dx == NULL || dy == NULL) {
             return NULL;
         }
@@ -420,14 +448,63 @@ static cb_expr *diff(const differ *d, const cb_expr *e)
                       e->a[1]);
     }
     case CB_EX_POW:
-        return diff_pow(d, e, e->a[0], e->a[1], diff(d, e->a[0]),
-                        diff(d, e->a[1]));
+        return diff_pow(d, e, e->a[0], e->a[1], dk[0], dk[1]);
     case CB_EX_COND:
-        return mk_cond(a, e->a[0], diff(d, e->a[1]), diff(d, e->a[2]));
+        return mk_cond(a, e->a[0], dk[1], dk[2]);
     case CB_EX_CALL:
-        return diff_call(d, e);
+        return diff_call(d, e, dk);
     }
     return NULL;
+}
+
+/* A node whose argument derivatives are being built. */
+typedef struct {
+    const cb_expr *e;
+    int next;        /* the next argument to visit */
+    cb_expr *dk[3];  /* their derivatives */
+} diff_frame;
+
+/* Post-order over an explicit stack: a tree from a spec may be a chain
+ * tens of thousands of nodes deep. */
+static cb_expr *diff(const differ *d, const cb_expr *root)
+{
+    diff_frame *st = NULL;
+    size_t n = 0, cap = 0;
+    cb_expr *result = NULL;
+    st = cb_expr_grow(st, n, &cap, sizeof(*st));
+    if (st == NULL) {
+        return NULL;
+    }
+    st[n++] = (diff_frame){root, 0, {NULL, NULL, NULL}};
+    while (n > 0) {
+        diff_frame *f = &st[n - 1];
+        int na = f->e->nargs < 3 ? f->e->nargs : 3;
+        while (f->next < na && !diff_needs(f->e, f->next)) {
+            f->next++;
+        }
+        if (f->next < na) {
+            const cb_expr *c = f->e->a[f->next++];
+            if (c == NULL) {
+                continue; /* its dk stays NULL: the node fails below */
+            }
+            diff_frame *g = cb_expr_grow(st, n, &cap, sizeof(*st));
+            if (g == NULL) {
+                break;
+            }
+            st = g;
+            st[n++] = (diff_frame){c, 0, {NULL, NULL, NULL}};
+            continue;
+        }
+        cb_expr *r = diff_node(d, f->e, f->dk);
+        n--;
+        if (r == NULL || n == 0) {
+            result = r;
+            break;
+        }
+        st[n - 1].dk[st[n - 1].next - 1] = r;
+    }
+    free(st);
+    return result;
 }
 
 cb_expr *cb_expr_diff(cb_arena *a, const cb_expr *e, cb_sym_role role,
@@ -436,8 +513,8 @@ cb_expr *cb_expr_diff(cb_arena *a, const cb_expr *e, cb_sym_role role,
     if (a == NULL || e == NULL) {
         return NULL;
     }
-    differ d = {a, role, index};
-    return diff(&d, e);
+    differ d = {a, role, index, num(a, 0.0)};
+    return d.zero != NULL ? diff(&d, e) : NULL;
 }
 
 /* ---- a map keyed by node identity ----------------------------------------
@@ -519,9 +596,17 @@ static cse_slot *cse_get(cse_map *m, const cb_expr *e)
     return &m->slots[i];
 }
 
+/* Empty the map. A map that one large group grew is given back rather
+ * than wiped for every small group after it: clearing costs what the last
+ * group did, not the largest one's size each time (many auxiliaries after
+ * one long equation). */
 static void cse_clear(cse_map *m)
 {
-    if (m->cap > 0) {
+    if (m->cap > 64 && m->cap > 8 * m->n) {
+        free(m->slots);
+        m->slots = NULL;
+        m->cap = 0;
+    } else if (m->cap > 0) {
         memset(m->slots, 0, m->cap * sizeof(*m->slots));
     }
     m->n = 0;
@@ -564,34 +649,35 @@ typedef struct {
     bool nomem;
 } prop;
 
+/* Append a base symbol unless it is there already. */
+static bool collect_sym(void *ctx, const cb_expr *e)
+{
+    prop *p = ctx;
+    for (int i = 0; i < p->n_keys; i++) {
+        if (p->keys[i].role == e->role
+            && (e->role == CB_SYM_TIME || p->keys[i].index == e->index)) {
+            return true;
+        }
+    }
+    if (p->n_keys == p->cap_keys) {
+        int cap = p->cap_keys > 0 ? 2 * p->cap_keys : 16;
+        sym_key *k = realloc(p->keys, (size_t)cap * sizeof(*k));
+        if (k == NULL) {
+            p->nomem = true;
+            return false;
+        }
+        p->keys = k;
+        p->cap_keys = cap;
+    }
+    p->keys[p->n_keys++] = (sym_key){e->role, e->index};
+    return true;
+}
+
 /* Append the distinct base symbols of e, in order of first appearance. */
 static void collect_syms(prop *p, const cb_expr *e)
 {
-    if (e == NULL || p->nomem) {
-        return;
-    }
-    if (e->kind == CB_EX_SYM) {
-        for (int i = 0; i < p->n_keys; i++) {
-            if (p->keys[i].role == e->role
-                && (e->role == CB_SYM_TIME || p->keys[i].index == e->index)) {
-                return;
-            }
-        }
-        if (p->n_keys == p->cap_keys) {
-            int cap = p->cap_keys > 0 ? 2 * p->cap_keys : 16;
-            sym_key *k = realloc(p->keys, (size_t)cap * sizeof(*k));
-            if (k == NULL) {
-                p->nomem = true;
-                return;
-            }
-            p->keys = k;
-            p->cap_keys = cap;
-        }
-        p->keys[p->n_keys++] = (sym_key){e->role, e->index};
-        return;
-    }
-    for (int i = 0; i < e->nargs && i < 3; i++) {
-        collect_syms(p, e->a[i]);
+    if (e != NULL && !p->nomem && !cb_expr_each_sym(e, collect_sym, p)) {
+        p->nomem = true;
     }
 }
 
@@ -651,35 +737,42 @@ static bool tangent(prop *p, const cb_expr *e, cb_expr *const *tan,
 }
 
 /* Mark what an expression reads: auxiliary values and tangents. Each
- * node once (p->seen), as the marks only ever grow. */
-static void mark_reads(prop *p, const cb_expr *e, bool *need_val,
+ * node once (p->seen), as the marks only ever grow; an explicit stack, as
+ * everywhere a tree from a spec is walked. */
+static void mark_reads(prop *p, const cb_expr *root, bool *need_val,
                        bool *need_tan)
 {
-    if (e == NULL) {
-        return;
-    }
-    if (e->kind == CB_EX_SYM) {
-        if (e->role == CB_SYM_AUX) {
-            need_val[e->index] = true;
-        } else if (e->role == CB_SYM_OTHER && e->index >= 0) {
-            need_tan[e->index] = true;
+    const cb_expr **st = NULL;
+    size_t n = 0, cap = 0;
+    const cb_expr *e = root;
+    while (e != NULL && !p->nomem) {
+        if (e->kind == CB_EX_SYM) {
+            if (e->role == CB_SYM_AUX) {
+                need_val[e->index] = true;
+            } else if (e->role == CB_SYM_OTHER && e->index >= 0) {
+                need_tan[e->index] = true;
+            }
+        } else if (e->kind != CB_EX_NUM) {
+            cse_slot *sl = cse_get(&p->seen, e);
+            bool first = sl != NULL && sl->refs++ == 0;
+            if (sl == NULL) {
+                p->nomem = true;
+            }
+            for (int i = 0; first && i < e->nargs && i < 3; i++) {
+                const cb_expr **g = cb_expr_grow(st, n, &cap, sizeof(*st));
+                if (g == NULL) {
+                    p->nomem = true;
+                    break;
+                }
+                st = g;
+                if (e->a[i] != NULL) {
+                    st[n++] = e->a[i];
+                }
+            }
         }
-        return;
+        e = n > 0 ? st[--n] : NULL;
     }
-    if (e->kind == CB_EX_NUM) {
-        return;
-    }
-    cse_slot *sl = cse_get(&p->seen, e);
-    if (sl == NULL) {
-        p->nomem = true;
-        return;
-    }
-    if (sl->refs++ > 0) {
-        return;
-    }
-    for (int i = 0; i < e->nargs && i < 3; i++) {
-        mark_reads(p, e->a[i], need_val, need_tan);
-    }
+    free(st);
 }
 
 /* One propagation: the tangent of every auxiliary in the closure and of
@@ -752,64 +845,166 @@ static bool is_leaf(const cb_expr *e)
     return e->kind == CB_EX_NUM || e->kind == CB_EX_SYM;
 }
 
-/* Count the edges into each node; children only on the first visit, so
- * a node used only inside a hoisted one keeps one reference. Returns
- * whether e reads a tangent. */
-static bool cse_count(cse_map *m, const cb_expr *e)
+/* The walks below use explicit stacks: a derivative tree is as deep as
+ * the equation it comes from, and that may be a chain tens of thousands
+ * of nodes long. */
+
+/* cse_count's step into e: 1 or 0, whether it reads a tangent, when that
+ * is known without visiting its children; -1 when they must be visited. */
+static int count_enter(cse_map *m, const cb_expr *e)
 {
     if (e->kind == CB_EX_SYM) {
         return e->role == CB_SYM_OTHER;
     }
     if (e->kind == CB_EX_NUM) {
-        return false;
+        return 0;
     }
     cse_slot *sl = cse_get(m, e);
     if (sl == NULL) {
-        return false;
+        return 0;
     }
     if (sl->refs++ > 0) {
         return sl->tangent;
     }
-    bool tan = false;
-    for (int i = 0; i < e->nargs && i < 3; i++) {
-        tan = cse_count(m, e->a[i]) || tan;
-    }
-    sl = cse_lookup(m, e);
-    sl->tangent = tan;
-    return tan;
+    return -1;
 }
 
-/* e with every hoisted node replaced by its local. */
-static cb_expr *cse_rewrite(cb_arena *a, const cse_map *m, cb_expr *e)
+typedef struct {
+    const cb_expr *e;
+    int next;  /* the next argument to visit */
+    bool tan;  /* whether a visited argument reads a tangent */
+} count_frame;
+
+/* Count the edges into each node; children only on the first visit, so
+ * a node used only inside a hoisted one keeps one reference. Returns
+ * whether e reads a tangent. */
+static bool cse_count(cse_map *m, const cb_expr *root)
 {
-    if (e == NULL || is_leaf(e)) {
+    int r = count_enter(m, root);
+    if (r >= 0) {
+        return r != 0;
+    }
+    count_frame *st = NULL;
+    size_t n = 0, cap = 0;
+    bool result = false;
+    st = cb_expr_grow(st, n, &cap, sizeof(*st));
+    if (st == NULL) {
+        m->nomem = true;
+        return false;
+    }
+    st[n++] = (count_frame){root, 0, false};
+    while (n > 0) {
+        count_frame *f = &st[n - 1];
+        if (f->next < f->e->nargs && f->next < 3) {
+            const cb_expr *c = f->e->a[f->next++];
+            r = count_enter(m, c);
+            if (r >= 0) {
+                f->tan = f->tan || r != 0;
+                continue;
+            }
+            count_frame *g = cb_expr_grow(st, n, &cap, sizeof(*st));
+            if (g == NULL) {
+                m->nomem = true;
+                break;
+            }
+            st = g;
+            st[n++] = (count_frame){c, 0, false};
+            continue;
+        }
+        bool tan = f->tan;
+        cse_slot *sl = cse_lookup(m, f->e);
+        if (sl != NULL) {
+            sl->tangent = tan;
+        }
+        if (--n == 0) {
+            result = tan;
+            break;
+        }
+        st[n - 1].tan = st[n - 1].tan || tan;
+    }
+    free(st);
+    return result;
+}
+
+typedef struct {
+    cb_expr *e;
+    int next;      /* the next argument to rewrite */
+    bool changed;  /* an argument was rewritten */
+    cb_expr *k[3]; /* the rewritten arguments */
+} rewrite_frame;
+
+/* cse_rewrite's step into e: its rewrite when that is known without
+ * visiting its children (a leaf, a hoisted node), else NULL. */
+static cb_expr *rewrite_enter(const cse_map *m, cb_expr *e)
+{
+    if (is_leaf(e)) {
         return e;
     }
     const cse_slot *sl = cse_lookup(m, e);
-    if (sl != NULL && sl->temp != NULL) {
-        return sl->temp;
-    }
-    cb_expr *k[3] = {NULL, NULL, NULL};
-    bool changed = false;
-    for (int i = 0; i < e->nargs && i < 3; i++) {
-        k[i] = cse_rewrite(a, m, e->a[i]);
-        if (k[i] == NULL) {
-            return NULL;
-        }
-        changed = changed || k[i] != e->a[i];
-    }
-    if (!changed) {
-        return e;
-    }
-    cb_expr *c = cb_arena_alloc(a, sizeof(*c));
-    if (c == NULL) {
+    return sl != NULL ? sl->temp : NULL;
+}
+
+/* e with every hoisted node replaced by its local; NULL when out of
+ * memory. */
+static cb_expr *cse_rewrite(cb_arena *a, const cse_map *m, cb_expr *root)
+{
+    if (root == NULL) {
         return NULL;
     }
-    *c = *e;
-    for (int i = 0; i < 3; i++) {
-        c->a[i] = k[i];
+    cb_expr *r = rewrite_enter(m, root);
+    if (r != NULL) {
+        return r;
     }
-    return c;
+    rewrite_frame *st = NULL;
+    size_t n = 0, cap = 0;
+    cb_expr *result = NULL;
+    st = cb_expr_grow(st, n, &cap, sizeof(*st));
+    if (st == NULL) {
+        return NULL;
+    }
+    st[n++] = (rewrite_frame){root, 0, false, {NULL, NULL, NULL}};
+    while (n > 0) {
+        rewrite_frame *f = &st[n - 1];
+        if (f->next < f->e->nargs && f->next < 3) {
+            cb_expr *c = f->e->a[f->next];
+            r = c != NULL ? rewrite_enter(m, c) : NULL;
+            if (r != NULL || c == NULL) {
+                f->k[f->next] = r;
+                f->changed = f->changed || r != c;
+                f->next++;
+                continue;
+            }
+            rewrite_frame *g = cb_expr_grow(st, n, &cap, sizeof(*st));
+            if (g == NULL) {
+                break;
+            }
+            st = g;
+            st[n++] = (rewrite_frame){c, 0, false, {NULL, NULL, NULL}};
+            continue;
+        }
+        cb_expr *e = f->e;
+        r = e;
+        if (f->changed) {
+            r = cb_arena_alloc(a, sizeof(*r));
+            if (r == NULL) {
+                break;
+            }
+            *r = *e;
+            for (int i = 0; i < 3; i++) {
+                r->a[i] = f->k[i];
+            }
+        }
+        if (--n == 0) {
+            result = r;
+            break;
+        }
+        f = &st[n - 1];
+        f->k[f->next] = r;
+        f->changed = f->changed || r != f->e->a[f->next];
+        f->next++;
+    }
+    free(st);
+    return result;
 }
 
 typedef struct {
@@ -818,34 +1013,55 @@ typedef struct {
     cb_arena *a;
     cb_expr **aux_sym; /* a_<name> as a symbol, per auxiliary */
     cse_map cse;
+    int next_local;    /* the number of the next pw<N> of this function */
 } emitter;
 
-static void print_expr(const emitter *em, const cb_expr *e, cb_sb *sb)
+/* The C text of e (0 for NULL) in text, which the caller frees; a local
+ * that the text reads (a long base of a power) is declared in sb first,
+ * so the caller writes the statement holding the text into sb next. */
+static void expr_text(emitter *em, const cb_expr *e, cb_sb *sb, cb_sb *text)
 {
+    cb_sb_init(text);
     if (e == NULL) {
-        cb_print_real(0.0, em->dbl, sb);
-    } else {
-        cb_expr_print(e, em->dbl, cb_spec_print_sym, (void *)em->s, sb);
+        cb_print_real(0.0, em->dbl, text);
+        return;
     }
+    cb_locals loc = {sb, em->next_local};
+    cb_expr_print_locals(e, em->dbl, cb_spec_print_sym, (void *)em->s, &loc,
+                         text);
+    em->next_local = loc.next;
 }
 
-/* Declare the shared nodes below e, innermost first. */
-static bool cse_hoist(emitter *em, cb_expr *e, cb_sb *sb)
+/* Write text (and free it), then tail. */
+static void put_text(cb_sb *sb, cb_sb *text, const char *tail)
+{
+    if (text->failed) {
+        sb->failed = true;
+    }
+    cb_sb_putn(sb, cb_sb_str(text), text->len);
+    cb_sb_puts(sb, tail);
+    cb_sb_free(text);
+}
+
+/* cse_hoist's step into e: whether e's children must be visited (then e
+ * is marked done). */
+static bool hoist_enter(emitter *em, const cb_expr *e)
 {
     if (is_leaf(e)) {
-        return true;
+        return false;
     }
     cse_slot *sl = cse_lookup(&em->cse, e);
-    if (sl->done) {
-        return true;
+    if (sl == NULL || sl->done) {
+        return false;
     }
     sl->done = true;
-    for (int i = 0; i < e->nargs && i < 3; i++) {
-        if (!cse_hoist(em, e->a[i], sb)) {
-            return false;
-        }
-    }
-    sl = cse_lookup(&em->cse, e);
+    return true;
+}
+
+/* After e's children: declare e when it is shared. */
+static bool hoist_leave(emitter *em, cb_expr *e, cb_sb *sb)
+{
+    cse_slot *sl = cse_lookup(&em->cse, e);
     bool trivial = e->kind == CB_EX_NEG && is_leaf(e->a[0]);
     if (sl->refs < 2 || sl->tangent || trivial) {
         return true;
@@ -858,11 +1074,54 @@ static bool cse_hoist(emitter *em, cb_expr *e, cb_sb *sb)
     if (body == NULL || temp == NULL) {
         return false;
     }
+    cb_sb text;
+    expr_text(em, body, sb, &text);
     cb_sb_printf(sb, "const real %s = ", name);
-    print_expr(em, body, sb);
-    cb_sb_puts(sb, ";\n");
+    put_text(sb, &text, ";\n");
     cse_lookup(&em->cse, e)->temp = temp;
     return true;
+}
+
+typedef struct {
+    cb_expr *e;
+    int next; /* the next argument to visit */
+} hoist_frame;
+
+/* Declare the shared nodes below e, innermost first. */
+static bool cse_hoist(emitter *em, cb_expr *root, cb_sb *sb)
+{
+    if (!hoist_enter(em, root)) {
+        return true;
+    }
+    hoist_frame *st = NULL;
+    size_t n = 0, cap = 0;
+    bool ok = true;
+    st = cb_expr_grow(st, n, &cap, sizeof(*st));
+    if (st == NULL) {
+        return false;
+    }
+    st[n++] = (hoist_frame){root, 0};
+    while (n > 0 && ok) {
+        hoist_frame *f = &st[n - 1];
+        if (f->next < f->e->nargs && f->next < 3) {
+            cb_expr *c = f->e->a[f->next++];
+            if (!hoist_enter(em, c)) {
+                continue;
+            }
+            hoist_frame *g = cb_expr_grow(st, n, &cap, sizeof(*st));
+            if (g == NULL) {
+                ok = false;
+                break;
+            }
+            st = g;
+            st[n++] = (hoist_frame){c, 0};
+            continue;
+        }
+        ok = hoist_leave(em, f->e, sb);
+        n--;
+    }
+    free(st);
+    return ok;
 }
 
 /* One group of statements: declare the nodes the roots share and
@@ -919,12 +1178,13 @@ static bool emit_group(emitter *em, cb_expr **roots, int n, cb_expr *self,
 
 typedef enum { MODE_JVP, MODE_DFDT, MODE_DIAG } emit_mode;
 
-static void emit_decl(const emitter *em, const char *prefix, int k,
+static void emit_decl(emitter *em, const char *prefix, int k,
                       const cb_expr *e, cb_sb *sb)
 {
+    cb_sb text;
+    expr_text(em, e, sb, &text);
     cb_sb_printf(sb, "const real %s%s = ", prefix, em->s->aux_names[k]);
-    print_expr(em, e, sb);
-    cb_sb_puts(sb, ";\n");
+    put_text(sb, &text, ";\n");
 }
 
 typedef struct {
@@ -1067,9 +1327,11 @@ static bool emit_body(emitter *em, const emit_state *st, cb_sb *sb)
         if (!emit_group(em, &root, 1, NULL, sb)) {
             return false;
         }
+        cb_sb text;
+        expr_text(em, root, sb, &text);
         cb_sb_printf(sb, "out[%d] = ", i);
-        print_expr(em, root, sb);
-        cb_sb_printf(sb, "; // d%s\n", s->state_names[i]);
+        put_text(sb, &text, "; // d");
+        cb_sb_printf(sb, "%s\n", s->state_names[i]);
     }
     return true;
 }
@@ -1131,9 +1393,10 @@ static bool emit_diag_body(emitter *em, emit_state *st, cb_sb *sb)
         if (!ok) {
             return false;
         }
+        cb_sb text;
+        expr_text(em, root, sb, &text);
         cb_sb_printf(sb, "out[%d] = ", i);
-        print_expr(em, root, sb);
-        cb_sb_puts(sb, ";\n");
+        put_text(sb, &text, ";\n");
         if (block) {
             cb_sb_dedent(sb);
             cb_sb_line(sb, "}");
@@ -1151,7 +1414,8 @@ static cubie_status emit(const struct cubie_system *s, bool dbl,
     }
     emit_state st;
     bool ok = emit_state_init(&st, s, mode) && run_propagation(&st, mode);
-    emitter em = {s, dbl, &st.arena, st.p.aux_sym, {NULL, 0, 0, 0, false}};
+    emitter em = {s, dbl, &st.arena, st.p.aux_sym, {NULL, 0, 0, 0, false},
+                  0};
     if (ok) {
         ok = mode == MODE_DIAG ? emit_diag_body(&em, &st, sb)
                                : emit_body(&em, &st, sb);

@@ -1,6 +1,14 @@
 /* The expression language: a recursive-descent parser over a lazy lexer,
  * a folder, a double evaluator and a C printer for either precision.
  *
+ * Only the parser recurses, and only into nesting (parentheses, calls,
+ * unary operators: MAX_DEPTH levels at most); a chain of binary operators
+ * is a loop there. The folder, the evaluator, the printer and the symbol
+ * walk use explicit stacks on the heap, because the trees they walk are
+ * as deep as the input's chains: x+x+...+x of 50000 terms is a left-deep
+ * tree 50000 nodes deep, which recursion would turn into a stack
+ * overflow. gen/deriv.c walks the same way.
+ *
  * Columns are 1-based byte offsets into the text the caller passed. A
  * node's column is the first character of the text it spans, except that
  * the parentheses around a subexpression belong to no node. */
@@ -8,6 +16,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,29 +142,12 @@ static double eval_call(cb_func fn, const double *v)
     return NAN;
 }
 
-double cb_expr_eval(const cb_expr *e, cb_sym_value val, void *ctx)
+/* The value of node e from the values v of its arguments (a conditional
+ * takes all three; the walk below evaluates only the branch taken). */
+static double apply(const cb_expr *e, const double *v)
 {
-    if (e == NULL) {
-        return NAN;
-    }
     switch (e->kind) {
-    case CB_EX_NUM:
-        return e->num;
-    case CB_EX_SYM:
-        return val != NULL ? val(ctx, e) : NAN;
-    case CB_EX_COND:
-        /* Only the chosen branch is evaluated, as in the generated C. */
-        return cb_expr_eval(e->a[0], val, ctx) != 0.0
-                   ? cb_expr_eval(e->a[1], val, ctx)
-                   : cb_expr_eval(e->a[2], val, ctx);
-    default:
-        break;
-    }
-    double v[3] = {0.0, 0.0, 0.0};
-    for (int i = 0; i < e->nargs && i < 3; i++) {
-        v[i] = cb_expr_eval(e->a[i], val, ctx);
-    }
-    switch (e->kind) {
+    case CB_EX_NUM: return e->num;
     case CB_EX_NEG: return -v[0];
     case CB_EX_NOT: return truth(v[0] == 0.0);
     case CB_EX_ADD: return v[0] + v[1];
@@ -171,10 +163,113 @@ double cb_expr_eval(const cb_expr *e, cb_sym_value val, void *ctx)
     case CB_EX_NE: return truth(v[0] != v[1]);
     case CB_EX_AND: return truth(v[0] != 0.0 && v[1] != 0.0);
     case CB_EX_OR: return truth(v[0] != 0.0 || v[1] != 0.0);
+    case CB_EX_COND: return v[0] != 0.0 ? v[1] : v[2];
     case CB_EX_CALL: return eval_call(e->fn, v);
     default: break;
     }
     return NAN;
+}
+
+void *cb_expr_grow(void *arr, size_t n, size_t *cap, size_t size)
+{
+    if (n < *cap) {
+        return arr;
+    }
+    size_t c = *cap > 0 ? 2 * *cap : 32;
+    if (c > SIZE_MAX / size) {
+        return NULL;
+    }
+    void *p = realloc(arr, c * size);
+    if (p != NULL) {
+        *cap = c;
+    }
+    return p;
+}
+
+/* The evaluator's work list: evaluate a node, or combine the values on
+ * top of the value stack for one (EV_APPLY), or pick the branch of a
+ * conditional whose test is on top (EV_PICK). */
+typedef enum { EV_NODE, EV_APPLY, EV_PICK } ev_kind;
+
+typedef struct {
+    ev_kind kind;
+    const cb_expr *e;
+} ev_item;
+
+typedef struct {
+    ev_item *work;
+    size_t n_work, cap_work;
+    double *vals;
+    size_t n_vals, cap_vals;
+    bool nomem;
+} evaluator;
+
+static void ev_push(evaluator *ev, ev_kind kind, const cb_expr *e)
+{
+    ev_item *w = cb_expr_grow(ev->work, ev->n_work, &ev->cap_work,
+                              sizeof(*w));
+    if (w == NULL) {
+        ev->nomem = true;
+        return;
+    }
+    ev->work = w;
+    w[ev->n_work++] = (ev_item){kind, e};
+}
+
+static void ev_value(evaluator *ev, double v)
+{
+    double *p = cb_expr_grow(ev->vals, ev->n_vals, &ev->cap_vals,
+                             sizeof(*p));
+    if (p == NULL) {
+        ev->nomem = true;
+        return;
+    }
+    ev->vals = p;
+    p[ev->n_vals++] = v;
+}
+
+/* Iterative: the depth of a tree from user input (a sum of 50000 terms
+ * is a left-deep chain of 50000 nodes) must not become stack depth. */
+double cb_expr_eval(const cb_expr *e, cb_sym_value val, void *ctx)
+{
+    evaluator ev = {NULL, 0, 0, NULL, 0, 0, false};
+    ev_push(&ev, EV_NODE, e);
+    while (!ev.nomem && ev.n_work > 0) {
+        ev_item it = ev.work[--ev.n_work];
+        const cb_expr *x = it.e;
+        if (it.kind == EV_PICK) {
+            /* The test's value is on top; the branch replaces it. */
+            double c = ev.vals[--ev.n_vals];
+            ev_push(&ev, EV_NODE, c != 0.0 ? x->a[1] : x->a[2]);
+        } else if (it.kind == EV_APPLY) {
+            double args[3] = {0.0, 0.0, 0.0};
+            for (int i = x->nargs < 3 ? x->nargs : 3; i-- > 0;) {
+                args[i] = ev.vals[--ev.n_vals];
+            }
+            ev_value(&ev, apply(x, args));
+        } else if (x == NULL) {
+            ev_value(&ev, NAN);
+        } else if (x->kind == CB_EX_NUM) {
+            ev_value(&ev, x->num);
+        } else if (x->kind == CB_EX_SYM) {
+            ev_value(&ev, val != NULL ? val(ctx, x) : NAN);
+        } else if (x->kind == CB_EX_COND) {
+            /* Only the chosen branch is evaluated, as in the generated
+             * C. */
+            ev_push(&ev, EV_PICK, x);
+            ev_push(&ev, EV_NODE, x->a[0]);
+        } else {
+            /* The arguments left to right, then the node. */
+            ev_push(&ev, EV_APPLY, x);
+            for (int i = x->nargs < 3 ? x->nargs : 3; i-- > 0;) {
+                ev_push(&ev, EV_NODE, x->a[i]);
+            }
+        }
+    }
+    double result = !ev.nomem && ev.n_vals == 1 ? ev.vals[0] : NAN;
+    free(ev.work);
+    free(ev.vals);
+    return result;
 }
 
 /* ---- folding ----------------------------------------------------------- */
@@ -187,11 +282,15 @@ static bool numeric_value(const cb_expr *e, double *out)
     if (!all_args_numeric(e)) {
         return false;
     }
-    double v = cb_expr_eval(e, NULL, NULL);
-    if (!isfinite(v)) {
+    double v[3] = {0.0, 0.0, 0.0};
+    for (int i = 0; i < e->nargs && i < 3; i++) {
+        v[i] = e->a[i]->num;
+    }
+    double r = apply(e, v);
+    if (!isfinite(r)) {
         return false;
     }
-    *out = v;
+    *out = r;
     return true;
 }
 
@@ -268,28 +367,24 @@ static cb_expr *fold_identity(cb_arena *arena, const cb_expr *e,
     return NULL;
 }
 
-cb_expr *cb_expr_fold(cb_arena *arena, cb_expr *e)
+/* Fold one node whose arguments folded to k. */
+static cb_expr *fold_node(cb_arena *arena, cb_expr *e, cb_expr *const *k)
 {
-    if (e == NULL || e->kind == CB_EX_NUM || e->kind == CB_EX_SYM) {
-        return e;
-    }
-    cb_expr *k[3] = {NULL, NULL, NULL};
     bool changed = false;
     for (int i = 0; i < e->nargs && i < 3; i++) {
-        k[i] = cb_expr_fold(arena, e->a[i]);
         changed = changed || k[i] != e->a[i];
     }
     /* Work on a copy so the input tree is never modified. */
     cb_expr tmp = *e;
     for (int i = 0; i < 3; i++) {
-        tmp.a[i] = k[i];
+        tmp.a[i] = i < e->nargs ? k[i] : NULL;
     }
     double v;
     if (numeric_value(&tmp, &v)) {
         cb_expr *n = cb_expr_new_num(arena, v, e->col);
         return n != NULL ? n : e;
     }
-    cb_expr *id = fold_identity(arena, &tmp, k);
+    cb_expr *id = fold_identity(arena, &tmp, tmp.a);
     if (id != NULL) {
         return id;
     }
@@ -304,20 +399,149 @@ cb_expr *cb_expr_fold(cb_arena *arena, cb_expr *e)
     return c;
 }
 
-bool cb_expr_uses(const cb_expr *e, cb_sym_role role, int index)
+/* A frame of a post-order walk: the node and how many of its arguments
+ * are done. */
+typedef struct {
+    cb_expr *e;
+    int done;
+} fold_frame;
+
+/* Post-order over an explicit stack, for the same reason as eval. */
+cb_expr *cb_expr_fold(cb_arena *arena, cb_expr *e)
+{
+    if (e == NULL || e->kind == CB_EX_NUM || e->kind == CB_EX_SYM) {
+        return e;
+    }
+    fold_frame *st = NULL;
+    cb_expr **res = NULL;
+    size_t n_st = 0, cap_st = 0, n_res = 0, cap_res = 0;
+    cb_expr *out = e;
+    st = cb_expr_grow(st, 0, &cap_st, sizeof(*st));
+    if (st == NULL) {
+        arena->failed = true;
+        return e;
+    }
+    st[n_st++] = (fold_frame){e, 0};
+    while (n_st > 0) {
+        fold_frame *f = &st[n_st - 1];
+        int n = f->e->nargs < 3 ? f->e->nargs : 3;
+        cb_expr *r = NULL;
+        if (f->done < n) {
+            cb_expr *c = f->e->a[f->done++];
+            if (c != NULL && c->kind != CB_EX_NUM && c->kind != CB_EX_SYM) {
+                fold_frame *g = cb_expr_grow(st, n_st, &cap_st,
+                                             sizeof(*st));
+                if (g == NULL) {
+                    break;
+                }
+                st = g;
+                st[n_st++] = (fold_frame){c, 0};
+                continue;
+            }
+            r = c;
+        } else {
+            cb_expr *k[3] = {NULL, NULL, NULL};
+            for (int i = n; i-- > 0;) {
+                k[i] = res[--n_res];
+            }
+            r = fold_node(arena, f->e, k);
+            n_st--;
+            if (n_st == 0) {
+                out = r;
+                break;
+            }
+        }
+        cb_expr **g = cb_expr_grow(res, n_res, &cap_res, sizeof(*res));
+        if (g == NULL) {
+            break;
+        }
+        res = g;
+        res[n_res++] = r;
+    }
+    if (n_st > 0) {
+        arena->failed = true; /* out of memory: the input, unfolded */
+        out = e;
+    }
+    free(st);
+    free(res);
+    return out;
+}
+
+/* Preorder over an explicit stack: calls visit on every symbol node of
+ * e, left to right, until it returns false. False only when out of
+ * memory. */
+static bool each_sym(const cb_expr *e,
+                     bool (*visit)(void *ctx, const cb_expr *sym), void *ctx)
 {
     if (e == NULL) {
-        return false;
+        return true;
     }
-    if (e->kind == CB_EX_SYM) {
-        return e->role == role && (index < 0 || e->index == index);
-    }
-    for (int i = 0; i < e->nargs && i < 3; i++) {
-        if (cb_expr_uses(e->a[i], role, index)) {
-            return true;
+    const cb_expr **st = NULL;
+    size_t n = 0, cap = 0;
+    bool ok = true;
+    const cb_expr *x = e;
+    for (;;) {
+        if (x->kind == CB_EX_SYM) {
+            if (!visit(ctx, x)) {
+                break;
+            }
+        } else {
+            /* The first argument next, the others after it. */
+            int na = x->nargs < 3 ? x->nargs : 3;
+            for (int i = na; i-- > 1;) {
+                if (x->a[i] == NULL) {
+                    continue;
+                }
+                const cb_expr **g = cb_expr_grow(st, n, &cap, sizeof(*st));
+                if (g == NULL) {
+                    ok = false;
+                    break;
+                }
+                st = g;
+                st[n++] = x->a[i];
+            }
+            if (!ok) {
+                break;
+            }
+            if (na > 0 && x->a[0] != NULL) {
+                x = x->a[0];
+                continue;
+            }
         }
+        if (n == 0) {
+            break;
+        }
+        x = st[--n];
     }
-    return false;
+    free(st);
+    return ok;
+}
+
+bool cb_expr_each_sym(const cb_expr *e,
+                      bool (*visit)(void *ctx, const cb_expr *sym),
+                      void *ctx)
+{
+    return visit == NULL || each_sym(e, visit, ctx);
+}
+
+typedef struct {
+    cb_sym_role role;
+    int index;
+    bool found;
+} uses_query;
+
+static bool uses_visit(void *ctx, const cb_expr *sym)
+{
+    uses_query *q = ctx;
+    q->found = sym->role == q->role && (q->index < 0 || sym->index == q->index);
+    return !q->found;
+}
+
+bool cb_expr_uses(const cb_expr *e, cb_sym_role role, int index)
+{
+    uses_query q = {role, index, false};
+    /* Out of memory: the cautious answer. */
+    return !each_sym(e, uses_visit, &q) || q.found;
 }
 
 /* ---- lexer ------------------------------------------------------------- */
@@ -1001,18 +1225,50 @@ cubie_status cb_expr_parse(cb_arena *arena, const char *src, cb_resolver res,
     return CUBIE_OK;
 }
 
-/* ---- printing ---------------------------------------------------------- */
+/* ---- printing -----------------------------------------------------------
+ * Over an explicit work list, not by recursion: the depth of a tree from
+ * user input (a left-deep sum of 50000 terms) must not become stack
+ * depth. Each handler writes the text that comes first at once and pushes
+ * the rest, last part first. */
 
 /* C precedence of the printed forms we produce, loosest first. Everything
  * that prints as a call, a literal, a symbol or a parenthesised
  * conditional is an atom. */
 enum { LV_SUM = 1, LV_PROD = 2, LV_UNARY = 3, LV_ATOM = 4 };
 
+/* A base of a power printed as a product whose text (parenthesised) is
+ * longer than this is declared once as a local when the caller takes
+ * locals, so that nested powers print in linear, not exponential, size
+ * (((x+1)^8+1)^8 would repeat x 64 times). Shorter bases are repeated as
+ * written: x * x reads better than a local. */
+enum { POW_INLINE_MAX = 40 };
+
+typedef enum {
+    PI_NODE,    /* the node as an expression */
+    PI_AT,      /* the node, parenthesised where it binds looser than level */
+    PI_TEST,    /* the node as a parenthesised C condition */
+    PI_TEXT,    /* a static text */
+    PI_FACTORS  /* the base of power e has been captured: its factors */
+} pi_kind;
+
+typedef struct {
+    pi_kind kind;
+    int level;         /* PI_AT */
+    const cb_expr *e;
+    const char *text;  /* PI_TEXT */
+} pi_item;
+
 typedef struct {
     bool dbl;
     cb_sym_printer sym;
     void *ctx;
-    cb_sb *out;
+    cb_locals *loc;    /* may be NULL: bases are repeated */
+    cb_sb *out;        /* the caller's */
+    cb_sb *caps;       /* the bases being captured, innermost last */
+    size_t n_caps, cap_caps;
+    pi_item *work;
+    size_t n_work, cap_work;
+    bool failed;
 } printer;
 
 /* Exponents that print without pow(). */
@@ -1058,13 +1314,16 @@ static bool is_test(const cb_expr *e)
 static int level_of(const cb_expr *e)
 {
     int n;
+    /* x^1 prints as x. */
+    while (e->kind == CB_EX_POW && pow_form_of(e, &n) == POW_SAME) {
+        e = e->a[0];
+    }
     switch (e->kind) {
     case CB_EX_NEG: return LV_UNARY;
     case CB_EX_ADD: case CB_EX_SUB: return LV_SUM;
     case CB_EX_MUL: case CB_EX_DIV: return LV_PROD;
     case CB_EX_POW:
         switch (pow_form_of(e, &n)) {
-        case POW_SAME: return level_of(e->a[0]);
         case POW_PRODUCT: case POW_RECIP: return LV_PROD;
         default: return LV_ATOM;
         }
@@ -1072,168 +1331,228 @@ static int level_of(const cb_expr *e)
     }
 }
 
-static void print_node(const printer *pr, const cb_expr *e);
-
-/* Print e so that it binds at least as tightly as `level`. */
-static void print_at(const printer *pr, const cb_expr *e, int level)
+static cb_sb *cur(const printer *pr)
 {
-    if (level_of(e) < level) {
-        cb_sb_puts(pr->out, "(");
-        print_node(pr, e);
-        cb_sb_puts(pr->out, ")");
-    } else {
-        print_node(pr, e);
-    }
+    return pr->n_caps > 0 ? &pr->caps[pr->n_caps - 1] : pr->out;
 }
 
-static void print_zero(const printer *pr)
+static void put(const printer *pr, const char *s)
 {
-    cb_sb_puts(pr->out, pr->dbl ? "0.0" : "0.0f");
+    cb_sb_puts(cur(pr), s);
+}
+
+static void push(printer *pr, pi_kind kind, const cb_expr *e, int level,
+                 const char *text)
+{
+    pi_item *w = cb_expr_grow(pr->work, pr->n_work, &pr->cap_work,
+                              sizeof(*w));
+    if (w == NULL) {
+        pr->failed = true;
+        return;
+    }
+    pr->work = w;
+    w[pr->n_work++] = (pi_item){kind, level, e, text};
+}
+
+static void push_text(printer *pr, const char *text)
+{
+    push(pr, PI_TEXT, NULL, 0, text);
+}
+
+static void push_node(printer *pr, const cb_expr *e)
+{
+    push(pr, PI_NODE, e, 0, NULL);
+}
+
+/* e so that it binds at least as tightly as `level`. */
+static void push_at(printer *pr, const cb_expr *e, int level)
+{
+    push(pr, PI_AT, e, level, NULL);
+}
+
+static void push_test(printer *pr, const cb_expr *e)
+{
+    push(pr, PI_TEST, e, 0, NULL);
+}
+
+static const char *zero_text(const printer *pr)
+{
+    return pr->dbl ? "0.0" : "0.0f";
+}
+
+/* Text from here on goes to a capture of its own, until PI_FACTORS. */
+static void begin_capture(printer *pr)
+{
+    cb_sb *c = cb_expr_grow(pr->caps, pr->n_caps, &pr->cap_caps,
+                            sizeof(*c));
+    if (c == NULL) {
+        pr->failed = true;
+        return;
+    }
+    pr->caps = c;
+    cb_sb_init(&c[pr->n_caps++]);
 }
 
 /* A parenthesised C condition for e: a comparison or logic node as
  * itself, any other value as a test against zero. */
-static void print_test(const printer *pr, const cb_expr *e)
+static void do_test(printer *pr, const cb_expr *e)
 {
     static const char *const rel[] = {
         [CB_EX_LT] = " < ", [CB_EX_LE] = " <= ", [CB_EX_GT] = " > ",
         [CB_EX_GE] = " >= ", [CB_EX_EQ] = " == ", [CB_EX_NE] = " != ",
         [CB_EX_AND] = " && ", [CB_EX_OR] = " || ",
     };
-    cb_sb *out = pr->out;
     switch (e->kind) {
     case CB_EX_LT: case CB_EX_LE: case CB_EX_GT: case CB_EX_GE:
     case CB_EX_EQ: case CB_EX_NE:
-        cb_sb_puts(out, "(");
-        print_at(pr, e->a[0], LV_SUM);
-        cb_sb_puts(out, rel[e->kind]);
-        print_at(pr, e->a[1], LV_SUM);
-        cb_sb_puts(out, ")");
+        put(pr, "(");
+        push_text(pr, ")");
+        push_at(pr, e->a[1], LV_SUM);
+        push_text(pr, rel[e->kind]);
+        push_at(pr, e->a[0], LV_SUM);
         return;
     case CB_EX_AND: case CB_EX_OR:
-        cb_sb_puts(out, "(");
-        print_test(pr, e->a[0]);
-        cb_sb_puts(out, rel[e->kind]);
-        print_test(pr, e->a[1]);
-        cb_sb_puts(out, ")");
+        put(pr, "(");
+        push_text(pr, ")");
+        push_test(pr, e->a[1]);
+        push_text(pr, rel[e->kind]);
+        push_test(pr, e->a[0]);
         return;
     case CB_EX_NOT:
         if (is_test(e->a[0])) {
-            cb_sb_puts(out, "(!");
-            print_test(pr, e->a[0]);
-            cb_sb_puts(out, ")");
+            put(pr, "(!");
+            push_text(pr, ")");
+            push_test(pr, e->a[0]);
         } else {
-            cb_sb_puts(out, "(");
-            print_at(pr, e->a[0], LV_ATOM);
-            cb_sb_puts(out, " == ");
-            print_zero(pr);
-            cb_sb_puts(out, ")");
+            put(pr, "(");
+            push_text(pr, ")");
+            push_text(pr, zero_text(pr));
+            push_text(pr, " == ");
+            push_at(pr, e->a[0], LV_ATOM);
         }
         return;
     default:
-        cb_sb_puts(out, "(");
-        print_at(pr, e, LV_ATOM);
-        cb_sb_puts(out, " != ");
-        print_zero(pr);
-        cb_sb_puts(out, ")");
+        put(pr, "(");
+        push_text(pr, ")");
+        push_text(pr, zero_text(pr));
+        push_text(pr, " != ");
+        push_at(pr, e, LV_ATOM);
         return;
     }
 }
 
-static void print_cond(const printer *pr, const cb_expr *c,
-                       const cb_expr *a, const cb_expr *b)
+static void do_cond(printer *pr, const cb_expr *c, const cb_expr *a,
+                    const cb_expr *b)
 {
-    cb_sb *out = pr->out;
-    cb_sb_puts(out, "(");
+    put(pr, "(");
+    push_text(pr, ")");
+    push_at(pr, b, LV_SUM);
+    push_text(pr, " : ");
+    push_at(pr, a, LV_SUM);
+    push_text(pr, " ? ");
     if (is_test(c)) {
-        print_test(pr, c);
+        push_test(pr, c);
     } else {
-        /* Not print_test: "(c != 0.0f ? a : b)" reads better than
+        /* Not a test: "(c != 0.0f ? a : b)" reads better than
          * "((c != 0.0f) ? a : b)". */
-        print_at(pr, c, LV_ATOM);
-        cb_sb_puts(out, " != ");
-        print_zero(pr);
+        push_text(pr, zero_text(pr));
+        push_text(pr, " != ");
+        push_at(pr, c, LV_ATOM);
     }
-    cb_sb_puts(out, " ? ");
-    print_at(pr, a, LV_SUM);
-    cb_sb_puts(out, " : ");
-    print_at(pr, b, LV_SUM);
-    cb_sb_puts(out, ")");
 }
 
-/* n factors of the base, printed once and repeated (the base is free of
- * side effects, so repeating its text is exact). */
-static void print_product(const printer *pr, const cb_expr *base, int n)
+/* The base of power e is in the innermost capture: write its n factors.
+ * The base is free of side effects, so repeating its text or reading it
+ * from a local computes the same operations in the same order. */
+static void do_factors(printer *pr, const cb_expr *e)
 {
-    cb_sb tmp;
-    cb_sb_init(&tmp);
-    printer sub = *pr;
-    sub.out = &tmp;
-    print_at(&sub, base, LV_ATOM);
-    if (tmp.failed) {
-        pr->out->failed = true;
+    int n;
+    pow_form_of(e, &n);
+    cb_sb base = pr->caps[--pr->n_caps];
+    if (base.failed) {
+        pr->failed = true;
     }
-    for (int i = 0; i < n; i++) {
-        cb_sb_puts(pr->out, i > 0 ? " * " : "");
-        cb_sb_puts(pr->out, cb_sb_str(&tmp));
+    bool paren = level_of(e->a[0]) < LV_ATOM;
+    cb_sb *out = cur(pr);
+    cb_locals *loc = pr->loc;
+    if (loc == NULL || loc->pre == NULL
+        || base.len + (paren ? 2 : 0) <= POW_INLINE_MAX) {
+        for (int i = 0; i < n; i++) {
+            cb_sb_puts(out, i > 0 ? " * " : "");
+            cb_sb_puts(out, paren ? "(" : "");
+            cb_sb_putn(out, cb_sb_str(&base), base.len);
+            cb_sb_puts(out, paren ? ")" : "");
+        }
+    } else {
+        char name[32];
+        snprintf(name, sizeof(name), "pw%d", loc->next++);
+        cb_sb_printf(loc->pre, "const real %s = ", name);
+        cb_sb_putn(loc->pre, cb_sb_str(&base), base.len);
+        cb_sb_puts(loc->pre, ";\n");
+        for (int i = 0; i < n; i++) {
+            cb_sb_puts(out, i > 0 ? " * " : "");
+            cb_sb_puts(out, name);
+        }
     }
-    cb_sb_free(&tmp);
+    cb_sb_free(&base);
 }
 
-static void print_pow(const printer *pr, const cb_expr *e)
+static void do_pow(printer *pr, const cb_expr *e)
 {
-    cb_sb *out = pr->out;
-    const char *one = pr->dbl ? "1.0" : "1.0f";
     int n;
     switch (pow_form_of(e, &n)) {
     case POW_SAME:
-        print_node(pr, e->a[0]);
+        push_node(pr, e->a[0]);
         return;
     case POW_PRODUCT:
-        print_product(pr, e->a[0], n);
+        begin_capture(pr);
+        push(pr, PI_FACTORS, e, 0, NULL);
+        push_node(pr, e->a[0]);
         return;
     case POW_SQRT:
-        cb_sb_puts(out, pr->dbl ? fn_table[CB_FN_SQRT].dname
-                                : fn_table[CB_FN_SQRT].fname);
-        cb_sb_puts(out, "(");
-        print_node(pr, e->a[0]);
-        cb_sb_puts(out, ")");
+        put(pr, pr->dbl ? fn_table[CB_FN_SQRT].dname
+                        : fn_table[CB_FN_SQRT].fname);
+        put(pr, "(");
+        push_text(pr, ")");
+        push_node(pr, e->a[0]);
         return;
     case POW_RECIP:
-        cb_sb_printf(out, "%s / ", one);
+        put(pr, pr->dbl ? "1.0 / " : "1.0f / ");
         if (n == 1) {
-            print_at(pr, e->a[0], LV_ATOM);
-        } else {
-            cb_sb_puts(out, "(");
-            print_product(pr, e->a[0], n);
-            cb_sb_puts(out, ")");
+            push_at(pr, e->a[0], LV_ATOM);
+            return;
         }
+        put(pr, "(");
+        push_text(pr, ")");
+        begin_capture(pr);
+        push(pr, PI_FACTORS, e, 0, NULL);
+        push_node(pr, e->a[0]);
         return;
     case POW_CALL:
-        cb_sb_puts(out, pr->dbl ? fn_table[CB_FN_POW].dname
-                                : fn_table[CB_FN_POW].fname);
-        cb_sb_puts(out, "(");
-        print_node(pr, e->a[0]);
-        cb_sb_puts(out, ", ");
-        print_node(pr, e->a[1]);
-        cb_sb_puts(out, ")");
+        put(pr, pr->dbl ? fn_table[CB_FN_POW].dname
+                        : fn_table[CB_FN_POW].fname);
+        put(pr, "(");
+        push_text(pr, ")");
+        push_node(pr, e->a[1]);
+        push_text(pr, ", ");
+        push_node(pr, e->a[0]);
         return;
     }
 }
 
-static void print_binary(const printer *pr, const cb_expr *e, const char *op,
-                         int level)
+/* Left-assoc: the right operand of an equal-level operator keeps its
+ * parentheses, because floating-point a + (b + c) is not (a + b) + c. */
+static void do_binary(printer *pr, const cb_expr *e, const char *op,
+                      int level)
 {
-    /* Left-assoc: the right operand of an equal-level operator keeps its
-     * parentheses, because floating-point a + (b + c) is not (a + b) + c. */
-    print_at(pr, e->a[0], level);
-    cb_sb_puts(pr->out, op);
-    print_at(pr, e->a[1], level + 1);
+    push_at(pr, e->a[1], level + 1);
+    push_text(pr, op);
+    push_at(pr, e->a[0], level);
 }
 
-static void print_node(const printer *pr, const cb_expr *e)
+static void do_node(printer *pr, const cb_expr *e)
 {
-    cb_sb *out = pr->out;
+    cb_sb *out = cur(pr);
     switch (e->kind) {
     case CB_EX_NUM:
         cb_print_real(e->num, pr->dbl, out);
@@ -1248,48 +1567,89 @@ static void print_node(const printer *pr, const cb_expr *e)
     case CB_EX_NEG:
         /* An atom operand: "-(-x)", never "--x". */
         cb_sb_puts(out, "-");
-        print_at(pr, e->a[0], LV_ATOM);
+        push_at(pr, e->a[0], LV_ATOM);
         return;
-    case CB_EX_ADD: print_binary(pr, e, " + ", LV_SUM); return;
-    case CB_EX_SUB: print_binary(pr, e, " - ", LV_SUM); return;
-    case CB_EX_MUL: print_binary(pr, e, " * ", LV_PROD); return;
-    case CB_EX_DIV: print_binary(pr, e, " / ", LV_PROD); return;
-    case CB_EX_POW: print_pow(pr, e); return;
+    case CB_EX_ADD: do_binary(pr, e, " + ", LV_SUM); return;
+    case CB_EX_SUB: do_binary(pr, e, " - ", LV_SUM); return;
+    case CB_EX_MUL: do_binary(pr, e, " * ", LV_PROD); return;
+    case CB_EX_DIV: do_binary(pr, e, " / ", LV_PROD); return;
+    case CB_EX_POW: do_pow(pr, e); return;
     case CB_EX_NOT: case CB_EX_LT: case CB_EX_LE: case CB_EX_GT:
     case CB_EX_GE: case CB_EX_EQ: case CB_EX_NE: case CB_EX_AND:
     case CB_EX_OR:
         cb_sb_puts(out, "(");
-        print_test(pr, e);
-        cb_sb_puts(out, pr->dbl ? " ? 1.0 : 0.0)" : " ? 1.0f : 0.0f)");
+        push_text(pr, pr->dbl ? " ? 1.0 : 0.0)" : " ? 1.0f : 0.0f)");
+        push_test(pr, e);
         return;
     case CB_EX_COND:
-        print_cond(pr, e->a[0], e->a[1], e->a[2]);
+        do_cond(pr, e->a[0], e->a[1], e->a[2]);
         return;
     case CB_EX_CALL: {
         if (e->fn == CB_FN_WHERE) { /* built by hand, not by the parser */
-            print_cond(pr, e->a[0], e->a[1], e->a[2]);
+            do_cond(pr, e->a[0], e->a[1], e->a[2]);
             return;
         }
         const fn_info *f = &fn_table[e->fn];
         cb_sb_puts(out, pr->dbl ? f->dname : f->fname);
         cb_sb_puts(out, "(");
-        for (int i = 0; i < e->nargs; i++) {
-            cb_sb_puts(out, i > 0 ? ", " : "");
-            print_node(pr, e->a[i]);
+        push_text(pr, ")");
+        for (int i = e->nargs; i-- > 0;) {
+            push_node(pr, e->a[i]);
+            if (i > 0) {
+                push_text(pr, ", ");
+            }
         }
-        cb_sb_puts(out, ")");
         return;
     }
     }
+}
+
+void cb_expr_print_locals(const cb_expr *e, bool is_double,
+                          cb_sym_printer p, void *ctx, cb_locals *loc,
+                          cb_sb *out)
+{
+    if (e == NULL || out == NULL) {
+        return;
+    }
+    printer pr = {.dbl = is_double, .sym = p, .ctx = ctx, .loc = loc,
+                  .out = out};
+    push_node(&pr, e);
+    while (!pr.failed && pr.n_work > 0) {
+        pi_item it = pr.work[--pr.n_work];
+        switch (it.kind) {
+        case PI_TEXT:
+            put(&pr, it.text);
+            break;
+        case PI_NODE:
+            do_node(&pr, it.e);
+            break;
+        case PI_AT:
+            if (level_of(it.e) < it.level) {
+                put(&pr, "(");
+                push_text(&pr, ")");
+            }
+            do_node(&pr, it.e);
+            break;
+        case PI_TEST:
+            do_test(&pr, it.e);
+            break;
+        case PI_FACTORS:
+            do_factors(&pr, it.e);
+            break;
+        }
+    }
+    while (pr.n_caps > 0) { /* left by a failure */
+        cb_sb_free(&pr.caps[--pr.n_caps]);
+    }
+    if (pr.failed) {
+        out->failed = true;
+    }
+    free(pr.caps);
+    free(pr.work);
 }
 
 void cb_expr_print(const cb_expr *e, bool is_double, cb_sym_printer p,
                    void *ctx, cb_sb *out)
 {
-    if (e == NULL) {
-        return;
-    }
-    printer pr = {is_double, p, ctx, out};
-    print_node(&pr, e);
+    cb_expr_print_locals(e, is_double, p, ctx, NULL, out);
 }
-

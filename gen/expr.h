@@ -21,6 +21,7 @@
 #define CB_EXPR_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "util.h"
 
@@ -102,7 +103,12 @@ cubie_status cb_expr_parse(cb_arena *arena, const char *src, cb_resolver res,
  * arena->failed is set. */
 cb_expr *cb_expr_fold(cb_arena *arena, cb_expr *e);
 
-/* Evaluate in double; sym values come from the callback. */
+/* Every walk below is iterative (an explicit stack on the heap), so a tree
+ * of any depth is safe: a left-deep sum of 50000 terms from a spec never
+ * becomes 50000 stack frames. */
+
+/* Evaluate in double; sym values come from the callback. NaN when out of
+ * memory. */
 typedef double (*cb_sym_value)(void *ctx, const cb_expr *sym);
 double cb_expr_eval(const cb_expr *e, cb_sym_value val, void *ctx);
 
@@ -116,12 +122,45 @@ double cb_expr_eval(const cb_expr *e, cb_sym_value val, void *ctx);
  * of equal precedence, keeping the tree's rounding); the output never
  * contains a double literal or double function in float mode. Comparisons
  * and logic print as ((x < y) ? 1.0f : 0.0f), where(c, a, b) as
- * (c != 0.0f ? a : b) or ((x < y) ? a : b). */
+ * (c != 0.0f ? a : b) or ((x < y) ? a : b). The base of a product is
+ * repeated as written, so nested powers ((x+1)^8+1)^8 grow the text
+ * exponentially: generated code uses cb_expr_print_locals. */
 typedef void (*cb_sym_printer)(void *ctx, const cb_expr *sym, cb_sb *out);
 void cb_expr_print(const cb_expr *e, bool is_double, cb_sym_printer p,
                    void *ctx, cb_sb *out);
 
-/* True when the tree mentions a symbol of this role (index -1: any). */
+/* Locals an expression may declare before the statement that holds it. */
+typedef struct {
+    cb_sb *pre; /* gets the declarations; never the expression's own out */
+    int next;   /* the number of the next local, pw<next>: one counter per
+                 * C function, so the names stay distinct in it */
+} cb_locals;
+
+/* cb_expr_print, except that the base of a power printed as a product
+ * (x^2..x^8, x^-2..x^-8) whose text is long is declared once in loc->pre,
+ * "const real pw<N> = <base>;", and the product reads the local: the text
+ * grows linearly with the tree. The operations and their order are the
+ * same as cb_expr_print's, so the value is bit for bit the same; a base
+ * under a conditional is then computed whichever branch is taken (it has
+ * no side effects). The caller prints into a buffer of its own and writes
+ * the statement after loc->pre's new lines. loc NULL: cb_expr_print. */
+void cb_expr_print_locals(const cb_expr *e, bool is_double,
+                          cb_sym_printer p, void *ctx, cb_locals *loc,
+                          cb_sb *out);
+
+/* True when the tree mentions a symbol of this role (index -1: any); also
+ * true when out of memory (the cautious answer). */
 bool cb_expr_uses(const cb_expr *e, cb_sym_role role, int index);
+
+/* Call visit on every symbol node of e, left to right, until it returns
+ * false. False only when out of memory. */
+bool cb_expr_each_sym(const cb_expr *e,
+                      bool (*visit)(void *ctx, const cb_expr *sym),
+                      void *ctx);
+
+/* Room for element n of a growable array (the walks' explicit stacks):
+ * the array, moved as realloc moves it, with *cap > n; NULL when out of
+ * memory, the old array then still valid and owned by the caller. */
+void *cb_expr_grow(void *arr, size_t n, size_t *cap, size_t size);
 
 #endif

@@ -34,8 +34,26 @@ static const char *const fn_names[CB_RHS_COUNT] = {
     [CB_RHS_DFDT] = "cb_dfdt",
 };
 
+/* The C text of e in text (the caller frees it). A local the text reads
+ * (a long base of a power) is declared in sb first, so the caller writes
+ * the statement holding the text into sb next; *next numbers those
+ * locals through one function. */
+static void expr_text(const cb_ctx *c, const cb_expr *e, cb_sb *sb,
+                      cb_sb *text, int *next)
+{
+    cb_sb_init(text);
+    cb_locals loc = {sb, *next};
+    cb_expr_print_locals(e, c->dbl, cb_spec_print_sym, (void *)c->sys, &loc,
+                         text);
+    *next = loc.next;
+    if (text->failed) {
+        sb->failed = true;
+    }
+}
+
 /* The auxiliaries need[] marks, in dependency order, as locals. */
-static void emit_aux(const cb_ctx *c, cb_sb *sb, const bool *need)
+static void emit_aux(const cb_ctx *c, cb_sb *sb, const bool *need,
+                     int *next)
 {
     const struct cubie_system *s = c->sys;
     for (int o = 0; o < s->n_aux; o++) {
@@ -43,10 +61,12 @@ static void emit_aux(const cb_ctx *c, cb_sb *sb, const bool *need)
         if (!need[k]) {
             continue;
         }
+        cb_sb text;
+        expr_text(c, s->eqs[s->aux_eq[k]].rhs, sb, &text, next);
         cb_sb_printf(sb, "const real a_%s = ", s->aux_names[k]);
-        cb_expr_print(s->eqs[s->aux_eq[k]].rhs, c->dbl, cb_spec_print_sym,
-                      (void *)s, sb);
+        cb_sb_putn(sb, cb_sb_str(&text), text.len);
         cb_sb_puts(sb, ";\n");
+        cb_sb_free(&text);
     }
 }
 
@@ -77,12 +97,15 @@ cubie_status cb_rhs_emit_system(cb_ctx *c, cb_sb *sb)
         roots[s->deriv_eq[k]] = true;
     }
     cb_spec_aux_closure(s, roots, need);
-    emit_aux(c, &body, need);
+    int next = 0;
+    emit_aux(c, &body, need, &next);
     for (int k = 0; k < s->n_states; k++) {
+        cb_sb text;
+        expr_text(c, s->eqs[s->deriv_eq[k]].rhs, &body, &text, &next);
         cb_sb_printf(&body, "out[%d] = ", k);
-        cb_expr_print(s->eqs[s->deriv_eq[k]].rhs, c->dbl, cb_spec_print_sym,
-                      (void *)s, &body);
+        cb_sb_putn(&body, cb_sb_str(&text), text.len);
         cb_sb_printf(&body, "; // d%s\n", s->state_names[k]);
+        cb_sb_free(&text);
     }
     cb_sb_line(sb, "// The system '%s': derivatives of the states.", s->name);
     define(c, CB_RHS_DXDT, dxdt_params, &body, sb);
@@ -95,7 +118,8 @@ cubie_status cb_rhs_emit_system(cb_ctx *c, cb_sb *sb)
             roots[s->aux_eq[s->obs_aux[k]]] = true;
         }
         cb_spec_aux_closure(s, roots, need);
-        emit_aux(c, &body, need);
+        next = 0;
+        emit_aux(c, &body, need, &next);
         for (int k = 0; k < s->n_obs; k++) {
             cb_sb_line(&body, "observables[%d] = a_%s;", k,
                        s->aux_names[s->obs_aux[k]]);

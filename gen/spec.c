@@ -56,20 +56,65 @@ typedef struct {
     const char *path;
 } name_entry;
 
+/* The names, and an open-addressing hash of their indices (-1: empty),
+ * so that resolving a name costs the same with 60000 names as with 6. */
 typedef struct {
     cb_system *sys;
     name_entry *names;
     int n_names, cap;
+    int *hash;
+    size_t hash_cap; /* a power of two, more than twice n_names */
 } parse_ctx;
+
+static size_t name_hash(const char *s)
+{
+    size_t h = 1469598103934665603u; /* FNV-1a */
+    for (; *s; s++) {
+        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    }
+    return h;
+}
+
+/* The slot of name in the hash: its index there, or an empty one. */
+static size_t name_slot(const parse_ctx *c, const char *name)
+{
+    size_t i = name_hash(name) & (c->hash_cap - 1);
+    while (c->hash[i] >= 0 && strcmp(c->names[c->hash[i]].name, name) != 0) {
+        i = (i + 1) & (c->hash_cap - 1);
+    }
+    return i;
+}
 
 static const name_entry *find_name(const parse_ctx *c, const char *name)
 {
-    for (int i = 0; i < c->n_names; i++) {
-        if (strcmp(c->names[i].name, name) == 0) {
-            return &c->names[i];
-        }
+    if (c->hash_cap == 0) {
+        return NULL;
     }
-    return NULL;
+    int k = c->hash[name_slot(c, name)];
+    return k >= 0 ? &c->names[k] : NULL;
+}
+
+/* Room in the hash for one more name. */
+static bool grow_hash(parse_ctx *c)
+{
+    if (2 * ((size_t)c->n_names + 1) < c->hash_cap) {
+        return true;
+    }
+    size_t cap = c->hash_cap > 0 ? 2 * c->hash_cap : 64;
+    int *h = malloc(cap * sizeof(*h));
+    if (h == NULL) {
+        return false;
+    }
+    free(c->hash);
+    c->hash = h;
+    c->hash_cap = cap;
+    for (size_t i = 0; i < cap; i++) {
+        h[i] = -1;
+    }
+    for (int k = 0; k < c->n_names; k++) {
+        h[name_slot(c, c->names[k].name)] = k;
+    }
+    return true;
 }
 
 static cubie_status add_name(parse_ctx *c, const char *name, cb_sym_role role,
@@ -105,11 +150,12 @@ static cubie_status add_name(parse_ctx *c, const char *name, cb_sym_role role,
         c->cap = cap;
     }
     char *pcopy = cb_arena_strdup(&c->sys->arena, path);
-    if (pcopy == NULL) {
+    if (pcopy == NULL || !grow_hash(c)) {
         return cb_fail_nomem(err);
     }
-    c->names[c->n_names++] =
-        (name_entry){name, role, index, value, pcopy};
+    c->names[c->n_names] = (name_entry){name, role, index, value, pcopy};
+    c->hash[name_slot(c, name)] = c->n_names;
+    c->n_names++;
     return CUBIE_OK;
 }
 
@@ -240,36 +286,134 @@ static bool split_equation(const char *text, size_t *lhs_begin,
     return true;
 }
 
-/* Depth-first topological order of auxiliaries; a cycle is an error. */
-static cubie_status visit_aux(cb_system *s, int k, int *mark, int *order,
-                              int *n_order, cubie_error *err)
+/* The auxiliaries equation i's right side reads, each once, ascending. */
+static const int *eq_aux_refs(const cb_system *s, int i, int *n)
 {
-    if (mark[k] == 2) {
-        return CUBIE_OK;
+    *n = s->eq_aux_start[i + 1] - s->eq_aux_start[i];
+    return s->eq_aux + s->eq_aux_start[i];
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+typedef struct {
+    cb_system *s;
+    int *stamp; /* per auxiliary: 1 + the equation that last listed it */
+    int eq;     /* the equation being read */
+    int *list;  /* its auxiliaries so far */
+    int n, cap;
+    bool nomem;
+} ref_reader;
+
+static bool read_aux_ref(void *ctx, const cb_expr *e)
+{
+    ref_reader *r = ctx;
+    if (e->role != CB_SYM_AUX || r->stamp[e->index] == r->eq + 1) {
+        return true;
     }
-    char path[64];
-    snprintf(path, sizeof(path), "/equations/%d", s->aux_eq[k]);
-    if (mark[k] == 1) {
-        return cb_fail(err, CUBIE_E_SPEC, path, 0,
-                       "%s: auxiliary '%s' depends on itself (circular "
-                       "definition)", path, s->aux_names[k]);
+    r->stamp[e->index] = r->eq + 1;
+    if (r->n == r->cap) {
+        int cap = r->cap > 0 ? 2 * r->cap : 64;
+        int *p = realloc(r->list, (size_t)cap * sizeof(*p));
+        if (p == NULL) {
+            r->nomem = true;
+            return false;
+        }
+        r->list = p;
+        r->cap = cap;
     }
-    mark[k] = 1;
-    for (int j = 0; j < s->n_aux; j++) {
-        if (j != k && cb_expr_uses(s->eqs[s->aux_eq[k]].rhs, CB_SYM_AUX, j)) {
-            cubie_status st = visit_aux(s, j, mark, order, n_order, err);
-            if (st != CUBIE_OK) {
-                return st;
-            }
+    r->list[r->n++] = e->index;
+    return true;
+}
+
+/* eq_aux_start and eq_aux: each right side read once, so that ordering
+ * the auxiliaries and their closures cost the total size of the
+ * equations, not the number of auxiliaries squared. */
+static cubie_status collect_aux_refs(cb_system *s, cubie_error *err)
+{
+    ref_reader r = {s, calloc((size_t)s->n_aux + 1, sizeof(int)), 0, NULL,
+                    0, 0, false};
+    s->eq_aux_start = cb_arena_alloc(&s->arena,
+                                     sizeof(int) * ((size_t)s->n_eqs + 1));
+    if (r.stamp == NULL || s->eq_aux_start == NULL) {
+        free(r.stamp);
+        return cb_fail_nomem(err);
+    }
+    for (int i = 0; i < s->n_eqs && !r.nomem; i++) {
+        s->eq_aux_start[i] = r.n;
+        r.eq = i;
+        int first = r.n;
+        if (!cb_expr_each_sym(s->eqs[i].rhs, read_aux_ref, &r)) {
+            r.nomem = true;
+        }
+        if (r.n > first) {
+            qsort(r.list + first, (size_t)(r.n - first), sizeof(int),
+                  cmp_int);
         }
     }
-    if (cb_expr_uses(s->eqs[s->aux_eq[k]].rhs, CB_SYM_AUX, k)) {
-        return cb_fail(err, CUBIE_E_SPEC, path, 0,
-                       "%s: auxiliary '%s' is defined in terms of itself",
-                       path, s->aux_names[k]);
+    s->eq_aux_start[s->n_eqs] = r.n;
+    s->eq_aux = cb_arena_alloc(&s->arena, sizeof(int) * ((size_t)r.n + 1));
+    if (s->eq_aux != NULL && r.n > 0) {
+        memcpy(s->eq_aux, r.list, sizeof(int) * (size_t)r.n);
     }
-    mark[k] = 2;
-    order[(*n_order)++] = k;
+    free(r.stamp);
+    free(r.list);
+    return r.nomem || s->eq_aux == NULL ? cb_fail_nomem(err) : CUBIE_OK;
+}
+
+/* A frame of the depth-first walk: an auxiliary and how many of the
+ * auxiliaries it reads have been visited. */
+typedef struct {
+    int k, next;
+} aux_frame;
+
+/* Depth-first topological order of the auxiliaries from root, over an
+ * explicit stack (a chain of 60000 auxiliaries is 60000 deep); a cycle is
+ * an error. mark: 0 unseen, 1 on the stack, 2 ordered. */
+static cubie_status visit_aux(cb_system *s, int root, int *mark,
+                              aux_frame *st, int *order, int *n_order,
+                              cubie_error *err)
+{
+    char path[64];
+    if (mark[root] != 0) {
+        return CUBIE_OK;
+    }
+    int n = 0;
+    mark[root] = 1;
+    st[n++] = (aux_frame){root, 0};
+    while (n > 0) {
+        aux_frame *f = &st[n - 1];
+        int k = f->k, nrefs;
+        const int *refs = eq_aux_refs(s, s->aux_eq[k], &nrefs);
+        if (f->next < nrefs) {
+            int j = refs[f->next++];
+            if (j == k || mark[j] == 2) {
+                continue;
+            }
+            if (mark[j] == 1) {
+                snprintf(path, sizeof(path), "/equations/%d", s->aux_eq[j]);
+                return cb_fail(err, CUBIE_E_SPEC, path, 0,
+                               "%s: auxiliary '%s' depends on itself "
+                               "(circular definition)", path,
+                               s->aux_names[j]);
+            }
+            mark[j] = 1;
+            st[n++] = (aux_frame){j, 0}; /* at most n_aux on the stack */
+            continue;
+        }
+        if (bsearch(&k, refs, (size_t)nrefs, sizeof(int), cmp_int) != NULL) {
+            snprintf(path, sizeof(path), "/equations/%d", s->aux_eq[k]);
+            return cb_fail(err, CUBIE_E_SPEC, path, 0,
+                           "%s: auxiliary '%s' is defined in terms of itself",
+                           path, s->aux_names[k]);
+        }
+        mark[k] = 2;
+        order[(*n_order)++] = k;
+        n--;
+    }
     return CUBIE_OK;
 }
 
@@ -305,7 +449,9 @@ static cubie_status parse_lhs(parse_ctx *c, const cJSON *item, int i,
         return cb_fail(err, CUBIE_E_SPEC, path, (int)rb + 1,
                        "%s: missing right-hand side in \"%s\"", path, text);
     }
-    int state = lhs[0] == 'd' ? cb_spec_state_index(s, lhs + 1) : -1;
+    const name_entry *dname = lhs[0] == 'd' ? find_name(c, lhs + 1) : NULL;
+    int state = dname != NULL && dname->role == CB_SYM_STATE ? dname->index
+                                                              : -1;
     if (state >= 0) {
         if (s->deriv_eq[state] >= 0) {
             return cb_fail(err, CUBIE_E_SPEC, path, (int)lb + 1,
@@ -374,19 +520,23 @@ static cubie_status check_equations(cb_system *s, cubie_error *err)
                            s->state_names[k]);
         }
     }
+    CB_TRY(collect_aux_refs(s, err));
     s->aux_order = cb_arena_alloc(&s->arena,
                                   sizeof(int) * (size_t)(s->n_aux + 1));
     int *mark = calloc((size_t)s->n_aux + 1, sizeof(int));
-    if (s->aux_order == NULL || mark == NULL) {
+    aux_frame *stack = malloc(sizeof(aux_frame) * ((size_t)s->n_aux + 1));
+    if (s->aux_order == NULL || mark == NULL || stack == NULL) {
         free(mark);
+        free(stack);
         return cb_fail_nomem(err);
     }
     int n_order = 0;
     cubie_status st = CUBIE_OK;
     for (int k = 0; k < s->n_aux && st == CUBIE_OK; k++) {
-        st = visit_aux(s, k, mark, s->aux_order, &n_order, err);
+        st = visit_aux(s, k, mark, stack, s->aux_order, &n_order, err);
     }
     free(mark);
+    free(stack);
     return st;
 }
 
@@ -423,8 +573,10 @@ static cubie_status parse_equations(parse_ctx *c, const cJSON *arr,
     /* Left-hand sides first, so right-hand sides may use any auxiliary
      * whatever the order they are written in. */
     cubie_status st = CUBIE_OK;
-    for (int i = 0; i < n && st == CUBIE_OK; i++) {
-        st = parse_lhs(c, cJSON_GetArrayItem(arr, i), i, &rhs_at[i], err);
+    /* By the list, not cJSON_GetArrayItem: that walks from the start. */
+    const cJSON *item = arr->child;
+    for (int i = 0; i < n && st == CUBIE_OK; i++, item = item->next) {
+        st = parse_lhs(c, item, i, &rhs_at[i], err);
     }
     for (int i = 0; i < n && st == CUBIE_OK; i++) {
         st = parse_rhs(c, i, rhs_at[i], err);
@@ -446,12 +598,15 @@ static cubie_status parse_observables(parse_ctx *c, const cJSON *arr,
     }
     int n = cJSON_GetArraySize(arr);
     s->obs_aux = cb_arena_alloc(&s->arena, sizeof(int) * (size_t)(n + 1));
-    if (s->obs_aux == NULL) {
+    /* Per auxiliary: 1 + the observable that lists it, 0 for none. */
+    int *listed = cb_arena_alloc(&s->arena,
+                                 sizeof(int) * ((size_t)s->n_aux + 1));
+    if (s->obs_aux == NULL || listed == NULL) {
         return cb_fail_nomem(err);
     }
     char path[64];
-    for (int i = 0; i < n; i++) {
-        const cJSON *item = cJSON_GetArrayItem(arr, i);
+    const cJSON *item = arr->child;
+    for (int i = 0; i < n; i++, item = item->next) {
         snprintf(path, sizeof(path), "/observables/%d", i);
         if (!cJSON_IsString(item)) {
             return cb_fail(err, CUBIE_E_SPEC, path, 0,
@@ -470,13 +625,12 @@ static cubie_status parse_observables(parse_ctx *c, const cJSON *arr,
                            "equation (write \"%s = ...\")", path,
                            item->valuestring, item->valuestring);
         }
-        for (int j = 0; j < s->n_obs; j++) {
-            if (s->obs_aux[j] == e->index) {
-                return cb_fail(err, CUBIE_E_SPEC, path, 0,
-                               "%s: observable '%s' listed twice", path,
-                               item->valuestring);
-            }
+        if (listed[e->index] != 0) {
+            return cb_fail(err, CUBIE_E_SPEC, path, 0,
+                           "%s: observable '%s' listed twice", path,
+                           item->valuestring);
         }
+        listed[e->index] = i + 1;
         s->obs_aux[s->n_obs++] = e->index;
     }
     return CUBIE_OK;
@@ -528,10 +682,119 @@ static void line_col(const char *json, size_t off, int *line, int *col)
     }
 }
 
+/* A frame of find_nul_escape's walk: an object or array being read. */
+typedef struct {
+    bool is_object;
+    bool expect_key; /* an object: the next string is a key */
+    int index;       /* an array: the element being read */
+    const char *key; /* an object: the member's key as written */
+    size_t key_len;
+} json_frame;
+
+/* Append "/<text>" to path (cut to fit). */
+static void path_add(char *path, size_t cap, const char *text, size_t n)
+{
+    size_t used = strlen(path);
+    if (used + 2 < cap) {
+        snprintf(path + used, cap - used, "/%.*s", (int)n, text);
+    }
+}
+
+/* The first string of json (valid JSON: cJSON read it) that holds U+0000,
+ * written \u0000: cJSON decodes it into its C string, which then ends
+ * there, so "dx = -x\u0000 garbage" would read as "dx = -x". Sets the
+ * JSON path of the string (of the member, for a key; *is_key says which)
+ * and the offset of the escape; false when there is none. */
+static bool find_nul_escape(const char *json, size_t len, char *path,
+                            size_t cap, size_t *at, bool *is_key)
+{
+    path[0] = '\0';
+    if (strstr(json, "\\u0000") == NULL) {
+        return false; /* the common case: no walk at all */
+    }
+    json_frame *st = NULL;
+    size_t n = 0, n_cap = 0;
+    bool found = false;
+    for (size_t i = 0; i < len && !found; i++) {
+        char c = json[i];
+        json_frame *top = n > 0 ? &st[n - 1] : NULL;
+        if (c == '{' || c == '[') {
+            json_frame *g = cb_expr_grow(st, n, &n_cap, sizeof(*st));
+            if (g == NULL) {
+                break; /* out of memory: report none; cJSON's C strings
+                        * stay as cut, as before */
+            }
+            st = g;
+            st[n++] = (json_frame){c == '{', c == '{', 0, NULL, 0};
+        } else if ((c == '}' || c == ']') && n > 0) {
+            n--;
+        } else if (c == ',' && top != NULL) {
+            top->expect_key = top->is_object;
+            top->index += !top->is_object;
+        } else if (c == ':' && top != NULL) {
+            top->expect_key = false;
+        } else if (c == '"') {
+            size_t j = i + 1;
+            size_t nul = 0;
+            bool has_nul = false;
+            while (j < len && json[j] != '"') {
+                if (json[j] == '\\') {
+                    if (!has_nul && strncmp(json + j + 1, "u0000", 5) == 0) {
+                        has_nul = true;
+                        nul = j;
+                    }
+                    j++;
+                }
+                j++;
+            }
+            bool key = top != NULL && top->is_object && top->expect_key;
+            if (key) {
+                top->key = json + i + 1;
+                top->key_len = j - i - 1;
+            }
+            if (has_nul) {
+                for (size_t f = 0; f < n; f++) {
+                    char idx[16];
+                    if (st[f].is_object) {
+                        path_add(path, cap, st[f].key, st[f].key_len);
+                    } else {
+                        snprintf(idx, sizeof(idx), "%d", st[f].index);
+                        path_add(path, cap, idx, strlen(idx));
+                    }
+                }
+                *at = nul;
+                *is_key = key;
+                found = true;
+            }
+            i = j;
+        }
+    }
+    free(st);
+    return found;
+}
+
 cubie_status cb_spec_parse(const char *json, size_t len, cb_system **out,
                            cubie_error *err)
 {
     *out = NULL;
+    if (len > CB_SPEC_MAX_BYTES) {
+        return cb_fail(err, CUBIE_E_SPEC, "", 0,
+                       "the spec is %zu bytes, more than the limit of %d "
+                       "MiB", len, (int)(CB_SPEC_MAX_BYTES >> 20));
+    }
+    const char *zero = memchr(json, '\0', len);
+    if (zero != NULL) {
+        /* cJSON would stop reading there and ignore the rest. */
+        int line, col;
+        line_col(json, (size_t)(zero - json), &line, &col);
+        return cb_fail(err, CUBIE_E_JSON, "", col,
+                       "a NUL byte at line %d, column %d: a spec is text%s",
+                       line, col,
+                       zero == json + len - 1
+                           ? " (does the length count the string's "
+                             "terminating NUL?)"
+                           : "");
+    }
     cb_system *s = calloc(1, sizeof(*s));
     char *text = malloc(len + 1);
     if (s == NULL || text == NULL) {
@@ -543,7 +806,7 @@ cubie_status cb_spec_parse(const char *json, size_t len, cb_system **out,
     text[len] = '\0';
     cb_arena_init(&s->arena);
     s->json = text;
-    parse_ctx c = {s, NULL, 0, 0};
+    parse_ctx c = {s, NULL, 0, 0, NULL, 0};
     cubie_status st = CUBIE_OK;
 
     const char *end = NULL;
@@ -554,6 +817,20 @@ cubie_status cb_spec_parse(const char *json, size_t len, cb_system **out,
         line_col(text, off, &line, &col);
         st = cb_fail(err, CUBIE_E_JSON, "", col,
                      "malformed JSON at line %d, column %d", line, col);
+        goto done;
+    }
+    char nul_path[256];
+    size_t nul_at = 0;
+    bool nul_key = false;
+    if (find_nul_escape(text, len, nul_path, sizeof(nul_path), &nul_at,
+                        &nul_key)) {
+        int line, col;
+        line_col(text, nul_at, &line, &col);
+        st = cb_fail(err, CUBIE_E_SPEC, nul_path, col,
+                     "%s%sthe %s holds U+0000 (\\u0000, at line %d, column "
+                     "%d): a spec's strings cannot contain NUL characters",
+                     nul_path, nul_path[0] != '\0' ? ": " : "",
+                     nul_key ? "key" : "string", line, col);
         goto done;
     }
     if (!cJSON_IsObject(root)) {
@@ -619,6 +896,7 @@ cubie_status cb_spec_parse(const char *json, size_t len, cb_system **out,
 done:
     cJSON_Delete(root);
     free(c.names);
+    free(c.hash);
     if (st != CUBIE_OK) {
         cb_system_free(s);
         return st;
@@ -670,10 +948,10 @@ void cb_spec_aux_closure(const cb_system *s, const bool *eq_roots,
         if (!s->eqs[i].is_deriv) {
             need_aux[s->eqs[i].target] = true;
         }
-        for (int k = 0; k < s->n_aux; k++) {
-            if (cb_expr_uses(s->eqs[i].rhs, CB_SYM_AUX, k)) {
-                need_aux[k] = true;
-            }
+        int n;
+        const int *refs = eq_aux_refs(s, i, &n);
+        for (int r = 0; r < n; r++) {
+            need_aux[refs[r]] = true;
         }
     }
     /* Walk the dependency order backwards so needs propagate to what the
@@ -683,10 +961,10 @@ void cb_spec_aux_closure(const cb_system *s, const bool *eq_roots,
         if (!need_aux[k]) {
             continue;
         }
-        for (int j = 0; j < s->n_aux; j++) {
-            if (cb_expr_uses(s->eqs[s->aux_eq[k]].rhs, CB_SYM_AUX, j)) {
-                need_aux[j] = true;
-            }
+        int n;
+        const int *refs = eq_aux_refs(s, s->aux_eq[k], &n);
+        for (int r = 0; r < n; r++) {
+            need_aux[refs[r]] = true;
         }
     }
 }

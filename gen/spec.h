@@ -31,9 +31,18 @@ struct cubie_system {
     int *deriv_eq;     /* equation index of each state's derivative */
     int *aux_eq;       /* equation index of each auxiliary */
     int *aux_order;    /* auxiliaries in dependency order */
+    /* The auxiliaries equation i's right side reads, each once, ascending:
+     * eq_aux[eq_aux_start[i]] .. eq_aux[eq_aux_start[i + 1] - 1]. */
+    int *eq_aux_start;
+    int *eq_aux;
 };
 
-/* Parse and validate; *out caller-owned (cb_system_free). */
+/* The largest spec read or parsed, in bytes. */
+#define CB_SPEC_MAX_BYTES ((size_t)64 << 20)
+
+/* Parse and validate; *out caller-owned (cb_system_free). The text is
+ * len bytes (more than CB_SPEC_MAX_BYTES is refused); a NUL byte in it,
+ * or a string holding U+0000 (\u0000), is an error that says where. */
 cubie_status cb_spec_parse(const char *json, size_t len,
                            struct cubie_system **out, cubie_error *err);
 /* Accepts NULL. */
@@ -44,7 +53,8 @@ int cb_spec_state_index(const struct cubie_system *s, const char *name);
 int cb_spec_param_index(const struct cubie_system *s, const char *name);
 
 /* Which auxiliaries an expression set needs, transitively: sets need[k]
- * for every auxiliary reachable from the equations marked in roots. */
+ * for every auxiliary reachable from the equations marked in roots. In
+ * time linear in the equations' auxiliary references. */
 void cb_spec_aux_closure(const struct cubie_system *s, const bool *eq_roots,
                          bool *need_aux);
 

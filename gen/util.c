@@ -658,7 +658,8 @@ static bool ident_match(const char *start, size_t len, void *ctx)
     for (size_t h = ident_hash(start, len) & q->mask; q->slot[h] >= 0;
          h = (h + 1) & q->mask) {
         const char *name = q->names[q->slot[h]];
-        if (memcmp(name, start, len) == 0 && name[len] == '\0') {
+        /* strncmp: a colliding name may be shorter than len. */
+        if (strncmp(name, start, len) == 0 && name[len] == '\0') {
             q->used[q->slot[h]] = true;
         }
     }

@@ -6,9 +6,11 @@
 #include <errno.h>
 #include <float.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "spec.h"
 
@@ -81,11 +83,31 @@ cubie_status cubie_system_load(const char *path, struct cubie_system **out,
         return cb_fail(err, CUBIE_E_IO, path, 0, "cannot read %s: %s", path,
                        strerror(errno));
     }
+    /* A directory opens for reading but reads as nothing (EISDIR); a
+     * regular file says its size; anything else (a pipe, a device such
+     * as /dev/zero) is read up to the limit and refused beyond it. */
+    const size_t limit = CB_SPEC_MAX_BYTES;
+    struct stat info;
+    if (fstat(fileno(f), &info) == 0) {
+        if (S_ISDIR(info.st_mode)) {
+            fclose(f);
+            return cb_fail(err, CUBIE_E_IO, path, 0,
+                           "cannot read %s: is a directory", path);
+        }
+        if (S_ISREG(info.st_mode) && (uintmax_t)info.st_size > limit) {
+            fclose(f);
+            return cb_fail(err, CUBIE_E_IO, path, 0,
+                           "%s: the file is %jd bytes, more than the spec "
+                           "size limit of %zu MiB", path,
+                           (intmax_t)info.st_size, limit >> 20);
+        }
+    }
     char *buf = NULL;
     size_t len = 0, cap = 0;
     for (;;) {
-        if (len + 4096 > cap) {
+        if (len + 4096 > cap && cap < limit + 1) {
             cap = cap ? cap * 2 : 8192;
+            cap = cap < limit + 1 ? cap : limit + 1;
             char *p = realloc(buf, cap);
             if (p == NULL) {
                 free(buf);
@@ -94,13 +116,32 @@ cubie_status cubie_system_load(const char *path, struct cubie_system **out,
             }
             buf = p;
         }
-        size_t got = fread(buf + len, 1, cap - len, f);
+        /* One byte past the limit tells a spec at the limit from one
+         * over it. */
+        size_t want = cap - len;
+        if (want > limit + 1 - len) {
+            want = limit + 1 - len;
+        }
+        size_t got = fread(buf + len, 1, want, f);
         len += got;
-        if (got == 0) {
+        if (got == 0 || len > limit) {
             break;
         }
     }
+    int read_errno = ferror(f) ? errno : 0;
+    bool failed = ferror(f) != 0;
     fclose(f);
+    if (failed || len > limit) {
+        free(buf);
+        if (failed) {
+            return cb_fail(err, CUBIE_E_IO, path, 0, "cannot read %s: %s",
+                           path, strerror(read_errno));
+        }
+        return cb_fail(err, CUBIE_E_IO, path, 0,
+                       "%s: more than the spec size limit of %zu MiB read "
+                       "(is it a device or an endless stream?)", path,
+                       limit >> 20);
+    }
     cubie_status st = cb_spec_parse(buf ? buf : "", len, out, err);
     if (st != CUBIE_OK && err != NULL) {
         /* Say which file the path inside the spec refers to. */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "spec.h"
 
@@ -216,6 +217,72 @@ static cubie_status parse_row(char *const *fields, char *const *names,
     return CUBIE_OK;
 }
 
+/* The longest line of a runs file, in bytes. */
+enum { CSV_MAX_LINE = 1 << 20 };
+
+typedef enum {
+    LINE_OK,
+    LINE_END,     /* no more lines */
+    LINE_LONG,    /* longer than CSV_MAX_LINE */
+    LINE_NUL,     /* a NUL byte at *len */
+    LINE_ERROR,   /* a read error (errno says which) */
+    LINE_NOMEM
+} line_status;
+
+/* The next line of f in *buf (malloc, grown as needed), without its
+ * '\n' and NUL-terminated, its length in *len. Bounded, unlike getline:
+ * /dev/zero or a file of one endless line is refused at the limit, and a
+ * NUL byte (which would cut the line short in C) where it stands. */
+static line_status read_line(FILE *f, char **buf, size_t *cap, size_t *len)
+{
+    size_t n = 0;
+    int ch;
+    line_status st = LINE_OK;
+    flockfile(f);
+    while ((ch = getc_unlocked(f)) != EOF && ch != '\n') {
+        if (ch == '\0') {
+            st = LINE_NUL;
+            break;
+        }
+        if (n == CSV_MAX_LINE) {
+            st = LINE_LONG;
+            break;
+        }
+        if (n + 1 >= *cap) {
+            size_t c = *cap ? 2 * *cap : 256;
+            char *p = realloc(*buf, c);
+            if (p == NULL) {
+                st = LINE_NOMEM;
+                break;
+            }
+            *buf = p;
+            *cap = c;
+        }
+        (*buf)[n++] = (char)ch;
+    }
+    bool error = ch == EOF && ferror(f);
+    funlockfile(f);
+    *len = n;
+    if (st != LINE_OK) {
+        return st;
+    }
+    if (error) {
+        return LINE_ERROR;
+    }
+    if (ch == EOF && n == 0) {
+        return LINE_END;
+    }
+    if (*buf == NULL) {
+        *buf = malloc(1);
+        *cap = 1;
+        if (*buf == NULL) {
+            return LINE_NOMEM;
+        }
+    }
+    (*buf)[n] = '\0';
+    return LINE_OK;
+}
+
 cubie_status cubie_batch_from_csv(const struct cubie_system *sys,
                                   const char *path, cubie_batch **out,
                                   cubie_error *err)
@@ -229,6 +296,13 @@ cubie_status cubie_batch_from_csv(const struct cubie_system *sys,
     if (f == NULL) {
         return cb_fail(err, CUBIE_E_IO, path, 0, "cannot read %s: %s", path,
                        strerror(errno));
+    }
+    /* A directory opens, then reads as nothing (EISDIR). */
+    struct stat info;
+    if (fstat(fileno(f), &info) == 0 && S_ISDIR(info.st_mode)) {
+        fclose(f);
+        return cb_fail(err, CUBIE_E_IO, path, 0,
+                       "cannot read %s: is a directory", path);
     }
     enum { MAX_COLS = 4096 };
     char *line = NULL, *header = NULL;
@@ -245,8 +319,36 @@ cubie_status cubie_batch_from_csv(const struct cubie_system *sys,
         st = cb_fail_nomem(err);
         goto done;
     }
-    while (getline(&line, &cap, f) >= 0) {
+    for (;;) {
+        size_t len = 0;
+        line_status ls = read_line(f, &line, &cap, &len);
+        if (ls == LINE_END) {
+            break;
+        }
         lineno++;
+        if (ls == LINE_NOMEM) {
+            st = cb_fail_nomem(err);
+            goto done;
+        }
+        if (ls == LINE_ERROR) {
+            st = cb_fail(err, CUBIE_E_IO, path, 0, "cannot read %s: %s",
+                         path, strerror(errno));
+            goto done;
+        }
+        if (ls == LINE_LONG) {
+            snprintf(where, sizeof(where), "%s:%ld", path, lineno);
+            st = cb_fail(err, CUBIE_E_BATCH, where, 0,
+                         "%s: the line is longer than %d MiB, the limit of "
+                         "a runs file's line", where, CSV_MAX_LINE >> 20);
+            goto done;
+        }
+        if (ls == LINE_NUL) {
+            snprintf(where, sizeof(where), "%s:%ld:%zu", path, lineno,
+                     len + 1);
+            st = cb_fail(err, CUBIE_E_BATCH, where, (int)len + 1,
+                         "%s: a NUL byte: a runs file is text", where);
+            goto done;
+        }
         line[strcspn(line, "\r\n")] = '\0';
         if (blank_line(line) || line[0] == '#') {
             continue;
@@ -278,6 +380,12 @@ cubie_status cubie_batch_from_csv(const struct cubie_system *sys,
                          n_cols);
             goto done;
         }
+        if (n_rows == 2147483647u) {
+            snprintf(where, sizeof(where), "%s:%ld", path, lineno);
+            st = cb_fail(err, CUBIE_E_BATCH, where, 0,
+                         "%s: more than 2147483647 runs", where);
+            goto done;
+        }
         if (n_rows == rows_cap) {
             rows_cap = rows_cap ? rows_cap * 2 : 64;
             double *p = realloc(rows, sizeof(double) * rows_cap *
@@ -303,10 +411,17 @@ cubie_status cubie_batch_from_csv(const struct cubie_system *sys,
         goto done;
     }
     st = cubie_batch_new(sys, n_rows, out, err);
-    for (size_t r = 0; r < n_rows && st == CUBIE_OK; r++) {
-        for (int i = 0; i < n_cols && st == CUBIE_OK; i++) {
-            st = cubie_batch_set(*out, names[i], r,
-                                 rows[r * (size_t)n_cols + (size_t)i], err);
+    /* Each column's place found once, not once per cell (the header
+     * check has named every column; parse_row has checked every value). */
+    for (int i = 0; i < n_cols && st == CUBIE_OK; i++) {
+        size_t stride = 0;
+        double *col = slot(*out, names[i], &stride);
+        if (col == NULL) {
+            st = unknown_name(sys, names[i], names[i], err);
+            break;
+        }
+        for (size_t r = 0; r < n_rows; r++) {
+            col[r * stride] = rows[r * (size_t)n_cols + (size_t)i];
         }
     }
     if (st != CUBIE_OK) {

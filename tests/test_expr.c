@@ -2,6 +2,7 @@
  * evaluation, printing in both precisions, errors, and a check that the
  * float output compiles without any double arithmetic. */
 #include <math.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -871,6 +872,268 @@ static void double_code_should_compute_what_eval_computes(void **state)
     }
 }
 
+/* ---- trees from hostile input (issue 10, rows 2 and 4) ------------------ */
+
+/* The walks over a tree are iterative: a sum of 50000 terms (a left-deep
+ * chain 50000 nodes deep), a long product and a long conjunction parse,
+ * fold, evaluate and print inside a thread with a 1 MiB stack. cmocka's
+ * asserts stay in the main thread; the thread records. */
+typedef struct {
+    const char *src[3];
+    cubie_status st[3];
+    double value[3];
+    size_t printed[3], printed_locals[3];
+    bool uses_y[3], uses_aux[3];
+} deep_job;
+
+static void *deep_main(void *arg)
+{
+    deep_job *j = arg;
+    for (int i = 0; i < 3; i++) {
+        cb_arena arena;
+        cb_arena_init(&arena);
+        cubie_error err = {0};
+        cb_expr *e = NULL;
+        j->st[i] = cb_expr_parse(&arena, j->src[i], resolve, NULL,
+                                 "/equations/0", &e, &err);
+        if (j->st[i] == CUBIE_OK) {
+            e = cb_expr_fold(&arena, e);
+            j->value[i] = cb_expr_eval(e, sym_value, NULL);
+            cb_sb sb, pre;
+            cb_sb_init(&sb);
+            cb_sb_init(&pre);
+            cb_expr_print(e, true, sym_print, NULL, &sb);
+            j->printed[i] = sb.failed ? 0 : sb.len;
+            cb_sb_free(&sb);
+            cb_sb_init(&sb);
+            cb_locals loc = {&pre, 0};
+            cb_expr_print_locals(e, false, sym_print, NULL, &loc, &sb);
+            j->printed_locals[i] = sb.failed || pre.failed ? 0 : sb.len;
+            cb_sb_free(&sb);
+            cb_sb_free(&pre);
+            j->uses_y[i] = cb_expr_uses(e, CB_SYM_STATE, 1);
+            j->uses_aux[i] = cb_expr_uses(e, CB_SYM_AUX, -1);
+        }
+        cb_arena_free(&arena);
+    }
+    return NULL;
+}
+
+/* "term op term op ... term", n terms (malloc). */
+static char *chain_of(const char *term, const char *op, int n)
+{
+    size_t len = (size_t)n * (strlen(term) + strlen(op)) + 1;
+    char *s = malloc(len);
+    assert_non_null(s);
+    size_t at = 0;
+    for (int i = 0; i < n; i++) {
+        at += (size_t)snprintf(s + at, len - at, "%s%s", i > 0 ? op : "",
+                               term);
+    }
+    return s;
+}
+
+static void walks_should_survive_a_sum_of_50000_terms_in_a_1_mib_stack(
+    void **state)
+{
+    (void)state;
+    deep_job j = {{chain_of("x + y", " + ", 25000),
+                   chain_of("k", " * ", 1000),
+                   chain_of("x < y", " && ", 5000)},
+                  {CUBIE_OK, CUBIE_OK, CUBIE_OK}, {0, 0, 0}, {0, 0, 0},
+                  {0, 0, 0}, {false, false, false}, {false, false, false}};
+    pthread_attr_t attr;
+    assert_int_equal(pthread_attr_init(&attr), 0);
+    assert_int_equal(pthread_attr_setstacksize(&attr, 1 << 20), 0);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, &attr, deep_main, &j), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    pthread_attr_destroy(&attr);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(j.st[i], CUBIE_OK);
+    }
+    /* x = 2, y = 3, k = 0.5: every value exact. */
+    assert_true(j.value[0] == 25000.0 * 5.0);
+    assert_true(j.value[1] == ldexp(1.0, -1000));
+    assert_true(j.value[2] == 1.0);
+    /* "s[0] + s[1] + " per pair; "p[1] * " per factor. */
+    assert_int_equal(j.printed[0], 25000 * strlen("s[0] + s[1] + ") - 3);
+    assert_int_equal(j.printed_locals[0], j.printed[0]);
+    assert_int_equal(j.printed[1], 1000 * strlen("p[1] * ") - 3);
+    assert_true(j.printed[2] > 5000 * strlen("(s[0] < s[1]) && "));
+    assert_true(j.uses_y[0] && !j.uses_aux[0]);
+    assert_true(!j.uses_y[1] && !j.uses_aux[1]);
+    assert_true(j.uses_y[2]);
+    for (int i = 0; i < 3; i++) {
+        free((char *)j.src[i]);
+    }
+}
+
+/* -((((x+1)^8+1)^8 ... +1)^8 with `levels` powers (malloc). */
+static char *nested_powers(int levels)
+{
+    char *s = malloc((size_t)levels * 8 + 8);
+    assert_non_null(s);
+    size_t at = (size_t)sprintf(s, "-");
+    for (int i = 0; i < levels; i++) {
+        s[at++] = '(';
+    }
+    s[at++] = 'x';
+    for (int i = 0; i < levels; i++) {
+        at += (size_t)sprintf(s + at, "+1)^8");
+    }
+    s[at] = '\0';
+    return s;
+}
+
+/* Each base is printed once: the text is linear in the levels. Without
+ * locals the base of level L is printed 8^(L-1) times (357 MB at 8). */
+static void print_with_locals_should_grow_linearly_with_nested_powers(
+    void **state)
+{
+    fixture *fx = *state;
+    const int levels[] = {8, 9, 12};
+    for (size_t l = 0; l < sizeof(levels) / sizeof(levels[0]); l++) {
+        char *src = nested_powers(levels[l]);
+        cb_expr *e = parse(fx, src);
+        cb_sb pre, out;
+        cb_sb_init(&pre);
+        cb_sb_init(&out);
+        pre.indent = 1;
+        cb_locals loc = {&pre, 0};
+        cb_expr_print_locals(e, true, sym_print, NULL, &loc, &out);
+        assert_false(pre.failed || out.failed);
+        assert_true(pre.len + out.len < 200000);
+        /* (s[0] + 1.0) is short and repeated; every wider base is one
+         * local, pw0 .. pw<levels - 2>, the last reading the one before. */
+        assert_int_equal(loc.next, levels[l] - 1);
+        char want[256];
+        snprintf(want, sizeof(want),
+                 "    const real pw%d = pw%d * pw%d * pw%d * pw%d * pw%d * "
+                 "pw%d * pw%d * pw%d + 1.0;\n", levels[l] - 2,
+                 levels[l] - 3, levels[l] - 3, levels[l] - 3, levels[l] - 3,
+                 levels[l] - 3, levels[l] - 3, levels[l] - 3, levels[l] - 3);
+        assert_non_null(strstr(cb_sb_str(&pre), want));
+        snprintf(want, sizeof(want), "-(pw%d * pw%d", levels[l] - 2,
+                 levels[l] - 2);
+        assert_int_equal(strncmp(cb_sb_str(&out), want, strlen(want)), 0);
+        cb_sb_free(&pre);
+        cb_sb_free(&out);
+        free(src);
+    }
+}
+
+/* Expressions whose powers have wide bases, some under a condition or in
+ * a reciprocal, some products that the host compiler may fuse into the
+ * sums around them. */
+static const char *const power_exprs[] = {
+    "-((((x * k + 1)^8 + 1)^8 * 1e-30 + 1)^3)",
+    "((0.1 * (0.1 * (x * y - z)^3 + k)^5 + rho * x)^2 - y)^-4",
+    "where(x > y, ((x * y + z)^2 * 3 + 1)^7, ((y - x * z)^3 + k)^-2)",
+    "(sin(x * y + z) * k + cos(z - x * rho))^6 * x + (exp(-k * x) + y)^-5",
+    "((x + 1)^2 + (y * z + rho)^2)^4 + ((x + y + z + k)^2 - 1)^-8",
+};
+
+enum { NPOWER = sizeof(power_exprs) / sizeof(power_exprs[0]) };
+
+/* rep(): every expression printed by cb_expr_print (bases repeated, as
+ * before locals existed); loc(): by cb_expr_print_locals. main() runs
+ * both at several points and counts the results that differ in any
+ * bit. */
+static bool write_power_program(fixture *fx, const char *path, bool dbl)
+{
+    const char *real = dbl ? "double" : "float";
+    cb_sb sb;
+    cb_sb_init(&sb);
+    cb_sb_line(&sb, "#include <math.h>");
+    cb_sb_line(&sb, "#include <stdio.h>");
+    cb_sb_line(&sb, "#include <string.h>");
+    cb_sb_line(&sb, "typedef %s real;", real);
+    for (int form = 0; form < 2; form++) {
+        cb_sb_line(&sb, "static void %s(const real *s, const real *p, "
+                        "real *out)", form == 0 ? "rep" : "loc");
+        cb_sb_line(&sb, "{");
+        cb_sb_indent(&sb);
+        cb_locals loc = {&sb, 0};
+        for (int i = 0; i < NPOWER; i++) {
+            cb_sb text;
+            cb_sb_init(&text);
+            cb_expr *e = parse(fx, power_exprs[i]);
+            if (form == 0) {
+                cb_expr_print(e, dbl, sym_print, NULL, &text);
+            } else {
+                int before = loc.next;
+                cb_expr_print_locals(e, dbl, sym_print, NULL, &loc, &text);
+                assert_true(loc.next > before); /* a base became a local */
+            }
+            cb_sb_printf(&sb, "out[%d] = %s;\n", i, cb_sb_str(&text));
+            assert_false(text.failed);
+            cb_sb_free(&text);
+        }
+        cb_sb_dedent(&sb);
+        cb_sb_line(&sb, "}");
+    }
+    cb_sb_line(&sb, "int main(void)");
+    cb_sb_line(&sb, "{");
+    cb_sb_line(&sb, "    static const real pts[][3] = {{0.3, -0.7, 0.11}, "
+                    "{-1.3, 0.2, 2.5}, {0.01, 0.02, -0.03}, "
+                    "{2.0, 3.0, 5.0}, {-0.5, -0.25, 0.75}};");
+    cb_sb_line(&sb, "    const real p[2] = {0.9, 0.5};");
+    cb_sb_line(&sb, "    int bad = 0;");
+    cb_sb_line(&sb, "    for (int k = 0; k < 5; k++) {");
+    cb_sb_line(&sb, "        real a[%d], b[%d];", NPOWER, NPOWER);
+    cb_sb_line(&sb, "        rep(pts[k], p, a);");
+    cb_sb_line(&sb, "        loc(pts[k], p, b);");
+    cb_sb_line(&sb, "        for (int i = 0; i < %d; i++) {", NPOWER);
+    cb_sb_line(&sb, "            if (memcmp(&a[i], &b[i], sizeof(real)) "
+                    "!= 0) {");
+    cb_sb_line(&sb, "                printf(\"%%d %%d: %%a %%a\\n\", k, i, "
+                    "(double)a[i], (double)b[i]);");
+    cb_sb_line(&sb, "                bad++;");
+    cb_sb_line(&sb, "            }");
+    cb_sb_line(&sb, "        }");
+    cb_sb_line(&sb, "    }");
+    cb_sb_line(&sb, "    return bad != 0;");
+    cb_sb_line(&sb, "}");
+    assert_false(sb.failed);
+    FILE *fp = fopen(path, "w");
+    if (fp == NULL) {
+        cb_sb_free(&sb);
+        return false;
+    }
+    bool ok = fputs(cb_sb_str(&sb), fp) >= 0;
+    ok = fclose(fp) == 0 && ok;
+    cb_sb_free(&sb);
+    return ok;
+}
+
+static void printing_with_locals_should_compute_what_repeated_text_does(
+    void **state)
+{
+    fixture *fx = *state;
+    if (!have_program("cc")) {
+        skip();
+    }
+    char dir[256];
+    make_tmpdir(dir);
+    char src[512];
+    snprintf(src, sizeof(src), "%s/run.c", dir);
+    /* The host backend's flags (gnu11 contracts products into fused
+     * multiply-adds where the processor has them), then none at all. */
+    static const char *const flags[] = {
+        "-std=gnu11 -O3 -march=native", "-std=c11 -O0 -ffp-contract=off"};
+    int rc = 0;
+    for (int dbl = 0; dbl < 2 && rc == 0; dbl++) {
+        assert_true(write_power_program(fx, src, dbl != 0));
+        for (size_t f = 0; f < 2 && rc == 0; f++) {
+            rc = run("cc %s -Wall -Werror '%s' -o '%s/run' -lm && '%s/run'",
+                     flags[f], src, dir, dir);
+        }
+    }
+    remove_tmpdir(dir);
+    assert_int_equal(rc, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -895,6 +1158,9 @@ int main(void)
         T(parse_errors_should_survive_hostile_input),
         T(float_code_should_compile_without_double_arithmetic),
         T(double_code_should_compute_what_eval_computes),
+        T(walks_should_survive_a_sum_of_50000_terms_in_a_1_mib_stack),
+        T(print_with_locals_should_grow_linearly_with_nested_powers),
+        T(printing_with_locals_should_compute_what_repeated_text_does),
 #undef T
     };
     return cmocka_run_group_tests_name("expr", tests, NULL, NULL);

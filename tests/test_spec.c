@@ -71,6 +71,25 @@ static const bad_case bad_cases[] = {
     {"text after the document is malformed JSON", BY_SPEC,
      "{'states': {'x': 1}, " EQS "} x", CUBIE_E_JSON, "", -1,
      "malformed JSON at line 1", NULL},
+    /* -- U+0000 in a string (issue 10, row 12): cJSON decodes \u0000
+     * into the C string, which would end there ("dx = -x\u0000 garbage"
+     * read as "dx = -x"); the column is the escape's in the file. */
+    {"a \\u0000 in an equation is refused with its path", BY_SPEC,
+     "{'states': {'x': 1}, 'equations': ['dx = -x\\u0000 garbage']}",
+     CUBIE_E_SPEC, "/equations/0", 44,
+     "/equations/0: the string holds U+0000", "line 1, column 44"},
+    {"a \\u0000 in a later line and element is refused with its path",
+     BY_SPEC, "{'states': {'x': 1},\n 'equations': ['a = 1', 'b = 2',\n"
+     "  'dx = -x * a\\u0000']}", CUBIE_E_SPEC, "/equations/2", 15,
+     "/equations/2: the string holds U+0000", "line 3, column 15"},
+    {"a \\u0000 in a key is refused with the member's path", BY_SPEC,
+     "{'states': {'x\\u0000y': 1}, 'equations': ['dx = -x']}",
+     CUBIE_E_SPEC, "/states/x\\u0000y", 15, "the key holds U+0000",
+     "cannot contain NUL characters"},
+    {"a \\u0000 in a documentation string is refused too", BY_SPEC,
+     "{'description': '\\u0000', 'states': {'x': 1}, "
+     "'equations': ['dx = -x']}", CUBIE_E_SPEC, "/description", 18,
+     "/description: the string holds U+0000", NULL},
     {"an array is not a spec", BY_SPEC, "[1, 2]", CUBIE_E_SPEC, "", -1,
      "must be a JSON object", NULL},
     {"a number is not a spec", BY_SPEC, "42", CUBIE_E_SPEC, "", -1,
@@ -809,6 +828,9 @@ static void odd_but_valid_specs_should_be_accepted(void **state)
         /* An unused auxiliary and an observable equal to a state. */
         "{'states': {'x': 1}, 'observables': ['xo'], "
         "'equations': ['unused = 3', 'xo = x', 'dx = -x']}",
+        /* An escaped backslash before u0000 is no NUL character. */
+        "{'description': 'C:\\\\u0000', 'states': {'x': 1}, "
+        "'equations': ['dx = -x']}",
         /* A UTF-8 description and CRLF line ends. */
         "{\r\n'description': 'caf\xc3\xa9',\r\n'states': {'x': 1},\r\n"
         "'equations': ['dx = -x']\r\n}",
