@@ -119,7 +119,7 @@ void cb_emit_common_defines(const cb_ctx *c, cb_sb *sb)
 {
     cb_sb_line(sb, "// Run status bits (cubie.h).");
 #define CUBIE_X(name, value, msg) \
-    cb_sb_line(sb, "#define CB_%s %d", #name + 6, value);
+    cb_sb_line(sb, "#define CB_%s %d", &#name[6], value);
     CUBIE_RUN_STATUS_LIST(CUBIE_X)
 #undef CUBIE_X
     cb_sb_line(sb, "// Offsets into the settings argument (gen/settings.def).");

@@ -55,8 +55,7 @@ static bool valid_arch(const char *value)
     return *p == '\0' && num >= 50 && num < 1000;
 }
 
-/* The choice list of choices.def an option's values name, or NULL. */
-static const char *choice_list(cb_opt_values v)
+const char *cb_opt_choice_list(cb_opt_values v)
 {
     switch (v) {
     case CB_VALUES_PRECISION:
@@ -77,7 +76,7 @@ static const char *choice_list(cb_opt_values v)
 /* The index in cb_choices of value in the option's list, or -1. */
 static int choice_index(cb_opt_values v, const char *value)
 {
-    const char *list = choice_list(v);
+    const char *list = cb_opt_choice_list(v);
     for (int i = 0; list != NULL && i < CB_CHOICE_COUNT; i++) {
         if (strcmp(cb_choices[i].list, list) == 0 &&
             strcmp(cb_choices[i].text, value) == 0) {
@@ -103,7 +102,7 @@ static void choices_text(cb_opt_values v, char *out, size_t n)
         cb_output_names(out, n);
         return;
     }
-    const char *list = choice_list(v);
+    const char *list = cb_opt_choice_list(v);
     for (int i = 0; list != NULL && i < CB_CHOICE_COUNT && used < n; i++) {
         if (strcmp(cb_choices[i].list, list) == 0) {
             used += (size_t)snprintf(out + used, n - used, "%s%s",

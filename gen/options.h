@@ -69,6 +69,10 @@ double cb_opt_num(const struct cubie_options *o, cb_opt_id id);
 /* The value of a choice option of choices.def (PRECISION, BACKEND,
  * OPT_LEVEL, LINEAR, PRECOND). */
 cb_choice cb_opt_choice(const struct cubie_options *o, cb_opt_id id);
+/* The list of gen/choices.def whose rows are the values of options with
+ * these values ("PRECISION", "LINEAR", ...), or NULL where the values are
+ * not a choice list. */
+const char *cb_opt_choice_list(cb_opt_values v);
 
 /* A comma-separated list of finite numbers >= 0 ("1e-6" or
  * "1e-6,1e-8,1e-6"): the count, and the values into out (up to max). */

@@ -111,26 +111,6 @@ static const cb_opt_info *option_at(size_t i)
     return i < (size_t)CB_OPT_COUNT ? &cb_opt_table[i] : NULL;
 }
 
-/* The list of choices.def an option's values come from, or NULL (the same
- * mapping as gen/options.c's, which keeps its own private). */
-static const char *choice_list(cb_opt_values v)
-{
-    switch (v) {
-    case CB_VALUES_PRECISION:
-        return "PRECISION";
-    case CB_VALUES_BACKEND:
-        return "BACKEND";
-    case CB_VALUES_OPT_LEVEL:
-        return "OPT_LEVEL";
-    case CB_VALUES_LINEAR:
-        return "LINEAR";
-    case CB_VALUES_PRECOND:
-        return "PRECOND";
-    default:
-        return NULL;
-    }
-}
-
 size_t cubie_n_options(void)
 {
     return (size_t)CB_OPT_COUNT;
@@ -204,7 +184,7 @@ size_t cubie_option_n_choices(size_t i)
     default:
         break;
     }
-    const char *list = choice_list(o->values);
+    const char *list = cb_opt_choice_list(o->values);
     size_t n = 0;
     for (int c = 0; list != NULL && c < CB_CHOICE_COUNT; c++) {
         n += strcmp(cb_choices[c].list, list) == 0;
@@ -228,7 +208,7 @@ const char *cubie_option_choice(size_t i, size_t j)
     default:
         break;
     }
-    const char *list = choice_list(o->values);
+    const char *list = cb_opt_choice_list(o->values);
     for (int c = 0; c < CB_CHOICE_COUNT; c++) {
         if (strcmp(cb_choices[c].list, list) == 0 && j-- == 0) {
             return cb_choices[c].text;
