@@ -271,6 +271,7 @@ cubie_status cubie_compile(const struct cubie_system *sys,
     if (s == NULL) {
         return cb_fail_nomem(err);
     }
+    s->host.fd = -1;
     cb_compile c = {.s = s, .sys = sys, .opt = opt, .err = err};
     cubie_status st = CUBIE_OK;
     for (size_t i = 0; st == CUBIE_OK && i < sizeof(passes) / sizeof(*passes);

@@ -398,6 +398,7 @@ cubie_status cb_host_build(const char *source, bool use_cache,
                            cb_host_module *m, cubie_error *err)
 {
     memset(m, 0, sizeof(*m));
+    m->fd = -1;
     char cache[768], why[512], cpu[33], key[33], identity[1024];
     m->have_cache = use_cache && cb_cache_dir(cache, sizeof(cache), why,
                                               sizeof(why));
@@ -439,54 +440,105 @@ cubie_status cb_host_build(const char *source, bool use_cache,
 
 /* ---- loading ------------------------------------------------------------ */
 
-/* dlopen the object bytes: from a memfd (what was checked is what is
- * mapped), else from a private temporary file. */
-static void *open_image(const cb_host_module *m, char *why, size_t why_n)
+/* A path to dlopen fd by: /proc/self/fd/N. glibc's dlopen returns an
+ * object already loaded under the same name instead of opening the file,
+ * so the memfd stays open while its kernel is loaded (no other file gets
+ * its number meanwhile), and a name still held by an object that a
+ * dlclose did not unload is skipped ("/proc/self/./fd/N", ...). */
+static bool free_name(const char *path)
 {
-    char path[600];
-    int fd = memfd_create("cubie-kernel", MFD_CLOEXEC);
-    char tmp_path[600] = "";
-    if (fd < 0) {
-        const char *tmp = getenv("TMPDIR");
-        snprintf(tmp_path, sizeof(tmp_path), "%.500s/cubie-kernel-XXXXXX",
-                 tmp != NULL && *tmp ? tmp : "/tmp");
-        fd = mkstemp(tmp_path);
+    void *old = dlopen(path, RTLD_NOW | RTLD_NOLOAD);
+    if (old != NULL) {
+        dlclose(old); /* the reference RTLD_NOLOAD took */
     }
-    if (fd < 0) {
-        snprintf(why, why_n, "cannot make a file for the kernel: %s",
-                 strerror(errno));
-        return NULL;
+    return old == NULL;
+}
+
+static bool fd_path(int fd, char *path, size_t n)
+{
+    for (int dots = 0; dots < 32; dots++) {
+        int len = snprintf(path, n, "/proc/self/");
+        for (int k = 0; k < dots && len < (int)n; k++) {
+            len += snprintf(path + len, n - (size_t)len, "./");
+        }
+        snprintf(path + len, n - (size_t)len, "fd/%d", fd);
+        if (free_name(path)) {
+            return true;
+        }
     }
+    return false;
+}
+
+static bool write_all(int fd, const char *data, size_t len)
+{
     size_t done = 0;
-    while (done < m->image_len) {
-        const ssize_t w = write(fd, m->image + done, m->image_len - done);
+    while (done < len) {
+        const ssize_t w = write(fd, data + done, len - done);
         if (w < 0 && errno == EINTR) {
             continue;
         }
         if (w <= 0) {
-            break;
+            return false;
         }
         done += (size_t)w;
     }
-    void *h = NULL;
-    if (done == m->image_len) {
-        if (tmp_path[0] != '\0') {
-            snprintf(path, sizeof(path), "%s", tmp_path);
-        } else {
-            snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-        }
-        h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-        if (h == NULL) {
+    return true;
+}
+
+/* dlopen the object bytes: from a memfd (what was checked is what is
+ * mapped; m->fd keeps it), else from a private temporary file of a name
+ * no loaded object has. */
+static void *open_image(cb_host_module *m, char *why, size_t why_n)
+{
+    char path[600];
+    m->fd = memfd_create("cubie-kernel", MFD_CLOEXEC);
+    if (m->fd >= 0) {
+        void *h = NULL;
+        if (!write_all(m->fd, m->image, m->image_len)) {
+            snprintf(why, why_n, "cannot write the kernel: %s",
+                     strerror(errno));
+        } else if (!fd_path(m->fd, path, sizeof(path))) {
+            snprintf(why, why_n, "no free name to load the kernel by");
+        } else if ((h = dlopen(path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
             snprintf(why, why_n, "%s", dlerror());
         }
-    } else {
-        snprintf(why, why_n, "cannot write the kernel: %s", strerror(errno));
+        if (h == NULL) {
+            close(m->fd);
+            m->fd = -1;
+        }
+        return h;
     }
-    if (tmp_path[0] != '\0') {
-        unlink(tmp_path);
+    const char *tmp = getenv("TMPDIR");
+    for (int attempt = 0; attempt < 8; attempt++) {
+        snprintf(path, sizeof(path), "%.500s/cubie-kernel-XXXXXX",
+                 tmp != NULL && *tmp ? tmp : "/tmp");
+        const int fd = mkstemp(path);
+        if (fd < 0) {
+            snprintf(why, why_n, "cannot make a file for the kernel: %s",
+                     strerror(errno));
+            return NULL;
+        }
+        void *h = NULL;
+        if (!free_name(path)) {
+            why[0] = '\0'; /* a name still loaded: take another */
+        } else if (!write_all(fd, m->image, m->image_len)) {
+            snprintf(why, why_n, "cannot write the kernel: %s",
+                     strerror(errno));
+            attempt = 8;
+        } else if ((h = dlopen(path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+            snprintf(why, why_n, "%s", dlerror());
+            attempt = 8;
+        }
+        unlink(path);
+        close(fd); /* dlopen keeps its mapping */
+        if (h != NULL) {
+            return h;
+        }
     }
-    close(fd); /* dlopen keeps its mapping */
-    return h;
+    if (why[0] == '\0') {
+        snprintf(why, why_n, "no free name to load the kernel by");
+    }
+    return NULL;
 }
 
 /* Pin the OpenMP runtime: were it unloaded with the last kernel that
@@ -552,6 +604,10 @@ void cb_host_unload(cb_host_module *m)
     if (m->handle != NULL) {
         dlclose(m->handle);
     }
+    if (m->handle != NULL && m->fd >= 0) {
+        close(m->fd); /* after dlclose: the name is free again */
+    }
     free(m->image);
     memset(m, 0, sizeof(*m));
+    m->fd = -1;
 }

@@ -39,6 +39,7 @@ typedef struct {
     bool cache_hit;
     bool have_cache;
     char *image;         /* the object's bytes, until loaded */
+    int fd;              /* the memfd it is loaded from, or -1 */
     size_t image_len;
     char key[33];        /* the cache key */
     char cached[1024];   /* its entry in the cache */

@@ -510,6 +510,59 @@ static void arch_names_should_be_read_strictly(void **state)
     cubie_options_free(o);
 }
 
+/* Several host kernels loaded at once each run their own code: a kernel
+ * is loaded from a memfd by a /proc/self/fd name, and glibc's dlopen
+ * hands back an object already loaded under the same name, so a second
+ * solver once ran the first one's kernel when the first memfd's number
+ * came round again. Three solvers, compiled and alive together, with
+ * kernels freed and reloaded in between. */
+static double final_x(cubie_solver *s, const cubie_system *sys)
+{
+    cubie_batch *b = NULL;
+    cubie_error err = {0};
+    tu_ok(cubie_batch_new(sys, 1, &b, &err), &err);
+    cubie_result *r = tu_run(s, b, NULL);
+    const double x = cubie_result_state(r, 0, cubie_result_n_saves(r) - 1,
+                                        0);
+    cubie_result_free(r);
+    cubie_batch_free(b);
+    return x;
+}
+
+static void live_solvers_should_each_run_their_own_kernel(void **state)
+{
+    (void)state;
+    static const char *const json[] = {
+        "{\"states\": {\"x\": 1.0}, \"equations\": [\"dx = -x\"]}",
+        "{\"states\": {\"x\": 1.0}, \"equations\": [\"dx = x\"]}",
+        "{\"states\": {\"x\": 1.0}, \"equations\": [\"dx = 2\"]}"};
+    const double want[] = {exp(-1.0), exp(1.0), 3.0};
+    static const char *const pairs[] = {"algorithm=classical-rk4",
+                                        "dt=0.001", "precision=float64",
+                                        "duration=1", NULL};
+    cubie_system *sys[3];
+    cubie_solver *s[3];
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 3; i++) {
+            sys[i] = tu_system(json[i]);
+            s[i] = tu_compile(sys[i], pairs);
+        }
+        for (int i = 2; i >= 0; i--) {
+            assert_true(fabs(final_x(s[i], sys[i]) - want[i]) < 1e-10);
+        }
+        /* Free the middle one, load it again: the others still right. */
+        cubie_solver_free(s[1]);
+        s[1] = tu_compile(sys[1], pairs);
+        for (int i = 0; i < 3; i++) {
+            assert_true(fabs(final_x(s[i], sys[i]) - want[i]) < 1e-10);
+        }
+        for (int i = 0; i < 3; i++) {
+            cubie_solver_free(s[i]);
+            cubie_system_free(sys[i]);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -523,6 +576,7 @@ int main(void)
         cmocka_unit_test(
             a_run_whose_steps_cannot_advance_time_should_be_refused),
         cmocka_unit_test(arch_names_should_be_read_strictly),
+        cmocka_unit_test(live_solvers_should_each_run_their_own_kernel),
     };
     return cmocka_run_group_tests_name("hardening", tests, NULL, NULL);
 }
