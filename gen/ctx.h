@@ -24,6 +24,7 @@
 #include "options.h"
 #include "registry.h"
 #include "spec.h"
+#include "summary.h"
 #include "tables.h"
 
 typedef struct cb_ctx cb_ctx;
@@ -86,6 +87,10 @@ struct cb_ctx {
     int cols[CB_KARG_COUNT];     /* columns of each kernel argument */
     int out_col[CB_OUT_COUNT];   /* first column of each output */
     int block;                   /* threads per block the kernel is bound to */
+    cb_metric_list metrics;      /* the summary metrics, fused */
+    cb_selection sel;            /* the saved and summarised variables */
+    bool summaries;              /* some variable is summarised */
+    bool need_obs;               /* observables are saved or summarised */
     cb_nk nk;                    /* implicit families */
     /* register, freeze */
     cb_registry *reg;
@@ -130,6 +135,18 @@ void cb_emit_common_defines(const cb_ctx *c, cb_sb *sb);
  * the parameters it uses. Frees body; a body that ran out of memory
  * fails here. */
 cubie_status cb_define_step(cb_ctx *c, cb_sb *body, cb_sb *sb);
+
+/* ---- summaries (gen/summary.c) ---- */
+
+/* At the loop's start: every summarised variable's accumulators. */
+void cb_summary_emit_init(const cb_ctx *c, cb_sb *sb);
+/* At a sample (an accepted step landing on a sample time): each metric's
+ * update, then, at a window's end, its values into the summary arrays
+ * and the reset; then the next sample time. */
+void cb_summary_emit_sample(cb_ctx *c, cb_sb *sb);
+/* Whether the code of a requested metric names name (gen/metrics.def):
+ * the loop declares the locals it uses (nw, ss, ss2, first). */
+bool cb_summary_uses(const cb_ctx *c, const char *name);
 
 /* ---- the right-hand-side emitter (gen/rhs.c) ---- */
 

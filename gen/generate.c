@@ -139,13 +139,30 @@ static cubie_status resolve_outputs(cb_ctx *c)
 {
     const char *outs = cb_opt_text(c->opt, CB_OPT_OUTPUT_TYPES);
     for (int o = 0; o < CB_OUT_COUNT; o++) {
-        c->out[o] = cb_opt_list_has(outs, cb_outputs[o].name);
+        c->out[o] = cb_outputs[o].cadence == CB_CADENCE_SAVE &&
+                    cb_opt_list_has(outs, cb_outputs[o].name);
     }
     if (c->out[CB_OUT_OBSERVABLES] && c->sys->n_obs == 0) {
         return cb_fail(c->err, CUBIE_E_OPTION, "output_types", 0,
                        "option output_types: 'observables' requested, but "
                        "system '%s' lists no observables", c->sys->name);
     }
+    CB_TRY(cb_summary_metrics(outs, &c->metrics, c->err));
+    CB_TRY(cb_select_variables(c->sys, c->opt, &c->sel, c->err));
+    if (c->metrics.n > 0) {
+        c->out[CB_OUT_STATE_SUMMARIES] = c->sel.summ_states.n > 0;
+        c->out[CB_OUT_OBSERVABLE_SUMMARIES] = c->sel.summ_obs.n > 0;
+        if (c->sel.summ_states.n + c->sel.summ_obs.n == 0) {
+            return cb_fail(c->err, CUBIE_E_OPTION, "summarise_variables", 0,
+                           "option output_types asks for summary metrics, "
+                           "but no variable is summarised "
+                           "(summarise_variables and the summarised_*_"
+                           "indices select none)");
+        }
+    }
+    c->summaries = c->metrics.n > 0;
+    c->need_obs = (c->out[CB_OUT_OBSERVABLES] && c->sel.saved_obs.n > 0) ||
+                  c->out[CB_OUT_OBSERVABLE_SUMMARIES];
     const struct cubie_system *s = c->sys;
     for (int k = 0; k < CB_KARG_COUNT; k++) {
         c->cols[k] = 0;
@@ -160,10 +177,15 @@ static cubie_status resolve_outputs(cb_ctx *c)
             continue;
         }
         const cb_output_info *oi = &cb_outputs[o];
-        const int n = oi->cols == CB_COLS_STATES        ? s->n_states
-                      : oi->cols == CB_COLS_OBSERVABLES ? s->n_obs
-                      : oi->cols == CB_COLS_COUNTERS    ? CB_N_COUNTERS
-                                                        : 1;
+        const int per = c->metrics.outputs;
+        const int n =
+            oi->cols == CB_COLS_STATES        ? c->sel.saved_states.n
+            : oi->cols == CB_COLS_OBSERVABLES ? c->sel.saved_obs.n
+            : oi->cols == CB_COLS_COUNTERS    ? CB_N_COUNTERS
+            : oi->cols == CB_COLS_STATE_SUMMARIES ? c->sel.summ_states.n * per
+            : oi->cols == CB_COLS_OBSERVABLE_SUMMARIES
+                ? c->sel.summ_obs.n * per
+                : 1;
         c->out_col[o] = c->cols[oi->array];
         c->cols[oi->array] += n;
     }
@@ -256,6 +278,20 @@ cubie_status cb_gen_resolve(cb_gen *g)
         }
     }
     cb_sb_printf(s, ", blocksize %d\n", c->block);
+    if (c->summaries) {
+        cb_sb_printf(s, "summaries:");
+        for (int i = 0; i < c->metrics.n; i++) {
+            const cb_metric_req *r = &c->metrics.m[i];
+            if (r->param > 0) {
+                cb_sb_printf(s, " %s[%d]", cb_metric_table[r->id].name,
+                             r->param);
+            } else {
+                cb_sb_printf(s, " %s", cb_metric_table[r->id].name);
+            }
+        }
+        cb_sb_printf(s, " of %d states and %d observables\n",
+                     c->sel.summ_states.n, c->sel.summ_obs.n);
+    }
     g->resolved = true;
     return s->failed ? cb_fail_nomem(c->err) : CUBIE_OK;
 }
@@ -401,7 +437,9 @@ static void emit_defines(const cb_gen *g, cb_sb *sb)
     cb_sb_line(sb, "#define CB_N_COUNTERS %d", CB_N_COUNTERS);
     cb_sb_line(sb, "// Columns of the output arrays (gen/outputs.def).");
     for (int k = 0; k < CB_KARG_COUNT; k++) {
-        if (cb_kargs[k].dir != CB_DIR_OUT || cb_kargs[k].rows != CB_ROWS_SAVES) {
+        if (cb_kargs[k].dir != CB_DIR_OUT ||
+            (cb_kargs[k].rows != CB_ROWS_SAVES &&
+             cb_kargs[k].rows != CB_ROWS_WINDOWS)) {
             continue;
         }
         cb_sb_printf(sb, "#define CB_COLS_%s %d //", cb_kargs[k].id,
@@ -491,6 +529,12 @@ cubie_status cb_gen_check(cb_gen *g)
     memcpy(k->out, c->out, sizeof(k->out));
     memcpy(k->cols, c->cols, sizeof(k->cols));
     memcpy(k->out_col, c->out_col, sizeof(k->out_col));
+    k->saves = false;
+    for (int o = 0; o < CB_OUT_COUNT; o++) {
+        k->saves = k->saves ||
+                   (c->out[o] && cb_outputs[o].cadence == CB_CADENCE_SAVE);
+    }
+    k->summaries = c->summaries;
     k->block = c->block;
     k->shared_stride = odd_stride(c->loop_sizes.shared);
     k->shared_i_stride = odd_stride(c->loop_sizes.shared_int);
@@ -535,6 +579,7 @@ void cb_gen_free(cb_gen *g)
     cb_sb_free(&g->layout);
     cb_sb_free(&g->stack);
     cb_registry_free(g->c.reg);
+    cb_selection_free(&g->c.sel);
     free(g);
 }
 
@@ -573,6 +618,42 @@ const cb_kernel_info *cb_gen_info(const cb_gen *g)
     return &g->info;
 }
 
+/* Whether buffer j of owner k has a name an earlier one has. */
+static bool relocatable_seen(cb_owner *const *owners, int k, size_t j)
+{
+    const char *name = cb_relocatable_name(owners[k], j);
+    for (int e = 0; e <= k; e++) {
+        const size_t n = e < k ? cb_relocatable_count(owners[e]) : j;
+        for (size_t i = 0; i < n; i++) {
+            if (strcmp(cb_relocatable_name(owners[e], i), name) == 0) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+char *cb_gen_locations(const cb_gen *g)
+{
+    cb_owner *owners[5];
+    const int n_owners = owners_of(&g->c, owners);
+    cb_sb sb;
+    cb_sb_init(&sb);
+    for (int k = 0; k < n_owners; k++) {
+        for (size_t j = 0; j < cb_relocatable_count(owners[k]); j++) {
+            if (relocatable_seen(owners, k, j)) {
+                continue; /* one option moves both */
+            }
+            cb_sb_printf(&sb, "%s=%s\n", cb_relocatable_name(owners[k], j),
+                         cb_relocatable_location(owners[k], j) ==
+                                 CB_LOC_SHARED
+                             ? "shared"
+                             : "local");
+        }
+    }
+    return cb_sb_take(&sb);
+}
+
 cubie_status cb_generate(const struct cubie_system *sys,
                          const struct cubie_options *opt, cb_generated *out,
                          cubie_error *err)
@@ -598,8 +679,9 @@ cubie_status cb_generate(const struct cubie_system *sys,
         out->source = cb_gen_take_source(g);
         out->layout = cb_gen_take_layout(g);
         out->stack = cb_gen_take_stack(g);
+        out->locations = cb_gen_locations(g);
         if (out->source == NULL || out->layout == NULL ||
-            out->stack == NULL) {
+            out->stack == NULL || out->locations == NULL) {
             cb_generated_free(out);
             st = cb_fail_nomem(err);
         }
@@ -613,7 +695,9 @@ void cb_generated_free(cb_generated *g)
     free(g->source);
     free(g->layout);
     free(g->stack);
+    free(g->locations);
     g->source = NULL;
     g->layout = NULL;
     g->stack = NULL;
+    g->locations = NULL;
 }

@@ -23,6 +23,8 @@ typedef struct {
     cb_controller controller;
     bool implicit;                /* solves stage equations */
     bool out[CB_OUT_COUNT];       /* the outputs it writes */
+    bool saves;                   /* some output has a row per save */
+    bool summaries;               /* summary windows are written */
     int cols[CB_KARG_COUNT];      /* columns of each kernel argument */
     int out_col[CB_OUT_COUNT];    /* first column of each output there */
     int block;                    /* threads per block it is bound to */
@@ -57,12 +59,18 @@ char *cb_gen_take_layout(cb_gen *g);
 char *cb_gen_take_stack(cb_gen *g);
 /* Filled by the passes: complete after check. */
 const cb_kernel_info *cb_gen_info(const cb_gen *g);
+/* After register: every buffer a `<buffer>_location` option can move, as
+ * "name=shared" or "name=local" lines (the location it asks for, the
+ * option's or its registration's), each name once, in the order the
+ * relocations visit the owners. malloc'd; NULL when out of memory. */
+char *cb_gen_locations(const cb_gen *g);
 
 /* Every pass at once. Free with cb_generated_free. */
 typedef struct {
     char *source;
     char *layout;
     char *stack;
+    char *locations; /* cb_gen_locations */
     cb_kernel_info info;
 } cb_generated;
 

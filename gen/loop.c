@@ -79,8 +79,8 @@ static cubie_status loop_register(cb_ctx *c)
     cb_owner *L = c->loop;
     init_loop_fns(c);
     /* The original's loop buffers. Steps do not compute observables
-     * (they are evaluated where they are saved) and there are no drivers
-     * or summaries yet: those buffers have no room. */
+     * (they are evaluated where they are saved or sampled) and there are
+     * no drivers yet: those buffers have no room. */
     CB_TRY(cb_register(L, "state", n, CB_LOC_LOCAL, false, NULL, p, c->err));
     CB_TRY(cb_register(L, "proposed_state", n, CB_LOC_LOCAL, false, NULL, p,
                        c->err));
@@ -90,8 +90,7 @@ static cubie_status loop_register(cb_ctx *c)
                        c->err));
     CB_TRY(cb_register(L, "proposed_drivers", 0, CB_LOC_LOCAL, false, NULL, p,
                        c->err));
-    CB_TRY(cb_register(L, "observables",
-                       c->out[CB_OUT_OBSERVABLES] ? no : 0, CB_LOC_LOCAL,
+    CB_TRY(cb_register(L, "observables", c->need_obs ? no : 0, CB_LOC_LOCAL,
                        false, NULL, p, c->err));
     CB_TRY(cb_register(L, "proposed_observables", 0, CB_LOC_LOCAL, false,
                        NULL, p, c->err));
@@ -100,10 +99,14 @@ static cubie_status loop_register(cb_ctx *c)
     CB_TRY(cb_register(L, "counters",
                        c->out[CB_OUT_ITERATION_COUNTERS] ? CB_N_COUNTERS : 0,
                        CB_LOC_LOCAL, false, NULL, CB_PREC_I32, c->err));
-    CB_TRY(cb_register(L, "state_summary", 0, CB_LOC_LOCAL, false, NULL, p,
-                       c->err));
-    CB_TRY(cb_register(L, "observable_summary", 0, CB_LOC_LOCAL, false, NULL,
-                       p, c->err));
+    /* Each summarised variable's accumulator slots (gen/summary.c). */
+    const size_t slots = (size_t)c->metrics.slots;
+    CB_TRY(cb_register(L, "state_summary",
+                       (size_t)c->sel.summ_states.n * slots, CB_LOC_LOCAL,
+                       false, NULL, p, c->err));
+    CB_TRY(cb_register(L, "observable_summary",
+                       (size_t)c->sel.summ_obs.n * slots, CB_LOC_LOCAL, false,
+                       NULL, p, c->err));
     CB_TRY(cb_register(L, "dt", 1, CB_LOC_LOCAL, false, NULL, p, c->err));
     CB_TRY(cb_register(L, "accept_step", 1, CB_LOC_LOCAL, false, NULL,
                        CB_PREC_I32, c->err));
@@ -114,6 +117,18 @@ static cubie_status loop_register(cb_ctx *c)
 }
 
 /* ---- markers ---- */
+
+/* The selected variables of a buffer, one column each from col. */
+static void save_selected(cb_sb *sb, const char *arr, const char *cols,
+                          int col, const char *buffer,
+                          const cb_index_set *sel)
+{
+    for (int k = 0; k < sel->n; k++) {
+        cb_sb_line(sb, "%s[((long long)save_idx * CB_COLS_%s + %d) * n_runs "
+                       "+ run] = %s[%d];", arr, cols, col + k, buffer,
+                   sel->idx[k]);
+    }
+}
 
 /* One save: each requested output, in table order, writes its columns
  * of its array at row save_idx. */
@@ -136,9 +151,14 @@ static void emit_save(cb_ctx *c, cb_sb *sb)
                  cols, off);
         switch ((cb_output)o) {
         case CB_OUT_STATE:
-            cb_sb_line(sb, "for (int i = 0; i < CB_N_STATES; ++i) {");
-            cb_sb_line(sb, "    %s[%s] = state[i];", arr, idx);
-            cb_sb_line(sb, "}");
+            if (c->sel.saved_states.n == c->sys->n_states) {
+                cb_sb_line(sb, "for (int i = 0; i < CB_N_STATES; ++i) {");
+                cb_sb_line(sb, "    %s[%s] = state[i];", arr, idx);
+                cb_sb_line(sb, "}");
+            } else {
+                save_selected(sb, arr, cols, c->out_col[o], "state",
+                              &c->sel.saved_states);
+            }
             break;
         case CB_OUT_TIME:
             cb_sb_line(sb, "%s[((long long)save_idx * CB_COLS_%s + %d) *",
@@ -146,11 +166,19 @@ static void emit_save(cb_ctx *c, cb_sb *sb)
             cb_sb_line(sb, "    n_runs + run] = cb_time_real(t);");
             break;
         case CB_OUT_OBSERVABLES:
+            if (c->sel.saved_obs.n == 0) {
+                break;
+            }
             cb_rhs_call(c, sb, CB_RHS_OBSERVABLES, "state", NULL,
                         "observables", "cb_time_real(t)", false);
-            cb_sb_line(sb, "for (int i = 0; i < CB_N_OBS; ++i) {");
-            cb_sb_line(sb, "    %s[%s] = observables[i];", arr, idx);
-            cb_sb_line(sb, "}");
+            if (c->sel.saved_obs.n == c->sys->n_obs) {
+                cb_sb_line(sb, "for (int i = 0; i < CB_N_OBS; ++i) {");
+                cb_sb_line(sb, "    %s[%s] = observables[i];", arr, idx);
+                cb_sb_line(sb, "}");
+            } else {
+                save_selected(sb, arr, cols, c->out_col[o], "observables",
+                              &c->sel.saved_obs);
+            }
             break;
         case CB_OUT_ITERATION_COUNTERS:
             cb_sb_line(sb, "for (int i = 0; i < CB_N_COUNTERS; ++i) {");
@@ -158,8 +186,10 @@ static void emit_save(cb_ctx *c, cb_sb *sb)
             cb_sb_line(sb, "    counters[i] = 0;");
             cb_sb_line(sb, "}");
             break;
+        case CB_OUT_STATE_SUMMARIES:
+        case CB_OUT_OBSERVABLE_SUMMARIES:
         case CB_OUT_COUNT:
-            break;
+            break; /* summaries are written at the end of a window */
         }
     }
 }
@@ -204,7 +234,12 @@ static void emit_control(cb_ctx *c, cb_sb *sb)
     cb_sb_line(sb, "        error[i] = %s;", big);
     cb_sb_line(sb, "    }");
     cb_sb_line(sb, "}");
-    cb_sb_line(sb, "const int truncated = do_save && dt_eff != dt[0];");
+    /* A step cut short to land on a save or a sample time leaves dt and
+     * the controller's history as they were. */
+    cb_sb_line(sb, c->summaries ? "const int truncated = (do_save || "
+                                  "do_sample) && dt_eff != dt[0];"
+                                : "const int truncated = do_save && dt_eff "
+                                  "!= dt[0];");
     cb_sb_puts(sb, "const int ctrl_status = ");
     cb_fn_call(&c->controller, sb, bind);
     cb_sb_puts(sb, ";\n");
@@ -315,6 +350,32 @@ static cubie_status mk_load(cb_ctx *c, const char *arg, const char *scope,
     return CUBIE_OK;
 }
 
+/* The sample schedule (settings.def) and the accumulators' first values;
+ * the first sample is one interval after the save start. The locals the
+ * metrics' code names (gen/metrics.def) are declared where it uses them. */
+static void emit_summary_init(const cb_ctx *c, cb_sb *sb)
+{
+    cb_sb_line(sb, "const cb_time sample_every = cb_time_make("
+                   "settings[CB_SET_SAMPLE_EVERY],");
+    cb_sb_line(sb, "    settings[CB_SET_SAMPLE_EVERY + 1]);");
+    cb_sb_line(sb, "const int per_window = (int)settings["
+                   "CB_SET_SAMPLES_PER_WINDOW];");
+    cb_sb_line(sb, "const int n_samples = (int)settings[CB_SET_N_SAMPLES];");
+    if (cb_summary_uses(c, "nw")) {
+        cb_sb_line(sb, "const real nw = (real)per_window;");
+    }
+    if (cb_summary_uses(c, "ss") || cb_summary_uses(c, "ss2")) {
+        cb_sb_line(sb, "const real ss = cb_time_real(sample_every);");
+    }
+    if (cb_summary_uses(c, "ss2")) {
+        cb_sb_line(sb, "const real ss2 = ss * ss;");
+    }
+    cb_sb_line(sb, "int sample_idx = 0;");
+    cb_sb_line(sb, "cb_time next_sample = cb_time_mul_add(t_save0, (real)1, "
+                   "sample_every);");
+    cb_summary_emit_init(c, sb);
+}
+
 static cubie_status mk_init(cb_ctx *c, const char *arg, const char *scope,
                             int col, cb_sb *sb)
 {
@@ -325,6 +386,96 @@ static cubie_status mk_init(cb_ctx *c, const char *arg, const char *scope,
         cb_sb_line(sb, "int transient = 0; // status bits of this attempt, "
                        "kept if it fails");
     }
+    if (c->summaries) {
+        emit_summary_init(c, sb);
+    }
+    return CUBIE_OK;
+}
+
+/* The loop condition: saves to come, and with summaries samples too. */
+static cubie_status mk_more(cb_ctx *c, const char *arg, const char *scope,
+                            int col, cb_sb *sb)
+{
+    (void)arg, (void)scope, (void)col;
+    cb_sb_puts(sb, c->summaries ? "save_idx < n_saves || sample_idx < "
+                                  "n_samples"
+                                : "save_idx < n_saves");
+    return CUBIE_OK;
+}
+
+/* The next time a step must land on. */
+static cubie_status mk_next_event(cb_ctx *c, const char *arg,
+                                  const char *scope, int col, cb_sb *sb)
+{
+    (void)arg, (void)scope, (void)col;
+    cb_sb_puts(sb, c->summaries ? "cb_next_event(next_save, save_idx < "
+                                  "n_saves, next_sample, sample_idx < "
+                                  "n_samples)"
+                                : "next_save");
+    return CUBIE_OK;
+}
+
+/* Truncate the step to land on the next save (or sample) time; a step
+ * within a hair of it is stretched instead, so no sliver step follows. */
+static cubie_status mk_events(cb_ctx *c, const char *arg, const char *scope,
+                              int col, cb_sb *sb)
+{
+    (void)arg, (void)scope, (void)col;
+    cb_sb_line(sb, "real dt_eff = dt[0];");
+    cb_sb_line(sb, "int do_save = 0;");
+    if (!c->summaries) {
+        cb_sb_line(sb, "const real to_save = cb_time_sub(next_save, t);");
+        cb_sb_line(sb, "if (to_save <= dt_eff * CB_EVENT_STRETCH) {");
+        cb_sb_line(sb, "    dt_eff = to_save;");
+        cb_sb_line(sb, "    do_save = 1;");
+        cb_sb_line(sb, "}");
+        return CUBIE_OK;
+    }
+    /* A save and a sample at the same time (within the stretch) are one
+     * event: the step lands once and does both. */
+    cb_sb_line(sb, "int do_sample = 0;");
+    cb_sb_line(sb, "const cb_time next_event = cb_next_event(next_save, "
+                   "save_idx < n_saves,");
+    cb_sb_line(sb, "    next_sample, sample_idx < n_samples);");
+    cb_sb_line(sb, "const real to_event = cb_time_sub(next_event, t);");
+    cb_sb_line(sb, "if (to_event <= dt_eff * CB_EVENT_STRETCH) {");
+    cb_sb_line(sb, "    dt_eff = to_event;");
+    cb_sb_line(sb, "    do_save = save_idx < n_saves &&");
+    cb_sb_line(sb, "              cb_time_sub(next_save, t) <= to_event * "
+                   "CB_EVENT_STRETCH;");
+    cb_sb_line(sb, "    do_sample = sample_idx < n_samples &&");
+    cb_sb_line(sb, "                cb_time_sub(next_sample, t) <= to_event "
+                   "* CB_EVENT_STRETCH;");
+    cb_sb_line(sb, "}");
+    return CUBIE_OK;
+}
+
+/* The time after an accepted step: an event's own time when it landed on
+ * one. */
+static cubie_status mk_new_time(cb_ctx *c, const char *arg,
+                                const char *scope, int col, cb_sb *sb)
+{
+    (void)arg, (void)scope, (void)col;
+    cb_sb_line(sb, c->summaries ? "const cb_time t_new = do_save || do_sample "
+                                  "? next_event : cb_time_add(t, dt_eff);"
+                                : "const cb_time t_new = do_save ? next_save "
+                                  ": cb_time_add(t, dt_eff);");
+    return CUBIE_OK;
+}
+
+/* A sample after an accepted step that landed on a sample time. */
+static cubie_status mk_sample(cb_ctx *c, const char *arg, const char *scope,
+                              int col, cb_sb *sb)
+{
+    (void)arg, (void)scope, (void)col;
+    if (!c->summaries) {
+        return CUBIE_OK;
+    }
+    cb_sb_line(sb, "if (do_sample) {");
+    cb_sb_indent(sb);
+    cb_summary_emit_sample(c, sb);
+    cb_sb_dedent(sb);
+    cb_sb_line(sb, "}");
     return CUBIE_OK;
 }
 
@@ -483,6 +634,11 @@ static const cb_marker markers[] = {
     {"LOOP_CONTROL", false, mk_control},
     {"LOOP_ACCEPTED", false, mk_accepted},
     {"STEP_CALL", false, mk_step_call},
+    {"LOOP_MORE", false, mk_more},
+    {"NEXT_EVENT", false, mk_next_event},
+    {"LOOP_EVENTS", false, mk_events},
+    {"NEW_TIME", false, mk_new_time},
+    {"LOOP_SAMPLE", false, mk_sample},
     {"RUN_POOLS", true, mk_run_pools},
     {"KERNEL_PARAMS", false, mk_kernel_params},
     {"KERNEL_SHARED", true, mk_kernel_shared},
@@ -494,6 +650,21 @@ static const cb_marker markers[] = {
 static cubie_status loop_emit(cb_ctx *c, cb_sb *sb)
 {
     static const char *const templates[] = {"loop.cu", "entry.cu", NULL};
+    if (c->summaries) {
+        cb_sb_line(sb, "// The earlier of the next save and the next sample "
+                       "still to come.");
+        cb_sb_line(sb, "CB_DEVFN cb_time cb_next_event(cb_time save, int "
+                       "saving, cb_time sample,");
+        cb_sb_line(sb, "                              int sampling)");
+        cb_sb_line(sb, "{");
+        cb_sb_line(sb, "    if (!saving || !sampling) {");
+        cb_sb_line(sb, "        return saving ? save : sample;");
+        cb_sb_line(sb, "    }");
+        cb_sb_line(sb, "    return cb_time_sub(save, sample) <= (real)0 ? "
+                       "save : sample;");
+        cb_sb_line(sb, "}");
+        cb_sb_puts(sb, "\n");
+    }
     return cb_expand_templates(c, templates, markers, sb);
 }
 

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "summary.h"
+
 const cb_opt_info cb_opt_table[CB_OPT_COUNT] = {
 #define CB_OPT(id, key, kind, def, scope, values) \
     {key, CB_KIND_##kind, def, CB_SCOPE_##scope, CB_VALUES_##values},
@@ -20,17 +22,8 @@ static const char *const renamed[][2] = {
     {"dt_save", "save_every"},
     {"warmup", "settling_time"},
     {"method", "algorithm"},
-    {NULL, NULL}};
-
-/* Options of the original that cubie does not have yet, and the old names
- * of some of them: a user gets told, not an "unknown option". */
-static const char *const not_yet[][2] = {
-    {"summarise_every", "summarise_every"},
     {"dt_summarise", "summarise_every"},
-    {"sample_summaries_every", "sample_summaries_every"},
     {"dt_update_summaries", "sample_summaries_every"},
-    {"save_variables", "save_variables"},
-    {"summarise_variables", "summarise_variables"},
     {NULL, NULL}};
 
 /* "sm_" or "compute_", then a number from 50 to 999 written plainly (no
@@ -234,8 +227,101 @@ bool cb_opt_list_has(const char *text, const char *name)
     return false;
 }
 
-/* TEXT options: a tolerance list, an architecture or a list of output
- * names. */
+/* output_types: time-domain outputs (outputs.def, SAVE cadence) and
+ * summary metrics (metrics.def, "peaks[3]"), at least one. */
+static cubie_status check_outputs(const char *key, const char *value,
+                                  cubie_error *err)
+{
+    int n = 0;
+    for (const char *p = value; *p;) {
+        while (*p == ' ' || *p == ',') {
+            p++;
+        }
+        const size_t len = strcspn(p, ", ");
+        if (len == 0) {
+            break;
+        }
+        char name[64];
+        snprintf(name, sizeof(name), "%.*s", (int)len, p);
+        const int o = cb_output_find(name);
+        cb_metric_req req;
+        bool is_metric = false;
+        CB_TRY(cb_metric_parse(p, len, key, &req, &is_metric, err));
+        if (!is_metric && (o < 0 || cb_outputs[o].cadence != CB_CADENCE_SAVE)) {
+            char outs[256] = "", metrics[512] = "";
+            size_t used = 0;
+            for (int i = 0; i < CB_OUT_COUNT; i++) {
+                if (cb_outputs[i].cadence == CB_CADENCE_SAVE) {
+                    used += (size_t)snprintf(outs + used, sizeof(outs) - used,
+                                             "%s%s", used ? " " : "",
+                                             cb_outputs[i].name);
+                }
+            }
+            used = 0;
+            for (int m = 0; m < CB_METRIC_COUNT && used < sizeof(metrics);
+                 m++) {
+                used += (size_t)snprintf(
+                    metrics + used, sizeof(metrics) - used, "%s%s%s",
+                    used ? " " : "", cb_metric_table[m].name,
+                    cb_metric_table[m].param ? "[n]" : "");
+            }
+            return cb_fail(err, CUBIE_E_OPTION, key, 0,
+                           "option %s: unknown output '%s' (outputs: %s; "
+                           "summary metrics: %s)", key, name, outs,
+                           metrics);
+        }
+        n++;
+        p += len;
+    }
+    if (n == 0) {
+        return cb_fail(err, CUBIE_E_OPTION, key, 0,
+                       "option %s: at least one output is needed", key);
+    }
+    return CUBIE_OK;
+}
+
+/* save_variables, summarise_variables: identifiers, comma-separated, or
+ * "[]" for none (whether each names a state or an observable is checked
+ * against the system when the kernel is generated). */
+static cubie_status check_names(const char *key, const char *value,
+                                cubie_error *err)
+{
+    if (strcmp(value, "[]") == 0) {
+        return CUBIE_OK;
+    }
+    for (const char *p = value; *p; p++) {
+        const bool ok = *p == ',' || *p == ' ' || *p == '_' ||
+                        isalnum((unsigned char)*p);
+        if (!ok) {
+            return cb_fail(err, CUBIE_E_OPTION, key, 0,
+                           "option %s: '%s' is not a comma-separated list "
+                           "of variable names (\"[]\" for none)", key,
+                           value);
+        }
+    }
+    return CUBIE_OK;
+}
+
+/* The *_indices options: whole numbers >= 0, comma-separated, or "[]"
+ * (their range is checked against the system at generation). */
+static cubie_status check_indices(const char *key, const char *value,
+                                  cubie_error *err)
+{
+    if (strcmp(value, "[]") == 0) {
+        return CUBIE_OK;
+    }
+    for (const char *p = value; *p; p++) {
+        if (!(*p == ',' || *p == ' ' || (*p >= '0' && *p <= '9'))) {
+            return cb_fail(err, CUBIE_E_OPTION, key, 0,
+                           "option %s: '%s' is not a comma-separated list "
+                           "of indices (\"[]\" for none)", key, value);
+        }
+    }
+    return CUBIE_OK;
+}
+
+/* TEXT options: a tolerance list, an architecture, a list of outputs,
+ * names or indices. */
 static cubie_status check_text(int id, const char *key, const char *value,
                                cubie_error *err)
 {
@@ -255,31 +341,11 @@ static cubie_status check_text(int id, const char *key, const char *value,
                            "sm_90 (CUBIN) or compute_90 (PTX)", key, value);
         }
     } else if (v == CB_VALUES_OUTPUTS) {
-        char name[64], names[256];
-        const char *p = value;
-        int n = 0;
-        while (*p) {
-            while (*p == ' ' || *p == ',') {
-                p++;
-            }
-            size_t len = strcspn(p, ", ");
-            if (len == 0) {
-                break;
-            }
-            snprintf(name, sizeof(name), "%.*s", (int)len, p);
-            if (cb_output_find(name) < 0) {
-                cb_output_names(names, sizeof(names));
-                return cb_fail(err, CUBIE_E_OPTION, key, 0,
-                               "option %s: unknown output '%s' (outputs: "
-                               "%s)", key, name, names);
-            }
-            n++;
-            p += len;
-        }
-        if (n == 0) {
-            return cb_fail(err, CUBIE_E_OPTION, key, 0,
-                           "option %s: at least one output is needed", key);
-        }
+        return check_outputs(key, value, err);
+    } else if (v == CB_VALUES_VARIABLES) {
+        return check_names(key, value, err);
+    } else if (v == CB_VALUES_INDICES) {
+        return check_indices(key, value, err);
     }
     return CUBIE_OK;
 }
@@ -397,18 +463,6 @@ cubie_status cb_options_set(struct cubie_options *o, const char *key,
             }
             o->n_locs++;
             return CUBIE_OK;
-        }
-        for (int i = 0; not_yet[i][0]; i++) {
-            if (strcmp(not_yet[i][0], key) == 0) {
-                return cb_fail(err, CUBIE_E_OPTION, key, 0,
-                               strcmp(key, not_yet[i][1]) == 0
-                                   ? "option '%s': the original's %s is not "
-                                     "supported by cubie yet"
-                                   : "unknown option '%s': the original "
-                                     "calls it '%s' now, which cubie does "
-                                     "not support yet",
-                               key, not_yet[i][1]);
-            }
         }
         for (int i = 0; renamed[i][0]; i++) {
             if (strcmp(renamed[i][0], key) == 0) {

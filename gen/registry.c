@@ -1048,6 +1048,20 @@ const char *cb_relocatable_name(const cb_owner *o, size_t i)
     return NULL;
 }
 
+cb_location cb_relocatable_location(const cb_owner *o, size_t i)
+{
+    for (size_t k = 0; o != NULL && k < o->n_bufs; k++) {
+        if (o->bufs[k].is_rollup) {
+            continue;
+        }
+        if (i == 0) {
+            return o->bufs[k].loc;
+        }
+        i--;
+    }
+    return CB_LOC_LOCAL;
+}
+
 /* Build the layout and find `name`, with the error the callers share. */
 static cubie_status lookup_placed(cb_owner *o, const char *name,
                                   cb_buffer **out, cubie_error *err)

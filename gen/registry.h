@@ -147,6 +147,10 @@ size_t cb_declared_local_elements(cb_owner *o);
 /* Number of own buffers that are not child roll-ups, and the i-th name. */
 size_t cb_relocatable_count(const cb_owner *o);
 const char *cb_relocatable_name(const cb_owner *o, size_t i);
+/* The location the i-th of them asks for (its registration's, or the
+ * last `<buffer>_location` applied), which is not always the pool it
+ * lands in (an alias may overlap a shared target); local out of range. */
+cb_location cb_relocatable_location(const cb_owner *o, size_t i);
 
 cubie_status cb_placement_of(cb_owner *o, const char *name, cb_placement *out,
                              cubie_error *err);

@@ -110,7 +110,7 @@ cubie_status cb_rhs_emit_system(cb_ctx *c, cb_sb *sb)
     cb_sb_line(sb, "// The system '%s': derivatives of the states.", s->name);
     define(c, CB_RHS_DXDT, dxdt_params, &body, sb);
     cb_sb_free(&body);
-    if (c->out[CB_OUT_OBSERVABLES]) {
+    if (c->need_obs) {
         cb_sb_init(&body);
         body.indent = 1;
         memset(roots, 0, sizeof(bool) * (size_t)s->n_eqs);
@@ -209,6 +209,7 @@ cubie_status cb_rhs_unit(const struct cubie_system *sys, bool dbl,
     c.dbl = dbl;
     c.err = err;
     c.out[CB_OUT_OBSERVABLES] = sys->n_obs > 0;
+    c.need_obs = sys->n_obs > 0;
     cb_sb sb;
     cb_sb_init(&sb);
     *out = NULL;

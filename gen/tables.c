@@ -45,9 +45,13 @@ const cb_karg_info cb_kargs[CB_KARG_COUNT] = {
 #undef CB_KARG
 };
 
+#define CB_AXES_ONE ""
+#define CB_AXES_RUNS "run, "
+#define CB_AXES_SAVES "run, save, "
+#define CB_AXES_WINDOWS "run, window, "
 const char *const cb_karg_axes[CB_KARG_COUNT] = {
 #define CB_KARG(id, name, elem, dir, rows, result, column) \
-    "run, save, " column,
+    CB_AXES_##rows column,
 #include "kernel_args.def"
 #undef CB_KARG
 };

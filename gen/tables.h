@@ -114,7 +114,7 @@ typedef enum {
 
 typedef enum { CB_ELEM_REAL, CB_ELEM_INT } cb_elem;
 typedef enum { CB_DIR_IN, CB_DIR_OUT, CB_DIR_SCALAR } cb_dir;
-typedef enum { CB_ROWS_ONE, CB_ROWS_RUNS, CB_ROWS_SAVES } cb_rows;
+typedef enum { CB_ROWS_ONE, CB_ROWS_RUNS, CB_ROWS_SAVES, CB_ROWS_WINDOWS } cb_rows;
 
 typedef struct {
     const char *id;       /* "STATE_OUT" */
@@ -127,7 +127,8 @@ typedef struct {
 } cb_karg_info;
 
 extern const cb_karg_info cb_kargs[CB_KARG_COUNT];
-/* "run, save, <column>": the axes of each per-save result array. */
+/* "run, save, <column>" (or "run, window, <column>"): the axes of each
+ * per-save (per-window) result array. */
 extern const char *const cb_karg_axes[CB_KARG_COUNT];
 
 /* ---- outputs (outputs.def) ------------------------------------------- */
@@ -140,11 +141,13 @@ typedef enum {
 } cb_output;
 
 typedef enum { CB_COLS_STATES, CB_COLS_OBSERVABLES, CB_COLS_ONE,
-               CB_COLS_COUNTERS } cb_cols;
-typedef enum { CB_CADENCE_SAVE } cb_cadence;
+               CB_COLS_COUNTERS, CB_COLS_STATE_SUMMARIES,
+               CB_COLS_OBSERVABLE_SUMMARIES } cb_cols;
+typedef enum { CB_CADENCE_SAVE, CB_CADENCE_WINDOW } cb_cadence;
 
 typedef struct {
-    const char *name;     /* as output_types says it */
+    const char *name;     /* as output_types says it (a WINDOW output:
+                           * as its result array is called) */
     cb_karg array;        /* the kernel argument it is written to */
     cb_cols cols;
     bool masked;          /* NaN for failed runs (nan_error_trajectories) */
@@ -153,7 +156,8 @@ typedef struct {
 } cb_output_info;
 
 extern const cb_output_info cb_outputs[CB_OUT_COUNT];
-/* By name (exact); -1 when unknown. */
+/* By name (exact); -1 when unknown. WINDOW outputs are not requested by
+ * name: the metrics in output_types turn them on. */
 int cb_output_find(const char *name);
 /* Every output name, space-separated, into out. */
 void cb_output_names(char *out, size_t n);

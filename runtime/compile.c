@@ -70,10 +70,11 @@ static cubie_status pass_check(cb_compile *c)
     s->out.source = cb_gen_take_source(s->gen);
     s->out.layout = cb_gen_take_layout(s->gen);
     s->out.stack = cb_gen_take_stack(s->gen);
+    s->out.locations = cb_gen_locations(s->gen);
     cb_gen_free(s->gen);
     s->gen = NULL;
     if (s->out.source == NULL || s->out.layout == NULL ||
-        s->out.stack == NULL) {
+        s->out.stack == NULL || s->out.locations == NULL) {
         return cb_fail_nomem(err);
     }
     return CUBIE_OK;

@@ -201,27 +201,112 @@ CUBIE_API double cubie_result_wall_ms(const cubie_result *r);
  * Everything is borrowed until cubie_result_free. */
 typedef struct {
     const char *name;      /* "state", "time", "status", "observables",
-                            * "iteration_counters" */
+                            * "iteration_counters", "state_summaries",
+                            * "observable_summaries", "summary_time",
+                            * "inits", "params" */
     const void *data;      /* C order */
     const char *descr;     /* NumPy's type: "<f4", "<f8" or "<i4" */
     size_t elem_size;      /* bytes */
-    int ndim;              /* 1 or 3 */
-    size_t shape[3];       /* (run, save, column) or (save,) or (run,) */
-    const char *axes;      /* "run, save, state", "save", "run" */
+    int ndim;              /* 1, 2 or 3 */
+    size_t shape[3];       /* (run, save, column), (run, window,
+                            * column), (run, column), (save,), (window,)
+                            * or (run,) */
+    const char *axes;      /* "run, save, state", "run, window, summary",
+                            * "run, state", "save", "window", "run" */
     const char *column;    /* what the last axis counts ("state",
-                            * "observable", "counter"), or "" */
+                            * "observable", "counter", "summary",
+                            * "parameter"), or "" */
     const char *const *column_names; /* n_columns names, or NULL */
     size_t n_columns;
 } cubie_array;
 
 /* How many arrays the result holds: state, time and status always, then
- * observables and iteration_counters when output_types asked for them. */
+ * observables and iteration_counters when output_types asked for them,
+ * state_summaries and observable_summaries (run, window, column; the
+ * columns' legends "x mean" as column_names) with summary_time (window,)
+ * when it asked for summary metrics and variables are summarised, then
+ * the run's inputs inits and params (always; see below). */
 CUBIE_API size_t cubie_result_n_arrays(const cubie_result *r);
 /* Array i (0 <= i < cubie_result_n_arrays); CUBIE_E_ARG otherwise. */
 CUBIE_API cubie_status cubie_result_array(const cubie_result *r, size_t i,
                                           cubie_array *out);
 /* The name of every array any result can hold, NULL-terminated. Static. */
 CUBIE_API const char *const *cubie_array_names(void);
+
+/* ---- what a run was given: inputs, settings, spec ------------------------ */
+
+/* A result records what produced it, so that it can be traced back and
+ * run again:
+ *  - its inputs, as the arrays "inits" (n_runs, n_states; axes "run,
+ *    state") and "params" (n_runs, n_parameters; axes "run, parameter"),
+ *    float64 as the batch held them, columns named after the spec's
+ *    states and parameters. They come last among cubie_result_array's
+ *    arrays. A system without parameters has a params array of shape
+ *    (n_runs, 0), so every result holds both;
+ *  - the resolved value of every option (cubie_result_setting);
+ *  - the spec's JSON text (cubie_result_spec).
+ * Compiling cubie_result_spec with every setting's text set by
+ * cubie_options_set, and running the inits and params as a batch,
+ * reproduces the result bit for bit on the same backend and machine. */
+
+/* What a setting's value is. */
+typedef enum {
+    CUBIE_SETTING_NUMBER = 0,  /* a real, in number */
+    CUBIE_SETTING_INTEGER = 1, /* a whole number, in number */
+    CUBIE_SETTING_BOOL = 2,    /* number is 1 (true) or 0 (false) */
+    CUBIE_SETTING_CHOICE = 3,  /* one of the option's values, in text */
+    CUBIE_SETTING_LIST = 4,    /* n_items numbers (a tolerance, one per
+                                * state; the selected indices) or n_items
+                                * names (output_types, the selected
+                                * variables); n_items 0 and text "[]" for
+                                * an empty selection */
+    CUBIE_SETTING_TEXT = 5,    /* free text (arch), in text */
+    CUBIE_SETTING_UNSET = 6    /* no value, which is itself the setting:
+                                * memory_cap without a cap of its own, arch
+                                * on the host backend */
+} cubie_setting_kind;
+
+/* One option as the run used it: never "default" or "auto", but the
+ * value that ran (step_controller the controller the method's family
+ * chose, backend the one picked, dt and the gains as runtime/plan.c
+ * derived them, a tolerance expanded to one value per state). Everything
+ * is borrowed until cubie_result_free. */
+typedef struct {
+    const char *key;          /* an option key of cubie_options_set ("dt",
+                               * "step_controller", "state_location") */
+    cubie_setting_kind kind;
+    double number;            /* NUMBER, INTEGER, BOOL; else 0 */
+    const char *text;         /* the value as cubie_options_set takes it
+                               * (numbers written to round-trip exactly,
+                               * lists comma-separated); NULL for UNSET */
+    size_t n_items;           /* LIST: how many; else 0 */
+    const double *numbers;    /* LIST of numbers, else NULL */
+    const char *const *names; /* LIST of names, else NULL */
+    const char *origin;       /* "user" (set in the options, at compile or
+                               * run), "default" (the option's default) or
+                               * "derived" (no default: resolved from the
+                               * method, the controller, the backend or
+                               * other options) */
+    const char *scope;        /* "compile" or "run", as cubie_option_scope */
+} cubie_setting;
+
+/* How many settings the result holds: every option of cubie_n_options in
+ * table order, then one `<buffer>_location` per buffer of the kernel that
+ * can be moved (shared or local), in the order CUBIE_DEBUG=L lists the
+ * owners. 0 for NULL. */
+CUBIE_API size_t cubie_result_n_settings(const cubie_result *r);
+/* Setting i (0 <= i < cubie_result_n_settings) into *out; CUBIE_E_ARG
+ * otherwise. */
+CUBIE_API cubie_status cubie_result_setting(const cubie_result *r, size_t i,
+                                            cubie_setting *out);
+/* The setting of a key into *out; CUBIE_E_OPTION when the result has none
+ * of that name, CUBIE_E_ARG for NULL. */
+CUBIE_API cubie_status cubie_result_find_setting(const cubie_result *r,
+                                                 const char *key,
+                                                 cubie_setting *out);
+/* The JSON text of the spec the solver was compiled from, NUL-terminated,
+ * as cubie_system_parse was given it. Borrowed until cubie_result_free. */
+CUBIE_API const char *cubie_result_spec(const cubie_result *r);
 
 /* ---- CUDA without a device -------------------------------------------- */
 
@@ -309,8 +394,10 @@ CUBIE_API const char *cubie_option_scope(size_t i);
 /* What a value is: "number" (a finite real), "integer" (a whole number
  * >= 0), "bool" (true, false, 1 or 0), "choice" (one of the choices),
  * "list" (comma-separated choices), "tolerance" (a number >= 0, or a
- * comma-separated list of them, one per state) or "arch" (sm_XY for a
- * CUBIN, compute_XY for PTX). */
+ * comma-separated list of them, one per state), "arch" (sm_XY for a
+ * CUBIN, compute_XY for PTX), "names" (names of states and observables,
+ * comma-separated, or "[]" for none) or "indices" (whole numbers >= 0,
+ * comma-separated, or "[]"). */
 CUBIE_API const char *cubie_option_kind(size_t i);
 /* The values of a "choice" or "list" option: n_choices of them, choice j
  * for 0 <= j < n_choices (for algorithm the canonical names); 0 and NULL
@@ -333,10 +420,23 @@ CUBIE_API const char *cubie_output_columns(size_t i);
 /* 1 when a failed run's values read NaN under nan_error_trajectories. */
 CUBIE_API int cubie_output_nan_masked(size_t i);
 
-/* Summary metrics (for summarise_every): none exist yet, so the count is 0
- * and every name NULL. */
+/* Summary metrics: further values of output_types ("mean", "peaks[3]"),
+ * computed per window of summarise_every from samples every
+ * sample_summaries_every, written to state_summaries and
+ * observable_summaries. */
 CUBIE_API size_t cubie_n_metrics(void);
 CUBIE_API const char *cubie_metric_name(size_t i);
+/* 1 when it takes a parameter, written name[n] (peaks[3]: the first 3
+ * peaks); 0 when not. */
+CUBIE_API int cubie_metric_has_parameter(size_t i);
+/* How many values it writes per variable and window; 0: its parameter n. */
+CUBIE_API int cubie_metric_n_outputs(size_t i);
+/* The names of those values, space-separated ("max min" for extrema;
+ * "peaks" for peaks[n], whose values are peaks_1 .. peaks_n). */
+CUBIE_API const char *cubie_metric_outputs(size_t i);
+/* The index of the metric called name ("peaks", without "[n]"), or
+ * CUBIE_E_OPTION. */
+CUBIE_API cubie_status cubie_metric_find(const char *name, size_t *i);
 
 /* ---- progress ------------------------------------------------------------ */
 

@@ -5,6 +5,7 @@
  *   plan.c     the run's settings from the options and the tables
  *   run.c      cubie_run: chunks over the kernel argument table
  *   result.c   results and their arrays
+ *   record.c   what a run was given: inputs, resolved options, spec
  *   batch.c    batches; host.c, nvrtc.c, driver.c the backends;
  *   cache.c    the kernel cache; npy.c the .npy writer. */
 #ifndef CB_RUNTIME_INTERNAL_H
@@ -91,6 +92,10 @@ typedef struct {
     double *states[CB_SETTING_COUNT]; /* STATES entries (n_states each) */
     double t0, duration, settle, save_every, dt_min;
     int n_saves, max_steps, blocksize;
+    /* Summaries: the sample interval, samples per window, samples in the
+     * run, complete windows written (0 without summaries). */
+    double sample_every;
+    int per_window, n_samples, n_windows;
     bool nan_mask;
     double memory_cap;                /* bytes; INFINITY when unset */
 } cb_plan;
@@ -109,19 +114,23 @@ void cb_plan_fill_settings(const cb_plan *p, const cb_kernel_info *k,
 
 struct cubie_result {
     size_t n_runs, n_saves;
+    size_t n_windows;           /* summary windows (0: no summaries) */
     int precision;              /* 4 or 8 */
     double *time;               /* n_saves */
+    double *summary_time;       /* n_windows: each window's end */
     int32_t *status;            /* n_runs */
     /* The OUT arrays of kernel_args.def with a row per save, in the
      * user's layout (run, save, column); NULL where not written. */
     void *data[CB_KARG_COUNT];
     size_t cols[CB_KARG_COUNT];
+    size_t rows[CB_KARG_COUNT];  /* n_saves or n_windows */
     char **names[CB_KARG_COUNT]; /* column names, NULL-terminated */
     char backend[8];
     double kernel_ms;
     double copy_ms;  /* cuda: device allocations and copies */
     double wall_ms;  /* all of cubie_run */
     size_t n_chunks;
+    struct cb_record *record; /* what the run was given (record.c) */
 };
 
 /* A result for n_runs runs of solver s under plan p. */
@@ -133,6 +142,26 @@ cubie_status cb_result_new(const struct cubie_solver *s, size_t n_runs,
 void cb_result_store(struct cubie_result *r, const cb_kernel_info *k,
                      const cb_plan *p, size_t r0, size_t c,
                      void *const *chunk);
+
+/* ---- what a run was given (record.c) ---- */
+
+/* The batch's inputs, every option's resolved value and the spec, kept
+ * with the result (cubie.h: cubie_result_setting, the inits and params
+ * arrays, cubie_result_spec). */
+typedef struct cb_record cb_record;
+
+/* The record of a run of solver s on batch in, under the merged options o
+ * and their plan p. *out is freed with cb_record_free. */
+cubie_status cb_record_make(const struct cubie_solver *s,
+                            const struct cubie_options *o, const cb_plan *p,
+                            const struct cubie_batch *in, cb_record **out,
+                            cubie_error *err);
+void cb_record_free(cb_record *rec);
+/* Its arrays (inits, params), after the result's own: how many, and
+ * array i of them. */
+size_t cb_record_n_arrays(const cb_record *rec);
+cubie_status cb_record_array(const cb_record *rec, size_t i,
+                             cubie_array *out);
 
 /* Values in a buffer of the kernel's precision. */
 void cb_put_real(void *buf, bool dbl, size_t at, double x);

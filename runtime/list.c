@@ -9,6 +9,7 @@
 
 #include "cubie.h"
 #include "options.h"
+#include "summary.h"
 #include "tables.h"
 
 /* ---- algorithms --------------------------------------------------------- */
@@ -150,6 +151,10 @@ const char *cubie_option_kind(size_t i)
         return "tolerance";
     case CB_VALUES_ARCH:
         return "arch";
+    case CB_VALUES_VARIABLES:
+        return "names";
+    case CB_VALUES_INDICES:
+        return "indices";
     default:
         break;
     }
@@ -180,7 +185,7 @@ size_t cubie_option_n_choices(size_t i)
     case CB_VALUES_CONTROLLERS:
         return (size_t)CB_CTRL_COUNT;
     case CB_VALUES_OUTPUTS:
-        return (size_t)CB_OUT_COUNT;
+        return cubie_n_outputs(); /* and the metrics: cubie_metric_name */
     default:
         break;
     }
@@ -233,14 +238,22 @@ cubie_status cubie_option_find(const char *key, size_t *i)
 
 /* ---- outputs ------------------------------------------------------------ */
 
-static const cb_output_info *output_at(size_t i)
-{
-    return i < (size_t)CB_OUT_COUNT ? &cb_outputs[i] : NULL;
-}
-
+/* The values of output_types: the outputs with a row per save (they come
+ * first in outputs.def; the summary arrays follow, turned on by the
+ * metrics). */
 size_t cubie_n_outputs(void)
 {
-    return (size_t)CB_OUT_COUNT;
+    size_t n = 0;
+    while (n < (size_t)CB_OUT_COUNT &&
+           cb_outputs[n].cadence == CB_CADENCE_SAVE) {
+        n++;
+    }
+    return n;
+}
+
+static const cb_output_info *output_at(size_t i)
+{
+    return i < cubie_n_outputs() ? &cb_outputs[i] : NULL;
 }
 
 const char *cubie_output_name(size_t i)
@@ -269,6 +282,8 @@ const char *cubie_output_columns(size_t i)
     case CB_COLS_COUNTERS:
         return "counters";
     case CB_COLS_ONE:
+    case CB_COLS_STATE_SUMMARIES:
+    case CB_COLS_OBSERVABLE_SUMMARIES:
         break;
     }
     return o->label;
@@ -282,15 +297,50 @@ int cubie_output_nan_masked(size_t i)
 
 /* ---- summary metrics ---------------------------------------------------- */
 
-/* None yet: summaries (summarise_every) are not supported. When they are,
- * these read their table like the others. */
 size_t cubie_n_metrics(void)
 {
-    return 0;
+    return (size_t)CB_METRIC_COUNT;
+}
+
+static const cb_metric_info *metric_at(size_t i)
+{
+    return i < (size_t)CB_METRIC_COUNT ? &cb_metric_table[i] : NULL;
 }
 
 const char *cubie_metric_name(size_t i)
 {
-    (void)i;
-    return NULL;
+    const cb_metric_info *m = metric_at(i);
+    return m != NULL ? m->name : NULL;
+}
+
+int cubie_metric_has_parameter(size_t i)
+{
+    const cb_metric_info *m = metric_at(i);
+    return m != NULL ? m->param : -1;
+}
+
+int cubie_metric_n_outputs(size_t i)
+{
+    const cb_metric_info *m = metric_at(i);
+    return m != NULL ? m->outputs : -1;
+}
+
+const char *cubie_metric_outputs(size_t i)
+{
+    const cb_metric_info *m = metric_at(i);
+    return m != NULL ? m->labels : NULL;
+}
+
+cubie_status cubie_metric_find(const char *name, size_t *i)
+{
+    if (name == NULL || i == NULL) {
+        return CUBIE_E_ARG;
+    }
+    for (size_t k = 0; k < (size_t)CB_METRIC_COUNT; k++) {
+        if (strcmp(cb_metric_table[k].name, name) == 0) {
+            *i = k;
+            return CUBIE_OK;
+        }
+    }
+    return CUBIE_E_OPTION;
 }

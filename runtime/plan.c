@@ -253,6 +253,13 @@ static cubie_status plan_saves(const struct cubie_options *o,
                                cubie_error *err)
 {
     const double eps = k->is_double ? DBL_EPSILON : (double)FLT_EPSILON;
+    if (!k->saves) {
+        /* Summaries only: no row per save. */
+        p->save_every = p->duration;
+        p->n_saves = 0;
+        V(SAVE_EVERY) = p->save_every;
+        return CUBIE_OK;
+    }
     if (!cb_opt_is_set(o, CB_OPT_SAVE_EVERY)) {
         p->save_every = p->duration; /* initial and final rows */
         p->n_saves = 2;
@@ -288,6 +295,71 @@ static cubie_status plan_saves(const struct cubie_options *o,
     return CUBIE_OK;
 }
 
+/* The summary schedule, the original's rules: summarise_every S and
+ * sample_summaries_every ss; S unset: the duration, ss then duration/100;
+ * ss unset: S/10. A window holds N = S/ss samples (within 0.01 of a whole
+ * number); samples fall at t0 + settling_time + k ss, k >= 1; only
+ * complete windows are written. */
+static cubie_status plan_summaries(const struct cubie_options *o,
+                                   const cb_kernel_info *k, cb_plan *p,
+                                   cubie_error *err)
+{
+    if (!k->summaries) {
+        p->n_windows = 0;
+        return CUBIE_OK;
+    }
+    const bool has_s = cb_opt_is_set(o, CB_OPT_SUMMARISE_EVERY);
+    const bool has_ss = cb_opt_is_set(o, CB_OPT_SAMPLE_SUMMARIES_EVERY);
+    const double S = has_s ? cb_opt_num(o, CB_OPT_SUMMARISE_EVERY)
+                           : p->duration;
+    const double ss = has_ss ? cb_opt_num(o, CB_OPT_SAMPLE_SUMMARIES_EVERY)
+                      : has_s ? S / 10.0
+                              : p->duration / 100.0;
+    if (!(S > 0.0)) {
+        return cb_fail(err, CUBIE_E_OPTION, "summarise_every", 0,
+                       "option summarise_every: must be > 0, not %g", S);
+    }
+    if (!(ss > 0.0)) {
+        return cb_fail(err, CUBIE_E_OPTION, "sample_summaries_every", 0,
+                       "option sample_summaries_every: must be > 0, not %g",
+                       ss);
+    }
+    if (ss > S * (1.0 + 1e-12)) {
+        return cb_fail(err, CUBIE_E_OPTION, "sample_summaries_every", 0,
+                       "option sample_summaries_every: %g is longer than "
+                       "the summary window summarise_every = %g", ss, S);
+    }
+    const double ratio = S / ss;
+    const double n = round(ratio);
+    if (fabs(ratio - n) > 0.01) {
+        return cb_fail(err, CUBIE_E_OPTION, "summarise_every", 0,
+                       "option summarise_every: %g is not a whole number "
+                       "of sample intervals sample_summaries_every = %g "
+                       "(%.4g of them)", S, ss, ratio);
+    }
+    if (S > p->duration + p->dt_min) {
+        return cb_fail(err, CUBIE_E_OPTION, "summarise_every", 0,
+                       "option summarise_every: %g is longer than the "
+                       "duration %g (no complete window)", S, p->duration);
+    }
+    const double eps = k->is_double ? DBL_EPSILON : (double)FLT_EPSILON;
+    const double q = p->duration / ss;
+    const double samples = floor(q + fmin(4.0 * eps * q, 0.49));
+    if (samples > 16777216.0) {
+        return cb_fail(err, CUBIE_E_OPTION, "sample_summaries_every", 0,
+                       "option sample_summaries_every: %g samples are too "
+                       "many (at most 2^24)", samples);
+    }
+    p->sample_every = ss;
+    p->per_window = (int)n;
+    p->n_windows = (int)samples / p->per_window;
+    p->n_samples = p->n_windows * p->per_window;
+    V(SAMPLE_EVERY) = ss;
+    V(SAMPLES_PER_WINDOW) = (double)p->per_window;
+    V(N_SAMPLES) = (double)p->n_samples;
+    return CUBIE_OK;
+}
+
 /* Time must be able to advance: near t the kernel's times are spaced
  * t * 2^-52 apart in float64, about t * 2^-47 in a float32 kernel's
  * float pair. The span, the step (fixed) or the largest step (adaptive)
@@ -315,6 +387,9 @@ static cubie_status plan_time_range(const cb_kernel_info *k, bool adaptive,
         {adaptive ? "the largest step dt_max" : "the step dt",
          adaptive ? "dt_max" : "dt", adaptive ? V(DT_MAX) : V(DT)},
         {"the save interval save_every", "save_every", p->save_every},
+        {"the sample interval sample_summaries_every",
+         "sample_summaries_every",
+         k->summaries ? p->sample_every : p->save_every},
     };
     for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
         if (need[i].v < 4.0 * spacing) {
@@ -357,6 +432,7 @@ cubie_status cb_plan_make(const struct cubie_options *o,
     CB_TRY(plan_tolerances(o, k, p, err));
     CB_TRY(plan_solver(o, k, p, err));
     CB_TRY(plan_saves(o, k, p, err));
+    CB_TRY(plan_summaries(o, k, p, err));
     return plan_time_range(k, k->controller != CB_CTRL_FIXED, p, err);
 }
 

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "summary.h"
+
 static void free_names(char **names)
 {
     for (size_t i = 0; names != NULL && names[i] != NULL; i++) {
@@ -16,44 +18,98 @@ static void free_names(char **names)
     free(names);
 }
 
-/* The column names of an output array: each output written to it, in
- * table order, gives its columns' names. */
-static char **column_names(const struct cubie_system *sys,
-                           const cb_kernel_info *k, cb_karg a)
+/* A variable's name: state i, or observable i. */
+static const char *var_name(const struct cubie_system *sys, bool obs, int i)
 {
+    return obs ? sys->aux_names[sys->obs_aux[i]] : sys->state_names[i];
+}
+
+/* The legends of a summary array: for each summarised variable, in
+ * index order, "<variable> <output>" for each output of each metric. */
+static bool summary_names(const struct cubie_solver *s, bool obs,
+                          char **names, size_t *n)
+{
+    cb_metric_list ml;
+    cb_selection sel;
+    cubie_error err = {0};
+    if (cb_summary_metrics(cb_opt_text(s->opt, CB_OPT_OUTPUT_TYPES), &ml,
+                           &err) != CUBIE_OK ||
+        cb_select_variables(s->sys, s->opt, &sel, &err) != CUBIE_OK) {
+        cubie_error_clear(&err);
+        return false;
+    }
+    const cb_index_set *vars = obs ? &sel.summ_obs : &sel.summ_states;
+    bool ok = true;
+    for (int q = 0; ok && q < vars->n; q++) {
+        for (int i = 0; ok && i < ml.n; i++) {
+            for (int k = 0; ok && k < cb_metric_outputs(&ml.m[i]); k++) {
+                char out[48], name[600];
+                cb_metric_output_name(&ml.m[i], k, out, sizeof(out));
+                snprintf(name, sizeof(name), "%s %s",
+                         var_name(s->sys, obs, vars->idx[q]), out);
+                names[*n] = strdup(name);
+                ok = names[(*n)++] != NULL;
+            }
+        }
+    }
+    cb_selection_free(&sel);
+    return ok;
+}
+
+/* The column names of an output array: each output written to it, in
+ * table order, gives its columns' names (the saved variables only). */
+static char **column_names(const struct cubie_solver *s, cb_karg a)
+{
+    const struct cubie_system *sys = s->sys;
+    const cb_kernel_info *k = &s->out.info;
     char **names = calloc((size_t)k->cols[a] + 1, sizeof(char *));
+    cb_selection sel;
+    cubie_error err = {0};
+    if (names == NULL ||
+        cb_select_variables(sys, s->opt, &sel, &err) != CUBIE_OK) {
+        cubie_error_clear(&err);
+        free(names);
+        return NULL;
+    }
     size_t n = 0;
-    for (int o = 0; names != NULL && o < CB_OUT_COUNT; o++) {
+    bool ok = true;
+    for (int o = 0; ok && o < CB_OUT_COUNT; o++) {
         if (!k->out[o] || cb_outputs[o].array != a) {
             continue;
         }
-        int count = 1;
         switch (cb_outputs[o].cols) {
         case CB_COLS_STATES:
-            count = sys->n_states;
+        case CB_COLS_OBSERVABLES: {
+            const bool obs = cb_outputs[o].cols == CB_COLS_OBSERVABLES;
+            const cb_index_set *v = obs ? &sel.saved_obs : &sel.saved_states;
+            for (int i = 0; ok && i < v->n; i++) {
+                names[n] = strdup(var_name(sys, obs, v->idx[i]));
+                ok = names[n++] != NULL;
+            }
             break;
-        case CB_COLS_OBSERVABLES:
-            count = sys->n_obs;
-            break;
+        }
         case CB_COLS_COUNTERS:
-            count = CB_N_COUNTERS;
+            for (int i = 0; ok && i < CB_N_COUNTERS; i++) {
+                names[n] = strdup(cb_counter_names[i]);
+                ok = names[n++] != NULL;
+            }
             break;
         case CB_COLS_ONE:
+            names[n] = strdup(cb_outputs[o].label);
+            ok = names[n++] != NULL;
+            break;
+        case CB_COLS_STATE_SUMMARIES:
+        case CB_COLS_OBSERVABLE_SUMMARIES:
+            ok = summary_names(s, cb_outputs[o].cols ==
+                                      CB_COLS_OBSERVABLE_SUMMARIES,
+                               names, &n);
             break;
         }
-        for (int i = 0; i < count; i++) {
-            const char *name =
-                cb_outputs[o].cols == CB_COLS_STATES ? sys->state_names[i]
-                : cb_outputs[o].cols == CB_COLS_OBSERVABLES
-                    ? sys->aux_names[sys->obs_aux[i]]
-                : cb_outputs[o].cols == CB_COLS_COUNTERS ? cb_counter_names[i]
-                                                         : cb_outputs[o].label;
-            names[n] = strdup(name);
-            if (names[n++] == NULL) {
-                free_names(names);
-                return NULL;
-            }
-        }
+    }
+    cb_selection_free(&sel);
+    if (!ok) {
+        free_names(names);
+        return NULL;
     }
     return names;
 }
@@ -69,21 +125,25 @@ cubie_status cb_result_new(const struct cubie_solver *s, size_t n_runs,
     }
     r->n_runs = n_runs;
     r->n_saves = (size_t)p->n_saves;
+    r->n_windows = (size_t)p->n_windows;
     r->precision = k->is_double ? 8 : 4;
-    const size_t rows = r->n_runs * r->n_saves;
-    r->time = malloc(sizeof(double) * r->n_saves);
+    r->time = malloc(sizeof(double) * (r->n_saves + 1));
+    r->summary_time = malloc(sizeof(double) * (r->n_windows + 1));
     r->status = calloc(n_runs, sizeof(int32_t));
-    bool ok = r->time != NULL && r->status != NULL;
+    bool ok = r->time != NULL && r->summary_time != NULL && r->status != NULL;
     for (int a = 0; ok && a < CB_KARG_COUNT; a++) {
-        if (cb_kargs[a].dir != CB_DIR_OUT || cb_kargs[a].rows != CB_ROWS_SAVES ||
+        const bool per_save = cb_kargs[a].rows == CB_ROWS_SAVES;
+        if (cb_kargs[a].dir != CB_DIR_OUT ||
+            (!per_save && cb_kargs[a].rows != CB_ROWS_WINDOWS) ||
             (k->cols[a] == 0 && a != CB_KARG_STATE_OUT)) {
             continue; /* the state array is there even with no column */
         }
         const size_t sz = cb_kargs[a].elem == CB_ELEM_INT ? sizeof(int32_t)
                                                           : (size_t)r->precision;
+        r->rows[a] = per_save ? r->n_saves : r->n_windows;
         r->cols[a] = (size_t)k->cols[a];
-        r->data[a] = malloc(sz * rows * r->cols[a] + 8);
-        r->names[a] = column_names(s->sys, k, (cb_karg)a);
+        r->data[a] = malloc(sz * r->n_runs * r->rows[a] * r->cols[a] + 8);
+        r->names[a] = column_names(s, (cb_karg)a);
         ok = r->data[a] != NULL && r->names[a] != NULL;
     }
     if (!ok) {
@@ -92,6 +152,12 @@ cubie_status cb_result_new(const struct cubie_solver *s, size_t n_runs,
     }
     for (size_t i = 0; i < r->n_saves; i++) {
         r->time[i] = p->t0 + p->settle + (double)i * p->save_every;
+    }
+    /* Window w ends at its last sample, (w + 1) N samples in. */
+    for (size_t w = 0; w < r->n_windows; w++) {
+        r->summary_time[w] = p->t0 + p->settle +
+                             (double)((w + 1) * (size_t)p->per_window) *
+                                 p->sample_every;
     }
     snprintf(r->backend, sizeof(r->backend), "%s", s->backend);
     *out = r;
@@ -117,13 +183,13 @@ void cb_result_store(struct cubie_result *r, const cb_kernel_info *k,
                      void *const *chunk)
 {
     const bool d = k->is_double;
-    const size_t saves = r->n_saves;
     const int32_t *status = chunk[CB_KARG_STATUS_OUT];
     memcpy(r->status + r0, status, c * sizeof(int32_t));
     for (int a = 0; a < CB_KARG_COUNT; a++) {
         if (r->data[a] == NULL || r->cols[a] == 0) {
             continue;
         }
+        const size_t saves = r->rows[a]; /* saves or windows */
         const size_t cols = r->cols[a];
         const void *dev = chunk[a];
         if (cb_kargs[a].elem == CB_ELEM_INT) {
@@ -173,7 +239,9 @@ void cubie_result_free(struct cubie_result *r)
         free(r->data[a]);
         free_names(r->names[a]);
     }
+    cb_record_free(r->record);
     free(r->time);
+    free(r->summary_time);
     free(r->status);
     free(r);
 }
@@ -315,7 +383,7 @@ static int array_karg(const struct cubie_result *r, size_t i)
             return a;
         }
     }
-    return -3;
+    return r->n_windows > 0 && n == i ? -4 : -3; /* -4: summary_time */
 }
 
 size_t cubie_result_n_arrays(const struct cubie_result *r)
@@ -323,11 +391,11 @@ size_t cubie_result_n_arrays(const struct cubie_result *r)
     if (r == NULL) {
         return 0;
     }
-    size_t n = 3;
+    size_t n = 3 + (r->n_windows > 0);
     for (int a = 0; a < CB_KARG_COUNT; a++) {
         n += a != CB_KARG_STATE_OUT && r->data[a] != NULL;
     }
-    return n;
+    return n + cb_record_n_arrays(r->record); /* the inputs come last */
 }
 
 cubie_status cubie_result_array(const struct cubie_result *r, size_t i,
@@ -337,11 +405,23 @@ cubie_status cubie_result_array(const struct cubie_result *r, size_t i,
         return CUBIE_E_ARG;
     }
     memset(out, 0, sizeof(*out));
+    const size_t n_own = cubie_result_n_arrays(r) -
+                         cb_record_n_arrays(r->record);
+    if (i >= n_own) {
+        return cb_record_array(r->record, i - n_own, out);
+    }
     const int a = array_karg(r, i);
     if (a == -2) {
         *out = (cubie_array){.name = "time", .data = r->time, .descr = "<f8",
                              .elem_size = 8, .ndim = 1,
                              .shape = {r->n_saves}, .axes = "save",
+                             .column = ""};
+        return CUBIE_OK;
+    }
+    if (a == -4) {
+        *out = (cubie_array){.name = "summary_time", .data = r->summary_time,
+                             .descr = "<f8", .elem_size = 8, .ndim = 1,
+                             .shape = {r->n_windows}, .axes = "window",
                              .column = ""};
         return CUBIE_OK;
     }
@@ -359,7 +439,7 @@ cubie_status cubie_result_array(const struct cubie_result *r, size_t i,
     out->elem_size = is_int ? 4 : (size_t)r->precision;
     out->ndim = 3;
     out->shape[0] = r->n_runs;
-    out->shape[1] = r->n_saves;
+    out->shape[1] = r->rows[a];
     out->shape[2] = r->cols[a];
     out->column = cb_kargs[a].column;
     out->column_names = (const char *const *)r->names[a];
@@ -368,7 +448,7 @@ cubie_status cubie_result_array(const struct cubie_result *r, size_t i,
     return CUBIE_OK;
 }
 
-static const char *array_names[CB_KARG_COUNT + 3];
+static const char *array_names[CB_KARG_COUNT + 6];
 static pthread_once_t array_names_once = PTHREAD_ONCE_INIT;
 
 static void list_array_names(void)
@@ -383,6 +463,9 @@ static void list_array_names(void)
             array_names[n++] = cb_kargs[a].result;
         }
     }
+    array_names[n++] = "summary_time";
+    array_names[n++] = "inits"; /* the run's inputs (record.c) */
+    array_names[n++] = "params";
     array_names[n] = NULL;
 }
 

@@ -59,6 +59,8 @@ static size_t karg_elems(const cb_kernel_info *k, const cb_plan *p,
         return cols * c;
     case CB_ROWS_SAVES:
         return cols * c * (size_t)p->n_saves;
+    case CB_ROWS_WINDOWS:
+        return cols * c * (size_t)p->n_windows;
     default:
         return cols;
     }
@@ -149,12 +151,13 @@ static void fill_input(cb_karg a, const cb_kernel_info *k, const cb_plan *p,
     }
 }
 
-/* Per-save outputs start as NaN (reals) or 0 (ints): the rows a failed
- * run never reaches read so, not as garbage. */
+/* Per-save and per-window outputs start as NaN (reals) or 0 (ints): the
+ * rows a failed run never reaches read so, not as garbage. */
 static void prefill_output(cb_karg a, const cb_kernel_info *k, size_t elems,
                            cb_launch *l)
 {
-    if (cb_kargs[a].rows != CB_ROWS_SAVES) {
+    if (cb_kargs[a].rows != CB_ROWS_SAVES &&
+        cb_kargs[a].rows != CB_ROWS_WINDOWS) {
         return;
     }
     if (cb_kargs[a].elem == CB_ELEM_INT) {
@@ -313,11 +316,14 @@ cubie_status cubie_run(struct cubie_solver *s, const cubie_batch *in,
     if (st == CUBIE_OK) {
         st = chunk_runs(s, o, &p, in->n_runs, &m, err);
     }
-    cb_options_free(o);
     struct cubie_result *r = NULL;
     if (st == CUBIE_OK) {
         st = cb_result_new(s, in->n_runs, &p, &r, err);
     }
+    if (st == CUBIE_OK) { /* the inputs and every option as they ran */
+        st = cb_record_make(s, o, &p, in, &r->record, err);
+    }
+    cb_options_free(o);
     if (st == CUBIE_OK) {
         st = run_chunks(s, in, &p, m, r, err);
     }

@@ -1,10 +1,11 @@
 // Start of loop.cu.
 // The integration loop of one run: read its inputs, step from t0 to
 // t0 + settling_time + duration, truncate steps to land exactly on save
-// times, write saves (run index fastest, so GPU writes coalesce), and
-// return the run's status bits. Markers @...@ are filled by the generator
-// (gen/loop.c): each buffer comes from the registry with a literal offset,
-// and each function takes only the arguments its body uses.
+// (and summary sample) times, write saves and summary windows (run index
+// fastest, so GPU writes coalesce), and return the run's status bits.
+// Markers @...@ are filled by the generator (gen/loop.c): each buffer
+// comes from the registry with a literal offset, and each function takes
+// only the arguments its body uses.
 CB_DEVFN int cb_loop(/* @PARAMS cb_loop@ */)
 {
     /* @BUFFERS@ */
@@ -28,7 +29,7 @@ CB_DEVFN int cb_loop(/* @PARAMS cb_loop@ */)
     int accepted = 0; // no accepted step yet: nothing to carry over (FSAL)
     int steps = 0;
     int stalled = 0;
-    while (save_idx < n_saves) {
+    while (/* @LOOP_MORE@ */) {
         if (steps >= max_steps) {
             status |= CB_RUN_MAX_STEPS;
             break;
@@ -40,7 +41,7 @@ CB_DEVFN int cb_loop(/* @PARAMS cb_loop@ */)
         // before a save take the general path below.
         {
             const real h = dt[0];
-            const real n_fit = cb_time_sub(next_save, t) / h;
+            const real n_fit = cb_time_sub(/* @NEXT_EVENT@ */, t) / h;
             const int room = max_steps - steps;
             int burst = 0;
             if (n_fit >= (real)2) {
@@ -80,15 +81,10 @@ CB_DEVFN int cb_loop(/* @PARAMS cb_loop@ */)
             }
         }
 #endif
-        // Truncate the step to land on the next save time; a step within
-        // a hair of it is stretched instead, so no sliver step follows.
-        real dt_eff = dt[0];
-        int do_save = 0;
-        const real to_save = cb_time_sub(next_save, t);
-        if (to_save <= dt_eff * CB_EVENT_STRETCH) {
-            dt_eff = to_save;
-            do_save = 1;
-        }
+        // Truncate the step to land on the next save (or sample) time; a
+        // step within a hair of it is stretched instead, so no sliver
+        // step follows.
+        /* @LOOP_EVENTS@ */
         const int step_status = /* @STEP_CALL dt_eff; cb_time_real(t); accepted@ */;
         steps++;
         /* @LOOP_CONTROL@ */
@@ -97,7 +93,7 @@ CB_DEVFN int cb_loop(/* @PARAMS cb_loop@ */)
             continue;
         }
         /* @LOOP_ACCEPTED@ */
-        const cb_time t_new = do_save ? next_save : cb_time_add(t, dt_eff);
+        /* @NEW_TIME@ */
         stalled = cb_time_sub(t_new, t) > (real)0 ? 0 : stalled + 1;
         if (stalled >= 2) {
             status |= CB_RUN_STAGNATION;
@@ -118,6 +114,7 @@ CB_DEVFN int cb_loop(/* @PARAMS cb_loop@ */)
             save_idx++;
             next_save = cb_time_mul_add(t_save0, (real)save_idx, save_every);
         }
+        /* @LOOP_SAMPLE@ */
     }
     return status;
 }

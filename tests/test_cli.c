@@ -397,8 +397,8 @@ static void a_grid_run_should_write_arrays_manifest_and_kernel(void **state)
     char names[256];
     list_dir(f->out, names, sizeof(names));
     assert_string_equal(names,
-                        "kernel.cu,manifest.json,state.npy,status.npy,"
-                        "time.npy");
+                        "inits.npy,kernel.cu,manifest.json,params.npy,"
+                        "state.npy,status.npy,time.npy");
     list_dir(f->work, names, sizeof(names));
     assert_string_equal(names, "out"); /* no temporary sibling left */
 
@@ -470,7 +470,8 @@ static void a_grid_run_should_write_arrays_manifest_and_kernel(void **state)
     assert_int_equal(cJSON_GetArrayItem(shape, 2)->valueint, 3);
     const cJSON *settings = cJSON_GetObjectItemCaseSensitive(m, "settings");
     assert_string_equal(json_str(settings, "precision"), "float64");
-    assert_string_equal(json_str(settings, "dt"), "0.001");
+    const cJSON *dt = cJSON_GetObjectItemCaseSensitive(settings, "dt");
+    assert_true(cJSON_IsNumber(dt) && dt->valuedouble == 0.001);
     const cJSON *failed = cJSON_GetObjectItemCaseSensitive(m, "failed_runs");
     assert_true(cJSON_IsNumber(failed) && failed->valuedouble == 0.0);
     cJSON_Delete(m);
@@ -998,8 +999,8 @@ static void an_out_folder_with_a_trailing_slash_should_work(void **state)
     char names[512];
     list_dir(f->out, names, sizeof(names));
     assert_string_equal(names,
-                        "kernel.cu,manifest.json,state.npy,status.npy,"
-                        "time.npy");
+                        "inits.npy,kernel.cu,manifest.json,params.npy,"
+                        "state.npy,status.npy,time.npy");
 }
 
 /* ---- numpy reads the files -------------------------------------------- */
@@ -1085,7 +1086,9 @@ static void every_command_should_answer_help_with_its_usage_and_exit_codes(
     fixture *f = *state;
     const char *codes[] = {"exit codes: 0 ok, 1 usage, 2 bad spec/option/"
                            "run file,",
-                           "3 compile or backend failure, 4 file error\n"};
+                           "3 compile or backend failure, 4 file error,\n"
+                           "            5 some runs failed (outputs still "
+                           "written)\n"};
     for (size_t i = 0; i < sizeof(command_names) / sizeof(*command_names);
          i++) {
         const char *name = command_names[i];
@@ -1297,7 +1300,18 @@ static void list_should_print_the_rows_of_the_library_tables(void **state)
     assert_row(line_of(f->stdout_text, "time"), time_row, 3);
 
     cli_ok(f, "list metrics");
-    assert_contains(f->stdout_text, "no summary metrics yet");
+    assert_true(cubie_n_metrics() == 18);
+    for (size_t i = 0; i < cubie_n_metrics(); i++) {
+        char name[64];
+        snprintf(name, sizeof(name), "%s%s", cubie_metric_name(i),
+                 cubie_metric_has_parameter(i) ? "[n]" : "");
+        const char *cells[] = {cubie_metric_outputs(i)};
+        assert_row(line_of(f->stdout_text, name), cells, 1);
+    }
+    const char *peaks[] = {"peaks_1 .. peaks_n (times)"};
+    assert_row(line_of(f->stdout_text, "peaks[n]"), peaks, 1);
+    const char *ms[] = {"mean std rms"};
+    assert_row(line_of(f->stdout_text, "mean_std_rms"), ms, 1);
 }
 
 /* ---- the listing API ---------------------------------------------------- */
@@ -1355,7 +1369,7 @@ static void the_listing_api_should_agree_with_the_options(void **state)
     assert_int_equal(cubie_algorithm_is_implicit(na), -1);
 
     const char *kinds[] = {"number", "integer", "bool", "choice", "list",
-                           "tolerance", "arch"};
+                           "tolerance", "arch", "names", "indices"};
     for (size_t i = 0; i < cubie_n_options(); i++) {
         const char *key = cubie_option_key(i);
         assert_int_equal(cubie_option_find(key, &at), CUBIE_OK);
@@ -1426,8 +1440,24 @@ static void the_listing_api_should_agree_with_the_options(void **state)
     assert_int_equal(cubie_output_nan_masked(0), 1); /* state */
     assert_null(cubie_output_name(cubie_n_outputs()));
 
-    assert_int_equal(cubie_n_metrics(), 0);
-    assert_null(cubie_metric_name(0));
+    /* Every metric is a value of output_types: its name, or name[n]. */
+    assert_int_equal(cubie_n_metrics(), 18);
+    for (size_t i = 0; i < cubie_n_metrics(); i++) {
+        char v[64];
+        snprintf(v, sizeof(v), "state,%s%s", cubie_metric_name(i),
+                 cubie_metric_has_parameter(i) == 1 ? "[2]" : "");
+        tu_ok(cubie_options_set(o, "output_types", v, &err), &err);
+        assert_true(cubie_metric_n_outputs(i) >= 0);
+        assert_non_null(cubie_metric_outputs(i));
+    }
+    assert_int_equal(cubie_metric_find("peaks", &at), CUBIE_OK);
+    assert_int_equal(cubie_metric_has_parameter(at), 1);
+    assert_int_equal(cubie_metric_n_outputs(at), 0); /* n: the parameter */
+    assert_int_equal(cubie_metric_find("mean_std_rms", &at), CUBIE_OK);
+    assert_int_equal(cubie_metric_n_outputs(at), 3);
+    assert_string_equal(cubie_metric_outputs(at), "mean std rms");
+    assert_null(cubie_metric_name(cubie_n_metrics()));
+    assert_int_equal(cubie_metric_has_parameter(cubie_n_metrics()), -1);
     cubie_options_free(o);
 }
 
@@ -1907,6 +1937,469 @@ static void a_kill_at_any_moment_should_leave_the_old_or_the_new_output(
     }
 }
 
+/* ---- what a run was given, and running it again ----------------------- */
+
+/* Two files hold the same bytes. */
+static void assert_same_file(const char *a, const char *b)
+{
+    size_t la = 0, lb = 0;
+    char *x = read_all(a, &la), *y = read_all(b, &lb);
+    if (x == NULL || y == NULL) {
+        fail_msg("cannot read %s or %s", a, b);
+    }
+    if (la != lb || memcmp(x, y, la) != 0) {
+        fail_msg("%s and %s differ (%zu and %zu bytes)", a, b, la, lb);
+    }
+    free(x);
+    free(y);
+}
+
+/* A number, a list of n numbers, a string, a boolean in the settings. */
+static double setting_number(const cJSON *set, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(set, key);
+    if (!cJSON_IsNumber(v)) {
+        fail_msg("settings.%s is not a JSON number", key);
+    }
+    return v->valuedouble;
+}
+
+static const cJSON *setting_list(const cJSON *set, const char *key, int n)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(set, key);
+    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) != n) {
+        fail_msg("settings.%s is not a JSON list of %d", key, n);
+    }
+    return v;
+}
+
+static bool setting_bool(const cJSON *set, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(set, key);
+    if (!cJSON_IsBool(v)) {
+        fail_msg("settings.%s is not a JSON boolean", key);
+    }
+    return cJSON_IsTrue(v);
+}
+
+/* Column names of an array in the manifest, comma-separated. */
+static void array_names_of(const cJSON *m, const char *array, char *buf,
+                           size_t n)
+{
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(m, "arrays"), array);
+    const cJSON *names = cJSON_GetObjectItemCaseSensitive(a, "names");
+    assert_true(cJSON_IsArray(names));
+    size_t used = 0;
+    buf[0] = '\0';
+    const cJSON *e;
+    cJSON_ArrayForEach(e, names)
+    {
+        assert_true(cJSON_IsString(e));
+        used += (size_t)snprintf(buf + used, n - used, "%s%s",
+                                 used ? "," : "", e->valuestring);
+    }
+}
+
+#define ADAPTIVE_GRID_ARGS                                                  \
+    "run %s --set backend=host --set precision=float64 "                    \
+    "--set algorithm=dopri54 --set save_every=0.25 --grid rho=0:28:3 "      \
+    "--grid x=1:2:2 --out out"
+
+/* Every run's inputs are written (inits.npy, params.npy, their column
+ * names in the manifest), and the manifest holds every setting typed, as
+ * it ran: the step controller the method's family chose, dt and its
+ * bounds as numbers, tolerances as one number per state, booleans as
+ * booleans, nothing "default" or "auto". */
+static void a_run_should_record_its_inputs_and_every_setting_as_it_ran(
+    void **state)
+{
+    fixture *f = *state;
+    cli_ok(f, ADAPTIVE_GRID_ARGS, f->spec);
+    npy in, pa;
+    load_out(f, NULL, "inits.npy", &in);
+    load_out(f, NULL, "params.npy", &pa);
+    assert_string_equal(in.descr, "<f8");
+    assert_int_equal(in.ndim, 2);
+    assert_int_equal(in.shape[0], 6);
+    assert_int_equal(in.shape[1], 3);
+    assert_string_equal(pa.descr, "<f8");
+    assert_int_equal(pa.ndim, 2);
+    assert_int_equal(pa.shape[0], 6);
+    assert_int_equal(pa.shape[1], 1);
+    /* rho varies slowest: (0, 1), (0, 2), (14, 1), ...; y, z the spec's */
+    for (size_t r = 0; r < 6; r++) {
+        assert_true(npy_f8(&pa, r) == 14.0 * (double)(r / 2));
+        assert_true(npy_f8(&in, 3 * r) == 1.0 + (double)(r % 2));
+        assert_true(npy_f8(&in, 3 * r + 1) == 0.0);
+        assert_true(npy_f8(&in, 3 * r + 2) == 0.0);
+    }
+    npy_free(&in);
+    npy_free(&pa);
+
+    cJSON *m = load_manifest(f->out);
+    char names[256];
+    array_names_of(m, "inits", names, sizeof(names));
+    assert_string_equal(names, "x,y,z");
+    array_names_of(m, "params", names, sizeof(names));
+    assert_string_equal(names, "rho");
+    const cJSON *arrays = cJSON_GetObjectItemCaseSensitive(m, "arrays");
+    assert_string_equal(
+        json_str(cJSON_GetObjectItemCaseSensitive(arrays, "params"), "axes"),
+        "run, parameter");
+    assert_contains(json_str(m, "spec_json"), "\"name\": \"lorenz\"");
+
+    const cJSON *set = cJSON_GetObjectItemCaseSensitive(m, "settings");
+    assert_true(cJSON_IsObject(set));
+    assert_string_equal(json_str(set, "algorithm"), "dormand-prince-54");
+    assert_string_equal(json_str(set, "step_controller"), "pi");
+    assert_string_equal(json_str(set, "backend"), "host");
+    assert_string_equal(json_str(set, "precision"), "float64");
+    assert_string_equal(json_str(set, "preconditioner_type"), "neumann");
+    /* adaptive without dt: sqrt(dt_min dt_max) within 1e-6 and 1 */
+    assert_true(setting_number(set, "dt_min") == 1e-6);
+    assert_true(setting_number(set, "dt_max") == 1.0);
+    assert_true(setting_number(set, "dt") == sqrt(1e-6));
+    assert_true(setting_number(set, "save_every") == 0.25);
+    assert_true(setting_number(set, "kp") == 0.7);
+    assert_true(setting_number(set, "ki") == -0.4);
+    assert_true(setting_number(set, "safety") == 0.9);
+    assert_true(setting_number(set, "max_gain") == 10.0);
+    assert_true(setting_number(set, "max_steps") == 100000000.0);
+    assert_true(setting_number(set, "newton_max_iters") == 100.0);
+    for (int i = 0; i < 3; i++) {
+        const cJSON *atol = setting_list(set, "atol", 3);
+        const cJSON *natol = setting_list(set, "newton_atol", 3);
+        assert_true(cJSON_GetArrayItem(atol, i)->valuedouble == 1e-6);
+        assert_true(cJSON_GetArrayItem(natol, i)->valuedouble == 1e-7);
+    }
+    const cJSON *outs = setting_list(set, "output_types", 1);
+    assert_string_equal(cJSON_GetArrayItem(outs, 0)->valuestring, "state");
+    assert_true(setting_bool(set, "nan_error_trajectories"));
+    assert_true(setting_bool(set, "cache"));
+    assert_false(setting_bool(set, "lineinfo"));
+    assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(set,
+                                                              "memory_cap")));
+    assert_string_equal(json_str(set, "state_location"), "local");
+    /* Every option of the listing is there, and no value is a stand-in
+     * ("auto", "default"): none of the options has a value of that name. */
+    for (size_t i = 0; i < cubie_n_options(); i++) {
+        const char *key = cubie_option_key(i);
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(set, key);
+        if (v == NULL) {
+            fail_msg("settings.%s is missing", key);
+        }
+        if (cJSON_IsString(v) && (strcmp(v->valuestring, "default") == 0 ||
+                                  strcmp(v->valuestring, "auto") == 0)) {
+            fail_msg("settings.%s reads \"%s\"", key, v->valuestring);
+        }
+    }
+    cJSON_Delete(m);
+}
+
+/* `cubie run --from` runs again what a manifest records, into another
+ * folder: the same states, times, status and kernel byte for byte, the
+ * same settings; --set overrides one setting. */
+static void a_rerun_from_the_manifest_should_reproduce_it_byte_for_byte(
+    void **state)
+{
+    fixture *f = *state;
+    cli_ok(f, ADAPTIVE_GRID_ARGS, f->spec);
+    cli_ok(f, "run --from out/manifest.json --out again");
+    assert_contains(f->stdout_text, "lorenz: 6 runs x 5 saves x 3 states");
+    const char *files[] = {"state.npy",  "time.npy",   "status.npy",
+                           "inits.npy",  "params.npy", "kernel.cu"};
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        char a[900], b[900];
+        snprintf(a, sizeof(a), "%s/%s", f->out, files[i]);
+        snprintf(b, sizeof(b), "%s/again/%s", f->work, files[i]);
+        assert_same_file(a, b);
+    }
+    char again[900];
+    snprintf(again, sizeof(again), "%s/again", f->work);
+    cJSON *m1 = load_manifest(f->out), *m2 = load_manifest(again);
+    assert_true(cJSON_Compare(
+        cJSON_GetObjectItemCaseSensitive(m1, "settings"),
+        cJSON_GetObjectItemCaseSensitive(m2, "settings"), true));
+    assert_string_equal(json_str(m2, "spec_json"), json_str(m1, "spec_json"));
+    assert_string_equal(json_str(m2, "spec"), json_str(m1, "spec"));
+    assert_string_equal(json_str(m2, "rerun_of"), "out/manifest.json");
+    cJSON_Delete(m1);
+    cJSON_Delete(m2);
+
+    /* The folder names its manifest too; --set overrides a setting. */
+    cli_ok(f, "run --from out --set duration=0.5 --out shorter");
+    npy tm;
+    char dir[700];
+    snprintf(dir, sizeof(dir), "%s/shorter", f->work);
+    load_out(f, dir, "time.npy", &tm);
+    assert_int_equal(tm.shape[0], 3); /* 0, 0.25, 0.5 */
+    assert_true(npy_f8(&tm, 2) == 0.5);
+    npy_free(&tm);
+    /* A float32 run with a runs file reruns to the same bytes too. */
+    char csv[800];
+    snprintf(csv, sizeof(csv), "%s/runs.csv", f->work);
+    write_text(csv, "z,y\n0.5,1\n1.5,-2\n");
+    cli_ok(f, "run %s --set backend=host --set algorithm=rk4 --set dt=0.01 "
+              "--runs runs.csv --out f32", f->spec);
+    cli_ok(f, "run --from f32/manifest.json --out f32again");
+    char a[900], b[900];
+    snprintf(a, sizeof(a), "%s/f32/state.npy", f->work);
+    snprintf(b, sizeof(b), "%s/f32again/state.npy", f->work);
+    assert_same_file(a, b);
+    npy st;
+    snprintf(dir, sizeof(dir), "%s/f32again", f->work);
+    load_out(f, dir, "state.npy", &st);
+    assert_string_equal(st.descr, "<f4");
+    assert_true(npy_f4(&st, 1) == 1.0f && npy_f4(&st, 2) == 0.5f);
+    npy_free(&st);
+}
+
+/* A rerun reads only what cubie wrote: anything else is refused with a
+ * message that says what was expected, before anything is compiled. */
+static void a_rerun_should_refuse_inputs_cubie_did_not_write(void **state)
+{
+    fixture *f = *state;
+    cli_ok(f, "run %s --set backend=host --grid rho=0:28:2 --out out",
+           f->spec);
+    char p[900];
+    /* A params file that is not a .npy file. */
+    snprintf(p, sizeof(p), "%s/params.npy", f->out);
+    write_text(p, "rho\n0\n28\n");
+    cli(f, "run --from out/manifest.json --out again");
+    assert_int_equal(f->rc, 2);
+    assert_contains(f->stderr_text, "params.npy: not an array as cubie "
+                                    "writes them");
+    /* float32 in place of float64 (status.npy is int32: refused too). */
+    cubie_error err = {0};
+    const float f4[2] = {0.0f, 28.0f};
+    const size_t shape[2] = {2, 1};
+    tu_ok(cubie_write_npy(p, "<f4", shape, 2, f4, 4, &err), &err);
+    cli(f, "run --from out --out again");
+    assert_int_equal(f->rc, 2);
+    assert_contains(f->stderr_text, "float64 '<f8'");
+    /* The right type in the wrong shape. */
+    const double f8[3] = {0.0, 14.0, 28.0};
+    const size_t wrong[2] = {3, 1};
+    tu_ok(cubie_write_npy(p, "<f8", wrong, 2, f8, 8, &err), &err);
+    cli(f, "run --from out --out again");
+    assert_int_equal(f->rc, 2);
+    assert_contains(f->stderr_text, "params.npy: shape (3, 1), expected "
+                                    "(2, 1)");
+    /* No inputs at all: a file error. */
+    remove(p);
+    cli(f, "run --from out --out again");
+    assert_int_equal(f->rc, 4);
+    assert_contains(f->stderr_text, "cannot read");
+    assert_contains(f->stderr_text, "params.npy: No such file");
+    /* A manifest without the spec's text (an older cubie's). */
+    snprintf(p, sizeof(p), "%s/old.json", f->work);
+    write_text(p, "{\"spec\": \"lorenz.json\", \"settings\": {}}");
+    cli(f, "run --from old.json --out again");
+    assert_int_equal(f->rc, 2);
+    assert_contains(f->stderr_text, "old.json: no spec_json");
+    /* A setting this cubie does not know. */
+    write_text(p, "{\"spec_json\": \"{\\\"states\\\": {\\\"x\\\": 1}, "
+                  "\\\"equations\\\": [\\\"dx = -x\\\"]}\", "
+                  "\"settings\": {\"warp_factor\": 9}}");
+    cli(f, "run --from old.json --out again");
+    assert_int_equal(f->rc, 2);
+    assert_contains(f->stderr_text, "old.json: settings.warp_factor: ");
+    /* --from reruns the manifest's spec and runs. */
+    cli(f, "run %s --from out", f->spec);
+    assert_int_equal(f->rc, 1);
+    assert_contains(f->stderr_text, "give no SPEC");
+    cli(f, "run --from out --grid rho=0:1:2");
+    assert_int_equal(f->rc, 1);
+    char names[256];
+    list_dir(f->work, names, sizeof(names));
+    assert_string_equal(names, "old.json,out"); /* nothing else written */
+}
+
+/* dx = x^2 from x(0) = x0 blows up at t = 1 / x0: of x0 = 0.1, 1, 2,
+ * 0.2 over t in [0, 2] the middle two fail (a non-finite state). */
+static const char blowup_spec[] =
+    "{\"name\": \"blowup\", \"states\": {\"x\": 0.1}, "
+    "\"equations\": [\"dx = x * x\"]}";
+
+/* When runs fail, every output is still written, the failures are
+ * counted per status bit on stderr (a run carrying several bits counts
+ * under each) and the exit code is 5. */
+static void failed_runs_should_write_the_outputs_and_exit_5(void **state)
+{
+    fixture *f = *state;
+    char p[900];
+    snprintf(p, sizeof(p), "%s/blowup.json", f->work);
+    write_text(p, blowup_spec);
+    snprintf(p, sizeof(p), "%s/runs.csv", f->work);
+    write_text(p, "x\n0.1\n1\n2\n0.2\n");
+    cli(f, "run blowup.json --set backend=host --set precision=float64 "
+           "--set algorithm=rk4 --set dt=0.01 --set duration=2 "
+           "--runs runs.csv --out out");
+    assert_int_equal(f->rc, 5);
+    assert_string_equal(f->stderr_text, "cubie: 2 of 4 runs failed: "
+                                        "2 runs: nonfinite_state (512)\n");
+    assert_contains(f->stdout_text, "wrote out:");
+    npy ss, st, in;
+    load_out(f, NULL, "status.npy", &ss);
+    load_out(f, NULL, "state.npy", &st);
+    load_out(f, NULL, "inits.npy", &in);
+    const int32_t want[4] = {0, 512, 512, 0};
+    for (size_t r = 0; r < 4; r++) {
+        assert_int_equal(npy_i4(&ss, r), want[r]);
+        /* failed runs read NaN (nan_error_trajectories) */
+        assert_int_equal(isnan(npy_f8(&st, 2 * r + 1)), want[r] != 0);
+    }
+    /* x(2) = x0 / (1 - 2 x0) for the runs that lived */
+    assert_true(fabs(npy_f8(&st, 1) - 0.125) < 1e-9);
+    assert_true(fabs(npy_f8(&st, 7) - 1.0 / 3.0) < 1e-9);
+    assert_true(npy_f8(&in, 2) == 2.0);
+    npy_free(&ss);
+    npy_free(&st);
+    npy_free(&in);
+    npy pa;
+    load_out(f, NULL, "params.npy", &pa); /* no parameters: (4, 0) */
+    assert_int_equal(pa.ndim, 2);
+    assert_int_equal(pa.shape[0], 4);
+    assert_int_equal(pa.shape[1], 0);
+    npy_free(&pa);
+    cJSON *m = load_manifest(f->out);
+    const cJSON *failed = cJSON_GetObjectItemCaseSensitive(m, "failed_runs");
+    assert_true(cJSON_IsNumber(failed) && failed->valuedouble == 2.0);
+    const cJSON *by =
+        cJSON_GetObjectItemCaseSensitive(m, "failed_runs_by_status");
+    assert_int_equal(cJSON_GetArraySize(by), 1);
+    assert_true(cJSON_GetObjectItemCaseSensitive(by, "nonfinite_state")
+                    ->valuedouble == 2.0);
+    cJSON_Delete(m);
+
+    /* Two bits in one batch: the blown-up runs stop at their non-finite
+     * state before 150 steps, the others at 150 steps (of 200). Without
+     * --out too, even under -q. */
+    cli(f, "run blowup.json --set backend=host --set precision=float64 "
+           "--set algorithm=rk4 --set dt=0.01 --set duration=2 "
+           "--set max_steps=150 --runs runs.csv -q");
+    assert_int_equal(f->rc, 5);
+    assert_string_equal(f->stderr_text,
+                        "cubie: 4 of 4 runs failed: 2 runs: max_steps (32); "
+                        "2 runs: nonfinite_state (512)\n");
+    /* A rerun of a failed batch fails alike. */
+    cli(f, "run --from out --out again");
+    assert_int_equal(f->rc, 5);
+    char a[900], b[900];
+    snprintf(a, sizeof(a), "%s/status.npy", f->out);
+    snprintf(b, sizeof(b), "%s/again/status.npy", f->work);
+    assert_same_file(a, b);
+}
+
+/* --out is checked before anything is compiled or run: a folder that
+ * cannot be created, or one in the way, is exit 4 at once (here before
+ * the compile would have refused the options, exit 2). */
+static void an_out_folder_that_cannot_be_written_should_fail_first(
+    void **state)
+{
+    fixture *f = *state;
+    /* pi needs an error estimate: euler's compile fails (exit 2). */
+    const char *bad = "--set backend=host --set algorithm=euler "
+                      "--set step_controller=pi";
+    cli(f, "run %s %s --out out", f->spec, bad);
+    assert_int_equal(f->rc, 2);
+    assert_contains(f->stderr_text, "step_controller");
+    cli(f, "run %s %s --out missing/out", f->spec, bad);
+    assert_int_equal(f->rc, 4);
+    assert_contains(f->stderr_text, "--out missing/out: cannot create "
+                                    "missing/out.tmp-");
+    assert_null(strstr(f->stderr_text, "step_controller"));
+    char p[900];
+    snprintf(p, sizeof(p), "%s/afile", f->work);
+    write_text(p, "data\n");
+    cli(f, "run %s %s --out afile/out", f->spec, bad);
+    assert_int_equal(f->rc, 4);
+    assert_contains(f->stderr_text, "Not a directory");
+    cli(f, "run %s %s --out afile", f->spec, bad);
+    assert_int_equal(f->rc, 4);
+    assert_contains(f->stderr_text, "afile exists and is not a cubie output "
+                                    "folder");
+    char names[256];
+    list_dir(f->work, names, sizeof(names));
+    assert_string_equal(names, "afile"); /* nothing left behind */
+}
+
+/* A summaries-only run writes state_summaries.npy (run, window, column)
+ * in the run precision with its legend in the manifest, summary_time.npy
+ * (each window's end), no trajectory, and bytes that grow with windows,
+ * not with steps; a rerun from its manifest gives the same files. */
+static void summaries_should_be_written_with_their_legend(void **state)
+{
+    fixture *f = *state;
+    static const char *const steps[] = {"0.001", "0.0001"};
+    off_t sizes[2] = {0, 0};
+    for (int k = 0; k < 2; k++) {
+        cli_ok(f, "run %s --set backend=host --set algorithm=rk4 "
+                  "--set dt=%s --set output_types=mean,max,peaks[2] "
+                  "--set summarise_every=0.25 --set sample_summaries_every=0.01 "
+                  "--set summarise_variables=z,x --grid rho=20:28:3 --out out",
+               f->spec, steps[k]);
+        assert_contains(f->stdout_text, "3 runs x 4 summary windows");
+        npy sm, tm;
+        load_out(f, NULL, "state_summaries.npy", &sm);
+        load_out(f, NULL, "summary_time.npy", &tm);
+        assert_string_equal(sm.descr, "<f4"); /* float32, the default */
+        assert_int_equal(sm.ndim, 3);
+        assert_int_equal(sm.shape[0], 3);
+        assert_int_equal(sm.shape[1], 4);
+        assert_int_equal(sm.shape[2], 8); /* x, z: mean, max, 2 peaks */
+        assert_int_equal(tm.shape[0], 4);
+        for (size_t w = 0; w < 4; w++) {
+            assert_true(fabs(npy_f8(&tm, w) - 0.25 * (double)(w + 1)) <
+                        1e-12);
+        }
+        for (size_t i = 0; i < 3 * 4; i++) { /* mean <= max */
+            assert_true(npy_f4(&sm, 8 * i) <= npy_f4(&sm, 8 * i + 1));
+        }
+        char p[900];
+        snprintf(p, sizeof(p), "%s/state_summaries.npy", f->out);
+        struct stat sb;
+        assert_int_equal(stat(p, &sb), 0);
+        sizes[k] = sb.st_size;
+        assert_true(sb.st_size <= 128 + 3 * 4 * 8 * 4);
+        npy_free(&sm);
+        npy_free(&tm);
+        /* no saves: the state file holds no rows */
+        npy st;
+        load_out(f, NULL, "state.npy", &st);
+        assert_int_equal(st.count, 0);
+        npy_free(&st);
+    }
+    assert_true(sizes[0] == sizes[1]); /* ten times the steps */
+    cJSON *m = load_manifest(f->out);
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(m, "arrays"), "state_summaries");
+    const cJSON *legend = cJSON_GetObjectItemCaseSensitive(a, "legend");
+    const char *want[] = {"x mean", "x max", "x peaks_1", "x peaks_2",
+                          "z mean", "z max", "z peaks_1", "z peaks_2"};
+    assert_int_equal(cJSON_GetArraySize(legend), 8);
+    for (int i = 0; i < 8; i++) {
+        assert_string_equal(cJSON_GetArrayItem(legend, i)->valuestring,
+                            want[i]);
+    }
+    assert_string_equal(json_str(a, "axes"), "run, window, summary");
+    const cJSON *set = cJSON_GetObjectItemCaseSensitive(m, "settings");
+    const cJSON *sv = setting_list(set, "summarise_variables", 2);
+    assert_string_equal(cJSON_GetArrayItem(sv, 0)->valuestring, "x");
+    assert_string_equal(cJSON_GetArrayItem(sv, 1)->valuestring, "z");
+    cJSON_Delete(m);
+    cli_ok(f, "run --from out --out again");
+    const char *files[] = {"state_summaries.npy", "summary_time.npy",
+                           "status.npy", "kernel.cu"};
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        char x[900], y[900];
+        snprintf(x, sizeof(x), "%s/%s", f->out, files[i]);
+        snprintf(y, sizeof(y), "%s/again/%s", f->work, files[i]);
+        assert_same_file(x, y);
+    }
+}
+
 int main(void)
 {
     const char *exe = getenv("CUBIE_EXE");
@@ -1945,6 +2438,12 @@ int main(void)
         T(the_progress_line_should_show_on_a_terminal_only),
         T(folders_left_by_killed_runs_should_be_removed_and_no_others),
         T(a_kill_at_any_moment_should_leave_the_old_or_the_new_output),
+        T(a_run_should_record_its_inputs_and_every_setting_as_it_ran),
+        T(a_rerun_from_the_manifest_should_reproduce_it_byte_for_byte),
+        T(a_rerun_should_refuse_inputs_cubie_did_not_write),
+        T(failed_runs_should_write_the_outputs_and_exit_5),
+        T(an_out_folder_that_cannot_be_written_should_fail_first),
+        T(summaries_should_be_written_with_their_legend),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

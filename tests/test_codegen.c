@@ -96,6 +96,51 @@ static void every_method_should_compile_under_nvrtc(void **state)
     cubie_system_free(sys);
 }
 
+/* Every summary metric, of states and observables, with a variable
+ * selection, under an adaptive controller: valid CUDA, and a float32
+ * kernel without an f64 instruction. */
+static void every_summary_metric_should_compile_under_nvrtc(void **state)
+{
+    (void)state;
+    if (!cb_nvrtc_available()) {
+        skip();
+    }
+    static const char json[] =
+        "{\"states\": {\"x\": 1.0, \"y\": 0.0}, \"parameters\": {\"k\": 2},"
+        " \"observables\": [\"e\"], \"equations\": [\"dx = y\","
+        " \"dy = -k * x\", \"e = x * x + y * y\"]}";
+    cubie_system *sys = tu_system(json);
+    const char *fast[] = {"--Ofast-compile=max", NULL};
+    for (int p = 0; p < 2; p++) {
+        const char *pairs[] = {
+            "algorithm=tsit5",
+            p ? "precision=float64" : "precision=float32",
+            "output_types=state,mean,max,min,rms,std,max_magnitude,"
+            "peaks[2],negative_peaks[3],dxdt_max,dxdt_min,d2xdt2_max,"
+            "d2xdt2_min,iteration_counters",
+            "save_variables=y", "summarise_variables=x,e",
+            "state_summary_location=shared", NULL};
+        char *src = generate(sys, pairs);
+        assert_non_null(strstr(src, "state_summaries_out"));
+        cubie_error err = {0};
+        char *img = NULL;
+        size_t len = 0;
+        tu_ok(cb_nvrtc_compile(src, p ? "sm_90" : "compute_90", fast, &img,
+                               &len, NULL, &err), &err);
+        if (p == 0) {
+            const char *hit = find_f64(img);
+            if (hit != NULL) {
+                print_error("float32 summary PTX has an f64 instruction: "
+                            "%.60s\n", hit);
+            }
+            assert_null(hit);
+        }
+        free(img);
+        free(src);
+    }
+    cubie_system_free(sys);
+}
+
 static void a_planted_error_should_come_back_with_the_nvrtc_log(void **st)
 {
     (void)st;
@@ -309,7 +354,8 @@ static void the_kernel_signature_should_follow_the_argument_table(void **st)
     cubie_system *sys = lorenz();
     const char *pairs[] = {
         "algorithm=tsit5",
-        "output_types=state,time,observables,iteration_counters", NULL};
+        "output_types=state,time,observables,iteration_counters,mean",
+        NULL};
     char *src = generate(sys, pairs);
     const char *k = strstr(src, "cubie_kernel(");
     assert_non_null(k);
@@ -445,6 +491,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_method_should_compile_under_nvrtc),
+        cmocka_unit_test(every_summary_metric_should_compile_under_nvrtc),
         cmocka_unit_test(a_planted_error_should_come_back_with_the_nvrtc_log),
         cmocka_unit_test(float32_source_should_pass_the_promotion_lint),
         cmocka_unit_test(generation_should_be_deterministic),

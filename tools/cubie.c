@@ -2,13 +2,15 @@
  *   cubie gen SPEC [-s key=value]... [-o FILE.cu]
  *   cubie run SPEC [-s key=value]... [--runs RUNS.csv]
  *                  [--grid name=start:stop:count]... [--out DIR] [-q]
+ *   cubie run --from DIR/manifest.json [-s key=value]... [--out DIR] [-q]
  *   cubie compile SPEC --arch ARCH [-s key=value]... [-o FILE]
  *   cubie devices | list WHAT | version | help [COMMAND]
  * Every command takes --help. Arguments are read with getopt_long:
  * `--set k=v`, `--set=k=v`, `-s k=v`, `--` ends the options.
  * Exit codes: 0 success, 1 usage, 2 bad input (spec, option, runs),
  * 3 compile or backend failure, 4 file error (a failed write to standard
- * output included). */
+ * output included), 5 some runs of the batch failed (run: the outputs are
+ * written all the same). */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -35,12 +37,14 @@ enum {
     EXIT_USAGE = 1, /* a bad command line */
     EXIT_INPUT = 2, /* a bad spec, option or runs file */
     EXIT_BUILD = 3, /* compile or backend failure */
-    EXIT_FILE = 4   /* a file (or standard output) cannot be read or written */
+    EXIT_FILE = 4,  /* a file (or standard output) cannot be read or written */
+    EXIT_RUNS = 5   /* some runs failed (their status bits); outputs written */
 };
 
 static const char exit_codes[] =
     "exit codes: 0 ok, 1 usage, 2 bad spec/option/run file,\n"
-    "            3 compile or backend failure, 4 file error\n";
+    "            3 compile or backend failure, 4 file error,\n"
+    "            5 some runs failed (outputs still written)\n";
 
 /* ---- standard output, checked ------------------------------------------- */
 
@@ -225,11 +229,14 @@ typedef struct {
     const char *grid[MAX_GRID];
     int n_grid;
     const char *arch;
+    const char *from; /* run --from MANIFEST */
     bool quiet;
     cubie_options *opt; /* filled by --set */
+    const char **sets;  /* the --set pairs in order, when not NULL */
+    int n_sets;
 } args;
 
-enum { OPT_OUT = 256 };
+enum { OPT_OUT = 256, OPT_FROM };
 
 /* Every option of every command; a command takes those its short option
  * letters name (and --out for run). */
@@ -237,6 +244,7 @@ static const struct option all_options[] = {
     {"set", required_argument, NULL, 's'},
     {"output", required_argument, NULL, 'o'},
     {"out", required_argument, NULL, OPT_OUT},
+    {"from", required_argument, NULL, OPT_FROM},
     {"runs", required_argument, NULL, 'r'},
     {"grid", required_argument, NULL, 'g'},
     {"arch", required_argument, NULL, 'a'},
@@ -245,12 +253,13 @@ static const struct option all_options[] = {
     {NULL, 0, NULL, 0},
 };
 
-/* The options a command takes: its short letters, plus --out for run. */
+/* The options a command takes: its short letters, plus --out and --from
+ * for run. */
 static void command_options(const char *letters, bool out, struct option *opts)
 {
     int n = 0;
     for (const struct option *o = all_options; o->name != NULL; o++) {
-        if ((o->val == OPT_OUT && out) ||
+        if (((o->val == OPT_OUT || o->val == OPT_FROM) && out) ||
             (o->val < 256 && strchr(letters, o->val) != NULL)) {
             opts[n++] = *o;
         }
@@ -295,8 +304,14 @@ static int parse_args(const command *c, int argc, char **argv,
             if (st != CUBIE_OK) {
                 return report(st, &err);
             }
+            if (a->sets != NULL) {
+                a->sets[a->n_sets++] = optarg;
+            }
             break;
         }
+        case OPT_FROM:
+            a->from = optarg;
+            break;
         case 'o':
             a->out = optarg;
             break;
@@ -533,39 +548,114 @@ static double progress_after_ms(void)
 
 /* ---- run: the output folder --------------------------------------------- */
 
-/* The manifest's settings: these keys' values, "default" where unset. */
-static const char *const manifest_keys[] = {"algorithm",
-                                            "precision",
-                                            "step_controller",
-                                            "backend",
-                                            "output_types",
-                                            "t0",
-                                            "duration",
-                                            "settling_time",
-                                            "save_every",
-                                            "dt",
-                                            "dt_min",
-                                            "dt_max",
-                                            "atol",
-                                            "rtol",
-                                            "kp",
-                                            "ki",
-                                            "kd",
-                                            "safety",
-                                            "min_gain",
-                                            "max_gain",
-                                            "deadband_min",
-                                            "deadband_max",
-                                            "max_steps",
-                                            "nan_error_trajectories",
-                                            NULL};
+/* ---- run: failed runs ---------------------------------------------------- */
 
+/* The run status bits of cubie_status.h, each with its name: the macro's
+ * without CUBIE_RUN_, in lower case ("max_steps"). */
+static const struct {
+    int bit;
+    const char *macro;
+} run_bits[] = {
+#define CUBIE_X(name, value, msg) {value, #name},
+    CUBIE_RUN_STATUS_LIST(CUBIE_X)
+#undef CUBIE_X
+};
+
+enum { N_STATUS_BITS = 32 };
+
+/* The name of status bit number b (1 << b), into buf. */
+static void status_name(int b, char *buf, size_t n)
+{
+    snprintf(buf, n, "unknown");
+    for (size_t i = 0; i < sizeof(run_bits) / sizeof(run_bits[0]); i++) {
+        if (run_bits[i].bit == (int)(1u << b)) {
+            const char *m = run_bits[i].macro + strlen("CUBIE_RUN_");
+            size_t k = 0;
+            for (; m[k] != '\0' && k + 1 < n; k++) {
+                buf[k] = (char)tolower((unsigned char)m[k]);
+            }
+            buf[k] = '\0';
+        }
+    }
+}
+
+/* How many runs failed, and how many carry each status bit (a run with
+ * several bits counts once under each). */
+static size_t count_failures(const cubie_result *r,
+                             size_t count[N_STATUS_BITS])
+{
+    size_t failed = 0;
+    memset(count, 0, sizeof(size_t) * N_STATUS_BITS);
+    const int32_t *status = cubie_result_status(r);
+    for (size_t i = 0; i < cubie_result_n_runs(r); i++) {
+        const uint32_t st = (uint32_t)status[i];
+        failed += st != 0;
+        for (int b = 0; b < N_STATUS_BITS; b++) {
+            count[b] += (st >> b) & 1u;
+        }
+    }
+    return failed;
+}
+
+/* "cubie: 12 of 4096 runs failed: max_steps (32) 12, ..." on stderr. */
+static void report_failures(const cubie_result *r)
+{
+    size_t count[N_STATUS_BITS];
+    const size_t failed = count_failures(r, count);
+    fprintf(stderr, "cubie: %zu of %zu runs failed", failed,
+            cubie_result_n_runs(r));
+    const char *sep = ": ";
+    for (int b = 0; b < N_STATUS_BITS; b++) {
+        if (count[b] > 0) {
+            char name[64];
+            status_name(b, name, sizeof(name));
+            fprintf(stderr, "%s%zu run%s: %s (%u)", sep, count[b],
+                    count[b] == 1 ? "" : "s", name, 1u << b);
+            sep = "; ";
+        }
+    }
+    fprintf(stderr, "\n");
+}
+
+/* ---- run: the manifest --------------------------------------------------- */
+
+/* A setting's value as JSON: a number, a boolean, a string, a list, or
+ * null where it is unset. */
+static cJSON *setting_json(const cubie_setting *v)
+{
+    switch (v->kind) {
+    case CUBIE_SETTING_NUMBER:
+    case CUBIE_SETTING_INTEGER:
+        return cJSON_CreateNumber(v->number);
+    case CUBIE_SETTING_BOOL:
+        return cJSON_CreateBool(v->number != 0.0);
+    case CUBIE_SETTING_CHOICE:
+    case CUBIE_SETTING_TEXT:
+        return cJSON_CreateString(v->text);
+    case CUBIE_SETTING_LIST:
+        if (v->numbers != NULL) {
+            return cJSON_CreateDoubleArray(v->numbers, (int)v->n_items);
+        }
+        return cJSON_CreateStringArray((const char *const *)v->names,
+                                       (int)v->n_items);
+    case CUBIE_SETTING_UNSET:
+        break;
+    }
+    return cJSON_CreateNull();
+}
+
+/* The manifest: what ran (the spec's text, every setting as it was
+ * resolved), on what, what it wrote, and how long it took. spec names
+ * where the spec came from; from is the manifest a rerun read, or NULL. */
 static cJSON *manifest(const cubie_solver *s, const cubie_result *r,
-                       const cubie_options *opt, const char *spec)
+                       const char *spec, const char *from)
 {
     cJSON *m = cJSON_CreateObject();
     cJSON_AddStringToObject(m, "cubie_version", cubie_version());
     cJSON_AddStringToObject(m, "spec", spec);
+    if (from != NULL) {
+        cJSON_AddStringToObject(m, "rerun_of", from);
+    }
     cJSON_AddStringToObject(m, "backend", cubie_result_backend(r));
     cJSON_AddStringToObject(m, "backend_reason",
                             cubie_solver_backend_reason(s));
@@ -576,7 +666,9 @@ static cJSON *manifest(const cubie_solver *s, const cubie_result *r,
                              cJSON_CreateString(cubie_result_var_name(r, v)));
     }
     /* Every array of the result alike: its file, type, shape and axes,
-     * and the names of its columns. */
+     * and the names of its columns (a summary array's: its legend; the
+     * others' also as <column>_names at the top, where no other array put
+     * them first). */
     cJSON *arrays = cJSON_AddObjectToObject(m, "arrays");
     for (size_t i = 0; i < cubie_result_n_arrays(r); i++) {
         cubie_array ar;
@@ -598,25 +690,41 @@ static cJSON *manifest(const cubie_solver *s, const cubie_result *r,
         cJSON_AddItemToObject(a, "shape",
                               cJSON_CreateDoubleArray(shape, ar.ndim));
         cJSON_AddStringToObject(a, "axes", ar.axes);
-        if (ar.column_names != NULL && strcmp(ar.name, "state") != 0) {
-            snprintf(key, sizeof(key), "%s_names", ar.column);
-            cJSON *names = cJSON_AddArrayToObject(m, key);
-            for (size_t k = 0; k < ar.n_columns; k++) {
-                cJSON_AddItemToArray(names,
-                                     cJSON_CreateString(ar.column_names[k]));
-            }
+        if (ar.column_names == NULL) {
+            continue;
+        }
+        /* A summary array's columns are its legend: "x mean". */
+        const bool legend = strcmp(ar.column, "summary") == 0;
+        cJSON_AddItemToObject(a, legend ? "legend" : "names",
+                              cJSON_CreateStringArray(ar.column_names,
+                                                      (int)ar.n_columns));
+        snprintf(key, sizeof(key), "%s_names", ar.column);
+        if (!legend && cJSON_GetObjectItemCaseSensitive(m, key) == NULL) {
+            cJSON_AddItemToObject(m, key,
+                                  cJSON_CreateStringArray(ar.column_names,
+                                                          (int)ar.n_columns));
         }
     }
+    /* Every option as it ran, typed: `cubie run --from` sets them all. */
     cJSON *set = cJSON_AddObjectToObject(m, "settings");
-    for (int i = 0; manifest_keys[i]; i++) {
-        const char *v = cubie_options_get(opt, manifest_keys[i]);
-        cJSON_AddStringToObject(set, manifest_keys[i], v && *v ? v : "default");
+    for (size_t i = 0; i < cubie_result_n_settings(r); i++) {
+        cubie_setting v;
+        if (cubie_result_setting(r, i, &v) == CUBIE_OK) {
+            cJSON_AddItemToObject(set, v.key, setting_json(&v));
+        }
     }
-    size_t failed = 0;
-    for (size_t i = 0; i < cubie_result_n_runs(r); i++) {
-        failed += cubie_result_status(r)[i] != 0;
-    }
+    cJSON_AddStringToObject(m, "spec_json", cubie_result_spec(r));
+    size_t count[N_STATUS_BITS];
+    const size_t failed = count_failures(r, count);
     cJSON_AddNumberToObject(m, "failed_runs", (double)failed);
+    cJSON *by = cJSON_AddObjectToObject(m, "failed_runs_by_status");
+    for (int b = 0; b < N_STATUS_BITS; b++) {
+        if (count[b] > 0) {
+            char name[64];
+            status_name(b, name, sizeof(name));
+            cJSON_AddNumberToObject(by, name, (double)count[b]);
+        }
+    }
     cJSON *t = cJSON_AddObjectToObject(m, "timing_ms");
     cJSON_AddNumberToObject(t, "generate", cubie_solver_generate_ms(s));
     cJSON_AddNumberToObject(t, "build", cubie_solver_build_ms(s));
@@ -875,29 +983,96 @@ static int move_into_place(const char *tmp, const char *dir)
     return 0;
 }
 
-/* Write every output into a fresh sibling folder "<dir>.tmp-<pid>-XXXXXX",
- * locked while it is written, then move it into place: dir is never
- * half-written, and a killed run's folder is recognised and removed by
- * the next run into dir. */
-static int write_outputs(const char *dir, bool quiet, const cubie_solver *s,
-                         const cubie_result *r, const cubie_options *opt,
-                         const char *spec)
+/* Whether dir is a folder with nothing in it. */
+static bool is_empty_dir(const char *dir)
 {
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        return false;
+    }
+    bool empty = true;
+    struct dirent *e;
+    while (empty && (e = readdir(d)) != NULL) {
+        empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
+    }
+    closedir(d);
+    return empty;
+}
+
+/* The output folder of a run, opened before the compile and the run so
+ * that a folder that cannot be written fails at once, not after hours:
+ * a fresh sibling "<dir>.tmp-<pid>-XXXXXX", locked while it is written,
+ * moved into place at the end. dir is never half-written, and a killed
+ * run's folder is recognised and removed by the next run into dir. */
+typedef struct {
+    const char *dir;
+    char tmp[PATH_LEN]; /* "" when not open */
+    int lock;           /* its flock, or -1 */
+} out_folder;
+
+/* Refuse now what the move into place would refuse at the end (a link,
+ * a file, a folder that is not cubie's), then create the temporary. */
+static int out_open(const char *dir, bool quiet, out_folder *o)
+{
+    o->dir = dir;
+    o->tmp[0] = '\0';
+    o->lock = -1;
     clean_stale(dir, quiet);
-    cubie_error err = {0};
-    /* parse_args keeps --out below PATH_LEN - 300: these paths fit. */
-    char tmp[PATH_LEN], p[PATH_LEN];
-    snprintf(tmp, sizeof(tmp), "%s.tmp-%ld-XXXXXX", dir, (long)getpid());
-    if (mkdtemp(tmp) == NULL) {
-        fprintf(stderr, "cubie: error: cannot create %s: %s\n", tmp,
-                strerror(errno));
+    struct stat sb;
+    if (lstat(dir, &sb) == 0 && S_ISLNK(sb.st_mode)) {
+        fprintf(stderr,
+                "cubie: error: %s is a symbolic link; give the "
+                "folder it points to as --out\n",
+                dir);
         return EXIT_FILE;
     }
-    int lock = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) != 0) {
-        close(lock); /* no locks here: the pid in the name still guards */
-        lock = -1;
+    if (lstat(dir, &sb) == 0 &&
+        (!S_ISDIR(sb.st_mode) || (!is_empty_dir(dir) && !is_cubie_output(dir)))) {
+        fprintf(stderr,
+                "cubie: error: %s exists and is not a cubie output "
+                "folder (or holds other files); choose another "
+                "--out\n",
+                dir);
+        return EXIT_FILE;
     }
+    /* parse_args keeps --out below PATH_LEN - 300: these paths fit. */
+    snprintf(o->tmp, sizeof(o->tmp), "%s.tmp-%ld-XXXXXX", dir,
+             (long)getpid());
+    if (mkdtemp(o->tmp) == NULL) {
+        fprintf(stderr, "cubie: error: --out %s: cannot create %s: %s\n",
+                dir, o->tmp, strerror(errno));
+        o->tmp[0] = '\0';
+        return EXIT_FILE;
+    }
+    o->lock = open(o->tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (o->lock >= 0 && flock(o->lock, LOCK_EX | LOCK_NB) != 0) {
+        close(o->lock); /* no locks here: the pid in the name still guards */
+        o->lock = -1;
+    }
+    return 0;
+}
+
+/* Remove the temporary (unless it was moved into place) and its lock. */
+static void out_close(out_folder *o)
+{
+    if (o->tmp[0] != '\0') {
+        remove_dir(o->tmp);
+        o->tmp[0] = '\0';
+    }
+    if (o->lock >= 0) {
+        close(o->lock);
+        o->lock = -1;
+    }
+}
+
+/* Write every output into the open folder, the manifest last, then move
+ * it into place. */
+static int out_write(out_folder *o, const cubie_solver *s,
+                     const cubie_result *r, const char *spec,
+                     const char *from)
+{
+    cubie_error err = {0};
+    char p[PATH_LEN];
     cubie_status st = CUBIE_OK;
     for (size_t i = 0; st == CUBIE_OK && i < cubie_result_n_arrays(r); i++) {
         cubie_array ar;
@@ -905,20 +1080,20 @@ static int write_outputs(const char *dir, bool quiet, const cubie_solver *s,
         char file[128];
         if (st == CUBIE_OK) {
             snprintf(file, sizeof(file), "%s.npy", ar.name);
-            path_join(p, sizeof(p), tmp, file);
+            path_join(p, sizeof(p), o->tmp, file);
             st = cubie_write_npy(p, ar.descr, ar.shape, ar.ndim, ar.data,
                                  ar.elem_size, &err);
         }
     }
     int rc = st == CUBIE_OK ? 0 : report(st, &err);
     if (rc == 0) {
-        path_join(p, sizeof(p), tmp, "kernel.cu");
+        path_join(p, sizeof(p), o->tmp, "kernel.cu");
         rc = write_text(p, cubie_solver_source(s));
     }
     if (rc == 0) { /* last: a folder with a manifest is complete */
-        cJSON *m = manifest(s, r, opt, spec);
+        cJSON *m = manifest(s, r, spec, from);
         char *text = m ? cJSON_Print(m) : NULL;
-        path_join(p, sizeof(p), tmp, "manifest.json");
+        path_join(p, sizeof(p), o->tmp, "manifest.json");
         if (text == NULL) {
             fprintf(stderr, "cubie: error: out of memory\n");
             rc = EXIT_BUILD;
@@ -929,18 +1104,399 @@ static int write_outputs(const char *dir, bool quiet, const cubie_solver *s,
         cJSON_Delete(m);
     }
     if (rc == 0) {
-        rc = move_into_place(tmp, dir);
+        rc = move_into_place(o->tmp, o->dir);
     }
-    if (rc != 0) {
-        remove_dir(tmp);
+    if (rc == 0) {
+        o->tmp[0] = '\0'; /* in place now: nothing to remove */
     }
-    if (lock >= 0) {
-        close(lock);
+    out_close(o);
+    return rc;
+}
+
+/* ---- run --from: a manifest's run again ---------------------------------- */
+
+/* The whole of a file of at most max bytes, NUL-terminated; NULL with a
+ * message (errno's, or "larger than") in why. */
+static char *read_whole(const char *path, size_t max, size_t *len,
+                        char *why, size_t n)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        snprintf(why, n, "%s", strerror(errno));
+        return NULL;
     }
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0) {
+        snprintf(why, n, "%s", strerror(errno));
+        fclose(f);
+        return NULL;
+    }
+    if (!S_ISREG(sb.st_mode) || (uintmax_t)sb.st_size > max) {
+        snprintf(why, n, "%s",
+                 S_ISDIR(sb.st_mode)    ? "is a directory"
+                 : !S_ISREG(sb.st_mode) ? "not a regular file"
+                                        : "too large");
+        fclose(f);
+        return NULL;
+    }
+    const size_t size = (size_t)sb.st_size;
+    char *buf = malloc(size + 1);
+    errno = 0;
+    if (buf == NULL || fread(buf, 1, size, f) != size) {
+        snprintf(why, n, "%s", buf == NULL ? "out of memory"
+                               : errno != 0 ? strerror(errno)
+                                            : "shorter than its size");
+        free(buf);
+        fclose(f);
+        return NULL;
+    }
+    fclose(f);
+    buf[size] = '\0';
+    *len = size;
+    return buf;
+}
+
+/* A (rows, cols) array of float64 from a .npy file as cubie writes them
+ * (format 1.0, '<f8', C order, two dimensions); anything else is refused
+ * with what was expected. *data is malloc'd. */
+static int read_npy_f8(const char *path, size_t *rows, size_t *cols,
+                       double **data)
+{
+    char why[128];
+    size_t len = 0;
+    char *file = read_whole(path, (size_t)1 << 40, &len, why, sizeof(why));
+    if (file == NULL) {
+        fprintf(stderr, "cubie: error: cannot read %s: %s\n", path, why);
+        return EXIT_FILE;
+    }
+    static const char head[] =
+        "{'descr': '<f8', 'fortran_order': False, 'shape': (";
+    const unsigned char *b = (const unsigned char *)file;
+    const size_t hlen = len >= 10 ? (size_t)b[8] | ((size_t)b[9] << 8) : 0;
+    bool ok = len >= 10 && memcmp(b, "\x93NUMPY\x01\x00", 8) == 0 &&
+              10 + hlen <= len && hlen > sizeof(head) &&
+              file[10 + hlen - 1] == '\n' &&
+              strncmp(file + 10, head, sizeof(head) - 1) == 0;
+    char *p = file + 10 + sizeof(head) - 1, *end = NULL;
+    unsigned long long r = 0, c = 0;
+    if (ok) {
+        errno = 0;
+        r = strtoull(p, &end, 10);
+        ok = end != p && errno == 0 && strncmp(end, ", ", 2) == 0 &&
+             isdigit((unsigned char)end[2]);
+    }
+    if (ok) {
+        p = end + 2;
+        errno = 0;
+        c = strtoull(p, &end, 10);
+        ok = end != p && errno == 0 && strncmp(end, "), }", 4) == 0;
+    }
+    for (const char *q = ok ? end + 4 : NULL;
+         ok && q < file + 10 + hlen - 1; q++) {
+        ok = *q == ' '; /* the padding up to the newline */
+    }
+    ok = ok && (c == 0 || r <= SIZE_MAX / 8 / c) &&
+         len - 10 - hlen == (size_t)(r * c * 8);
+    if (!ok) {
+        fprintf(stderr,
+                "cubie: error: %s: not an array as cubie writes them "
+                "(.npy format 1.0, float64 '<f8', C order, two "
+                "dimensions, the data's length as its shape says)\n",
+                path);
+        free(file);
+        return EXIT_INPUT;
+    }
+    *rows = (size_t)r;
+    *cols = (size_t)c;
+    *data = malloc(r * c * 8 + 8);
+    if (*data == NULL) {
+        free(file);
+        fprintf(stderr, "cubie: error: out of memory\n");
+        return EXIT_BUILD;
+    }
+    memcpy(*data, file + 10 + hlen, r * c * 8);
+    free(file);
+    return 0;
+}
+
+/* A number as the shortest of %.15g, %.16g, %.17g that reads back. */
+static void number_text(double x, char out[32])
+{
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(out, 32, "%.*g", prec, x);
+        if (strtod(out, NULL) == x) {
+            return;
+        }
+    }
+}
+
+/* A setting of a manifest as the text cubie_options_set takes (malloc),
+ * "" for null (a setting that was unset); NULL for a value no setting
+ * has (or no memory). */
+static char *setting_text(const cJSON *v)
+{
+    char num[32];
+    if (cJSON_IsNull(v)) {
+        return strdup("");
+    }
+    if (cJSON_IsBool(v)) {
+        return strdup(cJSON_IsTrue(v) ? "true" : "false");
+    }
+    if (cJSON_IsString(v)) {
+        return v->valuestring[0] != '\0' ? strdup(v->valuestring) : NULL;
+    }
+    if (cJSON_IsNumber(v)) {
+        number_text(v->valuedouble, num);
+        return strdup(num);
+    }
+    if (!cJSON_IsArray(v)) {
+        return NULL;
+    }
+    if (cJSON_GetArraySize(v) == 0) {
+        return strdup("[]"); /* an empty list: none (a selection) */
+    }
+    size_t cap = 1;
+    const cJSON *item;
+    cJSON_ArrayForEach(item, v)
+    {
+        if (!cJSON_IsNumber(item) &&
+            !(cJSON_IsString(item) && item->valuestring[0] != '\0')) {
+            return NULL; /* a list holds numbers or names */
+        }
+        cap += (cJSON_IsString(item) ? strlen(item->valuestring) : 32) + 1;
+    }
+    char *text = malloc(cap);
+    size_t used = 0;
+    cJSON_ArrayForEach(item, v)
+    {
+        if (text == NULL) {
+            break;
+        }
+        if (cJSON_IsNumber(item)) {
+            number_text(item->valuedouble, num);
+        }
+        used += (size_t)snprintf(text + used, cap - used, "%s%s",
+                                 used > 0 ? "," : "",
+                                 cJSON_IsString(item) ? item->valuestring
+                                                      : num);
+    }
+    return text;
+}
+
+/* What a rerun needs: the system, the options and the batch of the
+ * manifest, and where its spec came from. */
+typedef struct {
+    cubie_system *sys;
+    cubie_options *opt;
+    cubie_batch *batch;
+    char spec[PATH_LEN];
+} rerun;
+
+static int manifest_error(const char *path, const char *what)
+{
+    fprintf(stderr, "cubie: error: %s: %s\n", path, what);
+    return EXIT_INPUT;
+}
+
+/* Every setting of the manifest, then the command line's --set pairs
+ * over them. */
+static int rerun_options(const char *path, const cJSON *m, const args *a,
+                         rerun *w)
+{
+    const cJSON *set = cJSON_GetObjectItemCaseSensitive(m, "settings");
+    if (!cJSON_IsObject(set)) {
+        return manifest_error(path, "no settings object");
+    }
+    if (cubie_options_new(&w->opt) != CUBIE_OK) {
+        fprintf(stderr, "cubie: error: out of memory\n");
+        return EXIT_BUILD;
+    }
+    cubie_error err = {0};
+    const cJSON *v;
+    cJSON_ArrayForEach(v, set)
+    {
+        char *text = setting_text(v);
+        if (text == NULL) {
+            char what[600];
+            snprintf(what, sizeof(what),
+                     "settings.%.200s: not a setting's value (a number, "
+                     "true or false, a name, or a list of them)",
+                     v->string);
+            return manifest_error(path, what);
+        }
+        cubie_status st = text[0] == '\0' /* null: unset when it ran */
+                              ? CUBIE_OK
+                              : cubie_options_set(w->opt, v->string, text,
+                                                  &err);
+        free(text);
+        if (st != CUBIE_OK) {
+            fprintf(stderr, "cubie: error: %s: settings.%s: %s\n", path,
+                    v->string, err.message);
+            cubie_error_clear(&err);
+            return EXIT_INPUT;
+        }
+    }
+    for (int i = 0; i < a->n_sets; i++) {
+        cubie_status st = cubie_options_set_pair(w->opt, a->sets[i], &err);
+        if (st != CUBIE_OK) {
+            return report(st, &err);
+        }
+    }
+    return -1;
+}
+
+/* The names a manifest's array lists against the system's: the columns
+ * of the files must be the system's, in its order. */
+static int check_names(const char *path, const cJSON *m, const char *array,
+                       const cubie_system *sys, bool states)
+{
+    const cJSON *arrays = cJSON_GetObjectItemCaseSensitive(m, "arrays");
+    const cJSON *names = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(arrays, array), "names");
+    const size_t n = states ? cubie_system_n_states(sys)
+                            : cubie_system_n_parameters(sys);
+    bool ok = cJSON_IsArray(names) && (size_t)cJSON_GetArraySize(names) == n;
+    for (size_t i = 0; ok && i < n; i++) {
+        const cJSON *s = cJSON_GetArrayItem(names, (int)i);
+        ok = cJSON_IsString(s) &&
+             strcmp(s->valuestring,
+                    states ? cubie_system_state_name(sys, i)
+                           : cubie_system_parameter_name(sys, i)) == 0;
+    }
+    if (!ok) {
+        char what[200];
+        snprintf(what, sizeof(what),
+                 "arrays.%s.names does not list the spec's %s in order",
+                 array, states ? "states" : "parameters");
+        return manifest_error(path, what);
+    }
+    return -1;
+}
+
+/* The batch of inits.npy and params.npy beside the manifest. */
+static int rerun_batch(const char *path, const char *dir, const cJSON *m,
+                       rerun *w)
+{
+    const bool states[2] = {true, false};
+    const char *const names[2] = {"inits", "params"};
+    double *data[2] = {NULL, NULL};
+    size_t rows[2] = {0, 0}, cols[2] = {0, 0};
+    int rc = -1;
+    for (int k = 0; k < 2 && rc == -1; k++) {
+        char file[PATH_LEN], npy[32];
+        snprintf(npy, sizeof(npy), "%s.npy", names[k]);
+        rc = check_names(path, m, names[k], w->sys, states[k]);
+        if (rc == -1 && !path_join(file, sizeof(file), dir, npy)) {
+            rc = manifest_error(path, "the path is too long");
+        }
+        if (rc == -1) {
+            const int got = read_npy_f8(file, &rows[k], &cols[k], &data[k]);
+            rc = got == 0 ? -1 : got;
+        }
+        const size_t want = states[k] ? cubie_system_n_states(w->sys)
+                                      : cubie_system_n_parameters(w->sys);
+        if (rc == -1 && (cols[k] != want || rows[k] != rows[0] ||
+                         rows[k] == 0)) {
+            fprintf(stderr,
+                    "cubie: error: %s: shape (%zu, %zu), expected (%zu, %zu): "
+                    "one row per run of the manifest, one column per %s\n",
+                    file, rows[k], cols[k], rows[0] > 0 ? rows[0] : 1, want,
+                    states[k] ? "state" : "parameter");
+            rc = EXIT_INPUT;
+        }
+    }
+    cubie_error err = {0};
+    if (rc == -1) {
+        cubie_status st = cubie_batch_new(w->sys, rows[0], &w->batch, &err);
+        for (int k = 0; k < 2 && st == CUBIE_OK; k++) {
+            for (size_t j = 0; j < cols[k] && st == CUBIE_OK; j++) {
+                const char *name = states[k]
+                                       ? cubie_system_state_name(w->sys, j)
+                                       : cubie_system_parameter_name(w->sys,
+                                                                     j);
+                for (size_t i = 0; i < rows[k] && st == CUBIE_OK; i++) {
+                    st = cubie_batch_set(w->batch, name, i,
+                                         data[k][i * cols[k] + j], &err);
+                }
+            }
+        }
+        rc = st == CUBIE_OK ? -1 : report(st, &err);
+    }
+    free(data[0]);
+    free(data[1]);
+    return rc;
+}
+
+/* The spec, options and batch of the run a manifest (or the folder
+ * holding it) records: its spec's text, its settings (the command line's
+ * --set pairs over them) and the inits.npy and params.npy beside it. */
+static int load_rerun(const args *a, rerun *w)
+{
+    char path[PATH_LEN], dir[PATH_LEN], why[128];
+    struct stat sb;
+    if (stat(a->from, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        snprintf(dir, sizeof(dir), "%s", a->from);
+        if (!path_join(path, sizeof(path), a->from, "manifest.json")) {
+            return manifest_error(a->from, "the path is too long");
+        }
+    } else {
+        snprintf(path, sizeof(path), "%s", a->from);
+        split_dir(a->from, dir, sizeof(dir));
+    }
+    size_t len = 0;
+    char *text = read_whole(path, (size_t)256 << 20, &len, why, sizeof(why));
+    if (text == NULL) {
+        fprintf(stderr, "cubie: error: cannot read %s: %s\n", path, why);
+        return EXIT_FILE;
+    }
+    cJSON *m = cJSON_Parse(text);
+    free(text);
+    const cJSON *spec = cJSON_GetObjectItemCaseSensitive(m, "spec_json");
+    const cJSON *label = cJSON_GetObjectItemCaseSensitive(m, "spec");
+    int rc = -1;
+    if (!cJSON_IsObject(m)) {
+        rc = manifest_error(path, "not a cubie manifest (not a JSON object)");
+    } else if (!cJSON_IsString(spec)) {
+        rc = manifest_error(path, "no spec_json: written by a cubie that did "
+                                  "not record its spec and inputs; run it "
+                                  "from its spec instead");
+    }
+    cubie_error err = {0};
+    if (rc == -1) {
+        snprintf(w->spec, sizeof(w->spec), "%s",
+                 cJSON_IsString(label) ? label->valuestring : path);
+        cubie_status st = cubie_system_parse(
+            spec->valuestring, strlen(spec->valuestring), &w->sys, &err);
+        if (st != CUBIE_OK) {
+            fprintf(stderr, "cubie: error: %s: spec_json: %s\n", path,
+                    err.message);
+            cubie_error_clear(&err);
+            rc = EXIT_INPUT;
+        }
+    }
+    if (rc == -1) {
+        rc = rerun_options(path, m, a, w);
+    }
+    if (rc == -1) {
+        rc = rerun_batch(path, dir, m, w);
+    }
+    cJSON_Delete(m);
     return rc;
 }
 
 /* ---- run ---------------------------------------------------------------- */
+
+/* " name in [lo, hi]," (or "." at the end of the line); NaN in every run
+ * (failed runs, masked) says so. */
+static void print_range(const char *name, double lo, double hi, bool more)
+{
+    const char *sep = more ? "," : "\n";
+    if (lo > hi) {
+        say(" %s not a number in any run%s", name, sep);
+    } else {
+        say(" %s in [%.6g, %.6g]%s", name, lo, hi, sep);
+    }
+}
 
 static void print_summary(const cubie_system *sys, const cubie_solver *s,
                           const cubie_result *r)
@@ -949,25 +1505,66 @@ static void print_summary(const cubie_system *sys, const cubie_solver *s,
     for (size_t i = 0; i < cubie_result_n_runs(r); i++) {
         failed += cubie_result_status(r)[i] != 0;
     }
-    say("%s: %zu runs x %zu saves x %zu states on %s, kernel %.1f ms "
+    size_t windows = 0;
+    for (size_t i = 0; i < cubie_result_n_arrays(r); i++) {
+        cubie_array a;
+        if (cubie_result_array(r, i, &a) == CUBIE_OK &&
+            strcmp(a.name, "summary_time") == 0) {
+            windows = a.shape[0];
+        }
+    }
+    char shape[96];
+    if (cubie_result_n_saves(r) > 0 || windows == 0) {
+        snprintf(shape, sizeof(shape), "%zu saves x %zu states",
+                 cubie_result_n_saves(r), cubie_result_n_vars(r));
+    } else {
+        snprintf(shape, sizeof(shape), "%zu summary windows", windows);
+    }
+    say("%s: %zu runs x %s on %s, kernel %.1f ms "
         "(generate %.1f ms, build %.1f ms), %zu failed\n",
-        cubie_system_name(sys), cubie_result_n_runs(r), cubie_result_n_saves(r),
-        cubie_result_n_vars(r), cubie_result_backend(r),
+        cubie_system_name(sys), cubie_result_n_runs(r), shape,
+        cubie_result_backend(r),
         cubie_result_kernel_ms(r), cubie_solver_generate_ms(s),
         cubie_solver_build_ms(s), failed);
-    /* The final row at a glance: each variable's range over the runs. */
-    size_t last = cubie_result_n_saves(r) - 1;
-    say("at t = %g over %zu runs:", cubie_result_time(r)[last],
-        cubie_result_n_runs(r));
-    for (size_t v = 0; v < cubie_result_n_vars(r); v++) {
-        double lo = INFINITY, hi = -INFINITY;
-        for (size_t run = 0; run < cubie_result_n_runs(r); run++) {
-            double x = cubie_result_state(r, run, last, v);
-            lo = x < lo ? x : lo;
-            hi = x > hi ? x : hi;
+    /* The final row at a glance: each variable's range over the runs;
+     * without saves (summaries only), each summary of the last window. */
+    if (cubie_result_n_saves(r) > 0) {
+        size_t last = cubie_result_n_saves(r) - 1;
+        say("at t = %g over %zu runs:", cubie_result_time(r)[last],
+            cubie_result_n_runs(r));
+        for (size_t v = 0; v < cubie_result_n_vars(r); v++) {
+            double lo = INFINITY, hi = -INFINITY;
+            for (size_t run = 0; run < cubie_result_n_runs(r); run++) {
+                double x = cubie_result_state(r, run, last, v);
+                lo = x < lo ? x : lo;
+                hi = x > hi ? x : hi;
+            }
+            print_range(cubie_result_var_name(r, v), lo, hi,
+                        v + 1 < cubie_result_n_vars(r));
         }
-        say(" %s in [%.6g, %.6g]%s", cubie_result_var_name(r, v), lo, hi,
-            v + 1 < cubie_result_n_vars(r) ? "," : "\n");
+        return;
+    }
+    for (size_t i = 0; i < cubie_result_n_arrays(r); i++) {
+        cubie_array a;
+        if (cubie_result_array(r, i, &a) != CUBIE_OK || a.ndim != 3 ||
+            strstr(a.name, "summaries") == NULL || a.shape[1] == 0) {
+            continue;
+        }
+        const size_t w = a.shape[1] - 1;
+        say("%s, window %zu of %zu, over %zu runs:", a.name, w + 1,
+            a.shape[1], a.shape[0]);
+        for (size_t c = 0; c < a.n_columns; c++) {
+            double lo = INFINITY, hi = -INFINITY;
+            for (size_t run = 0; run < a.shape[0]; run++) {
+                const size_t k = (run * a.shape[1] + w) * a.shape[2] + c;
+                const double x = a.elem_size == 8
+                                     ? ((const double *)a.data)[k]
+                                     : (double)((const float *)a.data)[k];
+                lo = x < lo ? x : lo;
+                hi = x > hi ? x : hi;
+            }
+            print_range(a.column_names[c], lo, hi, c + 1 < a.n_columns);
+        }
     }
 }
 
@@ -983,32 +1580,71 @@ static void print_notes(const cubie_solver *s)
     }
 }
 
+/* The spec, options and batch of a run from the command line: SPEC with
+ * --set, --runs or --grid; or a manifest's (--from). */
+static int run_inputs(const command *c, const args *a, rerun *w)
+{
+    if (a->from != NULL) {
+        if (a->n_pos > 0) {
+            return usage_error(c, "--from reruns the manifest's spec: give "
+                                  "no SPEC");
+        }
+        if (a->runs != NULL || a->n_grid > 0) {
+            return usage_error(c, "--from reruns the manifest's runs: no "
+                                  "--runs or --grid");
+        }
+        return load_rerun(a, w);
+    }
+    if (a->n_pos == 0) {
+        return usage_error(c, "missing SPEC (or --from DIR/manifest.json)");
+    }
+    if (a->runs != NULL && a->n_grid > 0) {
+        return usage_error(c, "--runs and --grid cannot be combined");
+    }
+    snprintf(w->spec, sizeof(w->spec), "%s", a->pos[0]);
+    cubie_error err = {0};
+    cubie_status st = cubie_system_load(a->pos[0], &w->sys, &err);
+    if (st != CUBIE_OK) {
+        return report(st, &err);
+    }
+    if (cubie_options_copy(a->opt, &w->opt) != CUBIE_OK) {
+        fprintf(stderr, "cubie: error: out of memory\n");
+        return EXIT_BUILD;
+    }
+    return make_batch(a, w->sys, &w->batch, &err);
+}
+
 static int cmd_run(const command *c, int argc, char **argv)
 {
     args a = {0};
-    int rc = parse_spec_args(c, argc, argv, "s:r:g:qh", true, &a);
+    rerun w = {0};
+    out_folder out = {NULL, "", -1};
     cubie_error err = {0};
-    cubie_system *sys = NULL;
-    cubie_batch *batch = NULL;
     cubie_solver *s = NULL;
     cubie_result *r = NULL;
     progress_line line = {0.0, progress_after_ms(), 0};
-    if (rc == -1 && a.runs != NULL && a.n_grid > 0) {
-        rc = usage_error(c, "--runs and --grid cannot be combined");
+    int rc = -1;
+    a.sets = calloc((size_t)argc + 1, sizeof(*a.sets));
+    if (a.sets == NULL || cubie_options_new(&a.opt) != CUBIE_OK) {
+        fprintf(stderr, "cubie: error: out of memory\n");
+        rc = EXIT_BUILD;
+    }
+    if (rc == -1) {
+        rc = parse_args(c, argc, argv, "s:r:g:qh", true, 1, &a);
+    }
+    if (rc == -1) {
+        rc = run_inputs(c, &a, &w);
+    }
+    /* The output folder before the compile and the run: one that cannot
+     * be written fails now, not when the results are in. */
+    if (rc == -1 && a.out != NULL) {
+        rc = out_open(a.out, a.quiet, &out);
+        rc = rc == 0 ? -1 : rc;
     }
     if (rc != -1) {
         goto done;
     }
-    cubie_status st = cubie_system_load(a.pos[0], &sys, &err);
-    if (st != CUBIE_OK) {
-        rc = report(st, &err);
-        goto done;
-    }
-    rc = make_batch(&a, sys, &batch, &err);
-    if (rc != -1) {
-        goto done;
-    }
-    st = cubie_compile(sys, a.opt, &s, &err);
+    cubie_status st = cubie_compile(w.sys, w.opt, &s, &err);
     if (st == CUBIE_OK && !a.quiet) {
         print_notes(s);
     }
@@ -1017,17 +1653,17 @@ static int cmd_run(const command *c, int argc, char **argv)
     }
     if (st == CUBIE_OK) {
         line.start_ms = now_ms();
-        st = cubie_run(s, batch, NULL, &r, &err);
+        st = cubie_run(s, w.batch, NULL, &r, &err);
         end_progress(&line);
     }
     if (st != CUBIE_OK) {
         rc = report(st, &err);
         goto done;
     }
-    print_summary(sys, s, r);
+    print_summary(w.sys, s, r);
     rc = 0;
     if (a.out != NULL) {
-        rc = write_outputs(a.out, a.quiet, s, r, a.opt, a.pos[0]);
+        rc = out_write(&out, s, r, w.spec, a.from);
         if (rc == 0) {
             say("wrote %s:", a.out);
             for (size_t i = 0; i < cubie_result_n_arrays(r); i++) {
@@ -1038,7 +1674,7 @@ static int cmd_run(const command *c, int argc, char **argv)
             }
             say(" manifest.json, kernel.cu\n");
         }
-    } else {
+    } else if (cubie_result_n_saves(r) > 0) {
         size_t last = cubie_result_n_saves(r) - 1;
         say("run 0 at t = %g:", cubie_result_time(r)[last]);
         for (size_t v = 0; v < cubie_result_n_vars(r); v++) {
@@ -1047,12 +1683,22 @@ static int cmd_run(const command *c, int argc, char **argv)
         }
         say("\n");
     }
+    /* Failed runs: their outputs are written all the same (NaN where the
+     * outputs say so), then a count per status bit and exit 5. */
+    size_t count[N_STATUS_BITS];
+    if (count_failures(r, count) > 0) {
+        report_failures(r);
+        rc = rc != 0 ? rc : EXIT_RUNS;
+    }
 done:
+    out_close(&out);
     cubie_result_free(r);
     cubie_solver_free(s);
-    cubie_batch_free(batch);
-    cubie_system_free(sys);
+    cubie_batch_free(w.batch);
+    cubie_options_free(w.opt);
+    cubie_system_free(w.sys);
     cubie_options_free(a.opt);
+    free(a.sets);
     return rc;
 }
 
@@ -1214,6 +1860,11 @@ static void option_values(size_t i, char *buf, size_t n)
                              j == 0 ? "" : (list ? ", " : " | "),
                              cubie_option_choice(i, j));
         }
+        if (strcmp(cubie_option_key(i), "output_types") == 0 && used >= 0 &&
+            (size_t)used < n) {
+            snprintf(buf + used, n - (size_t)used,
+                     "; summary metrics: `cubie list metrics`");
+        }
     } else if (strcmp(kind, "number") == 0) {
         snprintf(buf, n, "a finite number");
     } else if (strcmp(kind, "integer") == 0) {
@@ -1222,6 +1873,10 @@ static void option_values(size_t i, char *buf, size_t n)
         snprintf(buf, n, "true | false");
     } else if (strcmp(kind, "tolerance") == 0) {
         snprintf(buf, n, "a number >= 0, or one per state (comma-separated)");
+    } else if (strcmp(kind, "names") == 0) {
+        snprintf(buf, n, "states and observables, comma-separated, or []");
+    } else if (strcmp(kind, "indices") == 0) {
+        snprintf(buf, n, "whole numbers >= 0, comma-separated, or []");
     } else if (strcmp(kind, "arch") == 0) {
         snprintf(buf, n, "sm_XY (CUBIN) or compute_XY (PTX)");
     } else {
@@ -1306,13 +1961,19 @@ static int cmd_list(const command *c, int argc, char **argv)
         print_table(4, cubie_n_outputs(), output_cell);
         say("\n`--set output_types=state,time,...` picks them.\n");
     } else if (strcmp(what, "metrics") == 0) {
-        if (cubie_n_metrics() == 0) {
-            say("no summary metrics yet: cubie does not compute summaries "
-                "(summarise_every) yet\n");
-        }
+        say("%-18s %s\n", "metric", "values per variable and window");
         for (size_t i = 0; i < cubie_n_metrics(); i++) {
-            say("%s\n", cubie_metric_name(i));
+            char name[64];
+            const char *out = cubie_metric_outputs(i);
+            if (cubie_metric_has_parameter(i)) {
+                snprintf(name, sizeof(name), "%s[n]", cubie_metric_name(i));
+                say("%-18s %s_1 .. %s_n (times)\n", name, out, out);
+            } else {
+                say("%-18s %s\n", cubie_metric_name(i), out);
+            }
         }
+        say("\n`--set output_types=state,mean,max,peaks[3]` asks for them; "
+            "summarise_every\nand sample_summaries_every set the windows.\n");
     } else {
         return usage_error(c,
                            "unknown list '%s' (algorithms, options, "
@@ -1359,11 +2020,14 @@ static const command commands[] = {
      SET_HELP
      "  -o, --output FILE     write the kernel to FILE\n"
      "  -h, --help            print this help\n"},
-    {"run", cmd_run, "SPEC [OPTIONS]", "SPEC",
+    {"run", cmd_run, "SPEC [OPTIONS] | --from DIR/manifest.json [OPTIONS]",
+     "SPEC",
      "integrate a batch of runs; --out DIR writes the results",
      "Integrate a batch of runs of the system in SPEC (a JSON file) and\n"
      "print a summary. One run at the spec's values, unless --runs or\n"
-     "--grid say otherwise.\n"
+     "--grid say otherwise. When runs fail (their status bits), the\n"
+     "outputs are written all the same, a count per status goes to\n"
+     "standard error and the exit code is 5.\n"
      "\n"
      "options:\n"
      SET_HELP
@@ -1376,11 +2040,21 @@ static const command commands[] = {
      "                        combination runs, the first axis\n"
      "                        varying slowest\n"
      "      --out DIR         write state.npy, time.npy, status.npy\n"
-     "                        (and the outputs asked for),\n"
-     "                        manifest.json and kernel.cu into DIR; an\n"
+     "                        (and the outputs asked for), the runs'\n"
+     "                        inputs inits.npy and params.npy,\n"
+     "                        manifest.json (the spec and every\n"
+     "                        setting as it ran) and kernel.cu into\n"
+     "                        DIR; checked before the run starts. An\n"
      "                        earlier cubie output there is replaced\n"
      "                        in one step, and folders killed runs\n"
      "                        left beside it (DIR.tmp-*) are removed\n"
+     "      --from DIR/manifest.json\n"
+     "                        run again what an output folder records:\n"
+     "                        its spec, settings and inits.npy and\n"
+     "                        params.npy (no SPEC, --runs or --grid);\n"
+     "                        --set overrides a setting (a value\n"
+     "                        derived from it when it ran stays as it\n"
+     "                        was)\n"
      "  -q, --quiet           nothing on standard error but errors\n"
      "  -h, --help            print this help\n"
      "\n"
@@ -1410,7 +2084,7 @@ static const command commands[] = {
      "              and the values it takes\n"
      "  outputs     the values of output_types, and the arrays they\n"
      "              fill\n"
-     "  metrics     the summary metrics (none yet)\n"},
+     "  metrics     the summary metrics\n"},
     {"version", cmd_version, "", "", "print the version (also --version)",
      "Print cubie's version.\n"},
     {"help", cmd_help, "[COMMAND]", "[COMMAND]",

@@ -144,6 +144,8 @@ CB_DEVFN double cb_time_real(cb_time a)
 #define CB_COLS_STATE_OUT 4 // state
 #define CB_COLS_OBS_OUT 0 // not written
 #define CB_COLS_COUNTERS_OUT 0 // not written
+#define CB_COLS_STATE_SUMMARIES_OUT 0 // not written
+#define CB_COLS_OBS_SUMMARIES_OUT 0 // not written
 // Run status bits (cubie.h).
 #define CB_RUN_MAX_NEWTON_ITERS 2
 #define CB_RUN_MAX_LINEAR_ITERS 4
@@ -159,32 +161,35 @@ CB_DEVFN double cb_time_real(cb_time a)
 #define CB_SET_SAVE_START 2
 #define CB_SET_T_END 4
 #define CB_SET_SAVE_EVERY 6
-#define CB_SET_DT 8
-#define CB_SET_DT_MIN 9
-#define CB_SET_DT_MAX 10
-#define CB_SET_KP 11
-#define CB_SET_KI 12
-#define CB_SET_KD 13
-#define CB_SET_SAFETY 14
-#define CB_SET_MIN_GAIN 15
-#define CB_SET_MAX_GAIN 16
-#define CB_SET_DEADBAND_MIN 17
-#define CB_SET_DEADBAND_MAX 18
-#define CB_SET_NEWTON_TARGET_ITERS 19
-#define CB_SET_NEWTON_MAX_ITERS 20
-#define CB_SET_NEWTON_DAMPING 21
-#define CB_SET_NEWTON_MAX_BACKTRACKS 22
-#define CB_SET_KRYLOV_MAX_ITERS 23
-#define CB_SET_KRYLOV_FLOOR 24
-#define CB_SET_KRYLOV_REDUCTION 25
-#define CB_SET_BETA 26
-#define CB_SET_GAMMA 27
-#define CB_SET_ATOL 28
-#define CB_SET_RTOL 32
-#define CB_SET_NEWTON_ATOL 36
-#define CB_SET_NEWTON_RTOL 40
-#define CB_SET_KRYLOV_ATOL 44
-#define CB_SET_KRYLOV_RTOL 48
+#define CB_SET_SAMPLE_EVERY 8
+#define CB_SET_SAMPLES_PER_WINDOW 10
+#define CB_SET_N_SAMPLES 11
+#define CB_SET_DT 12
+#define CB_SET_DT_MIN 13
+#define CB_SET_DT_MAX 14
+#define CB_SET_KP 15
+#define CB_SET_KI 16
+#define CB_SET_KD 17
+#define CB_SET_SAFETY 18
+#define CB_SET_MIN_GAIN 19
+#define CB_SET_MAX_GAIN 20
+#define CB_SET_DEADBAND_MIN 21
+#define CB_SET_DEADBAND_MAX 22
+#define CB_SET_NEWTON_TARGET_ITERS 23
+#define CB_SET_NEWTON_MAX_ITERS 24
+#define CB_SET_NEWTON_DAMPING 25
+#define CB_SET_NEWTON_MAX_BACKTRACKS 26
+#define CB_SET_KRYLOV_MAX_ITERS 27
+#define CB_SET_KRYLOV_FLOOR 28
+#define CB_SET_KRYLOV_REDUCTION 29
+#define CB_SET_BETA 30
+#define CB_SET_GAMMA 31
+#define CB_SET_ATOL 32
+#define CB_SET_RTOL 36
+#define CB_SET_NEWTON_ATOL 40
+#define CB_SET_NEWTON_RTOL 44
+#define CB_SET_KRYLOV_ATOL 48
+#define CB_SET_KRYLOV_RTOL 52
 // Fixed steps well before a save run as a counted burst.
 #define CB_FIXED_BURST 0
 // A step within this factor of a save time lands on it.
@@ -409,10 +414,11 @@ CB_DEVFN int cb_controller(real *dt, const real *proposed_state,
 // Start of loop.cu.
 // The integration loop of one run: read its inputs, step from t0 to
 // t0 + settling_time + duration, truncate steps to land exactly on save
-// times, write saves (run index fastest, so GPU writes coalesce), and
-// return the run's status bits. Markers @...@ are filled by the generator
-// (gen/loop.c): each buffer comes from the registry with a literal offset,
-// and each function takes only the arguments its body uses.
+// (and summary sample) times, write saves and summary windows (run index
+// fastest, so GPU writes coalesce), and return the run's status bits.
+// Markers @...@ are filled by the generator (gen/loop.c): each buffer
+// comes from the registry with a literal offset, and each function takes
+// only the arguments its body uses.
 CB_DEVFN int cb_loop(int run, const real *inits, const real *params,
                      const real *settings, real *state_out, int n_runs,
                      int n_saves, int max_steps, real *shared,
@@ -520,8 +526,9 @@ CB_DEVFN int cb_loop(int run, const real *inits, const real *params,
             }
         }
 #endif
-        // Truncate the step to land on the next save time; a step within
-        // a hair of it is stretched instead, so no sliver step follows.
+        // Truncate the step to land on the next save (or sample) time; a
+        // step within a hair of it is stretched instead, so no sliver
+        // step follows.
         real dt_eff = dt[0];
         int do_save = 0;
         const real to_save = cb_time_sub(next_save, t);
@@ -614,6 +621,8 @@ cubie_kernel(const real *__restrict__ inits,
              real *__restrict__ state_out,
              real *__restrict__ obs_out,
              int *__restrict__ counters_out,
+             real *__restrict__ state_summaries_out,
+             real *__restrict__ obs_summaries_out,
              int *__restrict__ status_out,
              int n_runs,
              int n_saves,
@@ -635,10 +644,10 @@ CB_KERNEL void cubie_host_run(void *const *args)
     const real *params = *(const real *const *)args[1];
     const real *settings = *(const real *const *)args[2];
     real *state_out = *(real *const *)args[3];
-    int *status_out = *(int *const *)args[6];
-    const int n_runs = *(const int *)args[7];
-    const int n_saves = *(const int *)args[8];
-    const int max_steps = *(const int *)args[9];
+    int *status_out = *(int *const *)args[8];
+    const int n_runs = *(const int *)args[9];
+    const int n_saves = *(const int *)args[10];
+    const int max_steps = *(const int *)args[11];
 #pragma omp parallel for schedule(dynamic, 64)
     for (int run = 0; run < n_runs; ++run) {
         real shared[CB_SHARED_ALLOC];
