@@ -91,6 +91,8 @@ struct cb_ctx {
     cb_selection sel;            /* the saved and summarised variables */
     bool summaries;              /* some variable is summarised */
     bool need_obs;               /* observables are saved or summarised */
+    int driver_order;            /* the drivers' spline (driver_order) */
+    bool driver_wrap;            /* driver_wrap */
     cb_nk nk;                    /* implicit families */
     /* register, freeze */
     cb_registry *reg;

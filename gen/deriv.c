@@ -643,6 +643,7 @@ typedef struct {
     cb_expr **tan_sym;   /* da_<name>, per auxiliary */
     cb_expr **state_seed; /* tangent of each state (NULL: zero) */
     cb_expr *time_seed;  /* tangent of t (NULL: zero) */
+    cb_expr **driver_seed; /* tangent of each driver (NULL: all zero) */
     sym_key *keys;       /* scratch for distinct symbols */
     int n_keys, cap_keys;
     cse_map seen;        /* nodes mark_reads has visited */
@@ -689,10 +690,12 @@ static cb_expr *seed_of(const prop *p, sym_key k, cb_expr *const *tan)
         return p->state_seed[k.index];
     case CB_SYM_TIME:
         return p->time_seed;
+    case CB_SYM_DRIVER: /* their time derivatives in df/dt, else fixed */
+        return p->driver_seed != NULL ? p->driver_seed[k.index] : NULL;
     case CB_SYM_AUX:
         return tan[k.index] != NULL ? p->tan_sym[k.index] : NULL;
     default:
-        return NULL; /* parameters and drivers are held fixed */
+        return NULL; /* parameters are held fixed */
     }
 }
 
@@ -1278,6 +1281,23 @@ static bool run_propagation(emit_state *st, emit_mode mode)
         p->time_seed = num(a, 1.0);
         if (p->time_seed == NULL) {
             return false;
+        }
+        /* A driver d moves with t at its rate dd_<name> (gen/rhs.c
+         * evaluates it): df/dt + sum_j df/dd_j d_j'(t). */
+        if (s->n_drivers > 0) {
+            p->driver_seed = cb_arena_alloc(
+                a, (size_t)s->n_drivers * sizeof(cb_expr *));
+            if (p->driver_seed == NULL) {
+                return false;
+            }
+        }
+        for (int j = 0; j < s->n_drivers; j++) {
+            char name[300];
+            snprintf(name, sizeof(name), "dd_%s", s->driver_names[j]);
+            p->driver_seed[j] = mk_sym(a, CB_SYM_OTHER, -(1 << 28) - j, name);
+            if (p->driver_seed[j] == NULL) {
+                return false;
+            }
         }
     }
     for (int r = 0; r < st->n_res; r++) {

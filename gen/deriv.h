@@ -11,11 +11,12 @@
  * auxiliaries and tangents the outputs read are emitted.
  *
  * The emitted functions follow cb_dxdt's conventions (gen/rhs.c): states
- * print as state[i], parameters as parameters[i], drivers as drivers[i],
+ * print as state[i], parameters as parameters[i], drivers as d_<name>,
  * time as t, auxiliaries as locals a_<name>, their tangents as da_<name>;
  * literals and math names are the precision's own, so a float32 function
- * holds no double arithmetic. Drivers are held fixed: their tangents are
- * zero, also in cb_dfdt (no driver time derivative exists yet). `out`
+ * holds no double arithmetic. Drivers are held fixed in J v and the
+ * diagonal; in cb_dfdt they move with t at their rates dd_<name>, so it
+ * is df/dt + sum_j df/dd_j d_j'(t). `out`
  * must not alias `state` or `v`. Each emitter appends one function to
  * out; CUBIE_E_NOMEM when memory runs out.
  */

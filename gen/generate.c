@@ -102,7 +102,8 @@ cubie_status cb_define_step(cb_ctx *c, cb_sb *body, cb_sb *sb)
 {
     static const char *const params[] = {
         "const real *state", "real *proposed_state", "const real *parameters",
-        "const real *drivers", "real *error", "real dt", "real t",
+        "const real *__restrict__ driver_coeffs", "real *error", "real dt",
+        "real t",
         "int accepted", "real *shared", "real *persistent", "int *shared_i",
         "int *persistent_i", "int *counters", "const real *settings", NULL};
     cb_fn_init(&c->step, "int", "cb_step", params);
@@ -161,6 +162,16 @@ static cubie_status resolve_outputs(cb_ctx *c)
         }
     }
     c->summaries = c->metrics.n > 0;
+    /* Sampled drivers: the spline's order and what lies outside the data
+     * shape the code (a new recording, its length or period does not). */
+    c->driver_order = (int)cb_opt_num(c->opt, CB_OPT_DRIVER_ORDER);
+    c->driver_wrap = cb_opt_num(c->opt, CB_OPT_DRIVER_WRAP) != 0.0;
+    if (c->sys->n_drivers > 0 &&
+        (c->driver_order < 1 || c->driver_order > CB_DRIVER_MAX_ORDER)) {
+        return cb_fail(c->err, CUBIE_E_OPTION, "driver_order", 0,
+                       "option driver_order: %d is not from 1 to %d",
+                       c->driver_order, CB_DRIVER_MAX_ORDER);
+    }
     c->need_obs = (c->out[CB_OUT_OBSERVABLES] && c->sel.saved_obs.n > 0) ||
                   c->out[CB_OUT_OBSERVABLE_SUMMARIES];
     const struct cubie_system *s = c->sys;
@@ -523,6 +534,9 @@ cubie_status cb_gen_check(cb_gen *g)
     k->n_states = c->sys->n_states;
     k->n_params = c->sys->n_params;
     k->n_obs = c->sys->n_obs;
+    k->n_drivers = c->sys->n_drivers;
+    k->driver_order = c->driver_order;
+    k->driver_wrap = c->driver_wrap;
     k->method = c->method;
     k->controller = c->ctrl;
     k->implicit = c->algorithm != &cb_comp_erk;

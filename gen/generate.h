@@ -19,6 +19,8 @@
 typedef struct {
     bool is_double;
     int n_states, n_params, n_obs;
+    int n_drivers, driver_order;  /* sampled drivers, their spline's order */
+    bool driver_wrap;             /* periodic outside the data, else 0 */
     const cb_method *method;
     cb_controller controller;
     bool implicit;                /* solves stage equations */

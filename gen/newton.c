@@ -9,7 +9,8 @@
  *   cb_Poperator(p, Y, v, out)   (beta I - gamma h (A x J(Y))) v
  *   cb_Pnewton(p, u, counters, pools)   returns status bits
  * p is a `const cb_nl *`: the stage base, the step's start state, the
- * parameters, drivers, settings, t, h and the diagonal coefficient a.
+ * parameters, the drivers' coefficients, settings, t, h and the
+ * diagonal coefficient a.
  *
  * Newton's rules are the original's (cubie's newton_krylov.py): the
  * correction norm scales by natol + nrtol max(|Y|, |y_n|); contraction
@@ -68,8 +69,8 @@ void cb_nk_emit_struct(const cb_ctx *c, cb_sb *sb)
     if (cb_rhs_reads(c, "parameters")) {
         cb_sb_line(sb, "    const real *parameters;");
     }
-    if (cb_rhs_reads(c, "drivers")) {
-        cb_sb_line(sb, "    const real *drivers;");
+    if (cb_rhs_reads(c, "driver_coeffs")) {
+        cb_sb_line(sb, "    const real *driver_coeffs;");
     }
     cb_sb_line(sb, "    const real *settings;");
     if (cb_rhs_reads(c, "t")) {
@@ -91,8 +92,8 @@ void cb_nk_emit_setup(const cb_ctx *c, cb_sb *sb)
     if (cb_rhs_reads(c, "parameters")) {
         cb_sb_line(sb, "p.parameters = parameters;");
     }
-    if (cb_rhs_reads(c, "drivers")) {
-        cb_sb_line(sb, "p.drivers = drivers;");
+    if (cb_rhs_reads(c, "driver_coeffs")) {
+        cb_sb_line(sb, "p.driver_coeffs = driver_coeffs;");
     }
     cb_sb_line(sb, "p.settings = settings;");
     cb_sb_line(sb, "p.h = dt;");

@@ -61,6 +61,8 @@ const char *cb_opt_choice_list(cb_opt_values v)
         return "LINEAR";
     case CB_VALUES_PRECOND:
         return "PRECOND";
+    case CB_VALUES_DRIVER_BC:
+        return "DRIVER_BC";
     default:
         return NULL;
     }

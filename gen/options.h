@@ -11,13 +11,16 @@
 typedef enum { CB_KIND_NUM, CB_KIND_INT, CB_KIND_CHOICE, CB_KIND_BOOL,
                CB_KIND_TEXT } cb_opt_kind;
 typedef enum { CB_SCOPE_COMPILE, CB_SCOPE_RUN } cb_opt_scope;
+/* The highest driver_order (the drivers' spline, runtime/spline.c). */
+#define CB_DRIVER_MAX_ORDER 9
+
 /* What a value may be (options.def, the last column). */
 typedef enum {
     CB_VALUES_NONE, CB_VALUES_PRECISION, CB_VALUES_BACKEND,
     CB_VALUES_OPT_LEVEL, CB_VALUES_LINEAR, CB_VALUES_PRECOND,
     CB_VALUES_METHODS, CB_VALUES_CONTROLLERS, CB_VALUES_OUTPUTS,
     CB_VALUES_TOLERANCES, CB_VALUES_ARCH, CB_VALUES_VARIABLES,
-    CB_VALUES_INDICES
+    CB_VALUES_INDICES, CB_VALUES_DRIVER_BC
 } cb_opt_values;
 
 typedef enum {

@@ -2,8 +2,11 @@
  * cb_observables, and for implicit steps cb_jvp, cb_jac_diag, cb_dfdt)
  * and every call to them. A call names the state it evaluates at and the
  * stage time; each function takes only what its body reads (parameters,
- * drivers, t), so the call passes only that. Sampled drivers will be
- * evaluated here, at the time a call is made for. */
+ * the drivers' coefficients, t), so the call passes only that. A function
+ * that reads a sampled driver evaluates it first, at its own t: every
+ * stage of every step sees the drivers at its time. */
+#include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,18 +15,24 @@
 #include "generate.h"
 #include "template.h"
 
-/* The candidate parameters of each function, in order. */
+/* The candidate parameters of each function, in order. A function that
+ * reads a driver evaluates it at its own t from the spline's
+ * coefficients (driver_coeffs, the settings' CB_SET_DRIVER_*). */
 static const char *const dxdt_params[] = {
-    "const real *state", "const real *parameters", "const real *drivers",
+    "const real *state", "const real *parameters",
+    "const real *__restrict__ driver_coeffs", "const real *settings",
     "real *out", "real t", NULL};
 static const char *const obs_params[] = {
-    "const real *state", "const real *parameters", "const real *drivers",
+    "const real *state", "const real *parameters",
+    "const real *__restrict__ driver_coeffs", "const real *settings",
     "real *observables", "real t", NULL};
 static const char *const jvp_params[] = {
-    "const real *state", "const real *parameters", "const real *drivers",
+    "const real *state", "const real *parameters",
+    "const real *__restrict__ driver_coeffs", "const real *settings",
     "real t", "const real *v", "real *out", NULL};
 static const char *const vec_params[] = {
-    "const real *state", "const real *parameters", "const real *drivers",
+    "const real *state", "const real *parameters",
+    "const real *__restrict__ driver_coeffs", "const real *settings",
     "real t", "real *out", NULL};
 
 static const char *const fn_names[CB_RHS_COUNT] = {
@@ -70,6 +79,42 @@ static void emit_aux(const cb_ctx *c, cb_sb *sb, const bool *need,
     }
 }
 
+/* Whether text holds name as a whole word. */
+static bool has_word(const char *text, const char *name)
+{
+    const size_t n = strlen(name);
+    for (const char *p = strstr(text, name); p != NULL;
+         p = strstr(p + 1, name)) {
+        const bool before = p == text || !(isalnum((unsigned char)p[-1]) ||
+                                           p[-1] == '_');
+        const bool after = !(isalnum((unsigned char)p[n]) || p[n] == '_');
+        if (before && after) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The body with the drivers it reads evaluated first at t: d_<name> the
+ * value, dd_<name> the time derivative (cb_dfdt's seeds). */
+static void driver_locals(const cb_ctx *c, const char *body, cb_sb *out)
+{
+    const struct cubie_system *s = c->sys;
+    for (int d = 0; d < s->n_drivers; d++) {
+        char name[300];
+        snprintf(name, sizeof(name), "d_%s", s->driver_names[d]);
+        if (has_word(body, name)) {
+            cb_sb_printf(out, "    const real %s = cb_driver(driver_coeffs, "
+                              "settings, %d, t);\n", name, d);
+        }
+        snprintf(name, sizeof(name), "dd_%s", s->driver_names[d]);
+        if (has_word(body, name)) {
+            cb_sb_printf(out, "    const real %s = cb_driver_dt("
+                              "driver_coeffs, settings, %d, t);\n", name, d);
+        }
+    }
+}
+
 static void define(cb_ctx *c, cb_rhs_kind k, const char *const *params,
                    cb_sb *body, cb_sb *sb)
 {
@@ -77,7 +122,66 @@ static void define(cb_ctx *c, cb_rhs_kind k, const char *const *params,
     if (body->failed) {
         sb->failed = true;
     }
-    cb_fn_define(&c->rhs[k], sb, cb_sb_str(body));
+    cb_sb full;
+    cb_sb_init(&full);
+    driver_locals(c, cb_sb_str(body), &full);
+    cb_sb_puts(&full, cb_sb_str(body));
+    if (full.failed) {
+        sb->failed = true;
+    }
+    cb_fn_define(&c->rhs[k], sb, cb_sb_str(&full));
+    cb_sb_free(&full);
+}
+
+/* The drivers' spline at t (runtime/spline.c's layout and rules): the
+ * segment of t, tau in it, Horner; with wrap the data repeat, else 0
+ * outside them. cb_driver_dt is the time derivative. */
+static void emit_driver_fns(const cb_ctx *c, cb_sb *sb)
+{
+    const struct cubie_system *s = c->sys;
+    const int p = c->driver_order;
+    const char *fl = cb_math(c, "floor");
+    cb_sb_line(sb, "// Sampled drivers: a spline of order %d, %s outside "
+                   "the data.", p, c->driver_wrap ? "repeating" : "zero");
+    cb_sb_line(sb, "#define CB_N_DRIVERS %d", s->n_drivers);
+    for (int deriv = 0; deriv < 2; deriv++) {
+        cb_sb_line(sb, "CB_DEVFN real %s(const real *__restrict__ coeffs, "
+                       "const real *settings, int d, real t)",
+                   deriv ? "cb_driver_dt" : "cb_driver");
+        cb_sb_line(sb, "{");
+        cb_sb_line(sb, "    const real m = settings[CB_SET_DRIVER_SEGMENTS];");
+        cb_sb_line(sb, "    real x = (t - settings[CB_SET_DRIVER_START] - "
+                       "settings[CB_SET_DRIVER_START + 1]) /");
+        cb_sb_line(sb, "             settings[CB_SET_DRIVER_PERIOD];");
+        if (c->driver_wrap) {
+            cb_sb_line(sb, "    x -= m * %s(x / m);", fl);
+        } else {
+            cb_sb_line(sb, "    if (!(x >= (real)0 && x <= m)) {");
+            cb_sb_line(sb, "        return (real)0;");
+            cb_sb_line(sb, "    }");
+        }
+        cb_sb_line(sb, "    real seg = %s(x);", fl);
+        cb_sb_line(sb, "    seg = seg > m - (real)1 ? m - (real)1 : seg;");
+        cb_sb_line(sb, "    seg = seg < (real)0 ? (real)0 : seg;");
+        cb_sb_line(sb, "    const real tau = x - seg;");
+        cb_sb_line(sb, "    const real *c = coeffs + ((long long)seg * "
+                       "CB_N_DRIVERS + d) * %d;", p + 1);
+        if (!deriv) {
+            cb_sb_line(sb, "    real y = c[%d];", p);
+            for (int k = p - 1; k >= 0; k--) {
+                cb_sb_line(sb, "    y = y * tau + c[%d];", k);
+            }
+            cb_sb_line(sb, "    return y;");
+        } else {
+            cb_sb_line(sb, "    real y = (real)%d * c[%d];", p, p);
+            for (int k = p - 1; k >= 1; k--) {
+                cb_sb_line(sb, "    y = y * tau + (real)%d * c[%d];", k, k);
+            }
+            cb_sb_line(sb, "    return y / settings[CB_SET_DRIVER_PERIOD];");
+        }
+        cb_sb_line(sb, "}");
+    }
+    cb_sb_puts(sb, "\n");
 }
 
 cubie_status cb_rhs_emit_system(cb_ctx *c, cb_sb *sb)
@@ -93,6 +197,9 @@ cubie_status cb_rhs_emit_system(cb_ctx *c, cb_sb *sb)
         return cb_fail_nomem(c->err);
     }
     body.indent = 1;
+    if (s->n_drivers > 0) {
+        emit_driver_fns(c, sb);
+    }
     for (int k = 0; k < s->n_states; k++) {
         roots[s->deriv_eq[k]] = true;
     }
@@ -190,7 +297,8 @@ void cb_rhs_call(const cb_ctx *c, cb_sb *sb, cb_rhs_kind k, const char *y,
     const char *const bind[] = {
         "state",       y,
         "parameters",  solve ? "p->parameters" : "parameters",
-        "drivers",     solve ? "p->drivers" : "drivers",
+        "driver_coeffs", solve ? "p->driver_coeffs" : "driver_coeffs",
+        "settings",    solve ? "p->settings" : "settings",
         "t",           t,
         "v",           v != NULL ? v : "v",
         "out",         out,

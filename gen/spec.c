@@ -228,6 +228,44 @@ static cubie_status read_number_map(parse_ctx *c, const cJSON *obj,
     return CUBIE_OK;
 }
 
+/* "drivers": ["I_stim", ...]: names the equations read like variables,
+ * sampled at run time. */
+static cubie_status read_drivers(parse_ctx *c, const cJSON *arr,
+                                 cubie_error *err)
+{
+    cb_system *s = c->sys;
+    s->n_drivers = 0;
+    if (arr == NULL) {
+        return CUBIE_OK;
+    }
+    if (!cJSON_IsArray(arr)) {
+        return cb_fail(err, CUBIE_E_SPEC, "/drivers", 0,
+                       "/drivers: expected an array of names");
+    }
+    const int n = cJSON_GetArraySize(arr);
+    s->driver_names = cb_arena_alloc(&s->arena,
+                                     sizeof(char *) * (size_t)(n + 1));
+    if (s->driver_names == NULL) {
+        return cb_fail_nomem(err);
+    }
+    char path[64];
+    const cJSON *item = arr->child;
+    for (int i = 0; i < n; i++, item = item->next) {
+        snprintf(path, sizeof(path), "/drivers/%d", i);
+        if (!cJSON_IsString(item)) {
+            return cb_fail(err, CUBIE_E_SPEC, path, 0,
+                           "%s: expected a name (a string)", path);
+        }
+        const char *name = cb_arena_strdup(&s->arena, item->valuestring);
+        if (name == NULL) {
+            return cb_fail_nomem(err);
+        }
+        CB_TRY(add_name(c, name, CB_SYM_DRIVER, i, 0.0, path, err));
+        s->driver_names[s->n_drivers++] = name;
+    }
+    return CUBIE_OK;
+}
+
 /* Replace the blanked copy of an equation in a parser message by the
  * equation itself (same length, so the caret stays aligned). */
 static void restore_quote(cubie_error *err, const char *blanked,
@@ -849,15 +887,6 @@ cubie_status cb_spec_parse(const char *json, size_t len, cb_system **out,
         goto done;
     }
     s->name = cb_arena_strdup(&s->arena, name ? name->valuestring : "system");
-    const cJSON *drivers = cJSON_GetObjectItemCaseSensitive(root, "drivers");
-    if (drivers != NULL &&
-        !(cJSON_IsArray(drivers) && cJSON_GetArraySize(drivers) == 0)) {
-        st = cb_fail(err, CUBIE_E_SPEC, "/drivers", 0,
-                     "/drivers: sampled drivers are not supported yet; "
-                     "write the forcing as a function of t in the "
-                     "equations");
-        goto done;
-    }
     const cJSON *states = cJSON_GetObjectItemCaseSensitive(root, "states");
     if (states == NULL) {
         st = cb_fail(err, CUBIE_E_SPEC, "/states", 0,
@@ -881,6 +910,10 @@ cubie_status cb_spec_parse(const char *json, size_t len, cb_system **out,
                              cJSON_GetObjectItemCaseSensitive(root, "constants"),
                              "constants", CB_SYM_CONST, &s->n_consts,
                              &s->const_names, &s->const_vals, err);
+    }
+    if (st == CUBIE_OK) {
+        st = read_drivers(&c, cJSON_GetObjectItemCaseSensitive(root, "drivers"),
+                          err);
     }
     if (st == CUBIE_OK) {
         st = parse_equations(
@@ -983,7 +1016,7 @@ void cb_spec_print_sym(void *ctx, const cb_expr *e, cb_sb *out)
         cb_sb_printf(out, "a_%s", s->aux_names[e->index]);
         break;
     case CB_SYM_DRIVER:
-        cb_sb_printf(out, "drivers[%d]", e->index);
+        cb_sb_printf(out, "d_%s", s->driver_names[e->index]);
         break;
     case CB_SYM_TIME:
         cb_sb_puts(out, "t");

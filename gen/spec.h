@@ -24,6 +24,9 @@ struct cubie_system {
     double *param_vals;
     const char **const_names;
     double *const_vals;
+    int n_drivers;     /* sampled drivers: names in equations, values
+                        * interpolated at run time (runtime/spline.c) */
+    const char **driver_names;
     const char **aux_names;
     int *obs_aux;      /* auxiliary index of each observable */
     int n_eqs;
@@ -59,8 +62,9 @@ void cb_spec_aux_closure(const struct cubie_system *s, const bool *eq_roots,
                          bool *need_aux);
 
 /* The C text of a symbol in generated code (a cb_sym_printer; ctx is the
- * system): state[i], parameters[i], drivers[i], t, auxiliaries as locals
- * a_<name>, anything else (generated symbols) by its name. */
+ * system): state[i], parameters[i], t, auxiliaries as locals a_<name>,
+ * drivers as locals d_<name> (each function evaluates them at its t,
+ * gen/rhs.c), anything else (generated symbols) by its name. */
 void cb_spec_print_sym(void *ctx, const cb_expr *e, cb_sb *out);
 
 #endif

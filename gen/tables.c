@@ -49,6 +49,7 @@ const cb_karg_info cb_kargs[CB_KARG_COUNT] = {
 #define CB_AXES_RUNS "run, "
 #define CB_AXES_SAVES "run, save, "
 #define CB_AXES_WINDOWS "run, window, "
+#define CB_AXES_DRIVERS ""
 const char *const cb_karg_axes[CB_KARG_COUNT] = {
 #define CB_KARG(id, name, elem, dir, rows, result, column) \
     CB_AXES_##rows column,

@@ -114,7 +114,13 @@ typedef enum {
 
 typedef enum { CB_ELEM_REAL, CB_ELEM_INT } cb_elem;
 typedef enum { CB_DIR_IN, CB_DIR_OUT, CB_DIR_SCALAR } cb_dir;
-typedef enum { CB_ROWS_ONE, CB_ROWS_RUNS, CB_ROWS_SAVES, CB_ROWS_WINDOWS } cb_rows;
+typedef enum {
+    CB_ROWS_ONE,
+    CB_ROWS_RUNS,
+    CB_ROWS_SAVES,
+    CB_ROWS_WINDOWS,
+    CB_ROWS_DRIVERS
+} cb_rows;
 
 typedef struct {
     const char *id;       /* "STATE_OUT" */

@@ -186,6 +186,15 @@ const char *cubie_system_observable_name(const struct cubie_system *s,
     return s && i < (size_t)s->n_obs ? s->aux_names[s->obs_aux[i]] : NULL;
 }
 
+size_t cubie_system_n_drivers(const struct cubie_system *s)
+{
+    return s ? (size_t)s->n_drivers : 0;
+}
+const char *cubie_system_driver_name(const struct cubie_system *s, size_t i)
+{
+    return s && i < (size_t)s->n_drivers ? s->driver_names[i] : NULL;
+}
+
 void cubie_system_free(struct cubie_system *sys)
 {
     cb_system_free(sys);

@@ -61,6 +61,8 @@ void cubie_batch_free(cubie_batch *b)
     }
     free(b->inits);
     free(b->params);
+    free(b->driver_samples);
+    free(b->driver_set);
     cubie_system_free(b->sys);
     free(b);
 }
@@ -103,6 +105,108 @@ static cubie_status unknown_name(const struct cubie_system *sys,
     return cb_fail(err, CUBIE_E_BATCH, where, 0,
                    "%s: '%s' is neither a state nor a parameter of '%s'",
                    where, name, sys->name);
+}
+
+/* ---- sampled drivers ----------------------------------------------------- */
+
+static int driver_index(const struct cubie_system *sys, const char *name)
+{
+    for (int i = 0; i < sys->n_drivers; i++) {
+        if (strcmp(sys->driver_names[i], name) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+cubie_status cubie_batch_set_driver(cubie_batch *b, const char *name,
+                                    const double *values, size_t n,
+                                    cubie_error *err)
+{
+    if (b == NULL || name == NULL || (values == NULL && n > 0)) {
+        return cb_fail(err, CUBIE_E_ARG, NULL, 0,
+                       "cubie_batch_set_driver: NULL argument");
+    }
+    const struct cubie_system *sys = b->sys;
+    const int d = driver_index(sys, name);
+    if (d < 0) {
+        return cb_fail(err, CUBIE_E_BATCH, name, 0,
+                       "'%s' is not a driver of '%s' (it has %d; a spec "
+                       "names them in \"drivers\")", name, sys->name,
+                       sys->n_drivers);
+    }
+    if (n < 2 || n > ((size_t)1 << 28)) {
+        return cb_fail(err, CUBIE_E_BATCH, name, 0,
+                       "driver %s: %zu samples (from 2 to 2^28)", name, n);
+    }
+    const size_t nd = (size_t)sys->n_drivers;
+    if (b->driver_samples != NULL && n != b->n_driver_samples) {
+        return cb_fail(err, CUBIE_E_BATCH, name, 0,
+                       "driver %s: %zu samples, but the batch's drivers "
+                       "have %zu (one set of times serves them all)", name,
+                       n, b->n_driver_samples);
+    }
+    if (b->driver_samples == NULL) {
+        b->driver_samples = malloc(sizeof(double) * n * nd);
+        b->driver_set = calloc(nd, sizeof(bool));
+        if (b->driver_samples == NULL || b->driver_set == NULL) {
+            free(b->driver_samples);
+            free(b->driver_set);
+            b->driver_samples = NULL;
+            b->driver_set = NULL;
+            return cb_fail_nomem(err);
+        }
+        b->n_driver_samples = n;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(values[i])) {
+            return cb_fail(err, CUBIE_E_BATCH, name, 0,
+                           "driver %s: sample %zu is not a finite number",
+                           name, i);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        b->driver_samples[i * nd + (size_t)d] = values[i];
+    }
+    b->driver_set[d] = true;
+    return CUBIE_OK;
+}
+
+cubie_status cubie_batch_set_driver_times(cubie_batch *b, const double *t,
+                                          size_t n, cubie_error *err)
+{
+    if (b == NULL || t == NULL) {
+        return cb_fail(err, CUBIE_E_ARG, NULL, 0,
+                       "cubie_batch_set_driver_times: NULL argument");
+    }
+    if (n < 2) {
+        return cb_fail(err, CUBIE_E_BATCH, "t", 0,
+                       "driver times: at least 2, not %zu", n);
+    }
+    if (b->driver_samples != NULL && n != b->n_driver_samples) {
+        return cb_fail(err, CUBIE_E_BATCH, "t", 0,
+                       "driver times: %zu of them for %zu samples", n,
+                       b->n_driver_samples);
+    }
+    const double period = (t[n - 1] - t[0]) / (double)(n - 1);
+    if (!isfinite(t[0]) || !(period > 0.0) || !isfinite(period)) {
+        return cb_fail(err, CUBIE_E_BATCH, "t", 0,
+                       "driver times: not increasing from a finite start "
+                       "(%g to %g)", t[0], t[n - 1]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const double want = t[0] + period * (double)i;
+        if (!(fabs(t[i] - want) <= 1e-6 * period)) {
+            return cb_fail(err, CUBIE_E_BATCH, "t", 0,
+                           "driver times: not uniform: time %zu is %.17g, "
+                           "%.17g on the grid of period %.17g (to 1e-6 of a "
+                           "period)", i, t[i], want, period);
+        }
+    }
+    b->has_driver_times = true;
+    b->driver_t0 = t[0];
+    b->driver_period = period;
+    return CUBIE_OK;
 }
 
 cubie_status cubie_batch_set(cubie_batch *b, const char *name, size_t run,
@@ -283,15 +387,36 @@ static line_status read_line(FILE *f, char **buf, size_t *cap, size_t *len)
     return LINE_OK;
 }
 
-cubie_status cubie_batch_from_csv(const struct cubie_system *sys,
-                                  const char *path, cubie_batch **out,
-                                  cubie_error *err)
+/* A CSV table: a header of names, then rows of finite numbers. */
+typedef struct {
+    char *header;  /* the header line, split in place into names */
+    char **names;
+    int n_cols;
+    double *rows;  /* n_rows x n_cols */
+    size_t n_rows;
+} csv_table;
+
+static void table_free(csv_table *t)
 {
-    if (sys == NULL || path == NULL || out == NULL) {
-        return cb_fail(err, CUBIE_E_ARG, NULL, 0,
-                       "cubie_batch_from_csv: NULL argument");
-    }
-    *out = NULL;
+    free(t->header);
+    free(t->names);
+    free(t->rows);
+    memset(t, 0, sizeof(*t));
+}
+
+typedef cubie_status (*header_check)(const void *ctx, char *const *names,
+                                     int n_cols, const char *path,
+                                     long lineno, cubie_error *err);
+
+/* Read path as a table (what: "runs file", "drivers file", in messages):
+ * blank lines and '#' lines skipped, check() on the header, every row as
+ * wide as it, at most max_rows rows. */
+static cubie_status read_table(const char *path, const char *what,
+                               header_check check, const void *ctx,
+                               size_t max_rows, csv_table *t,
+                               cubie_error *err)
+{
+    memset(t, 0, sizeof(*t));
     FILE *f = fopen(path, "r");
     if (f == NULL) {
         return cb_fail(err, CUBIE_E_IO, path, 0, "cannot read %s: %s", path,
@@ -305,17 +430,14 @@ cubie_status cubie_batch_from_csv(const struct cubie_system *sys,
                        "cannot read %s: is a directory", path);
     }
     enum { MAX_COLS = 4096 };
-    char *line = NULL, *header = NULL;
-    size_t cap = 0;
+    char *line = NULL;
+    size_t cap = 0, rows_cap = 0;
     char **fields = malloc(sizeof(char *) * MAX_COLS);
-    char **names = malloc(sizeof(char *) * MAX_COLS);
-    double *rows = NULL;
-    size_t n_rows = 0, rows_cap = 0;
-    int n_cols = 0;
+    t->names = malloc(sizeof(char *) * MAX_COLS);
     long lineno = 0;
     char where[640];
     cubie_status st = CUBIE_OK;
-    if (fields == NULL || names == NULL) {
+    if (fields == NULL || t->names == NULL) {
         st = cb_fail_nomem(err);
         goto done;
     }
@@ -339,102 +461,202 @@ cubie_status cubie_batch_from_csv(const struct cubie_system *sys,
             snprintf(where, sizeof(where), "%s:%ld", path, lineno);
             st = cb_fail(err, CUBIE_E_BATCH, where, 0,
                          "%s: the line is longer than %d MiB, the limit of "
-                         "a runs file's line", where, CSV_MAX_LINE >> 20);
+                         "a %s's line", where, CSV_MAX_LINE >> 20, what);
             goto done;
         }
         if (ls == LINE_NUL) {
             snprintf(where, sizeof(where), "%s:%ld:%zu", path, lineno,
                      len + 1);
             st = cb_fail(err, CUBIE_E_BATCH, where, (int)len + 1,
-                         "%s: a NUL byte: a runs file is text", where);
+                         "%s: a NUL byte: a %s is text", where, what);
             goto done;
         }
         line[strcspn(line, "\r\n")] = '\0';
         if (blank_line(line) || line[0] == '#') {
             continue;
         }
-        if (header == NULL) {
-            header = strdup(line);
-            if (header == NULL) {
+        if (t->header == NULL) {
+            t->header = strdup(line);
+            if (t->header == NULL) {
                 st = cb_fail_nomem(err);
                 goto done;
             }
-            n_cols = split_csv(header, names, MAX_COLS);
-            if (n_cols < 0) {
+            t->n_cols = split_csv(t->header, t->names, MAX_COLS);
+            if (t->n_cols < 0) {
                 snprintf(where, sizeof(where), "%s:%ld", path, lineno);
                 st = cb_fail(err, CUBIE_E_BATCH, where, 0,
                              "%s: more than %d columns", where, MAX_COLS);
                 goto done;
             }
-            st = check_header(sys, names, n_cols, path, lineno, err);
+            st = check(ctx, t->names, t->n_cols, path, lineno, err);
             if (st != CUBIE_OK) {
                 goto done;
             }
             continue;
         }
         int n = split_csv(line, fields, MAX_COLS);
-        if (n != n_cols) { /* also n < 0: too many fields */
+        if (n != t->n_cols) { /* also n < 0: too many fields */
             snprintf(where, sizeof(where), "%s:%ld", path, lineno);
             st = cb_fail(err, CUBIE_E_BATCH, where, 0,
                          "%s: %d fields, the header has %d", where, n,
-                         n_cols);
+                         t->n_cols);
             goto done;
         }
-        if (n_rows == 2147483647u) {
+        if (t->n_rows == max_rows) {
             snprintf(where, sizeof(where), "%s:%ld", path, lineno);
             st = cb_fail(err, CUBIE_E_BATCH, where, 0,
-                         "%s: more than 2147483647 runs", where);
+                         "%s: more than %zu rows", where, max_rows);
             goto done;
         }
-        if (n_rows == rows_cap) {
+        if (t->n_rows == rows_cap) {
             rows_cap = rows_cap ? rows_cap * 2 : 64;
-            double *p = realloc(rows, sizeof(double) * rows_cap *
-                                          (size_t)n_cols);
+            double *p = realloc(t->rows, sizeof(double) * rows_cap *
+                                             (size_t)t->n_cols);
             if (p == NULL) {
                 st = cb_fail_nomem(err);
                 goto done;
             }
-            rows = p;
+            t->rows = p;
         }
-        st = parse_row(fields, names, n, path, lineno,
-                       rows + n_rows * (size_t)n_cols, err);
+        st = parse_row(fields, t->names, n, path, lineno,
+                       t->rows + t->n_rows * (size_t)t->n_cols, err);
         if (st != CUBIE_OK) {
             goto done;
         }
-        n_rows++;
+        t->n_rows++;
     }
-    if (header == NULL || n_rows == 0) {
+done:
+    fclose(f);
+    free(line);
+    free(fields);
+    if (st != CUBIE_OK) {
+        table_free(t);
+    }
+    return st;
+}
+
+static cubie_status runs_header(const void *ctx, char *const *names,
+                                int n_cols, const char *path, long lineno,
+                                cubie_error *err)
+{
+    return check_header(ctx, names, n_cols, path, lineno, err);
+}
+
+cubie_status cubie_batch_from_csv(const struct cubie_system *sys,
+                                  const char *path, cubie_batch **out,
+                                  cubie_error *err)
+{
+    if (sys == NULL || path == NULL || out == NULL) {
+        return cb_fail(err, CUBIE_E_ARG, NULL, 0,
+                       "cubie_batch_from_csv: NULL argument");
+    }
+    *out = NULL;
+    csv_table t;
+    cubie_status st = read_table(path, "runs file", runs_header, sys,
+                                 2147483647u, &t, err);
+    if (st != CUBIE_OK) {
+        return st;
+    }
+    if (t.header == NULL || t.n_rows == 0) {
         st = cb_fail(err, CUBIE_E_BATCH, path, 0,
                      "%s: no %s (expected a header of state/parameter "
                      "names and one row per run)", path,
-                     header == NULL ? "header" : "rows");
-        goto done;
+                     t.header == NULL ? "header" : "rows");
+        table_free(&t);
+        return st;
     }
-    st = cubie_batch_new(sys, n_rows, out, err);
+    st = cubie_batch_new(sys, t.n_rows, out, err);
     /* Each column's place found once, not once per cell (the header
      * check has named every column; parse_row has checked every value). */
-    for (int i = 0; i < n_cols && st == CUBIE_OK; i++) {
+    for (int i = 0; i < t.n_cols && st == CUBIE_OK; i++) {
         size_t stride = 0;
-        double *col = slot(*out, names[i], &stride);
+        double *col = slot(*out, t.names[i], &stride);
         if (col == NULL) {
-            st = unknown_name(sys, names[i], names[i], err);
+            st = unknown_name(sys, t.names[i], t.names[i], err);
             break;
         }
-        for (size_t r = 0; r < n_rows; r++) {
-            col[r * stride] = rows[r * (size_t)n_cols + (size_t)i];
+        for (size_t r = 0; r < t.n_rows; r++) {
+            col[r * stride] = t.rows[r * (size_t)t.n_cols + (size_t)i];
         }
     }
     if (st != CUBIE_OK) {
         cubie_batch_free(*out);
         *out = NULL;
     }
-done:
-    fclose(f);
-    free(line);
-    free(header);
-    free(fields);
-    free(names);
-    free(rows);
+    table_free(&t);
+    return st;
+}
+
+/* A drivers file's header: t (optional, once) and drivers, each once. */
+static cubie_status drivers_header(const void *ctx, char *const *names,
+                                   int n_cols, const char *path, long lineno,
+                                   cubie_error *err)
+{
+    const struct cubie_system *sys = ctx;
+    char where[640];
+    for (int i = 0; i < n_cols; i++) {
+        snprintf(where, sizeof(where), "%s:%ld:%d", path, lineno, i + 1);
+        if (strcmp(names[i], "t") != 0 && driver_index(sys, names[i]) < 0) {
+            return cb_fail(err, CUBIE_E_BATCH, where, i + 1,
+                           "%s: '%s' is not a driver of '%s' (its drivers "
+                           "are named in the spec's \"drivers\"; a column t "
+                           "holds the sample times)", where, names[i],
+                           sys->name);
+        }
+        for (int j = 0; j < i; j++) {
+            if (strcmp(names[i], names[j]) == 0) {
+                return cb_fail(err, CUBIE_E_BATCH, where, i + 1,
+                               "%s: column '%s' appears twice", where,
+                               names[i]);
+            }
+        }
+    }
+    return CUBIE_OK;
+}
+
+cubie_status cubie_batch_read_drivers(cubie_batch *b, const char *path,
+                                      cubie_error *err)
+{
+    if (b == NULL || path == NULL) {
+        return cb_fail(err, CUBIE_E_ARG, NULL, 0,
+                       "cubie_batch_read_drivers: NULL argument");
+    }
+    csv_table t;
+    cubie_status st = read_table(path, "drivers file", drivers_header,
+                                 b->sys, (size_t)1 << 28, &t, err);
+    if (st != CUBIE_OK) {
+        return st;
+    }
+    if (t.header == NULL || t.n_rows < 2) {
+        st = cb_fail(err, CUBIE_E_BATCH, path, 0,
+                     "%s: %s (expected a header t,<driver>,... or "
+                     "<driver>,... and one row per sample)", path,
+                     t.header == NULL ? "no header" : "fewer than 2 rows");
+        table_free(&t);
+        return st;
+    }
+    double *col = malloc(sizeof(double) * t.n_rows);
+    if (col == NULL) {
+        table_free(&t);
+        return cb_fail_nomem(err);
+    }
+    for (int i = 0; i < t.n_cols && st == CUBIE_OK; i++) {
+        for (size_t r = 0; r < t.n_rows; r++) {
+            col[r] = t.rows[r * (size_t)t.n_cols + (size_t)i];
+        }
+        st = strcmp(t.names[i], "t") == 0
+                 ? cubie_batch_set_driver_times(b, col, t.n_rows, err)
+                 : cubie_batch_set_driver(b, t.names[i], col, t.n_rows, err);
+        if (st != CUBIE_OK && err != NULL && err->path[0] != '\0') {
+            /* say which file it came from */
+            char msg[sizeof(err->message)];
+            snprintf(msg, sizeof(msg), "%.300s: %.700s", path,
+                     err->message);
+            snprintf(err->message, sizeof(err->message), "%s", msg);
+        }
+    }
+    free(col);
+    table_free(&t);
     return st;
 }
 

@@ -52,6 +52,10 @@ CUBIE_API const char *cubie_system_parameter_name(const cubie_system *sys,
                                                   size_t i);
 CUBIE_API const char *cubie_system_observable_name(const cubie_system *sys,
                                                    size_t i);
+/* The sampled drivers the spec declares ("drivers"). */
+CUBIE_API size_t cubie_system_n_drivers(const cubie_system *sys);
+CUBIE_API const char *cubie_system_driver_name(const cubie_system *sys,
+                                               size_t i);
 
 /* ---- options ---------------------------------------------------------- */
 
@@ -127,6 +131,30 @@ CUBIE_API size_t cubie_batch_n_runs(const cubie_batch *b);
 CUBIE_API cubie_status cubie_batch_set(cubie_batch *b, const char *name,
                                        size_t run, double value,
                                        cubie_error *err);
+/* Sampled drivers (a spec's "drivers"): one set of samples serves every
+ * run of the batch. values: the n samples of the driver called name
+ * (copied; every driver of the batch has the same n), the first at
+ * driver_t0 and then every driver_sample_period (run options), or at the
+ * times given by cubie_batch_set_driver_times. The run builds their
+ * spline (driver_order, driver_wrap, driver_boundary_condition); changing
+ * the samples, their number or their period never recompiles. */
+CUBIE_API cubie_status cubie_batch_set_driver(cubie_batch *b,
+                                              const char *name,
+                                              const double *values,
+                                              size_t n, cubie_error *err);
+/* The samples' times, shared by every driver: n increasing times,
+ * uniform to 1e-6 of their period. They stand for driver_t0 and
+ * driver_sample_period (setting those too is an error at the run). */
+CUBIE_API cubie_status cubie_batch_set_driver_times(cubie_batch *b,
+                                                    const double *t,
+                                                    size_t n,
+                                                    cubie_error *err);
+/* Read the drivers' samples from a CSV: a header of driver names, with
+ * an optional column t of the sample times (uniform; without it,
+ * driver_t0 and driver_sample_period place them), one row per sample. */
+CUBIE_API cubie_status cubie_batch_read_drivers(cubie_batch *b,
+                                                const char *path,
+                                                cubie_error *err);
 /* Read a CSV whose header names states and/or parameters, one row a run. */
 CUBIE_API cubie_status cubie_batch_from_csv(const cubie_system *sys,
                                             const char *path,
@@ -203,7 +231,7 @@ typedef struct {
     const char *name;      /* "state", "time", "status", "observables",
                             * "iteration_counters", "state_summaries",
                             * "observable_summaries", "summary_time",
-                            * "inits", "params" */
+                            * "inits", "params", "drivers" */
     const void *data;      /* C order */
     const char *descr;     /* NumPy's type: "<f4", "<f8" or "<i4" */
     size_t elem_size;      /* bytes */
@@ -225,7 +253,9 @@ typedef struct {
  * state_summaries and observable_summaries (run, window, column; the
  * columns' legends "x mean" as column_names) with summary_time (window,)
  * when it asked for summary metrics and variables are summarised, then
- * the run's inputs inits and params (always; see below). */
+ * the run's inputs inits and params (always; see below) and, for a
+ * system with sampled drivers, their samples "drivers" (sample, driver;
+ * float64). */
 CUBIE_API size_t cubie_result_n_arrays(const cubie_result *r);
 /* Array i (0 <= i < cubie_result_n_arrays); CUBIE_E_ARG otherwise. */
 CUBIE_API cubie_status cubie_result_array(const cubie_result *r, size_t i,

@@ -20,12 +20,21 @@
 #include "driver.h"
 #include "generate.h"
 #include "cuda_build.h"
+#include "spline.h"
 
 struct cubie_batch {
     struct cubie_system *sys; /* own copy: the caller may free theirs */
     size_t n_runs;
     double *inits;  /* n_runs x n_states, one run per row */
     double *params; /* n_runs x n_params */
+    /* The drivers' samples, shared by every run: n_samples x n_drivers
+     * (NULL until the first is set), which are set, and their times when
+     * given (cubie_batch_set_driver_times). */
+    double *driver_samples;
+    size_t n_driver_samples;
+    bool *driver_set;
+    bool has_driver_times;
+    double driver_t0, driver_period;
 };
 
 /* ---- the host backend (host.c) ---- */
@@ -98,6 +107,12 @@ typedef struct {
     int per_window, n_samples, n_windows;
     bool nan_mask;
     double memory_cap;                /* bytes; INFINITY when unset */
+    /* Sampled drivers: their spline, its coefficients' count, and the
+     * resolved boundary condition (cb_plan_drivers). */
+    cb_spline spline;
+    size_t n_driver_coeffs;
+    int driver_bc;
+    double driver_t0;  /* the first sample's time */
 } cb_plan;
 
 /* The plan for kernel k under the merged options o. */
@@ -105,6 +120,12 @@ cubie_status cb_plan_make(const struct cubie_options *o,
                           const cb_kernel_info *k, cb_plan *p,
                           cubie_error *err);
 void cb_plan_free(cb_plan *p);
+/* The drivers' spline from the batch's samples and the options (after
+ * cb_plan_make); nothing for a system without drivers. */
+cubie_status cb_plan_drivers(const struct cubie_options *o,
+                             const cb_kernel_info *k,
+                             const struct cubie_batch *in, cb_plan *p,
+                             cubie_error *err);
 /* The settings array in the kernel's precision (cb_settings_length
  * reals). */
 void cb_plan_fill_settings(const cb_plan *p, const cb_kernel_info *k,

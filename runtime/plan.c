@@ -404,6 +404,78 @@ static cubie_status plan_time_range(const cb_kernel_info *k, bool adaptive,
     return CUBIE_OK;
 }
 
+/* The drivers' spline: the batch's samples, their times (given, or
+ * driver_t0 and driver_sample_period), driver_order and driver_wrap (the
+ * kernel's), driver_boundary_condition (default periodic with wrap, else
+ * clamped). */
+cubie_status cb_plan_drivers(const struct cubie_options *o,
+                             const cb_kernel_info *k,
+                             const struct cubie_batch *in, cb_plan *p,
+                             cubie_error *err)
+{
+    if (k->n_drivers == 0) {
+        return CUBIE_OK;
+    }
+    const struct cubie_system *sys = in->sys;
+    for (int d = 0; d < sys->n_drivers; d++) {
+        if (in->driver_set == NULL || !in->driver_set[d]) {
+            return cb_fail(err, CUBIE_E_BATCH, sys->driver_names[d], 0,
+                           "driver %s has no samples (cubie_batch_set_driver; "
+                           "on the command line --drivers FILE.csv)",
+                           sys->driver_names[d]);
+        }
+    }
+    const bool has_period = cb_opt_is_set(o, CB_OPT_DRIVER_SAMPLE_PERIOD);
+    const bool has_t0 = cb_opt_is_set(o, CB_OPT_DRIVER_T0);
+    double t0 = 0.0, period = 0.0;
+    if (in->has_driver_times) {
+        if (has_period || has_t0) {
+            const char *key = has_period ? "driver_sample_period"
+                                         : "driver_t0";
+            return cb_fail(err, CUBIE_E_OPTION, key, 0,
+                           "option %s: the drivers' samples come with their "
+                           "times; give one or the other, not both", key);
+        }
+        t0 = in->driver_t0;
+        period = in->driver_period;
+    } else {
+        if (!has_period) {
+            return cb_fail(err, CUBIE_E_OPTION, "driver_sample_period", 0,
+                           "option driver_sample_period: needed for the "
+                           "drivers' samples (or give their times: a t "
+                           "column, cubie_batch_set_driver_times)");
+        }
+        period = cb_opt_num(o, CB_OPT_DRIVER_SAMPLE_PERIOD);
+        t0 = has_t0 ? cb_opt_num(o, CB_OPT_DRIVER_T0) : 0.0;
+    }
+    static const cb_spline_bc bcs[] = {CB_BC_NATURAL, CB_BC_PERIODIC,
+                                       CB_BC_CLAMPED, CB_BC_NOT_A_KNOT};
+    const cb_spline_bc bc =
+        cb_opt_is_set(o, CB_OPT_DRIVER_BOUNDARY_CONDITION)
+            ? bcs[cb_opt_choice(o, CB_OPT_DRIVER_BOUNDARY_CONDITION) -
+                  CB_DRIVER_BC_NATURAL]
+        : k->driver_wrap ? CB_BC_PERIODIC
+                         : CB_BC_CLAMPED;
+    CB_TRY(cb_spline_build(in->driver_samples, in->n_driver_samples,
+                           (size_t)sys->n_drivers, sys->driver_names, t0,
+                           period, k->driver_order, k->driver_wrap, bc,
+                           &p->spline, err));
+    p->driver_bc = (int)bc;
+    p->driver_t0 = t0;
+    if (!k->is_double && p->spline.n_segments > ((size_t)1 << 24)) {
+        return cb_fail(err, CUBIE_E_OPTION, "driver_sample_period", 0,
+                       "option driver_sample_period: %zu segments are more "
+                       "than a float32 kernel counts exactly (2^24)",
+                       p->spline.n_segments);
+    }
+    p->n_driver_coeffs = p->spline.n_segments * p->spline.n_drivers *
+                         (size_t)(p->spline.order + 1);
+    V(DRIVER_START) = p->spline.start;
+    V(DRIVER_PERIOD) = p->spline.period;
+    V(DRIVER_SEGMENTS) = (double)p->spline.n_segments;
+    return CUBIE_OK;
+}
+
 #undef V
 
 cubie_status cb_plan_make(const struct cubie_options *o,
@@ -438,6 +510,7 @@ cubie_status cb_plan_make(const struct cubie_options *o,
 
 void cb_plan_free(cb_plan *p)
 {
+    cb_spline_free(&p->spline);
     for (int s = 0; s < CB_SETTING_COUNT; s++) {
         free(p->states[s]);
         p->states[s] = NULL;

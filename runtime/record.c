@@ -38,6 +38,10 @@ struct cb_record {
     size_t n_runs, n_states, n_params;
     double *inits, *params; /* n_runs x n_states, n_params */
     char **state_names, **param_names;
+    /* the drivers' samples (n_driver_samples x n_drivers), if any */
+    size_t n_drivers, n_driver_samples;
+    double *drivers;
+    char **driver_names;
 };
 
 /* ---- values as text ------------------------------------------------------ */
@@ -240,6 +244,27 @@ static bool resolve_option(const struct cubie_solver *s,
     case CB_OPT_ARCH: /* what NVRTC built for; unused on the host */
         return set_text(v, CUBIE_SETTING_TEXT,
                         s->arch[0] ? s->arch : cb_opt_text(o, id));
+    case CB_OPT_DRIVER_SAMPLE_PERIOD: /* what the spline was built on */
+    case CB_OPT_DRIVER_T0:
+        v->kind = k->n_drivers > 0 ? CUBIE_SETTING_NUMBER
+                                   : CUBIE_SETTING_UNSET;
+        v->number = k->n_drivers == 0           ? 0.0
+                    : id == CB_OPT_DRIVER_T0 ? p->driver_t0
+                                             : p->spline.period;
+        if (k->n_drivers > 0 && !cb_opt_is_set(o, id)) {
+            v->origin = "derived";
+        }
+        return true;
+    case CB_OPT_DRIVER_BOUNDARY_CONDITION: {
+        static const char *const bc[] = {"natural", "periodic", "clamped",
+                                         "not-a-knot"};
+        if (k->n_drivers == 0) {
+            v->kind = CUBIE_SETTING_UNSET;
+            return true;
+        }
+        v->origin = cb_opt_is_set(o, id) ? "user" : "derived";
+        return set_text(v, CUBIE_SETTING_CHOICE, bc[p->driver_bc]);
+    }
     case CB_OPT_MEMORY_CAP:
         v->kind = isfinite(p->memory_cap) ? CUBIE_SETTING_NUMBER
                                           : CUBIE_SETTING_UNSET;
@@ -347,6 +372,8 @@ void cb_record_free(cb_record *rec)
     free(rec->params);
     free_names(rec->state_names);
     free_names(rec->param_names);
+    free(rec->drivers);
+    free_names(rec->driver_names);
     free(rec);
 }
 
@@ -391,6 +418,15 @@ cubie_status cb_record_make(const struct cubie_solver *s,
     rec->state_names = copy_names(s->sys->state_names, rec->n_states);
     rec->param_names = copy_names(s->sys->param_names, rec->n_params);
     rec->spec = strdup(s->sys->json);
+    bool drivers_ok = true;
+    if (s->sys->n_drivers > 0 && in->driver_samples != NULL) {
+        rec->n_drivers = (size_t)s->sys->n_drivers;
+        rec->n_driver_samples = in->n_driver_samples;
+        rec->drivers = copy_values(in->driver_samples,
+                                   rec->n_drivers * rec->n_driver_samples);
+        rec->driver_names = copy_names(s->sys->driver_names, rec->n_drivers);
+        drivers_ok = rec->drivers != NULL && rec->driver_names != NULL;
+    }
     size_t n_locs = 0;
     for (const char *c = s->out.locations; c != NULL && *c; c++) {
         n_locs += *c == '\n';
@@ -399,7 +435,7 @@ cubie_status cb_record_make(const struct cubie_solver *s,
         calloc((size_t)CB_OPT_COUNT + n_locs, sizeof(cb_setting_value));
     bool ok = rec->inits != NULL && rec->params != NULL &&
               rec->state_names != NULL && rec->param_names != NULL &&
-              rec->spec != NULL && rec->settings != NULL;
+              rec->spec != NULL && rec->settings != NULL && drivers_ok;
     for (int id = 0; ok && id < CB_OPT_COUNT; id++) {
         cb_setting_value *v = &rec->settings[rec->n_settings++];
         ok = resolve_option(s, o, p, (cb_opt_id)id, v) && make_text(v);
@@ -417,13 +453,27 @@ cubie_status cb_record_make(const struct cubie_solver *s,
 
 size_t cb_record_n_arrays(const cb_record *rec)
 {
-    return rec != NULL ? 2 : 0;
+    return rec == NULL ? 0 : rec->drivers != NULL ? 3 : 2;
 }
 
 cubie_status cb_record_array(const cb_record *rec, size_t i, cubie_array *out)
 {
-    if (rec == NULL || i >= 2) {
+    if (rec == NULL || i >= cb_record_n_arrays(rec)) {
         return CUBIE_E_ARG;
+    }
+    if (i == 2) { /* the drivers' samples, shared by every run */
+        *out = (cubie_array){
+            .name = "drivers",
+            .data = rec->drivers,
+            .descr = "<f8",
+            .elem_size = 8,
+            .ndim = 2,
+            .shape = {rec->n_driver_samples, rec->n_drivers},
+            .axes = "sample, driver",
+            .column = "driver",
+            .column_names = (const char *const *)rec->driver_names,
+            .n_columns = rec->n_drivers};
+        return CUBIE_OK;
     }
     const bool inits = i == 0;
     const size_t cols = inits ? rec->n_states : rec->n_params;

@@ -448,7 +448,7 @@ cubie_status cubie_result_array(const struct cubie_result *r, size_t i,
     return CUBIE_OK;
 }
 
-static const char *array_names[CB_KARG_COUNT + 6];
+static const char *array_names[CB_KARG_COUNT + 7];
 static pthread_once_t array_names_once = PTHREAD_ONCE_INIT;
 
 static void list_array_names(void)
@@ -466,6 +466,7 @@ static void list_array_names(void)
     array_names[n++] = "summary_time";
     array_names[n++] = "inits"; /* the run's inputs (record.c) */
     array_names[n++] = "params";
+    array_names[n++] = "drivers";
     array_names[n] = NULL;
 }
 

@@ -61,6 +61,8 @@ static size_t karg_elems(const cb_kernel_info *k, const cb_plan *p,
         return cols * c * (size_t)p->n_saves;
     case CB_ROWS_WINDOWS:
         return cols * c * (size_t)p->n_windows;
+    case CB_ROWS_DRIVERS:
+        return p->n_driver_coeffs > 0 ? p->n_driver_coeffs : 1;
     default:
         return cols;
     }
@@ -79,7 +81,8 @@ static size_t bytes_per_run(const cb_kernel_info *k, const cb_plan *p)
     size_t b = 0;
     for (int a = 0; a < CB_KARG_COUNT; a++) {
         if (cb_kargs[a].dir != CB_DIR_SCALAR &&
-            cb_kargs[a].rows != CB_ROWS_ONE) {
+            cb_kargs[a].rows != CB_ROWS_ONE &&
+            cb_kargs[a].rows != CB_ROWS_DRIVERS) {
             b += elem_size(k, (cb_karg)a) * karg_elems(k, p, (cb_karg)a, 1);
         }
     }
@@ -253,6 +256,14 @@ static cubie_status run_chunks(struct cubie_solver *s,
     cubie_status st = alloc_chunk(k, p, m, &l, err);
     if (st == CUBIE_OK) {
         cb_plan_fill_settings(p, k, l.host[CB_KARG_SETTINGS]);
+        /* the drivers' coefficients, rounded to the kernel's precision */
+        for (size_t i = 0; i < p->n_driver_coeffs; i++) {
+            cb_put_real(l.host[CB_KARG_DRIVER_COEFFS], k->is_double, i,
+                        p->spline.c[i]);
+        }
+        if (p->n_driver_coeffs == 0) {
+            cb_put_real(l.host[CB_KARG_DRIVER_COEFFS], k->is_double, 0, 0.0);
+        }
     }
     for (size_t r0 = 0; st == CUBIE_OK && r0 < n; r0 += m) {
         const size_t c = n - r0 < m ? n - r0 : m;
@@ -313,6 +324,9 @@ cubie_status cubie_run(struct cubie_solver *s, const cubie_batch *in,
     cb_plan p;
     size_t m = 0;
     cubie_status st = cb_plan_make(o, k, &p, err);
+    if (st == CUBIE_OK) {
+        st = cb_plan_drivers(o, k, in, &p, err);
+    }
     if (st == CUBIE_OK) {
         st = chunk_runs(s, o, &p, in->n_runs, &m, err);
     }

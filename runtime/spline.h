@@ -33,8 +33,9 @@
 #include <stddef.h>
 
 #include "cubie_status.h"
+#include "options.h"
 
-#define CB_SPLINE_MAX_ORDER 9
+#define CB_SPLINE_MAX_ORDER CB_DRIVER_MAX_ORDER
 
 typedef enum {
     CB_BC_NATURAL,

@@ -2400,6 +2400,76 @@ static void summaries_should_be_written_with_their_legend(void **state)
     }
 }
 
+/* --drivers: a CSV with its t column, or without it and
+ * driver_sample_period; the samples written as drivers.npy and run again
+ * by --from byte for byte; a bad file named with its place. */
+static void drivers_should_come_from_a_csv_and_run_again(void **state)
+{
+    fixture *f = *state;
+    char p[900];
+    snprintf(p, sizeof(p), "%s/forced.json", f->work);
+    write_text(p, "{\"name\": \"forced\", \"states\": {\"x\": 0},"
+                  " \"parameters\": {\"k\": 2}, \"drivers\": [\"u\"],"
+                  " \"equations\": [\"dx = -k * x + u\"]}");
+    /* u = 1 + t on [0, 2], its times in the file or as options: the two
+     * spellings give the same run (the numerics are tests/test_drivers.c's) */
+    snprintf(p, sizeof(p), "%s/u_t.csv", f->work);
+    FILE *o = fopen(p, "w");
+    fprintf(o, "# a ramp\nt,u\n");
+    for (int i = 0; i <= 40; i++) {
+        fprintf(o, "%.17g,%.17g\n", 0.05 * i, 1.0 + 0.05 * i);
+    }
+    fclose(o);
+    snprintf(p, sizeof(p), "%s/u.csv", f->work);
+    o = fopen(p, "w");
+    fprintf(o, "u\n");
+    for (int i = 0; i <= 40; i++) {
+        fprintf(o, "%.17g\n", 1.0 + 0.05 * i);
+    }
+    fclose(o);
+    cli_ok(f, "run forced.json --set backend=host --set precision=float64 "
+              "--set algorithm=rk4 --set driver_wrap=false --set duration=2 "
+              "--drivers u_t.csv --out out");
+    cli_ok(f, "run forced.json --set backend=host --set precision=float64 "
+              "--set algorithm=rk4 --set driver_wrap=false --set duration=2 "
+              "--drivers u.csv --set driver_sample_period=0.05 --out b");
+    char a[900], b[900];
+    snprintf(a, sizeof(a), "%s/state.npy", f->out);
+    snprintf(b, sizeof(b), "%s/b/state.npy", f->work);
+    assert_same_file(a, b);
+    npy d;
+    load_out(f, NULL, "drivers.npy", &d);
+    assert_int_equal(d.ndim, 2);
+    assert_int_equal(d.shape[0], 41);
+    assert_int_equal(d.shape[1], 1);
+    assert_true(npy_f8(&d, 40) == 3.0);
+    npy_free(&d);
+    cJSON *m = load_manifest(f->out);
+    char names[64];
+    array_names_of(m, "drivers", names, sizeof(names));
+    assert_string_equal(names, "u");
+    const cJSON *set = cJSON_GetObjectItemCaseSensitive(m, "settings");
+    assert_true(setting_number(set, "driver_sample_period") == 0.05);
+    assert_string_equal(json_str(set, "driver_boundary_condition"),
+                        "clamped");
+    cJSON_Delete(m);
+    cli_ok(f, "run --from out --out again");
+    snprintf(b, sizeof(b), "%s/again/state.npy", f->work);
+    assert_same_file(a, b);
+    /* bad files and missing samples */
+    snprintf(p, sizeof(p), "%s/bad.csv", f->work);
+    write_text(p, "t,v\n0,1\n1,2\n");
+    cli(f, "run forced.json --set backend=host --drivers bad.csv");
+    assert_int_equal(f->rc, 2);
+    assert_contains(f->stderr_text, "bad.csv:1:2: 'v' is not a driver");
+    cli(f, "run forced.json --set backend=host");
+    assert_int_equal(f->rc, 2);
+    assert_contains(f->stderr_text, "driver u has no samples");
+    cli(f, "run forced.json --set backend=host --drivers u.csv");
+    assert_int_equal(f->rc, 2);
+    assert_contains(f->stderr_text, "driver_sample_period: needed");
+}
+
 int main(void)
 {
     const char *exe = getenv("CUBIE_EXE");
@@ -2444,6 +2514,7 @@ int main(void)
         T(failed_runs_should_write_the_outputs_and_exit_5),
         T(an_out_folder_that_cannot_be_written_should_fail_first),
         T(summaries_should_be_written_with_their_legend),
+        T(drivers_should_come_from_a_csv_and_run_again),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

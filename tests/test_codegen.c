@@ -141,6 +141,53 @@ static void every_summary_metric_should_compile_under_nvrtc(void **state)
     cubie_system_free(sys);
 }
 
+/* Sampled drivers through every family's right-hand side (the explicit
+ * stages, Newton's residual and J v, Rosenbrock's time term with the
+ * drivers' rates), wrapping or not: valid CUDA, no f64 in float32. */
+static void driven_kernels_should_compile_under_nvrtc(void **state)
+{
+    (void)state;
+    if (!cb_nvrtc_available()) {
+        skip();
+    }
+    static const char json[] =
+        "{\"states\": {\"x\": 1.0, \"y\": 0.0}, \"drivers\": [\"I\", \"g\"],"
+        " \"observables\": [\"e\"], \"equations\": [\"dx = y + I\","
+        " \"dy = -g * x - y * I\", \"e = x * g\"]}";
+    cubie_system *sys = tu_system(json);
+    const char *fast[] = {"--Ofast-compile=max", NULL};
+    const char *algos[] = {"algorithm=tsit5", "algorithm=kvaerno5",
+                           "algorithm=rodas3p", "algorithm=radau_iia_5"};
+    for (int a = 0; a < 4; a++) {
+        for (int w = 0; w < 2; w++) {
+            const char *pairs[] = {algos[a], "precision=float32",
+                                   w ? "driver_wrap=false"
+                                     : "driver_wrap=true",
+                                   "driver_order=5",
+                                   "output_types=state,observables", NULL};
+            char *src = generate(sys, pairs);
+            assert_non_null(strstr(src, "cb_driver("));
+            cubie_error err = {0};
+            char *img = NULL;
+            size_t len = 0;
+            tu_ok(cb_nvrtc_compile(src, "compute_90", fast, &img, &len,
+                                   NULL, &err), &err);
+            const char *hit = find_f64(img);
+            if (hit != NULL) {
+                print_error("%s: float32 PTX has an f64 instruction: "
+                            "%.60s\n", algos[a], hit);
+            }
+            assert_null(hit);
+            if (a == 2) { /* the time term reads the drivers' rates */
+                assert_non_null(strstr(src, "cb_driver_dt(driver_coeffs"));
+            }
+            free(img);
+            free(src);
+        }
+    }
+    cubie_system_free(sys);
+}
+
 static void a_planted_error_should_come_back_with_the_nvrtc_log(void **st)
 {
     (void)st;
@@ -351,7 +398,13 @@ static const char *next_param(const char *p, char *out, size_t n)
 static void the_kernel_signature_should_follow_the_argument_table(void **st)
 {
     (void)st;
-    cubie_system *sys = lorenz();
+    /* Lorenz forced through a sampled driver, so every argument is read */
+    cubie_system *sys = tu_system(
+        "{\"name\": \"lorenz\", \"states\": {\"x\": 1, \"y\": 0, \"z\": 0},"
+        " \"parameters\": {\"rho\": 28}, \"drivers\": [\"f\"],"
+        " \"observables\": [\"r2\"], \"equations\": [\"dx = 10 * (y - x) + f\","
+        " \"dy = x * (rho - z) - y\", \"dz = x * y - 8 / 3 * z\","
+        " \"r2 = x * x + y * y + z * z\"]}");
     const char *pairs[] = {
         "algorithm=tsit5",
         "output_types=state,time,observables,iteration_counters,mean",
@@ -492,6 +545,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_method_should_compile_under_nvrtc),
         cmocka_unit_test(every_summary_metric_should_compile_under_nvrtc),
+        cmocka_unit_test(driven_kernels_should_compile_under_nvrtc),
         cmocka_unit_test(a_planted_error_should_come_back_with_the_nvrtc_log),
         cmocka_unit_test(float32_source_should_pass_the_promotion_lint),
         cmocka_unit_test(generation_should_be_deterministic),

@@ -573,6 +573,13 @@ static int setup(void **state)
             print_error("%s: %s\n", path, err.message);
             return -1;
         }
+        /* A driven spec's functions read the drivers' spline, which this
+         * harness does not build; tests/test_drivers.c covers them (J v
+         * holds drivers as it holds parameters). */
+        if (cubie_system_n_drivers(u->sys) > 0) {
+            cubie_system_free(u->sys);
+            fx->n--;
+        }
     }
     if (fx->n < MAX_SPECS) {
         spec_unit *u = &fx->u[fx->n++];

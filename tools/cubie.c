@@ -1,7 +1,8 @@
 /* cubie: the command-line front end, over the public API (cubie.h) only.
  *   cubie gen SPEC [-s key=value]... [-o FILE.cu]
  *   cubie run SPEC [-s key=value]... [--runs RUNS.csv]
- *                  [--grid name=start:stop:count]... [--out DIR] [-q]
+ *                  [--grid name=start:stop:count]... [--drivers FILE.csv]
+ *                  [--out DIR] [-q]
  *   cubie run --from DIR/manifest.json [-s key=value]... [--out DIR] [-q]
  *   cubie compile SPEC --arch ARCH [-s key=value]... [-o FILE]
  *   cubie devices | list WHAT | version | help [COMMAND]
@@ -230,13 +231,14 @@ typedef struct {
     int n_grid;
     const char *arch;
     const char *from; /* run --from MANIFEST */
+    const char *drivers; /* run --drivers FILE.csv */
     bool quiet;
     cubie_options *opt; /* filled by --set */
     const char **sets;  /* the --set pairs in order, when not NULL */
     int n_sets;
 } args;
 
-enum { OPT_OUT = 256, OPT_FROM };
+enum { OPT_OUT = 256, OPT_FROM, OPT_DRIVERS };
 
 /* Every option of every command; a command takes those its short option
  * letters name (and --out for run). */
@@ -245,6 +247,7 @@ static const struct option all_options[] = {
     {"output", required_argument, NULL, 'o'},
     {"out", required_argument, NULL, OPT_OUT},
     {"from", required_argument, NULL, OPT_FROM},
+    {"drivers", required_argument, NULL, OPT_DRIVERS},
     {"runs", required_argument, NULL, 'r'},
     {"grid", required_argument, NULL, 'g'},
     {"arch", required_argument, NULL, 'a'},
@@ -259,7 +262,9 @@ static void command_options(const char *letters, bool out, struct option *opts)
 {
     int n = 0;
     for (const struct option *o = all_options; o->name != NULL; o++) {
-        if (((o->val == OPT_OUT || o->val == OPT_FROM) && out) ||
+        if (((o->val == OPT_OUT || o->val == OPT_FROM ||
+              o->val == OPT_DRIVERS) &&
+             out) ||
             (o->val < 256 && strchr(letters, o->val) != NULL)) {
             opts[n++] = *o;
         }
@@ -341,6 +346,9 @@ static int parse_args(const command *c, int argc, char **argv,
         }
         case 'r':
             a->runs = optarg;
+            break;
+        case OPT_DRIVERS:
+            a->drivers = optarg;
             break;
         case 'g':
             if (a->n_grid == MAX_GRID) {
@@ -474,6 +482,9 @@ static int make_batch(const args *a, const cubie_system *sys,
                               batch, err);
     } else {
         st = cubie_batch_new(sys, 1, batch, err);
+    }
+    if (st == CUBIE_OK && a->drivers != NULL) {
+        st = cubie_batch_read_drivers(*batch, a->drivers, err);
     }
     return st == CUBIE_OK ? -1 : report(st, err);
 }
@@ -1373,7 +1384,67 @@ static int check_names(const char *path, const cJSON *m, const char *array,
     return -1;
 }
 
-/* The batch of inits.npy and params.npy beside the manifest. */
+/* The drivers' samples of drivers.npy beside the manifest (their times
+ * are the settings driver_t0 and driver_sample_period). */
+static int rerun_drivers(const char *path, const char *dir, const cJSON *m,
+                         rerun *w)
+{
+    const size_t nd = cubie_system_n_drivers(w->sys);
+    const cJSON *names = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(m, "arrays"), "drivers"),
+        "names");
+    bool ok = cJSON_IsArray(names) && (size_t)cJSON_GetArraySize(names) == nd;
+    for (size_t i = 0; ok && i < nd; i++) {
+        const cJSON *s = cJSON_GetArrayItem(names, (int)i);
+        ok = cJSON_IsString(s) &&
+             strcmp(s->valuestring, cubie_system_driver_name(w->sys, i)) == 0;
+    }
+    if (!ok) {
+        return manifest_error(path, "arrays.drivers.names does not list the "
+                                    "spec's drivers in order");
+    }
+    char file[PATH_LEN];
+    if (!path_join(file, sizeof(file), dir, "drivers.npy")) {
+        return manifest_error(path, "the path is too long");
+    }
+    double *data = NULL;
+    size_t rows = 0, cols = 0;
+    int rc = read_npy_f8(file, &rows, &cols, &data);
+    rc = rc == 0 ? -1 : rc;
+    if (rc == -1 && (cols != nd || rows < 2)) {
+        fprintf(stderr,
+                "cubie: error: %s: shape (%zu, %zu), expected (samples >= "
+                "2, %zu): one row per sample, one column per driver\n",
+                file, rows, cols, nd);
+        rc = EXIT_INPUT;
+    }
+    double *col = rc == -1 ? malloc(sizeof(double) * rows) : NULL;
+    cubie_error err = {0};
+    cubie_status st = CUBIE_OK;
+    for (size_t j = 0; rc == -1 && j < nd && st == CUBIE_OK; j++) {
+        if (col == NULL) {
+            fprintf(stderr, "cubie: error: out of memory\n");
+            rc = EXIT_BUILD;
+            break;
+        }
+        for (size_t i = 0; i < rows; i++) {
+            col[i] = data[i * cols + j];
+        }
+        st = cubie_batch_set_driver(w->batch, cubie_system_driver_name(w->sys,
+                                                                       j),
+                                    col, rows, &err);
+    }
+    if (rc == -1 && st != CUBIE_OK) {
+        rc = report(st, &err);
+    }
+    free(col);
+    free(data);
+    return rc;
+}
+
+/* The batch of inits.npy and params.npy beside the manifest (and the
+ * drivers' drivers.npy). */
 static int rerun_batch(const char *path, const char *dir, const cJSON *m,
                        rerun *w)
 {
@@ -1424,6 +1495,9 @@ static int rerun_batch(const char *path, const char *dir, const cJSON *m,
     }
     free(data[0]);
     free(data[1]);
+    if (rc == -1 && cubie_system_n_drivers(w->sys) > 0) {
+        rc = rerun_drivers(path, dir, m, w);
+    }
     return rc;
 }
 
@@ -1589,9 +1663,9 @@ static int run_inputs(const command *c, const args *a, rerun *w)
             return usage_error(c, "--from reruns the manifest's spec: give "
                                   "no SPEC");
         }
-        if (a->runs != NULL || a->n_grid > 0) {
+        if (a->runs != NULL || a->n_grid > 0 || a->drivers != NULL) {
             return usage_error(c, "--from reruns the manifest's runs: no "
-                                  "--runs or --grid");
+                                  "--runs, --grid or --drivers");
         }
         return load_rerun(a, w);
     }
@@ -2039,6 +2113,12 @@ static const command commands[] = {
      "                        STOP (repeatable, up to 16): every\n"
      "                        combination runs, the first axis\n"
      "                        varying slowest\n"
+     "      --drivers FILE.csv\n"
+     "                        the samples of the spec's drivers, one\n"
+     "                        row per sample: a header t,<driver>,...\n"
+     "                        (uniform times) or <driver>,... with\n"
+     "                        --set driver_sample_period=P (and\n"
+     "                        driver_t0); one set serves every run\n"
      "      --out DIR         write state.npy, time.npy, status.npy\n"
      "                        (and the outputs asked for), the runs'\n"
      "                        inputs inits.npy and params.npy,\n"
@@ -2050,8 +2130,9 @@ static const command commands[] = {
      "                        left beside it (DIR.tmp-*) are removed\n"
      "      --from DIR/manifest.json\n"
      "                        run again what an output folder records:\n"
-     "                        its spec, settings and inits.npy and\n"
-     "                        params.npy (no SPEC, --runs or --grid);\n"
+     "                        its spec, settings, inits.npy, params.npy\n"
+     "                        and drivers.npy (no SPEC, --runs, --grid\n"
+     "                        or --drivers);\n"
      "                        --set overrides a setting (a value\n"
      "                        derived from it when it ran stays as it\n"
      "                        was)\n"

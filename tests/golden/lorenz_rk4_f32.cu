@@ -164,32 +164,35 @@ CB_DEVFN double cb_time_real(cb_time a)
 #define CB_SET_SAMPLE_EVERY 8
 #define CB_SET_SAMPLES_PER_WINDOW 10
 #define CB_SET_N_SAMPLES 11
-#define CB_SET_DT 12
-#define CB_SET_DT_MIN 13
-#define CB_SET_DT_MAX 14
-#define CB_SET_KP 15
-#define CB_SET_KI 16
-#define CB_SET_KD 17
-#define CB_SET_SAFETY 18
-#define CB_SET_MIN_GAIN 19
-#define CB_SET_MAX_GAIN 20
-#define CB_SET_DEADBAND_MIN 21
-#define CB_SET_DEADBAND_MAX 22
-#define CB_SET_NEWTON_TARGET_ITERS 23
-#define CB_SET_NEWTON_MAX_ITERS 24
-#define CB_SET_NEWTON_DAMPING 25
-#define CB_SET_NEWTON_MAX_BACKTRACKS 26
-#define CB_SET_KRYLOV_MAX_ITERS 27
-#define CB_SET_KRYLOV_FLOOR 28
-#define CB_SET_KRYLOV_REDUCTION 29
-#define CB_SET_BETA 30
-#define CB_SET_GAMMA 31
-#define CB_SET_ATOL 32
-#define CB_SET_RTOL 35
-#define CB_SET_NEWTON_ATOL 38
-#define CB_SET_NEWTON_RTOL 41
-#define CB_SET_KRYLOV_ATOL 44
-#define CB_SET_KRYLOV_RTOL 47
+#define CB_SET_DRIVER_START 12
+#define CB_SET_DRIVER_PERIOD 14
+#define CB_SET_DRIVER_SEGMENTS 15
+#define CB_SET_DT 16
+#define CB_SET_DT_MIN 17
+#define CB_SET_DT_MAX 18
+#define CB_SET_KP 19
+#define CB_SET_KI 20
+#define CB_SET_KD 21
+#define CB_SET_SAFETY 22
+#define CB_SET_MIN_GAIN 23
+#define CB_SET_MAX_GAIN 24
+#define CB_SET_DEADBAND_MIN 25
+#define CB_SET_DEADBAND_MAX 26
+#define CB_SET_NEWTON_TARGET_ITERS 27
+#define CB_SET_NEWTON_MAX_ITERS 28
+#define CB_SET_NEWTON_DAMPING 29
+#define CB_SET_NEWTON_MAX_BACKTRACKS 30
+#define CB_SET_KRYLOV_MAX_ITERS 31
+#define CB_SET_KRYLOV_FLOOR 32
+#define CB_SET_KRYLOV_REDUCTION 33
+#define CB_SET_BETA 34
+#define CB_SET_GAMMA 35
+#define CB_SET_ATOL 36
+#define CB_SET_RTOL 39
+#define CB_SET_NEWTON_ATOL 42
+#define CB_SET_NEWTON_RTOL 45
+#define CB_SET_KRYLOV_ATOL 48
+#define CB_SET_KRYLOV_RTOL 51
 // Fixed steps well before a save run as a counted burst.
 #define CB_FIXED_BURST 1
 // A step within this factor of a save time lands on it.
@@ -480,6 +483,7 @@ CB_KERNEL void __launch_bounds__(CB_BLOCK_SIZE)
 cubie_kernel(const real *__restrict__ inits,
              const real *__restrict__ params,
              const real *__restrict__ settings,
+             const real *__restrict__ driver_coeffs,
              real *__restrict__ state_out,
              real *__restrict__ obs_out,
              int *__restrict__ counters_out,
@@ -503,11 +507,11 @@ CB_KERNEL void cubie_host_run(void *const *args)
     const real *inits = *(const real *const *)args[0];
     const real *params = *(const real *const *)args[1];
     const real *settings = *(const real *const *)args[2];
-    real *state_out = *(real *const *)args[3];
-    int *status_out = *(int *const *)args[8];
-    const int n_runs = *(const int *)args[9];
-    const int n_saves = *(const int *)args[10];
-    const int max_steps = *(const int *)args[11];
+    real *state_out = *(real *const *)args[4];
+    int *status_out = *(int *const *)args[9];
+    const int n_runs = *(const int *)args[10];
+    const int n_saves = *(const int *)args[11];
+    const int max_steps = *(const int *)args[12];
 #pragma omp parallel for schedule(dynamic, 64)
     for (int run = 0; run < n_runs; ++run) {
         cb_run(run, inits, params, settings, state_out, status_out, n_runs,
