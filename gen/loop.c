@@ -79,8 +79,9 @@ static cubie_status loop_register(cb_ctx *c)
     cb_owner *L = c->loop;
     init_loop_fns(c);
     /* The original's loop buffers. Steps do not compute observables
-     * (they are evaluated where they are saved or sampled) and there are
-     * no drivers yet: those buffers have no room. */
+     * (they are evaluated where they are saved or sampled), and sampled
+     * drivers are evaluated in each right-hand side that reads them, at
+     * its own time (gen/rhs.c): those buffers have no room. */
     CB_TRY(cb_register(L, "state", n, CB_LOC_LOCAL, false, NULL, p, c->err));
     CB_TRY(cb_register(L, "proposed_state", n, CB_LOC_LOCAL, false, NULL, p,
                        c->err));

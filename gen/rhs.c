@@ -144,6 +144,21 @@ static void emit_driver_fns(const cb_ctx *c, cb_sb *sb)
     cb_sb_line(sb, "// Sampled drivers: a spline of order %d, %s outside "
                    "the data.", p, c->driver_wrap ? "repeating" : "zero");
     cb_sb_line(sb, "#define CB_N_DRIVERS %d", s->n_drivers);
+    /* On the GPU the coefficients sit in constant memory while they fit
+     * (the runtime copies them there and sets CB_SET_DRIVER_IN_CONSTANT),
+     * else they are read from the argument through the read-only cache. */
+    cb_sb_line(sb, "#define CB_DRIVER_CONST_CAP %d",
+               (60 * 1024) / (c->dbl ? 8 : 4));
+    cb_sb_line(sb, "#if CB_GPU");
+    cb_sb_line(sb, "extern \"C\" {");
+    cb_sb_line(sb, "__constant__ real cb_driver_const[CB_DRIVER_CONST_CAP];");
+    cb_sb_line(sb, "}");
+    cb_sb_line(sb, "#define CB_DRIVER_LOAD(coeffs, i) (settings["
+                   "CB_SET_DRIVER_IN_CONSTANT] != (real)0 ? "
+                   "cb_driver_const[i] : __ldg(&(coeffs)[i]))");
+    cb_sb_line(sb, "#else");
+    cb_sb_line(sb, "#define CB_DRIVER_LOAD(coeffs, i) ((coeffs)[i])");
+    cb_sb_line(sb, "#endif");
     for (int deriv = 0; deriv < 2; deriv++) {
         cb_sb_line(sb, "CB_DEVFN real %s(const real *__restrict__ coeffs, "
                        "const real *settings, int d, real t)",
@@ -164,18 +179,21 @@ static void emit_driver_fns(const cb_ctx *c, cb_sb *sb)
         cb_sb_line(sb, "    seg = seg > m - (real)1 ? m - (real)1 : seg;");
         cb_sb_line(sb, "    seg = seg < (real)0 ? (real)0 : seg;");
         cb_sb_line(sb, "    const real tau = x - seg;");
-        cb_sb_line(sb, "    const real *c = coeffs + ((long long)seg * "
+        cb_sb_line(sb, "    const long long o = ((long long)seg * "
                        "CB_N_DRIVERS + d) * %d;", p + 1);
         if (!deriv) {
-            cb_sb_line(sb, "    real y = c[%d];", p);
+            cb_sb_line(sb, "    real y = CB_DRIVER_LOAD(coeffs, o + %d);", p);
             for (int k = p - 1; k >= 0; k--) {
-                cb_sb_line(sb, "    y = y * tau + c[%d];", k);
+                cb_sb_line(sb, "    y = y * tau + CB_DRIVER_LOAD(coeffs, o + "
+                               "%d);", k);
             }
             cb_sb_line(sb, "    return y;");
         } else {
-            cb_sb_line(sb, "    real y = (real)%d * c[%d];", p, p);
+            cb_sb_line(sb, "    real y = (real)%d * CB_DRIVER_LOAD(coeffs, o "
+                           "+ %d);", p, p);
             for (int k = p - 1; k >= 1; k--) {
-                cb_sb_line(sb, "    y = y * tau + (real)%d * c[%d];", k, k);
+                cb_sb_line(sb, "    y = y * tau + (real)%d * "
+                               "CB_DRIVER_LOAD(coeffs, o + %d);", k, k);
             }
             cb_sb_line(sb, "    return y / settings[CB_SET_DRIVER_PERIOD];");
         }

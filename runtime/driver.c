@@ -30,6 +30,7 @@
     X(cuModuleLoadData, "cuModuleLoadData", (CUmodule *, const void *)) \
     X(cuModuleUnload, "cuModuleUnload", (CUmodule)) \
     X(cuModuleGetFunction, "cuModuleGetFunction", (CUfunction *, CUmodule, const char *)) \
+    X(cuModuleGetGlobal, "cuModuleGetGlobal_v2", (CUdeviceptr *, size_t *, CUmodule, const char *)) \
     X(cuFuncSetAttribute, "cuFuncSetAttribute", (CUfunction, CUfunction_attribute, int)) \
     X(cuFuncGetAttribute, "cuFuncGetAttribute", (int *, CUfunction_attribute, CUfunction)) \
     X(cuLaunchKernel, "cuLaunchKernel", (CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, CUstream, void **, void **)) \
@@ -276,6 +277,8 @@ struct cb_module {
     CUfunction fn;
     size_t shared_per_run;   /* bytes of dynamic shared memory per run */
     int max_threads;         /* per block, given the kernel's registers */
+    CUdeviceptr drivers_const; /* its __constant__ cb_driver_const, or 0 */
+    size_t drivers_const_bytes;
 };
 
 cubie_status cb_module_load(cb_device *d, const void *image,
@@ -303,6 +306,13 @@ cubie_status cb_module_load(cb_device *d, const void *image,
         return cb_fail(err, CUBIE_E_BACKEND, NULL, 0,
                        "cuModuleGetFunction(cubie_kernel) failed: %s",
                        cu_message(r));
+    }
+    /* A driven kernel's constant memory for the drivers' coefficients;
+     * a kernel without drivers has none (not found). */
+    if (drv.cuModuleGetGlobal(&m->drivers_const, &m->drivers_const_bytes,
+                              m->module, "cb_driver_const") != CUDA_SUCCESS) {
+        m->drivers_const = 0;
+        m->drivers_const_bytes = 0;
     }
     m->shared_per_run = shared_bytes_per_run;
     m->max_threads = 1024;
@@ -569,3 +579,17 @@ cubie_status cb_module_launch(cb_module *m, int blocksize, const cb_launch *a,
     return no_toolkit(err);
 }
 #endif
+
+cubie_status cb_module_drivers_constant(cb_module *m, const void *coeffs,
+                                        size_t bytes, bool *used,
+                                        cubie_error *err)
+{
+    *used = false;
+    if (m == NULL || m->drivers_const == 0 || bytes > m->drivers_const_bytes) {
+        return CUBIE_OK;
+    }
+    CU_TRY(cuCtxSetCurrent(m->dev->ctx));
+    CU_TRY(cuMemcpyHtoD(m->drivers_const, coeffs, bytes));
+    *used = true;
+    return CUBIE_OK;
+}

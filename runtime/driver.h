@@ -73,6 +73,12 @@ void cb_device_buffers_free(cb_module *m, cb_device_buffers *b);
  * (blocksize threads a block, halved while a block's shared memory does
  * not fit), copies out. *kernel_ms is the kernel time from CUDA events,
  * *copy_ms the wall time of allocations and copies. */
+/* Put the drivers' coefficients (bytes of them) in the kernel's constant
+ * memory when they fit; *used says whether they went there (else the
+ * kernel reads them from its argument, in global memory). */
+cubie_status cb_module_drivers_constant(cb_module *m, const void *coeffs,
+                                        size_t bytes, bool *used,
+                                        cubie_error *err);
 cubie_status cb_module_launch(cb_module *m, int blocksize, const cb_launch *a,
                               cb_device_buffers *bufs, double *kernel_ms,
                               double *copy_ms, cubie_error *err);

@@ -264,6 +264,18 @@ static cubie_status run_chunks(struct cubie_solver *s,
         if (p->n_driver_coeffs == 0) {
             cb_put_real(l.host[CB_KARG_DRIVER_COEFFS], k->is_double, 0, 0.0);
         }
+        /* On the GPU: in constant memory too, while they fit. */
+        bool in_constant = false;
+        if (s->module != NULL && p->n_driver_coeffs > 0) {
+            st = cb_module_drivers_constant(
+                s->module, l.host[CB_KARG_DRIVER_COEFFS],
+                p->n_driver_coeffs * elem_size(k, CB_KARG_DRIVER_COEFFS),
+                &in_constant, err);
+        }
+        cb_put_real(l.host[CB_KARG_SETTINGS], k->is_double,
+                    (size_t)cb_setting_offset(CB_SETTING_DRIVER_IN_CONSTANT,
+                                              k->n_states),
+                    in_constant ? 1.0 : 0.0);
     }
     for (size_t r0 = 0; st == CUBIE_OK && r0 < n; r0 += m) {
         const size_t c = n - r0 < m ? n - r0 : m;

@@ -493,6 +493,55 @@ static void devices_and_the_cli_should_use_the_driver(void **s)
     assert_int_equal(system(cmd), 0);
 }
 
+/* Sampled drivers: coefficients that fit go to the kernel's constant
+ * memory (one copy a run), larger recordings are read from the argument;
+ * either way the forced solution is right. */
+static void driver_coefficients_should_use_constant_memory_while_they_fit(
+    void **state)
+{
+    (void)state;
+    cubie_system *sys = tu_system(
+        "{\"states\": {\"x\": 0}, \"drivers\": [\"u\"],"
+        " \"equations\": [\"dx = -x + u\"]}");
+    const char *pairs[] = {"backend=cuda", "algorithm=rk4", "dt=0.01",
+                           "precision=float64", "duration=3", NULL};
+    cubie_solver *s = tu_compile(sys, pairs);
+    const size_t counts[] = {201, 20001}; /* 3 KiB, 5 MiB of coefficients */
+    for (int k = 0; k < 2; k++) {
+        const size_t n = counts[k];
+        const double T = 2.0 * M_PI;
+        double *u = malloc(sizeof(double) * n);
+        for (size_t i = 0; i < n; i++) {
+            u[i] = sin(T * (double)i / (double)(n - 1));
+        }
+        u[n - 1] = u[0];
+        char period[64];
+        snprintf(period, sizeof(period), "driver_sample_period=%.17g",
+                 T / (double)(n - 1));
+        const char *ro[] = {period, NULL};
+        cubie_batch *b = NULL;
+        cubie_error err = {0};
+        tu_ok(cubie_batch_new(sys, 3, &b, &err), &err);
+        tu_ok(cubie_batch_set_driver(b, "u", u, n, &err), &err);
+        const long before = stats().constant_copies;
+        cubie_result *r = tu_run(s, b, ro);
+        const long copies = stats().constant_copies - before;
+        assert_int_equal(copies, k == 0 ? 1 : 0);
+        /* x' = -x + sin t, x(0) = 0: x = (sin t - cos t + e^-t) / 2 */
+        const double want = 0.5 * (sin(3.0) - cos(3.0) + exp(-3.0));
+        for (size_t run = 0; run < 3; run++) {
+            const double x = cubie_result_state(r, run, 1, 0);
+            assert_true(fabs(x - want) < 1e-6);
+        }
+        cubie_result_free(r);
+        cubie_batch_free(b);
+        free(u);
+    }
+    cubie_solver_free(s);
+    cubie_system_free(sys);
+    assert_int_equal(stats().violations, 0);
+}
+
 int main(void)
 {
     *(void **)&fake_stats = dlsym(RTLD_DEFAULT, "cubie_fake_cuda_stats_get");
@@ -520,6 +569,8 @@ int main(void)
         cmocka_unit_test(an_unknown_architecture_should_fall_back_to_ptx),
         cmocka_unit_test(another_thread_should_run_the_solver),
         cmocka_unit_test(devices_and_the_cli_should_use_the_driver),
+        cmocka_unit_test(
+            driver_coefficients_should_use_constant_memory_while_they_fit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

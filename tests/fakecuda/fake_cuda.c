@@ -105,9 +105,19 @@ typedef struct module {
     host_run_fn run;          /* host branch, or NULL */
     device_launch_fn launch;  /* device branch, or NULL */
     size_t shared_per_run; /* CB_SHARED_STRIDE reals + CB_SHARED_I_STRIDE ints */
+    size_t const_bytes;    /* its cb_driver_const (CB_DRIVER_CONST_CAP reals) */
+    unsigned char *const_base; /* where cuModuleGetGlobal found it, or NULL */
     int max_dynamic_shared;
     int magic;
 } module;
+
+/* The __constant__ globals modules handed out (cuModuleGetGlobal): device
+ * memory a copy may address besides the allocations. Under the lock. */
+enum { MAX_GLOBALS = 64 };
+static struct {
+    unsigned char *base;
+    size_t size;
+} globals[MAX_GLOBALS];
 
 typedef struct {
     double t;
@@ -662,12 +672,18 @@ static CUresult copy(const char *sym, CUdeviceptr dev, void *host,
     pthread_mutex_lock(&lock);
     CUresult r = sticky;
     if (r == CUDA_SUCCESS) {
-        if (find(dev, n) == NULL) {
+        bool global = false;
+        for (int g = 0; g < MAX_GLOBALS && !global; g++) {
+            const uintptr_t b = (uintptr_t)globals[g].base;
+            global = b != 0 && dev >= b && dev + n <= b + globals[g].size;
+        }
+        if (find(dev, n) == NULL && !global) {
             violation("%s of %zu bytes at %#llx: outside every allocation",
                       sym, n, (unsigned long long)dev);
             r = CUDA_ERROR_INVALID_VALUE;
         } else if (to_device) {
             memcpy((void *)(uintptr_t)dev, host, n);
+            stats.constant_copies += global;
         } else {
             memcpy(host, (const void *)(uintptr_t)dev, n);
         }
@@ -713,6 +729,8 @@ static const char device_shim[] =
     "#define __CUDACC_RTC__ 1\n"
     "#define __device__\n"
     "#define __global__\n"
+    "#define __constant__ __attribute__((visibility(\"default\")))\n"
+    "#define __ldg(p) (*(p))\n"
     "#define __forceinline__ inline __attribute__((always_inline))\n"
     "#define __shared__ thread_local\n"
     "#define __align__(n) __attribute__((aligned(n)))\n"
@@ -881,6 +899,7 @@ static CUresult build(const char *dir, const char *key, module *m)
     size_t real_size = strstr(text, "#define CB_F32 1") != NULL ? 4 : 8;
     m->shared_per_run = source_define(text, "CB_SHARED_STRIDE") * real_size +
                         source_define(text, "CB_SHARED_I_STRIDE") * 4;
+    m->const_bytes = source_define(text, "CB_DRIVER_CONST_CAP") * real_size;
     free(text);
     if (!has_kernel) {
         return CUDA_ERROR_NOT_FOUND;
@@ -945,12 +964,56 @@ CUresult cuModuleUnload(CUmodule mod)
         return CUDA_ERROR_INVALID_HANDLE;
     }
     m->magic = 0;
+    pthread_mutex_lock(&lock);
+    for (int g = 0; g < MAX_GLOBALS; g++) {
+        if (m->const_base != NULL && globals[g].base == m->const_base) {
+            globals[g].base = NULL;
+        }
+    }
+    pthread_mutex_unlock(&lock);
     dlclose(m->so);
     free(m);
     pthread_mutex_lock(&lock);
     stats.live_modules--;
     pthread_mutex_unlock(&lock);
     return CUDA_SUCCESS;
+}
+
+/* The device branch's __constant__ cb_driver_const, the one global a
+ * cubie kernel has; its size is the source's CB_DRIVER_CONST_CAP. */
+CUresult cuModuleGetGlobal_v2(CUdeviceptr *dptr, size_t *bytes, CUmodule mod,
+                              const char *name)
+{
+    ENTER("cuModuleGetGlobal_v2", false);
+    module *m = (module *)(void *)mod;
+    if (m == NULL || m->magic != 0x6375 || name == NULL) {
+        return CUDA_ERROR_INVALID_HANDLE;
+    }
+    void *sym = m->launch != NULL && strcmp(name, "cb_driver_const") == 0
+                    ? dlsym(m->so, name)
+                    : NULL;
+    if (sym == NULL || m->const_bytes == 0) {
+        return CUDA_ERROR_NOT_FOUND;
+    }
+    pthread_mutex_lock(&lock);
+    int g = 0;
+    while (g < MAX_GLOBALS && globals[g].base != NULL &&
+           globals[g].base != sym) {
+        g++;
+    }
+    if (g < MAX_GLOBALS) {
+        globals[g].base = sym;
+        globals[g].size = m->const_bytes;
+    }
+    pthread_mutex_unlock(&lock);
+    m->const_base = sym;
+    if (dptr != NULL) {
+        *dptr = (CUdeviceptr)(uintptr_t)sym;
+    }
+    if (bytes != NULL) {
+        *bytes = m->const_bytes;
+    }
+    return g < MAX_GLOBALS ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
 }
 
 /* One kernel per module: the function handle is the module. */

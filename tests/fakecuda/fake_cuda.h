@@ -37,6 +37,7 @@ typedef struct {
     size_t peak_bytes;       /* most device memory held at once */
     int max_dynamic_shared;  /* the last function attribute set */
     char last_violation[256];
+    long constant_copies;    /* copies into a module's __constant__ global */
 } cubie_fake_cuda_stats;
 
 /* The exported controls, by name and type:

@@ -167,32 +167,33 @@ CB_DEVFN double cb_time_real(cb_time a)
 #define CB_SET_DRIVER_START 12
 #define CB_SET_DRIVER_PERIOD 14
 #define CB_SET_DRIVER_SEGMENTS 15
-#define CB_SET_DT 16
-#define CB_SET_DT_MIN 17
-#define CB_SET_DT_MAX 18
-#define CB_SET_KP 19
-#define CB_SET_KI 20
-#define CB_SET_KD 21
-#define CB_SET_SAFETY 22
-#define CB_SET_MIN_GAIN 23
-#define CB_SET_MAX_GAIN 24
-#define CB_SET_DEADBAND_MIN 25
-#define CB_SET_DEADBAND_MAX 26
-#define CB_SET_NEWTON_TARGET_ITERS 27
-#define CB_SET_NEWTON_MAX_ITERS 28
-#define CB_SET_NEWTON_DAMPING 29
-#define CB_SET_NEWTON_MAX_BACKTRACKS 30
-#define CB_SET_KRYLOV_MAX_ITERS 31
-#define CB_SET_KRYLOV_FLOOR 32
-#define CB_SET_KRYLOV_REDUCTION 33
-#define CB_SET_BETA 34
-#define CB_SET_GAMMA 35
-#define CB_SET_ATOL 36
-#define CB_SET_RTOL 38
-#define CB_SET_NEWTON_ATOL 40
-#define CB_SET_NEWTON_RTOL 42
-#define CB_SET_KRYLOV_ATOL 44
-#define CB_SET_KRYLOV_RTOL 46
+#define CB_SET_DRIVER_IN_CONSTANT 16
+#define CB_SET_DT 17
+#define CB_SET_DT_MIN 18
+#define CB_SET_DT_MAX 19
+#define CB_SET_KP 20
+#define CB_SET_KI 21
+#define CB_SET_KD 22
+#define CB_SET_SAFETY 23
+#define CB_SET_MIN_GAIN 24
+#define CB_SET_MAX_GAIN 25
+#define CB_SET_DEADBAND_MIN 26
+#define CB_SET_DEADBAND_MAX 27
+#define CB_SET_NEWTON_TARGET_ITERS 28
+#define CB_SET_NEWTON_MAX_ITERS 29
+#define CB_SET_NEWTON_DAMPING 30
+#define CB_SET_NEWTON_MAX_BACKTRACKS 31
+#define CB_SET_KRYLOV_MAX_ITERS 32
+#define CB_SET_KRYLOV_FLOOR 33
+#define CB_SET_KRYLOV_REDUCTION 34
+#define CB_SET_BETA 35
+#define CB_SET_GAMMA 36
+#define CB_SET_ATOL 37
+#define CB_SET_RTOL 39
+#define CB_SET_NEWTON_ATOL 41
+#define CB_SET_NEWTON_RTOL 43
+#define CB_SET_KRYLOV_ATOL 45
+#define CB_SET_KRYLOV_RTOL 47
 // Fixed steps well before a save run as a counted burst.
 #define CB_FIXED_BURST 0
 // A step within this factor of a save time lands on it.
@@ -265,6 +266,15 @@ CB_DEVFN double cb_time_real(cb_time a)
 
 // Sampled drivers: a spline of order 3, repeating outside the data.
 #define CB_N_DRIVERS 1
+#define CB_DRIVER_CONST_CAP 15360
+#if CB_GPU
+extern "C" {
+__constant__ real cb_driver_const[CB_DRIVER_CONST_CAP];
+}
+#define CB_DRIVER_LOAD(coeffs, i) (settings[CB_SET_DRIVER_IN_CONSTANT] != (real)0 ? cb_driver_const[i] : __ldg(&(coeffs)[i]))
+#else
+#define CB_DRIVER_LOAD(coeffs, i) ((coeffs)[i])
+#endif
 CB_DEVFN real cb_driver(const real *__restrict__ coeffs, const real *settings, int d, real t)
 {
     const real m = settings[CB_SET_DRIVER_SEGMENTS];
@@ -275,11 +285,11 @@ CB_DEVFN real cb_driver(const real *__restrict__ coeffs, const real *settings, i
     seg = seg > m - (real)1 ? m - (real)1 : seg;
     seg = seg < (real)0 ? (real)0 : seg;
     const real tau = x - seg;
-    const real *c = coeffs + ((long long)seg * CB_N_DRIVERS + d) * 4;
-    real y = c[3];
-    y = y * tau + c[2];
-    y = y * tau + c[1];
-    y = y * tau + c[0];
+    const long long o = ((long long)seg * CB_N_DRIVERS + d) * 4;
+    real y = CB_DRIVER_LOAD(coeffs, o + 3);
+    y = y * tau + CB_DRIVER_LOAD(coeffs, o + 2);
+    y = y * tau + CB_DRIVER_LOAD(coeffs, o + 1);
+    y = y * tau + CB_DRIVER_LOAD(coeffs, o + 0);
     return y;
 }
 CB_DEVFN real cb_driver_dt(const real *__restrict__ coeffs, const real *settings, int d, real t)
@@ -292,10 +302,10 @@ CB_DEVFN real cb_driver_dt(const real *__restrict__ coeffs, const real *settings
     seg = seg > m - (real)1 ? m - (real)1 : seg;
     seg = seg < (real)0 ? (real)0 : seg;
     const real tau = x - seg;
-    const real *c = coeffs + ((long long)seg * CB_N_DRIVERS + d) * 4;
-    real y = (real)3 * c[3];
-    y = y * tau + (real)2 * c[2];
-    y = y * tau + (real)1 * c[1];
+    const long long o = ((long long)seg * CB_N_DRIVERS + d) * 4;
+    real y = (real)3 * CB_DRIVER_LOAD(coeffs, o + 3);
+    y = y * tau + (real)2 * CB_DRIVER_LOAD(coeffs, o + 2);
+    y = y * tau + (real)1 * CB_DRIVER_LOAD(coeffs, o + 1);
     return y / settings[CB_SET_DRIVER_PERIOD];
 }
 
