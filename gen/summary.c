@@ -667,7 +667,12 @@ static void kinds(const cb_ctx *c, summ_kind k[2])
                        cb_kargs[CB_KARG_OBS_SUMMARIES_OUT].id};
 }
 
-void cb_summary_emit_init(const cb_ctx *c, cb_sb *sb)
+typedef enum { PHASE_RESET, PHASE_UPDATE, PHASE_SAVE } summ_phase;
+
+/* One phase of every requested metric for every summarised variable,
+ * each variable in a block of its own with b its slots (and v its sample
+ * for an update). */
+static void emit_phase(const cb_ctx *c, cb_sb *sb, summ_phase ph)
 {
     summ_kind k[2];
     kinds(c, k);
@@ -675,13 +680,25 @@ void cb_summary_emit_init(const cb_ctx *c, cb_sb *sb)
         for (int q = 0; q < k[s].vars->n; q++) {
             cb_sb_line(sb, "{");
             cb_sb_indent(sb);
+            if (ph == PHASE_UPDATE) {
+                cb_sb_line(sb, "const real v = %s[%d];", k[s].value,
+                           k[s].vars->idx[q]);
+            }
             cb_sb_line(sb, "real *b = %s + %d;", k[s].buffer,
                        q * c->metrics.slots);
             for (int i = 0; i < c->metrics.n; i++) {
+                const cb_metric id = c->metrics.m[i].id;
                 const mcode m = {c, sb, c->metrics.slot_off[i],
-                                 cb_metric_table[c->metrics.m[i].id].slots,
+                                 cb_metric_table[id].slots,
                                  c->metrics.m[i].param};
-                emit_reset(&m, c->metrics.m[i].id);
+                if (ph == PHASE_RESET) {
+                    emit_reset(&m, id);
+                } else if (ph == PHASE_UPDATE) {
+                    emit_update(&m, id);
+                } else {
+                    emit_save(&m, id, k[s].array, k[s].cols,
+                              q * c->metrics.outputs + c->metrics.out_off[i]);
+                }
             }
             cb_sb_dedent(sb);
             cb_sb_line(sb, "}");
@@ -689,10 +706,13 @@ void cb_summary_emit_init(const cb_ctx *c, cb_sb *sb)
     }
 }
 
+void cb_summary_emit_init(const cb_ctx *c, cb_sb *sb)
+{
+    emit_phase(c, sb, PHASE_RESET);
+}
+
 void cb_summary_emit_sample(cb_ctx *c, cb_sb *sb)
 {
-    summ_kind k[2];
-    kinds(c, k);
     if (c->sel.summ_obs.n > 0) {
         cb_rhs_call(c, sb, CB_RHS_OBSERVABLES, "state", NULL, "observables",
                     "cb_time_real(t)", false);
@@ -700,45 +720,12 @@ void cb_summary_emit_sample(cb_ctx *c, cb_sb *sb)
     if (cb_summary_uses(c, "first")) {
         cb_sb_line(sb, "const int first = sample_idx %% per_window == 0;");
     }
-    for (int s = 0; s < 2; s++) {
-        for (int q = 0; q < k[s].vars->n; q++) {
-            cb_sb_line(sb, "{");
-            cb_sb_indent(sb);
-            cb_sb_line(sb, "const real v = %s[%d];", k[s].value,
-                       k[s].vars->idx[q]);
-            cb_sb_line(sb, "real *b = %s + %d;", k[s].buffer,
-                       q * c->metrics.slots);
-            for (int i = 0; i < c->metrics.n; i++) {
-                const mcode m = {c, sb, c->metrics.slot_off[i],
-                                 cb_metric_table[c->metrics.m[i].id].slots,
-                                 c->metrics.m[i].param};
-                emit_update(&m, c->metrics.m[i].id);
-            }
-            cb_sb_dedent(sb);
-            cb_sb_line(sb, "}");
-        }
-    }
+    emit_phase(c, sb, PHASE_UPDATE);
     cb_sb_line(sb, "sample_idx++;");
     cb_sb_line(sb, "if (sample_idx %% per_window == 0) {");
     cb_sb_indent(sb);
     cb_sb_line(sb, "const int window = sample_idx / per_window - 1;");
-    for (int s = 0; s < 2; s++) {
-        for (int q = 0; q < k[s].vars->n; q++) {
-            cb_sb_line(sb, "{");
-            cb_sb_indent(sb);
-            cb_sb_line(sb, "real *b = %s + %d;", k[s].buffer,
-                       q * c->metrics.slots);
-            for (int i = 0; i < c->metrics.n; i++) {
-                const mcode m = {c, sb, c->metrics.slot_off[i],
-                                 cb_metric_table[c->metrics.m[i].id].slots,
-                                 c->metrics.m[i].param};
-                emit_save(&m, c->metrics.m[i].id, k[s].array, k[s].cols,
-                          q * c->metrics.outputs + c->metrics.out_off[i]);
-            }
-            cb_sb_dedent(sb);
-            cb_sb_line(sb, "}");
-        }
-    }
+    emit_phase(c, sb, PHASE_SAVE);
     cb_sb_dedent(sb);
     cb_sb_line(sb, "}");
     cb_sb_line(sb, "next_sample = cb_time_mul_add(t_save0, "

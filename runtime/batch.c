@@ -272,6 +272,19 @@ static bool blank_line(const char *s)
     return true;
 }
 
+/* Column i of a header is not one of the columns before it. */
+static cubie_status column_once(char *const *names, int i, const char *where,
+                                cubie_error *err)
+{
+    for (int j = 0; j < i; j++) {
+        if (strcmp(names[i], names[j]) == 0) {
+            return cb_fail(err, CUBIE_E_BATCH, where, i + 1,
+                           "%s: column '%s' appears twice", where, names[i]);
+        }
+    }
+    return CUBIE_OK;
+}
+
 /* The header's column names: each a state or parameter, once. */
 static cubie_status check_header(const struct cubie_system *sys,
                                  char *const *names, int n_cols,
@@ -289,13 +302,7 @@ static cubie_status check_header(const struct cubie_system *sys,
             cb_spec_param_index(sys, names[i]) < 0) {
             return unknown_name(sys, names[i], where, err);
         }
-        for (int j = 0; j < i; j++) {
-            if (strcmp(names[i], names[j]) == 0) {
-                return cb_fail(err, CUBIE_E_BATCH, where, i + 1,
-                               "%s: column '%s' appears twice", where,
-                               names[i]);
-            }
-        }
+        CB_TRY(column_once(names, i, where, err));
     }
     return CUBIE_OK;
 }
@@ -603,13 +610,7 @@ static cubie_status drivers_header(const void *ctx, char *const *names,
                            "holds the sample times)", where, names[i],
                            sys->name);
         }
-        for (int j = 0; j < i; j++) {
-            if (strcmp(names[i], names[j]) == 0) {
-                return cb_fail(err, CUBIE_E_BATCH, where, i + 1,
-                               "%s: column '%s' appears twice", where,
-                               names[i]);
-            }
-        }
+        CB_TRY(column_once(names, i, where, err));
     }
     return CUBIE_OK;
 }

@@ -214,6 +214,47 @@ static void float32_should_converge_too(void **st)
                           NULL) < 2e-6);
 }
 
+/* Summaries see a driver through an observable like any variable: the
+ * window's max and mean of y = 3 u against the same of 3 A sin(w t) at
+ * the sample times. */
+static void summaries_should_see_the_drivers(void **st)
+{
+    (void)st;
+    cubie_system *sys = tu_system(forced_json);
+    const char *pairs[] = {"algorithm=classical-rk4", "precision=float64",
+                           "dt=0.01", "duration=3", "output_types=max,mean",
+                           "summarise_variables=y", "summarise_every=1.5",
+                           "sample_summaries_every=0.01", NULL};
+    cubie_solver *s = tu_compile(sys, pairs);
+    cubie_batch *b = forced_batch(sys, 0.01, 1);
+    cubie_result *r = tu_run(s, b, NULL);
+    cubie_array m = {0};
+    for (size_t i = 0; i < cubie_result_n_arrays(r); i++) {
+        cubie_array x;
+        cubie_result_array(r, i, &x);
+        if (strcmp(x.name, "observable_summaries") == 0) {
+            m = x;
+        }
+    }
+    assert_int_equal(m.shape[1], 2);
+    assert_string_equal(m.column_names[0], "y max");
+    for (size_t w = 0; w < 2; w++) {
+        double mx = -INFINITY, sum = 0.0;
+        for (int k = 1; k <= 150; k++) {
+            const double y = 3.0 * A * sin(W * (1.5 * (double)w + 0.01 * k));
+            mx = fmax(mx, y);
+            sum += y;
+        }
+        const double *v = m.data;
+        assert_true(fabs(v[w * 2] - mx) < 1e-8);
+        assert_true(fabs(v[w * 2 + 1] - sum / 150.0) < 1e-8);
+    }
+    cubie_result_free(r);
+    cubie_batch_free(b);
+    cubie_solver_free(s);
+    cubie_system_free(sys);
+}
+
 /* ---- stiff and driven ---------------------------------------------------- */
 
 /* x' = -1000 (x - u(t)), u sampled: x follows u with a lag of 1e-3. A
@@ -307,6 +348,7 @@ int main(void)
         cmocka_unit_test(a_fixed_step_method_should_keep_its_order),
         cmocka_unit_test(the_spline_should_converge_at_its_order),
         cmocka_unit_test(float32_should_converge_too),
+        cmocka_unit_test(summaries_should_see_the_drivers),
         cmocka_unit_test(implicit_methods_should_agree_with_an_explicit_one),
         cmocka_unit_test(missing_samples_should_name_the_driver),
     };
