@@ -464,6 +464,27 @@ static void emit_defines(const cb_gen *g, cb_sb *sb)
         }
         cb_sb_puts(sb, any ? "\n" : " not written\n");
     }
+    cb_sb_line(sb, "// Where column col of row row (of rows per run) of an "
+                   "output array goes,");
+    cb_sb_line(sb, "// and input column col: run index fastest on the GPU "
+                   "(coalesced), the");
+    cb_sb_line(sb, "// caller's layout (run, row, column) on the host, which "
+                   "reads its inputs");
+    cb_sb_line(sb, "// and writes its results in place.");
+    cb_sb_line(sb, "#if CB_GPU || defined(CB_DEVICE_LAYOUT)");
+    cb_sb_line(sb, "#define CB_AT(run, n_runs, rows, row, cols, col) "
+                   "(((long long)(row) * (cols) + (col)) * (n_runs) + (run))");
+    cb_sb_line(sb, "#define CB_IN(run, n_runs, cols, col) "
+                   "((long long)(col) * (n_runs) + (run))");
+    cb_sb_line(sb, "#else");
+    /* (0 * n_runs: the host's index does not need it, but names it, so
+     * the functions that index keep it as the GPU's do) */
+    cb_sb_line(sb, "#define CB_AT(run, n_runs, rows, row, cols, col) "
+                   "(((long long)(run) * (rows) + \\");
+    cb_sb_line(sb, "    (row)) * (cols) + (col) + 0 * (n_runs))");
+    cb_sb_line(sb, "#define CB_IN(run, n_runs, cols, col) "
+                   "((long long)(run) * (cols) + (col) + 0 * (n_runs))");
+    cb_sb_line(sb, "#endif");
     cb_emit_common_defines(c, sb);
     cb_sb_line(sb, "// Fixed steps well before a save run as a counted burst.");
     cb_sb_line(sb, "#define CB_FIXED_BURST %d",

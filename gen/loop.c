@@ -2,6 +2,7 @@
  * loop buffers) and the text of every marker of templates/loop.cu and
  * templates/entry.cu. The kernel's own signature is the kernel argument
  * table; the loop's and the run's take what their bodies use of it. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -125,9 +126,9 @@ static void save_selected(cb_sb *sb, const char *arr, const char *cols,
                           const cb_index_set *sel)
 {
     for (int k = 0; k < sel->n; k++) {
-        cb_sb_line(sb, "%s[((long long)save_idx * CB_COLS_%s + %d) * n_runs "
-                       "+ run] = %s[%d];", arr, cols, col + k, buffer,
-                   sel->idx[k]);
+        cb_sb_line(sb, "%s[CB_AT(run, n_runs, n_saves, save_idx, "
+                       "CB_COLS_%s, %d)] = %s[%d];",
+                   arr, cols, col + k, buffer, sel->idx[k]);
     }
 }
 
@@ -148,7 +149,7 @@ static void emit_save(cb_ctx *c, cb_sb *sb)
             snprintf(off, sizeof(off), "%d + ", c->out_col[o]);
         }
         snprintf(idx, sizeof(idx),
-                 "((long long)save_idx * CB_COLS_%s + %si) * n_runs + run",
+                 "CB_AT(run, n_runs, n_saves, save_idx, CB_COLS_%s, %si)",
                  cols, off);
         switch ((cb_output)o) {
         case CB_OUT_STATE:
@@ -162,9 +163,9 @@ static void emit_save(cb_ctx *c, cb_sb *sb)
             }
             break;
         case CB_OUT_TIME:
-            cb_sb_line(sb, "%s[((long long)save_idx * CB_COLS_%s + %d) *",
+            cb_sb_line(sb, "%s[CB_AT(run, n_runs, n_saves, save_idx, "
+                           "CB_COLS_%s, %d)] = cb_time_real(t);",
                        arr, cols, c->out_col[o]);
-            cb_sb_line(sb, "    n_runs + run] = cb_time_real(t);");
             break;
         case CB_OUT_OBSERVABLES:
             if (c->sel.saved_obs.n == 0) {
@@ -340,12 +341,13 @@ static cubie_status mk_load(cb_ctx *c, const char *arg, const char *scope,
 {
     (void)arg, (void)scope, (void)col;
     cb_sb_line(sb, "for (int i = 0; i < CB_N_STATES; ++i) {");
-    cb_sb_line(sb, "    state[i] = inits[(long long)i * n_runs + run];");
+    cb_sb_line(sb, "    state[i] = inits[CB_IN(run, n_runs, CB_N_STATES, "
+                   "i)];");
     cb_sb_line(sb, "}");
     if (c->sys->n_params > 0) {
         cb_sb_line(sb, "for (int i = 0; i < CB_N_PARAMS; ++i) {");
-        cb_sb_line(sb, "    parameters[i] = params[(long long)i * n_runs + "
-                       "run];");
+        cb_sb_line(sb, "    parameters[i] = params[CB_IN(run, n_runs, "
+                       "CB_N_PARAMS, i)];");
         cb_sb_line(sb, "}");
     }
     return CUBIE_OK;
@@ -362,6 +364,7 @@ static void emit_summary_init(const cb_ctx *c, cb_sb *sb)
     cb_sb_line(sb, "const int per_window = (int)settings["
                    "CB_SET_SAMPLES_PER_WINDOW];");
     cb_sb_line(sb, "const int n_samples = (int)settings[CB_SET_N_SAMPLES];");
+    cb_sb_line(sb, "const int n_windows = n_samples / per_window;");
     if (cb_summary_uses(c, "nw")) {
         cb_sb_line(sb, "const real nw = (real)per_window;");
     }
@@ -475,6 +478,84 @@ static cubie_status mk_sample(cb_ctx *c, const char *arg, const char *scope,
     cb_sb_line(sb, "if (do_sample) {");
     cb_sb_indent(sb);
     cb_summary_emit_sample(c, sb);
+    cb_sb_dedent(sb);
+    cb_sb_line(sb, "}");
+    return CUBIE_OK;
+}
+
+/* Fill rows from..rows - 1 (all when from is "0") of the columns of
+ * output o with value (NaN, or 0 for an int array). */
+static void fill_rows(const cb_ctx *c, cb_sb *sb, int o, const char *from,
+                      const char *rows)
+{
+    const cb_karg a = cb_outputs[o].array;
+    const int first = c->out_col[o];
+    int n = 0;
+    switch (cb_outputs[o].cols) {
+    case CB_COLS_STATES:
+        n = c->sel.saved_states.n;
+        break;
+    case CB_COLS_OBSERVABLES:
+        n = c->sel.saved_obs.n;
+        break;
+    case CB_COLS_COUNTERS:
+        n = CB_N_COUNTERS;
+        break;
+    case CB_COLS_ONE:
+        n = 1;
+        break;
+    case CB_COLS_STATE_SUMMARIES:
+    case CB_COLS_OBSERVABLE_SUMMARIES:
+        n = c->cols[a];
+        break;
+    }
+    if (n == 0) {
+        return;
+    }
+    char nan[48];
+    cb_lit(c, NAN, nan);
+    const bool ints = cb_kargs[a].elem == CB_ELEM_INT;
+    cb_sb_line(sb, "for (int r = %s; r < %s; ++r) {", from, rows);
+    cb_sb_line(sb, "    for (int i = %d; i < %d; ++i) {", first, first + n);
+    cb_sb_line(sb, "        %s[CB_AT(run, n_runs, %s, r, CB_COLS_%s, i)] = "
+                   "%s;",
+               cb_kargs[a].name, rows, cb_kargs[a].id, ints ? "0" : nan);
+    cb_sb_line(sb, "    }");
+    cb_sb_line(sb, "}");
+}
+
+/* After the loop: the rows a failed run did not reach read NaN (0 for
+ * counters); with nan_error_trajectories a failed run's masked outputs
+ * read NaN throughout. So every element of every output is written, by
+ * the kernel, in place. */
+static cubie_status mk_end(cb_ctx *c, const char *arg, const char *scope,
+                           int col, cb_sb *sb)
+{
+    (void)arg, (void)scope, (void)col;
+    for (int o = 0; o < CB_OUT_COUNT; o++) {
+        if (!c->out[o]) {
+            continue;
+        }
+        const bool window = cb_outputs[o].cadence == CB_CADENCE_WINDOW;
+        fill_rows(c, sb, o, window ? "sample_idx / per_window" : "save_idx",
+                  window ? "n_windows" : "n_saves");
+    }
+    bool masked = false;
+    for (int o = 0; o < CB_OUT_COUNT; o++) {
+        masked = masked || (c->out[o] && cb_outputs[o].masked);
+    }
+    if (!masked) {
+        return CUBIE_OK;
+    }
+    cb_sb_line(sb, "if (status != 0 && settings[CB_SET_NAN_MASK] != "
+                   "(real)0) {");
+    cb_sb_indent(sb);
+    for (int o = 0; o < CB_OUT_COUNT; o++) {
+        if (c->out[o] && cb_outputs[o].masked) {
+            const bool window = cb_outputs[o].cadence == CB_CADENCE_WINDOW;
+            fill_rows(c, sb, o, "0", window ? "n_windows" : "n_saves");
+        }
+    }
     cb_sb_dedent(sb);
     cb_sb_line(sb, "}");
     return CUBIE_OK;
@@ -640,6 +721,7 @@ static const cb_marker markers[] = {
     {"LOOP_EVENTS", false, mk_events},
     {"NEW_TIME", false, mk_new_time},
     {"LOOP_SAMPLE", false, mk_sample},
+    {"LOOP_END", false, mk_end},
     {"RUN_POOLS", true, mk_run_pools},
     {"KERNEL_PARAMS", false, mk_kernel_params},
     {"KERNEL_SHARED", true, mk_kernel_shared},

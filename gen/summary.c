@@ -602,9 +602,8 @@ static void put_output(void *ctx, const char *s, size_t n)
     if (n > 0 && s[n - 1] == ';') {
         n--;
     }
-    cb_sb_line(x->m->sb,
-               "%s[((long long)window * CB_COLS_%s + %d) * n_runs + run] = "
-               "%.*s;",
+    cb_sb_line(x->m->sb, "%s[CB_AT(run, n_runs, n_windows, window, "
+                         "CB_COLS_%s, %d)] = %.*s;",
                x->array, x->cols, x->col++, (int)n, s);
 }
 

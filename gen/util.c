@@ -529,10 +529,11 @@ void cb_print_real(double v, bool is_double, cb_sb *out)
             v = copysign(0.0, v);
         }
     }
-    /* Non-finite values have no literal in C or CUDA; these constant
-     * expressions are valid in both and give the IEEE values. */
+    /* Non-finite values have no literal in C or CUDA: NaN is the
+     * prelude's CB_NAN (the quiet NaN of C's NAN, bit for bit), the
+     * infinities these constant expressions, valid in both. */
     if (isnan(v)) {
-        cb_sb_printf(out, "(0.0%s / 0.0%s)", f, f);
+        cb_sb_puts(out, "CB_NAN");
         return;
     }
     if (isinf(v)) {

@@ -451,13 +451,9 @@ cubie_status cb_module_launch(cb_module *m, int blocksize, const cb_launch *a,
         scalar[k] = a->scalar[k];
         args[k] = cb_kargs[k].dir == CB_DIR_SCALAR ? (void *)&scalar[k]
                                                    : (void *)&d[k];
-        /* Inputs in; per-save and per-window outputs in too, so that
-         * rows a failed run never reaches come back as the caller filled
-         * them. */
-        const bool in = cb_kargs[k].dir == CB_DIR_IN ||
-                        (cb_kargs[k].dir == CB_DIR_OUT &&
-                         (cb_kargs[k].rows == CB_ROWS_SAVES ||
-                          cb_kargs[k].rows == CB_ROWS_WINDOWS));
+        /* Inputs in (the kernel writes every element of every output,
+         * the rows a failed run never reaches included). */
+        const bool in = cb_kargs[k].dir == CB_DIR_IN;
         if (in && a->bytes[k] > 0 && a->host[k] != NULL) {
             RUN_TRY(cuMemcpyHtoD(d[k], a->host[k], a->bytes[k]));
         }

@@ -158,11 +158,11 @@ struct cubie_result {
 cubie_status cb_result_new(const struct cubie_solver *s, size_t n_runs,
                            const cb_plan *p, struct cubie_result **out,
                            cubie_error *err);
-/* Copy one chunk's outputs (device layout, run index fastest) into the
- * result at run r0, NaN-masking failed runs as the plan says. */
+/* Copy one chunk's outputs from the GPU (device layout, run index
+ * fastest) into the result at run r0. The host backend's kernel writes
+ * the result in place instead. */
 void cb_result_store(struct cubie_result *r, const cb_kernel_info *k,
-                     const cb_plan *p, size_t r0, size_t c,
-                     void *const *chunk);
+                     size_t r0, size_t c, void *const *chunk);
 
 /* ---- what a run was given (record.c) ---- */
 

@@ -164,69 +164,43 @@ cubie_status cb_result_new(const struct cubie_solver *s, size_t n_runs,
     return CUBIE_OK;
 }
 
-/* Whether column i of array a reads NaN for a failed run: as the output
- * that writes it says. */
-static bool column_masked(const cb_kernel_info *k, cb_karg a, size_t i)
-{
-    int owner = -1;
-    for (int o = 0; o < CB_OUT_COUNT; o++) {
-        if (k->out[o] && cb_outputs[o].array == a &&
-            i >= (size_t)k->out_col[o]) {
-            owner = o; /* the last output starting at or before i */
-        }
-    }
-    return owner >= 0 && cb_outputs[owner].masked;
-}
-
+/* A chunk of the GPU's results (device layout: save, column, run) into the
+ * user's layout (run, save, column). The kernel has written every element,
+ * NaN where a failed run's outputs say so. */
 void cb_result_store(struct cubie_result *r, const cb_kernel_info *k,
-                     const cb_plan *p, size_t r0, size_t c,
-                     void *const *chunk)
+                     size_t r0, size_t c, void *const *chunk)
 {
     const bool d = k->is_double;
-    const int32_t *status = chunk[CB_KARG_STATUS_OUT];
-    memcpy(r->status + r0, status, c * sizeof(int32_t));
+    memcpy(r->status + r0, chunk[CB_KARG_STATUS_OUT], c * sizeof(int32_t));
     for (int a = 0; a < CB_KARG_COUNT; a++) {
         if (r->data[a] == NULL || r->cols[a] == 0) {
             continue;
         }
-        const size_t saves = r->rows[a]; /* saves or windows */
+        const size_t rows = r->rows[a]; /* saves or windows */
         const size_t cols = r->cols[a];
         const void *dev = chunk[a];
         if (cb_kargs[a].elem == CB_ELEM_INT) {
-            int32_t *user = (int32_t *)r->data[a] + r0 * saves * cols;
+            int32_t *user = (int32_t *)r->data[a] + r0 * rows * cols;
             for (size_t run = 0; run < c; run++) {
-                for (size_t sv = 0; sv < saves; sv++) {
+                for (size_t sv = 0; sv < rows; sv++) {
                     for (size_t i = 0; i < cols; i++) {
-                        user[(run * saves + sv) * cols + i] =
+                        user[(run * rows + sv) * cols + i] =
                             ((const int32_t *)dev)[(sv * cols + i) * c + run];
                     }
                 }
             }
             continue;
         }
-        /* Device layout (save, column, run) -> user layout (run, save,
-         * column); NaN for the runs that failed when masking. */
-        bool *masked = malloc(cols * sizeof(bool));
-        for (size_t i = 0; masked != NULL && i < cols; i++) {
-            masked[i] = column_masked(k, (cb_karg)a, i);
-        }
-        char *user = (char *)r->data[a] + (size_t)r->precision * r0 * saves *
+        char *user = (char *)r->data[a] + (size_t)r->precision * r0 * rows *
                                               cols;
         for (size_t run = 0; run < c; run++) {
-            const bool nan_run = p->nan_mask && status[run] != 0;
-            for (size_t sv = 0; sv < saves; sv++) {
+            for (size_t sv = 0; sv < rows; sv++) {
                 for (size_t i = 0; i < cols; i++) {
-                    double v = cb_get_real(dev, d, (sv * cols + i) * c + run);
-                    if (nan_run && (masked != NULL
-                                        ? masked[i]
-                                        : column_masked(k, (cb_karg)a, i))) {
-                        v = NAN;
-                    }
-                    cb_put_real(user, d, (run * saves + sv) * cols + i, v);
+                    cb_put_real(user, d, (run * rows + sv) * cols + i,
+                                cb_get_real(dev, d, (sv * cols + i) * c + run));
                 }
             }
         }
-        free(masked);
     }
 }
 

@@ -5,6 +5,8 @@
  * after each chunk. */
 #include "internal.h"
 
+#include <stdint.h>
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,12 +121,30 @@ static cubie_status chunk_runs(const struct cubie_solver *s,
     return CUBIE_OK;
 }
 
+/* Whether kernel argument a lives in the caller's memory on the host
+ * backend: the per-save and per-window outputs and the status are the
+ * result's own arrays (the kernel writes them in place, CB_AT), the
+ * inputs of a float64 kernel the batch's (read in place, CB_IN). */
+static bool in_place(const cb_kernel_info *k, bool host, cb_karg a)
+{
+    if (!host) {
+        return false;
+    }
+    if (cb_kargs[a].dir == CB_DIR_OUT) {
+        return cb_kargs[a].rows == CB_ROWS_SAVES ||
+               cb_kargs[a].rows == CB_ROWS_WINDOWS ||
+               a == CB_KARG_STATUS_OUT;
+    }
+    return k->is_double && (a == CB_KARG_INITS || a == CB_KARG_PARAMS);
+}
+
 /* The code that fills each input of kernel_args.def for a chunk of c runs
- * from run r0: its buffer (device layout, run index fastest) or, for a
- * scalar, its value. */
+ * from run r0: its buffer or, for a scalar, its value. The GPU takes the
+ * inputs run index fastest, the host in the caller's layout (converted to
+ * float32, or the batch's own memory for float64). */
 static void fill_input(cb_karg a, const cb_kernel_info *k, const cb_plan *p,
                        const struct cubie_batch *in, size_t r0, size_t c,
-                       cb_launch *l)
+                       bool host, cb_launch *l)
 {
     const bool d = k->is_double;
     switch (a) {
@@ -132,10 +152,18 @@ static void fill_input(cb_karg a, const cb_kernel_info *k, const cb_plan *p,
     case CB_KARG_PARAMS: {
         const size_t cols = (size_t)k->cols[a];
         const double *src = a == CB_KARG_INITS ? in->inits : in->params;
-        for (size_t run = 0; run < c; run++) {
-            for (size_t i = 0; i < cols; i++) {
-                cb_put_real(l->host[a], d, i * c + run,
-                            src[(r0 + run) * cols + i]);
+        if (in_place(k, host, a)) {
+            l->host[a] = (void *)(uintptr_t)(src + r0 * cols);
+        } else if (host) {
+            for (size_t i = 0; i < c * cols; i++) {
+                ((float *)l->host[a])[i] = (float)src[r0 * cols + i];
+            }
+        } else {
+            for (size_t run = 0; run < c; run++) {
+                for (size_t i = 0; i < cols; i++) {
+                    cb_put_real(l->host[a], d, i * c + run,
+                                src[(r0 + run) * cols + i]);
+                }
             }
         }
         break;
@@ -154,31 +182,39 @@ static void fill_input(cb_karg a, const cb_kernel_info *k, const cb_plan *p,
     }
 }
 
-/* Per-save and per-window outputs start as NaN (reals) or 0 (ints): the
- * rows a failed run never reaches read so, not as garbage. */
-static void prefill_output(cb_karg a, const cb_kernel_info *k, size_t elems,
-                           cb_launch *l)
+/* On the host the outputs of a chunk are the result's rows of its runs. */
+static void point_outputs(const cb_kernel_info *k, struct cubie_result *r,
+                          size_t r0, cb_launch *l)
 {
-    if (cb_kargs[a].rows != CB_ROWS_SAVES &&
-        cb_kargs[a].rows != CB_ROWS_WINDOWS) {
-        return;
-    }
-    if (cb_kargs[a].elem == CB_ELEM_INT) {
-        memset(l->host[a], 0, elems * sizeof(int32_t));
-        return;
-    }
-    for (size_t i = 0; i < elems; i++) {
-        cb_put_real(l->host[a], k->is_double, i, NAN);
+    for (int a = 0; a < CB_KARG_COUNT; a++) {
+        if (!in_place(k, true, (cb_karg)a) || cb_kargs[a].dir != CB_DIR_OUT) {
+            continue;
+        }
+        if (a == CB_KARG_STATUS_OUT) {
+            l->host[a] = r->status + r0;
+            continue;
+        }
+        const size_t sz = cb_kargs[a].elem == CB_ELEM_INT
+                              ? sizeof(int32_t)
+                              : (size_t)r->precision;
+        l->host[a] = r->data[a] != NULL
+                         ? (char *)r->data[a] + sz * r0 * r->rows[a] *
+                                                    r->cols[a]
+                         : NULL;
     }
 }
 
-/* The chunk's host buffers in the device layout, each for m runs. */
+/* The chunk's own buffers (the device layout on the GPU; on the host only
+ * what is not in place), each for m runs; own[a] says which. */
 static cubie_status alloc_chunk(const cb_kernel_info *k, const cb_plan *p,
-                                size_t m, cb_launch *l, cubie_error *err)
+                                size_t m, bool host, cb_launch *l, bool *own,
+                                cubie_error *err)
 {
     memset(l, 0, sizeof(*l));
     for (int a = 0; a < CB_KARG_COUNT; a++) {
-        if (cb_kargs[a].dir == CB_DIR_SCALAR) {
+        own[a] = cb_kargs[a].dir != CB_DIR_SCALAR &&
+                 !in_place(k, host, (cb_karg)a);
+        if (!own[a]) {
             continue;
         }
         const size_t bytes = elem_size(k, (cb_karg)a) *
@@ -191,10 +227,12 @@ static cubie_status alloc_chunk(const cb_kernel_info *k, const cb_plan *p,
     return CUBIE_OK;
 }
 
-static void free_chunk(cb_launch *l)
+static void free_chunk(cb_launch *l, const bool *own)
 {
     for (int a = 0; a < CB_KARG_COUNT; a++) {
-        free(l->host[a]);
+        if (own[a]) {
+            free(l->host[a]);
+        }
         l->host[a] = NULL;
     }
 }
@@ -251,9 +289,11 @@ static cubie_status run_chunks(struct cubie_solver *s,
         m = progress_piece(n, m);
     }
     cb_launch l;
+    bool own[CB_KARG_COUNT];
+    const bool host = s->module == NULL;
     cb_device_buffers dev;
     memset(&dev, 0, sizeof(dev));
-    cubie_status st = alloc_chunk(k, p, m, &l, err);
+    cubie_status st = alloc_chunk(k, p, m, host, &l, own, err);
     if (st == CUBIE_OK) {
         cb_plan_fill_settings(p, k, l.host[CB_KARG_SETTINGS]);
         /* the drivers' coefficients, rounded to the kernel's precision */
@@ -284,11 +324,12 @@ static cubie_status run_chunks(struct cubie_solver *s,
             l.bytes[a] = cb_kargs[a].dir == CB_DIR_SCALAR
                              ? 0
                              : elem_size(k, (cb_karg)a) * elems;
-            if (cb_kargs[a].dir == CB_DIR_OUT) {
-                prefill_output((cb_karg)a, k, elems, &l);
-            } else {
-                fill_input((cb_karg)a, k, p, in, r0, c, &l);
+            if (cb_kargs[a].dir != CB_DIR_OUT) {
+                fill_input((cb_karg)a, k, p, in, r0, c, host, &l);
             }
+        }
+        if (host) {
+            point_outputs(k, r, r0, &l);
         }
         double ms = 0.0, copy_ms = 0.0;
         if (s->module != NULL) {
@@ -303,14 +344,16 @@ static cubie_status run_chunks(struct cubie_solver *s,
             r->kernel_ms += ms;
             r->copy_ms += copy_ms;
             r->n_chunks++;
-            cb_result_store(r, k, p, r0, c, l.host);
+            if (!host) {
+                cb_result_store(r, k, r0, c, l.host);
+            }
             if (s->progress != NULL) {
                 s->progress(r0 + c, n, s->progress_ctx);
             }
         }
     }
     cb_device_buffers_free(s->module, &dev);
-    free_chunk(&l);
+    free_chunk(&l, own);
     return st;
 }
 

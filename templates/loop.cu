@@ -116,6 +116,7 @@ CB_DEVFN int cb_loop(/* @PARAMS cb_loop@ */)
         }
         /* @LOOP_SAMPLE@ */
     }
+    /* @LOOP_END@ */
     return status;
 }
 

@@ -26,6 +26,18 @@ typedef float real;
 typedef double real;
 #endif
 
+// The quiet NaN of C's NAN, bit for bit (0x7fc00000, 0x7ff8000000000000),
+// on both backends: what a failed run's rows read.
+#if CB_GPU && CB_F32
+#define CB_NAN __int_as_float(0x7fc00000)
+#elif CB_GPU
+#define CB_NAN __longlong_as_double(0x7ff8000000000000LL)
+#elif CB_F32
+#define CB_NAN __builtin_nanf("")
+#else
+#define CB_NAN __builtin_nan("")
+#endif
+
 // sign(x): -1, 0 or 1 (the expression language's sign()).
 CB_DEVFN real cb_sign(real x)
 {

@@ -427,7 +427,7 @@ static void print_should_write_float_literals_with_a_suffix(void **state)
     check_real(1e39, true, "1e+39");
     check_real(INFINITY, false, "(1.0f / 0.0f)");
     check_real(-INFINITY, true, "(-1.0 / 0.0)");
-    check_real(NAN, false, "(0.0f / 0.0f)");
+    check_real(NAN, false, "CB_NAN"); /* the prelude's, C's NAN bits */
     /* beyond float's range: the value the float kernel would hold */
     check_real(1e39, false, "(1.0f / 0.0f)");
     check_real(-1e39, false, "(-1.0f / 0.0f)");

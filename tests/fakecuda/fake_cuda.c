@@ -731,6 +731,10 @@ static const char device_shim[] =
     "#define __global__\n"
     "#define __constant__ __attribute__((visibility(\"default\")))\n"
     "#define __ldg(p) (*(p))\n"
+    "static inline float __int_as_float(int i)\n"
+    "{ float f; memcpy(&f, &i, sizeof(f)); return f; }\n"
+    "static inline double __longlong_as_double(long long i)\n"
+    "{ double d; memcpy(&d, &i, sizeof(d)); return d; }\n"
     "#define __forceinline__ inline __attribute__((always_inline))\n"
     "#define __shared__ thread_local\n"
     "#define __align__(n) __attribute__((aligned(n)))\n"
@@ -851,7 +855,7 @@ static bool compile_branch(const char *dir, const char *key, bool device,
     } else {
         snprintf(cmd, sizeof(cmd),
                  "%s -x c -std=gnu11 -O3 -march=native -fopenmp -fPIC "
-                 "-shared %s -o '%s' '%s' -lm",
+                 "-shared -DCB_DEVICE_LAYOUT %s -o '%s' '%s' -lm",
                  cc, extra, tmp, src);
     }
     bool ok = system(cmd) == 0 && rename(tmp, so) == 0;

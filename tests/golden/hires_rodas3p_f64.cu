@@ -30,6 +30,18 @@ typedef float real;
 typedef double real;
 #endif
 
+// The quiet NaN of C's NAN, bit for bit (0x7fc00000, 0x7ff8000000000000),
+// on both backends: what a failed run's rows read.
+#if CB_GPU && CB_F32
+#define CB_NAN __int_as_float(0x7fc00000)
+#elif CB_GPU
+#define CB_NAN __longlong_as_double(0x7ff8000000000000LL)
+#elif CB_F32
+#define CB_NAN __builtin_nanf("")
+#else
+#define CB_NAN __builtin_nan("")
+#endif
+
 // sign(x): -1, 0 or 1 (the expression language's sign()).
 CB_DEVFN real cb_sign(real x)
 {
@@ -146,6 +158,18 @@ CB_DEVFN double cb_time_real(cb_time a)
 #define CB_COLS_COUNTERS_OUT 0 // not written
 #define CB_COLS_STATE_SUMMARIES_OUT 0 // not written
 #define CB_COLS_OBS_SUMMARIES_OUT 0 // not written
+// Where column col of row row (of rows per run) of an output array goes,
+// and input column col: run index fastest on the GPU (coalesced), the
+// caller's layout (run, row, column) on the host, which reads its inputs
+// and writes its results in place.
+#if CB_GPU || defined(CB_DEVICE_LAYOUT)
+#define CB_AT(run, n_runs, rows, row, cols, col) (((long long)(row) * (cols) + (col)) * (n_runs) + (run))
+#define CB_IN(run, n_runs, cols, col) ((long long)(col) * (n_runs) + (run))
+#else
+#define CB_AT(run, n_runs, rows, row, cols, col) (((long long)(run) * (rows) + \
+    (row)) * (cols) + (col) + 0 * (n_runs))
+#define CB_IN(run, n_runs, cols, col) ((long long)(run) * (cols) + (col) + 0 * (n_runs))
+#endif
 // Run status bits (cubie.h).
 #define CB_RUN_MAX_NEWTON_ITERS 2
 #define CB_RUN_MAX_LINEAR_ITERS 4
@@ -168,32 +192,33 @@ CB_DEVFN double cb_time_real(cb_time a)
 #define CB_SET_DRIVER_PERIOD 14
 #define CB_SET_DRIVER_SEGMENTS 15
 #define CB_SET_DRIVER_IN_CONSTANT 16
-#define CB_SET_DT 17
-#define CB_SET_DT_MIN 18
-#define CB_SET_DT_MAX 19
-#define CB_SET_KP 20
-#define CB_SET_KI 21
-#define CB_SET_KD 22
-#define CB_SET_SAFETY 23
-#define CB_SET_MIN_GAIN 24
-#define CB_SET_MAX_GAIN 25
-#define CB_SET_DEADBAND_MIN 26
-#define CB_SET_DEADBAND_MAX 27
-#define CB_SET_NEWTON_TARGET_ITERS 28
-#define CB_SET_NEWTON_MAX_ITERS 29
-#define CB_SET_NEWTON_DAMPING 30
-#define CB_SET_NEWTON_MAX_BACKTRACKS 31
-#define CB_SET_KRYLOV_MAX_ITERS 32
-#define CB_SET_KRYLOV_FLOOR 33
-#define CB_SET_KRYLOV_REDUCTION 34
-#define CB_SET_BETA 35
-#define CB_SET_GAMMA 36
-#define CB_SET_ATOL 37
-#define CB_SET_RTOL 45
-#define CB_SET_NEWTON_ATOL 53
-#define CB_SET_NEWTON_RTOL 61
-#define CB_SET_KRYLOV_ATOL 69
-#define CB_SET_KRYLOV_RTOL 77
+#define CB_SET_NAN_MASK 17
+#define CB_SET_DT 18
+#define CB_SET_DT_MIN 19
+#define CB_SET_DT_MAX 20
+#define CB_SET_KP 21
+#define CB_SET_KI 22
+#define CB_SET_KD 23
+#define CB_SET_SAFETY 24
+#define CB_SET_MIN_GAIN 25
+#define CB_SET_MAX_GAIN 26
+#define CB_SET_DEADBAND_MIN 27
+#define CB_SET_DEADBAND_MAX 28
+#define CB_SET_NEWTON_TARGET_ITERS 29
+#define CB_SET_NEWTON_MAX_ITERS 30
+#define CB_SET_NEWTON_DAMPING 31
+#define CB_SET_NEWTON_MAX_BACKTRACKS 32
+#define CB_SET_KRYLOV_MAX_ITERS 33
+#define CB_SET_KRYLOV_FLOOR 34
+#define CB_SET_KRYLOV_REDUCTION 35
+#define CB_SET_BETA 36
+#define CB_SET_GAMMA 37
+#define CB_SET_ATOL 38
+#define CB_SET_RTOL 46
+#define CB_SET_NEWTON_ATOL 54
+#define CB_SET_NEWTON_RTOL 62
+#define CB_SET_KRYLOV_ATOL 70
+#define CB_SET_KRYLOV_RTOL 78
 // Fixed steps well before a save run as a counted burst.
 #define CB_FIXED_BURST 0
 // A step within this factor of a save time lands on it.
@@ -617,7 +642,7 @@ CB_DEVFN int cb_loop(int run, const real *inits, const real *settings,
     const cb_time save_every = cb_time_make(settings[CB_SET_SAVE_EVERY],
                                             settings[CB_SET_SAVE_EVERY + 1]);
     for (int i = 0; i < CB_N_STATES; ++i) {
-        state[i] = inits[(long long)i * n_runs + run];
+        state[i] = inits[CB_IN(run, n_runs, CB_N_STATES, i)];
     }
     cb_time t = t_start;
     cb_time next_save = t_save0;
@@ -627,7 +652,7 @@ CB_DEVFN int cb_loop(int run, const real *inits, const real *settings,
     int transient = 0; // status bits of this attempt, kept if it fails
     if (cb_time_sub(t_save0, t_start) <= (real)0) {
         for (int i = 0; i < CB_N_STATES; ++i) {
-            state_out[((long long)save_idx * CB_COLS_STATE_OUT + i) * n_runs + run] = state[i];
+            state_out[CB_AT(run, n_runs, n_saves, save_idx, CB_COLS_STATE_OUT, i)] = state[i];
         }
         save_idx = 1;
         next_save = cb_time_mul_add(t_save0, (real)1, save_every);
@@ -745,10 +770,22 @@ CB_DEVFN int cb_loop(int run, const real *inits, const real *settings,
         }
         if (do_save) {
             for (int i = 0; i < CB_N_STATES; ++i) {
-                state_out[((long long)save_idx * CB_COLS_STATE_OUT + i) * n_runs + run] = state[i];
+                state_out[CB_AT(run, n_runs, n_saves, save_idx, CB_COLS_STATE_OUT, i)] = state[i];
             }
             save_idx++;
             next_save = cb_time_mul_add(t_save0, (real)save_idx, save_every);
+        }
+    }
+    for (int r = save_idx; r < n_saves; ++r) {
+        for (int i = 0; i < 8; ++i) {
+            state_out[CB_AT(run, n_runs, n_saves, r, CB_COLS_STATE_OUT, i)] = CB_NAN;
+        }
+    }
+    if (status != 0 && settings[CB_SET_NAN_MASK] != (real)0) {
+        for (int r = 0; r < n_saves; ++r) {
+            for (int i = 0; i < 8; ++i) {
+                state_out[CB_AT(run, n_runs, n_saves, r, CB_COLS_STATE_OUT, i)] = CB_NAN;
+            }
         }
     }
     return status;

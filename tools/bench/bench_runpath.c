@@ -1,0 +1,100 @@
+/* The run path around the kernel (not a test): 2^20 Lorenz runs, RK4
+ * float32, dt = 1e-3, t in [0, 1], a grid of rho, on the final state only
+ * and with save_every = 0.01 (101 saves). Prints, per case, the kernel
+ * time, the whole cubie_run and the share of the run spent outside the
+ * kernel (staging, layout, result), medians over the repeats.
+ *   bench_runpath SPECS_DIR [n_runs] [repeats]
+ * CUBIE_BENCH_BACKEND picks the backend (default auto). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cubie.h"
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void check(cubie_status st, cubie_error *err)
+{
+    if (st != CUBIE_OK) {
+        fprintf(stderr, "bench_runpath: %s: %s\n", cubie_status_str(st),
+                err->message);
+        exit(1);
+    }
+}
+
+static void bench(const cubie_system *sys, const char *name,
+                  const char *const *run_pairs, size_t n, int reps)
+{
+    cubie_error err = {0};
+    cubie_options *o = NULL, *ro = NULL;
+    check(cubie_options_new(&o), &err);
+    const char *backend = getenv("CUBIE_BENCH_BACKEND");
+    check(cubie_options_set(o, "backend", backend ? backend : "auto", &err),
+          &err);
+    check(cubie_options_set(o, "algorithm", "classical-rk4", &err), &err);
+    check(cubie_options_set(o, "precision", "float32", &err), &err);
+    check(cubie_options_new(&ro), &err);
+    for (int i = 0; run_pairs[i] != NULL; i++) {
+        check(cubie_options_set_pair(ro, run_pairs[i], &err), &err);
+    }
+    cubie_solver *s = NULL;
+    check(cubie_compile(sys, o, &s, &err), &err);
+    const char *names[] = {"rho"};
+    const double lo[] = {0.0}, hi[] = {28.0};
+    const size_t count[] = {n};
+    cubie_batch *b = NULL;
+    check(cubie_batch_grid(sys, 1, names, lo, hi, count, &b, &err), &err);
+    double kernel[32], whole[32], share[32];
+    for (int k = 0; k < reps; k++) {
+        cubie_result *r = NULL;
+        const double a = now_ms();
+        check(cubie_run(s, b, ro, &r, &err), &err);
+        whole[k] = now_ms() - a;
+        kernel[k] = cubie_result_kernel_ms(r);
+        share[k] = 100.0 * (whole[k] - kernel[k]) / whole[k];
+        cubie_result_free(r);
+    }
+    qsort(kernel, (size_t)reps, sizeof(double), cmp_double);
+    qsort(whole, (size_t)reps, sizeof(double), cmp_double);
+    qsort(share, (size_t)reps, sizeof(double), cmp_double);
+    printf("%-12s %zu runs on %s: kernel %.1f ms, whole run %.1f ms, "
+           "outside the kernel %.2f %% (medians of %d)\n",
+           name, n, cubie_solver_backend(s), kernel[reps / 2],
+           whole[reps / 2], share[reps / 2], reps);
+    fflush(stdout);
+    cubie_batch_free(b);
+    cubie_solver_free(s);
+    cubie_options_free(ro);
+    cubie_options_free(o);
+}
+
+int main(int argc, char **argv)
+{
+    const char *dir = argc > 1 ? argv[1] : "specs";
+    const size_t n = argc > 2 ? (size_t)atol(argv[2]) : (size_t)1 << 20;
+    int reps = argc > 3 ? atoi(argv[3]) : 3;
+    reps = reps < 1 ? 1 : reps > 32 ? 32 : reps;
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/lorenz.json", dir);
+    cubie_error err = {0};
+    cubie_system *sys = NULL;
+    check(cubie_system_load(path, &sys, &err), &err);
+    const char *final_only[] = {"dt=0.001", "duration=1", NULL};
+    const char *saves[] = {"dt=0.001", "duration=1", "save_every=0.01", NULL};
+    bench(sys, "final state", final_only, n, reps);
+    bench(sys, "101 saves", saves, n, reps);
+    cubie_system_free(sys);
+    return 0;
+}
