@@ -489,6 +489,20 @@ cubie_status cb_module_launch(cb_module *m, int blocksize, const cb_launch *a,
     }
     return st;
 }
+cubie_status cb_module_drivers_constant(cb_module *m, const void *coeffs,
+                                        size_t bytes, bool *used,
+                                        cubie_error *err)
+{
+    *used = false;
+    if (m == NULL || m->drivers_const == 0 || bytes > m->drivers_const_bytes) {
+        return CUBIE_OK;
+    }
+    CU_TRY(cuCtxSetCurrent(m->dev->ctx));
+    CU_TRY(cuMemcpyHtoD(m->drivers_const, coeffs, bytes));
+    *used = true;
+    return CUBIE_OK;
+}
+
 #else
 bool cb_cuda_usable(char *why, size_t n)
 {
@@ -574,18 +588,13 @@ cubie_status cb_module_launch(cb_module *m, int blocksize, const cb_launch *a,
         (void)copy_ms;
     return no_toolkit(err);
 }
-#endif
-
 cubie_status cb_module_drivers_constant(cb_module *m, const void *coeffs,
                                         size_t bytes, bool *used,
                                         cubie_error *err)
 {
+    (void)m, (void)coeffs, (void)bytes, (void)err;
     *used = false;
-    if (m == NULL || m->drivers_const == 0 || bytes > m->drivers_const_bytes) {
-        return CUBIE_OK;
-    }
-    CU_TRY(cuCtxSetCurrent(m->dev->ctx));
-    CU_TRY(cuMemcpyHtoD(m->drivers_const, coeffs, bytes));
-    *used = true;
     return CUBIE_OK;
 }
+
+#endif
