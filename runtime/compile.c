@@ -273,6 +273,7 @@ cubie_status cubie_compile(const struct cubie_system *sys,
         return cb_fail_nomem(err);
     }
     s->host.fd = -1;
+    pthread_mutex_init(&s->lock, NULL);
     cb_compile c = {.s = s, .sys = sys, .opt = opt, .err = err};
     cubie_status st = CUBIE_OK;
     for (size_t i = 0; st == CUBIE_OK && i < sizeof(passes) / sizeof(*passes);
@@ -321,6 +322,7 @@ void cubie_solver_free(struct cubie_solver *s)
         return;
     }
     cb_host_unload(&s->host);
+    cb_device_buffers_free(s->module, &s->dev);
     cb_module_unload(s->module);
     cb_artifact_free(&s->artifact);
     cb_device_close(s->device);
@@ -328,6 +330,7 @@ void cubie_solver_free(struct cubie_solver *s)
     cb_generated_free(&s->out);
     cb_system_free(s->sys);
     cb_options_free(s->opt);
+    pthread_mutex_destroy(&s->lock);
     free(s);
 }
 

@@ -59,8 +59,9 @@ typedef struct {
     int scalar[CB_KARG_COUNT];
 } cb_launch;
 
-/* Device buffers for a run's chunks, each as large as the largest chunk
- * needs: allocated at the first launch, reused by the next, freed by
+/* Device buffers for the chunks of a solver's runs, each as large as the
+ * largest chunk so far needs: allocated at the first launch, reused by
+ * every later one (the solver keeps them between runs), freed by
  * cb_device_buffers_free. */
 typedef struct {
     unsigned long long ptr[CB_KARG_COUNT];

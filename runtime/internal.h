@@ -78,6 +78,9 @@ struct cubie_solver {
     cb_artifact artifact;       /* what NVRTC built, until loaded */
     cb_module *module;
     pthread_mutex_t lock;       /* one run at a time on the device */
+    cb_device_buffers dev;      /* the device's buffers, grown as chunks
+                                 * need and kept for the next run (under
+                                 * lock); freed with the solver */
     char arch[32];              /* what NVRTC built for */
     char backend[8];
     char reason[600];

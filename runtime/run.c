@@ -102,7 +102,12 @@ static cubie_status chunk_runs(const struct cubie_solver *s,
     const size_t per = bytes_per_run(&s->out.info, p);
     double cap = p->memory_cap;
     if (s->module != NULL) {
+        /* The solver's own buffers from earlier runs count as free: they
+         * are reused or grown. */
         size_t free_b = cb_device_free_memory(s->device);
+        for (int a = 0; free_b > 0 && a < CB_KARG_COUNT; a++) {
+            free_b += s->dev.cap[a];
+        }
         if (free_b > 0) {
             cap = fmin(cap, 0.8 * (double)free_b);
         }
@@ -291,8 +296,6 @@ static cubie_status run_chunks(struct cubie_solver *s,
     cb_launch l;
     bool own[CB_KARG_COUNT];
     const bool host = s->module == NULL;
-    cb_device_buffers dev;
-    memset(&dev, 0, sizeof(dev));
     cubie_status st = alloc_chunk(k, p, m, host, &l, own, err);
     if (st == CUBIE_OK) {
         cb_plan_fill_settings(p, k, l.host[CB_KARG_SETTINGS]);
@@ -333,7 +336,7 @@ static cubie_status run_chunks(struct cubie_solver *s,
         }
         double ms = 0.0, copy_ms = 0.0;
         if (s->module != NULL) {
-            st = cb_module_launch(s->module, p->blocksize, &l, &dev, &ms,
+            st = cb_module_launch(s->module, p->blocksize, &l, &s->dev, &ms,
                                   &copy_ms, err);
         } else {
             const double t = cb_now_ms();
@@ -352,7 +355,10 @@ static cubie_status run_chunks(struct cubie_solver *s,
             }
         }
     }
-    cb_device_buffers_free(s->module, &dev);
+    if (st != CUBIE_OK && s->module != NULL) {
+        /* after a driver failure, start the next run afresh */
+        cb_device_buffers_free(s->module, &s->dev);
+    }
     free_chunk(&l, own);
     return st;
 }
@@ -378,6 +384,10 @@ cubie_status cubie_run(struct cubie_solver *s, const cubie_batch *in,
     CB_TRY(merge_options(s, run_opt, &o, err));
     cb_plan p;
     size_t m = 0;
+    /* One run at a time on a device: the solver's buffers are shared. */
+    if (s->module != NULL) {
+        pthread_mutex_lock(&s->lock);
+    }
     cubie_status st = cb_plan_make(o, k, &p, err);
     if (st == CUBIE_OK) {
         st = cb_plan_drivers(o, k, in, &p, err);
@@ -397,6 +407,9 @@ cubie_status cubie_run(struct cubie_solver *s, const cubie_batch *in,
         st = run_chunks(s, in, &p, m, r, err);
     }
     cb_plan_free(&p);
+    if (s->module != NULL) {
+        pthread_mutex_unlock(&s->lock);
+    }
     if (st != CUBIE_OK) {
         cubie_result_free(r);
         return st;
