@@ -180,6 +180,30 @@ CUBIE_API cubie_status cubie_run(cubie_solver *s, const cubie_batch *in,
                                  cubie_result **out, cubie_error *err);
 CUBIE_API void cubie_result_free(cubie_result *r);
 
+/* A run's output written into the caller's memory: the array called
+ * array ("state", "observables", "iteration_counters", "state_summaries",
+ * "observable_summaries" or "status"), exactly bytes long, in the layout
+ * cubie_result_array gives it (C order: run, row, column; the status
+ * int32 per run). */
+typedef struct {
+    const char *array;
+    void *data;
+    size_t bytes;
+} cubie_output_buffer;
+
+/* cubie_run, its outputs written into the buffers given (the others
+ * allocated as cubie_run does): the host backend's kernel writes them in
+ * place, so a binding can hand them out without a copy. The result's
+ * arrays then point into the buffers, which cubie_result_free leaves to
+ * the caller; they must outlive the result. A buffer for an array the
+ * run does not write, or of another size (the message gives the size
+ * expected), is CUBIE_E_ARG before anything runs. */
+CUBIE_API cubie_status cubie_run_into(cubie_solver *s, const cubie_batch *in,
+                                      const cubie_options *run_opt,
+                                      const cubie_output_buffer *buffers,
+                                      size_t n_buffers, cubie_result **out,
+                                      cubie_error *err);
+
 CUBIE_API size_t cubie_result_n_runs(const cubie_result *r);
 CUBIE_API size_t cubie_result_n_saves(const cubie_result *r);
 CUBIE_API size_t cubie_result_n_vars(const cubie_result *r);

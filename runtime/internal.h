@@ -155,11 +155,16 @@ struct cubie_result {
     double wall_ms;  /* all of cubie_run */
     size_t n_chunks;
     struct cb_record *record; /* what the run was given (record.c) */
+    bool borrowed[CB_KARG_COUNT]; /* data[a] is the caller's (run_into) */
+    bool status_borrowed;
 };
 
-/* A result for n_runs runs of solver s under plan p. */
+/* A result for n_runs runs of solver s under plan p; its outputs in the
+ * caller's buffers where given (cubie_run_into; checked here). */
 cubie_status cb_result_new(const struct cubie_solver *s, size_t n_runs,
-                           const cb_plan *p, struct cubie_result **out,
+                           const cb_plan *p,
+                           const cubie_output_buffer *buffers,
+                           size_t n_buffers, struct cubie_result **out,
                            cubie_error *err);
 /* Copy one chunk's outputs from the GPU (device layout, run index
  * fastest) into the result at run r0. The host backend's kernel writes

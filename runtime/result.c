@@ -114,13 +114,47 @@ static char **column_names(const struct cubie_solver *s, cb_karg a)
     return names;
 }
 
+/* The caller's buffer for the array called name, checked to be bytes
+ * long; NULL when none is given. */
+static cubie_status find_buffer(const cubie_output_buffer *buffers,
+                                size_t n, bool *used, const char *name,
+                                size_t bytes, void **out, cubie_error *err)
+{
+    *out = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (buffers[i].array == NULL || strcmp(buffers[i].array, name) != 0) {
+            continue;
+        }
+        if (used[i] || buffers[i].data == NULL || buffers[i].bytes != bytes) {
+            return cb_fail(err, CUBIE_E_ARG, name, 0,
+                           "cubie_run_into: the buffer for %s %s (it takes "
+                           "%zu bytes, not %zu)", name,
+                           used[i] ? "is given twice"
+                           : buffers[i].data == NULL ? "is NULL"
+                                                     : "has the wrong size",
+                           bytes, buffers[i].bytes);
+        }
+        used[i] = true;
+        *out = buffers[i].data;
+    }
+    return CUBIE_OK;
+}
+
 cubie_status cb_result_new(const struct cubie_solver *s, size_t n_runs,
-                           const cb_plan *p, struct cubie_result **out,
+                           const cb_plan *p,
+                           const cubie_output_buffer *buffers,
+                           size_t n_buffers, struct cubie_result **out,
                            cubie_error *err)
 {
+    bool *used = calloc(n_buffers + 1, sizeof(bool));
+    if (used == NULL) {
+        return cb_fail_nomem(err);
+    }
+    cubie_status st = CUBIE_OK;
     const cb_kernel_info *k = &s->out.info;
     struct cubie_result *r = calloc(1, sizeof(*r));
     if (r == NULL) {
+        free(used);
         return cb_fail_nomem(err);
     }
     r->n_runs = n_runs;
@@ -129,9 +163,13 @@ cubie_status cb_result_new(const struct cubie_solver *s, size_t n_runs,
     r->precision = k->is_double ? 8 : 4;
     r->time = malloc(sizeof(double) * (r->n_saves + 1));
     r->summary_time = malloc(sizeof(double) * (r->n_windows + 1));
-    r->status = calloc(n_runs, sizeof(int32_t));
+    void *status = NULL;
+    st = find_buffer(buffers, n_buffers, used, "status",
+                     n_runs * sizeof(int32_t), &status, err);
+    r->status_borrowed = status != NULL;
+    r->status = status != NULL ? status : calloc(n_runs, sizeof(int32_t));
     bool ok = r->time != NULL && r->summary_time != NULL && r->status != NULL;
-    for (int a = 0; ok && a < CB_KARG_COUNT; a++) {
+    for (int a = 0; ok && st == CUBIE_OK && a < CB_KARG_COUNT; a++) {
         const bool per_save = cb_kargs[a].rows == CB_ROWS_SAVES;
         if (cb_kargs[a].dir != CB_DIR_OUT ||
             (!per_save && cb_kargs[a].rows != CB_ROWS_WINDOWS) ||
@@ -142,13 +180,32 @@ cubie_status cb_result_new(const struct cubie_solver *s, size_t n_runs,
                                                           : (size_t)r->precision;
         r->rows[a] = per_save ? r->n_saves : r->n_windows;
         r->cols[a] = (size_t)k->cols[a];
-        r->data[a] = malloc(sz * r->n_runs * r->rows[a] * r->cols[a] + 8);
+        const size_t bytes = sz * r->n_runs * r->rows[a] * r->cols[a];
+        void *given = NULL;
+        st = find_buffer(buffers, n_buffers, used, cb_kargs[a].result, bytes,
+                         &given, err);
+        r->borrowed[a] = given != NULL;
+        r->data[a] = given != NULL ? given : malloc(bytes + 8);
         r->names[a] = column_names(s, (cb_karg)a);
         ok = r->data[a] != NULL && r->names[a] != NULL;
     }
-    if (!ok) {
+    for (size_t i = 0; ok && st == CUBIE_OK && i < n_buffers; i++) {
+        if (!used[i]) {
+            st = cb_fail(err, CUBIE_E_ARG, buffers[i].array ? buffers[i].array
+                                                            : "",
+                         0,
+                         "cubie_run_into: this run writes no array '%s' "
+                         "(a buffer may be given for state, observables, "
+                         "iteration_counters, state_summaries, "
+                         "observable_summaries and status, of those the run "
+                         "writes)",
+                         buffers[i].array ? buffers[i].array : "(NULL)");
+        }
+    }
+    free(used);
+    if (!ok || st != CUBIE_OK) {
         cubie_result_free(r);
-        return cb_fail_nomem(err);
+        return st != CUBIE_OK ? st : cb_fail_nomem(err);
     }
     for (size_t i = 0; i < r->n_saves; i++) {
         r->time[i] = p->t0 + p->settle + (double)i * p->save_every;
@@ -210,13 +267,17 @@ void cubie_result_free(struct cubie_result *r)
         return;
     }
     for (int a = 0; a < CB_KARG_COUNT; a++) {
-        free(r->data[a]);
+        if (!r->borrowed[a]) {
+            free(r->data[a]);
+        }
         free_names(r->names[a]);
     }
     cb_record_free(r->record);
     free(r->time);
     free(r->summary_time);
-    free(r->status);
+    if (!r->status_borrowed) {
+        free(r->status);
+    }
     free(r);
 }
 

@@ -363,11 +363,13 @@ static cubie_status run_chunks(struct cubie_solver *s,
     return st;
 }
 
-cubie_status cubie_run(struct cubie_solver *s, const cubie_batch *in,
-                       const struct cubie_options *run_opt,
-                       struct cubie_result **out, cubie_error *err)
+static cubie_status run(struct cubie_solver *s, const cubie_batch *in,
+                        const struct cubie_options *run_opt,
+                        const cubie_output_buffer *buffers, size_t n_buffers,
+                        struct cubie_result **out, cubie_error *err)
 {
-    if (s == NULL || in == NULL || out == NULL) {
+    if (s == NULL || in == NULL || out == NULL ||
+        (buffers == NULL && n_buffers > 0)) {
         return cb_fail(err, CUBIE_E_ARG, NULL, 0, "cubie_run: NULL argument");
     }
     *out = NULL;
@@ -397,7 +399,7 @@ cubie_status cubie_run(struct cubie_solver *s, const cubie_batch *in,
     }
     struct cubie_result *r = NULL;
     if (st == CUBIE_OK) {
-        st = cb_result_new(s, in->n_runs, &p, &r, err);
+        st = cb_result_new(s, in->n_runs, &p, buffers, n_buffers, &r, err);
     }
     if (st == CUBIE_OK) { /* the inputs and every option as they ran */
         st = cb_record_make(s, o, &p, in, &r->record, err);
@@ -417,4 +419,20 @@ cubie_status cubie_run(struct cubie_solver *s, const cubie_batch *in,
     r->wall_ms = cb_now_ms() - t_start;
     *out = r;
     return CUBIE_OK;
+}
+
+cubie_status cubie_run(struct cubie_solver *s, const cubie_batch *in,
+                       const struct cubie_options *run_opt,
+                       struct cubie_result **out, cubie_error *err)
+{
+    return run(s, in, run_opt, NULL, 0, out, err);
+}
+
+cubie_status cubie_run_into(struct cubie_solver *s, const cubie_batch *in,
+                            const struct cubie_options *run_opt,
+                            const cubie_output_buffer *buffers,
+                            size_t n_buffers, struct cubie_result **out,
+                            cubie_error *err)
+{
+    return run(s, in, run_opt, buffers, n_buffers, out, err);
 }

@@ -342,6 +342,92 @@ static void the_array_names_should_include_the_inputs(void **state)
     assert_null(cubie_result_spec(NULL));
 }
 
+/* cubie_run_into: the outputs land in the caller's buffers, bit for bit
+ * what cubie_run gives, and stay the caller's after cubie_result_free;
+ * a wrong size or an array the run does not write is refused before the
+ * run. */
+static void outputs_should_land_in_the_callers_buffers(void **state)
+{
+    (void)state;
+    char path[1024];
+    cubie_error err = {0};
+    cubie_system *sys = NULL;
+    tu_ok(cubie_system_load(tu_spec_path("lorenz.json", path, sizeof(path)),
+                            &sys, &err), &err);
+    const char *pairs[] = {"algorithm=classical-rk4", "precision=float32",
+                           "output_types=state,observables,time,mean",
+                           "summarise_every=0.5", "sample_summaries_every=0.1",
+                           NULL};
+    cubie_solver *s = tu_compile(sys, pairs);
+    const char *names[] = {"rho"};
+    const double lo[] = {0.0}, hi[] = {28.0};
+    const size_t count[] = {7};
+    cubie_batch *b = NULL;
+    tu_ok(cubie_batch_grid(sys, 1, names, lo, hi, count, &b, &err), &err);
+    const char *ro[] = {"dt=0.001", "save_every=0.25", NULL};
+    cubie_result *want = tu_run(s, b, ro);
+    /* 7 runs x 5 saves x (3 states + t), x 1 observable; 2 windows x 3
+     * means; the status */
+    float *state_ = malloc(7 * 5 * 4 * 4), *obs = malloc(7 * 5 * 4);
+    float *means = malloc(7 * 2 * 3 * 4);
+    int32_t *status = malloc(7 * 4);
+    const cubie_output_buffer bufs[] = {
+        {"state", state_, 7 * 5 * 4 * 4},
+        {"observables", obs, 7 * 5 * 4},
+        {"state_summaries", means, 7 * 2 * 3 * 4},
+        {"status", status, 7 * 4}};
+    cubie_options *o = tu_options(ro);
+    cubie_result *got = NULL;
+    tu_ok(cubie_run_into(s, b, o, bufs, 4, &got, &err), &err);
+    const char *arrays[] = {"state", "observables", "state_summaries"};
+    const void *mine[] = {state_, obs, means};
+    for (int k = 0; k < 3; k++) {
+        cubie_array x, y;
+        for (size_t i = 0; i < cubie_result_n_arrays(got); i++) {
+            cubie_result_array(got, i, &x);
+            if (strcmp(x.name, arrays[k]) == 0) {
+                break;
+            }
+        }
+        for (size_t i = 0; i < cubie_result_n_arrays(want); i++) {
+            cubie_result_array(want, i, &y);
+            if (strcmp(y.name, arrays[k]) == 0) {
+                break;
+            }
+        }
+        assert_string_equal(x.name, arrays[k]);
+        assert_ptr_equal(x.data, mine[k]);
+        assert_memory_equal(x.data, y.data,
+                            x.shape[0] * x.shape[1] * x.shape[2] * 4);
+    }
+    assert_ptr_equal(cubie_result_status(got), status);
+    cubie_result_free(got);
+    cubie_result_free(want);
+    /* still the caller's: readable after the result is gone */
+    assert_true(status[0] == 0 && state_[0] == 1.0f);
+    /* refused before the run */
+    const cubie_output_buffer small[] = {{"state", state_, 12}};
+    assert_int_equal(cubie_run_into(s, b, o, small, 1, &got, &err),
+                     CUBIE_E_ARG);
+    assert_non_null(strstr(err.message, "takes 560 bytes, not 12"));
+    assert_null(got);
+    cubie_error_clear(&err);
+    const cubie_output_buffer other[] = {{"iteration_counters", status, 28}};
+    assert_int_equal(cubie_run_into(s, b, o, other, 1, &got, &err),
+                     CUBIE_E_ARG);
+    assert_non_null(strstr(err.message, "writes no array "
+                                        "'iteration_counters'"));
+    cubie_error_clear(&err);
+    free(state_);
+    free(obs);
+    free(means);
+    free(status);
+    cubie_options_free(o);
+    cubie_batch_free(b);
+    cubie_solver_free(s);
+    cubie_system_free(sys);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -352,6 +438,7 @@ int main(void)
         cmocka_unit_test(
             a_fixed_step_run_without_parameters_should_record_it_too),
         cmocka_unit_test(the_array_names_should_include_the_inputs),
+        cmocka_unit_test(outputs_should_land_in_the_callers_buffers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
