@@ -5,7 +5,6 @@
  * the drivers' coefficients, t), so the call passes only that. A function
  * that reads a sampled driver evaluates it first, at its own t: every
  * stage of every step sees the drivers at its time. */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,22 +78,6 @@ static void emit_aux(const cb_ctx *c, cb_sb *sb, const bool *need,
     }
 }
 
-/* Whether text holds name as a whole word. */
-static bool has_word(const char *text, const char *name)
-{
-    const size_t n = strlen(name);
-    for (const char *p = strstr(text, name); p != NULL;
-         p = strstr(p + 1, name)) {
-        const bool before = p == text || !(isalnum((unsigned char)p[-1]) ||
-                                           p[-1] == '_');
-        const bool after = !(isalnum((unsigned char)p[n]) || p[n] == '_');
-        if (before && after) {
-            return true;
-        }
-    }
-    return false;
-}
-
 /* The body with the drivers it reads evaluated first at t: d_<name> the
  * value, dd_<name> the time derivative (cb_dfdt's seeds). */
 static void driver_locals(const cb_ctx *c, const char *body, cb_sb *out)
@@ -103,12 +86,12 @@ static void driver_locals(const cb_ctx *c, const char *body, cb_sb *out)
     for (int d = 0; d < s->n_drivers; d++) {
         char name[300];
         snprintf(name, sizeof(name), "d_%s", s->driver_names[d]);
-        if (has_word(body, name)) {
+        if (cb_ident_used(body, name)) {
             cb_sb_printf(out, "    const real %s = cb_driver(driver_coeffs, "
                               "settings, %d, t);\n", name, d);
         }
         snprintf(name, sizeof(name), "dd_%s", s->driver_names[d]);
-        if (has_word(body, name)) {
+        if (cb_ident_used(body, name)) {
             cb_sb_printf(out, "    const real %s = cb_driver_dt("
                               "driver_coeffs, settings, %d, t);\n", name, d);
         }
@@ -136,69 +119,90 @@ static void define(cb_ctx *c, cb_rhs_kind k, const char *const *params,
 /* The drivers' spline at t (runtime/spline.c's layout and rules): the
  * segment of t, tau in it, Horner; with wrap the data repeat, else 0
  * outside them. cb_driver_dt is the time derivative. */
-static void emit_driver_fns(const cb_ctx *c, cb_sb *sb)
+/* The spline's polynomial at tau (deriv: its derivative in tau), each
+ * coefficient read as load gives it for k. */
+static void emit_horner(cb_sb *sb, int p, bool deriv, const char *load,
+                        const char *indent)
 {
-    const struct cubie_system *s = c->sys;
+    char l[64];
+    snprintf(l, sizeof(l), load, p);
+    if (!deriv) {
+        cb_sb_line(sb, "%sreal y = %s;", indent, l);
+    } else {
+        cb_sb_line(sb, "%sreal y = (real)%d * %s;", indent, p, l);
+    }
+    for (int k = p - 1; k >= (deriv ? 1 : 0); k--) {
+        snprintf(l, sizeof(l), load, k);
+        if (!deriv) {
+            cb_sb_line(sb, "%sy = y * tau + %s;", indent, l);
+        } else {
+            cb_sb_line(sb, "%sy = y * tau + (real)%d * %s;", indent, k, l);
+        }
+    }
+}
+
+/* cb_driver (deriv: cb_driver_dt, the time derivative): a driver's
+ * spline at t: the segment of t, tau in it, Horner; with wrap the data
+ * repeat, else 0 outside them. On the GPU the coefficients come from
+ * constant memory when the runtime put them there, else through the
+ * read-only cache: one test per call, so each path's loads are plain. */
+static void emit_driver_fn(const cb_ctx *c, cb_sb *sb, bool deriv)
+{
     const int p = c->driver_order;
     const char *fl = cb_math(c, "floor");
+    cb_sb_line(sb, "CB_DEVFN real %s(const real *__restrict__ coeffs, "
+                   "const real *settings, int d, real t)",
+               deriv ? "cb_driver_dt" : "cb_driver");
+    cb_sb_line(sb, "{");
+    cb_sb_line(sb, "    const real m = settings[CB_SET_DRIVER_SEGMENTS];");
+    cb_sb_line(sb, "    real x = (t - settings[CB_SET_DRIVER_START] - "
+                   "settings[CB_SET_DRIVER_START + 1]) /");
+    cb_sb_line(sb, "             settings[CB_SET_DRIVER_PERIOD];");
+    if (c->driver_wrap) {
+        cb_sb_line(sb, "    x -= m * %s(x / m);", fl);
+    } else {
+        cb_sb_line(sb, "    if (!(x >= (real)0 && x <= m)) {");
+        cb_sb_line(sb, "        return (real)0;");
+        cb_sb_line(sb, "    }");
+    }
+    cb_sb_line(sb, "    real seg = %s(x);", fl);
+    cb_sb_line(sb, "    seg = seg > m - (real)1 ? m - (real)1 : seg;");
+    cb_sb_line(sb, "    seg = seg < (real)0 ? (real)0 : seg;");
+    cb_sb_line(sb, "    const real tau = x - seg;");
+    cb_sb_line(sb, "    const long long o = ((long long)seg * "
+                   "CB_N_DRIVERS + d) * %d;", p + 1);
+    const char *ret = deriv ? "return y / settings[CB_SET_DRIVER_PERIOD];"
+                            : "return y;";
+    cb_sb_line(sb, "#if CB_GPU");
+    cb_sb_line(sb, "    if (settings[CB_SET_DRIVER_IN_CONSTANT] != (real)0) {");
+    emit_horner(sb, p, deriv, "cb_driver_const[o + %d]", "        ");
+    cb_sb_line(sb, "        %s", ret);
+    cb_sb_line(sb, "    }");
+    emit_horner(sb, p, deriv, "__ldg(&coeffs[o + %d])", "    ");
+    cb_sb_line(sb, "#else");
+    emit_horner(sb, p, deriv, "coeffs[o + %d]", "    ");
+    cb_sb_line(sb, "#endif");
+    cb_sb_line(sb, "    %s", ret);
+    cb_sb_line(sb, "}");
+}
+
+/* What every driven kernel has: the drivers' count, the GPU's constant
+ * memory for their coefficients (the runtime copies them there while
+ * they fit and sets CB_SET_DRIVER_IN_CONSTANT), and cb_driver. */
+static void emit_driver_fns(const cb_ctx *c, cb_sb *sb)
+{
     cb_sb_line(sb, "// Sampled drivers: a spline of order %d, %s outside "
-                   "the data.", p, c->driver_wrap ? "repeating" : "zero");
-    cb_sb_line(sb, "#define CB_N_DRIVERS %d", s->n_drivers);
-    /* On the GPU the coefficients sit in constant memory while they fit
-     * (the runtime copies them there and sets CB_SET_DRIVER_IN_CONSTANT),
-     * else they are read from the argument through the read-only cache. */
+                   "the data.", c->driver_order,
+               c->driver_wrap ? "repeating" : "zero");
+    cb_sb_line(sb, "#define CB_N_DRIVERS %d", c->sys->n_drivers);
     cb_sb_line(sb, "#define CB_DRIVER_CONST_CAP %d",
                (60 * 1024) / (c->dbl ? 8 : 4));
     cb_sb_line(sb, "#if CB_GPU");
     cb_sb_line(sb, "extern \"C\" {");
     cb_sb_line(sb, "__constant__ real cb_driver_const[CB_DRIVER_CONST_CAP];");
     cb_sb_line(sb, "}");
-    cb_sb_line(sb, "#define CB_DRIVER_LOAD(coeffs, i) (settings["
-                   "CB_SET_DRIVER_IN_CONSTANT] != (real)0 ? "
-                   "cb_driver_const[i] : __ldg(&(coeffs)[i]))");
-    cb_sb_line(sb, "#else");
-    cb_sb_line(sb, "#define CB_DRIVER_LOAD(coeffs, i) ((coeffs)[i])");
     cb_sb_line(sb, "#endif");
-    for (int deriv = 0; deriv < 2; deriv++) {
-        cb_sb_line(sb, "CB_DEVFN real %s(const real *__restrict__ coeffs, "
-                       "const real *settings, int d, real t)",
-                   deriv ? "cb_driver_dt" : "cb_driver");
-        cb_sb_line(sb, "{");
-        cb_sb_line(sb, "    const real m = settings[CB_SET_DRIVER_SEGMENTS];");
-        cb_sb_line(sb, "    real x = (t - settings[CB_SET_DRIVER_START] - "
-                       "settings[CB_SET_DRIVER_START + 1]) /");
-        cb_sb_line(sb, "             settings[CB_SET_DRIVER_PERIOD];");
-        if (c->driver_wrap) {
-            cb_sb_line(sb, "    x -= m * %s(x / m);", fl);
-        } else {
-            cb_sb_line(sb, "    if (!(x >= (real)0 && x <= m)) {");
-            cb_sb_line(sb, "        return (real)0;");
-            cb_sb_line(sb, "    }");
-        }
-        cb_sb_line(sb, "    real seg = %s(x);", fl);
-        cb_sb_line(sb, "    seg = seg > m - (real)1 ? m - (real)1 : seg;");
-        cb_sb_line(sb, "    seg = seg < (real)0 ? (real)0 : seg;");
-        cb_sb_line(sb, "    const real tau = x - seg;");
-        cb_sb_line(sb, "    const long long o = ((long long)seg * "
-                       "CB_N_DRIVERS + d) * %d;", p + 1);
-        if (!deriv) {
-            cb_sb_line(sb, "    real y = CB_DRIVER_LOAD(coeffs, o + %d);", p);
-            for (int k = p - 1; k >= 0; k--) {
-                cb_sb_line(sb, "    y = y * tau + CB_DRIVER_LOAD(coeffs, o + "
-                               "%d);", k);
-            }
-            cb_sb_line(sb, "    return y;");
-        } else {
-            cb_sb_line(sb, "    real y = (real)%d * CB_DRIVER_LOAD(coeffs, o "
-                           "+ %d);", p, p);
-            for (int k = p - 1; k >= 1; k--) {
-                cb_sb_line(sb, "    y = y * tau + (real)%d * "
-                               "CB_DRIVER_LOAD(coeffs, o + %d);", k, k);
-            }
-            cb_sb_line(sb, "    return y / settings[CB_SET_DRIVER_PERIOD];");
-        }
-        cb_sb_line(sb, "}");
-    }
+    emit_driver_fn(c, sb, false);
     cb_sb_puts(sb, "\n");
 }
 
@@ -291,6 +295,9 @@ cubie_status cb_rhs_emit_derivatives(cb_ctx *c, cb_sb *sb, bool diag,
                                "the diagonal of the Jacobian"));
     }
     if (dfdt) {
+        if (c->sys->n_drivers > 0) { /* the drivers' rates, dd_<name> */
+            emit_driver_fn(c, sb, true);
+        }
         CB_TRY(emit_derivative(c, sb, CB_RHS_DFDT,
                                "the partial derivative of the derivatives "
                                "in t"));

@@ -623,22 +623,11 @@ static void emit_save(const mcode *m, cb_metric id, const char *array,
 /* Whether a requested metric's code uses name (a whole word). */
 bool cb_summary_uses(const cb_ctx *c, const char *name)
 {
-    const size_t n = strlen(name);
     for (int i = 0; i < c->metrics.n; i++) {
         const cb_metric_info *mi = &cb_metric_table[c->metrics.m[i].id];
-        const char *code[] = {mi->reset, mi->update, mi->save};
-        for (int q = 0; q < 3; q++) {
-            for (const char *p = strstr(code[q], name); p != NULL;
-                 p = strstr(p + 1, name)) {
-                const bool before = p == code[q] ||
-                                    !(isalnum((unsigned char)p[-1]) ||
-                                      p[-1] == '_');
-                const bool after = !(isalnum((unsigned char)p[n]) ||
-                                     p[n] == '_');
-                if (before && after) {
-                    return true;
-                }
-            }
+        if (cb_ident_used(mi->reset, name) || cb_ident_used(mi->update, name) ||
+            cb_ident_used(mi->save, name)) {
+            return true;
         }
     }
     return false;

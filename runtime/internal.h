@@ -114,7 +114,7 @@ typedef struct {
      * resolved boundary condition (cb_plan_drivers). */
     cb_spline spline;
     size_t n_driver_coeffs;
-    int driver_bc;
+    cb_spline_bc driver_bc;
     double driver_t0;  /* the first sample's time */
 } cb_plan;
 

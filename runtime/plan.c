@@ -448,19 +448,17 @@ cubie_status cb_plan_drivers(const struct cubie_options *o,
         period = cb_opt_num(o, CB_OPT_DRIVER_SAMPLE_PERIOD);
         t0 = has_t0 ? cb_opt_num(o, CB_OPT_DRIVER_T0) : 0.0;
     }
-    static const cb_spline_bc bcs[] = {CB_BC_NATURAL, CB_BC_PERIODIC,
-                                       CB_BC_CLAMPED, CB_BC_NOT_A_KNOT};
     const cb_spline_bc bc =
         cb_opt_is_set(o, CB_OPT_DRIVER_BOUNDARY_CONDITION)
-            ? bcs[cb_opt_choice(o, CB_OPT_DRIVER_BOUNDARY_CONDITION) -
-                  CB_DRIVER_BC_NATURAL]
+            ? cb_spline_bc_of(
+                  cb_opt_choice(o, CB_OPT_DRIVER_BOUNDARY_CONDITION))
         : k->driver_wrap ? CB_BC_PERIODIC
                          : CB_BC_CLAMPED;
     CB_TRY(cb_spline_build(in->driver_samples, in->n_driver_samples,
                            (size_t)sys->n_drivers, sys->driver_names, t0,
                            period, k->driver_order, k->driver_wrap, bc,
                            &p->spline, err));
-    p->driver_bc = (int)bc;
+    p->driver_bc = bc;
     p->driver_t0 = t0;
     if (!k->is_double && p->spline.n_segments > ((size_t)1 << 24)) {
         return cb_fail(err, CUBIE_E_OPTION, "driver_sample_period", 0,

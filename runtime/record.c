@@ -255,16 +255,14 @@ static bool resolve_option(const struct cubie_solver *s,
             v->origin = "derived";
         }
         return true;
-    case CB_OPT_DRIVER_BOUNDARY_CONDITION: {
-        static const char *const bc[] = {"natural", "periodic", "clamped",
-                                         "not-a-knot"};
+    case CB_OPT_DRIVER_BOUNDARY_CONDITION:
         if (k->n_drivers == 0) {
             v->kind = CUBIE_SETTING_UNSET;
             return true;
         }
         v->origin = cb_opt_is_set(o, id) ? "user" : "derived";
-        return set_text(v, CUBIE_SETTING_CHOICE, bc[p->driver_bc]);
-    }
+        return set_text(v, CUBIE_SETTING_CHOICE,
+                        cb_spline_bc_name(p->driver_bc));
     case CB_OPT_MEMORY_CAP:
         v->kind = isfinite(p->memory_cap) ? CUBIE_SETTING_NUMBER
                                           : CUBIE_SETTING_UNSET;

@@ -321,15 +321,30 @@ static void add_segment(row_t *r, double P[MAXP][MAXP], int p,
     }
 }
 
-static const char *const bc_names[] = {"natural", "periodic", "clamped",
-                                       "not-a-knot"};
+_Static_assert(CB_DRIVER_BC_NOT_A_KNOT - CB_DRIVER_BC_NATURAL ==
+                   (int)CB_BC_NOT_A_KNOT &&
+               CB_DRIVER_BC_CLAMPED - CB_DRIVER_BC_NATURAL ==
+                   (int)CB_BC_CLAMPED &&
+               CB_DRIVER_BC_PERIODIC - CB_DRIVER_BC_NATURAL ==
+                   (int)CB_BC_PERIODIC,
+               "cb_spline_bc follows gen/choices.def");
+
+const char *cb_spline_bc_name(cb_spline_bc bc)
+{
+    return cb_choices[CB_DRIVER_BC_NATURAL + (int)bc].text;
+}
+
+cb_spline_bc cb_spline_bc_of(cb_choice choice)
+{
+    return (cb_spline_bc)(choice - CB_DRIVER_BC_NATURAL);
+}
 
 static cubie_status spline_fail(cubie_error *err, const char *key,
                                 const char *fmt, int order, int bc, size_t a,
                                 size_t b)
 {
     return cb_fail(err, CUBIE_E_OPTION, key, 0, fmt, key, order,
-                   bc_names[bc], a, b);
+                   cb_spline_bc_name((cb_spline_bc)bc), a, b);
 }
 
 cubie_status cb_spline_build(const double *samples, size_t n_samples,

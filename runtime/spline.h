@@ -34,15 +34,23 @@
 
 #include "cubie_status.h"
 #include "options.h"
+#include "tables.h"
 
 #define CB_SPLINE_MAX_ORDER CB_DRIVER_MAX_ORDER
 
+/* In the order of the choices of driver_boundary_condition
+ * (gen/choices.def), whose texts name them. */
 typedef enum {
     CB_BC_NATURAL,
     CB_BC_PERIODIC,
     CB_BC_CLAMPED,
     CB_BC_NOT_A_KNOT
 } cb_spline_bc;
+
+/* The option's value for a boundary condition ("not-a-knot"), and the
+ * boundary condition of the option's choice. */
+const char *cb_spline_bc_name(cb_spline_bc bc);
+cb_spline_bc cb_spline_bc_of(cb_choice choice);
 
 typedef struct {
     int order;          /* degree of each segment's polynomial */

@@ -1621,7 +1621,7 @@ static void print_summary(const cubie_system *sys, const cubie_solver *s,
     for (size_t i = 0; i < cubie_result_n_arrays(r); i++) {
         cubie_array a;
         if (cubie_result_array(r, i, &a) != CUBIE_OK || a.ndim != 3 ||
-            strstr(a.name, "summaries") == NULL || a.shape[1] == 0) {
+            strcmp(a.column, "summary") != 0 || a.shape[1] == 0) {
             continue;
         }
         const size_t w = a.shape[1] - 1;

@@ -296,9 +296,6 @@ CB_DEVFN double cb_time_real(cb_time a)
 extern "C" {
 __constant__ real cb_driver_const[CB_DRIVER_CONST_CAP];
 }
-#define CB_DRIVER_LOAD(coeffs, i) (settings[CB_SET_DRIVER_IN_CONSTANT] != (real)0 ? cb_driver_const[i] : __ldg(&(coeffs)[i]))
-#else
-#define CB_DRIVER_LOAD(coeffs, i) ((coeffs)[i])
 #endif
 CB_DEVFN real cb_driver(const real *__restrict__ coeffs, const real *settings, int d, real t)
 {
@@ -311,27 +308,25 @@ CB_DEVFN real cb_driver(const real *__restrict__ coeffs, const real *settings, i
     seg = seg < (real)0 ? (real)0 : seg;
     const real tau = x - seg;
     const long long o = ((long long)seg * CB_N_DRIVERS + d) * 4;
-    real y = CB_DRIVER_LOAD(coeffs, o + 3);
-    y = y * tau + CB_DRIVER_LOAD(coeffs, o + 2);
-    y = y * tau + CB_DRIVER_LOAD(coeffs, o + 1);
-    y = y * tau + CB_DRIVER_LOAD(coeffs, o + 0);
+#if CB_GPU
+    if (settings[CB_SET_DRIVER_IN_CONSTANT] != (real)0) {
+        real y = cb_driver_const[o + 3];
+        y = y * tau + cb_driver_const[o + 2];
+        y = y * tau + cb_driver_const[o + 1];
+        y = y * tau + cb_driver_const[o + 0];
+        return y;
+    }
+    real y = __ldg(&coeffs[o + 3]);
+    y = y * tau + __ldg(&coeffs[o + 2]);
+    y = y * tau + __ldg(&coeffs[o + 1]);
+    y = y * tau + __ldg(&coeffs[o + 0]);
+#else
+    real y = coeffs[o + 3];
+    y = y * tau + coeffs[o + 2];
+    y = y * tau + coeffs[o + 1];
+    y = y * tau + coeffs[o + 0];
+#endif
     return y;
-}
-CB_DEVFN real cb_driver_dt(const real *__restrict__ coeffs, const real *settings, int d, real t)
-{
-    const real m = settings[CB_SET_DRIVER_SEGMENTS];
-    real x = (t - settings[CB_SET_DRIVER_START] - settings[CB_SET_DRIVER_START + 1]) /
-             settings[CB_SET_DRIVER_PERIOD];
-    x -= m * floor(x / m);
-    real seg = floor(x);
-    seg = seg > m - (real)1 ? m - (real)1 : seg;
-    seg = seg < (real)0 ? (real)0 : seg;
-    const real tau = x - seg;
-    const long long o = ((long long)seg * CB_N_DRIVERS + d) * 4;
-    real y = (real)3 * CB_DRIVER_LOAD(coeffs, o + 3);
-    y = y * tau + (real)2 * CB_DRIVER_LOAD(coeffs, o + 2);
-    y = y * tau + (real)1 * CB_DRIVER_LOAD(coeffs, o + 1);
-    return y / settings[CB_SET_DRIVER_PERIOD];
 }
 
 // The system 'fitzhugh_nagumo_driven': derivatives of the states.
@@ -363,6 +358,34 @@ CB_DEVFN void cb_jvp(const real *state, const real *v, real *out)
     out[1] = 0.08f * v[0] - 0.064f * v[1]; // dw
 }
 
+CB_DEVFN real cb_driver_dt(const real *__restrict__ coeffs, const real *settings, int d, real t)
+{
+    const real m = settings[CB_SET_DRIVER_SEGMENTS];
+    real x = (t - settings[CB_SET_DRIVER_START] - settings[CB_SET_DRIVER_START + 1]) /
+             settings[CB_SET_DRIVER_PERIOD];
+    x -= m * floor(x / m);
+    real seg = floor(x);
+    seg = seg > m - (real)1 ? m - (real)1 : seg;
+    seg = seg < (real)0 ? (real)0 : seg;
+    const real tau = x - seg;
+    const long long o = ((long long)seg * CB_N_DRIVERS + d) * 4;
+#if CB_GPU
+    if (settings[CB_SET_DRIVER_IN_CONSTANT] != (real)0) {
+        real y = (real)3 * cb_driver_const[o + 3];
+        y = y * tau + (real)2 * cb_driver_const[o + 2];
+        y = y * tau + (real)1 * cb_driver_const[o + 1];
+        return y / settings[CB_SET_DRIVER_PERIOD];
+    }
+    real y = (real)3 * __ldg(&coeffs[o + 3]);
+    y = y * tau + (real)2 * __ldg(&coeffs[o + 2]);
+    y = y * tau + (real)1 * __ldg(&coeffs[o + 1]);
+#else
+    real y = (real)3 * coeffs[o + 3];
+    y = y * tau + (real)2 * coeffs[o + 2];
+    y = y * tau + (real)1 * coeffs[o + 1];
+#endif
+    return y / settings[CB_SET_DRIVER_PERIOD];
+}
 // The system 'fitzhugh_nagumo_driven': the partial derivative of the derivatives in t
 // (symbolic, forward mode through the auxiliaries).
 CB_DEVFN void cb_dfdt(const real *parameters,
