@@ -56,12 +56,25 @@ typedef enum {
     X(CUBIE_RUN_NEWTON_DIVERGENCE, 256, "Newton iteration diverged")    \
     X(CUBIE_RUN_NONFINITE_STATE, 512, "non-finite state")
 
+/* Per-run notes, OR-ed into the same int32 from bit 16 up: a run with
+ * only these bits completed and its outputs stand (nan_error_trajectories
+ * does not touch them); they say it ran worse than it could have, and
+ * cubie_result_notes says what to try. A run failed when a bit of
+ * CUBIE_RUN_FAILED_MASK is set: test CUBIE_RUN_FAILED(status), not
+ * status != 0. The original has no notes. */
+#define CUBIE_RUN_NOTE_LIST(X)                                          \
+    X(CUBIE_RUN_LINEAR_CAP_OFTEN, 65536,                                \
+      "linear solves often hit krylov_max_iters")
+
 enum {
 #define CUBIE_X(name, value, msg) name = value,
     CUBIE_RUN_STATUS_LIST(CUBIE_X)
+    CUBIE_RUN_NOTE_LIST(CUBIE_X)
 #undef CUBIE_X
-    CUBIE_RUN_OK = 0
+    CUBIE_RUN_OK = 0,
+    CUBIE_RUN_FAILED_MASK = 0xFFFF
 };
+#define CUBIE_RUN_FAILED(status) (((status) & CUBIE_RUN_FAILED_MASK) != 0)
 
 /* Error detail. Caller-owned, usually on the stack and zeroed
  * (`cubie_error err = {0};`); cubie_error_clear releases `log`. The first

@@ -122,6 +122,7 @@ void cb_emit_common_defines(const cb_ctx *c, cb_sb *sb)
 #define CUBIE_X(name, value, msg) \
     cb_sb_line(sb, "#define CB_%s %d", &#name[6], value);
     CUBIE_RUN_STATUS_LIST(CUBIE_X)
+    CUBIE_RUN_NOTE_LIST(CUBIE_X)
 #undef CUBIE_X
     cb_sb_line(sb, "// Offsets into the settings argument (gen/settings.def).");
     for (int s = 0; s < CB_SETTING_COUNT; s++) {

@@ -120,6 +120,15 @@ static cubie_status loop_register(cb_ctx *c)
 
 /* ---- markers ---- */
 
+/* Whether the loop counts attempts failed on krylov_max_iters: adaptive
+ * steps that solve linear systems (a fixed step's failure ends the run,
+ * its status says why). */
+static bool counts_caps(const cb_ctx *c)
+{
+    return c->ctrl != CB_CTRL_FIXED && c->nk.linear_owner != NULL;
+}
+
+
 /* The selected variables of a buffer, one column each from col. */
 static void save_selected(cb_sb *sb, const char *arr, const char *cols,
                           int col, const char *buffer,
@@ -245,6 +254,10 @@ static void emit_control(cb_ctx *c, cb_sb *sb)
     cb_sb_puts(sb, "const int ctrl_status = ");
     cb_fn_call(&c->controller, sb, bind);
     cb_sb_puts(sb, ";\n");
+    if (counts_caps(c)) {
+        cb_sb_line(sb, "linear_capped += (step_status & "
+                       "CB_RUN_MAX_LINEAR_ITERS) != 0;");
+    }
     cb_sb_line(sb, "transient |= step_status | ctrl_status |");
     cb_sb_line(sb, "             (proposal_finite ? 0 : "
                    "CB_RUN_NONFINITE_STATE);");
@@ -390,6 +403,10 @@ static cubie_status mk_init(cb_ctx *c, const char *arg, const char *scope,
         cb_sb_line(sb, "int transient = 0; // status bits of this attempt, "
                        "kept if it fails");
     }
+    if (counts_caps(c)) {
+        cb_sb_line(sb, "int linear_capped = 0; // attempts failed on "
+                       "krylov_max_iters");
+    }
     if (c->summaries) {
         emit_summary_init(c, sb);
     }
@@ -524,14 +541,12 @@ static void fill_rows(const cb_ctx *c, cb_sb *sb, int o, const char *from,
     cb_sb_line(sb, "}");
 }
 
-/* After the loop: the rows a failed run did not reach read NaN (0 for
- * counters); with nan_error_trajectories a failed run's masked outputs
- * read NaN throughout. So every element of every output is written, by
- * the kernel, in place. */
-static cubie_status mk_end(cb_ctx *c, const char *arg, const char *scope,
-                           int col, cb_sb *sb)
+/* The rows a failed run did not reach read NaN (0 for counters); with
+ * nan_error_trajectories a failed run's masked outputs read NaN
+ * throughout. So every element of every output is written, by the
+ * kernel, in place. */
+static void emit_fill_and_mask(const cb_ctx *c, cb_sb *sb)
 {
-    (void)arg, (void)scope, (void)col;
     for (int o = 0; o < CB_OUT_COUNT; o++) {
         if (!c->out[o]) {
             continue;
@@ -545,7 +560,7 @@ static cubie_status mk_end(cb_ctx *c, const char *arg, const char *scope,
         masked = masked || (c->out[o] && cb_outputs[o].masked);
     }
     if (!masked) {
-        return CUBIE_OK;
+        return;
     }
     cb_sb_line(sb, "if (status != 0 && settings[CB_SET_NAN_MASK] != "
                    "(real)0) {");
@@ -558,6 +573,24 @@ static cubie_status mk_end(cb_ctx *c, const char *arg, const char *scope,
     }
     cb_sb_dedent(sb);
     cb_sb_line(sb, "}");
+}
+
+/* After the loop: the outputs filled and masked, then the run's notes. */
+static cubie_status mk_end(cb_ctx *c, const char *arg, const char *scope,
+                           int col, cb_sb *sb)
+{
+    (void)arg, (void)scope, (void)col;
+    emit_fill_and_mask(c, sb);
+    if (counts_caps(c)) {
+        cb_sb_line(sb, "// A note, not a failure (the outputs stand): one "
+                       "attempt in ten or more");
+        cb_sb_line(sb, "// failed because a linear solve hit "
+                       "krylov_max_iters.");
+        cb_sb_line(sb, "if (linear_capped > 0 && linear_capped * 10 >= "
+                       "steps) {");
+        cb_sb_line(sb, "    status |= CB_RUN_LINEAR_CAP_OFTEN;");
+        cb_sb_line(sb, "}");
+    }
     return CUBIE_OK;
 }
 

@@ -43,6 +43,7 @@ const char *cubie_run_status_str(int bit)
     case value:                   \
         return msg;
         CUBIE_RUN_STATUS_LIST(CUBIE_X)
+        CUBIE_RUN_NOTE_LIST(CUBIE_X)
 #undef CUBIE_X
     default:
         return "unknown status bit";

@@ -212,6 +212,11 @@ CUBIE_API int cubie_result_precision(const cubie_result *r);
 /* Saved variables: the states in spec order, then "t" when output_types
  * holds time (the time each row was saved at, from the kernel). */
 CUBIE_API const char *cubie_result_var_name(const cubie_result *r, size_t v);
+/* What the runs' note bits (CUBIE_RUN_NOTE_LIST) say and what to try,
+ * one line each ending in a newline, or "": runs whose linear solves
+ * often hit krylov_max_iters, with the options that would help. Borrowed
+ * until cubie_result_free. */
+CUBIE_API const char *cubie_result_notes(const cubie_result *r);
 /* Raw state array, C order (n_runs, n_saves, n_vars), float or double as
  * cubie_result_precision says. Borrowed. */
 CUBIE_API const void *cubie_result_state_data(const cubie_result *r);
@@ -220,7 +225,8 @@ CUBIE_API double cubie_result_state(const cubie_result *r, size_t run,
                                     size_t save, size_t var);
 /* Save times, n_saves doubles. Borrowed. */
 CUBIE_API const double *cubie_result_time(const cubie_result *r);
-/* Status bits per run (n_runs int32). Borrowed. */
+/* Status bits per run (n_runs int32): failure bits (a run failed when
+ * CUBIE_RUN_FAILED(status)) and note bits (cubie_result_notes). Borrowed. */
 CUBIE_API const int32_t *cubie_result_status(const cubie_result *r);
 /* Observables (output_types=observables): (n_runs, n_saves, n_obs) in
  * the run's precision, or NULL. Borrowed. */

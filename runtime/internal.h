@@ -157,6 +157,7 @@ struct cubie_result {
     struct cb_record *record; /* what the run was given (record.c) */
     bool borrowed[CB_KARG_COUNT]; /* data[a] is the caller's (run_into) */
     bool status_borrowed;
+    char *notes; /* cubie_result_notes: "" or lines, each ending in \n */
 };
 
 /* A result for n_runs runs of solver s under plan p; its outputs in the
@@ -166,6 +167,9 @@ cubie_status cb_result_new(const struct cubie_solver *s, size_t n_runs,
                            const cubie_output_buffer *buffers,
                            size_t n_buffers, struct cubie_result **out,
                            cubie_error *err);
+/* After the last chunk: what the runs' note bits say, as text
+ * (cubie_result_notes). */
+cubie_status cb_result_notes(struct cubie_result *r, cubie_error *err);
 /* Copy one chunk's outputs from the GPU (device layout, run index
  * fastest) into the result at run r0. The host backend's kernel writes
  * the result in place instead. */

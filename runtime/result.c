@@ -278,7 +278,53 @@ void cubie_result_free(struct cubie_result *r)
     if (!r->status_borrowed) {
         free(r->status);
     }
+    free(r->notes);
     free(r);
+}
+
+/* A setting's value as it ran, or "" (record.c has every option). */
+static const char *setting(const struct cubie_result *r, const char *key)
+{
+    cubie_setting v;
+    return cubie_result_find_setting(r, key, &v) == CUBIE_OK && v.text != NULL
+               ? v.text
+               : "";
+}
+
+cubie_status cb_result_notes(struct cubie_result *r, cubie_error *err)
+{
+    size_t capped = 0;
+    for (size_t i = 0; i < r->n_runs; i++) {
+        capped += (r->status[i] & CUBIE_RUN_LINEAR_CAP_OFTEN) != 0;
+    }
+    char text[768] = "";
+    if (capped > 0) {
+        const char *lin = setting(r, "linear_correction_type");
+        const char *pre = setting(r, "preconditioner_type");
+        char try_[256] = "";
+        if (strcmp(lin, "bicgstab") != 0) {
+            snprintf(try_, sizeof(try_), "linear_correction_type=bicgstab, ");
+        }
+        if (strncmp(pre, "jacobi", 6) != 0) {
+            const size_t k = strlen(try_);
+            snprintf(try_ + k, sizeof(try_) - k, "preconditioner_type=jacobi, ");
+        }
+        snprintf(text, sizeof(text),
+                 "%zu of %zu runs: linear solves (%s, preconditioner %s) hit "
+                 "krylov_max_iters (%s) in one step attempt in ten or more, "
+                 "and each such attempt was rejected; try %sor a larger "
+                 "krylov_max_iters\n",
+                 capped, r->n_runs, lin, pre, setting(r, "krylov_max_iters"),
+                 try_);
+    }
+    free(r->notes);
+    r->notes = strdup(text);
+    return r->notes != NULL ? CUBIE_OK : cb_fail_nomem(err);
+}
+
+const char *cubie_result_notes(const struct cubie_result *r)
+{
+    return r != NULL && r->notes != NULL ? r->notes : "";
 }
 
 /* ---- accessors ------------------------------------------------------------ */

@@ -408,6 +408,9 @@ static cubie_status run(struct cubie_solver *s, const cubie_batch *in,
     if (st == CUBIE_OK) {
         st = run_chunks(s, in, &p, m, r, err);
     }
+    if (st == CUBIE_OK) {
+        st = cb_result_notes(r, err);
+    }
     cb_plan_free(&p);
     if (s->module != NULL) {
         pthread_mutex_unlock(&s->lock);

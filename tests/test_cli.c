@@ -2292,6 +2292,42 @@ static void failed_runs_should_write_the_outputs_and_exit_5(void **state)
     assert_same_file(a, b);
 }
 
+/* Linear solves that often hit krylov_max_iters: a note on stderr that
+ * names the options to try, the bit in status.npy and the text in the
+ * manifest; not a failure (exit 0, the state not masked). */
+static void linear_cap_hits_should_leave_a_note_and_exit_0(void **state)
+{
+    fixture *f = *state;
+    char rel[600], spec[4096];
+    tu_spec_path("robertson.json", rel, sizeof(rel));
+    assert_non_null(realpath(rel, spec));
+    cli(f, "run %s --set backend=host --set precision=float64 "
+           "--set algorithm=radau_iia_5 --set duration=1 "
+           "--set linear_correction_type=minimal_residual "
+           "--set preconditioner_type=neumann --set krylov_max_iters=5 "
+           "--out out -q", spec);
+    assert_int_equal(f->rc, 0);
+    assert_contains(f->stderr_text, "cubie: note: 1 of 1 runs: linear "
+                                    "solves (minimal_residual, "
+                                    "preconditioner neumann) hit "
+                                    "krylov_max_iters (5)");
+    assert_contains(f->stderr_text, "try linear_correction_type=bicgstab, "
+                                    "preconditioner_type=jacobi, or a "
+                                    "larger krylov_max_iters\n");
+    npy ss, st;
+    load_out(f, NULL, "status.npy", &ss);
+    load_out(f, NULL, "state.npy", &st);
+    assert_int_equal(npy_i4(&ss, 0), CUBIE_RUN_LINEAR_CAP_OFTEN);
+    assert_false(isnan(npy_f8(&st, 3)));
+    npy_free(&ss);
+    npy_free(&st);
+    cJSON *m = load_manifest(f->out);
+    assert_contains(json_str(m, "run_notes"), "krylov_max_iters (5)");
+    const cJSON *failed = cJSON_GetObjectItemCaseSensitive(m, "failed_runs");
+    assert_true(cJSON_IsNumber(failed) && failed->valuedouble == 0.0);
+    cJSON_Delete(m);
+}
+
 /* --out is checked before anything is compiled or run: a folder that
  * cannot be created, or one in the way, is exit 4 at once (here before
  * the compile would have refused the options, exit 2). */
@@ -2512,6 +2548,7 @@ int main(void)
         T(a_rerun_from_the_manifest_should_reproduce_it_byte_for_byte),
         T(a_rerun_should_refuse_inputs_cubie_did_not_write),
         T(failed_runs_should_write_the_outputs_and_exit_5),
+        T(linear_cap_hits_should_leave_a_note_and_exit_0),
         T(an_out_folder_that_cannot_be_written_should_fail_first),
         T(summaries_should_be_written_with_their_legend),
         T(drivers_should_come_from_a_csv_and_run_again),

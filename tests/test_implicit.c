@@ -126,10 +126,15 @@ typedef struct {
 /* rtol = 1e-8; atol per problem as the test set suggests (HIRES and
  * Robertson have components far below 1). */
 /* OREGO is periodic with sharp fronts: ros3p, not stiffly accurate, ends
- * 1e-3 off there at rtol 1e-8, so that problem checks rodas3p. */
+ * 1e-3 off there at rtol 1e-8, so that problem checks rodas3p. Robertson
+ * out to 1e11 takes steps with h lambda near -1e9, where ros3p's
+ * stability function is about 0.73 (A- but not L-stable): a rounding
+ * difference is not damped, and whether it reaches t_end or runs into
+ * max_steps depends on how the host compiler contracts into fma. That
+ * problem checks rodas3p (L-stable) too. */
 static const stiff_case stiff_cases[] = {
     {"robertson.json", "duration=1e11", "atol=1e-14", "dt_max=1e10", true,
-     "ros3p"},
+     "rodas3p"},
     {"van_der_pol_stiff.json", "duration=2000", "atol=1e-8", "dt_max=100",
      true, "ros3p"},
     {"hires.json", "duration=321.8122", "atol=1e-12", "dt_max=10", false,
@@ -368,6 +373,64 @@ static void linear_iterations_exceeded_should_be_flagged(void **s0)
     assert_true(st & CUBIE_RUN_MAX_LINEAR_ITERS);
 }
 
+/* Linear solves that hit krylov_max_iters in one attempt in ten or more
+ * leave a note, not a failure: the run completes, its outputs stand, and
+ * cubie_result_notes names the options to try. */
+static void linear_cap_hits_should_be_noted_not_failed(void **s0)
+{
+    (void)s0;
+    char path[512];
+    cubie_error err = {0};
+    cubie_system *sys = NULL;
+    tu_ok(cubie_system_load(tu_spec_path("robertson.json", path,
+                                         sizeof(path)), &sys, &err), &err);
+    cubie_batch *b = NULL;
+    tu_ok(cubie_batch_new(sys, 2, &b, &err), &err);
+    const char *ropt[] = {"duration=1", "rtol=1e-6", "atol=1e-8", NULL};
+    const char *capped_ropt[] = {"duration=1", "rtol=1e-6", "atol=1e-8",
+                                 "krylov_max_iters=5", NULL};
+    const char *weak[] = {"algorithm=radau_iia_5", "precision=float64",
+                          "linear_correction_type=minimal_residual",
+                          "preconditioner_type=neumann",
+                          "output_types=state,iteration_counters", NULL};
+    const char *strong[] = {"algorithm=radau_iia_5", "precision=float64",
+                            "linear_correction_type=bicgstab",
+                            "preconditioner_type=jacobi",
+                            "output_types=state,iteration_counters", NULL};
+    cubie_solver *sw = tu_compile(sys, weak);
+    cubie_solver *ss = tu_compile(sys, strong);
+    cubie_result *rw = tu_run(sw, b, capped_ropt);
+    cubie_result *rs = tu_run(ss, b, ropt);
+    const char *note = cubie_result_notes(rw);
+    print_message("%s", note);
+    for (size_t k = 0; k < 2; k++) {
+        const int32_t st = cubie_result_status(rw)[k];
+        assert_true(st & CUBIE_RUN_LINEAR_CAP_OFTEN);
+        assert_false(CUBIE_RUN_FAILED(st));
+        assert_int_equal(cubie_result_status(rs)[k], 0);
+        /* The loop's own count agrees: one attempt in ten was rejected. */
+        const int32_t *c = cubie_result_counters(rw) + (k * 2 + 1) * 4;
+        assert_true(c[3] * 10 >= c[2]);
+        /* Not masked: the same solution as the unhindered solver. */
+        for (size_t i = 0; i < 3; i++) {
+            const double a = cubie_result_state(rw, k, 1, i);
+            const double e = cubie_result_state(rs, k, 1, i);
+            assert_true(fabs(a - e) <= 1e-5 * fabs(e) + 1e-10);
+        }
+    }
+    assert_non_null(strstr(note, "2 of 2 runs"));
+    assert_non_null(strstr(note, "krylov_max_iters (5)"));
+    assert_non_null(strstr(note, "linear_correction_type=bicgstab"));
+    assert_non_null(strstr(note, "preconditioner_type=jacobi"));
+    assert_string_equal(cubie_result_notes(rs), "");
+    cubie_result_free(rw);
+    cubie_result_free(rs);
+    cubie_solver_free(sw);
+    cubie_solver_free(ss);
+    cubie_batch_free(b);
+    cubie_system_free(sys);
+}
+
 static void bicgstab_breakdown_should_be_flagged(void **s0)
 {
     (void)s0;
@@ -419,6 +482,7 @@ int main(void)
         cmocka_unit_test(newton_iterations_exceeded_should_be_flagged),
         cmocka_unit_test(newton_divergence_should_be_flagged),
         cmocka_unit_test(linear_iterations_exceeded_should_be_flagged),
+        cmocka_unit_test(linear_cap_hits_should_be_noted_not_failed),
         cmocka_unit_test(bicgstab_breakdown_should_be_flagged),
         cmocka_unit_test(iteration_counters_should_count_newton_and_krylov),
     };

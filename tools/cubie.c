@@ -569,6 +569,7 @@ static const struct {
 } run_bits[] = {
 #define CUBIE_X(name, value, msg) {value, #name},
     CUBIE_RUN_STATUS_LIST(CUBIE_X)
+    CUBIE_RUN_NOTE_LIST(CUBIE_X)
 #undef CUBIE_X
 };
 
@@ -600,7 +601,10 @@ static size_t count_failures(const cubie_result *r,
     const int32_t *status = cubie_result_status(r);
     for (size_t i = 0; i < cubie_result_n_runs(r); i++) {
         const uint32_t st = (uint32_t)status[i];
-        failed += st != 0;
+        if (!CUBIE_RUN_FAILED(st)) {
+            continue;
+        }
+        failed++;
         for (int b = 0; b < N_STATUS_BITS; b++) {
             count[b] += (st >> b) & 1u;
         }
@@ -671,6 +675,7 @@ static cJSON *manifest(const cubie_solver *s, const cubie_result *r,
     cJSON_AddStringToObject(m, "backend_reason",
                             cubie_solver_backend_reason(s));
     cJSON_AddStringToObject(m, "notes", cubie_solver_notes(s));
+    cJSON_AddStringToObject(m, "run_notes", cubie_result_notes(r));
     cJSON *vars = cJSON_AddArrayToObject(m, "state_names");
     for (size_t v = 0; v < cubie_result_n_vars(r); v++) {
         cJSON_AddItemToArray(vars,
@@ -1577,7 +1582,7 @@ static void print_summary(const cubie_system *sys, const cubie_solver *s,
 {
     size_t failed = 0;
     for (size_t i = 0; i < cubie_result_n_runs(r); i++) {
-        failed += cubie_result_status(r)[i] != 0;
+        failed += CUBIE_RUN_FAILED(cubie_result_status(r)[i]);
     }
     size_t windows = 0;
     for (size_t i = 0; i < cubie_result_n_arrays(r); i++) {
@@ -1643,10 +1648,10 @@ static void print_summary(const cubie_system *sys, const cubie_solver *s,
 }
 
 /* What the compile worked around (a damaged cache entry rebuilt, a
- * cache folder not used), one "cubie: note:" line each on stderr. */
-static void print_notes(const cubie_solver *s)
+ * cache folder not used) or a run noticed (linear solves hitting their
+ * cap), one "cubie: note:" line each on stderr. */
+static void print_notes(const char *n)
 {
-    const char *n = cubie_solver_notes(s);
     while (n != NULL && *n != '\0') {
         const size_t len = strcspn(n, "\n");
         fprintf(stderr, "cubie: note: %.*s\n", (int)len, n);
@@ -1720,7 +1725,7 @@ static int cmd_run(const command *c, int argc, char **argv)
     }
     cubie_status st = cubie_compile(w.sys, w.opt, &s, &err);
     if (st == CUBIE_OK && !a.quiet) {
-        print_notes(s);
+        print_notes(cubie_solver_notes(s));
     }
     if (st == CUBIE_OK && !a.quiet && isatty(STDERR_FILENO)) {
         cubie_solver_set_progress(s, show_progress, &line);
@@ -1757,6 +1762,9 @@ static int cmd_run(const command *c, int argc, char **argv)
         }
         say("\n");
     }
+    /* What the runs' note bits say (even with --quiet: it names the
+     * options that would have run them better). */
+    print_notes(cubie_result_notes(r));
     /* Failed runs: their outputs are written all the same (NaN where the
      * outputs say so), then a count per status bit and exit 5. */
     size_t count[N_STATUS_BITS];

@@ -180,6 +180,7 @@ CB_DEVFN double cb_time_real(cb_time a)
 #define CB_RUN_BICGSTAB_BREAKDOWN 128
 #define CB_RUN_NEWTON_DIVERGENCE 256
 #define CB_RUN_NONFINITE_STATE 512
+#define CB_RUN_LINEAR_CAP_OFTEN 65536
 // Offsets into the settings argument (gen/settings.def).
 #define CB_SET_T0 0
 #define CB_SET_SAVE_START 2

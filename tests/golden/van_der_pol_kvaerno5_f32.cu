@@ -180,6 +180,7 @@ CB_DEVFN double cb_time_real(cb_time a)
 #define CB_RUN_BICGSTAB_BREAKDOWN 128
 #define CB_RUN_NEWTON_DIVERGENCE 256
 #define CB_RUN_NONFINITE_STATE 512
+#define CB_RUN_LINEAR_CAP_OFTEN 65536
 // Offsets into the settings argument (gen/settings.def).
 #define CB_SET_T0 0
 #define CB_SET_SAVE_START 2
@@ -834,6 +835,7 @@ CB_DEVFN int cb_loop(int run, const real *inits, const real *params,
     dt[0] = settings[CB_SET_DT];
     accept_step[0] = 1;
     int transient = 0; // status bits of this attempt, kept if it fails
+    int linear_capped = 0; // attempts failed on krylov_max_iters
     if (cb_time_sub(t_save0, t_start) <= (real)0) {
         for (int i = 0; i < CB_N_STATES; ++i) {
             state_out[CB_AT(run, n_runs, n_saves, save_idx, CB_COLS_STATE_OUT, i)] = state[i];
@@ -927,6 +929,7 @@ CB_DEVFN int cb_loop(int run, const real *inits, const real *params,
                                               proposed_counters[0], truncated,
                                               accept_step, settings,
                                               controller_persistent);
+        linear_capped += (step_status & CB_RUN_MAX_LINEAR_ITERS) != 0;
         transient |= step_status | ctrl_status |
                      (proposal_finite ? 0 : CB_RUN_NONFINITE_STATE);
         if (ctrl_status & CB_RUN_STEP_TOO_SMALL) {
@@ -973,6 +976,11 @@ CB_DEVFN int cb_loop(int run, const real *inits, const real *params,
                 state_out[CB_AT(run, n_runs, n_saves, r, CB_COLS_STATE_OUT, i)] = CB_NAN;
             }
         }
+    }
+    // A note, not a failure (the outputs stand): one attempt in ten or more
+    // failed because a linear solve hit krylov_max_iters.
+    if (linear_capped > 0 && linear_capped * 10 >= steps) {
+        status |= CB_RUN_LINEAR_CAP_OFTEN;
     }
     return status;
 }

@@ -105,7 +105,7 @@ static void bench(cubie_system *sys, const char *label,
         chunks = cubie_result_n_chunks(r);
         failed = 0;
         for (size_t k = 0; k < n; k++) {
-            failed += cubie_result_status(r)[k] != 0;
+            failed += CUBIE_RUN_FAILED(cubie_result_status(r)[k]);
         }
         cubie_result_free(r);
     }

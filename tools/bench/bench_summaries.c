@@ -77,7 +77,7 @@ static void bench(const cubie_system *sys, const char *name,
         bytes = output_bytes(r);
         failed = 0;
         for (size_t i = 0; i < n; i++) {
-            failed += cubie_result_status(r)[i] != 0;
+            failed += CUBIE_RUN_FAILED(cubie_result_status(r)[i]);
         }
         cubie_result_free(r);
     }
