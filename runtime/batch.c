@@ -234,6 +234,37 @@ cubie_status cubie_batch_set(cubie_batch *b, const char *name, size_t run,
     return CUBIE_OK;
 }
 
+cubie_status cubie_batch_set_all(cubie_batch *b, const char *name,
+                                 const double *values, size_t n,
+                                 cubie_error *err)
+{
+    if (b == NULL || name == NULL || (values == NULL && n > 0)) {
+        return cb_fail(err, CUBIE_E_ARG, NULL, 0,
+                       "cubie_batch_set_all: NULL argument");
+    }
+    if (n != b->n_runs) {
+        return cb_fail(err, CUBIE_E_BATCH, name, 0,
+                       "%zu values of '%s' for a batch of %zu runs", n, name,
+                       b->n_runs);
+    }
+    size_t stride;
+    double *p = slot(b, name, &stride);
+    if (p == NULL) {
+        return unknown_name(b->sys, name, name, err);
+    }
+    for (size_t run = 0; run < n; run++) {
+        if (!isfinite(values[run])) {
+            return cb_fail(err, CUBIE_E_BATCH, name, 0,
+                           "value of '%s' for run %zu is not finite", name,
+                           run);
+        }
+    }
+    for (size_t run = 0; run < n; run++) {
+        p[run * stride] = values[run];
+    }
+    return CUBIE_OK;
+}
+
 /* Split one CSV line in place at commas; trims blanks. */
 static int split_csv(char *line, char **fields, int max)
 {

@@ -131,6 +131,12 @@ CUBIE_API size_t cubie_batch_n_runs(const cubie_batch *b);
 CUBIE_API cubie_status cubie_batch_set(cubie_batch *b, const char *name,
                                        size_t run, double value,
                                        cubie_error *err);
+/* Set one initial state or parameter of every run at once: values[run]
+ * for run < n, n the batch's run count. Nothing is set when a value is
+ * not finite (the message names the run). */
+CUBIE_API cubie_status cubie_batch_set_all(cubie_batch *b, const char *name,
+                                           const double *values, size_t n,
+                                           cubie_error *err);
 /* Sampled drivers (a spec's "drivers"): one set of samples serves every
  * run of the batch. values: the n samples of the driver called name
  * (copied; every driver of the batch has the same n), the first at

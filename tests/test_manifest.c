@@ -428,6 +428,60 @@ static void outputs_should_land_in_the_callers_buffers(void **state)
     cubie_system_free(sys);
 }
 
+/* cubie_batch_set_all: one name for every run at once, as the recorded
+ * inputs show; the wrong count, a non-finite value (nothing set) and an
+ * unknown name are errors naming what. */
+static void set_all_should_set_every_run_or_nothing(void **s0)
+{
+    (void)s0;
+    cubie_system *sys = tu_system("{\"states\": {\"x\": 1}, "
+                                  "\"parameters\": {\"k\": 2}, "
+                                  "\"equations\": [\"dx = -k * x\"]}");
+    cubie_error err = {0};
+    cubie_batch *b = NULL;
+    tu_ok(cubie_batch_new(sys, 3, &b, &err), &err);
+    const double k[3] = {0.5, 1.0, 1.5}, x[3] = {3.0, 2.0, 1.0};
+    tu_ok(cubie_batch_set_all(b, "k", k, 3, &err), &err);
+    tu_ok(cubie_batch_set_all(b, "x", x, 3, &err), &err);
+    const double bad[3] = {4.0, NAN, 4.0};
+    assert_int_equal(cubie_batch_set_all(b, "k", bad, 3, &err),
+                     CUBIE_E_BATCH);
+    assert_non_null(strstr(err.message, "run 1"));
+    cubie_error_clear(&err);
+    err = (cubie_error){0};
+    assert_int_equal(cubie_batch_set_all(b, "k", k, 2, &err), CUBIE_E_BATCH);
+    assert_non_null(strstr(err.message, "2 values of 'k' for a batch of 3"));
+    err = (cubie_error){0};
+    assert_int_equal(cubie_batch_set_all(b, "q", k, 3, &err), CUBIE_E_BATCH);
+    const char *copt[] = {"algorithm=euler", "precision=float64", NULL};
+    cubie_solver *s = tu_compile(sys, copt);
+    const char *ropt[] = {"dt=0.01", "duration=0.01", NULL};
+    cubie_result *r = tu_run(s, b, ropt);
+    for (size_t i = 0; i < cubie_result_n_arrays(r); i++) {
+        cubie_array a;
+        tu_ok(cubie_result_array(r, i, &a), &err);
+        const double *v = a.data;
+        if (strcmp(a.name, "params") == 0) {
+            for (int run = 0; run < 3; run++) {
+                assert_true(v[run] == k[run]); /* the NaN set nothing */
+            }
+        } else if (strcmp(a.name, "inits") == 0) {
+            for (int run = 0; run < 3; run++) {
+                assert_true(v[run] == x[run]);
+            }
+        }
+    }
+    /* One Euler step: x (1 - k dt). */
+    for (int run = 0; run < 3; run++) {
+        assert_true(fabs(cubie_result_state(r, (size_t)run, 1, 0) -
+                         x[run] * (1.0 - 0.01 * k[run])) < 1e-15);
+    }
+    cubie_result_free(r);
+    cubie_solver_free(s);
+    cubie_batch_free(b);
+    cubie_system_free(sys);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -439,6 +493,7 @@ int main(void)
             a_fixed_step_run_without_parameters_should_record_it_too),
         cmocka_unit_test(the_array_names_should_include_the_inputs),
         cmocka_unit_test(outputs_should_land_in_the_callers_buffers),
+        cmocka_unit_test(set_all_should_set_every_run_or_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
