@@ -365,3 +365,46 @@ def test_the_readme_example_runs_and_plots(tmp_path):
         os.chdir(cwd)
     for png in ("lorenz_z.png", "lorenz_zmax.png"):
         assert (tmp_path / "out" / png).stat().st_size > 1000
+
+
+def test_string_subscripts_dict_returns_observables_and_strings():
+    import math
+
+    def f(t, y, p):
+        speed = math.sqrt(y["x"] ** 2 + y["v"] ** 2)
+        return {"v": -p["w"] ** 2 * y["x"] - (p["c"] if t > 1 else 0.0)
+                * y["v"], "x": y["v"]}
+
+    system = qb.create_ODE_system(f, np.float64, states={"x": 1.0, "v": 0.0},
+                                  parameters={"w": 2.0, "c": 0.0},
+                                  observables=["speed"])
+    r = qb.Solver(system, algorithm="tsit5", atol=1e-10, rtol=1e-10,
+                  output_types="state,observables",
+                  save_every=0.5).solve(None, None, duration=3.0)
+    td = r.time_domain_array
+    assert list(r.time_domain_legend.values()) == ["x", "v", "speed"]
+    t = np.linspace(0, 3, 7)
+    assert np.allclose(td[:, 0, 0], np.cos(2 * t), atol=1e-8)
+    assert np.allclose(td[:, 1, 0], -2 * np.sin(2 * t), atol=1e-8)
+    assert np.allclose(td[:, 2, 0], np.hypot(td[:, 0, 0], td[:, 1, 0]))
+    # The same system as equation strings, Python syntax.
+    s2 = qb.create_ODE_system(["dx = v", "dv = -w**2 * x - (c if t > 1 "
+                               "else 0.0) * v", "speed = sqrt(x**2 + v**2)"],
+                              np.float64, states={"x": 1.0, "v": 0.0},
+                              parameters={"w": 2.0, "c": 0.0},
+                              observables=["speed"])
+    r2 = qb.Solver(s2, algorithm="tsit5", atol=1e-10, rtol=1e-10,
+                   output_types="state,observables",
+                   save_every=0.5).solve(None, None, duration=3.0)
+    assert np.allclose(r2.time_domain_array, td, rtol=1e-12, atol=1e-14)
+
+
+def test_states_are_inferred_and_unknown_names_become_parameters():
+    def f(t, y):
+        return [y[1], -y[0]]
+
+    system = qb.create_ODE_system(f)
+    assert list(system.states) == ["y0", "y1"]
+    with pytest.warns(qb.EquationWarning, match="'k'"):
+        s = qb.create_ODE_system("dx = -k * x")
+    assert list(s.states) == ["x"] and s.parameters == {"k": 0.0}
