@@ -277,11 +277,15 @@ cubie_status cb_gen_resolve(cb_gen *g)
     cb_sb_line(s, "step_controller %s (exponent order %d)",
                cb_controllers[c->ctrl].name, c->order);
     if (c->algorithm != &cb_comp_erk) {
-        cb_sb_line(s, "solve: %s, linear solver %s, preconditioner %s "
-                      "(order %d)",
+        char order[32] = "";
+        if (c->nk.pre == CB_PRECOND_NEUMANN ||
+            c->nk.pre == CB_PRECOND_JACOBI_NEUMANN) {
+            snprintf(order, sizeof(order), " (order %d)", c->nk.pre_order);
+        }
+        cb_sb_line(s, "solve: %s, linear solver %s, preconditioner %s%s",
                    c->nk.newton ? "newton" : "linear only",
                    cb_choices[c->nk.lin].text, cb_choices[c->nk.pre].text,
-                   c->nk.pre_order);
+                   order);
     }
     cb_sb_printf(s, "precision %s, outputs", c->dbl ? "float64" : "float32");
     for (int o = 0; o < CB_OUT_COUNT; o++) {

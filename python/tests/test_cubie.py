@@ -408,3 +408,31 @@ def test_states_are_inferred_and_unknown_names_become_parameters():
     with pytest.warns(qb.EquationWarning, match="'k'"):
         s = qb.create_ODE_system("dx = -k * x")
     assert list(s.states) == ["x"] and s.parameters == {"k": 0.0}
+
+
+def test_summaries_pandas_and_status_messages():
+    # dx = x^2 from x0 blows up at t = 1 / x0: x0 = 2 fails by t = 1.
+    system = qb.create_ODE_system("dx = x * x", np.float64,
+                                  states={"x": 0.1})
+    solver = qb.Solver(system, algorithm="rk4", dt=1e-3,
+                       output_types=["state", "mean", "max"],
+                       save_every=0.25, summarise_every=0.5,
+                       sample_summaries_every=0.05)
+    r = solver.solve({"x": [0.1, 2.0, 0.5]}, None, duration=1.0)
+    assert r.status_messages == {1: ["NONFINITE_STATE"]}
+    assert list(r.failed) == [False, True, False]
+    assert list(r.summaries_legend.values()) == ["x mean", "x max"]
+    sm = r.summaries_array
+    assert sm.shape == (2, 2, 3)
+    # x(t) = x0 / (1 - x0 t): the max of a window is its last sample.
+    for run, x0 in ((0, 0.1), (2, 0.5)):
+        for w, t in ((0, 0.5), (1, 1.0)):
+            assert abs(sm[w, 1, run] - x0 / (1 - x0 * t)) < 1e-9
+    assert np.isnan(sm[:, :, 1]).all()  # the failed run reads NaN
+    per = r.as_numpy_per_summary
+    assert per["max"].shape == (2, 1, 3) and per["mean"].shape == (2, 1, 3)
+    frames = r.as_pandas
+    td = frames["time_domain"]
+    assert td.shape == (5, 3) and ("run_2", "x") in td.columns
+    assert abs(td[("run_2", "x")].iloc[-1] - 1.0) < 1e-9
+    assert frames["summaries"].shape == (2, 6)

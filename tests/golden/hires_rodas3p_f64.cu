@@ -282,13 +282,13 @@ CB_DEVFN double cb_time_real(cb_time a)
 //   lin_residual        local                -       8       8
 //   preconditioned_vec  local                -       8       8
 //   temp                local                -       8       8
-//   precond_scratch     local                -       8       8
+//   precond_scratch     local                -       0       1
 //   chain_scratch       local                -       0       1
 //   coupling_scratch    local                -       0       1
-//   bicg_r0_hat         local                -       0       1
-//   bicg_p              local                -       0       1
-//   bicg_v              local                -       0       1
-//   totals: shared 0, persistent 0, local 37; int: shared 0, persistent 0, local 0
+//   bicg_r0_hat         local                -       8       8
+//   bicg_p              local                -       8       8
+//   bicg_v              local                -       8       8
+//   totals: shared 0, persistent 0, local 51; int: shared 0, persistent 0, local 0
 
 // The system 'hires': derivatives of the states.
 CB_DEVFN void cb_dxdt(const real *state, real *out)
@@ -315,6 +315,28 @@ CB_DEVFN void cb_jvp(const real *state, const real *v, real *out)
     out[5] = (-(280.0 * state[7]) - 0.43) * v[5] + (-280.0) * state[5] * v[7] + 0.69 * v[3] + 1.71 * v[4] + 0.69 * v[6]; // dy6
     out[6] = 280.0 * state[7] * v[5] + 280.0 * state[5] * v[7] - 1.81 * v[6]; // dy7
     out[7] = (-280.0) * state[5] * v[7] - 280.0 * state[7] * v[5] + 1.81 * v[6]; // dy8
+}
+
+// The system 'hires': the diagonal of the Jacobian
+// (symbolic, forward mode through the auxiliaries).
+CB_DEVFN void cb_jac_diag(const real *state, real *out)
+{
+    // d(dy1)/dy1
+    out[0] = (-1.71);
+    // d(dy2)/dy2
+    out[1] = (-8.75);
+    // d(dy3)/dy3
+    out[2] = (-10.03);
+    // d(dy4)/dy4
+    out[3] = (-1.12);
+    // d(dy5)/dy5
+    out[4] = (-1.745);
+    // d(dy6)/dy6
+    out[5] = -(280.0 * state[7]) - 0.43;
+    // d(dy7)/dy7
+    out[6] = (-1.81);
+    // d(dy8)/dy8
+    out[7] = (-280.0) * state[5];
 }
 
 // The system 'hires': the partial derivative of the derivatives in t
@@ -373,32 +395,29 @@ CB_DEVFN void cb_stage_operator(const cb_nl *p, const real *Y, const real *v,
 }
 
 CB_DEVFN void cb_stage_precond(const cb_nl *p, const real *Y, const real *v,
-                               real *out, real *scratch)
+                               real *out)
 {
     const real beta = p->settings[CB_SET_BETA];
     const real gh = p->settings[CB_SET_GAMMA] * p->h;
-    for (int k = 0; k < 8; ++k) {
-        out[k] = v[k];
-    }
-    for (int m = 0; m < 2; ++m) {
-        cb_jvp(Y, out, scratch);
-        for (int i = 0; i < 8; ++i) {
-            out[i] = v[i] + gh * p->a / beta * scratch[i];
-        }
+    cb_jac_diag(Y, out);
+    for (int i = 0; i < 8; ++i) {
+        out[i] = (real)1 / (beta - gh * p->a * out[i]);
     }
     for (int k = 0; k < 8; ++k) {
-        out[k] = out[k] / beta;
+        out[k] = v[k] * out[k];
     }
 }
 
-// Solve (beta I - gamma h (A x J)) x = b from the guess in x (minimal residual).
+// Solve (beta I - gamma h (A x J)) x = b from the guess in x (BiCGSTAB).
 CB_DEVFN int cb_stage_linsolve(const cb_nl *p, const real *Y, const real *b,
                                real *x, int *iters)
 {
     real lin_residual[8];
     real preconditioned_vec[8];
     real temp[8];
-    real precond_scratch[8];
+    real bicg_r0_hat[8];
+    real bicg_p[8];
+    real bicg_v[8];
     real *r = lin_residual;
     real nb, nr, dot1, dot2;
     nb = (real)0;
@@ -426,25 +445,41 @@ CB_DEVFN int cb_stage_linsolve(const cb_nl *p, const real *Y, const real *b,
     const int max_it = (int)p->settings[CB_SET_KRYLOV_MAX_ITERS];
     int it = 0;
     int status = 0;
+    real rho_prev = (real)1, alpha = (real)1, omega = (real)1;
+    for (int k = 0; k < 8; ++k) {
+        bicg_r0_hat[k] = r[k];
+        bicg_p[k] = (real)0;
+        bicg_v[k] = (real)0;
+    }
     while (nr > tol2 && it < max_it) {
         ++it;
-        cb_stage_precond(p, Y, r, preconditioned_vec, precond_scratch);
-        cb_stage_operator(p, Y, preconditioned_vec, temp);
         dot1 = (real)0;
         for (int k = 0; k < 8; ++k) {
-            dot1 += temp[k] * r[k];
+            dot1 += bicg_r0_hat[k] * r[k];
         }
+        const real rho = dot1;
+        if (!(fabs(rho) >= 1e-200) || !(fabs(omega) >= 1e-200)) {
+            status |= CB_RUN_BICGSTAB_BREAKDOWN;
+            break;
+        }
+        const real bb = (rho / rho_prev) * (alpha / omega);
+        for (int k = 0; k < 8; ++k) {
+            bicg_p[k] = r[k] + bb * (bicg_p[k] - omega * bicg_v[k]);
+        }
+        cb_stage_precond(p, Y, bicg_p, preconditioned_vec);
+        cb_stage_operator(p, Y, preconditioned_vec, bicg_v);
         dot2 = (real)0;
         for (int k = 0; k < 8; ++k) {
-            dot2 += temp[k] * temp[k];
+            dot2 += bicg_r0_hat[k] * bicg_v[k];
         }
-        if (!(dot2 != (real)0) || !cb_finite(dot1 / dot2)) {
-            break; // no progress possible along this direction
+        if (!(fabs(dot2) >= 1e-200)) {
+            status |= CB_RUN_BICGSTAB_BREAKDOWN;
+            break;
         }
-        const real alpha = dot1 / dot2;
+        alpha = rho / dot2;
         for (int k = 0; k < 8; ++k) {
             x[k] += alpha * preconditioned_vec[k];
-            r[k] -= alpha * temp[k];
+            r[k] -= alpha * bicg_v[k]; // r is s now
         }
         nr = (real)0;
         for (int k = 0; k < 8; ++k) {
@@ -454,6 +489,37 @@ CB_DEVFN int cb_stage_linsolve(const cb_nl *p, const real *Y, const real *b,
             nr += q * q;
         }
         nr = nr * 0.125;
+        if (nr <= tol2) {
+            break;
+        }
+        cb_stage_precond(p, Y, r, preconditioned_vec);
+        cb_stage_operator(p, Y, preconditioned_vec, temp);
+        dot1 = (real)0;
+        for (int k = 0; k < 8; ++k) {
+            dot1 += temp[k] * r[k];
+        }
+        dot2 = (real)0;
+        for (int k = 0; k < 8; ++k) {
+            dot2 += temp[k] * temp[k];
+        }
+        omega = dot2 != (real)0 ? dot1 / dot2 : (real)0;
+        if (!(fabs(omega) >= 1e-200)) {
+            status |= CB_RUN_BICGSTAB_BREAKDOWN;
+            break;
+        }
+        for (int k = 0; k < 8; ++k) {
+            x[k] += omega * preconditioned_vec[k];
+            r[k] -= omega * temp[k];
+        }
+        nr = (real)0;
+        for (int k = 0; k < 8; ++k) {
+            const int i = k % 8;
+            const real sc = fmax(p->settings[CB_SET_KRYLOV_ATOL + i] + p->settings[CB_SET_KRYLOV_RTOL + i] * fabs(p->y_n[i]), 1e-16);
+            const real q = r[k] / sc;
+            nr += q * q;
+        }
+        nr = nr * 0.125;
+        rho_prev = rho;
     }
     *iters = it;
     if (!(nr <= tol2) && status == 0) {

@@ -296,13 +296,13 @@ CB_DEVFN double cb_time_real(cb_time a)
 //   lin_residual        local                -       2       2
 //   preconditioned_vec  local                -       2       2
 //   temp                local                -       2       2
-//   precond_scratch     local                -       2       2
+//   precond_scratch     local                -       0       1
 //   chain_scratch       local                -       0       1
 //   coupling_scratch    local                -       0       1
-//   bicg_r0_hat         local                -       0       1
-//   bicg_p              local                -       0       1
-//   bicg_v              local                -       0       1
-//   totals: shared 0, persistent 0, local 13; int: shared 0, persistent 0, local 0
+//   bicg_r0_hat         local                -       2       2
+//   bicg_p              local                -       2       2
+//   bicg_v              local                -       2       2
+//   totals: shared 0, persistent 0, local 15; int: shared 0, persistent 0, local 0
 
 // The system 'van_der_pol_stiff': derivatives of the states.
 CB_DEVFN void cb_dxdt(const real *state, const real *parameters, real *out)
@@ -318,6 +318,16 @@ CB_DEVFN void cb_jvp(const real *state, const real *parameters, const real *v,
 {
     out[0] = v[1]; // dx
     out[1] = (-(parameters[0] * (2.0f * state[0]) * state[1]) - 1.0f) * v[0] + parameters[0] * (1.0f - state[0] * state[0]) * v[1]; // dy
+}
+
+// The system 'van_der_pol_stiff': the diagonal of the Jacobian
+// (symbolic, forward mode through the auxiliaries).
+CB_DEVFN void cb_jac_diag(const real *state, const real *parameters, real *out)
+{
+    // d(dx)/dx
+    out[0] = 0.0f;
+    // d(dy)/dy
+    out[1] = parameters[0] * (1.0f - state[0] * state[0]);
 }
 
 // One implicit solve: Y = base + a u (coupled: Y_i = base +
@@ -363,32 +373,29 @@ CB_DEVFN void cb_stage_operator(const cb_nl *p, const real *Y, const real *v,
 }
 
 CB_DEVFN void cb_stage_precond(const cb_nl *p, const real *Y, const real *v,
-                               real *out, real *scratch)
+                               real *out)
 {
     const real beta = p->settings[CB_SET_BETA];
     const real gh = p->settings[CB_SET_GAMMA] * p->h;
-    for (int k = 0; k < 2; ++k) {
-        out[k] = v[k];
-    }
-    for (int m = 0; m < 2; ++m) {
-        cb_jvp(Y, p->parameters, out, scratch);
-        for (int i = 0; i < 2; ++i) {
-            out[i] = v[i] + gh * p->a / beta * scratch[i];
-        }
+    cb_jac_diag(Y, p->parameters, out);
+    for (int i = 0; i < 2; ++i) {
+        out[i] = (real)1 / (beta - gh * p->a * out[i]);
     }
     for (int k = 0; k < 2; ++k) {
-        out[k] = out[k] / beta;
+        out[k] = v[k] * out[k];
     }
 }
 
-// Solve (beta I - gamma h (A x J)) x = b from the guess in x (minimal residual).
+// Solve (beta I - gamma h (A x J)) x = b from the guess in x (BiCGSTAB).
 CB_DEVFN int cb_stage_linsolve(const cb_nl *p, const real *Y, const real *b,
                                real *x, int *iters)
 {
     real lin_residual[2];
     real preconditioned_vec[2];
     real temp[2];
-    real precond_scratch[2];
+    real bicg_r0_hat[2];
+    real bicg_p[2];
+    real bicg_v[2];
     real *r = lin_residual;
     real nb, nr, dot1, dot2;
     nb = (real)0;
@@ -416,25 +423,41 @@ CB_DEVFN int cb_stage_linsolve(const cb_nl *p, const real *Y, const real *b,
     const int max_it = (int)p->settings[CB_SET_KRYLOV_MAX_ITERS];
     int it = 0;
     int status = 0;
+    real rho_prev = (real)1, alpha = (real)1, omega = (real)1;
+    for (int k = 0; k < 2; ++k) {
+        bicg_r0_hat[k] = r[k];
+        bicg_p[k] = (real)0;
+        bicg_v[k] = (real)0;
+    }
     while (nr > tol2 && it < max_it) {
         ++it;
-        cb_stage_precond(p, Y, r, preconditioned_vec, precond_scratch);
-        cb_stage_operator(p, Y, preconditioned_vec, temp);
         dot1 = (real)0;
         for (int k = 0; k < 2; ++k) {
-            dot1 += temp[k] * r[k];
+            dot1 += bicg_r0_hat[k] * r[k];
         }
+        const real rho = dot1;
+        if (!(fabsf(rho) >= 1e-30f) || !(fabsf(omega) >= 1e-30f)) {
+            status |= CB_RUN_BICGSTAB_BREAKDOWN;
+            break;
+        }
+        const real bb = (rho / rho_prev) * (alpha / omega);
+        for (int k = 0; k < 2; ++k) {
+            bicg_p[k] = r[k] + bb * (bicg_p[k] - omega * bicg_v[k]);
+        }
+        cb_stage_precond(p, Y, bicg_p, preconditioned_vec);
+        cb_stage_operator(p, Y, preconditioned_vec, bicg_v);
         dot2 = (real)0;
         for (int k = 0; k < 2; ++k) {
-            dot2 += temp[k] * temp[k];
+            dot2 += bicg_r0_hat[k] * bicg_v[k];
         }
-        if (!(dot2 != (real)0) || !cb_finite(dot1 / dot2)) {
-            break; // no progress possible along this direction
+        if (!(fabsf(dot2) >= 1e-30f)) {
+            status |= CB_RUN_BICGSTAB_BREAKDOWN;
+            break;
         }
-        const real alpha = dot1 / dot2;
+        alpha = rho / dot2;
         for (int k = 0; k < 2; ++k) {
             x[k] += alpha * preconditioned_vec[k];
-            r[k] -= alpha * temp[k];
+            r[k] -= alpha * bicg_v[k]; // r is s now
         }
         nr = (real)0;
         for (int k = 0; k < 2; ++k) {
@@ -444,6 +467,37 @@ CB_DEVFN int cb_stage_linsolve(const cb_nl *p, const real *Y, const real *b,
             nr += q * q;
         }
         nr = nr * 0.5f;
+        if (nr <= tol2) {
+            break;
+        }
+        cb_stage_precond(p, Y, r, preconditioned_vec);
+        cb_stage_operator(p, Y, preconditioned_vec, temp);
+        dot1 = (real)0;
+        for (int k = 0; k < 2; ++k) {
+            dot1 += temp[k] * r[k];
+        }
+        dot2 = (real)0;
+        for (int k = 0; k < 2; ++k) {
+            dot2 += temp[k] * temp[k];
+        }
+        omega = dot2 != (real)0 ? dot1 / dot2 : (real)0;
+        if (!(fabsf(omega) >= 1e-30f)) {
+            status |= CB_RUN_BICGSTAB_BREAKDOWN;
+            break;
+        }
+        for (int k = 0; k < 2; ++k) {
+            x[k] += omega * preconditioned_vec[k];
+            r[k] -= omega * temp[k];
+        }
+        nr = (real)0;
+        for (int k = 0; k < 2; ++k) {
+            const int i = k % 2;
+            const real sc = fmaxf(p->settings[CB_SET_KRYLOV_ATOL + i] + p->settings[CB_SET_KRYLOV_RTOL + i] * fabsf(p->y_n[i]), 1e-16f);
+            const real q = r[k] / sc;
+            nr += q * q;
+        }
+        nr = nr * 0.5f;
+        rho_prev = rho;
     }
     *iters = it;
     if (!(nr <= tol2) && status == 0) {
