@@ -1068,7 +1068,8 @@ static void the_debug_switch_should_print_the_resolved_stack(void **state)
     assert_contains(f->stderr_text, "algorithm kvaerno5 (component dirk");
     assert_contains(f->stderr_text, "step_controller gustafsson");
     assert_contains(f->stderr_text, "linear solver bicgstab, "
-                                    "preconditioner jacobi\n");
+                                    "preconditioner jacobi,neumann "
+                                    "(order 1)\n");
     assert_contains(f->stderr_text, "cubie: backend: host (backend=host "
                                     "requested)");
     assert_null(strstr(f->stderr_text, "cubie: source:"));
@@ -2055,7 +2056,8 @@ static void a_run_should_record_its_inputs_and_every_setting_as_it_ran(
     assert_string_equal(json_str(set, "step_controller"), "pi");
     assert_string_equal(json_str(set, "backend"), "host");
     assert_string_equal(json_str(set, "precision"), "float64");
-    assert_string_equal(json_str(set, "preconditioner_type"), "jacobi");
+    assert_string_equal(json_str(set, "preconditioner_type"),
+                        "jacobi,neumann");
     /* adaptive without dt: sqrt(dt_min dt_max) within 1e-6 and 1 */
     assert_true(setting_number(set, "dt_min") == 1e-6);
     assert_true(setting_number(set, "dt_max") == 1.0);

@@ -282,13 +282,13 @@ CB_DEVFN double cb_time_real(cb_time a)
 //   lin_residual        local                -       2       2
 //   preconditioned_vec  local                -       2       2
 //   temp                local                -       2       2
-//   precond_scratch     local                -       0       1
-//   chain_scratch       local                -       0       1
+//   precond_scratch     local                -       2       2
+//   chain_scratch       local                -       2       2
 //   coupling_scratch    local                -       0       1
 //   bicg_r0_hat         local                -       2       2
 //   bicg_p              local                -       2       2
 //   bicg_v              local                -       2       2
-//   totals: shared 0, persistent 0, local 15; int: shared 0, persistent 0, local 0
+//   totals: shared 0, persistent 0, local 17; int: shared 0, persistent 0, local 0
 
 // Sampled drivers: a spline of order 3, repeating outside the data.
 #define CB_N_DRIVERS 1
@@ -454,16 +454,22 @@ CB_DEVFN void cb_stage_operator(const cb_nl *p, const real *Y, const real *v,
 }
 
 CB_DEVFN void cb_stage_precond(const cb_nl *p, const real *Y, const real *v,
-                               real *out)
+                               real *out, real *scratch, real *chain)
 {
     const real beta = p->settings[CB_SET_BETA];
     const real gh = p->settings[CB_SET_GAMMA] * p->h;
-    cb_jac_diag(Y, out);
+    cb_jac_diag(Y, chain);
     for (int i = 0; i < 2; ++i) {
-        out[i] = (real)1 / (beta - gh * p->a * out[i]);
+        chain[i] = (real)1 / (beta - gh * p->a * chain[i]);
     }
     for (int k = 0; k < 2; ++k) {
-        out[k] = v[k] * out[k];
+        out[k] = chain[k] * v[k];
+    }
+    for (int m = 0; m < 1; ++m) {
+        cb_stage_operator(p, Y, out, scratch);
+        for (int k = 0; k < 2; ++k) {
+            out[k] += chain[k] * (v[k] - scratch[k]);
+        }
     }
 }
 
@@ -474,6 +480,8 @@ CB_DEVFN int cb_stage_linsolve(const cb_nl *p, const real *Y, const real *b,
     real lin_residual[2];
     real preconditioned_vec[2];
     real temp[2];
+    real precond_scratch[2];
+    real chain_scratch[2];
     real bicg_r0_hat[2];
     real bicg_p[2];
     real bicg_v[2];
@@ -525,7 +533,8 @@ CB_DEVFN int cb_stage_linsolve(const cb_nl *p, const real *Y, const real *b,
         for (int k = 0; k < 2; ++k) {
             bicg_p[k] = r[k] + bb * (bicg_p[k] - omega * bicg_v[k]);
         }
-        cb_stage_precond(p, Y, bicg_p, preconditioned_vec);
+        cb_stage_precond(p, Y, bicg_p, preconditioned_vec, precond_scratch,
+                         chain_scratch);
         cb_stage_operator(p, Y, preconditioned_vec, bicg_v);
         dot2 = (real)0;
         for (int k = 0; k < 2; ++k) {
@@ -551,7 +560,8 @@ CB_DEVFN int cb_stage_linsolve(const cb_nl *p, const real *Y, const real *b,
         if (nr <= tol2) {
             break;
         }
-        cb_stage_precond(p, Y, r, preconditioned_vec);
+        cb_stage_precond(p, Y, r, preconditioned_vec, precond_scratch,
+                         chain_scratch);
         cb_stage_operator(p, Y, preconditioned_vec, temp);
         dot1 = (real)0;
         for (int k = 0; k < 2; ++k) {
