@@ -8,6 +8,9 @@
  *     algorithms=radau_iia_5,kvaerno5,rodas3p,ros3p,backwards_euler
  *     matrix=1          0: only the default options, the best row
  *                       of the matrix is not searched
+ *     linears=minimal_residual,steepest_descent,bicgstab
+ *     preconds=none/neumann(1)/.../jacobi/jacobi,neumann(1)/...
+ *                       the rows of the matrix, by their printed names
  *     target_ms=300     time each cell over at least this much kernel time
  *
  * Problems (Test Set for IVP Solvers, Bari): Robertson to t = 40, Van der
@@ -395,6 +398,35 @@ static bool run_once(cubie_solver *s, const cubie_system *sys,
     return c->ok;
 }
 
+/* A preconditioner's printed name: "jacobi", "neumann(2)". */
+static void precond_label(const config *cf, char *buf, size_t n)
+{
+    if (cf->linear == NULL) {
+        snprintf(buf, n, "(defaults)");
+    } else if (cf->order > 0) {
+        snprintf(buf, n, "%s(%d)", cf->precond, cf->order);
+    } else {
+        snprintf(buf, n, "%s", cf->precond);
+    }
+}
+
+/* Whether the '/'-separated list of names holds cf's (NULL: all). */
+static bool precond_listed(const char *list, const config *cf)
+{
+    if (list == NULL) {
+        return true;
+    }
+    char name[48];
+    precond_label(cf, name, sizeof(name));
+    const size_t k = strlen(name);
+    for (const char *p = list; (p = strstr(p, name)) != NULL; p += k) {
+        if ((p == list || p[-1] == '/') && (p[k] == '\0' || p[k] == '/')) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static void measure(const cubie_system *sys, const problem *pr,
                     const char *prec, const char *alg, const config *cf,
                     double target_ms, cell *out)
@@ -447,13 +479,7 @@ static void measure(const cubie_system *sys, const problem *pr,
         c.us_per_run = median(t, 3);
     }
     char pre[48];
-    if (cf->linear == NULL) {
-        snprintf(pre, sizeof(pre), "(defaults)");
-    } else if (cf->order > 0) {
-        snprintf(pre, sizeof(pre), "%s(%d)", cf->precond, cf->order);
-    } else {
-        snprintf(pre, sizeof(pre), "%s", cf->precond);
-    }
+    precond_label(cf, pre, sizeof(pre));
     printf("%-18s %-7s %-16s %-16s %-16s %10.1f us/run  %8.0f %6.0f "
            "%9.0f %9.0f kry  %zu/%zu failed  %zu capped  err %.2e%s\n",
            pr->name, prec, alg, cf->linear ? cf->linear : "", pre,
@@ -476,6 +502,9 @@ int main(int argc, char **argv)
                            "radau_iia_5,kvaerno5,rodas3p,ros3p,"
                            "backwards_euler");
     const bool matrix = atoi(arg(argc, argv, "matrix", "1")) != 0;
+    const char *lins = arg(argc, argv, "linears",
+                           "minimal_residual,steepest_descent,bicgstab");
+    const char *pres = arg(argc, argv, "preconds", NULL);
     const double target = atof(arg(argc, argv, "target_ms", "300"));
     static const char *const all_algs[] = {"radau_iia_5", "kvaerno5",
                                            "rodas3p", "ros3p",
@@ -518,9 +547,15 @@ int main(int argc, char **argv)
                     best = d;
                 }
                 for (size_t l = 0; matrix && l < 3; l++) {
+                    if (!listed(lins, linears[l])) {
+                        continue;
+                    }
                     for (size_t k = 0; k < N_PRECONDS; k++) {
                         const config cf = {linears[l], preconds[k].type,
                                            preconds[k].order};
+                        if (!precond_listed(pres, &cf)) {
+                            continue;
+                        }
                         measure(sys, pr, all_precs[q], all_algs[a], &cf,
                                 target, &c);
                         if (c.ok && (!best.ok ||
@@ -534,15 +569,17 @@ int main(int argc, char **argv)
                        all_precs[q], all_algs[a], d.us_per_run,
                        d.ok ? "" : " (not robust)");
                 if (matrix && best.ok) {
-                    printf(", best %s %s(%d) %.1f us/run, defaults/best "
-                           "%.2f",
-                           best_cf.linear ? best_cf.linear : "(defaults)",
-                           best_cf.precond ? best_cf.precond : "",
-                           best_cf.order, best.us_per_run,
-                           d.us_per_run / best.us_per_run);
+                    char bp[48];
+                    precond_label(&best_cf, bp, sizeof(bp));
+                    printf(", best %s %s %.1f us/run, defaults/best %.2f",
+                           best_cf.linear ? best_cf.linear : "", bp,
+                           best.us_per_run, d.us_per_run / best.us_per_run);
                 }
                 if (cv_us > 0.0 && q == 0) {
                     printf(", defaults/CVODE %.2f", d.us_per_run / cv_us);
+                    if (matrix && best.ok) {
+                        printf(", best/CVODE %.2f", best.us_per_run / cv_us);
+                    }
                 }
                 printf("\n");
                 fflush(stdout);
