@@ -436,3 +436,28 @@ def test_summaries_pandas_and_status_messages():
     assert td.shape == (5, 3) and ("run_2", "x") in td.columns
     assert abs(td[("run_2", "x")].iloc[-1] - 1.0) < 1e-9
     assert frames["summaries"].shape == (2, 6)
+
+
+@pytest.mark.skipif(EXE is None, reason="CUBIE_EXE not set")
+def test_drivers_from_python_match_the_cli(tmp_path):
+    spec = os.path.join(SPECS, "fitzhugh_nagumo_driven.json")
+    csv = os.path.join(SPECS, "fitzhugh_nagumo_driven.drivers.csv")
+    out = tmp_path / "out"
+    subprocess.run([EXE, "run", spec, "--set", "backend=host",
+                    "--set", "algorithm=rodas3p", "--set",
+                    "precision=float64", "--set", "duration=200",
+                    "--set", "save_every=1", "--drivers", csv,
+                    "--out", str(out), "-q"], check=True)
+    rows = [ln for ln in open(csv) if not ln.startswith("#")][1:]
+    data = np.array([[float(x) for x in ln.split(",")] for ln in rows])
+    system = qb.create_ODE_system(spec, precision=np.float64)
+    r = qb.Solver(system, algorithm="rodas3p", backend="host",
+                  save_every=1.0).solve(
+        None, None, drivers={"I_stim": data[:, 1], "time": data[:, 0]},
+        duration=200.0)
+    assert not r.failed.any()
+    cli = np.load(out / "state.npy")
+    assert cli.tobytes() == r.arrays["state"].tobytes()
+    # Five pulses, five spikes: v crosses 1 upwards five times.
+    v = r.time_domain_array[:, 0, 0]
+    assert int(np.sum((v[1:] > 1.0) & (v[:-1] <= 1.0))) == 5
