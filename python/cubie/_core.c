@@ -63,8 +63,7 @@ static PyObject *raise_error(cubie_status st, cubie_error *err)
     PyObject *cls = error_class(st);
     PyObject *exc = PyObject_CallFunction(cls, "s", err->message);
     if (exc != NULL) {
-        PyObject_SetAttrString(exc, "status",
-                               PyUnicode_FromString(cubie_status_str(st)));
+        PyObject *status = PyUnicode_FromString(cubie_status_str(st));
         PyObject *path = PyUnicode_FromString(err->path);
         PyObject *col = PyLong_FromLong(err->column);
         PyObject *log = err->log != NULL
@@ -74,10 +73,12 @@ static PyObject *raise_error(cubie_status st, cubie_error *err)
                                                    "replace")
                             : (Py_INCREF(Py_None), Py_None);
         PyObject *dump = PyUnicode_FromString(err->dump_path);
+        PyObject_SetAttrString(exc, "status", status);
         PyObject_SetAttrString(exc, "path", path);
         PyObject_SetAttrString(exc, "column", col);
         PyObject_SetAttrString(exc, "log", log);
         PyObject_SetAttrString(exc, "dump_path", dump);
+        Py_XDECREF(status);
         Py_XDECREF(path);
         Py_XDECREF(col);
         Py_XDECREF(log);
