@@ -20,6 +20,7 @@
 #define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
 #include <numpy/arrayobject.h>
 
+#include <stdint.h>
 #include <string.h>
 
 #include "cubie.h"
@@ -272,9 +273,9 @@ static PyObject *Result_arrays(ResultObject *self, PyObject *unused)
             return NULL;
         }
         PyObject *cols = Py_None;
-        Py_INCREF(Py_None);
-        if (a.column_names != NULL) {
-            Py_DECREF(Py_None);
+        if (a.column_names == NULL) {
+            Py_INCREF(Py_None);
+        } else {
             cols = PyTuple_New((Py_ssize_t)a.n_columns);
             for (size_t c = 0; c < a.n_columns; c++) {
                 PyTuple_SET_ITEM(cols, (Py_ssize_t)c,
@@ -449,9 +450,9 @@ static int Solver_init(SolverObject *self, PyObject *args, PyObject *kw)
     return 0;
 }
 
-/* A float64 array of shape (rows, n) as C-contiguous, or NULL with an
- * exception naming what. */
-static PyArrayObject *rows_of(PyObject *obj, size_t rows, size_t n,
+/* A float64 array of shape (rows, *n) as C-contiguous, or NULL with an
+ * exception naming what; *n == SIZE_MAX takes the array's columns. */
+static PyArrayObject *rows_of(PyObject *obj, size_t rows, size_t *n,
                               const char *what)
 {
     PyArrayObject *a = (PyArrayObject *)PyArray_FROMANY(
@@ -459,12 +460,16 @@ static PyArrayObject *rows_of(PyObject *obj, size_t rows, size_t n,
     if (a == NULL) {
         return NULL;
     }
-    if ((size_t)PyArray_DIM(a, 0) != rows || (size_t)PyArray_DIM(a, 1) != n) {
+    if (*n == SIZE_MAX) {
+        *n = (size_t)PyArray_DIM(a, 1);
+    }
+    if ((size_t)PyArray_DIM(a, 0) != rows ||
+        (size_t)PyArray_DIM(a, 1) != *n) {
         PyErr_Format(PyExc_ValueError,
                      "%s: shape (%zd, %zd), expected (%zu, %zu): one row per "
                      "variable, one column per run",
                      what, (Py_ssize_t)PyArray_DIM(a, 0),
-                     (Py_ssize_t)PyArray_DIM(a, 1), rows, n);
+                     (Py_ssize_t)PyArray_DIM(a, 1), rows, *n);
         Py_DECREF(a);
         return NULL;
     }
@@ -479,16 +484,9 @@ static cubie_batch *make_batch(const cubie_system *sys, PyObject *inits,
 {
     const size_t ns = cubie_system_n_states(sys);
     const size_t np = cubie_system_n_parameters(sys);
-    /* The run count is inits' second dimension. */
-    PyArrayObject *probe = (PyArrayObject *)PyArray_FROMANY(
-        inits, NPY_FLOAT64, 2, 2, NPY_ARRAY_C_CONTIGUOUS);
-    if (probe == NULL) {
-        return NULL;
-    }
-    const size_t n = (size_t)PyArray_DIM(probe, 1);
-    Py_DECREF(probe);
-    PyArrayObject *y = rows_of(inits, ns, n, "inits");
-    PyArrayObject *p = y != NULL ? rows_of(params, np, n, "params") : NULL;
+    size_t n = SIZE_MAX; /* the run count: inits' second dimension */
+    PyArrayObject *y = rows_of(inits, ns, &n, "inits");
+    PyArrayObject *p = y != NULL ? rows_of(params, np, &n, "params") : NULL;
     if (p == NULL) {
         Py_XDECREF(y);
         return NULL;

@@ -228,6 +228,14 @@ class _Translator:
         return "%s(%s)" % (name, ", ".join(args))
 
 
+def _is_number(text):
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _assigned_names(stmts):
     out = []
     for s in stmts:
@@ -252,8 +260,7 @@ class _Body:
     def bind(self, name, text):
         """name = text: a new auxiliary unless text is a plain symbol or
         a number."""
-        plain = text.replace(".", "").replace("-", "").replace("e", "")
-        if text.isidentifier() or plain.isdigit():
+        if text.isidentifier() or _is_number(text):
             self.tr.locals[name] = text
             return
         k = self.count.get(name, 0) + 1

@@ -37,11 +37,10 @@ def _text(key, value, system):
         names = list(value)
         return ",".join(names) if names else "[]"
     if key.endswith("_indices"):
-        idx = list(np.atleast_1d(value).astype(int)) if not \
-            isinstance(value, str) else value
-        if isinstance(idx, str):
-            return idx
-        return ",".join(str(i) for i in idx) if idx else "[]"
+        if isinstance(value, str):
+            return value
+        idx = np.atleast_1d(value).astype(int)
+        return ",".join(str(i) for i in idx) if idx.size else "[]"
     if key == "output_types":
         return value if isinstance(value, str) else ",".join(value)
     if key in ("atol", "rtol", "newton_atol", "newton_rtol", "krylov_atol",

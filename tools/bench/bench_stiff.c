@@ -115,17 +115,23 @@ static const char *arg(int argc, char **argv, const char *key,
     return dflt;
 }
 
-static bool listed(const char *list, const char *name)
+/* Whether the sep-separated list holds name. */
+static bool listed_by(const char *list, const char *name, char sep)
 {
     const size_t k = strlen(name);
     for (const char *p = list; (p = strstr(p, name)) != NULL; p += k) {
-        const bool start = p == list || p[-1] == ',';
-        const bool end = p[k] == '\0' || p[k] == ',';
+        const bool start = p == list || p[-1] == sep;
+        const bool end = p[k] == '\0' || p[k] == sep;
         if (start && end) {
             return true;
         }
     }
     return false;
+}
+
+static bool listed(const char *list, const char *name)
+{
+    return listed_by(list, name, ',');
 }
 
 /* y0 and the reference of each problem from stiff_references.json. */
@@ -413,18 +419,9 @@ static void precond_label(const config *cf, char *buf, size_t n)
 /* Whether the '/'-separated list of names holds cf's (NULL: all). */
 static bool precond_listed(const char *list, const config *cf)
 {
-    if (list == NULL) {
-        return true;
-    }
     char name[48];
     precond_label(cf, name, sizeof(name));
-    const size_t k = strlen(name);
-    for (const char *p = list; (p = strstr(p, name)) != NULL; p += k) {
-        if ((p == list || p[-1] == '/') && (p[k] == '\0' || p[k] == '/')) {
-            return true;
-        }
-    }
-    return false;
+    return list == NULL || listed_by(list, name, '/');
 }
 
 static void measure(const cubie_system *sys, const problem *pr,
