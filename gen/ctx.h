@@ -39,6 +39,13 @@ typedef struct {
 } cb_component;
 
 /* The components (one file each). */
+/* The runs per host SIMD block (c->lanes) from host_lanes, the precision
+ * and the lane variables' size; after the registry is frozen (gen/loop.c). */
+cubie_status cb_loop_lanes(cb_ctx *c);
+/* Whether fixed steps run as a counted burst (CB_FIXED_BURST): a fixed
+ * controller, and no iteration counters to write at every step. */
+bool cb_loop_fixed_burst(const cb_ctx *c);
+
 extern const cb_component cb_comp_loop, cb_comp_controller, cb_comp_erk,
     cb_comp_single, cb_comp_dirk, cb_comp_firk, cb_comp_rosenbrock,
     cb_comp_newton, cb_comp_krylov, cb_comp_precond;
@@ -87,6 +94,8 @@ struct cb_ctx {
     int cols[CB_KARG_COUNT];     /* columns of each kernel argument */
     int out_col[CB_OUT_COUNT];   /* first column of each output */
     int block;                   /* threads per block the kernel is bound to */
+    int host_lanes;              /* host_lanes as given (0: auto) */
+    int lanes;                   /* runs per host SIMD block (1: none) */
     cb_metric_list metrics;      /* the summary metrics, fused */
     cb_selection sel;            /* the saved and summarised variables */
     bool summaries;              /* some variable is summarised */
@@ -100,7 +109,7 @@ struct cb_ctx {
     cb_sizes loop_sizes;
     /* emit: the functions, for the calls of their callers */
     cb_fn rhs[CB_RHS_COUNT];
-    cb_fn step, controller, loop_fn, run_fn;
+    cb_fn step, controller, loop_fn, run_fn, lane_fn;
     /* The literals printed so far, or NULL (a coefficient is printed many
      * times, and its shortest form takes up to 17 conversions to find). */
     struct cb_lit_cache *lits;
@@ -121,7 +130,7 @@ struct cb_lit_cache {
 void cb_lit(const cb_ctx *c, double v, char out[48]);
 /* The precision's name of a libm function: "fabs" -> "fabsf". */
 const char *cb_math(const cb_ctx *c, const char *name);
-/* `target = coef * src;` or `target += coef * src;` (one line; nothing for
+/* `target = coef * src;` or `target = fma(coef, src, target);` (one line; nothing for
  * coef 0 unless assign, then a zero; a coefficient of 1 is left out). */
 void cb_emit_term(const cb_ctx *c, cb_sb *sb, const char *target,
                   bool assign, double coef, const char *src);

@@ -61,8 +61,8 @@ static cubie_status erk_emit(cb_ctx *c, cb_sb *sb)
             }
         } else {
             cb_sb_line(&body, "for (int i = 0; i < %d; ++i) {", n);
-            cb_sb_line(&body, "    %s[i] = state[i] + dt * %s[i];", rows[k],
-                       rows[k]);
+            cb_sb_line(&body, "    %s[i] = %s(dt, %s[i], state[i]);", rows[k],
+                       cb_math(c, "fma"), rows[k]);
             cb_sb_line(&body, "}");
             if (T->c[k] != 0.0) {
                 cb_lit(c, T->c[k], l);
@@ -90,8 +90,8 @@ static cubie_status erk_emit(cb_ctx *c, cb_sb *sb)
     } else if (b_row == 0) {
         cb_sb_line(&body, "proposed_state[i] = state[i];");
     } else {
-        cb_sb_line(&body, "proposed_state[i] = state[i] + dt * "
-                          "proposed_state[i];");
+        cb_sb_line(&body, "proposed_state[i] = %s(dt, proposed_state[i], "
+                          "state[i]);", cb_math(c, "fma"));
     }
     if (c->n_error) {
         cb_sb_line(&body, "error[i] = dt * error[i];");

@@ -49,7 +49,7 @@ const char *cb_math(const cb_ctx *c, const char *name)
     static const char *const names[][2] = {
         {"fabs", "fabsf"}, {"fmax", "fmaxf"}, {"fmin", "fminf"},
         {"sqrt", "sqrtf"}, {"exp", "expf"},   {"log", "logf"},
-        {"pow", "powf"},   {NULL, NULL}};
+        {"pow", "powf"},   {"fma", "fmaf"},   {NULL, NULL}};
     for (int i = 0; names[i][0] != NULL; i++) {
         if (strcmp(names[i][0], name) == 0) {
             return names[i][c->dbl ? 0 : 1];
@@ -67,10 +67,17 @@ void cb_emit_term(const cb_ctx *c, cb_sb *sb, const char *target,
         }
         return;
     }
+    char l[48];
+    cb_lit(c, coef, l);
+    if (!assign && coef != 1.0) {
+        /* One rounding, written out: the host compiles without
+         * contraction (runtime/host.c), so the same on every layout. */
+        cb_sb_printf(sb, "%s = %s(%s, %s, %s);\n", target, cb_math(c, "fma"),
+                     l, src, target);
+        return;
+    }
     cb_sb_printf(sb, "%s %s ", target, assign ? "=" : "+=");
     if (coef != 1.0) {
-        char l[48];
-        cb_lit(c, coef, l);
         cb_sb_printf(sb, "%s * ", l);
     }
     cb_sb_printf(sb, "%s;\n", src);
@@ -263,6 +270,12 @@ cubie_status cb_gen_resolve(cb_gen *g)
                        "option blocksize: %d is not in 1..1024 (the kernel "
                        "is bound to it: __launch_bounds__)", c->block);
     }
+    c->host_lanes = (int)cb_opt_num(c->opt, CB_OPT_HOST_LANES);
+    if (c->host_lanes > 256) {
+        return cb_fail(c->err, CUBIE_E_OPTION, "host_lanes", 0,
+                       "option host_lanes: %d is more than 256 runs per "
+                       "host block", c->host_lanes);
+    }
     if (c->algorithm->resolve != NULL) {
         CB_TRY(c->algorithm->resolve(c));
     }
@@ -416,6 +429,7 @@ cubie_status cb_gen_freeze(cb_gen *g)
         }
     }
     CB_TRY(cb_owner_sizes(c->loop, &c->loop_sizes, c->err));
+    CB_TRY(cb_loop_lanes(c));
     g->frozen = true;
     return g->layout.failed ? cb_fail_nomem(c->err) : CUBIE_OK;
 }
@@ -492,14 +506,20 @@ static void emit_defines(const cb_gen *g, cb_sb *sb)
     cb_sb_line(sb, "#endif");
     cb_emit_common_defines(c, sb);
     cb_sb_line(sb, "// Fixed steps well before a save run as a counted burst.");
-    cb_sb_line(sb, "#define CB_FIXED_BURST %d",
-               c->ctrl == CB_CTRL_FIXED && !c->out[CB_OUT_ITERATION_COUNTERS]);
+    cb_sb_line(sb, "#define CB_FIXED_BURST %d", cb_loop_fixed_burst(c));
     cb_sb_line(sb, "// A step within this factor of a save time lands on it.");
     cb_sb_line(sb, "#define CB_EVENT_STRETCH %s",
                c->dbl ? "1.000000001" : "1.00000095367431640625f");
     cb_sb_line(sb, "// Threads per block the kernel is built for "
                    "(__launch_bounds__).");
     cb_sb_line(sb, "#define CB_BLOCK_SIZE %d", c->block);
+    cb_sb_line(sb, "// Runs per SIMD block of the host backend (lanes.cu; 1: "
+                   "one at a time).");
+    cb_sb_line(sb, "#define CB_LANES %d", c->lanes);
+    cb_sb_line(sb, "// Explicit steps of a burst run on every lane, ended or "
+                   "not (no branch).");
+    cb_sb_line(sb, "#define CB_LANE_BURST_ALL %d",
+               c->method->family == CB_FAM_ERK);
     cb_sb_line(sb, "// Per-run pools (elements), from the buffer registry.");
     cb_sb_line(sb, "#define CB_SHARED_SIZE %zu", z->shared);
     cb_sb_line(sb, "#define CB_SHARED_ALLOC %zu", z->shared ? z->shared : 1);

@@ -68,6 +68,19 @@ static void init_loop_fns(cb_ctx *c)
     run[nr] = NULL;
     cb_fn_init(&c->loop_fn, "int", "cb_loop", loop);
     cb_fn_init(&c->run_fn, "void", "cb_run", run);
+    /* The host lanes' piece of work (lanes.cu): its pools are its own. */
+    static const char *lane[CB_KARG_COUNT + 8];
+    int n = 0;
+    lane[n++] = "int mode";
+    lane[n++] = "int l";
+    lane[n++] = "cb_lanes *B";
+    lane[n++] = "int k";
+    lane[n++] = "int run";
+    for (int k = 0; k < CB_KARG_COUNT; k++) {
+        lane[n++] = karg_decl[k];
+    }
+    lane[n] = NULL;
+    cb_fn_init(&c->lane_fn, "int", "cb_lane", lane);
 }
 
 /* ---- buffers ---- */
@@ -222,7 +235,7 @@ static void emit_control(cb_ctx *c, cb_sb *sb)
         cb_sb_line(sb, "accept_step[0] = 1;");
         cb_sb_line(sb, "if (step_status != 0) {");
         cb_sb_line(sb, "    status |= step_status;");
-        cb_sb_line(sb, "    break;");
+        cb_sb_line(sb, "    CB_EXIT;");
         cb_sb_line(sb, "}");
         return;
     }
@@ -268,7 +281,7 @@ static void emit_control(cb_ctx *c, cb_sb *sb)
     }
     cb_sb_line(sb, "if (ctrl_status & CB_RUN_STEP_TOO_SMALL) {");
     cb_sb_line(sb, "    status |= transient;");
-    cb_sb_line(sb, "    break;");
+    cb_sb_line(sb, "    CB_EXIT;");
     cb_sb_line(sb, "}");
 }
 
@@ -312,9 +325,10 @@ static cubie_status emit_step_call(cb_ctx *c, const char *arg, cb_sb *sb)
 static cubie_status mk_params(cb_ctx *c, const char *arg, const char *scope,
                               int col, cb_sb *sb)
 {
-    cb_fn *f = strcmp(arg, "cb_loop") == 0  ? &c->loop_fn
-               : strcmp(arg, "cb_run") == 0 ? &c->run_fn
-                                            : NULL;
+    cb_fn *f = strcmp(arg, "cb_loop") == 0   ? &c->loop_fn
+               : strcmp(arg, "cb_run") == 0  ? &c->run_fn
+               : strcmp(arg, "cb_lane") == 0 ? &c->lane_fn
+                                             : NULL;
     if (f == NULL) {
         return cb_fail(c->err, CUBIE_E_CODEGEN, NULL, 0,
                        "PARAMS marker of an unknown function '%s'", arg);
@@ -325,19 +339,44 @@ static cubie_status mk_params(cb_ctx *c, const char *arg, const char *scope,
     return CUBIE_OK;
 }
 
+/* A call's arguments: "FN" or "FN name=expression; ...", each name bound
+ * to its expression, the other parameters passed by their own names. */
 static cubie_status mk_args(cb_ctx *c, const char *arg, const char *scope,
                             int col, cb_sb *sb)
 {
     (void)scope;
     (void)col;
-    const cb_fn *f = strcmp(arg, "cb_loop") == 0  ? &c->loop_fn
-                     : strcmp(arg, "cb_run") == 0 ? &c->run_fn
+    char fn[32], text[128];
+    const size_t fl = strcspn(arg, " ");
+    snprintf(fn, sizeof(fn), "%.*s", (int)fl, arg);
+    snprintf(text, sizeof(text), "%s", arg + fl);
+    const cb_fn *f = strcmp(fn, "cb_loop") == 0   ? &c->loop_fn
+                     : strcmp(fn, "cb_run") == 0  ? &c->run_fn
+                     : strcmp(fn, "cb_lane") == 0 ? &c->lane_fn
                                                   : NULL;
     if (f == NULL || !f->defined) {
         return cb_fail(c->err, CUBIE_E_CODEGEN, NULL, 0,
-                       "ARGS marker before the signature of '%s'", arg);
+                       "ARGS marker before the signature of '%s'", fn);
     }
-    cb_fn_args(f, sb, NULL);
+    const char *bind[2 * 8 + 1];
+    int nb = 0;
+    for (char *p = strtok(text, ";"); p != NULL && nb < 2 * 8;
+         p = strtok(NULL, ";")) {
+        char *eq = strchr(p, '=');
+        if (eq == NULL) {
+            return cb_fail(c->err, CUBIE_E_CODEGEN, NULL, 0,
+                           "ARGS marker of '%s': '%s' is not name=value",
+                           fn, p);
+        }
+        *eq = '\0';
+        while (*p == ' ') {
+            p++;
+        }
+        bind[nb++] = p;
+        bind[nb++] = eq + 1;
+    }
+    bind[nb] = NULL;
+    cb_fn_args(f, sb, bind);
     return CUBIE_OK;
 }
 
@@ -347,6 +386,24 @@ static cubie_status mk_buffers(cb_ctx *c, const char *arg, const char *scope,
     (void)arg;
     (void)col;
     return cb_declare_used(c->loop, scope, true, sb, c->err);
+}
+
+/* The run's start, first save and save interval, from the settings. */
+static cubie_status mk_clock(cb_ctx *c, const char *arg, const char *scope,
+                             int col, cb_sb *sb)
+{
+    (void)c, (void)arg, (void)scope, (void)col;
+    static const char *const clock[][2] = {
+        {"t_start", "T0"},
+        {"t_save0", "SAVE_START"},
+        {"save_every", "SAVE_EVERY"},
+    };
+    for (int i = 0; i < 3; i++) {
+        cb_sb_line(sb, "const cb_time %s = cb_time_make(settings[CB_SET_%s],",
+                   clock[i][0], clock[i][1]);
+        cb_sb_line(sb, "    settings[CB_SET_%s + 1]);", clock[i][1]);
+    }
+    return CUBIE_OK;
 }
 
 static cubie_status mk_load(cb_ctx *c, const char *arg, const char *scope,
@@ -739,11 +796,232 @@ static cubie_status mk_host_shared(cb_ctx *c, const char *arg,
     return CUBIE_OK;
 }
 
+
+/* ---- the host lanes (templates/lanes.cu) ---- */
+
+/* A variable a lane keeps in its block between calls: n elements (0: a
+ * scalar) of type. */
+typedef struct {
+    const char *type;
+    char name[64];
+    size_t n;
+} lane_var;
+
+typedef struct {
+    lane_var v[96];
+    int n;
+    bool full;
+} lane_vars;
+
+static void lane_add(lane_vars *lv, const char *type, const char *name,
+                     size_t n)
+{
+    if (lv->n == (int)(sizeof(lv->v) / sizeof(lv->v[0]))) {
+        lv->full = true;
+        return;
+    }
+    lane_var *v = &lv->v[lv->n++];
+    v->type = type;
+    snprintf(v->name, sizeof(v->name), "%s", name);
+    v->n = n;
+}
+
+static void lane_visit(void *ctx, const char *name, size_t size, bool is_int)
+{
+    lane_add(ctx, is_int ? "int" : "real", name, size);
+}
+
+/* What a lane keeps: the loop's own variables (templates/loop.cu, and
+ * those of LOOP_INIT that change), the loop's local buffers, the pools
+ * with room. */
+static cubie_status lane_vars_of(cb_ctx *c, lane_vars *lv)
+{
+    lv->n = 0;
+    lv->full = false;
+    lane_add(lv, "cb_time", "t", 0);
+    lane_add(lv, "cb_time", "next_save", 0);
+    lane_add(lv, "int", "save_idx", 0);
+    lane_add(lv, "int", "status", 0);
+    lane_add(lv, "int", "accepted", 0);
+    lane_add(lv, "int", "steps", 0);
+    lane_add(lv, "int", "stalled", 0);
+    if (c->ctrl != CB_CTRL_FIXED) {
+        lane_add(lv, "int", "transient", 0);
+    }
+    if (counts_caps(c)) {
+        lane_add(lv, "int", "linear_capped", 0);
+    }
+    if (c->summaries) {
+        lane_add(lv, "int", "sample_idx", 0);
+        lane_add(lv, "cb_time", "next_sample", 0);
+    }
+    CB_TRY(cb_owner_locals(c->loop, lane_visit, lv, c->err));
+    const cb_sizes *z = &c->loop_sizes;
+    if (z->shared > 0) {
+        lane_add(lv, "real", "shared", z->shared);
+    }
+    if (z->shared_int > 0) {
+        lane_add(lv, "int", "shared_i", z->shared_int);
+    }
+    if (z->persistent > 0) {
+        lane_add(lv, "real", "persistent", z->persistent);
+    }
+    if (z->persistent_int > 0) {
+        lane_add(lv, "int", "persistent_i", z->persistent_int);
+    }
+    if (lv->full) {
+        return cb_fail(c->err, CUBIE_E_CODEGEN, NULL, 0,
+                       "more than %zu variables per host lane",
+                       sizeof(lv->v) / sizeof(lv->v[0]));
+    }
+    return CUBIE_OK;
+}
+
+/* A block lives on its OpenMP thread's stack: at most this much. */
+enum { LANE_BLOCK_BYTES = 256 * 1024 };
+
+cubie_status cb_loop_lanes(cb_ctx *c)
+{
+    lane_vars lv;
+    CB_TRY(lane_vars_of(c, &lv));
+    const size_t real_bytes = c->dbl ? 8 : 4;
+    size_t bytes = sizeof(int); /* done */
+    for (int i = 0; i < lv.n; i++) {
+        const lane_var *v = &lv.v[i];
+        const size_t elem = strcmp(v->type, "int") == 0 ? sizeof(int)
+                            : strcmp(v->type, "real") == 0 ? real_bytes
+                                                           : 2 * real_bytes;
+        bytes += elem * (v->n > 0 ? v->n : 1);
+    }
+    /* Two 512-bit vectors of lanes (AVX-512; two 256-bit ones hold
+     * half): enough independent work per instruction to hide latency. */
+    int w = c->host_lanes > 0 ? c->host_lanes : c->dbl ? 16 : 32;
+    while (w > 1 && (size_t)w * bytes > LANE_BLOCK_BYTES) {
+        w /= 2;
+    }
+    c->lanes = w;
+    return CUBIE_OK;
+}
+
+/* The block's fields, a lane's loads from it or its stores to it. */
+enum { LANE_FIELDS, LANE_LOAD, LANE_STORE };
+
+static cubie_status emit_lane_vars(cb_ctx *c, int what, cb_sb *sb)
+{
+    lane_vars lv;
+    CB_TRY(lane_vars_of(c, &lv));
+    for (int i = 0; i < lv.n; i++) {
+        const lane_var *v = &lv.v[i];
+        if (what == LANE_FIELDS) {
+            if (v->n > 0) {
+                cb_sb_line(sb, "%s %s[%zu][CB_LANES];", v->type, v->name,
+                           v->n);
+            } else {
+                cb_sb_line(sb, "%s %s[CB_LANES];", v->type, v->name);
+            }
+        } else if (v->n > 0) {
+            cb_sb_line(sb, "for (int i = 0; i < %zu; ++i) {", v->n);
+            if (what == LANE_LOAD) {
+                cb_sb_line(sb, "    %s[i] = B->%s[i][l];", v->name, v->name);
+            } else {
+                cb_sb_line(sb, "    B->%s[i][l] = %s[i];", v->name, v->name);
+            }
+            cb_sb_line(sb, "}");
+        } else if (what == LANE_LOAD) {
+            cb_sb_line(sb, "%s = B->%s[l];", v->name, v->name);
+        } else {
+            cb_sb_line(sb, "B->%s[l] = %s;", v->name, v->name);
+        }
+    }
+    return CUBIE_OK;
+}
+
+static cubie_status mk_lane_fields(cb_ctx *c, const char *arg,
+                                   const char *scope, int col, cb_sb *sb)
+{
+    (void)arg, (void)scope, (void)col;
+    return emit_lane_vars(c, LANE_FIELDS, sb);
+}
+
+static cubie_status mk_lane_load(cb_ctx *c, const char *arg,
+                                 const char *scope, int col, cb_sb *sb)
+{
+    (void)arg, (void)scope, (void)col;
+    return emit_lane_vars(c, LANE_LOAD, sb);
+}
+
+static cubie_status mk_lane_store(cb_ctx *c, const char *arg,
+                                  const char *scope, int col, cb_sb *sb)
+{
+    (void)arg, (void)scope, (void)col;
+    return emit_lane_vars(c, LANE_STORE, sb);
+}
+
+/* A lane's own pools, those its piece uses, zeroed as cb_run zeroes a
+ * run's (loaded from the block after the first piece). */
+static cubie_status mk_lane_pools(cb_ctx *c, const char *arg,
+                                  const char *scope, int col, cb_sb *sb)
+{
+    (void)c, (void)arg, (void)col;
+    static const char *const pools[4][3] = {
+        {"real", "shared", "CB_SHARED_ALLOC"},
+        {"int", "shared_i", "CB_SHARED_I_ALLOC"},
+        {"real", "persistent", "CB_PERSISTENT_ALLOC"},
+        {"int", "persistent_i", "CB_PERSISTENT_I_ALLOC"},
+    };
+    const char *names[4];
+    bool used[4] = {false};
+    for (int i = 0; i < 4; i++) {
+        names[i] = pools[i][1];
+    }
+    cb_idents_used(scope, names, 4, used);
+    for (int i = 0; i < 4; i++) {
+        if (!used[i]) {
+            continue;
+        }
+        cb_sb_line(sb, "%s %s[%s];", pools[i][0], pools[i][1], pools[i][2]);
+        cb_sb_line(sb, "for (int i = 0; i < %s; ++i) {", pools[i][2]);
+        cb_sb_line(sb, "    %s[i] = 0;", pools[i][1]);
+        cb_sb_line(sb, "}");
+    }
+    return CUBIE_OK;
+}
+
+static const cb_marker *loop_markers(void);
+
+bool cb_loop_fixed_burst(const cb_ctx *c)
+{
+    return c->ctrl == CB_CTRL_FIXED && !c->out[CB_OUT_ITERATION_COUNTERS];
+}
+
+/* A lane's pieces of a burst (templates/burst.cu), where cb_loop has
+ * one. */
+static cubie_status mk_lane_burst(cb_ctx *c, const char *arg,
+                                  const char *scope, int col, cb_sb *sb)
+{
+    (void)arg, (void)scope, (void)col;
+    static const char *const burst[] = {"burst.cu", NULL};
+    return cb_loop_fixed_burst(c)
+               ? cb_expand_templates(c, burst, loop_markers(), sb)
+               : CUBIE_OK;
+}
+
+/* The general path of one pass (templates/pass.cu), for cb_loop and for
+ * the lanes alike. */
+static cubie_status mk_pass(cb_ctx *c, const char *arg, const char *scope,
+                            int col, cb_sb *sb)
+{
+    (void)arg, (void)scope, (void)col;
+    static const char *const pass[] = {"pass.cu", NULL};
+    return cb_expand_templates(c, pass, loop_markers(), sb);
+}
+
 static const cb_marker markers[] = {
     {"PARAMS", true, mk_params},
     {"ARGS", true, mk_args},
     {"BUFFERS", true, mk_buffers},
     {"LOAD", false, mk_load},
+    {"LOOP_CLOCK", false, mk_clock},
     {"LOOP_INIT", false, mk_init},
     {"LOOP_SAVE", false, mk_save},
     {"LOOP_CONTROL", false, mk_control},
@@ -760,12 +1038,24 @@ static const cb_marker markers[] = {
     {"KERNEL_SHARED", true, mk_kernel_shared},
     {"HOST_ARGS", true, mk_host_args},
     {"HOST_SHARED", true, mk_host_shared},
+    {"PASS", false, mk_pass},
+    {"LANE_FIELDS", false, mk_lane_fields},
+    {"LANE_LOAD", false, mk_lane_load},
+    {"LANE_STORE", false, mk_lane_store},
+    {"LANE_POOLS", true, mk_lane_pools},
+    {"LANE_BURST", false, mk_lane_burst},
     {NULL, false, NULL},
 };
 
+static const cb_marker *loop_markers(void)
+{
+    return markers;
+}
+
 static cubie_status loop_emit(cb_ctx *c, cb_sb *sb)
 {
-    static const char *const templates[] = {"loop.cu", "entry.cu", NULL};
+    static const char *const templates[] = {"loop.cu", "entry.cu",
+                                            "lanes.cu", NULL};
     if (c->summaries) {
         cb_sb_line(sb, "// The earlier of the next save and the next sample "
                        "still to come.");

@@ -1272,6 +1272,27 @@ cubie_status cb_declare_used(cb_owner *o, const char *code, bool zero,
     return out->failed ? cb_fail_nomem(err) : CUBIE_OK;
 }
 
+cubie_status cb_owner_locals(cb_owner *o, cb_local_visit visit, void *ctx,
+                             cubie_error *err)
+{
+    if (o == NULL || visit == NULL) {
+        return cb_fail(err, CUBIE_E_ARG, NULL, 0,
+                       "cb_owner_locals: NULL argument");
+    }
+    if (!o->reg->frozen) {
+        return cb_fail(err, CUBIE_E_REGISTRY, NULL, 0,
+                       "owner '%s': locals listed before the layout was "
+                       "frozen", o->name);
+    }
+    for (size_t i = 0; i < o->n_bufs; i++) {
+        const cb_buffer *b = &o->bufs[i];
+        if (!b->is_rollup && b->pl.pool == CB_POOL_LOCAL && b->pl.size > 0) {
+            visit(ctx, b->name, b->pl.size, b->pl.is_int);
+        }
+    }
+    return CUBIE_OK;
+}
+
 cubie_status cb_registry_check_declared(const cb_registry *r,
                                         cubie_error *err)
 {

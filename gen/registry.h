@@ -184,6 +184,14 @@ bool cb_registry_frozen(const cb_registry *r);
  * slices of pools, never). Requires a frozen registry. */
 cubie_status cb_declare_used(cb_owner *o, const char *code, bool zero,
                              cb_sb *out, cubie_error *err);
+/* Visit each plain buffer of o placed in local memory with room, in
+ * registration order: its name, elements and whether it is int. The host
+ * lanes (templates/lanes.cu) keep these per lane between passes. Requires
+ * a frozen registry. */
+typedef void (*cb_local_visit)(void *ctx, const char *name, size_t size,
+                               bool is_int);
+cubie_status cb_owner_locals(cb_owner *o, cb_local_visit visit, void *ctx,
+                             cubie_error *err);
 /* CUBIE_E_CODEGEN naming the first registered buffer with room that no
  * code declared (cb_declare_used or cb_get_allocator). */
 cubie_status cb_registry_check_declared(const cb_registry *r,

@@ -1,8 +1,9 @@
 // Start of entry.cu.
 // Entry points. On the GPU one thread integrates one run, with its slice
 // of dynamic shared memory (the stride is odd, so neighbouring runs fall
-// in different banks). On the host an OpenMP loop runs them, each with
-// its "shared" pool on its own stack. Both take the arguments of
+// in different banks). On the host, one run at a time (CB_LANES 1), an
+// OpenMP loop runs them, each with its "shared" pool on its own stack;
+// wider, lanes.cu runs them in SIMD blocks. Both take the arguments of
 // gen/kernel_args.def in its order: the kernel by value, the host entry
 // as an array of pointers to them (as cuLaunchKernel takes them).
 #if CB_GPU
@@ -16,7 +17,7 @@ cubie_kernel(/* @KERNEL_PARAMS@ */)
     /* @KERNEL_SHARED@ */
     cb_run(/* @ARGS cb_run@ */);
 }
-#else
+#elif !(CB_LANES > 1)
 CB_KERNEL void cubie_host_run(void *const *args)
 {
     /* @HOST_ARGS@ */

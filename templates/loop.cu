@@ -6,15 +6,26 @@
 // Markers @...@ are filled by the generator (gen/loop.c): each buffer
 // comes from the registry with a literal offset, and each function takes
 // only the arguments its body uses.
+// Leaves the run's loop (lanes.cu ends a lane's pass instead).
+#define CB_EXIT break
+
+#if CB_FIXED_BURST
+// Steps of a burst: all that fit before the next event (n_fit of them),
+// less one, within the steps left (room); the last ones take the general
+// path, which lands on the event.
+CB_DEVFN int cb_burst_len(real n_fit, int room)
+{
+    if (n_fit < (real)2) {
+        return 0;
+    }
+    return n_fit - (real)1 >= (real)room ? room : (int)n_fit - 1;
+}
+#endif
+
 CB_DEVFN int cb_loop(/* @PARAMS cb_loop@ */)
 {
     /* @BUFFERS@ */
-    const cb_time t_start =
-        cb_time_make(settings[CB_SET_T0], settings[CB_SET_T0 + 1]);
-    const cb_time t_save0 = cb_time_make(settings[CB_SET_SAVE_START],
-                                         settings[CB_SET_SAVE_START + 1]);
-    const cb_time save_every = cb_time_make(settings[CB_SET_SAVE_EVERY],
-                                            settings[CB_SET_SAVE_EVERY + 1]);
+    /* @LOOP_CLOCK@ */
     /* @LOAD@ */
     cb_time t = t_start;
     cb_time next_save = t_save0;
@@ -32,7 +43,7 @@ CB_DEVFN int cb_loop(/* @PARAMS cb_loop@ */)
     while (/* @LOOP_MORE@ */) {
         if (steps >= max_steps) {
             status |= CB_RUN_MAX_STEPS;
-            break;
+            CB_EXIT;
         }
 #if CB_FIXED_BURST
         // Fixed steps that end at least a step before the next save run
@@ -41,13 +52,8 @@ CB_DEVFN int cb_loop(/* @PARAMS cb_loop@ */)
         // before a save take the general path below.
         {
             const real h = dt[0];
-            const real n_fit = cb_time_sub(/* @NEXT_EVENT@ */, t) / h;
-            const int room = max_steps - steps;
-            int burst = 0;
-            if (n_fit >= (real)2) {
-                burst = n_fit - (real)1 >= (real)room ? room
-                                                      : (int)n_fit - 1;
-            }
+            const int burst = cb_burst_len(
+                cb_time_sub(/* @NEXT_EVENT@ */, t) / h, max_steps - steps);
             if (burst > 0) {
                 const cb_time t_base = t;
                 const cb_time h_time = cb_time_make(h, (real)0);
@@ -67,7 +73,7 @@ CB_DEVFN int cb_loop(/* @PARAMS cb_loop@ */)
                 t = cb_time_mul_add(t_base, (real)k, h_time);
                 if (burst_status != 0) {
                     status |= burst_status;
-                    break;
+                    CB_EXIT;
                 }
                 int finite = 1;
                 for (int i = 0; i < CB_N_STATES; ++i) {
@@ -75,46 +81,13 @@ CB_DEVFN int cb_loop(/* @PARAMS cb_loop@ */)
                 }
                 if (!finite) {
                     status |= CB_RUN_NONFINITE_STATE;
-                    break;
+                    CB_EXIT;
                 }
                 continue;
             }
         }
 #endif
-        // Truncate the step to land on the next save (or sample) time; a
-        // step within a hair of it is stretched instead, so no sliver
-        // step follows.
-        /* @LOOP_EVENTS@ */
-        const int step_status = /* @STEP_CALL dt_eff; cb_time_real(t); accepted@ */;
-        steps++;
-        /* @LOOP_CONTROL@ */
-        accepted = accept_step[0];
-        if (!accepted) {
-            continue;
-        }
-        /* @LOOP_ACCEPTED@ */
-        /* @NEW_TIME@ */
-        stalled = cb_time_sub(t_new, t) > (real)0 ? 0 : stalled + 1;
-        if (stalled >= 2) {
-            status |= CB_RUN_STAGNATION;
-            break;
-        }
-        t = t_new;
-        int finite = 1;
-        for (int i = 0; i < CB_N_STATES; ++i) {
-            state[i] = proposed_state[i];
-            finite = finite && cb_finite(state[i]);
-        }
-        if (!finite) {
-            status |= CB_RUN_NONFINITE_STATE;
-            break;
-        }
-        if (do_save) {
-            /* @LOOP_SAVE@ */
-            save_idx++;
-            next_save = cb_time_mul_add(t_save0, (real)save_idx, save_every);
-        }
-        /* @LOOP_SAMPLE@ */
+        /* @PASS@ */
     }
     /* @LOOP_END@ */
     return status;

@@ -17,6 +17,69 @@
 #define CB_EXTERN_C
 #endif
 #define CB_DEVFN static inline __attribute__((always_inline))
+// glibc's vector math (libmvec, linked through libm): declared with
+// their SIMD variants, the expression language's functions vectorise in
+// the host lanes (lanes.cu). glibc's own declarations of them need
+// -ffast-math, which would break the NaN and infinity tests.
+#if defined(__x86_64__) && defined(__GLIBC__) && defined(_OPENMP) && \
+    !defined(__FAST_MATH__) && !defined(CB_NO_VECTOR_MATH)
+#pragma omp declare simd notinbranch
+extern double exp(double);
+#pragma omp declare simd notinbranch
+extern float expf(float);
+#pragma omp declare simd notinbranch
+extern double log(double);
+#pragma omp declare simd notinbranch
+extern float logf(float);
+#pragma omp declare simd notinbranch
+extern double pow(double, double);
+#pragma omp declare simd notinbranch
+extern float powf(float, float);
+#pragma omp declare simd notinbranch
+extern double sin(double);
+#pragma omp declare simd notinbranch
+extern float sinf(float);
+#pragma omp declare simd notinbranch
+extern double cos(double);
+#pragma omp declare simd notinbranch
+extern float cosf(float);
+#pragma omp declare simd notinbranch
+extern double tan(double);
+#pragma omp declare simd notinbranch
+extern float tanf(float);
+#pragma omp declare simd notinbranch
+extern double asin(double);
+#pragma omp declare simd notinbranch
+extern float asinf(float);
+#pragma omp declare simd notinbranch
+extern double acos(double);
+#pragma omp declare simd notinbranch
+extern float acosf(float);
+#pragma omp declare simd notinbranch
+extern double atan(double);
+#pragma omp declare simd notinbranch
+extern float atanf(float);
+#pragma omp declare simd notinbranch
+extern double atan2(double, double);
+#pragma omp declare simd notinbranch
+extern float atan2f(float, float);
+#pragma omp declare simd notinbranch
+extern double sinh(double);
+#pragma omp declare simd notinbranch
+extern float sinhf(float);
+#pragma omp declare simd notinbranch
+extern double cosh(double);
+#pragma omp declare simd notinbranch
+extern float coshf(float);
+#pragma omp declare simd notinbranch
+extern double tanh(double);
+#pragma omp declare simd notinbranch
+extern float tanhf(float);
+#pragma omp declare simd notinbranch
+extern double erf(double);
+#pragma omp declare simd notinbranch
+extern float erff(float);
+#endif
 #define CB_KERNEL CB_EXTERN_C __attribute__((visibility("default")))
 #endif
 

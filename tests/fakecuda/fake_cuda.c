@@ -854,7 +854,8 @@ static bool compile_branch(const char *dir, const char *key, bool device,
                  cc, extra, tmp, wrap);
     } else {
         snprintf(cmd, sizeof(cmd),
-                 "%s -x c -std=gnu11 -O3 -march=native -fopenmp -fPIC "
+                 "%s -x c -std=gnu11 -O3 -march=native -fopenmp "
+                 "-fno-math-errno -ffp-contract=off -fPIC "
                  "-shared -DCB_DEVICE_LAYOUT %s -o '%s' '%s' -lm",
                  cc, extra, tmp, src);
     }

@@ -21,6 +21,69 @@
 #define CB_EXTERN_C
 #endif
 #define CB_DEVFN static inline __attribute__((always_inline))
+// glibc's vector math (libmvec, linked through libm): declared with
+// their SIMD variants, the expression language's functions vectorise in
+// the host lanes (lanes.cu). glibc's own declarations of them need
+// -ffast-math, which would break the NaN and infinity tests.
+#if defined(__x86_64__) && defined(__GLIBC__) && defined(_OPENMP) && \
+    !defined(__FAST_MATH__) && !defined(CB_NO_VECTOR_MATH)
+#pragma omp declare simd notinbranch
+extern double exp(double);
+#pragma omp declare simd notinbranch
+extern float expf(float);
+#pragma omp declare simd notinbranch
+extern double log(double);
+#pragma omp declare simd notinbranch
+extern float logf(float);
+#pragma omp declare simd notinbranch
+extern double pow(double, double);
+#pragma omp declare simd notinbranch
+extern float powf(float, float);
+#pragma omp declare simd notinbranch
+extern double sin(double);
+#pragma omp declare simd notinbranch
+extern float sinf(float);
+#pragma omp declare simd notinbranch
+extern double cos(double);
+#pragma omp declare simd notinbranch
+extern float cosf(float);
+#pragma omp declare simd notinbranch
+extern double tan(double);
+#pragma omp declare simd notinbranch
+extern float tanf(float);
+#pragma omp declare simd notinbranch
+extern double asin(double);
+#pragma omp declare simd notinbranch
+extern float asinf(float);
+#pragma omp declare simd notinbranch
+extern double acos(double);
+#pragma omp declare simd notinbranch
+extern float acosf(float);
+#pragma omp declare simd notinbranch
+extern double atan(double);
+#pragma omp declare simd notinbranch
+extern float atanf(float);
+#pragma omp declare simd notinbranch
+extern double atan2(double, double);
+#pragma omp declare simd notinbranch
+extern float atan2f(float, float);
+#pragma omp declare simd notinbranch
+extern double sinh(double);
+#pragma omp declare simd notinbranch
+extern float sinhf(float);
+#pragma omp declare simd notinbranch
+extern double cosh(double);
+#pragma omp declare simd notinbranch
+extern float coshf(float);
+#pragma omp declare simd notinbranch
+extern double tanh(double);
+#pragma omp declare simd notinbranch
+extern float tanhf(float);
+#pragma omp declare simd notinbranch
+extern double erf(double);
+#pragma omp declare simd notinbranch
+extern float erff(float);
+#endif
 #define CB_KERNEL CB_EXTERN_C __attribute__((visibility("default")))
 #endif
 
@@ -226,6 +289,10 @@ CB_DEVFN double cb_time_real(cb_time a)
 #define CB_EVENT_STRETCH 1.00000095367431640625f
 // Threads per block the kernel is built for (__launch_bounds__).
 #define CB_BLOCK_SIZE 256
+// Runs per SIMD block of the host backend (lanes.cu; 1: one at a time).
+#define CB_LANES 32
+// Explicit steps of a burst run on every lane, ended or not (no branch).
+#define CB_LANE_BURST_ALL 0
 // Per-run pools (elements), from the buffer registry.
 #define CB_SHARED_SIZE 0
 #define CB_SHARED_ALLOC 1
@@ -694,9 +761,9 @@ CB_DEVFN int cb_step(const real *state, real *proposed_state,
     }
     for (int i = 0; i < 2; ++i) {
         const real u_i = stage_increment[i];
-        sum_2[i] += 0.8403332099679081f * u_i;
-        sum_3[i] += 0.476755323197997f * u_i;
-        sum_4[i] += 0.1045001884159172f * u_i;
+        sum_2[i] = fmaf(0.8403332099679081f, u_i, sum_2[i]);
+        sum_3[i] = fmaf(0.476755323197997f, u_i, sum_3[i]);
+        sum_4[i] = fmaf(0.1045001884159172f, u_i, sum_4[i]);
     }
     // stage 2
     for (int i = 0; i < 2; ++i) {
@@ -713,11 +780,11 @@ CB_DEVFN int cb_step(const real *state, real *proposed_state,
     }
     for (int i = 0; i < 2; ++i) {
         const real u_i = stage_increment[i];
-        error[i] += (-0.012515715947863326f) * u_i;
-        sum_3[i] += (-0.06470895363112615f) * u_i;
-        sum_4[i] += 0.03631482272098715f * u_i;
-        sum_5[i] += (-0.04245337201752043f) * u_i;
-        sum_6[i] += (-0.05496908796538376f) * u_i;
+        error[i] = fmaf((-0.012515715947863326f), u_i, error[i]);
+        sum_3[i] = fmaf((-0.06470895363112615f), u_i, sum_3[i]);
+        sum_4[i] = fmaf(0.03631482272098715f, u_i, sum_4[i]);
+        sum_5[i] = fmaf((-0.04245337201752043f), u_i, sum_5[i]);
+        sum_6[i] = fmaf((-0.05496908796538376f), u_i, sum_6[i]);
     }
     // stage 3
     for (int i = 0; i < 2; ++i) {
@@ -734,10 +801,10 @@ CB_DEVFN int cb_step(const real *state, real *proposed_state,
     }
     for (int i = 0; i < 2; ++i) {
         const real u_i = stage_increment[i];
-        error[i] += (-0.06565284626324187f) * u_i;
-        sum_4[i] += (-0.13090704451073998f) * u_i;
-        sum_5[i] += 0.02446657898003141f * u_i;
-        sum_6[i] += (-0.04118626728321046f) * u_i;
+        error[i] = fmaf((-0.06565284626324187f), u_i, error[i]);
+        sum_4[i] = fmaf((-0.13090704451073998f), u_i, sum_4[i]);
+        sum_5[i] = fmaf(0.02446657898003141f, u_i, sum_5[i]);
+        sum_6[i] = fmaf((-0.04118626728321046f), u_i, sum_6[i]);
     }
     // stage 4
     for (int i = 0; i < 2; ++i) {
@@ -754,9 +821,9 @@ CB_DEVFN int cb_step(const real *state, real *proposed_state,
     }
     for (int i = 0; i < 2; ++i) {
         const real u_i = stage_increment[i];
-        error[i] += 0.010502658265357234f * u_i;
-        sum_5[i] += 0.6194303907248068f * u_i;
-        sum_6[i] += 0.629933048990164f * u_i;
+        error[i] = fmaf(0.010502658265357234f, u_i, error[i]);
+        sum_5[i] = fmaf(0.6194303907248068f, u_i, sum_5[i]);
+        sum_6[i] = fmaf(0.629933048990164f, u_i, sum_6[i]);
     }
     // stage 5
     for (int i = 0; i < 2; ++i) {
@@ -773,8 +840,8 @@ CB_DEVFN int cb_step(const real *state, real *proposed_state,
     }
     for (int i = 0; i < 2; ++i) {
         const real u_i = stage_increment[i];
-        error[i] += (-0.1903752055179727f) * u_i;
-        sum_6[i] += 0.06962479448202728f * u_i;
+        error[i] = fmaf((-0.1903752055179727f), u_i, error[i]);
+        sum_6[i] = fmaf(0.06962479448202728f, u_i, sum_6[i]);
     }
     // stage 6
     for (int i = 0; i < 2; ++i) {
@@ -791,7 +858,7 @@ CB_DEVFN int cb_step(const real *state, real *proposed_state,
     }
     for (int i = 0; i < 2; ++i) {
         const real u_i = stage_increment[i];
-        error[i] += 0.26f * u_i;
+        error[i] = fmaf(0.26f, u_i, error[i]);
         proposed_state[i] = stage_base[i] + 0.26f * u_i;
     }
     for (int i = 0; i < 2; ++i) {
@@ -861,6 +928,22 @@ CB_DEVFN int cb_controller(real *dt, const real *proposed_state,
 // Markers @...@ are filled by the generator (gen/loop.c): each buffer
 // comes from the registry with a literal offset, and each function takes
 // only the arguments its body uses.
+// Leaves the run's loop (lanes.cu ends a lane's pass instead).
+#define CB_EXIT break
+
+#if CB_FIXED_BURST
+// Steps of a burst: all that fit before the next event (n_fit of them),
+// less one, within the steps left (room); the last ones take the general
+// path, which lands on the event.
+CB_DEVFN int cb_burst_len(real n_fit, int room)
+{
+    if (n_fit < (real)2) {
+        return 0;
+    }
+    return n_fit - (real)1 >= (real)room ? room : (int)n_fit - 1;
+}
+#endif
+
 CB_DEVFN int cb_loop(int run, const real *inits, const real *params,
                      const real *settings, real *state_out, int n_runs,
                      int n_saves, int max_steps, real *persistent)
@@ -881,12 +964,12 @@ CB_DEVFN int cb_loop(int run, const real *inits, const real *params,
     for (int cb_i = 0; cb_i < 2; ++cb_i) { proposed_counters[cb_i] = 0; }
     real *algorithm_persistent = persistent + 0;
     real *controller_persistent = persistent + 5;
-    const cb_time t_start =
-        cb_time_make(settings[CB_SET_T0], settings[CB_SET_T0 + 1]);
+    const cb_time t_start = cb_time_make(settings[CB_SET_T0],
+        settings[CB_SET_T0 + 1]);
     const cb_time t_save0 = cb_time_make(settings[CB_SET_SAVE_START],
-                                         settings[CB_SET_SAVE_START + 1]);
+        settings[CB_SET_SAVE_START + 1]);
     const cb_time save_every = cb_time_make(settings[CB_SET_SAVE_EVERY],
-                                            settings[CB_SET_SAVE_EVERY + 1]);
+        settings[CB_SET_SAVE_EVERY + 1]);
     for (int i = 0; i < CB_N_STATES; ++i) {
         state[i] = inits[CB_IN(run, n_runs, CB_N_STATES, i)];
     }
@@ -914,7 +997,7 @@ CB_DEVFN int cb_loop(int run, const real *inits, const real *params,
     while (save_idx < n_saves) {
         if (steps >= max_steps) {
             status |= CB_RUN_MAX_STEPS;
-            break;
+            CB_EXIT;
         }
 #if CB_FIXED_BURST
         // Fixed steps that end at least a step before the next save run
@@ -923,13 +1006,8 @@ CB_DEVFN int cb_loop(int run, const real *inits, const real *params,
         // before a save take the general path below.
         {
             const real h = dt[0];
-            const real n_fit = cb_time_sub(next_save, t) / h;
-            const int room = max_steps - steps;
-            int burst = 0;
-            if (n_fit >= (real)2) {
-                burst = n_fit - (real)1 >= (real)room ? room
-                                                      : (int)n_fit - 1;
-            }
+            const int burst = cb_burst_len(
+                cb_time_sub(next_save, t) / h, max_steps - steps);
             if (burst > 0) {
                 const cb_time t_base = t;
                 const cb_time h_time = cb_time_make(h, (real)0);
@@ -952,7 +1030,7 @@ CB_DEVFN int cb_loop(int run, const real *inits, const real *params,
                 t = cb_time_mul_add(t_base, (real)k, h_time);
                 if (burst_status != 0) {
                     status |= burst_status;
-                    break;
+                    CB_EXIT;
                 }
                 int finite = 1;
                 for (int i = 0; i < CB_N_STATES; ++i) {
@@ -960,12 +1038,18 @@ CB_DEVFN int cb_loop(int run, const real *inits, const real *params,
                 }
                 if (!finite) {
                     status |= CB_RUN_NONFINITE_STATE;
-                    break;
+                    CB_EXIT;
                 }
                 continue;
             }
         }
 #endif
+        // Start of pass.cu.
+        // One pass of the loop's general path: truncate the step to the next
+        // event, attempt it, let the controller judge it, and on acceptance
+        // advance time, save and sample. cb_loop runs it in its while loop; the
+        // host's lanes (lanes.cu) run it once per lane and call. CB_EXIT ends the
+        // run; continue goes on to the next pass.
         // Truncate the step to land on the next save (or sample) time; a
         // step within a hair of it is stretched instead, so no sliver
         // step follows.
@@ -976,9 +1060,8 @@ CB_DEVFN int cb_loop(int run, const real *inits, const real *params,
             dt_eff = to_save;
             do_save = 1;
         }
-        const int step_status = cb_step(state, proposed_state, parameters,
-                                        error, dt_eff, accepted,
-                                        algorithm_persistent,
+        const int step_status = cb_step(state, proposed_state, parameters, error,
+                                        dt_eff, accepted, algorithm_persistent,
                                         proposed_counters, settings);
         steps++;
         int proposal_finite = 1;
@@ -998,7 +1081,7 @@ CB_DEVFN int cb_loop(int run, const real *inits, const real *params,
                      (proposal_finite ? 0 : CB_RUN_NONFINITE_STATE);
         if (ctrl_status & CB_RUN_STEP_TOO_SMALL) {
             status |= transient;
-            break;
+            CB_EXIT;
         }
         accepted = accept_step[0];
         if (!accepted) {
@@ -1009,7 +1092,7 @@ CB_DEVFN int cb_loop(int run, const real *inits, const real *params,
         stalled = cb_time_sub(t_new, t) > (real)0 ? 0 : stalled + 1;
         if (stalled >= 2) {
             status |= CB_RUN_STAGNATION;
-            break;
+            CB_EXIT;
         }
         t = t_new;
         int finite = 1;
@@ -1019,7 +1102,7 @@ CB_DEVFN int cb_loop(int run, const real *inits, const real *params,
         }
         if (!finite) {
             status |= CB_RUN_NONFINITE_STATE;
-            break;
+            CB_EXIT;
         }
         if (do_save) {
             for (int i = 0; i < CB_N_STATES; ++i) {
@@ -1028,6 +1111,7 @@ CB_DEVFN int cb_loop(int run, const real *inits, const real *params,
             save_idx++;
             next_save = cb_time_mul_add(t_save0, (real)save_idx, save_every);
         }
+        // End of pass.cu.
     }
     for (int r = save_idx; r < n_saves; ++r) {
         for (int i = 0; i < 2; ++i) {
@@ -1065,8 +1149,9 @@ CB_DEVFN void cb_run(int run, const real *inits, const real *params,
 // Start of entry.cu.
 // Entry points. On the GPU one thread integrates one run, with its slice
 // of dynamic shared memory (the stride is odd, so neighbouring runs fall
-// in different banks). On the host an OpenMP loop runs them, each with
-// its "shared" pool on its own stack. Both take the arguments of
+// in different banks). On the host, one run at a time (CB_LANES 1), an
+// OpenMP loop runs them, each with its "shared" pool on its own stack;
+// wider, lanes.cu runs them in SIMD blocks. Both take the arguments of
 // gen/kernel_args.def in its order: the kernel by value, the host entry
 // as an array of pointers to them (as cuLaunchKernel takes them).
 #if CB_GPU
@@ -1092,7 +1177,7 @@ cubie_kernel(const real *__restrict__ inits,
     cb_run(run, inits, params, settings, state_out, status_out, n_runs,
            n_saves, max_steps);
 }
-#else
+#elif !(CB_LANES > 1)
 CB_KERNEL void cubie_host_run(void *const *args)
 {
     const real *inits = *(const real *const *)args[0];
@@ -1111,3 +1196,413 @@ CB_KERNEL void cubie_host_run(void *const *args)
 }
 #endif
 // End of entry.cu.
+// Start of lanes.cu.
+// The host backend runs its runs in blocks of CB_LANES lanes, one run per
+// lane, as a GPU warp runs one per thread: each piece of work is one call
+// of cb_lane per lane under `omp simd`, so the step's arithmetic runs
+// across lanes in vector registers. A lane's variables live in the block
+// (cb_lanes) in structure-of-arrays form, element i of lane l at [i][l],
+// and each call loads them, does its piece and stores them back. Control
+// that differs between lanes runs under the lanes' masks; a lane that
+// has ended idles until its block ends. With a fixed controller the
+// lanes that run share every step time, so the counted burst is planned
+// once per block and run step by step over all of them. A lane computes
+// what cb_loop computes for its run, in the same order.
+#if !CB_GPU && CB_LANES > 1
+#undef CB_EXIT
+#define CB_EXIT                                                             \
+    {                                                                       \
+        cb_done = 1;                                                        \
+        break;                                                              \
+    }
+
+// The pieces of work of cb_lane.
+enum {
+    CB_LANE_BEGIN,     // read the run's inputs, the first save
+    CB_LANE_PLAN,      // the burst's length (the block's first lane)
+    CB_LANE_BURST,     // step k of a burst
+    CB_LANE_BURST_END, // after a burst of k steps: time, finiteness
+    CB_LANE_PASS,      // one pass of the general path
+    CB_LANE_END        // fill and mask the outputs, the status
+};
+
+typedef struct {
+    int done[CB_LANES];
+    cb_time t[CB_LANES];
+    cb_time next_save[CB_LANES];
+    int save_idx[CB_LANES];
+    int status[CB_LANES];
+    int accepted[CB_LANES];
+    int steps[CB_LANES];
+    int stalled[CB_LANES];
+    int transient[CB_LANES];
+    int linear_capped[CB_LANES];
+    real state[2][CB_LANES];
+    real proposed_state[2][CB_LANES];
+    real parameters[1][CB_LANES];
+    real error[2][CB_LANES];
+    real dt[1][CB_LANES];
+    int accept_step[1][CB_LANES];
+    int proposed_counters[2][CB_LANES];
+    real persistent[7][CB_LANES];
+} cb_lanes;
+
+// Lane l (run `run`) of block B does piece `mode`. Returns whether the
+// lane has ended (PLAN: the burst's length).
+CB_DEVFN int cb_lane(int mode, int l, cb_lanes *B, int run, const real *inits,
+                     const real *params, const real *settings, real *state_out,
+                     int *status_out, int n_runs, int n_saves, int max_steps)
+{
+    real persistent[CB_PERSISTENT_ALLOC];
+    for (int i = 0; i < CB_PERSISTENT_ALLOC; ++i) {
+        persistent[i] = 0;
+    }
+    real state[2];
+    for (int cb_i = 0; cb_i < 2; ++cb_i) { state[cb_i] = 0; }
+    real proposed_state[2];
+    for (int cb_i = 0; cb_i < 2; ++cb_i) { proposed_state[cb_i] = 0; }
+    real parameters[1];
+    for (int cb_i = 0; cb_i < 1; ++cb_i) { parameters[cb_i] = 0; }
+    real error[2];
+    for (int cb_i = 0; cb_i < 2; ++cb_i) { error[cb_i] = 0; }
+    real dt[1];
+    for (int cb_i = 0; cb_i < 1; ++cb_i) { dt[cb_i] = 0; }
+    int accept_step[1];
+    for (int cb_i = 0; cb_i < 1; ++cb_i) { accept_step[cb_i] = 0; }
+    int proposed_counters[2];
+    for (int cb_i = 0; cb_i < 2; ++cb_i) { proposed_counters[cb_i] = 0; }
+    real *algorithm_persistent = persistent + 0;
+    real *controller_persistent = persistent + 5;
+    const cb_time t_start = cb_time_make(settings[CB_SET_T0],
+        settings[CB_SET_T0 + 1]);
+    const cb_time t_save0 = cb_time_make(settings[CB_SET_SAVE_START],
+        settings[CB_SET_SAVE_START + 1]);
+    const cb_time save_every = cb_time_make(settings[CB_SET_SAVE_EVERY],
+        settings[CB_SET_SAVE_EVERY + 1]);
+    cb_time t = t_start;
+    cb_time next_save = t_save0;
+    int save_idx = 0;
+    dt[0] = settings[CB_SET_DT];
+    accept_step[0] = 1;
+    int transient = 0; // status bits of this attempt, kept if it fails
+    int linear_capped = 0; // attempts failed on krylov_max_iters
+    int status = 0;
+    int accepted = 0;
+    int steps = 0;
+    int stalled = 0;
+    int cb_done = 0;
+    int cb_burst = 0;
+    if (mode == CB_LANE_BEGIN) {
+        for (int i = 0; i < CB_N_STATES; ++i) {
+            state[i] = inits[CB_IN(run, n_runs, CB_N_STATES, i)];
+        }
+        for (int i = 0; i < CB_N_PARAMS; ++i) {
+            parameters[i] = params[CB_IN(run, n_runs, CB_N_PARAMS, i)];
+        }
+        if (cb_time_sub(t_save0, t_start) <= (real)0) {
+            for (int i = 0; i < CB_N_STATES; ++i) {
+                state_out[CB_AT(run, n_runs, n_saves, save_idx, CB_COLS_STATE_OUT, i)] = state[i];
+            }
+            save_idx = 1;
+            next_save = cb_time_mul_add(t_save0, (real)1, save_every);
+        }
+    } else {
+        t = B->t[l];
+        next_save = B->next_save[l];
+        save_idx = B->save_idx[l];
+        status = B->status[l];
+        accepted = B->accepted[l];
+        steps = B->steps[l];
+        stalled = B->stalled[l];
+        transient = B->transient[l];
+        linear_capped = B->linear_capped[l];
+        for (int i = 0; i < 2; ++i) {
+            state[i] = B->state[i][l];
+        }
+        for (int i = 0; i < 2; ++i) {
+            proposed_state[i] = B->proposed_state[i][l];
+        }
+        for (int i = 0; i < 1; ++i) {
+            parameters[i] = B->parameters[i][l];
+        }
+        for (int i = 0; i < 2; ++i) {
+            error[i] = B->error[i][l];
+        }
+        for (int i = 0; i < 1; ++i) {
+            dt[i] = B->dt[i][l];
+        }
+        for (int i = 0; i < 1; ++i) {
+            accept_step[i] = B->accept_step[i][l];
+        }
+        for (int i = 0; i < 2; ++i) {
+            proposed_counters[i] = B->proposed_counters[i][l];
+        }
+        for (int i = 0; i < 7; ++i) {
+            persistent[i] = B->persistent[i][l];
+        }
+    }
+    do { // once: break ends the piece, and so does continue
+        if (mode == CB_LANE_PASS) {
+            if (!(save_idx < n_saves)) {
+                cb_done = 1;
+                break;
+            }
+            if (steps >= max_steps) {
+                status |= CB_RUN_MAX_STEPS;
+                CB_EXIT;
+            }
+            // Start of pass.cu.
+            // One pass of the loop's general path: truncate the step to the next
+            // event, attempt it, let the controller judge it, and on acceptance
+            // advance time, save and sample. cb_loop runs it in its while loop; the
+            // host's lanes (lanes.cu) run it once per lane and call. CB_EXIT ends the
+            // run; continue goes on to the next pass.
+            // Truncate the step to land on the next save (or sample) time; a
+            // step within a hair of it is stretched instead, so no sliver
+            // step follows.
+            real dt_eff = dt[0];
+            int do_save = 0;
+            const real to_save = cb_time_sub(next_save, t);
+            if (to_save <= dt_eff * CB_EVENT_STRETCH) {
+                dt_eff = to_save;
+                do_save = 1;
+            }
+            const int step_status = cb_step(state, proposed_state, parameters, error,
+                                            dt_eff, accepted, algorithm_persistent,
+                                            proposed_counters, settings);
+            steps++;
+            int proposal_finite = 1;
+            for (int i = 0; i < CB_N_STATES; ++i) {
+                proposal_finite = proposal_finite && cb_finite(proposed_state[i]);
+                if (step_status != 0) {
+                    error[i] = 1e+16f;
+                }
+            }
+            const int truncated = do_save && dt_eff != dt[0];
+            const int ctrl_status = cb_controller(dt, proposed_state, state, error,
+                                                  proposed_counters[0], truncated,
+                                                  accept_step, settings,
+                                                  controller_persistent);
+            linear_capped += (step_status & CB_RUN_MAX_LINEAR_ITERS) != 0;
+            transient |= step_status | ctrl_status |
+                         (proposal_finite ? 0 : CB_RUN_NONFINITE_STATE);
+            if (ctrl_status & CB_RUN_STEP_TOO_SMALL) {
+                status |= transient;
+                CB_EXIT;
+            }
+            accepted = accept_step[0];
+            if (!accepted) {
+                continue;
+            }
+            transient = 0;
+            const cb_time t_new = do_save ? next_save : cb_time_add(t, dt_eff);
+            stalled = cb_time_sub(t_new, t) > (real)0 ? 0 : stalled + 1;
+            if (stalled >= 2) {
+                status |= CB_RUN_STAGNATION;
+                CB_EXIT;
+            }
+            t = t_new;
+            int finite = 1;
+            for (int i = 0; i < CB_N_STATES; ++i) {
+                state[i] = proposed_state[i];
+                finite = finite && cb_finite(state[i]);
+            }
+            if (!finite) {
+                status |= CB_RUN_NONFINITE_STATE;
+                CB_EXIT;
+            }
+            if (do_save) {
+                for (int i = 0; i < CB_N_STATES; ++i) {
+                    state_out[CB_AT(run, n_runs, n_saves, save_idx, CB_COLS_STATE_OUT, i)] = state[i];
+                }
+                save_idx++;
+                next_save = cb_time_mul_add(t_save0, (real)save_idx, save_every);
+            }
+            // End of pass.cu.
+        }
+    } while (0);
+    if (mode == CB_LANE_PLAN) {
+        return cb_burst;
+    }
+    if (mode == CB_LANE_END) {
+        for (int r = save_idx; r < n_saves; ++r) {
+            for (int i = 0; i < 2; ++i) {
+                state_out[CB_AT(run, n_runs, n_saves, r, CB_COLS_STATE_OUT, i)] = CB_NAN;
+            }
+        }
+        if (status != 0 && settings[CB_SET_NAN_MASK] != (real)0) {
+            for (int r = 0; r < n_saves; ++r) {
+                for (int i = 0; i < 2; ++i) {
+                    state_out[CB_AT(run, n_runs, n_saves, r, CB_COLS_STATE_OUT, i)] = CB_NAN;
+                }
+            }
+        }
+        // A note, not a failure (the outputs stand): one attempt in ten or more
+        // failed because a linear solve hit krylov_max_iters.
+        if (linear_capped > 0 && linear_capped * 10 >= steps) {
+            status |= CB_RUN_LINEAR_CAP_OFTEN;
+        }
+        status_out[run] = status;
+        return 1;
+    }
+    // (A lane that has ended keeps what it had: explicit steps run on
+    // every lane of a burst, the ended ones masked here.)
+    if (!B->done[l]) {
+        B->t[l] = t;
+        B->next_save[l] = next_save;
+        B->save_idx[l] = save_idx;
+        B->status[l] = status;
+        B->accepted[l] = accepted;
+        B->steps[l] = steps;
+        B->stalled[l] = stalled;
+        B->transient[l] = transient;
+        B->linear_capped[l] = linear_capped;
+        for (int i = 0; i < 2; ++i) {
+            B->state[i][l] = state[i];
+        }
+        for (int i = 0; i < 2; ++i) {
+            B->proposed_state[i][l] = proposed_state[i];
+        }
+        for (int i = 0; i < 1; ++i) {
+            B->parameters[i][l] = parameters[i];
+        }
+        for (int i = 0; i < 2; ++i) {
+            B->error[i][l] = error[i];
+        }
+        for (int i = 0; i < 1; ++i) {
+            B->dt[i][l] = dt[i];
+        }
+        for (int i = 0; i < 1; ++i) {
+            B->accept_step[i][l] = accept_step[i];
+        }
+        for (int i = 0; i < 2; ++i) {
+            B->proposed_counters[i][l] = proposed_counters[i];
+        }
+        for (int i = 0; i < 7; ++i) {
+            B->persistent[i][l] = persistent[i];
+        }
+    }
+    return cb_done;
+}
+
+// Blocks of CB_LANES runs over the OpenMP threads; in each, the lanes
+// do each piece together (omp simd), masked by whether they have ended.
+CB_KERNEL void cubie_host_run(void *const *args)
+{
+    const real *inits = *(const real *const *)args[0];
+    const real *params = *(const real *const *)args[1];
+    const real *settings = *(const real *const *)args[2];
+    real *state_out = *(real *const *)args[4];
+    int *status_out = *(int *const *)args[9];
+    const int n_runs = *(const int *)args[10];
+    const int n_saves = *(const int *)args[11];
+    const int max_steps = *(const int *)args[12];
+    const int n_blocks = (n_runs + CB_LANES - 1) / CB_LANES;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int b = 0; b < n_blocks; ++b) {
+        cb_lanes block;
+        cb_lanes *B = &block;
+        __builtin_memset(B, 0, sizeof(*B)); // lanes past the last run: zeros
+        const int first = b * CB_LANES;
+        const int live = n_runs - first < CB_LANES ? n_runs - first
+                                                   : CB_LANES;
+        for (int l = 0; l < CB_LANES; ++l) {
+            B->done[l] = l >= live;
+        }
+        {
+#pragma omp simd
+            for (int l = 0; l < CB_LANES; ++l) {
+                const int run = first + l;
+                if (!B->done[l]) {
+                    B->done[l] = cb_lane(CB_LANE_BEGIN, l, B, run, inits,
+                                         params, settings, state_out,
+                                         status_out, n_runs, n_saves,
+                                         max_steps);
+                }
+            }
+        }
+        for (;;) {
+            int l0 = -1;
+            for (int l = 0; l < CB_LANES && l0 < 0; ++l) {
+                l0 = B->done[l] ? -1 : l;
+            }
+            if (l0 < 0) {
+                break;
+            }
+#if CB_FIXED_BURST
+            int burst;
+            {
+                const int l = l0;
+                const int run = first + l;
+                burst = cb_lane(CB_LANE_PLAN, l, B, run, inits, params,
+                                settings, state_out, status_out, n_runs,
+                                n_saves, max_steps);
+            }
+            if (burst > 0) {
+                for (int kb = 0; kb < burst; ++kb) {
+#pragma omp simd
+                    for (int l = 0; l < CB_LANES; ++l) {
+                        const int run = first + l;
+#if CB_LANE_BURST_ALL
+                        // Every lane steps, so the step has no branch
+                        // around it (its math calls vectorise).
+                        B->done[l] |= cb_lane(CB_LANE_BURST, l, B, run, inits,
+                                              params, settings, state_out,
+                                              status_out, n_runs, n_saves,
+                                              max_steps);
+#else
+                        if (!B->done[l]) {
+                            B->done[l] = cb_lane(CB_LANE_BURST, l, B, run,
+                                                 inits, params, settings,
+                                                 state_out, status_out, n_runs,
+                                                 n_saves, max_steps);
+                        }
+#endif
+                    }
+                }
+                {
+#pragma omp simd
+                    for (int l = 0; l < CB_LANES; ++l) {
+                        const int run = first + l;
+                        if (!B->done[l]) {
+                            B->done[l] = cb_lane(CB_LANE_BURST_END, l, B, run,
+                                                 inits, params, settings,
+                                                 state_out, status_out, n_runs,
+                                                 n_saves, max_steps);
+                        }
+                    }
+                }
+                continue;
+            }
+#endif
+            {
+#pragma omp simd
+                for (int l = 0; l < CB_LANES; ++l) {
+                    const int run = first + l;
+                    if (!B->done[l]) {
+                        B->done[l] = cb_lane(CB_LANE_PASS, l, B, run, inits,
+                                             params, settings, state_out,
+                                             status_out, n_runs, n_saves,
+                                             max_steps);
+                    }
+                }
+            }
+        }
+        for (int l = 0; l < CB_LANES; ++l) {
+            B->done[l] = l >= live;
+        }
+        {
+#pragma omp simd
+            for (int l = 0; l < CB_LANES; ++l) {
+                const int run = first + l;
+                if (!B->done[l]) {
+                    B->done[l] = cb_lane(CB_LANE_END, l, B, run, inits, params,
+                                         settings, state_out, status_out,
+                                         n_runs, n_saves, max_steps);
+                }
+            }
+        }
+    }
+}
+#endif
+// End of lanes.cu.

@@ -1,0 +1,187 @@
+// Start of lanes.cu.
+// The host backend runs its runs in blocks of CB_LANES lanes, one run per
+// lane, as a GPU warp runs one per thread: each piece of work is one call
+// of cb_lane per lane under `omp simd`, so the step's arithmetic runs
+// across lanes in vector registers. A lane's variables live in the block
+// (cb_lanes) in structure-of-arrays form, element i of lane l at [i][l],
+// and each call loads them, does its piece and stores them back. Control
+// that differs between lanes runs under the lanes' masks; a lane that
+// has ended idles until its block ends. With a fixed controller the
+// lanes that run share every step time, so the counted burst is planned
+// once per block and run step by step over all of them. A lane computes
+// what cb_loop computes for its run, in the same order.
+#if !CB_GPU && CB_LANES > 1
+#undef CB_EXIT
+#define CB_EXIT                                                             \
+    {                                                                       \
+        cb_done = 1;                                                        \
+        break;                                                              \
+    }
+
+// The pieces of work of cb_lane.
+enum {
+    CB_LANE_BEGIN,     // read the run's inputs, the first save
+    CB_LANE_PLAN,      // the burst's length (the block's first lane)
+    CB_LANE_BURST,     // step k of a burst
+    CB_LANE_BURST_END, // after a burst of k steps: time, finiteness
+    CB_LANE_PASS,      // one pass of the general path
+    CB_LANE_END        // fill and mask the outputs, the status
+};
+
+typedef struct {
+    int done[CB_LANES];
+    /* @LANE_FIELDS@ */
+} cb_lanes;
+
+// Lane l (run `run`) of block B does piece `mode`. Returns whether the
+// lane has ended (PLAN: the burst's length).
+CB_DEVFN int cb_lane(/* @PARAMS cb_lane@ */)
+{
+    /* @LANE_POOLS@ */
+    /* @BUFFERS@ */
+    /* @LOOP_CLOCK@ */
+    cb_time t = t_start;
+    cb_time next_save = t_save0;
+    int save_idx = 0;
+    /* @LOOP_INIT@ */
+    int status = 0;
+    int accepted = 0;
+    int steps = 0;
+    int stalled = 0;
+    int cb_done = 0;
+    int cb_burst = 0;
+    if (mode == CB_LANE_BEGIN) {
+        /* @LOAD@ */
+        if (cb_time_sub(t_save0, t_start) <= (real)0) {
+            /* @LOOP_SAVE@ */
+            save_idx = 1;
+            next_save = cb_time_mul_add(t_save0, (real)1, save_every);
+        }
+    } else {
+        /* @LANE_LOAD@ */
+    }
+    do { // once: break ends the piece, and so does continue
+        /* @LANE_BURST@ */
+        if (mode == CB_LANE_PASS) {
+            if (!(/* @LOOP_MORE@ */)) {
+                cb_done = 1;
+                break;
+            }
+            if (steps >= max_steps) {
+                status |= CB_RUN_MAX_STEPS;
+                CB_EXIT;
+            }
+            /* @PASS@ */
+        }
+    } while (0);
+    if (mode == CB_LANE_PLAN) {
+        return cb_burst;
+    }
+    if (mode == CB_LANE_END) {
+        /* @LOOP_END@ */
+        status_out[run] = status;
+        return 1;
+    }
+    // (A lane that has ended keeps what it had: explicit steps run on
+    // every lane of a burst, the ended ones masked here.)
+    if (!B->done[l]) {
+        /* @LANE_STORE@ */
+    }
+    return cb_done;
+}
+
+// Blocks of CB_LANES runs over the OpenMP threads; in each, the lanes
+// do each piece together (omp simd), masked by whether they have ended.
+CB_KERNEL void cubie_host_run(void *const *args)
+{
+    /* @HOST_ARGS@ */
+    const int n_blocks = (n_runs + CB_LANES - 1) / CB_LANES;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int b = 0; b < n_blocks; ++b) {
+        cb_lanes block;
+        cb_lanes *B = &block;
+        __builtin_memset(B, 0, sizeof(*B)); // lanes past the last run: zeros
+        const int first = b * CB_LANES;
+        const int live = n_runs - first < CB_LANES ? n_runs - first
+                                                   : CB_LANES;
+        for (int l = 0; l < CB_LANES; ++l) {
+            B->done[l] = l >= live;
+        }
+        {
+#pragma omp simd
+            for (int l = 0; l < CB_LANES; ++l) {
+                const int run = first + l;
+                if (!B->done[l]) {
+                    B->done[l] = cb_lane(/* @ARGS cb_lane mode=CB_LANE_BEGIN; k=0@ */);
+                }
+            }
+        }
+        for (;;) {
+            int l0 = -1;
+            for (int l = 0; l < CB_LANES && l0 < 0; ++l) {
+                l0 = B->done[l] ? -1 : l;
+            }
+            if (l0 < 0) {
+                break;
+            }
+#if CB_FIXED_BURST
+            int burst;
+            {
+                const int l = l0;
+                const int run = first + l;
+                burst = cb_lane(/* @ARGS cb_lane mode=CB_LANE_PLAN; k=0@ */);
+            }
+            if (burst > 0) {
+                for (int kb = 0; kb < burst; ++kb) {
+#pragma omp simd
+                    for (int l = 0; l < CB_LANES; ++l) {
+                        const int run = first + l;
+#if CB_LANE_BURST_ALL
+                        // Every lane steps, so the step has no branch
+                        // around it (its math calls vectorise).
+                        B->done[l] |= cb_lane(/* @ARGS cb_lane mode=CB_LANE_BURST; k=kb@ */);
+#else
+                        if (!B->done[l]) {
+                            B->done[l] = cb_lane(/* @ARGS cb_lane mode=CB_LANE_BURST; k=kb@ */);
+                        }
+#endif
+                    }
+                }
+                {
+#pragma omp simd
+                    for (int l = 0; l < CB_LANES; ++l) {
+                        const int run = first + l;
+                        if (!B->done[l]) {
+                            B->done[l] = cb_lane(/* @ARGS cb_lane mode=CB_LANE_BURST_END; k=burst@ */);
+                        }
+                    }
+                }
+                continue;
+            }
+#endif
+            {
+#pragma omp simd
+                for (int l = 0; l < CB_LANES; ++l) {
+                    const int run = first + l;
+                    if (!B->done[l]) {
+                        B->done[l] = cb_lane(/* @ARGS cb_lane mode=CB_LANE_PASS; k=0@ */);
+                    }
+                }
+            }
+        }
+        for (int l = 0; l < CB_LANES; ++l) {
+            B->done[l] = l >= live;
+        }
+        {
+#pragma omp simd
+            for (int l = 0; l < CB_LANES; ++l) {
+                const int run = first + l;
+                if (!B->done[l]) {
+                    B->done[l] = cb_lane(/* @ARGS cb_lane mode=CB_LANE_END; k=0@ */);
+                }
+            }
+        }
+    }
+}
+#endif
+// End of lanes.cu.
