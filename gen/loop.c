@@ -912,6 +912,22 @@ static cubie_status emit_lane_vars(cb_ctx *c, int what, cb_sb *sb)
     CB_TRY(lane_vars_of(c, &lv));
     for (int i = 0; i < lv.n; i++) {
         const lane_var *v = &lv.v[i];
+        if (!c->dbl && strcmp(v->type, "cb_time") == 0) {
+            /* A float pair: two arrays, so each half loads as a vector. */
+            for (int h = 0; h < 2; h++) {
+                const char *half = h ? "lo" : "hi";
+                if (what == LANE_FIELDS) {
+                    cb_sb_line(sb, "float %s_%s[CB_LANES];", v->name, half);
+                } else if (what == LANE_LOAD) {
+                    cb_sb_line(sb, "%s.%s = B->%s_%s[l];", v->name, half,
+                               v->name, half);
+                } else {
+                    cb_sb_line(sb, "B->%s_%s[l] = %s.%s;", v->name, half,
+                               v->name, half);
+                }
+            }
+            continue;
+        }
         if (what == LANE_FIELDS) {
             if (v->n > 0) {
                 cb_sb_line(sb, "%s %s[%zu][CB_LANES];", v->type, v->name,

@@ -32,14 +32,15 @@ extern char **environ;
  * native unless CUBIE_HOST_MARCH names another target (x86-64-v2 for
  * valgrind, which cannot decode AVX-512): the object runs on the machine
  * that builds it. -fno-math-errno (the kernel never reads errno) lets
- * the math calls of the host lanes vectorise (libmvec). -ffp-contract=off:
+ * the math calls of the host lanes vectorise (libmvec), and
+ * -fno-trapping-math (nor the floating-point flags) their compares. -ffp-contract=off:
  * every operation is rounded as written, so a run's result does not
  * depend on how the compiler laid out or vectorised the code (lanes or
  * one run at a time, any block width); fused multiply-adds are the
  * generator's explicit fma calls. */
 static const char *const host_flags[] = {
     "-x", "c", "-std=gnu11", "-O3", "-fopenmp", "-fno-math-errno",
-    "-ffp-contract=off", "-fPIC", "-shared", NULL};
+    "-fno-trapping-math", "-ffp-contract=off", "-fPIC", "-shared", NULL};
 
 /* "-march=native", or "-march=$CUBIE_HOST_MARCH" where that is a plain
  * name (letters, digits, '-', '_', '.'). */

@@ -915,8 +915,10 @@ enum {
 
 typedef struct {
     int done[CB_LANES];
-    cb_time t[CB_LANES];
-    cb_time next_save[CB_LANES];
+    float t_hi[CB_LANES];
+    float t_lo[CB_LANES];
+    float next_save_hi[CB_LANES];
+    float next_save_lo[CB_LANES];
     int save_idx[CB_LANES];
     int status[CB_LANES];
     int accepted[CB_LANES];
@@ -924,7 +926,8 @@ typedef struct {
     int stalled[CB_LANES];
     int transient[CB_LANES];
     int sample_idx[CB_LANES];
-    cb_time next_sample[CB_LANES];
+    float next_sample_hi[CB_LANES];
+    float next_sample_lo[CB_LANES];
     real state[3][CB_LANES];
     real proposed_state[3][CB_LANES];
     real parameters[1][CB_LANES];
@@ -1023,8 +1026,10 @@ CB_DEVFN int cb_lane(int mode, int l, cb_lanes *B, int run, const real *inits,
             next_save = cb_time_mul_add(t_save0, (real)1, save_every);
         }
     } else {
-        t = B->t[l];
-        next_save = B->next_save[l];
+        t.hi = B->t_hi[l];
+        t.lo = B->t_lo[l];
+        next_save.hi = B->next_save_hi[l];
+        next_save.lo = B->next_save_lo[l];
         save_idx = B->save_idx[l];
         status = B->status[l];
         accepted = B->accepted[l];
@@ -1032,7 +1037,8 @@ CB_DEVFN int cb_lane(int mode, int l, cb_lanes *B, int run, const real *inits,
         stalled = B->stalled[l];
         transient = B->transient[l];
         sample_idx = B->sample_idx[l];
-        next_sample = B->next_sample[l];
+        next_sample.hi = B->next_sample_hi[l];
+        next_sample.lo = B->next_sample_lo[l];
         for (int i = 0; i < 3; ++i) {
             state[i] = B->state[i][l];
         }
@@ -1236,8 +1242,10 @@ CB_DEVFN int cb_lane(int mode, int l, cb_lanes *B, int run, const real *inits,
     // (A lane that has ended keeps what it had: explicit steps run on
     // every lane of a burst, the ended ones masked here.)
     if (!B->done[l]) {
-        B->t[l] = t;
-        B->next_save[l] = next_save;
+        B->t_hi[l] = t.hi;
+        B->t_lo[l] = t.lo;
+        B->next_save_hi[l] = next_save.hi;
+        B->next_save_lo[l] = next_save.lo;
         B->save_idx[l] = save_idx;
         B->status[l] = status;
         B->accepted[l] = accepted;
@@ -1245,7 +1253,8 @@ CB_DEVFN int cb_lane(int mode, int l, cb_lanes *B, int run, const real *inits,
         B->stalled[l] = stalled;
         B->transient[l] = transient;
         B->sample_idx[l] = sample_idx;
-        B->next_sample[l] = next_sample;
+        B->next_sample_hi[l] = next_sample.hi;
+        B->next_sample_lo[l] = next_sample.lo;
         for (int i = 0; i < 3; ++i) {
             B->state[i][l] = state[i];
         }

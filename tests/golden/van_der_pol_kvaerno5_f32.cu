@@ -1228,8 +1228,10 @@ enum {
 
 typedef struct {
     int done[CB_LANES];
-    cb_time t[CB_LANES];
-    cb_time next_save[CB_LANES];
+    float t_hi[CB_LANES];
+    float t_lo[CB_LANES];
+    float next_save_hi[CB_LANES];
+    float next_save_lo[CB_LANES];
     int save_idx[CB_LANES];
     int status[CB_LANES];
     int accepted[CB_LANES];
@@ -1307,8 +1309,10 @@ CB_DEVFN int cb_lane(int mode, int l, cb_lanes *B, int run, const real *inits,
             next_save = cb_time_mul_add(t_save0, (real)1, save_every);
         }
     } else {
-        t = B->t[l];
-        next_save = B->next_save[l];
+        t.hi = B->t_hi[l];
+        t.lo = B->t_lo[l];
+        next_save.hi = B->next_save_hi[l];
+        next_save.lo = B->next_save_lo[l];
         save_idx = B->save_idx[l];
         status = B->status[l];
         accepted = B->accepted[l];
@@ -1448,8 +1452,10 @@ CB_DEVFN int cb_lane(int mode, int l, cb_lanes *B, int run, const real *inits,
     // (A lane that has ended keeps what it had: explicit steps run on
     // every lane of a burst, the ended ones masked here.)
     if (!B->done[l]) {
-        B->t[l] = t;
-        B->next_save[l] = next_save;
+        B->t_hi[l] = t.hi;
+        B->t_lo[l] = t.lo;
+        B->next_save_hi[l] = next_save.hi;
+        B->next_save_lo[l] = next_save.lo;
         B->save_idx[l] = save_idx;
         B->status[l] = status;
         B->accepted[l] = accepted;
