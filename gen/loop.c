@@ -69,7 +69,7 @@ static void init_loop_fns(cb_ctx *c)
     cb_fn_init(&c->loop_fn, "int", "cb_loop", loop);
     cb_fn_init(&c->run_fn, "void", "cb_run", run);
     /* The host lanes' piece of work (lanes.cu): its pools are its own. */
-    static const char *lane[CB_KARG_COUNT + 8];
+    const char *lane[CB_KARG_COUNT + 8];
     int n = 0;
     lane[n++] = "int mode";
     lane[n++] = "int l";
