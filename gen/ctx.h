@@ -96,6 +96,8 @@ struct cb_ctx {
     int block;                   /* threads per block the kernel is bound to */
     int host_lanes;              /* host_lanes as given (0: auto) */
     int lanes;                   /* runs per host SIMD block (1: none) */
+    bool step_taken;             /* expanding a lane's pass whose step its
+                                    STEP piece took (gen/loop.c) */
     cb_metric_list metrics;      /* the summary metrics, fused */
     cb_selection sel;            /* the saved and summarised variables */
     bool summaries;              /* some variable is summarised */

@@ -498,7 +498,21 @@ static cubie_status mk_next_event(cb_ctx *c, const char *arg,
 static cubie_status mk_events(cb_ctx *c, const char *arg, const char *scope,
                               int col, cb_sb *sb)
 {
-    (void)arg, (void)scope, (void)col;
+    (void)scope, (void)col;
+    if (strcmp(arg, "dt") == 0) {
+        /* dt_eff alone, as below: the lanes' step piece (step.cu). */
+        cb_sb_line(sb, "real dt_eff = dt[0];");
+        cb_sb_line(sb, c->summaries ? "const real to_event = cb_time_sub("
+                                      "cb_next_event(next_save, save_idx < "
+                                      "n_saves, next_sample, sample_idx < "
+                                      "n_samples), t);"
+                                    : "const real to_event = cb_time_sub("
+                                      "next_save, t);");
+        cb_sb_line(sb, "if (to_event <= dt_eff * CB_EVENT_STRETCH) {");
+        cb_sb_line(sb, "    dt_eff = to_event;");
+        cb_sb_line(sb, "}");
+        return CUBIE_OK;
+    }
     cb_sb_line(sb, "real dt_eff = dt[0];");
     cb_sb_line(sb, "int do_save = 0;");
     if (!c->summaries) {
@@ -681,6 +695,19 @@ static cubie_status mk_step_call(cb_ctx *c, const char *arg,
                                  const char *scope, int col, cb_sb *sb)
 {
     (void)scope, (void)col;
+    return emit_step_call(c, arg, sb);
+}
+
+/* The pass's step: the call, or, in a lane whose STEP piece took it (an
+ * explicit step, whose status is always 0), its status. */
+static cubie_status mk_pass_step(cb_ctx *c, const char *arg,
+                                 const char *scope, int col, cb_sb *sb)
+{
+    (void)scope, (void)col;
+    if (c->step_taken) {
+        cb_sb_puts(sb, "0 /* taken by the lane's STEP piece */");
+        return CUBIE_OK;
+    }
     return emit_step_call(c, arg, sb);
 }
 
@@ -1022,14 +1049,37 @@ static cubie_status mk_lane_burst(cb_ctx *c, const char *arg,
                : CUBIE_OK;
 }
 
+/* Whether a lane's pass leaves its step to a STEP piece of its own:
+ * explicit steps, which never fail and never branch on the lane. */
+static bool lane_step_split(const cb_ctx *c)
+{
+    return c->method->family == CB_FAM_ERK;
+}
+
+/* A lane's step piece (templates/step.cu), where its pass leaves the
+ * step to it. */
+static cubie_status mk_lane_step(cb_ctx *c, const char *arg,
+                                 const char *scope, int col, cb_sb *sb)
+{
+    (void)arg, (void)scope, (void)col;
+    static const char *const step[] = {"step.cu", NULL};
+    return lane_step_split(c)
+               ? cb_expand_templates(c, step, loop_markers(), sb)
+               : CUBIE_OK;
+}
+
 /* The general path of one pass (templates/pass.cu), for cb_loop and for
- * the lanes alike. */
+ * the lanes alike ("lane": in cb_lane, whose STEP piece may take the
+ * step). */
 static cubie_status mk_pass(cb_ctx *c, const char *arg, const char *scope,
                             int col, cb_sb *sb)
 {
-    (void)arg, (void)scope, (void)col;
+    (void)scope, (void)col;
     static const char *const pass[] = {"pass.cu", NULL};
-    return cb_expand_templates(c, pass, loop_markers(), sb);
+    c->step_taken = strcmp(arg, "lane") == 0 && lane_step_split(c);
+    cubie_status st = cb_expand_templates(c, pass, loop_markers(), sb);
+    c->step_taken = false;
+    return st;
 }
 
 static const cb_marker markers[] = {
@@ -1060,6 +1110,8 @@ static const cb_marker markers[] = {
     {"LANE_STORE", false, mk_lane_store},
     {"LANE_POOLS", true, mk_lane_pools},
     {"LANE_BURST", false, mk_lane_burst},
+    {"LANE_STEP", false, mk_lane_step},
+    {"PASS_STEP", false, mk_pass_step},
     {NULL, false, NULL},
 };
 

@@ -24,6 +24,7 @@ enum {
     CB_LANE_PLAN,      // the burst's length (the block's first lane)
     CB_LANE_BURST,     // step k of a burst
     CB_LANE_BURST_END, // after a burst of k steps: time, finiteness
+    CB_LANE_STEP,      // the step of the next pass (explicit methods)
     CB_LANE_PASS,      // one pass of the general path
     CB_LANE_END        // fill and mask the outputs, the status
 };
@@ -62,6 +63,7 @@ CB_DEVFN int cb_lane(/* @PARAMS cb_lane@ */)
     }
     do { // once: break ends the piece, and so does continue
         /* @LANE_BURST@ */
+        /* @LANE_STEP@ */
         if (mode == CB_LANE_PASS) {
             if (!(/* @LOOP_MORE@ */)) {
                 cb_done = 1;
@@ -71,7 +73,7 @@ CB_DEVFN int cb_lane(/* @PARAMS cb_lane@ */)
                 status |= CB_RUN_MAX_STEPS;
                 CB_EXIT;
             }
-            /* @PASS@ */
+            /* @PASS lane@ */
         }
     } while (0);
     if (mode == CB_LANE_PLAN) {
@@ -159,13 +161,20 @@ CB_KERNEL void cubie_host_run(void *const *args)
                 continue;
             }
 #endif
-            {
+#if CB_LANE_BURST_ALL
+            // An explicit step has no branch: it runs on every lane, in
+            // vector registers, and the pass that follows takes its result.
 #pragma omp simd
-                for (int l = 0; l < CB_LANES; ++l) {
-                    const int run = first + l;
-                    if (!B->done[l]) {
-                        B->done[l] = cb_lane(/* @ARGS cb_lane mode=CB_LANE_PASS; k=0@ */);
-                    }
+            for (int l = 0; l < CB_LANES; ++l) {
+                const int run = first + l;
+                B->done[l] |= cb_lane(/* @ARGS cb_lane mode=CB_LANE_STEP; k=0@ */);
+            }
+#endif
+#pragma omp simd
+            for (int l = 0; l < CB_LANES; ++l) {
+                const int run = first + l;
+                if (!B->done[l]) {
+                    B->done[l] = cb_lane(/* @ARGS cb_lane mode=CB_LANE_PASS; k=0@ */);
                 }
             }
         }

@@ -8,7 +8,7 @@
 // step within a hair of it is stretched instead, so no sliver
 // step follows.
 /* @LOOP_EVENTS@ */
-const int step_status = /* @STEP_CALL dt_eff; cb_time_real(t); accepted@ */;
+const int step_status = /* @PASS_STEP dt_eff; cb_time_real(t); accepted@ */;
 steps++;
 /* @LOOP_CONTROL@ */
 accepted = accept_step[0];

@@ -291,7 +291,8 @@ CB_DEVFN double cb_time_real(cb_time a)
 #define CB_BLOCK_SIZE 256
 // Runs per SIMD block of the host backend (lanes.cu; 1: one at a time).
 #define CB_LANES 32
-// Explicit steps of a burst run on every lane, ended or not (no branch).
+// Explicit steps (of a burst, of a pass) run on every lane, ended or not
+// (no branch).
 #define CB_LANE_BURST_ALL 1
 // Per-run pools (elements), from the buffer registry.
 #define CB_SHARED_SIZE 0
@@ -851,6 +852,7 @@ enum {
     CB_LANE_PLAN,      // the burst's length (the block's first lane)
     CB_LANE_BURST,     // step k of a burst
     CB_LANE_BURST_END, // after a burst of k steps: time, finiteness
+    CB_LANE_STEP,      // the step of the next pass (explicit methods)
     CB_LANE_PASS,      // one pass of the general path
     CB_LANE_END        // fill and mask the outputs, the status
 };
@@ -994,6 +996,22 @@ CB_DEVFN int cb_lane(int mode, int l, cb_lanes *B, int run, const real *inits,
         }
     }
     do { // once: break ends the piece, and so does continue
+        // Start of step.cu.
+        // A lane's step of its next pass (lanes.cu), for explicit methods: the
+        // step truncated to the next event as the pass truncates it, attempted on
+        // every lane; the pass then takes its proposal, its error and its stage
+        // caches from the block.
+        if (mode == CB_LANE_STEP) {
+            real dt_eff = dt[0];
+            const real to_event = cb_time_sub(next_save, t);
+            if (to_event <= dt_eff * CB_EVENT_STRETCH) {
+                dt_eff = to_event;
+            }
+            cb_step(state, proposed_state, parameters, error, dt_eff, accepted,
+                    algorithm_persistent, proposed_counters);
+            break;
+        }
+        // End of step.cu.
         if (mode == CB_LANE_PASS) {
             if (!(save_idx < n_saves)) {
                 cb_done = 1;
@@ -1019,9 +1037,7 @@ CB_DEVFN int cb_lane(int mode, int l, cb_lanes *B, int run, const real *inits,
                 dt_eff = to_save;
                 do_save = 1;
             }
-            const int step_status = cb_step(state, proposed_state, parameters, error,
-                                            dt_eff, accepted, algorithm_persistent,
-                                            proposed_counters);
+            const int step_status = 0 /* taken by the lane's STEP piece */;
             steps++;
             counters[0] += proposed_counters[0]; // newton_iterations
             counters[1] += proposed_counters[1]; // krylov_iterations
@@ -1265,16 +1281,26 @@ CB_KERNEL void cubie_host_run(void *const *args)
                 continue;
             }
 #endif
-            {
+#if CB_LANE_BURST_ALL
+            // An explicit step has no branch: it runs on every lane, in
+            // vector registers, and the pass that follows takes its result.
 #pragma omp simd
-                for (int l = 0; l < CB_LANES; ++l) {
-                    const int run = first + l;
-                    if (!B->done[l]) {
-                        B->done[l] = cb_lane(CB_LANE_PASS, l, B, run, inits,
-                                             params, settings, state_out,
-                                             obs_out, counters_out, status_out,
-                                             n_runs, n_saves, max_steps);
-                    }
+            for (int l = 0; l < CB_LANES; ++l) {
+                const int run = first + l;
+                B->done[l] |= cb_lane(CB_LANE_STEP, l, B, run, inits, params,
+                                      settings, state_out, obs_out,
+                                      counters_out, status_out, n_runs,
+                                      n_saves, max_steps);
+            }
+#endif
+#pragma omp simd
+            for (int l = 0; l < CB_LANES; ++l) {
+                const int run = first + l;
+                if (!B->done[l]) {
+                    B->done[l] = cb_lane(CB_LANE_PASS, l, B, run, inits,
+                                         params, settings, state_out, obs_out,
+                                         counters_out, status_out, n_runs,
+                                         n_saves, max_steps);
                 }
             }
         }

@@ -291,7 +291,8 @@ CB_DEVFN double cb_time_real(cb_time a)
 #define CB_BLOCK_SIZE 256
 // Runs per SIMD block of the host backend (lanes.cu; 1: one at a time).
 #define CB_LANES 32
-// Explicit steps of a burst run on every lane, ended or not (no branch).
+// Explicit steps (of a burst, of a pass) run on every lane, ended or not
+// (no branch).
 #define CB_LANE_BURST_ALL 0
 // Per-run pools (elements), from the buffer registry.
 #define CB_SHARED_SIZE 0
@@ -1222,6 +1223,7 @@ enum {
     CB_LANE_PLAN,      // the burst's length (the block's first lane)
     CB_LANE_BURST,     // step k of a burst
     CB_LANE_BURST_END, // after a burst of k steps: time, finiteness
+    CB_LANE_STEP,      // the step of the next pass (explicit methods)
     CB_LANE_PASS,      // one pass of the general path
     CB_LANE_END        // fill and mask the outputs, the status
 };
@@ -1581,16 +1583,25 @@ CB_KERNEL void cubie_host_run(void *const *args)
                 continue;
             }
 #endif
-            {
+#if CB_LANE_BURST_ALL
+            // An explicit step has no branch: it runs on every lane, in
+            // vector registers, and the pass that follows takes its result.
 #pragma omp simd
-                for (int l = 0; l < CB_LANES; ++l) {
-                    const int run = first + l;
-                    if (!B->done[l]) {
-                        B->done[l] = cb_lane(CB_LANE_PASS, l, B, run, inits,
-                                             params, settings, state_out,
-                                             status_out, n_runs, n_saves,
-                                             max_steps);
-                    }
+            for (int l = 0; l < CB_LANES; ++l) {
+                const int run = first + l;
+                B->done[l] |= cb_lane(CB_LANE_STEP, l, B, run, inits, params,
+                                      settings, state_out, status_out, n_runs,
+                                      n_saves, max_steps);
+            }
+#endif
+#pragma omp simd
+            for (int l = 0; l < CB_LANES; ++l) {
+                const int run = first + l;
+                if (!B->done[l]) {
+                    B->done[l] = cb_lane(CB_LANE_PASS, l, B, run, inits,
+                                         params, settings, state_out,
+                                         status_out, n_runs, n_saves,
+                                         max_steps);
                 }
             }
         }
