@@ -322,13 +322,19 @@ static cubie_status emit_step_call(cb_ctx *c, const char *arg, cb_sb *sb)
     return CUBIE_OK;
 }
 
+/* The template-defined function called name, or NULL. */
+static cb_fn *fn_named(cb_ctx *c, const char *name)
+{
+    return strcmp(name, "cb_loop") == 0   ? &c->loop_fn
+           : strcmp(name, "cb_run") == 0  ? &c->run_fn
+           : strcmp(name, "cb_lane") == 0 ? &c->lane_fn
+                                          : NULL;
+}
+
 static cubie_status mk_params(cb_ctx *c, const char *arg, const char *scope,
                               int col, cb_sb *sb)
 {
-    cb_fn *f = strcmp(arg, "cb_loop") == 0   ? &c->loop_fn
-               : strcmp(arg, "cb_run") == 0  ? &c->run_fn
-               : strcmp(arg, "cb_lane") == 0 ? &c->lane_fn
-                                             : NULL;
+    cb_fn *f = fn_named(c, arg);
     if (f == NULL) {
         return cb_fail(c->err, CUBIE_E_CODEGEN, NULL, 0,
                        "PARAMS marker of an unknown function '%s'", arg);
@@ -350,10 +356,7 @@ static cubie_status mk_args(cb_ctx *c, const char *arg, const char *scope,
     const size_t fl = strcspn(arg, " ");
     snprintf(fn, sizeof(fn), "%.*s", (int)fl, arg);
     snprintf(text, sizeof(text), "%s", arg + fl);
-    const cb_fn *f = strcmp(fn, "cb_loop") == 0   ? &c->loop_fn
-                     : strcmp(fn, "cb_run") == 0  ? &c->run_fn
-                     : strcmp(fn, "cb_lane") == 0 ? &c->lane_fn
-                                                  : NULL;
+    const cb_fn *f = fn_named(c, fn);
     if (f == NULL || !f->defined) {
         return cb_fail(c->err, CUBIE_E_CODEGEN, NULL, 0,
                        "ARGS marker before the signature of '%s'", fn);
@@ -482,14 +485,18 @@ static cubie_status mk_more(cb_ctx *c, const char *arg, const char *scope,
 }
 
 /* The next time a step must land on. */
+static const char *next_event(const cb_ctx *c)
+{
+    return c->summaries ? "cb_next_event(next_save, save_idx < n_saves, "
+                          "next_sample, sample_idx < n_samples)"
+                        : "next_save";
+}
+
 static cubie_status mk_next_event(cb_ctx *c, const char *arg,
                                   const char *scope, int col, cb_sb *sb)
 {
     (void)arg, (void)scope, (void)col;
-    cb_sb_puts(sb, c->summaries ? "cb_next_event(next_save, save_idx < "
-                                  "n_saves, next_sample, sample_idx < "
-                                  "n_samples)"
-                                : "next_save");
+    cb_sb_puts(sb, next_event(c));
     return CUBIE_OK;
 }
 
@@ -502,12 +509,8 @@ static cubie_status mk_events(cb_ctx *c, const char *arg, const char *scope,
     if (strcmp(arg, "dt") == 0) {
         /* dt_eff alone, as below: the lanes' step piece (step.cu). */
         cb_sb_line(sb, "real dt_eff = dt[0];");
-        cb_sb_line(sb, c->summaries ? "const real to_event = cb_time_sub("
-                                      "cb_next_event(next_save, save_idx < "
-                                      "n_saves, next_sample, sample_idx < "
-                                      "n_samples), t);"
-                                    : "const real to_event = cb_time_sub("
-                                      "next_save, t);");
+        cb_sb_line(sb, "const real to_event = cb_time_sub(%s, t);",
+                   next_event(c));
         cb_sb_line(sb, "if (to_event <= dt_eff * CB_EVENT_STRETCH) {");
         cb_sb_line(sb, "    dt_eff = to_event;");
         cb_sb_line(sb, "}");
@@ -823,7 +826,6 @@ static cubie_status mk_host_shared(cb_ctx *c, const char *arg,
     return CUBIE_OK;
 }
 
-
 /* ---- the host lanes (templates/lanes.cu) ---- */
 
 /* A variable a lane keeps in its block between calls: n elements (0: a
@@ -979,25 +981,21 @@ static cubie_status emit_lane_vars(cb_ctx *c, int what, cb_sb *sb)
     return CUBIE_OK;
 }
 
-static cubie_status mk_lane_fields(cb_ctx *c, const char *arg,
-                                   const char *scope, int col, cb_sb *sb)
-{
-    (void)arg, (void)scope, (void)col;
-    return emit_lane_vars(c, LANE_FIELDS, sb);
-}
-
-static cubie_status mk_lane_load(cb_ctx *c, const char *arg,
+/* LANE_VARS fields|load|store. */
+static cubie_status mk_lane_vars(cb_ctx *c, const char *arg,
                                  const char *scope, int col, cb_sb *sb)
 {
-    (void)arg, (void)scope, (void)col;
-    return emit_lane_vars(c, LANE_LOAD, sb);
-}
-
-static cubie_status mk_lane_store(cb_ctx *c, const char *arg,
-                                  const char *scope, int col, cb_sb *sb)
-{
-    (void)arg, (void)scope, (void)col;
-    return emit_lane_vars(c, LANE_STORE, sb);
+    (void)scope, (void)col;
+    const int what = strcmp(arg, "fields") == 0 ? LANE_FIELDS
+                     : strcmp(arg, "load") == 0 ? LANE_LOAD
+                     : strcmp(arg, "store") == 0 ? LANE_STORE
+                                                 : -1;
+    if (what < 0) {
+        return cb_fail(c->err, CUBIE_E_CODEGEN, NULL, 0,
+                       "LANE_VARS marker: '%s' is not fields, load or store",
+                       arg);
+    }
+    return emit_lane_vars(c, what, sb);
 }
 
 /* A lane's own pools, those its piece uses, zeroed as cb_run zeroes a
@@ -1105,9 +1103,7 @@ static const cb_marker markers[] = {
     {"HOST_ARGS", true, mk_host_args},
     {"HOST_SHARED", true, mk_host_shared},
     {"PASS", false, mk_pass},
-    {"LANE_FIELDS", false, mk_lane_fields},
-    {"LANE_LOAD", false, mk_lane_load},
-    {"LANE_STORE", false, mk_lane_store},
+    {"LANE_VARS", false, mk_lane_vars},
     {"LANE_POOLS", true, mk_lane_pools},
     {"LANE_BURST", false, mk_lane_burst},
     {"LANE_STEP", false, mk_lane_step},

@@ -31,7 +31,7 @@ enum {
 
 typedef struct {
     int done[CB_LANES];
-    /* @LANE_FIELDS@ */
+    /* @LANE_VARS fields@ */
 } cb_lanes;
 
 // Lane l (run `run`) of block B does piece `mode`. Returns whether the
@@ -59,7 +59,7 @@ CB_DEVFN int cb_lane(/* @PARAMS cb_lane@ */)
             next_save = cb_time_mul_add(t_save0, (real)1, save_every);
         }
     } else {
-        /* @LANE_LOAD@ */
+        /* @LANE_VARS load@ */
     }
     do { // once: break ends the piece, and so does continue
         /* @LANE_BURST@ */
@@ -87,7 +87,7 @@ CB_DEVFN int cb_lane(/* @PARAMS cb_lane@ */)
     // (A lane that has ended keeps what it had: explicit steps run on
     // every lane of a burst, the ended ones masked here.)
     if (!B->done[l]) {
-        /* @LANE_STORE@ */
+        /* @LANE_VARS store@ */
     }
     return cb_done;
 }
@@ -127,12 +127,7 @@ CB_KERNEL void cubie_host_run(void *const *args)
                 break;
             }
 #if CB_FIXED_BURST
-            int burst;
-            {
-                const int l = l0;
-                const int run = first + l;
-                burst = cb_lane(/* @ARGS cb_lane mode=CB_LANE_PLAN; k=0@ */);
-            }
+            const int burst = cb_lane(/* @ARGS cb_lane mode=CB_LANE_PLAN; k=0; l=l0; run=first + l0@ */);
             if (burst > 0) {
                 for (int kb = 0; kb < burst; ++kb) {
 #pragma omp simd

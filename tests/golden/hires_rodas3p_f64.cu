@@ -1344,14 +1344,9 @@ CB_KERNEL void cubie_host_run(void *const *args)
                 break;
             }
 #if CB_FIXED_BURST
-            int burst;
-            {
-                const int l = l0;
-                const int run = first + l;
-                burst = cb_lane(CB_LANE_PLAN, l, B, run, inits, settings,
-                                state_out, status_out, n_runs, n_saves,
-                                max_steps);
-            }
+            const int burst = cb_lane(CB_LANE_PLAN, l0, B, first + l0, inits,
+                                      settings, state_out, status_out, n_runs,
+                                      n_saves, max_steps);
             if (burst > 0) {
                 for (int kb = 0; kb < burst; ++kb) {
 #pragma omp simd

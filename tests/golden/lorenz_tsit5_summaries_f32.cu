@@ -1348,14 +1348,10 @@ CB_KERNEL void cubie_host_run(void *const *args)
                 break;
             }
 #if CB_FIXED_BURST
-            int burst;
-            {
-                const int l = l0;
-                const int run = first + l;
-                burst = cb_lane(CB_LANE_PLAN, l, B, run, inits, params,
-                                settings, state_out, state_summaries_out,
-                                status_out, n_runs, n_saves, max_steps);
-            }
+            const int burst = cb_lane(CB_LANE_PLAN, l0, B, first + l0, inits,
+                                      params, settings, state_out,
+                                      state_summaries_out, status_out, n_runs,
+                                      n_saves, max_steps);
             if (burst > 0) {
                 for (int kb = 0; kb < burst; ++kb) {
 #pragma omp simd
