@@ -20,12 +20,15 @@ static cubie_status controller_register(cb_ctx *c)
 }
 
 /* gain = safety * E^(expo (kp log E + ki log E_prev + ...)) and the rest
- * of the formula of each controller. */
+ * of the formula of each controller. Branch-free, as all of the
+ * controller: each choice is a select, so the host lanes run it in vector
+ * registers (a call of exp or log under a branch would not vectorise). */
 static void emit_gain(const cb_ctx *c, cb_sb *b)
 {
-    const char *ex = c->dbl ? "exp" : "expf";
-    const char *lg = c->dbl ? "log" : "logf";
-    const char *mn = cb_math(c, "fmin");
+    /* Powers of two, not of e: the same gain, and exact range reduction
+     * in cb_exp2 (templates/prelude.cu). */
+    const char *ex = "cb_exp2";
+    const char *lg = "cb_log2";
     switch (c->ctrl) {
     case CB_CTRL_I:
         cb_sb_line(b, "real gain = safety * %s(expo * %s(nrm2));", ex, lg);
@@ -54,17 +57,19 @@ static void emit_gain(const cb_ctx *c, cb_sb *b)
         /* timestep_buffer: [0] previous accepted dt, [1] its norm. */
         cb_sb_line(b, "const real two_n = (real)2 * "
                       "settings[CB_SET_NEWTON_TARGET_ITERS];");
-        cb_sb_line(b, "const real fac = %s(safety, safety * ((real)1 + "
-                      "two_n) /", mn);
-        cb_sb_line(b, "                          ((real)niters + two_n));");
+        cb_sb_line(b, "const real fac = cb_fmin(safety, safety * ((real)1 + "
+                      "two_n) /");
+        cb_sb_line(b, "                         ((real)niters + two_n));");
         cb_sb_line(b, "real gain = fac * %s(expo * %s(nrm2));", ex, lg);
-        cb_sb_line(b, "if (accept && timestep_buffer[0] > (real)0) {");
-        cb_sb_line(b, "    const real gus = safety * (dt[0] / "
+        cb_sb_line(b, "// After an accepted step with a history, the "
+                      "predictive gain where smaller");
+        cb_sb_line(b, "// (computed always, used only then).");
+        cb_sb_line(b, "const real gus = safety * (dt[0] / "
                       "timestep_buffer[0]) *");
-        cb_sb_line(b, "        %s(expo * %s(nrm2 * nrm2 / "
-                      "timestep_buffer[1]));", ex, lg);
-        cb_sb_line(b, "    gain = %s(gus, gain);", mn);
-        cb_sb_line(b, "}");
+        cb_sb_line(b, "    %s(expo * %s(nrm2 * nrm2 / timestep_buffer[1]));",
+                   ex, lg);
+        cb_sb_line(b, "gain = accept & (timestep_buffer[0] > (real)0) ? "
+                      "cb_fmin(gus, gain) : gain;");
         break;
     default:
         cb_sb_line(b, "real gain = (real)1;");
@@ -72,27 +77,25 @@ static void emit_gain(const cb_ctx *c, cb_sb *b)
     }
 }
 
-/* An accepted step's history. */
+/* An accepted step's history, kept unless the step was frozen. */
 static void emit_history(const cb_ctx *c, cb_sb *b)
 {
     switch (c->ctrl) {
     case CB_CTRL_PI:
-        cb_sb_line(b, "if (accept) {");
-        cb_sb_line(b, "    timestep_buffer[0] = nrm2;");
-        cb_sb_line(b, "}");
+        cb_sb_line(b, "timestep_buffer[0] = keep ? nrm2 : "
+                      "timestep_buffer[0];");
         break;
     case CB_CTRL_PID:
-        cb_sb_line(b, "if (accept) {");
-        cb_sb_line(b, "    timestep_buffer[1] = timestep_buffer[0] > (real)0 "
-                      "? timestep_buffer[0] : nrm2;");
-        cb_sb_line(b, "    timestep_buffer[0] = nrm2;");
-        cb_sb_line(b, "}");
+        cb_sb_line(b, "timestep_buffer[1] = keep ? prev : "
+                      "timestep_buffer[1];");
+        cb_sb_line(b, "timestep_buffer[0] = keep ? nrm2 : "
+                      "timestep_buffer[0];");
         break;
     case CB_CTRL_GUSTAFSSON:
-        cb_sb_line(b, "if (accept) {");
-        cb_sb_line(b, "    timestep_buffer[0] = dt[0];");
-        cb_sb_line(b, "    timestep_buffer[1] = nrm2;");
-        cb_sb_line(b, "}");
+        cb_sb_line(b, "timestep_buffer[0] = keep ? dt[0] : "
+                      "timestep_buffer[0];");
+        cb_sb_line(b, "timestep_buffer[1] = keep ? nrm2 : "
+                      "timestep_buffer[1];");
         break;
     default:
         break;
@@ -110,11 +113,14 @@ static cubie_status controller_emit(cb_ctx *c, cb_sb *sb)
         return CUBIE_OK; /* the loop does not call one */
     }
     const int n = c->sys->n_states;
-    const char *mn = cb_math(c, "fmin"), *mx = cb_math(c, "fmax");
     const char *ab = cb_math(c, "fabs");
     cb_sb b;
     cb_sb_init(&b);
     b.indent = 1;
+    /* No setting is read under a condition (&&, ?:): that would be a
+     * masked load of one address, which the vectoriser refuses. Each is
+     * read where it is first used, so few are live at once (GPU
+     * registers). */
     cb_sb_line(&b, "real nrm2 = (real)0;");
     cb_sb_line(&b, "for (int i = 0; i < %d; ++i) {", n);
     cb_sb_indent(&b);
@@ -124,7 +130,7 @@ static cubie_status controller_emit(cb_ctx *c, cb_sb *sb)
     cb_sb_line(&b, "e = e < %s ? %s : e; // a NaN stays NaN", l, l);
     cb_sb_line(&b, "const real scale = settings[CB_SET_ATOL + i] + "
                    "settings[CB_SET_RTOL + i] *");
-    cb_sb_line(&b, "    %s(%s(proposed_state[i]), %s(state[i]));", mx, ab,
+    cb_sb_line(&b, "    cb_fmax(%s(proposed_state[i]), %s(state[i]));", ab,
                ab);
     cb_sb_line(&b, "const real r = e / scale;");
     cb_sb_line(&b, "nrm2 += r * r;");
@@ -132,39 +138,43 @@ static cubie_status controller_emit(cb_ctx *c, cb_sb *sb)
     cb_sb_line(&b, "}");
     cb_lit(c, 1.0 / n, l);
     cb_sb_line(&b, "nrm2 = nrm2 * %s;", l);
-    cb_lit(c, 1e16, l);
-    cb_sb_line(&b, "if (!cb_finite(nrm2)) {");
-    cb_sb_line(&b, "    nrm2 = %s;", l);
-    cb_sb_line(&b, "}");
+    /* The norm is >= 0, or NaN or +inf, neither of which is <= 1: so
+     * the verdict on the norm as it is equals the verdict on 1e16. */
     cb_sb_line(&b, "const int accept = nrm2 <= (real)1;");
-    cb_sb_line(&b, "const real safety = settings[CB_SET_SAFETY];");
+    cb_lit(c, 1e16, l);
+    cb_sb_line(&b, "nrm2 = cb_pick(cb_finite(nrm2), nrm2, %s); // NaN, inf: "
+                   "1e16", l);
     cb_lit(c, -1.0 / (2.0 * (c->order + 1)), l);
+    cb_sb_line(&b, "const real safety = settings[CB_SET_SAFETY];");
     cb_sb_line(&b, "const real expo = %s; // -1 / (2 (p + 1))", l);
-    /* Powers as exp(expo * log(.)): one log per norm instead of a pow
+    /* Powers as exp2(expo * log2(.)): one log per norm instead of a pow
      * each (pow is several times dearer than exp or log). */
     emit_gain(c, &b);
-    cb_sb_line(&b, "gain = %s(%s(gain, settings[CB_SET_MIN_GAIN]), "
-                   "settings[CB_SET_MAX_GAIN]);", mn, mx);
-    cb_sb_line(&b, "if (gain >= settings[CB_SET_DEADBAND_MIN] && "
-                   "gain <= settings[CB_SET_DEADBAND_MAX]) {");
-    cb_sb_line(&b, "    gain = (real)1;");
-    cb_sb_line(&b, "}");
-    cb_sb_line(&b, "if (!accept) {");
-    cb_sb_line(&b, "    gain = %s(gain, safety);", mn);
-    cb_sb_line(&b, "}");
+    cb_sb_line(&b, "gain = cb_fmin(cb_fmax(gain, settings[CB_SET_MIN_GAIN]),");
+    cb_sb_line(&b, "               settings[CB_SET_MAX_GAIN]);");
+    cb_sb_line(&b, "gain = (gain >= settings[CB_SET_DEADBAND_MIN]) &");
+    cb_sb_line(&b, "               (gain <= settings[CB_SET_DEADBAND_MAX])");
+    cb_sb_line(&b, "           ? (real)1 : gain;");
+    cb_sb_line(&b, "gain = accept ? gain : cb_fmin(gain, safety);");
     cb_sb_line(&b, "*accept_out = accept;");
-    cb_sb_line(&b, "if (accept && truncated) {");
-    cb_sb_line(&b, "    return 0; // landed on a save time: dt and history "
-                   "frozen");
-    cb_sb_line(&b, "}");
+    cb_sb_line(&b, "// An accepted step that landed on a save time leaves dt "
+                   "and the history");
+    cb_sb_line(&b, "// as they were.");
+    cb_sb_line(&b, "const int frozen = accept & truncated;");
+    if (cb_controllers[c->ctrl].history > 0) {
+        cb_sb_line(&b, "const int keep = accept & !frozen;");
+    }
     cb_sb_line(&b, "const real dt_new = dt[0] * gain;");
+    cb_sb_line(&b, "const real dt_min = settings[CB_SET_DT_MIN];");
+    cb_sb_line(&b, "const real dt_max = settings[CB_SET_DT_MAX];");
     /* Only a controller that wants to shrink below dt_min has failed:
      * staying at dt_min (gain 1) is not a failure. */
-    cb_sb_line(&b, "const int status = gain < (real)1 && dt_new <= "
-                   "settings[CB_SET_DT_MIN] ? CB_RUN_STEP_TOO_SMALL : 0;");
+    cb_sb_line(&b, "const int status = !frozen & (gain < (real)1) & "
+                   "(dt_new <= dt_min)");
+    cb_sb_line(&b, "                       ? CB_RUN_STEP_TOO_SMALL : 0;");
     emit_history(c, &b);
-    cb_sb_line(&b, "dt[0] = %s(%s(dt_new, settings[CB_SET_DT_MIN]), "
-                   "settings[CB_SET_DT_MAX]);", mn, mx);
+    cb_sb_line(&b, "dt[0] = frozen ? dt[0] : cb_fmin(cb_fmax(dt_new, "
+                   "dt_min), dt_max);");
     cb_sb_line(&b, "return status;");
     cb_fn_init(&c->controller, "int", "cb_controller", controller_params);
     cb_sb_line(sb, "// Step controller: %s.", cb_controllers[c->ctrl].name);

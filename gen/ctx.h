@@ -45,6 +45,8 @@ cubie_status cb_loop_lanes(cb_ctx *c);
 /* Whether fixed steps run as a counted burst (CB_FIXED_BURST): a fixed
  * controller, and no iteration counters to write at every step. */
 bool cb_loop_fixed_burst(const cb_ctx *c);
+/* Whether the host lanes make an explicit method's attempts on every lane. */
+bool cb_loop_lane_explicit(const cb_ctx *c);
 
 extern const cb_component cb_comp_loop, cb_comp_controller, cb_comp_erk,
     cb_comp_single, cb_comp_dirk, cb_comp_firk, cb_comp_rosenbrock,
@@ -96,8 +98,6 @@ struct cb_ctx {
     int block;                   /* threads per block the kernel is bound to */
     int host_lanes;              /* host_lanes as given (0: auto) */
     int lanes;                   /* runs per host SIMD block (1: none) */
-    bool step_taken;             /* expanding a lane's pass whose step its
-                                    STEP piece took (gen/loop.c) */
     cb_metric_list metrics;      /* the summary metrics, fused */
     cb_selection sel;            /* the saved and summarised variables */
     bool summaries;              /* some variable is summarised */

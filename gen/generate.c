@@ -516,11 +516,10 @@ static void emit_defines(const cb_gen *g, cb_sb *sb)
     cb_sb_line(sb, "// Runs per SIMD block of the host backend (lanes.cu; 1: "
                    "one at a time).");
     cb_sb_line(sb, "#define CB_LANES %d", c->lanes);
-    cb_sb_line(sb, "// Explicit steps (of a burst, of a pass) run on every "
-                   "lane, ended or not");
-    cb_sb_line(sb, "// (no branch).");
-    cb_sb_line(sb, "#define CB_LANE_BURST_ALL %d",
-               c->method->family == CB_FAM_ERK);
+    cb_sb_line(sb, "// Explicit steps (of a burst, of a pass's attempt) run on "
+                   "every lane,");
+    cb_sb_line(sb, "// ended or not (no branch).");
+    cb_sb_line(sb, "#define CB_LANE_EXPLICIT %d", cb_loop_lane_explicit(c));
     cb_sb_line(sb, "// Per-run pools (elements), from the buffer registry.");
     cb_sb_line(sb, "#define CB_SHARED_SIZE %zu", z->shared);
     cb_sb_line(sb, "#define CB_SHARED_ALLOC %zu", z->shared ? z->shared : 1);

@@ -260,10 +260,10 @@ static void emit_control(cb_ctx *c, cb_sb *sb)
     cb_sb_line(sb, "}");
     /* A step cut short to land on a save or a sample time leaves dt and
      * the controller's history as they were. */
-    cb_sb_line(sb, c->summaries ? "const int truncated = (do_save || "
-                                  "do_sample) && dt_eff != dt[0];"
-                                : "const int truncated = do_save && dt_eff "
-                                  "!= dt[0];");
+    cb_sb_line(sb, c->summaries ? "const int truncated = (do_save | "
+                                  "do_sample) & (dt_eff != dt[0]);"
+                                : "const int truncated = do_save & (dt_eff "
+                                  "!= dt[0]);");
     cb_sb_puts(sb, "const int ctrl_status = ");
     cb_fn_call(&c->controller, sb, bind);
     cb_sb_puts(sb, ";\n");
@@ -459,6 +459,12 @@ static cubie_status mk_init(cb_ctx *c, const char *arg, const char *scope,
     (void)arg, (void)scope, (void)col;
     cb_sb_line(sb, "dt[0] = settings[CB_SET_DT];");
     cb_sb_line(sb, "accept_step[0] = 1;");
+    cb_sb_line(sb, "real dt_eff = dt[0]; // the attempt's step, cut to the "
+                   "next event");
+    cb_sb_line(sb, "int do_save = 0; // it lands on the next save");
+    if (c->summaries) {
+        cb_sb_line(sb, "int do_sample = 0; // it lands on the next sample");
+    }
     if (c->ctrl != CB_CTRL_FIXED) {
         cb_sb_line(sb, "int transient = 0; // status bits of this attempt, "
                        "kept if it fails");
@@ -500,48 +506,33 @@ static cubie_status mk_next_event(cb_ctx *c, const char *arg,
     return CUBIE_OK;
 }
 
-/* Truncate the step to land on the next save (or sample) time; a step
- * within a hair of it is stretched instead, so no sliver step follows. */
+/* Cut the step to land on the next save (or sample) time; a step within
+ * a hair of it is stretched instead, so no sliver step follows. dt_eff,
+ * do_save and do_sample are the loop's (LOOP_INIT): the lanes keep them
+ * from a pass's attempt to the rest of it. */
 static cubie_status mk_events(cb_ctx *c, const char *arg, const char *scope,
                               int col, cb_sb *sb)
 {
-    (void)scope, (void)col;
-    if (strcmp(arg, "dt") == 0) {
-        /* dt_eff alone, as below: the lanes' step piece (step.cu). */
-        cb_sb_line(sb, "real dt_eff = dt[0];");
-        cb_sb_line(sb, "const real to_event = cb_time_sub(%s, t);",
-                   next_event(c));
-        cb_sb_line(sb, "if (to_event <= dt_eff * CB_EVENT_STRETCH) {");
-        cb_sb_line(sb, "    dt_eff = to_event;");
-        cb_sb_line(sb, "}");
-        return CUBIE_OK;
-    }
-    cb_sb_line(sb, "real dt_eff = dt[0];");
-    cb_sb_line(sb, "int do_save = 0;");
+    (void)arg, (void)scope, (void)col;
+    /* Selects, not branches: the flags stay comparisons, which the host
+     * lanes' vectoriser takes as masks. */
     if (!c->summaries) {
         cb_sb_line(sb, "const real to_save = cb_time_sub(next_save, t);");
-        cb_sb_line(sb, "if (to_save <= dt_eff * CB_EVENT_STRETCH) {");
-        cb_sb_line(sb, "    dt_eff = to_save;");
-        cb_sb_line(sb, "    do_save = 1;");
-        cb_sb_line(sb, "}");
+        cb_sb_line(sb, "do_save = to_save <= dt[0] * CB_EVENT_STRETCH;");
+        cb_sb_line(sb, "dt_eff = do_save ? to_save : dt[0];");
         return CUBIE_OK;
     }
     /* A save and a sample at the same time (within the stretch) are one
      * event: the step lands once and does both. */
-    cb_sb_line(sb, "int do_sample = 0;");
-    cb_sb_line(sb, "const cb_time next_event = cb_next_event(next_save, "
-                   "save_idx < n_saves,");
-    cb_sb_line(sb, "    next_sample, sample_idx < n_samples);");
-    cb_sb_line(sb, "const real to_event = cb_time_sub(next_event, t);");
-    cb_sb_line(sb, "if (to_event <= dt_eff * CB_EVENT_STRETCH) {");
-    cb_sb_line(sb, "    dt_eff = to_event;");
-    cb_sb_line(sb, "    do_save = save_idx < n_saves &&");
-    cb_sb_line(sb, "              cb_time_sub(next_save, t) <= to_event * "
-                   "CB_EVENT_STRETCH;");
-    cb_sb_line(sb, "    do_sample = sample_idx < n_samples &&");
-    cb_sb_line(sb, "                cb_time_sub(next_sample, t) <= to_event "
-                   "* CB_EVENT_STRETCH;");
-    cb_sb_line(sb, "}");
+    cb_sb_line(sb, "const real to_event = cb_time_sub(%s, t);", next_event(c));
+    cb_sb_line(sb, "const int landing = to_event <= dt[0] * CB_EVENT_STRETCH;");
+    cb_sb_line(sb, "dt_eff = landing ? to_event : dt[0];");
+    cb_sb_line(sb, "do_save = landing & (save_idx < n_saves) &");
+    cb_sb_line(sb, "          (cb_time_sub(next_save, t) <= to_event * "
+                   "CB_EVENT_STRETCH);");
+    cb_sb_line(sb, "do_sample = landing & (sample_idx < n_samples) &");
+    cb_sb_line(sb, "            (cb_time_sub(next_sample, t) <= to_event * "
+                   "CB_EVENT_STRETCH);");
     return CUBIE_OK;
 }
 
@@ -551,13 +542,16 @@ static cubie_status mk_new_time(cb_ctx *c, const char *arg,
                                 const char *scope, int col, cb_sb *sb)
 {
     (void)arg, (void)scope, (void)col;
-    cb_sb_line(sb, c->summaries ? "const cb_time t_new = do_save || do_sample "
-                                  "? next_event : cb_time_add(t, dt_eff);"
-                                : "const cb_time t_new = do_save ? next_save "
-                                  ": cb_time_add(t, dt_eff);");
+    if (c->summaries) {
+        cb_sb_line(sb, "const cb_time t_new = do_save || do_sample");
+        cb_sb_line(sb, "    ? %s", next_event(c));
+        cb_sb_line(sb, "    : cb_time_add(t, dt_eff);");
+    } else {
+        cb_sb_line(sb, "const cb_time t_new = do_save ? next_save : "
+                       "cb_time_add(t, dt_eff);");
+    }
     return CUBIE_OK;
 }
-
 /* A sample after an accepted step that landed on a sample time. */
 static cubie_status mk_sample(cb_ctx *c, const char *arg, const char *scope,
                               int col, cb_sb *sb)
@@ -698,19 +692,6 @@ static cubie_status mk_step_call(cb_ctx *c, const char *arg,
                                  const char *scope, int col, cb_sb *sb)
 {
     (void)scope, (void)col;
-    return emit_step_call(c, arg, sb);
-}
-
-/* The pass's step: the call, or, in a lane whose STEP piece took it (an
- * explicit step, whose status is always 0), its status. */
-static cubie_status mk_pass_step(cb_ctx *c, const char *arg,
-                                 const char *scope, int col, cb_sb *sb)
-{
-    (void)scope, (void)col;
-    if (c->step_taken) {
-        cb_sb_puts(sb, "0 /* taken by the lane's STEP piece */");
-        return CUBIE_OK;
-    }
     return emit_step_call(c, arg, sb);
 }
 
@@ -860,6 +841,14 @@ static void lane_visit(void *ctx, const char *name, size_t size, bool is_int)
     lane_add(ctx, is_int ? "int" : "real", name, size);
 }
 
+/* Whether a lane makes a pass's attempt in a piece of its own, on every
+ * lane (CB_LANE_EXPLICIT): explicit steps never fail and never branch
+ * on the lane, nor does the controller. */
+bool cb_loop_lane_explicit(const cb_ctx *c)
+{
+    return c->method->family == CB_FAM_ERK;
+}
+
 /* What a lane keeps: the loop's own variables (templates/loop.cu, and
  * those of LOOP_INIT that change), the loop's local buffers, the pools
  * with room. */
@@ -876,6 +865,13 @@ static cubie_status lane_vars_of(cb_ctx *c, lane_vars *lv)
     lane_add(lv, "int", "stalled", 0);
     if (c->ctrl != CB_CTRL_FIXED) {
         lane_add(lv, "int", "transient", 0);
+    }
+    if (cb_loop_lane_explicit(c)) {
+        lane_add(lv, "real", "dt_eff", 0);
+        lane_add(lv, "int", "do_save", 0);
+        if (c->summaries) {
+            lane_add(lv, "int", "do_sample", 0);
+        }
     }
     if (counts_caps(c)) {
         lane_add(lv, "int", "linear_capped", 0);
@@ -932,6 +928,23 @@ cubie_status cb_loop_lanes(cb_ctx *c)
     return CUBIE_OK;
 }
 
+/* What the END piece reads of a lane (the fill, the status and its
+ * notes): an ended lane keeps these. The rest an ended lane may
+ * overwrite with what its explicit steps computed after its end, which
+ * nothing reads: so they are stored plainly, which vectorises well
+ * (AMD's AVX2 masked stores are slow). */
+static bool lane_end_reads(const char *name)
+{
+    static const char *const kept[] = {"status", "save_idx", "sample_idx",
+                                       "steps", "linear_capped", NULL};
+    for (int i = 0; kept[i] != NULL; i++) {
+        if (strcmp(name, kept[i]) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* The block's fields, a lane's loads from it or its stores to it. */
 enum { LANE_FIELDS, LANE_LOAD, LANE_STORE };
 
@@ -974,6 +987,9 @@ static cubie_status emit_lane_vars(cb_ctx *c, int what, cb_sb *sb)
             cb_sb_line(sb, "}");
         } else if (what == LANE_LOAD) {
             cb_sb_line(sb, "%s = B->%s[l];", v->name, v->name);
+        } else if (lane_end_reads(v->name)) {
+            cb_sb_line(sb, "B->%s[l] = cb_kept ? B->%s[l] : %s;", v->name,
+                       v->name, v->name);
         } else {
             cb_sb_line(sb, "B->%s[l] = %s;", v->name, v->name);
         }
@@ -1047,37 +1063,25 @@ static cubie_status mk_lane_burst(cb_ctx *c, const char *arg,
                : CUBIE_OK;
 }
 
-/* Whether a lane's pass leaves its step to a STEP piece of its own:
- * explicit steps, which never fail and never branch on the lane. */
-static bool lane_step_split(const cb_ctx *c)
-{
-    return c->method->family == CB_FAM_ERK;
-}
-
-/* A lane's step piece (templates/step.cu), where its pass leaves the
- * step to it. */
-static cubie_status mk_lane_step(cb_ctx *c, const char *arg,
-                                 const char *scope, int col, cb_sb *sb)
+/* A pass's attempt (templates/attempt.cu); cb_loop makes it before the
+ * rest of the pass, the lanes in a piece of its own for explicit methods
+ * (cb_loop_lane_explicit). */
+static cubie_status mk_attempt(cb_ctx *c, const char *arg, const char *scope,
+                               int col, cb_sb *sb)
 {
     (void)arg, (void)scope, (void)col;
-    static const char *const step[] = {"step.cu", NULL};
-    return lane_step_split(c)
-               ? cb_expand_templates(c, step, loop_markers(), sb)
-               : CUBIE_OK;
+    static const char *const attempt[] = {"attempt.cu", NULL};
+    return cb_expand_templates(c, attempt, loop_markers(), sb);
 }
 
-/* The general path of one pass (templates/pass.cu), for cb_loop and for
- * the lanes alike ("lane": in cb_lane, whose STEP piece may take the
- * step). */
+/* The rest of a pass of the general path (templates/pass.cu), for
+ * cb_loop and for the lanes alike. */
 static cubie_status mk_pass(cb_ctx *c, const char *arg, const char *scope,
                             int col, cb_sb *sb)
 {
-    (void)scope, (void)col;
+    (void)arg, (void)scope, (void)col;
     static const char *const pass[] = {"pass.cu", NULL};
-    c->step_taken = strcmp(arg, "lane") == 0 && lane_step_split(c);
-    cubie_status st = cb_expand_templates(c, pass, loop_markers(), sb);
-    c->step_taken = false;
-    return st;
+    return cb_expand_templates(c, pass, loop_markers(), sb);
 }
 
 static const cb_marker markers[] = {
@@ -1102,12 +1106,11 @@ static const cb_marker markers[] = {
     {"KERNEL_SHARED", true, mk_kernel_shared},
     {"HOST_ARGS", true, mk_host_args},
     {"HOST_SHARED", true, mk_host_shared},
+    {"ATTEMPT", false, mk_attempt},
     {"PASS", false, mk_pass},
     {"LANE_VARS", false, mk_lane_vars},
     {"LANE_POOLS", true, mk_lane_pools},
     {"LANE_BURST", false, mk_lane_burst},
-    {"LANE_STEP", false, mk_lane_step},
-    {"PASS_STEP", false, mk_pass_step},
     {NULL, false, NULL},
 };
 

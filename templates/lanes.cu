@@ -24,8 +24,9 @@ enum {
     CB_LANE_PLAN,      // the burst's length (the block's first lane)
     CB_LANE_BURST,     // step k of a burst
     CB_LANE_BURST_END, // after a burst of k steps: time, finiteness
-    CB_LANE_STEP,      // the step of the next pass (explicit methods)
-    CB_LANE_PASS,      // one pass of the general path
+    CB_LANE_CHECK,     // whether a pass is due (explicit methods)
+    CB_LANE_ATTEMPT,   // the attempt of a pass (explicit methods)
+    CB_LANE_PASS,      // a pass of the general path (after its attempt)
     CB_LANE_END        // fill and mask the outputs, the status
 };
 
@@ -63,8 +64,10 @@ CB_DEVFN int cb_lane(/* @PARAMS cb_lane@ */)
     }
     do { // once: break ends the piece, and so does continue
         /* @LANE_BURST@ */
-        /* @LANE_STEP@ */
-        if (mode == CB_LANE_PASS) {
+        // An explicit method's check and attempt are pieces of their own
+        // (the attempt has no branch); any other method's start its pass.
+        if (mode == CB_LANE_CHECK ||
+            (mode == CB_LANE_PASS && !CB_LANE_EXPLICIT)) {
             if (!(/* @LOOP_MORE@ */)) {
                 cb_done = 1;
                 break;
@@ -73,7 +76,19 @@ CB_DEVFN int cb_lane(/* @PARAMS cb_lane@ */)
                 status |= CB_RUN_MAX_STEPS;
                 CB_EXIT;
             }
-            /* @PASS lane@ */
+            if (mode == CB_LANE_CHECK) {
+                break;
+            }
+        }
+        if (mode == CB_LANE_ATTEMPT ||
+            (mode == CB_LANE_PASS && !CB_LANE_EXPLICIT)) {
+            /* @ATTEMPT@ */
+            if (mode == CB_LANE_ATTEMPT) {
+                break;
+            }
+        }
+        if (mode == CB_LANE_PASS) {
+            /* @PASS@ */
         }
     } while (0);
     if (mode == CB_LANE_PLAN) {
@@ -84,11 +99,10 @@ CB_DEVFN int cb_lane(/* @PARAMS cb_lane@ */)
         status_out[run] = status;
         return 1;
     }
-    // (A lane that has ended keeps what it had: explicit steps run on
-    // every lane of a burst, the ended ones masked here.)
-    if (!B->done[l]) {
-        /* @LANE_VARS store@ */
-    }
+    // Explicit steps and attempts run on every lane: a lane that has
+    // ended keeps what its END piece reads (gen/loop.c, lane_end_reads).
+    const int cb_kept = B->done[l];
+    /* @LANE_VARS store@ */
     return cb_done;
 }
 
@@ -133,7 +147,7 @@ CB_KERNEL void cubie_host_run(void *const *args)
 #pragma omp simd
                     for (int l = 0; l < CB_LANES; ++l) {
                         const int run = first + l;
-#if CB_LANE_BURST_ALL
+#if CB_LANE_EXPLICIT
                         // Every lane steps, so the step has no branch
                         // around it (its math calls vectorise).
                         B->done[l] |= cb_lane(/* @ARGS cb_lane mode=CB_LANE_BURST; k=kb@ */);
@@ -156,13 +170,21 @@ CB_KERNEL void cubie_host_run(void *const *args)
                 continue;
             }
 #endif
-#if CB_LANE_BURST_ALL
-            // An explicit step has no branch: it runs on every lane, in
-            // vector registers, and the pass that follows takes its result.
+#if CB_LANE_EXPLICIT
+            // An explicit method's attempt, step and controller, has no
+            // branch: it runs on every lane, in vector registers, and the
+            // pass that follows takes its verdict.
 #pragma omp simd
             for (int l = 0; l < CB_LANES; ++l) {
                 const int run = first + l;
-                B->done[l] |= cb_lane(/* @ARGS cb_lane mode=CB_LANE_STEP; k=0@ */);
+                if (!B->done[l]) {
+                    B->done[l] = cb_lane(/* @ARGS cb_lane mode=CB_LANE_CHECK; k=0@ */);
+                }
+            }
+#pragma omp simd
+            for (int l = 0; l < CB_LANES; ++l) {
+                const int run = first + l;
+                B->done[l] |= cb_lane(/* @ARGS cb_lane mode=CB_LANE_ATTEMPT; k=0@ */);
             }
 #endif
 #pragma omp simd

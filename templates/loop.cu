@@ -87,6 +87,7 @@ CB_DEVFN int cb_loop(/* @PARAMS cb_loop@ */)
             }
         }
 #endif
+        /* @ATTEMPT@ */
         /* @PASS@ */
     }
     /* @LOOP_END@ */

@@ -1,16 +1,8 @@
 // Start of pass.cu.
-// One pass of the loop's general path: truncate the step to the next
-// event, attempt it, let the controller judge it, and on acceptance
-// advance time, save and sample. cb_loop runs it in its while loop; the
-// host's lanes (lanes.cu) run it once per lane and call. CB_EXIT ends the
-// run; continue goes on to the next pass.
-// Truncate the step to land on the next save (or sample) time; a
-// step within a hair of it is stretched instead, so no sliver
-// step follows.
-/* @LOOP_EVENTS@ */
-const int step_status = /* @PASS_STEP dt_eff; cb_time_real(t); accepted@ */;
-steps++;
-/* @LOOP_CONTROL@ */
+// The rest of one pass of the loop's general path, after its attempt
+// (attempt.cu): on acceptance advance time, save and sample. cb_loop runs
+// it in its while loop; the host's lanes (lanes.cu) once per lane and
+// call. CB_EXIT ends the run; continue goes on to the next pass.
 accepted = accept_step[0];
 if (!accepted) {
     continue;

@@ -112,6 +112,209 @@ CB_DEVFN int cb_finite(real x)
     return isfinite(x);
 }
 
+// fmin and fmax, NaN rule included (a NaN operand yields the other), as
+// selects on the host: x86 has no vector instruction with that rule, so a
+// loop that calls fminf does not vectorise, and these do (lanes.cu).
+CB_DEVFN real cb_fmin(real a, real b)
+{
+#if CB_GPU && CB_F32
+    return fminf(a, b);
+#elif CB_GPU
+    return fmin(a, b);
+#else
+    return (a < b) | (b != b) ? a : b;
+#endif
+}
+
+CB_DEVFN real cb_fmax(real a, real b)
+{
+#if CB_GPU && CB_F32
+    return fmaxf(a, b);
+#elif CB_GPU
+    return fmax(a, b);
+#else
+    return (a > b) | (b != b) ? a : b;
+#endif
+}
+
+// log2 and exp2 of the step controller (gen/controller.c), in plain
+// arithmetic: a lane's controller then gives the same bits in vector
+// registers and out of them, where libm's exp and log and libmvec's
+// differ in their last bits, and the device build the same as the host's
+// where both round as written. Within 2.5 ulps (tests/test_adaptive.c);
+// log2 of 0 is -inf, of a negative number NaN; exp2 overflows to inf and
+// underflows through the subnormals to 0; NaN stays NaN.
+#if CB_F32
+typedef int cb_bits;
+#else
+typedef long long cb_bits;
+#endif
+
+CB_DEVFN cb_bits cb_to_bits(real x)
+{
+#if CB_GPU && CB_F32
+    return __float_as_int(x);
+#elif CB_GPU
+    return __double_as_longlong(x);
+#else
+    cb_bits b;
+    __builtin_memcpy(&b, &x, sizeof(b));
+    return b;
+#endif
+}
+
+CB_DEVFN real cb_from_bits(cb_bits b)
+{
+#if CB_GPU && CB_F32
+    return __int_as_float(b);
+#elif CB_GPU
+    return __longlong_as_double(b);
+#else
+    real x;
+    __builtin_memcpy(&x, &b, sizeof(x));
+    return x;
+#endif
+}
+
+// c ? a : b, on the host as bits rather than a branch: no optimiser
+// (gcc's partial redundancy elimination) threads the code that follows
+// through it, which would turn the lanes' controller into masks the
+// vectoriser cannot mix.
+CB_DEVFN real cb_pick(int c, real a, real b)
+{
+#if CB_GPU
+    return c ? a : b;
+#else
+    const cb_bits m = -(cb_bits)(c != 0);
+    return cb_from_bits((cb_to_bits(a) & m) | (cb_to_bits(b) & ~m));
+#endif
+}
+
+#if CB_F32
+#define CB_MANT_BITS 23
+#define CB_EXP_BIAS 127
+#define CB_SQRT_HALF_BITS 0x3f3504f3            // sqrt(1/2)
+#define CB_ROUNDER 12582912.0f                  // 1.5 2^23
+#define CB_ROUNDER_BITS 0x4b400000
+#define CB_TINY 1.17549435e-38f                 // smallest normal
+#define CB_TINY_SCALE 16777216.0f               // 2^24
+#define CB_TINY_SCALE_LOG2 24
+#define CB_EXP2_MAX 129.0f
+#define CB_EXP2_MIN -151.0f
+#define CB_EXP2_HALF 64
+#else
+#define CB_MANT_BITS 52
+#define CB_EXP_BIAS 1023
+#define CB_SQRT_HALF_BITS 0x3fe6a09e667f3bcdLL
+#define CB_ROUNDER 6755399441055744.0           // 1.5 2^52
+#define CB_ROUNDER_BITS 0x4338000000000000LL
+#define CB_TINY 2.2250738585072014e-308
+#define CB_TINY_SCALE 18014398509481984.0       // 2^54
+#define CB_TINY_SCALE_LOG2 54
+#define CB_EXP2_MAX 1025.0
+#define CB_EXP2_MIN -1076.0
+#define CB_EXP2_HALF 512
+#endif
+
+// e in the exponent field: k 2^mant_bits, in unsigned arithmetic (a
+// negative k shifted is undefined in C).
+CB_DEVFN cb_bits cb_shl(cb_bits k)
+{
+#if CB_F32
+    return (cb_bits)((unsigned)k << CB_MANT_BITS);
+#else
+    return (cb_bits)((unsigned long long)k << CB_MANT_BITS);
+#endif
+}
+
+// log2 x = k + log2 z, z = x 2^-k in [sqrt(1/2), sqrt(2)); log2 z =
+// (2 / ln 2) atanh(s), s = (z - 1) / (z + 1), |s| <= 0.172, as its series.
+CB_DEVFN real cb_log2(real x)
+{
+    const int tiny = x < CB_TINY; // zero, subnormal or negative
+    const real xs = tiny ? x * CB_TINY_SCALE : x;
+    const cb_bits off = cb_to_bits(xs) - (cb_bits)CB_SQRT_HALF_BITS;
+    const cb_bits k = off >> CB_MANT_BITS; // arithmetic: k < 0 below 1
+    const real z = cb_from_bits(cb_to_bits(xs) - cb_shl(k));
+    const real s = (z - (real)1) / (z + (real)1);
+    const real s2 = s * s;
+#if CB_F32
+    real p = 0.09090909090909091f;
+    p = p * s2 + 0.1111111111111111f;
+    p = p * s2 + 0.14285714285714285f;
+    p = p * s2 + 0.2f;
+    p = p * s2 + 0.3333333333333333f;
+    const real kr = (real)(k - (tiny ? CB_TINY_SCALE_LOG2 : 0));
+    // (2 / ln 2) s exactly (the constant in two parts, the product's
+    // error by fma), then the series' tail.
+    const real hi = s * 2.88539004f;
+    const real lo = fmaf(s, 2.88539004f, -hi) + s * 3.851926e-08f;
+    const real r = kr + (hi + (lo + hi * s2 * p));
+#else
+    real p = 0.047619047619047616;
+    p = p * s2 + 0.05263157894736842;
+    p = p * s2 + 0.058823529411764705;
+    p = p * s2 + 0.06666666666666667;
+    p = p * s2 + 0.07692307692307693;
+    p = p * s2 + 0.09090909090909091;
+    p = p * s2 + 0.1111111111111111;
+    p = p * s2 + 0.14285714285714285;
+    p = p * s2 + 0.2;
+    p = p * s2 + 0.3333333333333333;
+    // k as a double without a 64-bit conversion (which AVX2 lacks).
+    const real kr = (real)((int)k - (tiny ? CB_TINY_SCALE_LOG2 : 0));
+    const real hi = s * 2.8853900817779268;
+    const real lo = fma(s, 2.8853900817779268, -hi) +
+                    s * 4.0710547481862066e-17;
+    const real r = kr + (hi + (lo + hi * s2 * p));
+#endif
+    const real inf = cb_from_bits(cb_shl(2 * CB_EXP_BIAS + 1));
+    real out = x == (real)0 ? -inf : r;
+    out = x == inf ? x : out;
+    return (x < (real)0) | (x != x) ? CB_NAN : out;
+}
+
+// exp2 y = 2^k 2^r, k = round(y), |r| <= 1/2: 2^r as its Taylor series
+// in r ln 2; 2^k as two powers of two, so a result below the normals is
+// rounded once.
+CB_DEVFN real cb_exp2(real y)
+{
+    const real yc = y > CB_EXP2_MAX ? CB_EXP2_MAX
+                    : y < CB_EXP2_MIN ? CB_EXP2_MIN : y;
+    const real big = yc + CB_ROUNDER; // round to nearest: k in its low bits
+    const cb_bits k = cb_to_bits(big) - (cb_bits)CB_ROUNDER_BITS;
+    const real r = yc - (big - CB_ROUNDER);
+#if CB_F32
+    real p = 1.5252733804059841e-05f;
+    p = p * r + 0.0001540353039338161f;
+    p = p * r + 0.0013333558146428443f;
+    p = p * r + 0.009618129107628477f;
+    p = p * r + 0.05550410866482158f;
+    p = p * r + 0.24022650695910072f;
+    p = p * r + 0.6931471805599453f;
+    p = p * r + 1.0f;
+#else
+    real p = 1.3691488853904128e-12;
+    p = p * r + 2.5678435993488206e-11;
+    p = p * r + 4.4455382718708116e-10;
+    p = p * r + 7.054911620801123e-09;
+    p = p * r + 1.01780860092397e-07;
+    p = p * r + 1.321548679014431e-06;
+    p = p * r + 1.5252733804059841e-05;
+    p = p * r + 0.0001540353039338161;
+    p = p * r + 0.0013333558146428443;
+    p = p * r + 0.009618129107628477;
+    p = p * r + 0.05550410866482158;
+    p = p * r + 0.24022650695910072;
+    p = p * r + 0.6931471805599453;
+    p = p * r + 1.0;
+#endif
+    const cb_bits k1 = k > 0 ? CB_EXP2_HALF : -CB_EXP2_HALF;
+    const real s1 = cb_from_bits(cb_shl(k1 + CB_EXP_BIAS));
+    const real s2 = cb_from_bits(cb_shl(k - k1 + CB_EXP_BIAS));
+    return y != y ? y : p * s1 * s2;
+}
+
 // Time. float64 kernels keep time in a double. float32 kernels keep it as
 // an unevaluated sum hi + lo of two floats (about 48 significant bits), so
 // time accumulates without drift and without any double instruction.

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "generate.h"
+#include "template.h"
 
 /* The problem of test_numerics.c: exact solutions, nonlinear and
  * time-dependent. */
@@ -132,6 +133,32 @@ typedef int (*ctrl_fn)(double *dt, const double *settings, double nrm2,
                        int niters, int truncated, int *accept,
                        double *history);
 
+/* Compile src (the prelude and what follows it) with the C compiler and
+ * these flags into a shared object in a fresh directory, and load it;
+ * the files go, the handle stays. */
+static void *build_so(const char *src, const char *tail, const char *flags)
+{
+    char dir[] = "/tmp/cubie-adaptive-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char c_path[256], so_path[256], cmd[1024];
+    snprintf(c_path, sizeof(c_path), "%s/unit.c", dir);
+    snprintf(so_path, sizeof(so_path), "%s/unit.so", dir);
+    FILE *f = fopen(c_path, "w");
+    assert_non_null(f);
+    fputs(src, f);
+    fputs(tail, f);
+    fclose(f);
+    snprintf(cmd, sizeof(cmd), "cc -std=gnu11 %s -shared -fPIC -o %s %s -lm",
+             flags, so_path, c_path);
+    assert_int_equal(system(cmd), 0);
+    void *h = dlopen(so_path, RTLD_NOW | RTLD_LOCAL);
+    assert_non_null(h);
+    unlink(c_path);
+    unlink(so_path);
+    rmdir(dir);
+    return h;
+}
+
 /* Compile the emitted controller with a wrapper that feeds it a chosen
  * error norm: one state, y = 0, atol = 1, rtol = 0, so the norm is
  * error^2. */
@@ -140,37 +167,168 @@ static void *build_controller(cb_controller kind, int order, ctrl_fn *fn)
     cubie_error err = {0};
     char *src = NULL;
     tu_ok(cb_controller_unit(kind, order, true, 1, &src, &err), &err);
-    char dir[] = "/tmp/cubie-ctrl-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    char c_path[256], so_path[256], cmd[768];
-    snprintf(c_path, sizeof(c_path), "%s/ctrl.c", dir);
-    snprintf(so_path, sizeof(so_path), "%s/ctrl.so", dir);
-    FILE *f = fopen(c_path, "w");
-    assert_non_null(f);
-    fputs(src, f);
-    fputs("\nCB_KERNEL int test_ctrl(double *dt, const double *settings,\n"
-          "    double nrm2, int niters, int truncated, int *accept,\n"
-          "    double *history)\n"
-          "{\n"
-          "    double zero = 0.0, e = sqrt(nrm2);\n"
-          "    return cb_controller_all(dt, &zero, &zero, &e, niters,\n"
-          "                             truncated, accept, settings, 0,\n"
-          "                             history);\n"
-          "}\n",
-          f);
-    fclose(f);
+    void *h = build_so(
+        src,
+        "\nCB_KERNEL int test_ctrl(double *dt, const double *settings,\n"
+        "    double nrm2, int niters, int truncated, int *accept,\n"
+        "    double *history)\n"
+        "{\n"
+        "    double zero = 0.0, e = sqrt(nrm2);\n"
+        "    return cb_controller_all(dt, &zero, &zero, &e, niters,\n"
+        "                             truncated, accept, settings, 0,\n"
+        "                             history);\n"
+        "}\n",
+        "-O1");
     free(src);
-    snprintf(cmd, sizeof(cmd), "cc -std=gnu11 -O1 -shared -fPIC -o %s %s -lm",
-             so_path, c_path);
-    assert_int_equal(system(cmd), 0);
-    void *h = dlopen(so_path, RTLD_NOW | RTLD_LOCAL);
-    assert_non_null(h);
     *(void **)fn = dlsym(h, "test_ctrl");
     assert_non_null(*fn);
-    unlink(c_path);
-    unlink(so_path);
-    rmdir(dir);
     return h;
+}
+
+/* ---- the controller's log2 and exp2 (templates/prelude.cu) ----------- */
+
+typedef void (*map_fn)(const void *x, void *y, int n);
+
+/* The prelude's cb_log2 and cb_exp2 over arrays, as a loop under omp
+ * simd: built with the host backend's flags, vectorised (-O3) or not. */
+static void *build_pow2(bool dbl, bool vector, map_fn *lg, map_fn *ex)
+{
+    static char src[65536];
+    const int len = snprintf(src, sizeof(src), "#define CB_F32 %d\n%s",
+                             dbl ? 0 : 1, cb_template("prelude.cu"));
+    assert_true(len > 0 && (size_t)len < sizeof(src));
+    void *h = build_so(
+        src,
+        "\nCB_KERNEL void t_log2(const real *x, real *y, int n)\n"
+        "{\n"
+        "#pragma omp simd\n"
+        "    for (int i = 0; i < n; ++i) y[i] = cb_log2(x[i]);\n"
+        "}\n"
+        "CB_KERNEL void t_exp2(const real *x, real *y, int n)\n"
+        "{\n"
+        "#pragma omp simd\n"
+        "    for (int i = 0; i < n; ++i) y[i] = cb_exp2(x[i]);\n"
+        "}\n",
+        vector ? "-O3 -march=native -fopenmp-simd -fno-math-errno "
+                 "-fno-trapping-math -ffp-contract=off"
+               : "-O1 -fno-tree-vectorize -fno-math-errno "
+                 "-fno-trapping-math -ffp-contract=off");
+    *(void **)lg = dlsym(h, "t_log2");
+    *(void **)ex = dlsym(h, "t_exp2");
+    assert_non_null(*lg);
+    assert_non_null(*ex);
+    return h;
+}
+
+/* |got - want| in units of the last place of want, rounded to the
+ * precision (want is computed in long double). */
+static double ulps(long double want, double got, bool dbl)
+{
+    if (isnan(want) || isnan(got)) {
+        return isnan(want) && isnan(got) ? 0.0 : INFINITY;
+    }
+    const long double w = dbl ? (long double)(double)want
+                              : (long double)(float)want;
+    if (isinf(w) || isinf(got)) { /* an overflow is exact */
+        return (double)w == got ? 0.0 : INFINITY;
+    }
+    int e;
+    frexpl(w == 0 ? 1e-300L : w, &e);
+    const int mant = dbl ? 53 : 24, emin = dbl ? -1021 : -125;
+    const long double ulp = ldexpl(1.0L, (e < emin ? emin : e) - mant);
+    return (double)(fabsl(want - (long double)got) / ulp);
+}
+
+enum { POW2_N = 40000 };
+
+static void pow2_inputs(bool dbl, double *xl, double *xe)
+{
+    /* log2: from the subnormals to the largest finite number, and close
+     * to 1; exp2: through the range the results are finite in, and past
+     * it both ways. The ends hold the special values. */
+    const double lo = dbl ? -1074.0 : -149.0, hi = dbl ? 1024.0 : 128.0;
+    for (int i = 0; i < POW2_N; i++) {
+        const double u = (double)i / (POW2_N - 1);
+        xl[i] = i % 4 == 3 ? 1.0 + (u - 0.5) * 1e-3
+                           : exp2(lo + (hi - lo) * u) * (0.999 + 0.0007 * (i % 3));
+        xe[i] = (lo - 3.0) + (hi - lo + 6.0) * u;
+    }
+    const double special_l[] = {0.0, -0.0, -1.0, INFINITY, NAN, 1.0, 2.0,
+                                0.5, dbl ? 4.9e-324 : 1.4e-45};
+    const double special_e[] = {INFINITY, -INFINITY, NAN, 0.0, 1.0, -1.0,
+                                0.5, dbl ? 1023.9999 : 127.9999,
+                                dbl ? -1074.0 : -149.0};
+    for (int i = 0; i < 9; i++) {
+        xl[i] = special_l[i];
+        xe[i] = special_e[i];
+    }
+    if (!dbl) {
+        for (int i = 0; i < POW2_N; i++) {
+            xl[i] = (float)xl[i];
+            xe[i] = (float)xe[i];
+        }
+    }
+}
+
+/* The controller's powers of two are accurate, take every special value
+ * as libm does, and give the same bits in vector registers as out of
+ * them (so lanes and one run at a time agree). */
+static void controller_pow2_should_be_accurate_and_layout_free(void **s0)
+{
+    (void)s0;
+    if (system("cc --version > /dev/null 2>&1") != 0) {
+        skip();
+    }
+    static double xl[POW2_N], xe[POW2_N];
+    static double yl[2][POW2_N], ye[2][POW2_N];
+    static float fx[POW2_N], fy[2][POW2_N];
+    for (int d = 0; d < 2; d++) {
+        const bool dbl = d == 1;
+        pow2_inputs(dbl, xl, xe);
+        double worst_l = 0.0, worst_e = 0.0;
+        for (int v = 0; v < 2; v++) {
+            map_fn lg, ex;
+            void *h = build_pow2(dbl, v == 1, &lg, &ex);
+            if (dbl) {
+                lg(xl, yl[v], POW2_N);
+                ex(xe, ye[v], POW2_N);
+            } else {
+                for (int i = 0; i < POW2_N; i++) {
+                    fx[i] = (float)xl[i];
+                }
+                lg(fx, fy[v], POW2_N);
+                for (int i = 0; i < POW2_N; i++) {
+                    yl[v][i] = fy[v][i];
+                    fx[i] = (float)xe[i];
+                }
+                ex(fx, fy[v], POW2_N);
+                for (int i = 0; i < POW2_N; i++) {
+                    ye[v][i] = fy[v][i];
+                }
+            }
+            dlclose(h);
+        }
+        for (int i = 0; i < POW2_N; i++) {
+            /* Vectorised or not: the same bits. */
+            assert_memory_equal(&yl[0][i], &yl[1][i], sizeof(double));
+            assert_memory_equal(&ye[0][i], &ye[1][i], sizeof(double));
+            const double el = ulps(log2l(xl[i]), yl[1][i], dbl);
+            const double ee = ulps(exp2l(xe[i]), ye[1][i], dbl);
+            if (el > 2.5 || ee > 2.5) {
+                print_error("%s: log2(%a) = %a (%.2f ulps), exp2(%a) = %a "
+                            "(%.2f ulps)\n",
+                            dbl ? "float64" : "float32", xl[i], yl[1][i], el,
+                            xe[i], ye[1][i], ee);
+            }
+            worst_l = fmax(worst_l, el);
+            worst_e = fmax(worst_e, ee);
+        }
+        print_message("%s: log2 within %.2f ulps, exp2 within %.2f ulps of "
+                      "libm's long double\n",
+                      dbl ? "float64" : "float32", worst_l, worst_e);
+        assert_true(worst_l <= 2.5);
+        assert_true(worst_e <= 2.5);
+    }
 }
 
 static double clampd(double x, double lo, double hi)
@@ -411,6 +569,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(tolerance_sweeps_should_control_the_error),
+        cmocka_unit_test(controller_pow2_should_be_accurate_and_layout_free),
         cmocka_unit_test(controllers_should_follow_their_formulas),
         cmocka_unit_test(an_impossible_tolerance_should_end_with_step_too_small),
         cmocka_unit_test(a_nan_run_should_be_flagged_and_leave_neighbours_alone),

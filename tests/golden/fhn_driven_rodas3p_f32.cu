@@ -116,6 +116,209 @@ CB_DEVFN int cb_finite(real x)
     return isfinite(x);
 }
 
+// fmin and fmax, NaN rule included (a NaN operand yields the other), as
+// selects on the host: x86 has no vector instruction with that rule, so a
+// loop that calls fminf does not vectorise, and these do (lanes.cu).
+CB_DEVFN real cb_fmin(real a, real b)
+{
+#if CB_GPU && CB_F32
+    return fminf(a, b);
+#elif CB_GPU
+    return fmin(a, b);
+#else
+    return (a < b) | (b != b) ? a : b;
+#endif
+}
+
+CB_DEVFN real cb_fmax(real a, real b)
+{
+#if CB_GPU && CB_F32
+    return fmaxf(a, b);
+#elif CB_GPU
+    return fmax(a, b);
+#else
+    return (a > b) | (b != b) ? a : b;
+#endif
+}
+
+// log2 and exp2 of the step controller (gen/controller.c), in plain
+// arithmetic: a lane's controller then gives the same bits in vector
+// registers and out of them, where libm's exp and log and libmvec's
+// differ in their last bits, and the device build the same as the host's
+// where both round as written. Within 2.5 ulps (tests/test_adaptive.c);
+// log2 of 0 is -inf, of a negative number NaN; exp2 overflows to inf and
+// underflows through the subnormals to 0; NaN stays NaN.
+#if CB_F32
+typedef int cb_bits;
+#else
+typedef long long cb_bits;
+#endif
+
+CB_DEVFN cb_bits cb_to_bits(real x)
+{
+#if CB_GPU && CB_F32
+    return __float_as_int(x);
+#elif CB_GPU
+    return __double_as_longlong(x);
+#else
+    cb_bits b;
+    __builtin_memcpy(&b, &x, sizeof(b));
+    return b;
+#endif
+}
+
+CB_DEVFN real cb_from_bits(cb_bits b)
+{
+#if CB_GPU && CB_F32
+    return __int_as_float(b);
+#elif CB_GPU
+    return __longlong_as_double(b);
+#else
+    real x;
+    __builtin_memcpy(&x, &b, sizeof(x));
+    return x;
+#endif
+}
+
+// c ? a : b, on the host as bits rather than a branch: no optimiser
+// (gcc's partial redundancy elimination) threads the code that follows
+// through it, which would turn the lanes' controller into masks the
+// vectoriser cannot mix.
+CB_DEVFN real cb_pick(int c, real a, real b)
+{
+#if CB_GPU
+    return c ? a : b;
+#else
+    const cb_bits m = -(cb_bits)(c != 0);
+    return cb_from_bits((cb_to_bits(a) & m) | (cb_to_bits(b) & ~m));
+#endif
+}
+
+#if CB_F32
+#define CB_MANT_BITS 23
+#define CB_EXP_BIAS 127
+#define CB_SQRT_HALF_BITS 0x3f3504f3            // sqrt(1/2)
+#define CB_ROUNDER 12582912.0f                  // 1.5 2^23
+#define CB_ROUNDER_BITS 0x4b400000
+#define CB_TINY 1.17549435e-38f                 // smallest normal
+#define CB_TINY_SCALE 16777216.0f               // 2^24
+#define CB_TINY_SCALE_LOG2 24
+#define CB_EXP2_MAX 129.0f
+#define CB_EXP2_MIN -151.0f
+#define CB_EXP2_HALF 64
+#else
+#define CB_MANT_BITS 52
+#define CB_EXP_BIAS 1023
+#define CB_SQRT_HALF_BITS 0x3fe6a09e667f3bcdLL
+#define CB_ROUNDER 6755399441055744.0           // 1.5 2^52
+#define CB_ROUNDER_BITS 0x4338000000000000LL
+#define CB_TINY 2.2250738585072014e-308
+#define CB_TINY_SCALE 18014398509481984.0       // 2^54
+#define CB_TINY_SCALE_LOG2 54
+#define CB_EXP2_MAX 1025.0
+#define CB_EXP2_MIN -1076.0
+#define CB_EXP2_HALF 512
+#endif
+
+// e in the exponent field: k 2^mant_bits, in unsigned arithmetic (a
+// negative k shifted is undefined in C).
+CB_DEVFN cb_bits cb_shl(cb_bits k)
+{
+#if CB_F32
+    return (cb_bits)((unsigned)k << CB_MANT_BITS);
+#else
+    return (cb_bits)((unsigned long long)k << CB_MANT_BITS);
+#endif
+}
+
+// log2 x = k + log2 z, z = x 2^-k in [sqrt(1/2), sqrt(2)); log2 z =
+// (2 / ln 2) atanh(s), s = (z - 1) / (z + 1), |s| <= 0.172, as its series.
+CB_DEVFN real cb_log2(real x)
+{
+    const int tiny = x < CB_TINY; // zero, subnormal or negative
+    const real xs = tiny ? x * CB_TINY_SCALE : x;
+    const cb_bits off = cb_to_bits(xs) - (cb_bits)CB_SQRT_HALF_BITS;
+    const cb_bits k = off >> CB_MANT_BITS; // arithmetic: k < 0 below 1
+    const real z = cb_from_bits(cb_to_bits(xs) - cb_shl(k));
+    const real s = (z - (real)1) / (z + (real)1);
+    const real s2 = s * s;
+#if CB_F32
+    real p = 0.09090909090909091f;
+    p = p * s2 + 0.1111111111111111f;
+    p = p * s2 + 0.14285714285714285f;
+    p = p * s2 + 0.2f;
+    p = p * s2 + 0.3333333333333333f;
+    const real kr = (real)(k - (tiny ? CB_TINY_SCALE_LOG2 : 0));
+    // (2 / ln 2) s exactly (the constant in two parts, the product's
+    // error by fma), then the series' tail.
+    const real hi = s * 2.88539004f;
+    const real lo = fmaf(s, 2.88539004f, -hi) + s * 3.851926e-08f;
+    const real r = kr + (hi + (lo + hi * s2 * p));
+#else
+    real p = 0.047619047619047616;
+    p = p * s2 + 0.05263157894736842;
+    p = p * s2 + 0.058823529411764705;
+    p = p * s2 + 0.06666666666666667;
+    p = p * s2 + 0.07692307692307693;
+    p = p * s2 + 0.09090909090909091;
+    p = p * s2 + 0.1111111111111111;
+    p = p * s2 + 0.14285714285714285;
+    p = p * s2 + 0.2;
+    p = p * s2 + 0.3333333333333333;
+    // k as a double without a 64-bit conversion (which AVX2 lacks).
+    const real kr = (real)((int)k - (tiny ? CB_TINY_SCALE_LOG2 : 0));
+    const real hi = s * 2.8853900817779268;
+    const real lo = fma(s, 2.8853900817779268, -hi) +
+                    s * 4.0710547481862066e-17;
+    const real r = kr + (hi + (lo + hi * s2 * p));
+#endif
+    const real inf = cb_from_bits(cb_shl(2 * CB_EXP_BIAS + 1));
+    real out = x == (real)0 ? -inf : r;
+    out = x == inf ? x : out;
+    return (x < (real)0) | (x != x) ? CB_NAN : out;
+}
+
+// exp2 y = 2^k 2^r, k = round(y), |r| <= 1/2: 2^r as its Taylor series
+// in r ln 2; 2^k as two powers of two, so a result below the normals is
+// rounded once.
+CB_DEVFN real cb_exp2(real y)
+{
+    const real yc = y > CB_EXP2_MAX ? CB_EXP2_MAX
+                    : y < CB_EXP2_MIN ? CB_EXP2_MIN : y;
+    const real big = yc + CB_ROUNDER; // round to nearest: k in its low bits
+    const cb_bits k = cb_to_bits(big) - (cb_bits)CB_ROUNDER_BITS;
+    const real r = yc - (big - CB_ROUNDER);
+#if CB_F32
+    real p = 1.5252733804059841e-05f;
+    p = p * r + 0.0001540353039338161f;
+    p = p * r + 0.0013333558146428443f;
+    p = p * r + 0.009618129107628477f;
+    p = p * r + 0.05550410866482158f;
+    p = p * r + 0.24022650695910072f;
+    p = p * r + 0.6931471805599453f;
+    p = p * r + 1.0f;
+#else
+    real p = 1.3691488853904128e-12;
+    p = p * r + 2.5678435993488206e-11;
+    p = p * r + 4.4455382718708116e-10;
+    p = p * r + 7.054911620801123e-09;
+    p = p * r + 1.01780860092397e-07;
+    p = p * r + 1.321548679014431e-06;
+    p = p * r + 1.5252733804059841e-05;
+    p = p * r + 0.0001540353039338161;
+    p = p * r + 0.0013333558146428443;
+    p = p * r + 0.009618129107628477;
+    p = p * r + 0.05550410866482158;
+    p = p * r + 0.24022650695910072;
+    p = p * r + 0.6931471805599453;
+    p = p * r + 1.0;
+#endif
+    const cb_bits k1 = k > 0 ? CB_EXP2_HALF : -CB_EXP2_HALF;
+    const real s1 = cb_from_bits(cb_shl(k1 + CB_EXP_BIAS));
+    const real s2 = cb_from_bits(cb_shl(k - k1 + CB_EXP_BIAS));
+    return y != y ? y : p * s1 * s2;
+}
+
 // Time. float64 kernels keep time in a double. float32 kernels keep it as
 // an unevaluated sum hi + lo of two floats (about 48 significant bits), so
 // time accumulates without drift and without any double instruction.
@@ -291,9 +494,9 @@ CB_DEVFN double cb_time_real(cb_time a)
 #define CB_BLOCK_SIZE 256
 // Runs per SIMD block of the host backend (lanes.cu; 1: one at a time).
 #define CB_LANES 32
-// Explicit steps (of a burst, of a pass) run on every lane, ended or not
-// (no branch).
-#define CB_LANE_BURST_ALL 0
+// Explicit steps (of a burst, of a pass's attempt) run on every lane,
+// ended or not (no branch).
+#define CB_LANE_EXPLICIT 0
 // Per-run pools (elements), from the buffer registry.
 #define CB_SHARED_SIZE 0
 #define CB_SHARED_ALLOC 1
@@ -782,44 +985,43 @@ CB_DEVFN int cb_controller(real *dt, const real *proposed_state,
         real e = fabsf(error[i]);
         e = e < 1e-16f ? 1e-16f : e; // a NaN stays NaN
         const real scale = settings[CB_SET_ATOL + i] + settings[CB_SET_RTOL + i] *
-            fmaxf(fabsf(proposed_state[i]), fabsf(state[i]));
+            cb_fmax(fabsf(proposed_state[i]), fabsf(state[i]));
         const real r = e / scale;
         nrm2 += r * r;
     }
     nrm2 = nrm2 * 0.5f;
-    if (!cb_finite(nrm2)) {
-        nrm2 = 1e+16f;
-    }
     const int accept = nrm2 <= (real)1;
+    nrm2 = cb_pick(cb_finite(nrm2), nrm2, 1e+16f); // NaN, inf: 1e16
     const real safety = settings[CB_SET_SAFETY];
     const real expo = (-0.16666666666666666f); // -1 / (2 (p + 1))
     const real two_n = (real)2 * settings[CB_SET_NEWTON_TARGET_ITERS];
-    const real fac = fminf(safety, safety * ((real)1 + two_n) /
-                              ((real)niters + two_n));
-    real gain = fac * expf(expo * logf(nrm2));
-    if (accept && timestep_buffer[0] > (real)0) {
-        const real gus = safety * (dt[0] / timestep_buffer[0]) *
-            expf(expo * logf(nrm2 * nrm2 / timestep_buffer[1]));
-        gain = fminf(gus, gain);
-    }
-    gain = fminf(fmaxf(gain, settings[CB_SET_MIN_GAIN]), settings[CB_SET_MAX_GAIN]);
-    if (gain >= settings[CB_SET_DEADBAND_MIN] && gain <= settings[CB_SET_DEADBAND_MAX]) {
-        gain = (real)1;
-    }
-    if (!accept) {
-        gain = fminf(gain, safety);
-    }
+    const real fac = cb_fmin(safety, safety * ((real)1 + two_n) /
+                             ((real)niters + two_n));
+    real gain = fac * cb_exp2(expo * cb_log2(nrm2));
+    // After an accepted step with a history, the predictive gain where smaller
+    // (computed always, used only then).
+    const real gus = safety * (dt[0] / timestep_buffer[0]) *
+        cb_exp2(expo * cb_log2(nrm2 * nrm2 / timestep_buffer[1]));
+    gain = accept & (timestep_buffer[0] > (real)0) ? cb_fmin(gus, gain) : gain;
+    gain = cb_fmin(cb_fmax(gain, settings[CB_SET_MIN_GAIN]),
+                   settings[CB_SET_MAX_GAIN]);
+    gain = (gain >= settings[CB_SET_DEADBAND_MIN]) &
+                   (gain <= settings[CB_SET_DEADBAND_MAX])
+               ? (real)1 : gain;
+    gain = accept ? gain : cb_fmin(gain, safety);
     *accept_out = accept;
-    if (accept && truncated) {
-        return 0; // landed on a save time: dt and history frozen
-    }
+    // An accepted step that landed on a save time leaves dt and the history
+    // as they were.
+    const int frozen = accept & truncated;
+    const int keep = accept & !frozen;
     const real dt_new = dt[0] * gain;
-    const int status = gain < (real)1 && dt_new <= settings[CB_SET_DT_MIN] ? CB_RUN_STEP_TOO_SMALL : 0;
-    if (accept) {
-        timestep_buffer[0] = dt[0];
-        timestep_buffer[1] = nrm2;
-    }
-    dt[0] = fminf(fmaxf(dt_new, settings[CB_SET_DT_MIN]), settings[CB_SET_DT_MAX]);
+    const real dt_min = settings[CB_SET_DT_MIN];
+    const real dt_max = settings[CB_SET_DT_MAX];
+    const int status = !frozen & (gain < (real)1) & (dt_new <= dt_min)
+                           ? CB_RUN_STEP_TOO_SMALL : 0;
+    timestep_buffer[0] = keep ? dt[0] : timestep_buffer[0];
+    timestep_buffer[1] = keep ? nrm2 : timestep_buffer[1];
+    dt[0] = frozen ? dt[0] : cb_fmin(cb_fmax(dt_new, dt_min), dt_max);
     return status;
 }
 
@@ -887,6 +1089,8 @@ CB_DEVFN int cb_loop(int run, const real *inits, const real *params,
     int save_idx = 0;
     dt[0] = settings[CB_SET_DT];
     accept_step[0] = 1;
+    real dt_eff = dt[0]; // the attempt's step, cut to the next event
+    int do_save = 0; // it lands on the next save
     int transient = 0; // status bits of this attempt, kept if it fails
     int linear_capped = 0; // attempts failed on krylov_max_iters
     if (cb_time_sub(t_save0, t_start) <= (real)0) {
@@ -955,22 +1159,15 @@ CB_DEVFN int cb_loop(int run, const real *inits, const real *params,
             }
         }
 #endif
-        // Start of pass.cu.
-        // One pass of the loop's general path: truncate the step to the next
-        // event, attempt it, let the controller judge it, and on acceptance
-        // advance time, save and sample. cb_loop runs it in its while loop; the
-        // host's lanes (lanes.cu) run it once per lane and call. CB_EXIT ends the
-        // run; continue goes on to the next pass.
-        // Truncate the step to land on the next save (or sample) time; a
-        // step within a hair of it is stretched instead, so no sliver
-        // step follows.
-        real dt_eff = dt[0];
-        int do_save = 0;
+        // Start of attempt.cu.
+        // The attempt of one pass of the loop's general path: cut the step to
+        // land on the next save (or sample) time, take it, and let the controller
+        // judge it. cb_loop makes it before each pass (pass.cu); the host lanes
+        // (lanes.cu) make it in a piece of its own for explicit methods, on every
+        // lane at once. CB_EXIT ends the run.
         const real to_save = cb_time_sub(next_save, t);
-        if (to_save <= dt_eff * CB_EVENT_STRETCH) {
-            dt_eff = to_save;
-            do_save = 1;
-        }
+        do_save = to_save <= dt[0] * CB_EVENT_STRETCH;
+        dt_eff = do_save ? to_save : dt[0];
         const int step_status = cb_step(state, proposed_state, parameters,
                                         driver_coeffs, error, dt_eff, cb_time_real(t),
                                         algorithm_persistent, proposed_counters,
@@ -983,7 +1180,7 @@ CB_DEVFN int cb_loop(int run, const real *inits, const real *params,
                 error[i] = 1e+16f;
             }
         }
-        const int truncated = do_save && dt_eff != dt[0];
+        const int truncated = do_save & (dt_eff != dt[0]);
         const int ctrl_status = cb_controller(dt, proposed_state, state, error,
                                               proposed_counters[0], truncated,
                                               accept_step, settings,
@@ -995,6 +1192,12 @@ CB_DEVFN int cb_loop(int run, const real *inits, const real *params,
             status |= transient;
             CB_EXIT;
         }
+        // End of attempt.cu.
+        // Start of pass.cu.
+        // The rest of one pass of the loop's general path, after its attempt
+        // (attempt.cu): on acceptance advance time, save and sample. cb_loop runs
+        // it in its while loop; the host's lanes (lanes.cu) once per lane and
+        // call. CB_EXIT ends the run; continue goes on to the next pass.
         accepted = accept_step[0];
         if (!accepted) {
             continue;
@@ -1153,8 +1356,9 @@ enum {
     CB_LANE_PLAN,      // the burst's length (the block's first lane)
     CB_LANE_BURST,     // step k of a burst
     CB_LANE_BURST_END, // after a burst of k steps: time, finiteness
-    CB_LANE_STEP,      // the step of the next pass (explicit methods)
-    CB_LANE_PASS,      // one pass of the general path
+    CB_LANE_CHECK,     // whether a pass is due (explicit methods)
+    CB_LANE_ATTEMPT,   // the attempt of a pass (explicit methods)
+    CB_LANE_PASS,      // a pass of the general path (after its attempt)
     CB_LANE_END        // fill and mask the outputs, the status
 };
 
@@ -1222,6 +1426,8 @@ CB_DEVFN int cb_lane(int mode, int l, cb_lanes *B, int run, const real *inits,
     int save_idx = 0;
     dt[0] = settings[CB_SET_DT];
     accept_step[0] = 1;
+    real dt_eff = dt[0]; // the attempt's step, cut to the next event
+    int do_save = 0; // it lands on the next save
     int transient = 0; // status bits of this attempt, kept if it fails
     int linear_capped = 0; // attempts failed on krylov_max_iters
     int status = 0;
@@ -1290,7 +1496,10 @@ CB_DEVFN int cb_lane(int mode, int l, cb_lanes *B, int run, const real *inits,
         }
     }
     do { // once: break ends the piece, and so does continue
-        if (mode == CB_LANE_PASS) {
+        // An explicit method's check and attempt are pieces of their own
+        // (the attempt has no branch); any other method's start its pass.
+        if (mode == CB_LANE_CHECK ||
+            (mode == CB_LANE_PASS && !CB_LANE_EXPLICIT)) {
             if (!(save_idx < n_saves)) {
                 cb_done = 1;
                 break;
@@ -1299,22 +1508,21 @@ CB_DEVFN int cb_lane(int mode, int l, cb_lanes *B, int run, const real *inits,
                 status |= CB_RUN_MAX_STEPS;
                 CB_EXIT;
             }
-            // Start of pass.cu.
-            // One pass of the loop's general path: truncate the step to the next
-            // event, attempt it, let the controller judge it, and on acceptance
-            // advance time, save and sample. cb_loop runs it in its while loop; the
-            // host's lanes (lanes.cu) run it once per lane and call. CB_EXIT ends the
-            // run; continue goes on to the next pass.
-            // Truncate the step to land on the next save (or sample) time; a
-            // step within a hair of it is stretched instead, so no sliver
-            // step follows.
-            real dt_eff = dt[0];
-            int do_save = 0;
-            const real to_save = cb_time_sub(next_save, t);
-            if (to_save <= dt_eff * CB_EVENT_STRETCH) {
-                dt_eff = to_save;
-                do_save = 1;
+            if (mode == CB_LANE_CHECK) {
+                break;
             }
+        }
+        if (mode == CB_LANE_ATTEMPT ||
+            (mode == CB_LANE_PASS && !CB_LANE_EXPLICIT)) {
+            // Start of attempt.cu.
+            // The attempt of one pass of the loop's general path: cut the step to
+            // land on the next save (or sample) time, take it, and let the controller
+            // judge it. cb_loop makes it before each pass (pass.cu); the host lanes
+            // (lanes.cu) make it in a piece of its own for explicit methods, on every
+            // lane at once. CB_EXIT ends the run.
+            const real to_save = cb_time_sub(next_save, t);
+            do_save = to_save <= dt[0] * CB_EVENT_STRETCH;
+            dt_eff = do_save ? to_save : dt[0];
             const int step_status = cb_step(state, proposed_state, parameters,
                                             driver_coeffs, error, dt_eff, cb_time_real(t),
                                             algorithm_persistent, proposed_counters,
@@ -1327,7 +1535,7 @@ CB_DEVFN int cb_lane(int mode, int l, cb_lanes *B, int run, const real *inits,
                     error[i] = 1e+16f;
                 }
             }
-            const int truncated = do_save && dt_eff != dt[0];
+            const int truncated = do_save & (dt_eff != dt[0]);
             const int ctrl_status = cb_controller(dt, proposed_state, state, error,
                                                   proposed_counters[0], truncated,
                                                   accept_step, settings,
@@ -1339,6 +1547,17 @@ CB_DEVFN int cb_lane(int mode, int l, cb_lanes *B, int run, const real *inits,
                 status |= transient;
                 CB_EXIT;
             }
+            // End of attempt.cu.
+            if (mode == CB_LANE_ATTEMPT) {
+                break;
+            }
+        }
+        if (mode == CB_LANE_PASS) {
+            // Start of pass.cu.
+            // The rest of one pass of the loop's general path, after its attempt
+            // (attempt.cu): on acceptance advance time, save and sample. cb_loop runs
+            // it in its while loop; the host's lanes (lanes.cu) once per lane and
+            // call. CB_EXIT ends the run; continue goes on to the next pass.
             accepted = accept_step[0];
             if (!accepted) {
                 continue;
@@ -1409,47 +1628,46 @@ CB_DEVFN int cb_lane(int mode, int l, cb_lanes *B, int run, const real *inits,
         status_out[run] = status;
         return 1;
     }
-    // (A lane that has ended keeps what it had: explicit steps run on
-    // every lane of a burst, the ended ones masked here.)
-    if (!B->done[l]) {
-        B->t_hi[l] = t.hi;
-        B->t_lo[l] = t.lo;
-        B->next_save_hi[l] = next_save.hi;
-        B->next_save_lo[l] = next_save.lo;
-        B->save_idx[l] = save_idx;
-        B->status[l] = status;
-        B->accepted[l] = accepted;
-        B->steps[l] = steps;
-        B->stalled[l] = stalled;
-        B->transient[l] = transient;
-        B->linear_capped[l] = linear_capped;
-        for (int i = 0; i < 2; ++i) {
-            B->state[i][l] = state[i];
-        }
-        for (int i = 0; i < 2; ++i) {
-            B->proposed_state[i][l] = proposed_state[i];
-        }
-        for (int i = 0; i < 1; ++i) {
-            B->parameters[i][l] = parameters[i];
-        }
-        for (int i = 0; i < 1; ++i) {
-            B->observables[i][l] = observables[i];
-        }
-        for (int i = 0; i < 2; ++i) {
-            B->error[i][l] = error[i];
-        }
-        for (int i = 0; i < 1; ++i) {
-            B->dt[i][l] = dt[i];
-        }
-        for (int i = 0; i < 1; ++i) {
-            B->accept_step[i][l] = accept_step[i];
-        }
-        for (int i = 0; i < 2; ++i) {
-            B->proposed_counters[i][l] = proposed_counters[i];
-        }
-        for (int i = 0; i < 4; ++i) {
-            B->persistent[i][l] = persistent[i];
-        }
+    // Explicit steps and attempts run on every lane: a lane that has
+    // ended keeps what its END piece reads (gen/loop.c, lane_end_reads).
+    const int cb_kept = B->done[l];
+    B->t_hi[l] = t.hi;
+    B->t_lo[l] = t.lo;
+    B->next_save_hi[l] = next_save.hi;
+    B->next_save_lo[l] = next_save.lo;
+    B->save_idx[l] = cb_kept ? B->save_idx[l] : save_idx;
+    B->status[l] = cb_kept ? B->status[l] : status;
+    B->accepted[l] = accepted;
+    B->steps[l] = cb_kept ? B->steps[l] : steps;
+    B->stalled[l] = stalled;
+    B->transient[l] = transient;
+    B->linear_capped[l] = cb_kept ? B->linear_capped[l] : linear_capped;
+    for (int i = 0; i < 2; ++i) {
+        B->state[i][l] = state[i];
+    }
+    for (int i = 0; i < 2; ++i) {
+        B->proposed_state[i][l] = proposed_state[i];
+    }
+    for (int i = 0; i < 1; ++i) {
+        B->parameters[i][l] = parameters[i];
+    }
+    for (int i = 0; i < 1; ++i) {
+        B->observables[i][l] = observables[i];
+    }
+    for (int i = 0; i < 2; ++i) {
+        B->error[i][l] = error[i];
+    }
+    for (int i = 0; i < 1; ++i) {
+        B->dt[i][l] = dt[i];
+    }
+    for (int i = 0; i < 1; ++i) {
+        B->accept_step[i][l] = accept_step[i];
+    }
+    for (int i = 0; i < 2; ++i) {
+        B->proposed_counters[i][l] = proposed_counters[i];
+    }
+    for (int i = 0; i < 4; ++i) {
+        B->persistent[i][l] = persistent[i];
     }
     return cb_done;
 }
@@ -1510,7 +1728,7 @@ CB_KERNEL void cubie_host_run(void *const *args)
 #pragma omp simd
                     for (int l = 0; l < CB_LANES; ++l) {
                         const int run = first + l;
-#if CB_LANE_BURST_ALL
+#if CB_LANE_EXPLICIT
                         // Every lane steps, so the step has no branch
                         // around it (its math calls vectorise).
                         B->done[l] |= cb_lane(CB_LANE_BURST, l, B, run, inits,
@@ -1544,16 +1762,27 @@ CB_KERNEL void cubie_host_run(void *const *args)
                 continue;
             }
 #endif
-#if CB_LANE_BURST_ALL
-            // An explicit step has no branch: it runs on every lane, in
-            // vector registers, and the pass that follows takes its result.
+#if CB_LANE_EXPLICIT
+            // An explicit method's attempt, step and controller, has no
+            // branch: it runs on every lane, in vector registers, and the
+            // pass that follows takes its verdict.
 #pragma omp simd
             for (int l = 0; l < CB_LANES; ++l) {
                 const int run = first + l;
-                B->done[l] |= cb_lane(CB_LANE_STEP, l, B, run, inits, params,
-                                      settings, driver_coeffs, state_out,
-                                      obs_out, status_out, n_runs, n_saves,
-                                      max_steps);
+                if (!B->done[l]) {
+                    B->done[l] = cb_lane(CB_LANE_CHECK, l, B, run, inits,
+                                         params, settings, driver_coeffs,
+                                         state_out, obs_out, status_out,
+                                         n_runs, n_saves, max_steps);
+                }
+            }
+#pragma omp simd
+            for (int l = 0; l < CB_LANES; ++l) {
+                const int run = first + l;
+                B->done[l] |= cb_lane(CB_LANE_ATTEMPT, l, B, run, inits,
+                                      params, settings, driver_coeffs,
+                                      state_out, obs_out, status_out, n_runs,
+                                      n_saves, max_steps);
             }
 #endif
 #pragma omp simd
