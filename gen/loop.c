@@ -869,6 +869,7 @@ static cubie_status lane_vars_of(cb_ctx *c, lane_vars *lv)
     if (cb_loop_lane_explicit(c)) {
         lane_add(lv, "real", "dt_eff", 0);
         lane_add(lv, "int", "do_save", 0);
+        lane_add(lv, "int", "save_due", 0);
         if (c->summaries) {
             lane_add(lv, "int", "do_sample", 0);
         }
@@ -1084,6 +1085,24 @@ static cubie_status mk_pass(cb_ctx *c, const char *arg, const char *scope,
     return cb_expand_templates(c, pass, loop_markers(), sb);
 }
 
+/* The save and the sample that end a pass (templates/save.cu). */
+static cubie_status mk_pass_save(cb_ctx *c, const char *arg,
+                                 const char *scope, int col, cb_sb *sb)
+{
+    (void)arg, (void)scope, (void)col;
+    static const char *const save[] = {"save.cu", NULL};
+    return cb_expand_templates(c, save, loop_markers(), sb);
+}
+
+/* Whether a lane's pass landed where its save piece has work. */
+static cubie_status mk_save_due(cb_ctx *c, const char *arg,
+                                const char *scope, int col, cb_sb *sb)
+{
+    (void)arg, (void)scope, (void)col;
+    cb_sb_puts(sb, c->summaries ? "do_save | do_sample" : "do_save");
+    return CUBIE_OK;
+}
+
 static const cb_marker markers[] = {
     {"PARAMS", true, mk_params},
     {"ARGS", true, mk_args},
@@ -1108,6 +1127,8 @@ static const cb_marker markers[] = {
     {"HOST_SHARED", true, mk_host_shared},
     {"ATTEMPT", false, mk_attempt},
     {"PASS", false, mk_pass},
+    {"PASS_SAVE", false, mk_pass_save},
+    {"SAVE_DUE", false, mk_save_due},
     {"LANE_VARS", false, mk_lane_vars},
     {"LANE_POOLS", true, mk_lane_pools},
     {"LANE_BURST", false, mk_lane_burst},

@@ -27,6 +27,7 @@ enum {
     CB_LANE_CHECK,     // whether a pass is due (explicit methods)
     CB_LANE_ATTEMPT,   // the attempt of a pass (explicit methods)
     CB_LANE_PASS,      // a pass of the general path (after its attempt)
+    CB_LANE_SAVE,      // its save and sample (explicit methods)
     CB_LANE_END        // fill and mask the outputs, the status
 };
 
@@ -52,6 +53,9 @@ CB_DEVFN int cb_lane(/* @PARAMS cb_lane@ */)
     int stalled = 0;
     int cb_done = 0;
     int cb_burst = 0;
+#if CB_LANE_EXPLICIT
+    int save_due = 0; // the pass landed on a save or a sample time
+#endif
     if (mode == CB_LANE_BEGIN) {
         /* @LOAD@ */
         if (cb_time_sub(t_save0, t_start) <= (real)0) {
@@ -88,7 +92,17 @@ CB_DEVFN int cb_lane(/* @PARAMS cb_lane@ */)
             }
         }
         if (mode == CB_LANE_PASS) {
+#if CB_LANE_EXPLICIT
+            save_due = 0;
+#endif
             /* @PASS@ */
+#if CB_LANE_EXPLICIT
+            save_due = /* @SAVE_DUE@ */;
+#endif
+        }
+        if (mode == CB_LANE_SAVE ||
+            (mode == CB_LANE_PASS && !CB_LANE_EXPLICIT)) {
+            /* @PASS_SAVE@ */
         }
     } while (0);
     if (mode == CB_LANE_PLAN) {
@@ -187,6 +201,20 @@ CB_KERNEL void cubie_host_run(void *const *args)
                 B->done[l] |= cb_lane(/* @ARGS cb_lane mode=CB_LANE_ATTEMPT; k=0@ */);
             }
 #endif
+#if CB_LANE_EXPLICIT
+            // So is the rest of its pass; the save runs where one is due.
+#pragma omp simd
+            for (int l = 0; l < CB_LANES; ++l) {
+                const int run = first + l;
+                B->done[l] |= cb_lane(/* @ARGS cb_lane mode=CB_LANE_PASS; k=0@ */);
+            }
+            for (int l = 0; l < CB_LANES; ++l) {
+                const int run = first + l;
+                if (!B->done[l] && B->save_due[l]) {
+                    B->done[l] = cb_lane(/* @ARGS cb_lane mode=CB_LANE_SAVE; k=0@ */);
+                }
+            }
+#else
 #pragma omp simd
             for (int l = 0; l < CB_LANES; ++l) {
                 const int run = first + l;
@@ -194,6 +222,7 @@ CB_KERNEL void cubie_host_run(void *const *args)
                     B->done[l] = cb_lane(/* @ARGS cb_lane mode=CB_LANE_PASS; k=0@ */);
                 }
             }
+#endif
         }
         for (int l = 0; l < CB_LANES; ++l) {
             B->done[l] = l >= live;

@@ -89,6 +89,7 @@ CB_DEVFN int cb_loop(/* @PARAMS cb_loop@ */)
 #endif
         /* @ATTEMPT@ */
         /* @PASS@ */
+        /* @PASS_SAVE@ */
     }
     /* @LOOP_END@ */
     return status;

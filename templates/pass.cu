@@ -1,8 +1,9 @@
 // Start of pass.cu.
 // The rest of one pass of the loop's general path, after its attempt
-// (attempt.cu): on acceptance advance time, save and sample. cb_loop runs
-// it in its while loop; the host's lanes (lanes.cu) once per lane and
-// call. CB_EXIT ends the run; continue goes on to the next pass.
+// (attempt.cu): on acceptance advance time and state; the save and the
+// sample follow (save.cu). cb_loop runs it in its while loop; the host's
+// lanes (lanes.cu) once per lane and call. CB_EXIT ends the run; continue
+// goes on to the next pass.
 accepted = accept_step[0];
 if (!accepted) {
     continue;
@@ -24,10 +25,4 @@ if (!finite) {
     status |= CB_RUN_NONFINITE_STATE;
     CB_EXIT;
 }
-if (do_save) {
-    /* @LOOP_SAVE@ */
-    save_idx++;
-    next_save = cb_time_mul_add(t_save0, (real)save_idx, save_every);
-}
-/* @LOOP_SAMPLE@ */
 // End of pass.cu.

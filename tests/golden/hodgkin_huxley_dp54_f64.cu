@@ -872,9 +872,10 @@ CB_DEVFN int cb_loop(int run, const real *inits, const real *params,
         // End of attempt.cu.
         // Start of pass.cu.
         // The rest of one pass of the loop's general path, after its attempt
-        // (attempt.cu): on acceptance advance time, save and sample. cb_loop runs
-        // it in its while loop; the host's lanes (lanes.cu) once per lane and
-        // call. CB_EXIT ends the run; continue goes on to the next pass.
+        // (attempt.cu): on acceptance advance time and state; the save and the
+        // sample follow (save.cu). cb_loop runs it in its while loop; the host's
+        // lanes (lanes.cu) once per lane and call. CB_EXIT ends the run; continue
+        // goes on to the next pass.
         accepted = accept_step[0];
         if (!accepted) {
             continue;
@@ -896,6 +897,12 @@ CB_DEVFN int cb_loop(int run, const real *inits, const real *params,
             status |= CB_RUN_NONFINITE_STATE;
             CB_EXIT;
         }
+        // End of pass.cu.
+        // Start of save.cu.
+        // The end of an accepted pass (pass.cu) that landed on a save or a sample
+        // time: the save, the sample. cb_loop makes them at the end of each pass;
+        // the host lanes, for explicit methods, in a piece of their own, on the
+        // lanes whose pass landed (save_due) only.
         if (do_save) {
             for (int i = 0; i < CB_N_STATES; ++i) {
                 state_out[CB_AT(run, n_runs, n_saves, save_idx, CB_COLS_STATE_OUT, i)] = state[i];
@@ -903,7 +910,7 @@ CB_DEVFN int cb_loop(int run, const real *inits, const real *params,
             save_idx++;
             next_save = cb_time_mul_add(t_save0, (real)save_idx, save_every);
         }
-        // End of pass.cu.
+        // End of save.cu.
     }
     for (int r = save_idx; r < n_saves; ++r) {
         for (int i = 0; i < 4; ++i) {
@@ -1018,6 +1025,7 @@ enum {
     CB_LANE_CHECK,     // whether a pass is due (explicit methods)
     CB_LANE_ATTEMPT,   // the attempt of a pass (explicit methods)
     CB_LANE_PASS,      // a pass of the general path (after its attempt)
+    CB_LANE_SAVE,      // its save and sample (explicit methods)
     CB_LANE_END        // fill and mask the outputs, the status
 };
 
@@ -1033,6 +1041,7 @@ typedef struct {
     int transient[CB_LANES];
     real dt_eff[CB_LANES];
     int do_save[CB_LANES];
+    int save_due[CB_LANES];
     real proposed_state[4][CB_LANES];
     real parameters[1][CB_LANES];
     real error[4][CB_LANES];
@@ -1094,6 +1103,9 @@ CB_DEVFN int cb_lane(int mode, int l, cb_lanes *B, int run, const real *inits,
     int stalled = 0;
     int cb_done = 0;
     int cb_burst = 0;
+#if CB_LANE_EXPLICIT
+    int save_due = 0; // the pass landed on a save or a sample time
+#endif
     if (mode == CB_LANE_BEGIN) {
         for (int i = 0; i < CB_N_STATES; ++i) {
             state[i] = inits[CB_IN(run, n_runs, CB_N_STATES, i)];
@@ -1119,6 +1131,7 @@ CB_DEVFN int cb_lane(int mode, int l, cb_lanes *B, int run, const real *inits,
         transient = B->transient[l];
         dt_eff = B->dt_eff[l];
         do_save = B->do_save[l];
+        save_due = B->save_due[l];
         for (int i = 0; i < 4; ++i) {
             proposed_state[i] = B->proposed_state[i][l];
         }
@@ -1199,11 +1212,15 @@ CB_DEVFN int cb_lane(int mode, int l, cb_lanes *B, int run, const real *inits,
             }
         }
         if (mode == CB_LANE_PASS) {
+#if CB_LANE_EXPLICIT
+            save_due = 0;
+#endif
             // Start of pass.cu.
             // The rest of one pass of the loop's general path, after its attempt
-            // (attempt.cu): on acceptance advance time, save and sample. cb_loop runs
-            // it in its while loop; the host's lanes (lanes.cu) once per lane and
-            // call. CB_EXIT ends the run; continue goes on to the next pass.
+            // (attempt.cu): on acceptance advance time and state; the save and the
+            // sample follow (save.cu). cb_loop runs it in its while loop; the host's
+            // lanes (lanes.cu) once per lane and call. CB_EXIT ends the run; continue
+            // goes on to the next pass.
             accepted = accept_step[0];
             if (!accepted) {
                 continue;
@@ -1225,6 +1242,18 @@ CB_DEVFN int cb_lane(int mode, int l, cb_lanes *B, int run, const real *inits,
                 status |= CB_RUN_NONFINITE_STATE;
                 CB_EXIT;
             }
+            // End of pass.cu.
+#if CB_LANE_EXPLICIT
+            save_due = do_save;
+#endif
+        }
+        if (mode == CB_LANE_SAVE ||
+            (mode == CB_LANE_PASS && !CB_LANE_EXPLICIT)) {
+            // Start of save.cu.
+            // The end of an accepted pass (pass.cu) that landed on a save or a sample
+            // time: the save, the sample. cb_loop makes them at the end of each pass;
+            // the host lanes, for explicit methods, in a piece of their own, on the
+            // lanes whose pass landed (save_due) only.
             if (do_save) {
                 for (int i = 0; i < CB_N_STATES; ++i) {
                     state_out[CB_AT(run, n_runs, n_saves, save_idx, CB_COLS_STATE_OUT, i)] = state[i];
@@ -1232,7 +1261,7 @@ CB_DEVFN int cb_lane(int mode, int l, cb_lanes *B, int run, const real *inits,
                 save_idx++;
                 next_save = cb_time_mul_add(t_save0, (real)save_idx, save_every);
             }
-            // End of pass.cu.
+            // End of save.cu.
         }
     } while (0);
     if (mode == CB_LANE_PLAN) {
@@ -1267,6 +1296,7 @@ CB_DEVFN int cb_lane(int mode, int l, cb_lanes *B, int run, const real *inits,
     B->transient[l] = transient;
     B->dt_eff[l] = dt_eff;
     B->do_save[l] = do_save;
+    B->save_due[l] = save_due;
     for (int i = 0; i < 4; ++i) {
         B->proposed_state[i][l] = proposed_state[i];
     }
@@ -1401,6 +1431,25 @@ CB_KERNEL void cubie_host_run(void *const *args)
                                       n_runs, n_saves, max_steps);
             }
 #endif
+#if CB_LANE_EXPLICIT
+            // So is the rest of its pass; the save runs where one is due.
+#pragma omp simd
+            for (int l = 0; l < CB_LANES; ++l) {
+                const int run = first + l;
+                B->done[l] |= cb_lane(CB_LANE_PASS, l, B, run, inits, params,
+                                      settings, state_out, status_out, n_runs,
+                                      n_saves, max_steps);
+            }
+            for (int l = 0; l < CB_LANES; ++l) {
+                const int run = first + l;
+                if (!B->done[l] && B->save_due[l]) {
+                    B->done[l] = cb_lane(CB_LANE_SAVE, l, B, run, inits,
+                                         params, settings, state_out,
+                                         status_out, n_runs, n_saves,
+                                         max_steps);
+                }
+            }
+#else
 #pragma omp simd
             for (int l = 0; l < CB_LANES; ++l) {
                 const int run = first + l;
@@ -1411,6 +1460,7 @@ CB_KERNEL void cubie_host_run(void *const *args)
                                          max_steps);
                 }
             }
+#endif
         }
         for (int l = 0; l < CB_LANES; ++l) {
             B->done[l] = l >= live;
