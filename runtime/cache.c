@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,6 +17,22 @@ double cb_now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+void *cb_big_alloc(size_t bytes)
+{
+    enum { HUGE = 2u << 20 };
+    if (bytes < 2 * (size_t)HUGE) {
+        return malloc(bytes > 0 ? bytes : 1);
+    }
+    void *p = NULL;
+    if (posix_memalign(&p, HUGE, bytes) != 0) {
+        return NULL;
+    }
+#ifdef MADV_HUGEPAGE
+    (void)madvise(p, bytes & ~(size_t)(HUGE - 1), MADV_HUGEPAGE);
+#endif
+    return p;
 }
 
 static bool make_dirs(const char *path)

@@ -11,6 +11,12 @@
 /* Milliseconds on a monotonic clock. */
 double cb_now_ms(void);
 
+/* bytes of memory (free() frees it); from 4 MiB up aligned to 2 MiB and
+ * advised onto huge pages (Linux's transparent huge pages, "madvise"
+ * mode), so that a large result or staging array is touched a page fault
+ * per 2 MiB, not per 4 KiB. */
+void *cb_big_alloc(size_t bytes);
+
 /* The cache folder ($CUBIE_CACHE_DIR, else $XDG_CACHE_HOME/cubie, else
  * $HOME/.cache/cubie), created if missing. false, with why, if none can
  * be made, or if it is not this user's alone (another user could put a

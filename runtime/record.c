@@ -391,7 +391,7 @@ static char **copy_names(const char *const *names, size_t n)
 
 static double *copy_values(const double *x, size_t n)
 {
-    double *out = malloc(sizeof(double) * (n > 0 ? n : 1));
+    double *out = cb_big_alloc(sizeof(double) * (n > 0 ? n : 1));
     if (out != NULL && n > 0) {
         memcpy(out, x, sizeof(double) * n);
     }

@@ -185,7 +185,7 @@ cubie_status cb_result_new(const struct cubie_solver *s, size_t n_runs,
         st = find_buffer(buffers, n_buffers, used, cb_kargs[a].result, bytes,
                          &given, err);
         r->borrowed[a] = given != NULL;
-        r->data[a] = given != NULL ? given : malloc(bytes + 8);
+        r->data[a] = given != NULL ? given : cb_big_alloc(bytes + 8);
         r->names[a] = column_names(s, (cb_karg)a);
         ok = r->data[a] != NULL && r->names[a] != NULL;
     }

@@ -224,7 +224,7 @@ static cubie_status alloc_chunk(const cb_kernel_info *k, const cb_plan *p,
         }
         const size_t bytes = elem_size(k, (cb_karg)a) *
                              (karg_elems(k, p, (cb_karg)a, m) + 1);
-        l->host[a] = malloc(bytes);
+        l->host[a] = cb_big_alloc(bytes);
         if (l->host[a] == NULL) {
             return cb_fail_nomem(err);
         }
