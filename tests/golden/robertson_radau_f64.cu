@@ -1437,8 +1437,9 @@ CB_DEVFN int cb_lane(int mode, int l, cb_lanes *B, int run, const real *inits,
         }
     }
     do { // once: break ends the piece, and so does continue
-        // An explicit method's check and attempt are pieces of their own
-        // (the attempt has no branch); any other method's start its pass.
+        // An explicit method's check, attempt, pass and save are pieces of
+        // their own (all but the save without a branch around them); any
+        // other method's pass does all four.
         if (mode == CB_LANE_CHECK ||
             (mode == CB_LANE_PASS && !CB_LANE_EXPLICIT)) {
             if (!(save_idx < n_saves)) {
@@ -1569,8 +1570,9 @@ CB_DEVFN int cb_lane(int mode, int l, cb_lanes *B, int run, const real *inits,
         status_out[run] = status;
         return 1;
     }
-    // Explicit steps and attempts run on every lane: a lane that has
-    // ended keeps what its END piece reads (gen/loop.c, lane_end_reads).
+    // Explicit steps, attempts and passes run on every lane: a lane that
+    // has ended keeps what its END piece reads (gen/loop.c,
+    // lane_end_reads).
     const int cb_kept = B->done[l];
     B->t[l] = t;
     B->next_save[l] = next_save;
