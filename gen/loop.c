@@ -218,6 +218,12 @@ static void emit_save(cb_ctx *c, cb_sb *sb)
     }
 }
 
+/* Whether the attempt's step landed on an event (a save, or a sample). */
+static const char *landed(const cb_ctx *c)
+{
+    return c->summaries ? "(do_save | do_sample)" : "do_save";
+}
+
 /* After each attempt: counters, then the controller's verdict (fixed
  * steps: every step is accepted, and a failing one ends the run). */
 static void emit_control(cb_ctx *c, cb_sb *sb)
@@ -260,10 +266,8 @@ static void emit_control(cb_ctx *c, cb_sb *sb)
     cb_sb_line(sb, "}");
     /* A step cut short to land on a save or a sample time leaves dt and
      * the controller's history as they were. */
-    cb_sb_line(sb, c->summaries ? "const int truncated = (do_save | "
-                                  "do_sample) & (dt_eff != dt[0]);"
-                                : "const int truncated = do_save & (dt_eff "
-                                  "!= dt[0]);");
+    cb_sb_line(sb, "const int truncated = %s & (dt_eff != dt[0]);",
+               landed(c));
     cb_sb_puts(sb, "const int ctrl_status = ");
     cb_fn_call(&c->controller, sb, bind);
     cb_sb_puts(sb, ";\n");
@@ -542,16 +546,12 @@ static cubie_status mk_new_time(cb_ctx *c, const char *arg,
                                 const char *scope, int col, cb_sb *sb)
 {
     (void)arg, (void)scope, (void)col;
-    if (c->summaries) {
-        cb_sb_line(sb, "const cb_time t_new = do_save || do_sample");
-        cb_sb_line(sb, "    ? %s", next_event(c));
-        cb_sb_line(sb, "    : cb_time_add(t, dt_eff);");
-    } else {
-        cb_sb_line(sb, "const cb_time t_new = do_save ? next_save : "
-                       "cb_time_add(t, dt_eff);");
-    }
+    cb_sb_line(sb, "const cb_time t_new = %s ? %s", landed(c),
+               next_event(c));
+    cb_sb_line(sb, "    : cb_time_add(t, dt_eff);");
     return CUBIE_OK;
 }
+
 /* A sample after an accepted step that landed on a sample time. */
 static cubie_status mk_sample(cb_ctx *c, const char *arg, const char *scope,
                               int col, cb_sb *sb)
@@ -1047,6 +1047,13 @@ static cubie_status mk_lane_pools(cb_ctx *c, const char *arg,
 
 static const cb_marker *loop_markers(void);
 
+/* One template expanded in place, with the loop's markers. */
+static cubie_status expand(cb_ctx *c, const char *name, cb_sb *sb)
+{
+    const char *const one[] = {name, NULL};
+    return cb_expand_templates(c, one, loop_markers(), sb);
+}
+
 bool cb_loop_fixed_burst(const cb_ctx *c)
 {
     return c->ctrl == CB_CTRL_FIXED && !c->out[CB_OUT_ITERATION_COUNTERS];
@@ -1058,10 +1065,7 @@ static cubie_status mk_lane_burst(cb_ctx *c, const char *arg,
                                   const char *scope, int col, cb_sb *sb)
 {
     (void)arg, (void)scope, (void)col;
-    static const char *const burst[] = {"burst.cu", NULL};
-    return cb_loop_fixed_burst(c)
-               ? cb_expand_templates(c, burst, loop_markers(), sb)
-               : CUBIE_OK;
+    return cb_loop_fixed_burst(c) ? expand(c, "burst.cu", sb) : CUBIE_OK;
 }
 
 /* A pass's attempt (templates/attempt.cu); cb_loop makes it before the
@@ -1071,8 +1075,7 @@ static cubie_status mk_attempt(cb_ctx *c, const char *arg, const char *scope,
                                int col, cb_sb *sb)
 {
     (void)arg, (void)scope, (void)col;
-    static const char *const attempt[] = {"attempt.cu", NULL};
-    return cb_expand_templates(c, attempt, loop_markers(), sb);
+    return expand(c, "attempt.cu", sb);
 }
 
 /* The rest of a pass of the general path (templates/pass.cu), for
@@ -1081,8 +1084,7 @@ static cubie_status mk_pass(cb_ctx *c, const char *arg, const char *scope,
                             int col, cb_sb *sb)
 {
     (void)arg, (void)scope, (void)col;
-    static const char *const pass[] = {"pass.cu", NULL};
-    return cb_expand_templates(c, pass, loop_markers(), sb);
+    return expand(c, "pass.cu", sb);
 }
 
 /* The save and the sample that end a pass (templates/save.cu). */
@@ -1090,8 +1092,7 @@ static cubie_status mk_pass_save(cb_ctx *c, const char *arg,
                                  const char *scope, int col, cb_sb *sb)
 {
     (void)arg, (void)scope, (void)col;
-    static const char *const save[] = {"save.cu", NULL};
-    return cb_expand_templates(c, save, loop_markers(), sb);
+    return expand(c, "save.cu", sb);
 }
 
 /* Whether a lane's pass landed where its save piece has work. */
@@ -1099,7 +1100,7 @@ static cubie_status mk_save_due(cb_ctx *c, const char *arg,
                                 const char *scope, int col, cb_sb *sb)
 {
     (void)arg, (void)scope, (void)col;
-    cb_sb_puts(sb, c->summaries ? "do_save | do_sample" : "do_save");
+    cb_sb_puts(sb, landed(c));
     return CUBIE_OK;
 }
 

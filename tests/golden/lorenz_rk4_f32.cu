@@ -752,7 +752,8 @@ CB_DEVFN int cb_loop(int run, const real *inits, const real *params,
         if (!accepted) {
             continue;
         }
-        const cb_time t_new = do_save ? next_save : cb_time_add(t, dt_eff);
+        const cb_time t_new = do_save ? next_save
+            : cb_time_add(t, dt_eff);
         stalled = cb_time_sub(t_new, t) > (real)0 ? 0 : stalled + 1;
         if (stalled >= 2) {
             status |= CB_RUN_STAGNATION;
@@ -1099,7 +1100,8 @@ CB_DEVFN int cb_lane(int mode, int l, cb_lanes *B, int k, int run,
             if (!accepted) {
                 continue;
             }
-            const cb_time t_new = do_save ? next_save : cb_time_add(t, dt_eff);
+            const cb_time t_new = do_save ? next_save
+                : cb_time_add(t, dt_eff);
             stalled = cb_time_sub(t_new, t) > (real)0 ? 0 : stalled + 1;
             if (stalled >= 2) {
                 status |= CB_RUN_STAGNATION;

@@ -912,8 +912,7 @@ CB_DEVFN int cb_loop(int run, const real *inits, const real *params,
             continue;
         }
         transient = 0;
-        const cb_time t_new = do_save || do_sample
-            ? cb_next_event(next_save, save_idx < n_saves, next_sample, sample_idx < n_samples)
+        const cb_time t_new = (do_save | do_sample) ? cb_next_event(next_save, save_idx < n_saves, next_sample, sample_idx < n_samples)
             : cb_time_add(t, dt_eff);
         stalled = cb_time_sub(t_new, t) > (real)0 ? 0 : stalled + 1;
         if (stalled >= 2) {
@@ -1370,8 +1369,7 @@ CB_DEVFN int cb_lane(int mode, int l, cb_lanes *B, int run, const real *inits,
                 continue;
             }
             transient = 0;
-            const cb_time t_new = do_save || do_sample
-                ? cb_next_event(next_save, save_idx < n_saves, next_sample, sample_idx < n_samples)
+            const cb_time t_new = (do_save | do_sample) ? cb_next_event(next_save, save_idx < n_saves, next_sample, sample_idx < n_samples)
                 : cb_time_add(t, dt_eff);
             stalled = cb_time_sub(t_new, t) > (real)0 ? 0 : stalled + 1;
             if (stalled >= 2) {
@@ -1390,7 +1388,7 @@ CB_DEVFN int cb_lane(int mode, int l, cb_lanes *B, int run, const real *inits,
             }
             // End of pass.cu.
 #if CB_LANE_EXPLICIT
-            save_due = do_save | do_sample;
+            save_due = (do_save | do_sample);
 #endif
         }
         if (mode == CB_LANE_SAVE ||

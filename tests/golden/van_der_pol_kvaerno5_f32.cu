@@ -1293,7 +1293,8 @@ CB_DEVFN int cb_loop(int run, const real *inits, const real *params,
             continue;
         }
         transient = 0;
-        const cb_time t_new = do_save ? next_save : cb_time_add(t, dt_eff);
+        const cb_time t_new = do_save ? next_save
+            : cb_time_add(t, dt_eff);
         stalled = cb_time_sub(t_new, t) > (real)0 ? 0 : stalled + 1;
         if (stalled >= 2) {
             status |= CB_RUN_STAGNATION;
@@ -1636,7 +1637,8 @@ CB_DEVFN int cb_lane(int mode, int l, cb_lanes *B, int run, const real *inits,
                 continue;
             }
             transient = 0;
-            const cb_time t_new = do_save ? next_save : cb_time_add(t, dt_eff);
+            const cb_time t_new = do_save ? next_save
+                : cb_time_add(t, dt_eff);
             stalled = cb_time_sub(t_new, t) > (real)0 ? 0 : stalled + 1;
             if (stalled >= 2) {
                 status |= CB_RUN_STAGNATION;
