@@ -495,6 +495,8 @@ static void emit_defines(const cb_gen *g, cb_sb *sb)
                    "(((long long)(row) * (cols) + (col)) * (n_runs) + (run))");
     cb_sb_line(sb, "#define CB_IN(run, n_runs, cols, col) "
                    "((long long)(col) * (n_runs) + (run))");
+    cb_sb_line(sb, "typedef real cb_input; // staged in the kernel's "
+                   "precision");
     cb_sb_line(sb, "#else");
     /* (0 * n_runs: the host's index does not need it, but names it, so
      * the functions that index keep it as the GPU's do) */
@@ -503,6 +505,8 @@ static void emit_defines(const cb_gen *g, cb_sb *sb)
     cb_sb_line(sb, "    (row)) * (cols) + (col) + 0 * (n_runs))");
     cb_sb_line(sb, "#define CB_IN(run, n_runs, cols, col) "
                    "((long long)(run) * (cols) + (col) + 0 * (n_runs))");
+    cb_sb_line(sb, "typedef double cb_input; // the batch's own values, "
+                   "rounded as they load");
     cb_sb_line(sb, "#endif");
     cb_emit_common_defines(c, sb);
     cb_sb_line(sb, "// Fixed steps well before a save run as a counted burst.");

@@ -12,12 +12,14 @@
 /* ---- declarations from the kernel argument table ---- */
 
 #define CB_DECL_REAL_IN(n) "const real *" #n
+#define CB_DECL_INPUT_IN(n) "const cb_input *" #n
 #define CB_DECL_REAL_OUT(n) "real *" #n
 #define CB_DECL_INT_IN(n) "const int *" #n
 #define CB_DECL_INT_OUT(n) "int *" #n
 #define CB_DECL_INT_SCALAR(n) "int " #n
 #define CB_DECL_REAL_SCALAR(n) "real " #n
 #define CB_RDECL_REAL_IN(n) "const real *__restrict__ " #n
+#define CB_RDECL_INPUT_IN(n) "const cb_input *__restrict__ " #n
 #define CB_RDECL_REAL_OUT(n) "real *__restrict__ " #n
 #define CB_RDECL_INT_IN(n) "const int *__restrict__ " #n
 #define CB_RDECL_INT_OUT(n) "int *__restrict__ " #n
@@ -418,13 +420,13 @@ static cubie_status mk_load(cb_ctx *c, const char *arg, const char *scope,
 {
     (void)arg, (void)scope, (void)col;
     cb_sb_line(sb, "for (int i = 0; i < CB_N_STATES; ++i) {");
-    cb_sb_line(sb, "    state[i] = inits[CB_IN(run, n_runs, CB_N_STATES, "
-                   "i)];");
+    cb_sb_line(sb, "    state[i] = (real)inits[CB_IN(run, n_runs, "
+                   "CB_N_STATES, i)];");
     cb_sb_line(sb, "}");
     if (c->sys->n_params > 0) {
         cb_sb_line(sb, "for (int i = 0; i < CB_N_PARAMS; ++i) {");
-        cb_sb_line(sb, "    parameters[i] = params[CB_IN(run, n_runs, "
-                       "CB_N_PARAMS, i)];");
+        cb_sb_line(sb, "    parameters[i] = (real)params[CB_IN(run, "
+                       "n_runs, CB_N_PARAMS, i)];");
         cb_sb_line(sb, "}");
     }
     return CUBIE_OK;
@@ -780,17 +782,50 @@ static cubie_status mk_host_args(cb_ctx *c, const char *arg,
         if (!used[k]) {
             continue;
         }
+        const char *t = cb_elem_type(a->elem);
         if (a->dir == CB_DIR_SCALAR) {
-            cb_sb_line(sb, "const %s %s = *(const %s *)args[%d];",
-                       a->elem == CB_ELEM_INT ? "int" : "real", a->name,
-                       a->elem == CB_ELEM_INT ? "int" : "real", k);
+            cb_sb_line(sb, "const %s %s = *(const %s *)args[%d];", t,
+                       a->name, t, k);
         } else {
-            const char *t = a->elem == CB_ELEM_INT ? "int" : "real";
             const char *q = a->dir == CB_DIR_IN ? "const " : "";
             cb_sb_line(sb, "%s%s *%s = *(%s%s *const *)args[%d];", q, t,
                        a->name, q, t, k);
         }
     }
+    /* the record's copies of the inputs (HOST_RECORD) */
+    static const char *const rec[] = {"record_inits", "record_params"};
+    bool rec_used[2] = {false, false};
+    cb_idents_used(scope, rec, 2, rec_used);
+    for (int k = 0; k < 2; k++) {
+        if (rec_used[k]) {
+            cb_sb_line(sb, "double *%s = *(double *const *)args[%d];",
+                       rec[k], CB_HOST_ARG_RECORD_INITS + k);
+        }
+    }
+    return CUBIE_OK;
+}
+
+/* The host entry's copy of run's inputs into the result's record of
+ * them, when it asks for one (record_inits not null). */
+static cubie_status mk_host_record(cb_ctx *c, const char *arg,
+                                   const char *scope, int col, cb_sb *sb)
+{
+    (void)arg, (void)scope, (void)col;
+    static const char *const what[][3] = {{"inits", "record_inits",
+                                           "CB_N_STATES"},
+                                          {"params", "record_params",
+                                           "CB_N_PARAMS"}};
+    const int n = c->sys->n_params > 0 ? 2 : 1;
+    cb_sb_line(sb, "if (record_inits != (double *)0) {");
+    for (int k = 0; k < n; k++) {
+        cb_sb_line(sb, "    for (int i = 0; i < %s; ++i) {", what[k][2]);
+        cb_sb_line(sb, "        const long long at = CB_IN(run, n_runs, %s, "
+                       "i);",
+                   what[k][2]);
+        cb_sb_line(sb, "        %s[at] = %s[at];", what[k][1], what[k][0]);
+        cb_sb_line(sb, "    }");
+    }
+    cb_sb_line(sb, "}");
     return CUBIE_OK;
 }
 
@@ -1126,6 +1161,7 @@ static const cb_marker markers[] = {
     {"KERNEL_SHARED", true, mk_kernel_shared},
     {"HOST_ARGS", true, mk_host_args},
     {"HOST_SHARED", true, mk_host_shared},
+    {"HOST_RECORD", false, mk_host_record},
     {"ATTEMPT", false, mk_attempt},
     {"PASS", false, mk_pass},
     {"PASS_SAVE", false, mk_pass_save},

@@ -45,6 +45,11 @@ const cb_karg_info cb_kargs[CB_KARG_COUNT] = {
 #undef CB_KARG
 };
 
+const char *cb_elem_type(cb_elem e)
+{
+    return e == CB_ELEM_INT ? "int" : e == CB_ELEM_INPUT ? "cb_input" : "real";
+}
+
 #define CB_AXES_ONE ""
 #define CB_AXES_RUNS "run, "
 #define CB_AXES_SAVES "run, save, "

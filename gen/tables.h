@@ -112,7 +112,11 @@ typedef enum {
     CB_KARG_COUNT
 } cb_karg;
 
-typedef enum { CB_ELEM_REAL, CB_ELEM_INT } cb_elem;
+/* REAL: the kernel's precision; INT: int32; INPUT: the batch's values,
+ * in the kernel's precision on the GPU (staged in the device layout) and
+ * the batch's own float64 on the host (read in place, rounded as they
+ * are loaded). */
+typedef enum { CB_ELEM_REAL, CB_ELEM_INT, CB_ELEM_INPUT } cb_elem;
 typedef enum { CB_DIR_IN, CB_DIR_OUT, CB_DIR_SCALAR } cb_dir;
 typedef enum {
     CB_ROWS_ONE,
@@ -133,6 +137,19 @@ typedef struct {
 } cb_karg_info;
 
 extern const cb_karg_info cb_kargs[CB_KARG_COUNT];
+/* The C type of an element in the generated code: "real", "int" or
+ * "cb_input". */
+const char *cb_elem_type(cb_elem e);
+
+/* The host entry's arguments after the kernel's: where it copies the
+ * inputs of the runs it integrates (the result's record of them; NULL:
+ * no copy). It reads them anyway, so the copy is one more store per
+ * value, made in parallel while the kernel runs. */
+typedef enum {
+    CB_HOST_ARG_RECORD_INITS = CB_KARG_COUNT,
+    CB_HOST_ARG_RECORD_PARAMS,
+    CB_HOST_ARG_COUNT
+} cb_host_arg;
 /* "run, save, <column>" (or "run, window, <column>"): the axes of each
  * per-save (per-window) result array. */
 extern const char *const cb_karg_axes[CB_KARG_COUNT];

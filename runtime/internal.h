@@ -184,11 +184,17 @@ void cb_result_store(struct cubie_result *r, const cb_kernel_info *k,
 typedef struct cb_record cb_record;
 
 /* The record of a run of solver s on batch in, under the merged options o
- * and their plan p. *out is freed with cb_record_free. */
+ * and their plan p; its copy of the inputs is left to the host kernel
+ * when by_kernel (cb_record_inputs). *out is freed with cb_record_free. */
 cubie_status cb_record_make(const struct cubie_solver *s,
                             const struct cubie_options *o, const cb_plan *p,
-                            const struct cubie_batch *in, cb_record **out,
-                            cubie_error *err);
+                            const struct cubie_batch *in, bool by_kernel,
+                            cb_record **out, cubie_error *err);
+/* Where the inputs of the runs from r0 go in the record (the host entry's
+ * record arguments, gen/tables.h): *inits, and *params, or NULL where
+ * the record made its own copy. */
+void cb_record_inputs(cb_record *rec, size_t r0, double **inits,
+                      double **params);
 void cb_record_free(cb_record *rec);
 /* Its arrays (inits, params), after the result's own: how many, and
  * array i of them. */

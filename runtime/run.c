@@ -129,7 +129,8 @@ static cubie_status chunk_runs(const struct cubie_solver *s,
 /* Whether kernel argument a lives in the caller's memory on the host
  * backend: the per-save and per-window outputs and the status are the
  * result's own arrays (the kernel writes them in place, CB_AT), the
- * inputs of a float64 kernel the batch's (read in place, CB_IN). */
+ * inputs the batch's (read in place, CB_IN, and rounded to a float32
+ * kernel's precision as they load). */
 static bool in_place(const cb_kernel_info *k, bool host, cb_karg a)
 {
     if (!host) {
@@ -140,13 +141,13 @@ static bool in_place(const cb_kernel_info *k, bool host, cb_karg a)
                cb_kargs[a].rows == CB_ROWS_WINDOWS ||
                a == CB_KARG_STATUS_OUT;
     }
-    return k->is_double && (a == CB_KARG_INITS || a == CB_KARG_PARAMS);
+    (void)k;
+    return a == CB_KARG_INITS || a == CB_KARG_PARAMS;
 }
 
 /* The code that fills each input of kernel_args.def for a chunk of c runs
  * from run r0: its buffer or, for a scalar, its value. The GPU takes the
- * inputs run index fastest, the host in the caller's layout (converted to
- * float32, or the batch's own memory for float64). */
+ * inputs run index fastest, the host the batch's own memory. */
 static void fill_input(cb_karg a, const cb_kernel_info *k, const cb_plan *p,
                        const struct cubie_batch *in, size_t r0, size_t c,
                        bool host, cb_launch *l)
@@ -159,10 +160,6 @@ static void fill_input(cb_karg a, const cb_kernel_info *k, const cb_plan *p,
         const double *src = a == CB_KARG_INITS ? in->inits : in->params;
         if (in_place(k, host, a)) {
             l->host[a] = (void *)(uintptr_t)(src + r0 * cols);
-        } else if (host) {
-            for (size_t i = 0; i < c * cols; i++) {
-                ((float *)l->host[a])[i] = (float)src[r0 * cols + i];
-            }
         } else {
             for (size_t run = 0; run < c; run++) {
                 for (size_t i = 0; i < cols; i++) {
@@ -242,15 +239,21 @@ static void free_chunk(cb_launch *l, const bool *own)
     }
 }
 
-/* One chunk on the host backend: the entry takes pointers to the
- * arguments, as cuLaunchKernel does. */
-static void run_host(const struct cubie_solver *s, cb_launch *l)
+/* One chunk of runs from r0 on the host backend: the entry takes
+ * pointers to the arguments, as cuLaunchKernel does, then to where it
+ * copies the chunk's inputs: the record's rows of them. */
+static void run_host(const struct cubie_solver *s, cb_launch *l,
+                     cb_record *rec, size_t r0)
 {
-    void *argv[CB_KARG_COUNT];
+    void *argv[CB_HOST_ARG_COUNT];
     for (int a = 0; a < CB_KARG_COUNT; a++) {
         argv[a] = cb_kargs[a].dir == CB_DIR_SCALAR ? (void *)&l->scalar[a]
                                                    : (void *)&l->host[a];
     }
+    double *copy[2];
+    cb_record_inputs(rec, r0, &copy[0], &copy[1]);
+    argv[CB_HOST_ARG_RECORD_INITS] = &copy[0];
+    argv[CB_HOST_ARG_RECORD_PARAMS] = &copy[1];
     s->host.run(argv);
 }
 
@@ -340,7 +343,7 @@ static cubie_status run_chunks(struct cubie_solver *s,
                                   &copy_ms, err);
         } else {
             const double t = cb_now_ms();
-            run_host(s, &l);
+            run_host(s, &l, r->record, r0);
             ms = cb_now_ms() - t;
         }
         if (st == CUBIE_OK) {
@@ -401,8 +404,11 @@ static cubie_status run(struct cubie_solver *s, const cubie_batch *in,
     if (st == CUBIE_OK) {
         st = cb_result_new(s, in->n_runs, &p, buffers, n_buffers, &r, err);
     }
-    if (st == CUBIE_OK) { /* the inputs and every option as they ran */
-        st = cb_record_make(s, o, &p, in, &r->record, err);
+    /* the inputs (the host kernel copies them as it reads them) and every
+     * option as they ran */
+    if (st == CUBIE_OK) {
+        st = cb_record_make(s, o, &p, in, s->module == NULL, &r->record,
+                            err);
     }
     cb_options_free(o);
     if (st == CUBIE_OK) {

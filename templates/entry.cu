@@ -5,7 +5,9 @@
 // OpenMP loop runs them, each with its "shared" pool on its own stack;
 // wider, lanes.cu runs them in SIMD blocks. Both take the arguments of
 // gen/kernel_args.def in its order: the kernel by value, the host entry
-// as an array of pointers to them (as cuLaunchKernel takes them).
+// as an array of pointers to them (as cuLaunchKernel takes them), the
+// host entry then where it copies the inputs for the result's record
+// (gen/tables.h, cb_host_arg).
 #if CB_GPU
 CB_KERNEL void __launch_bounds__(CB_BLOCK_SIZE)
 cubie_kernel(/* @KERNEL_PARAMS@ */)
@@ -23,6 +25,7 @@ CB_KERNEL void cubie_host_run(void *const *args)
     /* @HOST_ARGS@ */
 #pragma omp parallel for schedule(dynamic, 64)
     for (int run = 0; run < n_runs; ++run) {
+        /* @HOST_RECORD@ */
         /* @HOST_SHARED@ */
         cb_run(/* @ARGS cb_run@ */);
     }

@@ -423,7 +423,7 @@ static void the_kernel_signature_should_follow_the_argument_table(void **st)
      * argument, each from its own slot. */
     for (int i = 0; i < CB_KARG_COUNT; i++) {
         const cb_karg_info *a = &cb_kargs[i];
-        const char *t = a->elem == CB_ELEM_INT ? "int" : "real";
+        const char *t = cb_elem_type(a->elem);
         if (a->dir == CB_DIR_SCALAR) {
             snprintf(want, sizeof(want), "const %s %s = *(const %s *)args[%d];",
                      t, a->name, t, i);

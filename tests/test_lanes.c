@@ -222,6 +222,76 @@ static void failing_lanes_should_not_disturb_their_block(void **state)
     cubie_system_free(sys);
 }
 
+/* The host kernel reads the batch in place, rounding it to float32 as it
+ * loads, and copies each run's inputs into the result's record as it
+ * goes: over chunks (memory_cap) that end inside a block of lanes, at
+ * either precision and width, the record is the batch bit for bit, not
+ * its float32 rounding, and each run integrates its own values. */
+static void the_record_should_keep_the_batch_as_given(void **state)
+{
+    (void)state;
+    cubie_system *sys = tu_system(
+        "{\"name\": \"decay\", \"states\": {\"y\": 1.0},"
+        " \"parameters\": {\"k\": 1.0}, \"equations\": [\"dy = -k * y\"]}");
+    cubie_error err = {0};
+    enum { N = 77 };
+    cubie_batch *b = NULL;
+    tu_ok(cubie_batch_new(sys, N, &b, &err), &err);
+    double y0[N], k[N];
+    for (int i = 0; i < N; i++) {
+        y0[i] = 0.1 * (i + 1) + 1e-13 * i; /* not float32 values */
+        k[i] = 1.0 / 3.0 + 0.01 * i;
+    }
+    tu_ok(cubie_batch_set_all(b, "y", y0, N, &err), &err);
+    tu_ok(cubie_batch_set_all(b, "k", k, N, &err), &err);
+    static const char *const precisions[] = {"precision=float32",
+                                             "precision=float64"};
+    static const char *const widths[] = {"host_lanes=1", "host_lanes=8"};
+    for (int p = 0; p < 2; p++) {
+        for (int w = 0; w < 2; w++) {
+            const char *c[] = {"algorithm=classical-rk4",
+                               "step_controller=fixed", precisions[p],
+                               widths[w], NULL};
+            cubie_solver *s = tu_compile(sys, c);
+            /* 20-50 runs a chunk: the first ends inside a block */
+            const char *r[] = {"dt=0.01", "duration=1", "memory_cap=840",
+                               NULL};
+            cubie_result *res = tu_run(s, b, r);
+            assert_true(cubie_result_n_chunks(res) >= 2);
+            const size_t na = cubie_result_n_arrays(res);
+            cubie_array in, pa;
+            tu_ok(cubie_result_array(res, na - 2, &in), &err);
+            tu_ok(cubie_result_array(res, na - 1, &pa), &err);
+            assert_string_equal(in.name, "inits");
+            assert_string_equal(pa.name, "params");
+            assert_int_equal(in.shape[0], N);
+            assert_memory_equal(in.data, y0, sizeof(y0));
+            assert_memory_equal(pa.data, k, sizeof(k));
+            /* the first save is the initial state as the kernel loaded
+             * it, the last y0 e^-k */
+            const size_t last = cubie_result_n_saves(res) - 1;
+            assert_true(last >= 1);
+            const double tol = p == 0 ? 5e-6 : 1e-9;
+            for (int i = 0; i < N; i++) {
+                const double first = cubie_result_state(res, (size_t)i, 0, 0);
+                const double loaded = p == 0 ? (double)(float)y0[i] : y0[i];
+                assert_memory_equal(&first, &loaded, sizeof(first));
+                const double y = cubie_result_state(res, (size_t)i, last, 0);
+                const double exact = y0[i] * exp(-k[i]);
+                if (fabs(y - exact) > tol * exact) {
+                    print_error("%s %s run %d: %.9g vs %.9g\n",
+                                precisions[p], widths[w], i, y, exact);
+                    fail();
+                }
+            }
+            cubie_result_free(res);
+            cubie_solver_free(s);
+        }
+    }
+    cubie_batch_free(b);
+    cubie_system_free(sys);
+}
+
 static int lanes_of(const cubie_system *sys, const char *const *pairs)
 {
     cubie_error err = {0};
@@ -288,6 +358,7 @@ int main(void)
         cmocka_unit_test(adaptive_and_implicit_steps_should_match_one_run_at_a_time),
         cmocka_unit_test(vector_math_should_stay_close_to_libm),
         cmocka_unit_test(failing_lanes_should_not_disturb_their_block),
+        cmocka_unit_test(the_record_should_keep_the_batch_as_given),
         cmocka_unit_test(the_block_width_should_follow_the_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -37,6 +37,7 @@ static const struct {
     bool scalar;
 } kargs[] = {
 #define REAL_IN "const real *"
+#define INPUT_IN "const cb_input *"
 #define REAL_OUT "real *"
 #define INT_IN "const int *"
 #define INT_OUT "int *"
@@ -49,6 +50,7 @@ static const struct {
 #include "kernel_args.def"
 #undef CB_KARG
 #undef REAL_IN
+#undef INPUT_IN
 #undef REAL_OUT
 #undef INT_IN
 #undef INT_OUT

@@ -431,10 +431,12 @@ CB_DEVFN double cb_time_real(cb_time a)
 #if CB_GPU || defined(CB_DEVICE_LAYOUT)
 #define CB_AT(run, n_runs, rows, row, cols, col) (((long long)(row) * (cols) + (col)) * (n_runs) + (run))
 #define CB_IN(run, n_runs, cols, col) ((long long)(col) * (n_runs) + (run))
+typedef real cb_input; // staged in the kernel's precision
 #else
 #define CB_AT(run, n_runs, rows, row, cols, col) (((long long)(run) * (rows) + \
     (row)) * (cols) + (col) + 0 * (n_runs))
 #define CB_IN(run, n_runs, cols, col) ((long long)(run) * (cols) + (col) + 0 * (n_runs))
+typedef double cb_input; // the batch's own values, rounded as they load
 #endif
 // Run status bits (cubie.h).
 #define CB_RUN_MAX_NEWTON_ITERS 2
@@ -1049,7 +1051,7 @@ CB_DEVFN int cb_burst_len(real n_fit, int room)
 }
 #endif
 
-CB_DEVFN int cb_loop(int run, const real *inits, const real *params,
+CB_DEVFN int cb_loop(int run, const cb_input *inits, const cb_input *params,
                      const real *settings, const real *driver_coeffs,
                      real *state_out, real *obs_out, int n_runs, int n_saves,
                      int max_steps, real *persistent)
@@ -1079,10 +1081,10 @@ CB_DEVFN int cb_loop(int run, const real *inits, const real *params,
     const cb_time save_every = cb_time_make(settings[CB_SET_SAVE_EVERY],
         settings[CB_SET_SAVE_EVERY + 1]);
     for (int i = 0; i < CB_N_STATES; ++i) {
-        state[i] = inits[CB_IN(run, n_runs, CB_N_STATES, i)];
+        state[i] = (real)inits[CB_IN(run, n_runs, CB_N_STATES, i)];
     }
     for (int i = 0; i < CB_N_PARAMS; ++i) {
-        parameters[i] = params[CB_IN(run, n_runs, CB_N_PARAMS, i)];
+        parameters[i] = (real)params[CB_IN(run, n_runs, CB_N_PARAMS, i)];
     }
     cb_time t = t_start;
     cb_time next_save = t_save0;
@@ -1272,7 +1274,7 @@ CB_DEVFN int cb_loop(int run, const real *inits, const real *params,
 }
 
 // One run: its persistent pools live here for the whole run.
-CB_DEVFN void cb_run(int run, const real *inits, const real *params,
+CB_DEVFN void cb_run(int run, const cb_input *inits, const cb_input *params,
                      const real *settings, const real *driver_coeffs,
                      real *state_out, real *obs_out, int *status_out,
                      int n_runs, int n_saves, int max_steps)
@@ -1293,11 +1295,13 @@ CB_DEVFN void cb_run(int run, const real *inits, const real *params,
 // OpenMP loop runs them, each with its "shared" pool on its own stack;
 // wider, lanes.cu runs them in SIMD blocks. Both take the arguments of
 // gen/kernel_args.def in its order: the kernel by value, the host entry
-// as an array of pointers to them (as cuLaunchKernel takes them).
+// as an array of pointers to them (as cuLaunchKernel takes them), the
+// host entry then where it copies the inputs for the result's record
+// (gen/tables.h, cb_host_arg).
 #if CB_GPU
 CB_KERNEL void __launch_bounds__(CB_BLOCK_SIZE)
-cubie_kernel(const real *__restrict__ inits,
-             const real *__restrict__ params,
+cubie_kernel(const cb_input *__restrict__ inits,
+             const cb_input *__restrict__ params,
              const real *__restrict__ settings,
              const real *__restrict__ driver_coeffs,
              real *__restrict__ state_out,
@@ -1320,8 +1324,8 @@ cubie_kernel(const real *__restrict__ inits,
 #elif !(CB_LANES > 1)
 CB_KERNEL void cubie_host_run(void *const *args)
 {
-    const real *inits = *(const real *const *)args[0];
-    const real *params = *(const real *const *)args[1];
+    const cb_input *inits = *(const cb_input *const *)args[0];
+    const cb_input *params = *(const cb_input *const *)args[1];
     const real *settings = *(const real *const *)args[2];
     const real *driver_coeffs = *(const real *const *)args[3];
     real *state_out = *(real *const *)args[4];
@@ -1330,8 +1334,20 @@ CB_KERNEL void cubie_host_run(void *const *args)
     const int n_runs = *(const int *)args[10];
     const int n_saves = *(const int *)args[11];
     const int max_steps = *(const int *)args[12];
+    double *record_inits = *(double *const *)args[13];
+    double *record_params = *(double *const *)args[14];
 #pragma omp parallel for schedule(dynamic, 64)
     for (int run = 0; run < n_runs; ++run) {
+        if (record_inits != (double *)0) {
+            for (int i = 0; i < CB_N_STATES; ++i) {
+                const long long at = CB_IN(run, n_runs, CB_N_STATES, i);
+                record_inits[at] = inits[at];
+            }
+            for (int i = 0; i < CB_N_PARAMS; ++i) {
+                const long long at = CB_IN(run, n_runs, CB_N_PARAMS, i);
+                record_params[at] = params[at];
+            }
+        }
         cb_run(run, inits, params, settings, driver_coeffs, state_out, obs_out,
                status_out, n_runs, n_saves, max_steps);
     }
@@ -1397,10 +1413,11 @@ typedef struct {
 
 // Lane l (run `run`) of block B does piece `mode`. Returns whether the
 // lane has ended (PLAN: the burst's length).
-CB_DEVFN int cb_lane(int mode, int l, cb_lanes *B, int run, const real *inits,
-                     const real *params, const real *settings,
-                     const real *driver_coeffs, real *state_out, real *obs_out,
-                     int *status_out, int n_runs, int n_saves, int max_steps)
+CB_DEVFN int cb_lane(int mode, int l, cb_lanes *B, int run,
+                     const cb_input *inits, const cb_input *params,
+                     const real *settings, const real *driver_coeffs,
+                     real *state_out, real *obs_out, int *status_out,
+                     int n_runs, int n_saves, int max_steps)
 {
     real persistent[CB_PERSISTENT_ALLOC];
     for (int i = 0; i < CB_PERSISTENT_ALLOC; ++i) {
@@ -1450,10 +1467,10 @@ CB_DEVFN int cb_lane(int mode, int l, cb_lanes *B, int run, const real *inits,
 #endif
     if (mode == CB_LANE_BEGIN) {
         for (int i = 0; i < CB_N_STATES; ++i) {
-            state[i] = inits[CB_IN(run, n_runs, CB_N_STATES, i)];
+            state[i] = (real)inits[CB_IN(run, n_runs, CB_N_STATES, i)];
         }
         for (int i = 0; i < CB_N_PARAMS; ++i) {
-            parameters[i] = params[CB_IN(run, n_runs, CB_N_PARAMS, i)];
+            parameters[i] = (real)params[CB_IN(run, n_runs, CB_N_PARAMS, i)];
         }
         if (cb_time_sub(t_save0, t_start) <= (real)0) {
             for (int i = 0; i < CB_N_STATES; ++i) {
@@ -1707,8 +1724,8 @@ CB_DEVFN int cb_lane(int mode, int l, cb_lanes *B, int run, const real *inits,
 // do each piece together (omp simd), masked by whether they have ended.
 CB_KERNEL void cubie_host_run(void *const *args)
 {
-    const real *inits = *(const real *const *)args[0];
-    const real *params = *(const real *const *)args[1];
+    const cb_input *inits = *(const cb_input *const *)args[0];
+    const cb_input *params = *(const cb_input *const *)args[1];
     const real *settings = *(const real *const *)args[2];
     const real *driver_coeffs = *(const real *const *)args[3];
     real *state_out = *(real *const *)args[4];
@@ -1717,6 +1734,8 @@ CB_KERNEL void cubie_host_run(void *const *args)
     const int n_runs = *(const int *)args[10];
     const int n_saves = *(const int *)args[11];
     const int max_steps = *(const int *)args[12];
+    double *record_inits = *(double *const *)args[13];
+    double *record_params = *(double *const *)args[14];
     const int n_blocks = (n_runs + CB_LANES - 1) / CB_LANES;
 #pragma omp parallel for schedule(dynamic, 1)
     for (int b = 0; b < n_blocks; ++b) {
@@ -1728,6 +1747,18 @@ CB_KERNEL void cubie_host_run(void *const *args)
                                                    : CB_LANES;
         for (int l = 0; l < CB_LANES; ++l) {
             B->done[l] = l >= live;
+        }
+        for (int run = first; run < first + live; ++run) {
+            if (record_inits != (double *)0) {
+                for (int i = 0; i < CB_N_STATES; ++i) {
+                    const long long at = CB_IN(run, n_runs, CB_N_STATES, i);
+                    record_inits[at] = inits[at];
+                }
+                for (int i = 0; i < CB_N_PARAMS; ++i) {
+                    const long long at = CB_IN(run, n_runs, CB_N_PARAMS, i);
+                    record_params[at] = params[at];
+                }
+            }
         }
         {
 #pragma omp simd
@@ -1850,6 +1881,18 @@ CB_KERNEL void cubie_host_run(void *const *args)
         }
         for (int l = 0; l < CB_LANES; ++l) {
             B->done[l] = l >= live;
+        }
+        for (int run = first; run < first + live; ++run) {
+            if (record_inits != (double *)0) {
+                for (int i = 0; i < CB_N_STATES; ++i) {
+                    const long long at = CB_IN(run, n_runs, CB_N_STATES, i);
+                    record_inits[at] = inits[at];
+                }
+                for (int i = 0; i < CB_N_PARAMS; ++i) {
+                    const long long at = CB_IN(run, n_runs, CB_N_PARAMS, i);
+                    record_params[at] = params[at];
+                }
+            }
         }
         {
 #pragma omp simd

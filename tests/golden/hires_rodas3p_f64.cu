@@ -431,10 +431,12 @@ CB_DEVFN double cb_time_real(cb_time a)
 #if CB_GPU || defined(CB_DEVICE_LAYOUT)
 #define CB_AT(run, n_runs, rows, row, cols, col) (((long long)(row) * (cols) + (col)) * (n_runs) + (run))
 #define CB_IN(run, n_runs, cols, col) ((long long)(col) * (n_runs) + (run))
+typedef real cb_input; // staged in the kernel's precision
 #else
 #define CB_AT(run, n_runs, rows, row, cols, col) (((long long)(run) * (rows) + \
     (row)) * (cols) + (col) + 0 * (n_runs))
 #define CB_IN(run, n_runs, cols, col) ((long long)(run) * (cols) + (col) + 0 * (n_runs))
+typedef double cb_input; // the batch's own values, rounded as they load
 #endif
 // Run status bits (cubie.h).
 #define CB_RUN_MAX_NEWTON_ITERS 2
@@ -980,7 +982,7 @@ CB_DEVFN int cb_burst_len(real n_fit, int room)
 }
 #endif
 
-CB_DEVFN int cb_loop(int run, const real *inits, const real *settings,
+CB_DEVFN int cb_loop(int run, const cb_input *inits, const real *settings,
                      real *state_out, int n_runs, int n_saves, int max_steps,
                      real *persistent)
 {
@@ -1005,7 +1007,7 @@ CB_DEVFN int cb_loop(int run, const real *inits, const real *settings,
     const cb_time save_every = cb_time_make(settings[CB_SET_SAVE_EVERY],
         settings[CB_SET_SAVE_EVERY + 1]);
     for (int i = 0; i < CB_N_STATES; ++i) {
-        state[i] = inits[CB_IN(run, n_runs, CB_N_STATES, i)];
+        state[i] = (real)inits[CB_IN(run, n_runs, CB_N_STATES, i)];
     }
     cb_time t = t_start;
     cb_time next_save = t_save0;
@@ -1173,7 +1175,7 @@ CB_DEVFN int cb_loop(int run, const real *inits, const real *settings,
 }
 
 // One run: its persistent pools live here for the whole run.
-CB_DEVFN void cb_run(int run, const real *inits, const real *settings,
+CB_DEVFN void cb_run(int run, const cb_input *inits, const real *settings,
                      real *state_out, int *status_out, int n_runs, int n_saves,
                      int max_steps)
 {
@@ -1192,11 +1194,13 @@ CB_DEVFN void cb_run(int run, const real *inits, const real *settings,
 // OpenMP loop runs them, each with its "shared" pool on its own stack;
 // wider, lanes.cu runs them in SIMD blocks. Both take the arguments of
 // gen/kernel_args.def in its order: the kernel by value, the host entry
-// as an array of pointers to them (as cuLaunchKernel takes them).
+// as an array of pointers to them (as cuLaunchKernel takes them), the
+// host entry then where it copies the inputs for the result's record
+// (gen/tables.h, cb_host_arg).
 #if CB_GPU
 CB_KERNEL void __launch_bounds__(CB_BLOCK_SIZE)
-cubie_kernel(const real *__restrict__ inits,
-             const real *__restrict__ params,
+cubie_kernel(const cb_input *__restrict__ inits,
+             const cb_input *__restrict__ params,
              const real *__restrict__ settings,
              const real *__restrict__ driver_coeffs,
              real *__restrict__ state_out,
@@ -1219,15 +1223,22 @@ cubie_kernel(const real *__restrict__ inits,
 #elif !(CB_LANES > 1)
 CB_KERNEL void cubie_host_run(void *const *args)
 {
-    const real *inits = *(const real *const *)args[0];
+    const cb_input *inits = *(const cb_input *const *)args[0];
     const real *settings = *(const real *const *)args[2];
     real *state_out = *(real *const *)args[4];
     int *status_out = *(int *const *)args[9];
     const int n_runs = *(const int *)args[10];
     const int n_saves = *(const int *)args[11];
     const int max_steps = *(const int *)args[12];
+    double *record_inits = *(double *const *)args[13];
 #pragma omp parallel for schedule(dynamic, 64)
     for (int run = 0; run < n_runs; ++run) {
+        if (record_inits != (double *)0) {
+            for (int i = 0; i < CB_N_STATES; ++i) {
+                const long long at = CB_IN(run, n_runs, CB_N_STATES, i);
+                record_inits[at] = inits[at];
+            }
+        }
         cb_run(run, inits, settings, state_out, status_out, n_runs, n_saves,
                max_steps);
     }
@@ -1289,9 +1300,10 @@ typedef struct {
 
 // Lane l (run `run`) of block B does piece `mode`. Returns whether the
 // lane has ended (PLAN: the burst's length).
-CB_DEVFN int cb_lane(int mode, int l, cb_lanes *B, int run, const real *inits,
-                     const real *settings, real *state_out, int *status_out,
-                     int n_runs, int n_saves, int max_steps)
+CB_DEVFN int cb_lane(int mode, int l, cb_lanes *B, int run,
+                     const cb_input *inits, const real *settings,
+                     real *state_out, int *status_out, int n_runs, int n_saves,
+                     int max_steps)
 {
     real persistent[CB_PERSISTENT_ALLOC];
     for (int i = 0; i < CB_PERSISTENT_ALLOC; ++i) {
@@ -1337,7 +1349,7 @@ CB_DEVFN int cb_lane(int mode, int l, cb_lanes *B, int run, const real *inits,
 #endif
     if (mode == CB_LANE_BEGIN) {
         for (int i = 0; i < CB_N_STATES; ++i) {
-            state[i] = inits[CB_IN(run, n_runs, CB_N_STATES, i)];
+            state[i] = (real)inits[CB_IN(run, n_runs, CB_N_STATES, i)];
         }
         if (cb_time_sub(t_save0, t_start) <= (real)0) {
             for (int i = 0; i < CB_N_STATES; ++i) {
@@ -1554,13 +1566,14 @@ CB_DEVFN int cb_lane(int mode, int l, cb_lanes *B, int run, const real *inits,
 // do each piece together (omp simd), masked by whether they have ended.
 CB_KERNEL void cubie_host_run(void *const *args)
 {
-    const real *inits = *(const real *const *)args[0];
+    const cb_input *inits = *(const cb_input *const *)args[0];
     const real *settings = *(const real *const *)args[2];
     real *state_out = *(real *const *)args[4];
     int *status_out = *(int *const *)args[9];
     const int n_runs = *(const int *)args[10];
     const int n_saves = *(const int *)args[11];
     const int max_steps = *(const int *)args[12];
+    double *record_inits = *(double *const *)args[13];
     const int n_blocks = (n_runs + CB_LANES - 1) / CB_LANES;
 #pragma omp parallel for schedule(dynamic, 1)
     for (int b = 0; b < n_blocks; ++b) {
@@ -1572,6 +1585,14 @@ CB_KERNEL void cubie_host_run(void *const *args)
                                                    : CB_LANES;
         for (int l = 0; l < CB_LANES; ++l) {
             B->done[l] = l >= live;
+        }
+        for (int run = first; run < first + live; ++run) {
+            if (record_inits != (double *)0) {
+                for (int i = 0; i < CB_N_STATES; ++i) {
+                    const long long at = CB_IN(run, n_runs, CB_N_STATES, i);
+                    record_inits[at] = inits[at];
+                }
+            }
         }
         {
 #pragma omp simd
@@ -1684,6 +1705,14 @@ CB_KERNEL void cubie_host_run(void *const *args)
         }
         for (int l = 0; l < CB_LANES; ++l) {
             B->done[l] = l >= live;
+        }
+        for (int run = first; run < first + live; ++run) {
+            if (record_inits != (double *)0) {
+                for (int i = 0; i < CB_N_STATES; ++i) {
+                    const long long at = CB_IN(run, n_runs, CB_N_STATES, i);
+                    record_inits[at] = inits[at];
+                }
+            }
         }
         {
 #pragma omp simd
