@@ -71,6 +71,10 @@ typedef struct {
     const double *A;         /* stages x stages, coupled problems only */
     const double *c;         /* stage nodes, coupled problems only */
     bool newton;             /* false: the linear solver alone */
+    bool step_solves;        /* the step calls the linear solver itself
+                              * as well as through Newton (RADAU5's
+                              * error filter): its pools are the step's
+                              * "step_solver" child */
     cb_choice lin;           /* CB_LINEAR_... */
     cb_choice pre;           /* CB_PRECOND_... */
     int pre_order;           /* Neumann terms */
@@ -209,10 +213,13 @@ cubie_status cb_nk_emit_solver(cb_ctx *c, cb_sb *sb, bool dfdt);
 void cb_nk_emit_time(const cb_ctx *c, cb_sb *sb, const char *t);
 /* Whether the preconditioner needs the Jacobian's diagonal. */
 bool cb_precond_needs_diag(const cb_ctx *c);
-/* `status |= cb_<prefix>newton(&p, u, ...);` (or the linear solve of a
- * Rosenbrock stage) with the step's pools. */
+/* `status |= cb_<prefix>newton(&p, u, ...);` with the step's pools. */
 void cb_nk_emit_newton_call(const cb_ctx *c, cb_sb *sb, const char *u);
-void cb_nk_emit_linsolve_call(const cb_ctx *c, cb_sb *sb, const char *b,
-                              const char *x, const char *iters);
+/* `<lhs>cb_<prefix>linsolve(&p, Y, b, x, iters, ...);` from the step: a
+ * Rosenbrock stage's solve (lhs "status |= ") or RADAU5's error filter;
+ * the operator's Jacobian is taken at Y. */
+void cb_nk_emit_linsolve_call(const cb_ctx *c, cb_sb *sb, const char *lhs,
+                              const char *Y, const char *b, const char *x,
+                              const char *iters);
 
 #endif

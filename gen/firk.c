@@ -1,13 +1,22 @@
 /* The FIRK step: all stage increments U_i = h k_i solved together as one
  * coupled system of s n unknowns, Y_i = y + sum_j a_ij U_j; the solution
- * y + sum b_i U_i (compensated summation, as the original), the error
- * sum (b_i - b_hat_i) U_i. The increments stay for the next step's first
- * guess. */
+ * y + sum b_i U_i (compensated summation, as the original). The error:
+ * RADAU5's filtered estimate where the tableau has one (radau_iia_5,
+ * emit_filter), else sum (b_i - b_hat_i) U_i. The increments stay for the
+ * next step's first guess. */
 #include "rk.h"
+
+/* Whether the step filters its error estimate (an adaptive step of a
+ * tableau with RADAU5's filter). */
+static bool filters(const cb_ctx *c)
+{
+    return c->n_error > 0 && c->tab->filter != NULL;
+}
 
 static cubie_status firk_resolve(cb_ctx *c)
 {
     cb_nk_setup(c, "firk_", c->tab->stages, c->tab->a, c->tab->c);
+    c->nk.step_solves = filters(c);
     return cb_comp_newton.resolve(c);
 }
 
@@ -19,8 +28,79 @@ static cubie_status firk_register(cb_ctx *c)
     /* All stage increments, kept as the next step's first guess. */
     CB_TRY(cb_register(c->algo, "stage_increment", (size_t)s * n,
                        CB_LOC_LOCAL, true, NULL, c->prec, c->err));
-    return cb_buffer_rows(c->algo, "stage_increment", (size_t)s, n, "u_%d",
-                          0, c->err);
+    CB_TRY(cb_buffer_rows(c->algo, "stage_increment", (size_t)s, n, "u_%d",
+                          0, c->err));
+    /* The filter's coupled system: the Jacobian's points (y0 in every
+     * stage), the right side v x r and the solution v x e. */
+    const size_t f = filters(c) ? (size_t)s * n : 0;
+    CB_TRY(cb_register(c->algo, "filter_points", f, CB_LOC_LOCAL, false,
+                       NULL, c->prec, c->err));
+    CB_TRY(cb_register(c->algo, "filter_rhs", f, CB_LOC_LOCAL, false, NULL,
+                       c->prec, c->err));
+    return cb_register(c->algo, "filter_solution", f, CB_LOC_LOCAL, false,
+                       NULL, c->prec, c->err);
+}
+
+/* RADAU5's error estimate (implicit_tableaus.c, radau5_filter):
+ * r = g (h f(t, y) + sum_j e_j U_j), then (I - h A x J(y)) X = v x r by
+ * the step's own call of the linear solver, from the guess v x r, and
+ * the error e = (v . X) / (v . v), X's least-squares fit to v x e. The
+ * solve's status is not the step's: where it failed (its iteration cap, a
+ * breakdown) the error is the unfiltered r, larger for stiff components,
+ * so the step is judged more strictly, never less. */
+static void emit_filter(cb_ctx *c, cb_sb *b, const char *const *rows)
+{
+    const int s = c->tab->stages, n = c->sys->n_states;
+    const double *g = c->tab->filter, *v = g + 1, *e = g + 1 + s;
+    char l[48], lv[48];
+    cb_sb_line(b, "// RADAU5's error estimate, filtered by the coupled "
+                  "solve (firk.c)");
+    const cb_row f0 = cb_rk_row("filter_solution", 0, n);
+    cb_rhs_call(c, b, CB_RHS_DXDT, "state", NULL, f0.ptr, "t", false);
+    cb_sb_line(b, "for (int i = 0; i < %d; ++i) {", n);
+    cb_sb_indent(b);
+    cb_sb_puts(b, "const real r = ");
+    cb_lit(c, g[0], l);
+    cb_sb_printf(b, "%s * (dt * filter_solution[i]", l);
+    for (int j = 0; j < s; j++) {
+        cb_lit(c, e[j], l);
+        cb_sb_printf(b, " + %s * %s[i]", l, rows[j]);
+    }
+    cb_sb_puts(b, ");\n");
+    for (int r = 0; r < s; r++) {
+        cb_lit(c, v[r], lv);
+        cb_sb_line(b, "%s = %s * r;", cb_rk_row("filter_rhs", r, n).at, lv);
+        cb_sb_line(b, "%s = state[i];", cb_rk_row("filter_points", r, n).at);
+    }
+    cb_sb_dedent(b);
+    cb_sb_line(b, "}");
+    cb_sb_line(b, "for (int k = 0; k < %d; ++k) {", s * n);
+    cb_sb_line(b, "    filter_solution[k] = filter_rhs[k];");
+    cb_sb_line(b, "}");
+    cb_sb_line(b, "int filter_iters = 0;");
+    cb_nk_emit_linsolve_call(c, b, "const int filter_status = ",
+                             "filter_points", "filter_rhs",
+                             "filter_solution", "&filter_iters");
+    cb_sb_line(b, "counters[%d] += filter_iters;", CB_COUNTER_KRYLOV);
+    double vv = 0.0;
+    for (int r = 0; r < s; r++) {
+        vv += v[r] * v[r];
+    }
+    cb_sb_line(b, "for (int i = 0; i < %d; ++i) {", n);
+    cb_sb_indent(b);
+    cb_sb_puts(b, "const real filtered = (");
+    for (int r = 0; r < s; r++) {
+        cb_lit(c, v[r], lv);
+        cb_sb_printf(b, "%s%s * %s", r ? " + " : "", lv,
+                     cb_rk_row("filter_solution", r, n).at);
+    }
+    cb_lit(c, 1.0 / vv, l);
+    cb_sb_printf(b, ") * %s;\n", l);
+    cb_lit(c, 1.0 / v[s - 1], l);
+    cb_sb_line(b, "error[i] = filter_status == 0 ? filtered : %s * %s;", l,
+               cb_rk_row("filter_rhs", s - 1, n).at);
+    cb_sb_dedent(b);
+    cb_sb_line(b, "}");
 }
 
 static cubie_status firk_emit(cb_ctx *c, cb_sb *sb)
@@ -60,11 +140,14 @@ static cubie_status firk_emit(cb_ctx *c, cb_sb *sb)
         }
     }
     cb_sb_line(&b, "proposed_state[i] = sum;");
-    if (c->n_error) {
+    if (c->n_error && !filters(c)) {
         cb_rk_weighted_sum(c, &b, "error[i] = (real)0", d, s, rows);
     }
     cb_sb_dedent(&b);
     cb_sb_line(&b, "}");
+    if (filters(c)) {
+        emit_filter(c, &b, rows);
+    }
     cb_sb_line(&b, "return status;");
     cb_sb_line(sb, "// Algorithm step: %s, %d coupled stages, order %d (%s).",
                c->method->name, s, c->method->order, T->source);

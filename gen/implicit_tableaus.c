@@ -285,6 +285,23 @@ static const double radau5_b_hat[3] = {
 static const double radau5_c[3] = {
     0.1550510257216822, 0.64494897427831777, 1.0,
 };
+/* RADAU5's error estimate (Hairer & Wanner II, sect. IV.8, (8.19)-(8.20),
+ * and the code's ESTRAD), in the increments U_j = h k_j of this step:
+ *   err = (I - h g J)^-1 g (h f(t0, y0) + sum_j e_j U_j),
+ * g = 1 / gamma_hat = (6 + 81^(1/3) - 9^(1/3)) / 30, the real eigenvalue
+ * of A; e = A^T dd with RADAU5's dd = (-(13 + 7r)/3, (-13 + 7r)/3, -1/3)
+ * on z_i = Y_i - y0 = sum_j a_ij U_j. The bracket is the difference of
+ * the solution and an embedded one of order 3 (it vanishes on
+ * polynomials of degree 3: tests/test_implicit_tableaus.c), so the
+ * controller's exponent takes error order 3. The step solves the filter
+ * as the coupled system it already has: with A v = g v,
+ * (I - h A x J)(v x x) = v x (I - h g J) x. Values to 40 digits with
+ * mpmath, rounded: {g, v (v_3 = 1), e}. */
+static const double radau5_filter[7] = {
+    0.27488882959567737,
+    0.094438762488975241, 0.25021312296533331, 1.0,
+    -1.5580782047249224, 0.89141153805825572, -1.0 / 3.0,
+};
 
 const cb_rk_tableau cb_tab_implicit_midpoint = {
     .stages = 1,
@@ -389,9 +406,11 @@ const cb_rk_tableau cb_tab_radau5 = {
     .b = radau5_b,
     .b_hat = radau5_b_hat,
     .c = radau5_c,
+    .filter = radau5_filter,
     .source = "Radau IIA (Ehle, B. L. (1969), Univ. Waterloo report "
               "CSRR 2010); Hairer & Wanner, Solving ODEs II, sect. "
-              "IV.5; b_hat: the original's moment-condition weights.",
+              "IV.5; error estimate: RADAU5's (sect. IV.8), not the "
+              "original's order-2 b_hat.",
 };
 
 /* ======================================================================

@@ -128,14 +128,27 @@ void cb_nk_emit_newton_call(const cb_ctx *c, cb_sb *sb, const char *u)
     cb_sb_puts(sb, ";\n");
 }
 
-void cb_nk_emit_linsolve_call(const cb_ctx *c, cb_sb *sb, const char *b,
-                              const char *x, const char *iters)
+/* The step's pools for its own calls of the linear solver: the solver's
+ * (Rosenbrock-W, whose solver it is) or the "step_solver" child's (a
+ * Newton method's, cb_nk.step_solves). */
+static const char *const step_pools_bind[] = {
+    "p",        "&p",
+    "shared",   "step_solver_shared",
+    "persistent", "step_solver_persistent",
+    "shared_i", "step_solver_shared_i",
+    "persistent_i", "step_solver_persistent_i",
+};
+
+void cb_nk_emit_linsolve_call(const cb_ctx *c, cb_sb *sb, const char *lhs,
+                              const char *Y, const char *b, const char *x,
+                              const char *iters)
 {
     const char *bind[20];
-    memcpy(bind, pools_bind, sizeof(pools_bind));
+    memcpy(bind, c->nk.newton ? step_pools_bind : pools_bind,
+           sizeof(pools_bind));
     int n = (int)(sizeof(pools_bind) / sizeof(pools_bind[0]));
     bind[n++] = "Y";
-    bind[n++] = "state";
+    bind[n++] = Y;
     bind[n++] = "b";
     bind[n++] = b;
     bind[n++] = "x";
@@ -143,7 +156,7 @@ void cb_nk_emit_linsolve_call(const cb_ctx *c, cb_sb *sb, const char *b,
     bind[n++] = "iters";
     bind[n++] = iters;
     bind[n] = NULL;
-    cb_sb_puts(sb, "status |= ");
+    cb_sb_puts(sb, lhs);
     cb_fn_call(&c->nk.linsolve, sb, bind);
     cb_sb_puts(sb, ";\n");
 }
@@ -494,6 +507,10 @@ static cubie_status newton_emit(cb_ctx *c, cb_sb *sb)
 cubie_status cb_nk_register_solver(cb_ctx *c)
 {
     CB_TRY(cb_comp_newton.register_buffers(c));
+    if (c->nk.step_solves && c->nk.newton) {
+        CB_TRY(cb_register_child(c->algo, c->nk.linear_owner, "step_solver",
+                                 c->err));
+    }
     return cb_register_child(c->algo, c->nk.newton ? c->nk.newton_owner
                                                    : c->nk.linear_owner,
                              "solver", c->err);
@@ -501,6 +518,10 @@ cubie_status cb_nk_register_solver(cb_ctx *c)
 
 cubie_status cb_nk_refresh(cb_ctx *c)
 {
+    if (c->nk.step_solves && c->nk.newton_owner != NULL) {
+        CB_TRY(cb_register_child(c->algo, c->nk.linear_owner, "step_solver",
+                                 c->err));
+    }
     if (c->nk.newton_owner != NULL) {
         CB_TRY(cb_register_child(c->nk.newton_owner, c->nk.linear_owner,
                                  "linear_solver", c->err));

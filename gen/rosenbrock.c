@@ -72,7 +72,8 @@ static void emit_stage(cb_ctx *c, cb_sb *b, int k, const char *const *u)
     cb_sb_dedent(b);
     cb_sb_line(b, "}");
     snprintf(iters, sizeof(iters), "&lin_iters");
-    cb_nk_emit_linsolve_call(c, b, "stage_rhs", u[k], iters);
+    cb_nk_emit_linsolve_call(c, b, "status |= ", "state", "stage_rhs", u[k],
+                             iters);
     cb_sb_line(b, "counters[1] += lin_iters;");
 }
 

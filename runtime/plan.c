@@ -48,9 +48,17 @@ static cubie_status plan_span(const struct cubie_options *o, cb_plan *p,
  * by default). Adaptive: dt_min 1e-6 and dt_max 1 by default, dt alone
  * gives dt/100 and 100 dt, no dt gives sqrt(dt_min dt_max); bounds the
  * user set must be consistent, derived ones are fixed up (the original's
- * _ensure_sane_bounds). */
+ * _ensure_sane_bounds). An implicit method's dt_max defaults to the whole
+ * span (settling_time + duration), as RADAU5's and CVODE's do, not to the
+ * original's 1: a stiff run's smooth stretches take steps of hundreds,
+ * and a cap of 1 made Van der Pol (mu = 1000, t to 2000) take 3.5x the
+ * steps it needs. Its first step stays the original's sqrt(dt_min * 1):
+ * sqrt(dt_min * span) was 316 on Robertson to 1e11, past the initial
+ * transient, and float32 rodas3p went on to a wrong answer from there.
+ * Explicit methods keep 1 (their steps are bounded by stability anyway,
+ * and their results stay the original's). */
 static cubie_status plan_steps(const struct cubie_options *o, bool adaptive,
-                               cb_plan *p, cubie_error *err)
+                               bool implicit, cb_plan *p, cubie_error *err)
 {
     const bool has_dt = cb_opt_is_set(o, CB_OPT_DT);
     const bool has_min = cb_opt_is_set(o, CB_OPT_DT_MIN);
@@ -90,6 +98,9 @@ static cubie_status plan_steps(const struct cubie_options *o, bool adaptive,
         }
     } else {
         dt_min = opt_or(o, CB_OPT_DT_MIN, 1e-6);
+        /* the span as the bound, never as the first step: that stays
+         * the original's sqrt(dt_min * 1) */
+        const bool span = implicit && !has_max;
         dt_max = opt_or(o, CB_OPT_DT_MAX, 1.0);
         if (dt_min > dt_max) { /* one of them derived: fix it up */
             if (has_min) {
@@ -99,6 +110,9 @@ static cubie_status plan_steps(const struct cubie_options *o, bool adaptive,
             }
         }
         dt = sqrt(dt_min * dt_max);
+        if (span) {
+            dt_max = fmax(dt_max, p->duration + p->settle);
+        }
     }
     if (!adaptive && dt > p->duration + p->settle) {
         return cb_fail(err, CUBIE_E_OPTION, "dt", 0,
@@ -211,7 +225,8 @@ static cubie_status plan_tolerances(const struct cubie_options *o,
 
 /* The solvers' numbers: caps travel as reals (kept exact in float32);
  * the Krylov stopping rule's floor sqrt(eps) and reduction min(rtol)
- * (adaptive; a tenth of it for Rosenbrock methods; eps when fixed). */
+ * (adaptive; for Rosenbrock methods a tenth of it, at most 1e-6; eps when
+ * fixed). */
 static cubie_status plan_solver(const struct cubie_options *o,
                                 const cb_kernel_info *k, cb_plan *p,
                                 cubie_error *err)
@@ -233,12 +248,18 @@ static cubie_status plan_solver(const struct cubie_options *o,
         min_rtol = fmin(min_rtol, p->states[CB_SETTING_RTOL][i]);
     }
     /* A Rosenbrock stage is the linear solve's answer, with no Newton
-     * iteration to correct it: its residual goes to a tenth of rtol. */
+     * iteration to correct it: its residual goes to a tenth of rtol, and
+     * never above 1e-6. Where a step meets a growing mode (h lambda near
+     * 1/gamma, I - gamma h J near singular) a residual of 1e-4 became
+     * an O(1) error the embedded estimate did not see: rodas3p on Van der
+     * Pol (mu = 1000, t to 2000, no dt_max) ended at x = -0.2 instead of
+     * 1.706 at rtol 1e-4, at 1e13 at rtol 1e-3, with a 0 status; with a
+     * reduction of 1e-6 both reach 1.70 (tests/test_implicit.c). */
     const bool rosenbrock = k->implicit &&
                             !cb_families[k->method->family].newton;
     const double reduction =
         adaptive && min_rtol > 0.0
-            ? fmax(rosenbrock ? 0.1 * min_rtol : min_rtol, eps)
+            ? fmax(rosenbrock ? fmin(0.1 * min_rtol, 1e-8) : min_rtol, eps)
             : eps;
     V(KRYLOV_REDUCTION) =
         opt_or(o, CB_OPT_KRYLOV_RESIDUAL_REDUCTION, reduction);
@@ -504,7 +525,8 @@ cubie_status cb_plan_make(const struct cubie_options *o,
                        "(__launch_bounds__); compile with blocksize=%d",
                        p->blocksize, k->block, p->blocksize);
     }
-    CB_TRY(plan_steps(o, k->controller != CB_CTRL_FIXED, p, err));
+    CB_TRY(plan_steps(o, k->controller != CB_CTRL_FIXED, k->implicit, p,
+                      err));
     CB_TRY(plan_controller(o, k, p, err));
     CB_TRY(plan_tolerances(o, k, p, err));
     CB_TRY(plan_solver(o, k, p, err));

@@ -1270,7 +1270,7 @@ static void list_should_print_the_rows_of_the_library_tables(void **state)
     }
     const char *dp[] = {"dopri54 rk45 ode45", "erk", "5", "4", "pi"};
     assert_row(line_of(f->stdout_text, "dormand-prince-54"), dp, 5);
-    const char *radau[] = {"radau", "firk (implicit)", "5", "2",
+    const char *radau[] = {"radau", "firk (implicit)", "5", "3",
                            "gustafsson"};
     assert_row(line_of(f->stdout_text, "radau_iia_5"), radau, 5);
     const char *dirk[] = {"dirk", "dirk (implicit)", "3", "-", "fixed"};

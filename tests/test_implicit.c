@@ -240,8 +240,111 @@ static void stiff_specs_should_reach_their_published_references(void **s0)
     cJSON_Delete(refs);
 }
 
+/* With the default options a stiff run is not held to steps of 1: an
+ * implicit method's dt_max is the whole span, so Van der Pol (mu = 1000,
+ * to t = 2000, whose smooth stretches take steps of tens) needs fewer
+ * accepted steps than the 2000 a cap of 1 would force, and still meets
+ * the reference within the default tolerances; an explicit method keeps
+ * the original's dt_max of 1. */
+static void default_steps_should_not_cap_stiff_runs(void **s0)
+{
+    (void)s0;
+    cJSON *refs = load_references();
+    const cJSON *prob = NULL, *it;
+    cJSON_ArrayForEach(it, cJSON_GetObjectItem(refs, "problems"))
+    {
+        if (strcmp(cJSON_GetObjectItem(it, "spec")->valuestring,
+                   "van_der_pol_stiff.json") == 0) {
+            prob = it;
+        }
+    }
+    assert_non_null(prob);
+    const cJSON *ref = cJSON_GetObjectItem(prob, "reference");
+    char path[512];
+    cubie_error err = {0};
+    cubie_system *sys = NULL;
+    tu_ok(cubie_system_load(tu_spec_path("van_der_pol_stiff.json", path,
+                                         sizeof(path)),
+                            &sys, &err),
+          &err);
+    cubie_batch *b = NULL;
+    tu_ok(cubie_batch_new(sys, 1, &b, &err), &err);
+    const char *methods[] = {"radau_iia_5", "kvaerno5", "rodas3p"};
+    const double tol = 1e-6; /* the default atol and rtol */
+    for (int m = 0; m < 3; m++) {
+        char algo[64];
+        snprintf(algo, sizeof(algo), "algorithm=%s", methods[m]);
+        const char *copt[] = {algo, "precision=float64",
+                              "output_types=state,iteration_counters", NULL};
+        const char *ropt[] = {"duration=2000", NULL};
+        cubie_solver *s = tu_compile(sys, copt);
+        cubie_result *r = tu_run(s, b, ropt);
+        assert_int_equal(cubie_result_status(r)[0], 0);
+        cubie_setting v;
+        tu_ok(cubie_result_find_setting(r, "dt_max", &v), &err);
+        assert_true(v.number == 2000.0);
+        double worst = 0.0;
+        for (size_t i = 0; i < cubie_result_n_vars(r); i++) {
+            const double want = cJSON_GetObjectItem(
+                ref, cubie_result_var_name(r, i))->valuedouble;
+            const double got = cubie_result_state(r, 0, 1, i);
+            worst = fmax(worst, fabs(got - want) / (tol + tol * fabs(want)));
+        }
+        const long steps = accepted(r);
+        print_message("van_der_pol_stiff defaults %-12s: error %.3g x "
+                      "tolerance, %ld steps\n", methods[m], worst, steps);
+        assert_true(worst <= 100.0);
+        assert_true(steps < 2000);
+        cubie_result_free(r);
+        cubie_solver_free(s);
+    }
+    /* A Rosenbrock stage is its linear solve's answer: at loose
+     * tolerances the Krylov residual is still held to 1e-8 (plan.c),
+     * which a step meeting the growing mode near x = 1 needs. With a
+     * reduction of rtol / 10 these ended at x = -0.2 and 1e13, status 0. */
+    {
+        const char *copt[] = {"algorithm=rodas3p", "precision=float64",
+                              NULL};
+        cubie_solver *s = tu_compile(sys, copt);
+        static const char *const loose[][2] = {{"rtol=1e-3", "atol=1e-8"},
+                                               {"rtol=1e-4", "atol=1e-8"}};
+        for (int k = 0; k < 2; k++) {
+            const char *ropt[] = {"duration=2000", loose[k][0], loose[k][1],
+                                  NULL};
+            cubie_result *r = tu_run(s, b, ropt);
+            assert_int_equal(cubie_result_status(r)[0], 0);
+            const double lt = atof(loose[k][0] + 5);
+            for (size_t i = 0; i < cubie_result_n_vars(r); i++) {
+                const double want = cJSON_GetObjectItem(
+                    ref, cubie_result_var_name(r, i))->valuedouble;
+                const double got = cubie_result_state(r, 0, 1, i);
+                if (!(fabs(got - want) <= 100.0 * lt * (1.0 + fabs(want)))) {
+                    fail_msg("rodas3p %s: %s = %.9g, reference %.9g",
+                             loose[k][0], cubie_result_var_name(r, i), got,
+                             want);
+                }
+            }
+            cubie_result_free(r);
+        }
+        cubie_solver_free(s);
+    }
+    const char *copt[] = {"algorithm=tsit5", "precision=float64", NULL};
+    const char *ropt[] = {"duration=1", NULL};
+    cubie_solver *s = tu_compile(sys, copt);
+    cubie_result *r = tu_run(s, b, ropt);
+    cubie_setting v;
+    tu_ok(cubie_result_find_setting(r, "dt_max", &v), &err);
+    assert_true(v.number == 1.0);
+    cubie_result_free(r);
+    cubie_solver_free(s);
+    cubie_batch_free(b);
+    cubie_system_free(sys);
+    cJSON_Delete(refs);
+}
+
 #define STIFF_TESTS \
-    cmocka_unit_test(stiff_specs_should_reach_their_published_references),
+    cmocka_unit_test(stiff_specs_should_reach_their_published_references), \
+    cmocka_unit_test(default_steps_should_not_cap_stiff_runs),
 
 /* ---- the DIRK stack's layout ------------------------------------------ */
 

@@ -342,7 +342,9 @@ static const expected_irk expected_irks[] = {
      false, -1, -1, false},
     {"firk_gauss_legendre_4", CB_FAM_FIRK, 4, 8, 0, false, false,
      false, -1, -1, false},
-    {"radau_iia_5", CB_FAM_FIRK, 3, 5, 2, false, true, false, 2, -1,
+    /* error order 3: RADAU5's filtered estimate, not the original's
+     * order-2 b_hat (test_radau5_filter_is_hairer_wanners_estimate) */
+    {"radau_iia_5", CB_FAM_FIRK, 3, 5, 3, false, true, false, 2, -1,
      true},
 };
 static const size_t n_expected_irks =
@@ -817,12 +819,55 @@ static void test_b_hat_has_exactly_the_stated_error_order(void **state)
         }
         assert_true(m->error_order < m->order);
         rk_stage_weights(t->a, t->stages);
-        check_exact_order(m->name, t->b_hat, t->stages, m->error_order,
-                          "b_hat");
+        /* radau_iia_5 estimates with RADAU5's filter; its b_hat is the
+         * original's, of order 2 */
+        check_exact_order(m->name, t->b_hat, t->stages,
+                          t->filter != NULL ? 2 : m->error_order, "b_hat");
         checked++;
     }
     /* l_stable_sdirk_4, kvaerno3, kvaerno5, radau_iia_5. */
     assert_int_equal(checked, 4);
+}
+
+/* radau_iia_5's error estimate (gen/implicit_tableaus.c, radau5_filter):
+ * g is 1 / gamma_hat of RADAU5, the real eigenvalue of A with eigenvector
+ * v; e = A^T dd with RADAU5's dd (Hairer & Wanner II, IV.8); and the
+ * estimate r = g (h f(y0) + sum e_j U_j) is the difference of the
+ * solution and an embedded method of exactly order 3 (the method's
+ * error_order): the stages (y0, Y_1..Y_3) with weights (-g, b - g e). */
+static void test_radau5_filter_is_hairer_wanners_estimate(void **state)
+{
+    (void)state;
+    const cb_method *m = irk_find("radau_iia_5");
+    assert_non_null(m);
+    const cb_rk_tableau *t = m->tableau;
+    assert_non_null(t->filter);
+    const int s = t->stages;
+    const double g = t->filter[0], *v = t->filter + 1, *e = t->filter + 4;
+    const double r6 = sqrt(6.0);
+    assert_true(fabs(g - (6.0 + cbrt(81.0) - cbrt(9.0)) / 30.0) < 1e-15);
+    const double dd[3] = {-(13.0 + 7.0 * r6) / 3.0, (-13.0 + 7.0 * r6) / 3.0,
+                          -1.0 / 3.0};
+    for (int i = 0; i < s; i++) {
+        double av = 0.0, atdd = 0.0;
+        for (int j = 0; j < s; j++) {
+            av += t->a[i * s + j] * v[j];
+            atdd += t->a[j * s + i] * dd[j];
+        }
+        assert_true(fabs(av - g * v[i]) < 1e-15);
+        assert_true(fabs(atdd - e[i]) < 1e-14);
+    }
+    /* the embedded method: an explicit stage at y0, then A's */
+    double a4[4 * 4] = {0.0}, w[4];
+    w[0] = -g;
+    for (int i = 0; i < s; i++) {
+        w[i + 1] = t->b[i] - g * e[i];
+        for (int j = 0; j < s; j++) {
+            a4[(i + 1) * 4 + j + 1] = t->a[i * s + j];
+        }
+    }
+    rk_stage_weights(a4, 4);
+    check_exact_order(m->name, w, 4, m->error_order, "the filter's weights");
 }
 
 static void test_dirks_are_lower_triangular_and_firks_are_not(void **state)
@@ -1662,6 +1707,7 @@ int main(void)
         cmocka_unit_test(test_solution_and_embedded_weights_sum_to_one),
         cmocka_unit_test(test_b_has_exactly_the_stated_order),
         cmocka_unit_test(test_b_hat_has_exactly_the_stated_error_order),
+        cmocka_unit_test(test_radau5_filter_is_hairer_wanners_estimate),
         cmocka_unit_test(test_dirks_are_lower_triangular_and_firks_are_not),
         cmocka_unit_test(test_metadata_matches_the_feature_table),
         cmocka_unit_test(test_lookup_accepts_names_and_aliases_in_any_case),

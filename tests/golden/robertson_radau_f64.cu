@@ -534,14 +534,21 @@ typedef double cb_input; // the batch's own values, rounded as they load
 //   controller_shared_i      shared int           0       0       0  child roll-up
 //   controller_persistent_i  persistent int       0       0       0  child roll-up
 //   totals: shared 0, persistent 12, local 17; int: shared 0, persistent 0, local 4
-// owner 'algorithm' (float64): 5 buffers
-//   name                 pool            offset    size   alloc  notes
-//   solver_shared        shared               0       0       0  child roll-up
-//   solver_persistent    persistent           0       1       1  child roll-up
-//   solver_shared_i      shared int           0       0       0  child roll-up
-//   solver_persistent_i  persistent int       0       0       0  child roll-up
-//   stage_increment      persistent           1       9       9
-//   totals: shared 0, persistent 10, local 0; int: shared 0, persistent 0, local 0
+// owner 'algorithm' (float64): 12 buffers
+//   name                      pool            offset    size   alloc  notes
+//   step_solver_shared        shared               0       0       0  child roll-up
+//   step_solver_persistent    persistent           0       0       0  child roll-up
+//   step_solver_shared_i      shared int           0       0       0  child roll-up
+//   step_solver_persistent_i  persistent int       0       0       0  child roll-up
+//   solver_shared             shared               0       0       0  child roll-up
+//   solver_persistent         persistent           0       1       1  child roll-up
+//   solver_shared_i           shared int           0       0       0  child roll-up
+//   solver_persistent_i       persistent int       0       0       0  child roll-up
+//   stage_increment           persistent           1       9       9
+//   filter_points             local                -       9       9
+//   filter_rhs                local                -       9       9
+//   filter_solution           local                -       9       9
+//   totals: shared 0, persistent 10, local 27; int: shared 0, persistent 0, local 0
 // owner 'controller' (float64): 1 buffers
 //   name             pool            offset    size   alloc  notes
 //   timestep_buffer  persistent           0       2       2
@@ -918,7 +925,7 @@ CB_DEVFN int cb_firk_newton(const cb_nl *p, real *u, int *counters,
     return converged ? 0 : status;
 }
 
-// Algorithm step: radau_iia_5, 3 coupled stages, order 5 (Radau IIA (Ehle, B. L. (1969), Univ. Waterloo report CSRR 2010); Hairer & Wanner, Solving ODEs II, sect. IV.5; b_hat: the original's moment-condition weights.).
+// Algorithm step: radau_iia_5, 3 coupled stages, order 5 (Radau IIA (Ehle, B. L. (1969), Univ. Waterloo report CSRR 2010); Hairer & Wanner, Solving ODEs II, sect. IV.5; error estimate: RADAU5's (sect. IV.8), not the original's order-2 b_hat.).
 CB_DEVFN int cb_step(const real *state, real *proposed_state, real *error,
                      real dt, real *persistent, int *counters,
                      const real *settings)
@@ -928,6 +935,9 @@ CB_DEVFN int cb_step(const real *state, real *proposed_state, real *error,
     real *u_0 = stage_increment + 0;
     real *u_1 = stage_increment + 3;
     real *u_2 = stage_increment + 6;
+    real filter_points[9];
+    real filter_rhs[9];
+    real filter_solution[9];
     counters[0] = 0;
     counters[1] = 0;
     int status = 0;
@@ -960,7 +970,28 @@ CB_DEVFN int cb_step(const real *state, real *proposed_state, real *error,
             sum = t_k;
         }
         proposed_state[i] = sum;
-        error[i] = (real)0 + (-0.08052720793239881) * u_0[i] + 0.19163831904350992 * u_1[i] + (-0.1111111111111111) * u_2[i];
+    }
+    // RADAU5's error estimate, filtered by the coupled solve (firk.c)
+    cb_dxdt(state, filter_solution);
+    for (int i = 0; i < 3; ++i) {
+        const real r = 0.2748888295956774 * (dt * filter_solution[i] + (-1.5580782047249224) * u_0[i] + 0.8914115380582557 * u_1[i] + (-0.3333333333333333) * u_2[i]);
+        filter_rhs[i] = 0.09443876248897524 * r;
+        filter_points[i] = state[i];
+        filter_rhs[3 + i] = 0.2502131229653333 * r;
+        filter_points[3 + i] = state[i];
+        filter_rhs[6 + i] = 1.0 * r;
+        filter_points[6 + i] = state[i];
+    }
+    for (int k = 0; k < 9; ++k) {
+        filter_solution[k] = filter_rhs[k];
+    }
+    int filter_iters = 0;
+    const int filter_status = cb_firk_linsolve(&p, filter_points, filter_rhs,
+                                               filter_solution, &filter_iters);
+    counters[1] += filter_iters;
+    for (int i = 0; i < 3; ++i) {
+        const real filtered = (0.09443876248897524 * filter_solution[i] + 0.2502131229653333 * filter_solution[3 + i] + 1.0 * filter_solution[6 + i]) * 0.9332490911339238;
+        error[i] = filter_status == 0 ? filtered : 1.0 * filter_rhs[6 + i];
     }
     return status;
 }
@@ -985,7 +1016,7 @@ CB_DEVFN int cb_controller(real *dt, const real *proposed_state,
     const int accept = nrm2 <= (real)1;
     nrm2 = cb_pick(cb_finite(nrm2), nrm2, 1e+16); // NaN, inf: 1e16
     const real safety = settings[CB_SET_SAFETY];
-    const real expo = (-0.16666666666666666); // -1 / (2 (p + 1))
+    const real expo = (-0.125); // -1 / (2 (p + 1))
     const real two_n = (real)2 * settings[CB_SET_NEWTON_TARGET_ITERS];
     const real fac = cb_fmin(safety, safety * ((real)1 + two_n) /
                              ((real)niters + two_n));
