@@ -4,9 +4,13 @@
 #include "internal.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "summary.h"
 
@@ -221,43 +225,114 @@ cubie_status cb_result_new(const struct cubie_solver *s, size_t n_runs,
     return CUBIE_OK;
 }
 
+/* ---- the GPU's results into the user's layout ------------------------- */
+
+/* dst[run * rc + j] = src[j * c + run] for the runs [r_lo, r_hi) of c and
+ * the rc rows (save, column) of a run, elements of 4 or 8 bytes (the
+ * kernel's precision, int32): tiles of CB_TILE runs x CB_TILE_ROWS
+ * rows, so that both sides are read and written a cache line at a time,
+ * not an element per line on one of them. A chunk's run count is often a
+ * power of two, which puts the rows of src in the same cache sets: few
+ * rows at a time keep them from evicting each other (256 x 16: 1.2 ns an
+ * element on the 2-core EPYC VM, against 2.5 for 32 x 32 and 13 for the
+ * loop over elements this replaced). */
+#define CB_TILE 256
+#define CB_TILE_ROWS 16
+#define CB_DEF_TRANSPOSE(name, T)                                          \
+    static void name(T *restrict dst, const T *restrict src, size_t c,   \
+                     size_t rc, size_t r_lo, size_t r_hi)                \
+    {                                                                      \
+        for (size_t r0 = r_lo; r0 < r_hi; r0 += CB_TILE) {                 \
+            const size_t r1 = r0 + CB_TILE < r_hi ? r0 + CB_TILE : r_hi;   \
+            for (size_t j0 = 0; j0 < rc; j0 += CB_TILE_ROWS) {             \
+                const size_t j1 =                                          \
+                    j0 + CB_TILE_ROWS < rc ? j0 + CB_TILE_ROWS : rc;       \
+                for (size_t run = r0; run < r1; run++) {                   \
+                    for (size_t j = j0; j < j1; j++) {                     \
+                        dst[run * rc + j] = src[j * c + run];              \
+                    }                                                      \
+                }                                                          \
+            }                                                              \
+        }                                                                  \
+    }
+CB_DEF_TRANSPOSE(transpose4, uint32_t)
+CB_DEF_TRANSPOSE(transpose8, uint64_t)
+
+typedef struct {
+    void *dst;
+    const void *src;
+    size_t c, rc, r_lo, r_hi, elem;
+} transpose_job;
+
+static void *transpose_run(void *arg)
+{
+    const transpose_job *j = arg;
+    if (j->elem == 8) {
+        transpose8(j->dst, j->src, j->c, j->rc, j->r_lo, j->r_hi);
+    } else {
+        transpose4(j->dst, j->src, j->c, j->rc, j->r_lo, j->r_hi);
+    }
+    return NULL;
+}
+
+/* Below this many elements one thread does the whole array. */
+#define CB_TRANSPOSE_PARALLEL_MIN ((size_t)1 << 20)
+#define CB_TRANSPOSE_MAX_THREADS 16
+
+/* The transpose of c runs x rc rows on up to the machine's processors
+ * (16), each a range of runs; one thread where threads cannot start. */
+static void transpose(void *dst, const void *src, size_t c, size_t rc,
+                      size_t elem)
+{
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t nt = ncpu < 1 ? 1 : (size_t)ncpu;
+    nt = nt > CB_TRANSPOSE_MAX_THREADS ? CB_TRANSPOSE_MAX_THREADS : nt;
+    if (c * rc < CB_TRANSPOSE_PARALLEL_MIN || c < nt * CB_TILE) {
+        nt = 1;
+    }
+    transpose_job jobs[CB_TRANSPOSE_MAX_THREADS];
+    pthread_t tid[CB_TRANSPOSE_MAX_THREADS];
+    bool started[CB_TRANSPOSE_MAX_THREADS] = {false};
+    /* ranges of whole tiles */
+    const size_t tiles = (c + CB_TILE - 1) / CB_TILE;
+    for (size_t t = 0; t < nt; t++) {
+        const size_t lo = tiles * t / nt * CB_TILE;
+        const size_t hi = t + 1 == nt ? c : tiles * (t + 1) / nt * CB_TILE;
+        jobs[t] = (transpose_job){dst, src, c, rc, lo, hi, elem};
+        if (t > 0) {
+            started[t] = pthread_create(&tid[t], NULL, transpose_run,
+                                        &jobs[t]) == 0;
+        }
+    }
+    transpose_run(&jobs[0]);
+    for (size_t t = 1; t < nt; t++) {
+        if (started[t]) {
+            pthread_join(tid[t], NULL);
+        } else {
+            transpose_run(&jobs[t]);
+        }
+    }
+}
+
 /* A chunk of the GPU's results (device layout: save, column, run) into the
  * user's layout (run, save, column). The kernel has written every element,
- * NaN where a failed run's outputs say so. */
+ * NaN where a failed run's outputs say so, in the result's precision, so
+ * this is a transpose of bits. */
 void cb_result_store(struct cubie_result *r, const cb_kernel_info *k,
                      size_t r0, size_t c, void *const *chunk)
 {
-    const bool d = k->is_double;
+    (void)k;
     memcpy(r->status + r0, chunk[CB_KARG_STATUS_OUT], c * sizeof(int32_t));
     for (int a = 0; a < CB_KARG_COUNT; a++) {
         if (r->data[a] == NULL || r->cols[a] == 0) {
             continue;
         }
-        const size_t rows = r->rows[a]; /* saves or windows */
-        const size_t cols = r->cols[a];
-        const void *dev = chunk[a];
-        if (cb_kargs[a].elem == CB_ELEM_INT) {
-            int32_t *user = (int32_t *)r->data[a] + r0 * rows * cols;
-            for (size_t run = 0; run < c; run++) {
-                for (size_t sv = 0; sv < rows; sv++) {
-                    for (size_t i = 0; i < cols; i++) {
-                        user[(run * rows + sv) * cols + i] =
-                            ((const int32_t *)dev)[(sv * cols + i) * c + run];
-                    }
-                }
-            }
-            continue;
-        }
-        char *user = (char *)r->data[a] + (size_t)r->precision * r0 * rows *
-                                              cols;
-        for (size_t run = 0; run < c; run++) {
-            for (size_t sv = 0; sv < rows; sv++) {
-                for (size_t i = 0; i < cols; i++) {
-                    cb_put_real(user, d, (run * rows + sv) * cols + i,
-                                cb_get_real(dev, d, (sv * cols + i) * c + run));
-                }
-            }
-        }
+        const size_t rc = r->rows[a] * r->cols[a]; /* (saves or windows) x
+                                                    * columns */
+        const size_t elem = cb_kargs[a].elem == CB_ELEM_INT
+                                ? sizeof(int32_t)
+                                : (size_t)r->precision;
+        transpose((char *)r->data[a] + elem * r0 * rc, chunk[a], c, rc, elem);
     }
 }
 

@@ -145,6 +145,27 @@ static bool in_place(const cb_kernel_info *k, bool host, cb_karg a)
     return a == CB_KARG_INITS || a == CB_KARG_PARAMS;
 }
 
+/* dst[i * c + run] = src[run * cols + i] for c runs: the batch's rows
+ * into the device layout, in the kernel's precision, each column a
+ * sequential stream (a column at a time when there are many, so the
+ * streams stay few). */
+#define CB_DEF_STAGE(name, T)                                              \
+    static void name(void *dst_, const double *restrict src, size_t c,    \
+                     size_t cols)                                          \
+    {                                                                      \
+        T *restrict dst = dst_;                                            \
+        for (size_t i0 = 0; i0 < cols; i0 += 8) {                          \
+            const size_t i1 = i0 + 8 < cols ? i0 + 8 : cols;               \
+            for (size_t run = 0; run < c; run++) {                         \
+                for (size_t i = i0; i < i1; i++) {                         \
+                    dst[i * c + run] = (T)src[run * cols + i];             \
+                }                                                          \
+            }                                                              \
+        }                                                                  \
+    }
+CB_DEF_STAGE(stage_inputs_f32, float)
+CB_DEF_STAGE(stage_inputs_f64, double)
+
 /* The code that fills each input of kernel_args.def for a chunk of c runs
  * from run r0: its buffer or, for a scalar, its value. The GPU takes the
  * inputs run index fastest, the host the batch's own memory. */
@@ -160,13 +181,10 @@ static void fill_input(cb_karg a, const cb_kernel_info *k, const cb_plan *p,
         const double *src = a == CB_KARG_INITS ? in->inits : in->params;
         if (in_place(k, host, a)) {
             l->host[a] = (void *)(uintptr_t)(src + r0 * cols);
+        } else if (d) {
+            stage_inputs_f64(l->host[a], src + r0 * cols, c, cols);
         } else {
-            for (size_t run = 0; run < c; run++) {
-                for (size_t i = 0; i < cols; i++) {
-                    cb_put_real(l->host[a], d, i * c + run,
-                                src[(r0 + run) * cols + i]);
-                }
-            }
+            stage_inputs_f32(l->host[a], src + r0 * cols, c, cols);
         }
         break;
     }

@@ -165,6 +165,19 @@ static void launches_should_equal_the_host_backend(void **s)
     const char *tol[] = {"atol=1e-8", "rtol=1e-8", "save_every=0.25", NULL};
     check_case(lorenz, b, tsit5, tol, true);
     cubie_batch_free(b);
+    /* Results of over 2^20 elements: the device layout is transposed in
+     * tiles by several threads (runtime/result.c), over runs that fill no
+     * tile evenly, 4-byte (float32, the int32 counters) and 8-byte. */
+    cubie_batch *big = grid(lorenz, 4099, 0.0, 28.0);
+    const char *many_saves[] = {"dt=0.001", "save_every=0.01", NULL};
+    const char *big32[] = {"algorithm=classical-rk4", "precision=float32",
+                           "output_types=state,time,iteration_counters",
+                           NULL};
+    check_case(lorenz, big, big32, many_saves, true);
+    const char *big64[] = {"algorithm=classical-rk4", "precision=float64",
+                           "output_types=state,time", NULL};
+    check_case(lorenz, big, big64, many_saves, true);
+    cubie_batch_free(big);
     cubie_system_free(lorenz);
 
     /* Implicit, with Newton and Krylov counters and int32 buffers. */
