@@ -36,6 +36,8 @@
     X(cuLaunchKernel, "cuLaunchKernel", (CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, CUstream, void **, void **)) \
     X(cuMemAlloc, "cuMemAlloc_v2", (CUdeviceptr *, size_t)) \
     X(cuMemFree, "cuMemFree_v2", (CUdeviceptr)) \
+    X(cuMemHostAlloc, "cuMemHostAlloc", (void **, size_t, unsigned)) \
+    X(cuMemFreeHost, "cuMemFreeHost", (void *)) \
     X(cuMemcpyHtoD, "cuMemcpyHtoD_v2", (CUdeviceptr, const void *, size_t)) \
     X(cuMemcpyDtoH, "cuMemcpyDtoH_v2", (void *, CUdeviceptr, size_t)) \
     X(cuMemGetInfo, "cuMemGetInfo_v2", (size_t *, size_t *)) \
@@ -374,9 +376,51 @@ void cb_device_buffers_free(cb_module *m, cb_device_buffers *b)
         if (b->ptr[k] != 0) {
             drv.cuMemFree((CUdeviceptr)b->ptr[k]);
         }
+        if (b->host[k] != NULL && b->host_pinned[k]) {
+            drv.cuMemFreeHost(b->host[k]);
+        } else {
+            free(b->host[k]);
+        }
         b->ptr[k] = 0;
         b->cap[k] = 0;
+        b->host[k] = NULL;
+        b->host_cap[k] = 0;
+        b->host_pinned[k] = false;
     }
+}
+
+cubie_status cb_module_staging(cb_module *m, cb_device_buffers *b, int k,
+                               size_t bytes, void **out, cubie_error *err)
+{
+    *out = NULL;
+    if (b->host[k] != NULL && b->host_cap[k] >= bytes) {
+        *out = b->host[k];
+        return CUBIE_OK;
+    }
+    CU_TRY(cuCtxSetCurrent(m->dev->ctx));
+    if (b->host[k] != NULL) {
+        if (b->host_pinned[k]) {
+            drv.cuMemFreeHost(b->host[k]);
+        } else {
+            free(b->host[k]);
+        }
+        b->host[k] = NULL;
+        b->host_cap[k] = 0;
+    }
+    /* Page-locked memory is an optimisation the system may refuse (its
+     * limit on locked memory): then ordinary memory, copied more slowly. */
+    void *p = NULL;
+    b->host_pinned[k] = drv.cuMemHostAlloc(&p, bytes, 0) == CUDA_SUCCESS;
+    if (!b->host_pinned[k]) {
+        p = cb_big_alloc(bytes);
+        if (p == NULL) {
+            return cb_fail_nomem(err);
+        }
+    }
+    b->host[k] = p;
+    b->host_cap[k] = bytes;
+    *out = p;
+    return CUBIE_OK;
 }
 
 /* Make every buffer hold at least the chunk's bytes (4 at least: an
@@ -578,6 +622,14 @@ void cb_device_buffers_free(cb_module *m, cb_device_buffers *b)
 {
     (void)m;
     memset(b, 0, sizeof(*b));
+}
+
+cubie_status cb_module_staging(cb_module *m, cb_device_buffers *b, int k,
+                               size_t bytes, void **out, cubie_error *err)
+{
+    (void)m, (void)b, (void)k, (void)bytes;
+    *out = NULL;
+    return no_toolkit(err);
 }
 
 cubie_status cb_module_launch(cb_module *m, int blocksize, const cb_launch *a,

@@ -66,9 +66,20 @@ typedef struct {
 typedef struct {
     unsigned long long ptr[CB_KARG_COUNT];
     size_t cap[CB_KARG_COUNT];
+    /* the chunks' host staging, page-locked (cuMemHostAlloc), so copies
+     * run at the bus's speed without the driver's own bounce buffer */
+    void *host[CB_KARG_COUNT];
+    size_t host_cap[CB_KARG_COUNT];
+    bool host_pinned[CB_KARG_COUNT]; /* else refused: cb_big_alloc's */
 } cb_device_buffers;
 
 void cb_device_buffers_free(cb_module *m, cb_device_buffers *b);
+/* The page-locked staging of argument k, at least bytes, into *out: the
+ * solver's own, kept for its next chunk and run, grown when short, freed
+ * by cb_device_buffers_free; ordinary memory where the driver refuses to
+ * lock more. */
+cubie_status cb_module_staging(cb_module *m, cb_device_buffers *b, int k,
+                               size_t bytes, void **out, cubie_error *err);
 
 /* Launch the kernel on the chunk a describes: copies in, the launch
  * (blocksize threads a block, halved while a block's shared memory does

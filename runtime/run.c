@@ -224,12 +224,15 @@ static void point_outputs(const cb_kernel_info *k, struct cubie_result *r,
     }
 }
 
-/* The chunk's own buffers (the device layout on the GPU; on the host only
- * what is not in place), each for m runs; own[a] says which. */
-static cubie_status alloc_chunk(const cb_kernel_info *k, const cb_plan *p,
-                                size_t m, bool host, cb_launch *l, bool *own,
+/* The chunk's buffers, each for m runs: on the GPU the device layout, in
+ * the solver's page-locked staging (kept for its later runs); on the host
+ * only what is not in place, its own (own[a], freed by free_chunk). */
+static cubie_status alloc_chunk(struct cubie_solver *s, const cb_plan *p,
+                                size_t m, cb_launch *l, bool *own,
                                 cubie_error *err)
 {
+    const cb_kernel_info *k = &s->out.info;
+    const bool host = s->module == NULL;
     memset(l, 0, sizeof(*l));
     for (int a = 0; a < CB_KARG_COUNT; a++) {
         own[a] = cb_kargs[a].dir != CB_DIR_SCALAR &&
@@ -239,6 +242,12 @@ static cubie_status alloc_chunk(const cb_kernel_info *k, const cb_plan *p,
         }
         const size_t bytes = elem_size(k, (cb_karg)a) *
                              (karg_elems(k, p, (cb_karg)a, m) + 1);
+        if (!host) {
+            own[a] = false;
+            CB_TRY(cb_module_staging(s->module, &s->dev, a, bytes,
+                                     &l->host[a], err));
+            continue;
+        }
         l->host[a] = cb_big_alloc(bytes);
         if (l->host[a] == NULL) {
             return cb_fail_nomem(err);
@@ -317,7 +326,7 @@ static cubie_status run_chunks(struct cubie_solver *s,
     cb_launch l;
     bool own[CB_KARG_COUNT];
     const bool host = s->module == NULL;
-    cubie_status st = alloc_chunk(k, p, m, host, &l, own, err);
+    cubie_status st = alloc_chunk(s, p, m, &l, own, err);
     if (st == CUBIE_OK) {
         cb_plan_fill_settings(p, k, l.host[CB_KARG_SETTINGS]);
         /* the drivers' coefficients, rounded to the kernel's precision */

@@ -399,6 +399,22 @@ static void driver_failures_should_be_named_and_clean(void **s)
     fake_fail(NULL, 0, 0);
     cubie_result_free(tu_run(sv, b, NULL));
     assert_clean();
+    /* Page-locked staging refused: the run stages in ordinary memory,
+     * with the same results, and frees it. */
+    fake_fail("cuMemHostAlloc", 1, CUDA_ERROR_OUT_OF_MEMORY);
+    {
+        const char *hc[] = {"algorithm=classical-rk4", "precision=float32",
+                            "output_types=state,observables,iteration_counters",
+                            "backend=host", NULL};
+        cubie_solver *fresh = tu_compile(sys, c), *sh = tu_compile(sys, hc);
+        cubie_result *rg = tu_run(fresh, b, NULL), *rh = tu_run(sh, b, NULL);
+        assert_same_result(rh, rg);
+        cubie_result_free(rg);
+        cubie_result_free(rh);
+        cubie_solver_free(fresh);
+        cubie_solver_free(sh);
+    }
+    fake_fail(NULL, 0, 0);
     cubie_solver_free(sv);
     assert_released();
 

@@ -642,6 +642,56 @@ CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t n)
     return r;
 }
 
+/* Page-locked host memory: plain memory here, kept on a list of its own
+ * (a host pointer is never a device allocation) and counted as live. */
+static alloc *host_allocs;
+
+CUresult cuMemHostAlloc(void **p, size_t n, unsigned flags)
+{
+    ENTER("cuMemHostAlloc", true);
+    (void)flags;
+    if (n == 0) {
+        return CUDA_ERROR_INVALID_VALUE;
+    }
+    alloc *a = malloc(sizeof(*a));
+    if (a == NULL || (a->base = malloc(n)) == NULL) {
+        free(a);
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    memset(a->base, 0x5a, n);
+    a->size = n;
+    pthread_mutex_lock(&lock);
+    a->next = host_allocs;
+    host_allocs = a;
+    stats.live_allocations++;
+    pthread_mutex_unlock(&lock);
+    *p = a->base;
+    return CUDA_SUCCESS;
+}
+
+CUresult cuMemFreeHost(void *p)
+{
+    ENTER("cuMemFreeHost", true);
+    pthread_mutex_lock(&lock);
+    CUresult r = CUDA_ERROR_INVALID_VALUE;
+    for (alloc **a = &host_allocs; *a != NULL; a = &(*a)->next) {
+        if ((*a)->base == p) {
+            alloc *dead = *a;
+            *a = dead->next;
+            stats.live_allocations--;
+            free(dead->base);
+            free(dead);
+            r = CUDA_SUCCESS;
+            break;
+        }
+    }
+    if (r != CUDA_SUCCESS) {
+        violation("cuMemFreeHost of %p, which is no host allocation", p);
+    }
+    pthread_mutex_unlock(&lock);
+    return r;
+}
+
 CUresult cuMemFree_v2(CUdeviceptr p)
 {
     ENTER("cuMemFree_v2", true);
