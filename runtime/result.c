@@ -228,7 +228,7 @@ cubie_status cb_result_new(const struct cubie_solver *s, size_t n_runs,
 /* ---- the GPU's results into the user's layout ------------------------- */
 
 /* dst[run * rc + j] = src[j * c + run] for the runs [r_lo, r_hi) of c and
- * the rc rows (save, column) of a run, elements of 4 or 8 bytes (the
+ * the rc rows (save, column) of a run, in the arrays' types (the
  * kernel's precision, int32): tiles of CB_TILE runs x CB_TILE_ROWS
  * rows, so that both sides are read and written a cache line at a time,
  * not an element per line on one of them. A chunk's run count is often a
@@ -255,22 +255,33 @@ cubie_status cb_result_new(const struct cubie_solver *s, size_t n_runs,
             }                                                              \
         }                                                                  \
     }
-CB_DEF_TRANSPOSE(transpose4, uint32_t)
-CB_DEF_TRANSPOSE(transpose8, uint64_t)
+/* In the arrays' own types, so no store goes through another type. */
+CB_DEF_TRANSPOSE(transpose_f32, float)
+CB_DEF_TRANSPOSE(transpose_f64, double)
+CB_DEF_TRANSPOSE(transpose_i32, int32_t)
+
+typedef enum { CB_T_F32, CB_T_F64, CB_T_I32 } transpose_type;
 
 typedef struct {
     void *dst;
     const void *src;
-    size_t c, rc, r_lo, r_hi, elem;
+    size_t c, rc, r_lo, r_hi;
+    transpose_type type;
 } transpose_job;
 
 static void *transpose_run(void *arg)
 {
     const transpose_job *j = arg;
-    if (j->elem == 8) {
-        transpose8(j->dst, j->src, j->c, j->rc, j->r_lo, j->r_hi);
-    } else {
-        transpose4(j->dst, j->src, j->c, j->rc, j->r_lo, j->r_hi);
+    switch (j->type) {
+    case CB_T_F64:
+        transpose_f64(j->dst, j->src, j->c, j->rc, j->r_lo, j->r_hi);
+        break;
+    case CB_T_I32:
+        transpose_i32(j->dst, j->src, j->c, j->rc, j->r_lo, j->r_hi);
+        break;
+    default:
+        transpose_f32(j->dst, j->src, j->c, j->rc, j->r_lo, j->r_hi);
+        break;
     }
     return NULL;
 }
@@ -282,7 +293,7 @@ static void *transpose_run(void *arg)
 /* The transpose of c runs x rc rows on up to the machine's processors
  * (16), each a range of runs; one thread where threads cannot start. */
 static void transpose(void *dst, const void *src, size_t c, size_t rc,
-                      size_t elem)
+                      transpose_type type)
 {
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     size_t nt = ncpu < 1 ? 1 : (size_t)ncpu;
@@ -298,7 +309,7 @@ static void transpose(void *dst, const void *src, size_t c, size_t rc,
     for (size_t t = 0; t < nt; t++) {
         const size_t lo = tiles * t / nt * CB_TILE;
         const size_t hi = t + 1 == nt ? c : tiles * (t + 1) / nt * CB_TILE;
-        jobs[t] = (transpose_job){dst, src, c, rc, lo, hi, elem};
+        jobs[t] = (transpose_job){dst, src, c, rc, lo, hi, type};
         if (t > 0) {
             started[t] = pthread_create(&tid[t], NULL, transpose_run,
                                         &jobs[t]) == 0;
@@ -317,7 +328,7 @@ static void transpose(void *dst, const void *src, size_t c, size_t rc,
 /* A chunk of the GPU's results (device layout: save, column, run) into the
  * user's layout (run, save, column). The kernel has written every element,
  * NaN where a failed run's outputs say so, in the result's precision, so
- * this is a transpose of bits. */
+ * this is a transpose of values, never a conversion. */
 void cb_result_store(struct cubie_result *r, const cb_kernel_info *k,
                      size_t r0, size_t c, void *const *chunk)
 {
@@ -329,10 +340,12 @@ void cb_result_store(struct cubie_result *r, const cb_kernel_info *k,
         }
         const size_t rc = r->rows[a] * r->cols[a]; /* (saves or windows) x
                                                     * columns */
-        const size_t elem = cb_kargs[a].elem == CB_ELEM_INT
-                                ? sizeof(int32_t)
-                                : (size_t)r->precision;
-        transpose((char *)r->data[a] + elem * r0 * rc, chunk[a], c, rc, elem);
+        const transpose_type type = cb_kargs[a].elem == CB_ELEM_INT
+                                        ? CB_T_I32
+                                    : r->precision == 8 ? CB_T_F64
+                                                        : CB_T_F32;
+        const size_t elem = type == CB_T_F64 ? 8 : 4;
+        transpose((char *)r->data[a] + elem * r0 * rc, chunk[a], c, rc, type);
     }
 }
 
