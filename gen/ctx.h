@@ -71,10 +71,10 @@ typedef struct {
     const double *A;         /* stages x stages, coupled problems only */
     const double *c;         /* stage nodes, coupled problems only */
     bool newton;             /* false: the linear solver alone */
-    bool step_solves;        /* the step calls the linear solver itself
-                              * as well as through Newton (RADAU5's
-                              * error filter): its pools are the step's
-                              * "step_solver" child */
+    bool step_solves;        /* the step calls this linear solver
+                              * itself though it is not the step's own
+                              * (cb_ctx.step_nk): its pools are the
+                              * step's "step_solver" child */
     cb_choice lin;           /* CB_LINEAR_... */
     cb_choice pre;           /* CB_PRECOND_... */
     int pre_order;           /* Neumann terms */
@@ -109,6 +109,9 @@ struct cb_ctx {
     int driver_order;            /* the drivers' spline (driver_order) */
     bool driver_wrap;            /* driver_wrap */
     cb_nk nk;                    /* implicit families */
+    cb_nk step_nk;               /* a second linear problem the step
+                                  * solves itself (radau_iia_5's error
+                                  * filter, n unknowns), or stages 0 */
     /* register, freeze */
     cb_registry *reg;
     cb_owner *loop, *algo, *ctrl_owner;
@@ -213,6 +216,15 @@ cubie_status cb_nk_emit_solver(cb_ctx *c, cb_sb *sb, bool dfdt);
 void cb_nk_emit_time(const cb_ctx *c, cb_sb *sb, const char *t);
 /* Whether the preconditioner needs the Jacobian's diagonal. */
 bool cb_precond_needs_diag(const cb_ctx *c);
+/* The step's own second linear problem (cb_ctx.step_nk): (beta I - gamma
+ * h a J(Y)) x = b in n unknowns, with functions and owners named by
+ * prefix. Each call works on step_nk as the current problem. */
+void cb_nk_step_setup(cb_ctx *c, const char *prefix);
+cubie_status cb_nk_step_register(cb_ctx *c);
+cubie_status cb_nk_step_emit(cb_ctx *c, cb_sb *sb);
+void cb_nk_step_linsolve_call(cb_ctx *c, cb_sb *sb, const char *lhs,
+                              const char *Y, const char *b, const char *x,
+                              const char *iters);
 /* `status |= cb_<prefix>newton(&p, u, ...);` with the step's pools. */
 void cb_nk_emit_newton_call(const cb_ctx *c, cb_sb *sb, const char *u);
 /* `<lhs>cb_<prefix>linsolve(&p, Y, b, x, iters, ...);` from the step: a

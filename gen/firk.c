@@ -16,7 +16,9 @@ static bool filters(const cb_ctx *c)
 static cubie_status firk_resolve(cb_ctx *c)
 {
     cb_nk_setup(c, "firk_", c->tab->stages, c->tab->a, c->tab->c);
-    c->nk.step_solves = filters(c);
+    if (filters(c)) {
+        cb_nk_step_setup(c, "filter_");
+    }
     return cb_comp_newton.resolve(c);
 }
 
@@ -30,11 +32,8 @@ static cubie_status firk_register(cb_ctx *c)
                        CB_LOC_LOCAL, true, NULL, c->prec, c->err));
     CB_TRY(cb_buffer_rows(c->algo, "stage_increment", (size_t)s, n, "u_%d",
                           0, c->err));
-    /* The filter's coupled system: the Jacobian's points (y0 in every
-     * stage), the right side v x r and the solution v x e. */
-    const size_t f = filters(c) ? (size_t)s * n : 0;
-    CB_TRY(cb_register(c->algo, "filter_points", f, CB_LOC_LOCAL, false,
-                       NULL, c->prec, c->err));
+    /* The filter's right side r and its solution e. */
+    const size_t f = filters(c) ? n : 0;
     CB_TRY(cb_register(c->algo, "filter_rhs", f, CB_LOC_LOCAL, false, NULL,
                        c->prec, c->err));
     return cb_register(c->algo, "filter_solution", f, CB_LOC_LOCAL, false,
@@ -42,24 +41,23 @@ static cubie_status firk_register(cb_ctx *c)
 }
 
 /* RADAU5's error estimate (implicit_tableaus.c, radau5_filter):
- * r = g (h f(t, y) + sum_j e_j U_j), then (I - h A x J(y)) X = v x r by
- * the step's own call of the linear solver, from the guess v x r, and
- * the error e = (v . X) / (v . v), X's least-squares fit to v x e. The
- * solve's status is not the step's: where it failed (its iteration cap, a
- * breakdown) the error is the unfiltered r, larger for stiff components,
- * so the step is judged more strictly, never less. */
+ * r = g (h f(t, y) + sum_j e_j U_j), then e = (I - h g J(y))^-1 r by the
+ * step's own n-unknown linear problem (cb_ctx.step_nk, "filter_"), from
+ * the guess r. The solve's status is not the step's: where it failed (its
+ * iteration cap, a breakdown) the error is the unfiltered r, larger for
+ * stiff components, so the step is judged more strictly, never less. */
 static void emit_filter(cb_ctx *c, cb_sb *b, const char *const *rows)
 {
     const int s = c->tab->stages, n = c->sys->n_states;
-    const double *g = c->tab->filter, *v = g + 1, *e = g + 1 + s;
-    char l[48], lv[48];
-    cb_sb_line(b, "// RADAU5's error estimate, filtered by the coupled "
-                  "solve (firk.c)");
-    const cb_row f0 = cb_rk_row("filter_solution", 0, n);
-    cb_rhs_call(c, b, CB_RHS_DXDT, "state", NULL, f0.ptr, "t", false);
+    const double *g = c->tab->filter, *e = g + 1;
+    char l[48];
+    cb_sb_line(b, "// RADAU5's error estimate, filtered: (I - h g J) e = r "
+                  "(firk.c)");
+    cb_rhs_call(c, b, CB_RHS_DXDT, "state", NULL, "filter_solution", "t",
+                false);
     cb_sb_line(b, "for (int i = 0; i < %d; ++i) {", n);
     cb_sb_indent(b);
-    cb_sb_puts(b, "const real r = ");
+    cb_sb_puts(b, "filter_rhs[i] = ");
     cb_lit(c, g[0], l);
     cb_sb_printf(b, "%s * (dt * filter_solution[i]", l);
     for (int j = 0; j < s; j++) {
@@ -67,39 +65,19 @@ static void emit_filter(cb_ctx *c, cb_sb *b, const char *const *rows)
         cb_sb_printf(b, " + %s * %s[i]", l, rows[j]);
     }
     cb_sb_puts(b, ");\n");
-    for (int r = 0; r < s; r++) {
-        cb_lit(c, v[r], lv);
-        cb_sb_line(b, "%s = %s * r;", cb_rk_row("filter_rhs", r, n).at, lv);
-        cb_sb_line(b, "%s = state[i];", cb_rk_row("filter_points", r, n).at);
-    }
+    cb_sb_line(b, "filter_solution[i] = filter_rhs[i];");
     cb_sb_dedent(b);
     cb_sb_line(b, "}");
-    cb_sb_line(b, "for (int k = 0; k < %d; ++k) {", s * n);
-    cb_sb_line(b, "    filter_solution[k] = filter_rhs[k];");
-    cb_sb_line(b, "}");
+    cb_lit(c, g[0], l);
+    cb_sb_line(b, "p.a = %s;", l);
     cb_sb_line(b, "int filter_iters = 0;");
-    cb_nk_emit_linsolve_call(c, b, "const int filter_status = ",
-                             "filter_points", "filter_rhs",
-                             "filter_solution", "&filter_iters");
+    cb_nk_step_linsolve_call(c, b, "const int filter_status = ", "state",
+                             "filter_rhs", "filter_solution",
+                             "&filter_iters");
     cb_sb_line(b, "counters[%d] += filter_iters;", CB_COUNTER_KRYLOV);
-    double vv = 0.0;
-    for (int r = 0; r < s; r++) {
-        vv += v[r] * v[r];
-    }
     cb_sb_line(b, "for (int i = 0; i < %d; ++i) {", n);
-    cb_sb_indent(b);
-    cb_sb_puts(b, "const real filtered = (");
-    for (int r = 0; r < s; r++) {
-        cb_lit(c, v[r], lv);
-        cb_sb_printf(b, "%s%s * %s", r ? " + " : "", lv,
-                     cb_rk_row("filter_solution", r, n).at);
-    }
-    cb_lit(c, 1.0 / vv, l);
-    cb_sb_printf(b, ") * %s;\n", l);
-    cb_lit(c, 1.0 / v[s - 1], l);
-    cb_sb_line(b, "error[i] = filter_status == 0 ? filtered : %s * %s;", l,
-               cb_rk_row("filter_rhs", s - 1, n).at);
-    cb_sb_dedent(b);
+    cb_sb_line(b, "    error[i] = filter_status == 0 ? filter_solution[i] "
+                  ": filter_rhs[i];");
     cb_sb_line(b, "}");
 }
 
@@ -111,6 +89,9 @@ static cubie_status firk_emit(cb_ctx *c, cb_sb *sb)
     double d[CB_MAX_STAGES];
     char l[48];
     CB_TRY(cb_nk_emit_solver(c, sb, false));
+    if (filters(c)) {
+        CB_TRY(cb_nk_step_emit(c, sb));
+    }
     cb_rk_rows(c, "stage_increment", 0, s, rows);
     cb_rk_error_weights(c, d);
     cb_sb b;

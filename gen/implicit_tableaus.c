@@ -291,15 +291,11 @@ static const double radau5_c[3] = {
  * g = 1 / gamma_hat = (6 + 81^(1/3) - 9^(1/3)) / 30, the real eigenvalue
  * of A; e = A^T dd with RADAU5's dd = (-(13 + 7r)/3, (-13 + 7r)/3, -1/3)
  * on z_i = Y_i - y0 = sum_j a_ij U_j. The bracket is the difference of
- * the solution and an embedded one of order 3 (it vanishes on
- * polynomials of degree 3: tests/test_implicit_tableaus.c), so the
- * controller's exponent takes error order 3. The step solves the filter
- * as the coupled system it already has: with A v = g v,
- * (I - h A x J)(v x x) = v x (I - h g J) x. Values to 40 digits with
- * mpmath, rounded: {g, v (v_3 = 1), e}. */
-static const double radau5_filter[7] = {
+ * the solution and an embedded one of order 3 (tests/
+ * test_implicit_tableaus.c), so the controller's exponent takes error
+ * order 3. Values to 40 digits with mpmath, rounded: {g, e}. */
+static const double radau5_filter[4] = {
     0.27488882959567737,
-    0.094438762488975241, 0.25021312296533331, 1.0,
     -1.5580782047249224, 0.89141153805825572, -1.0 / 3.0,
 };
 

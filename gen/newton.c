@@ -128,9 +128,9 @@ void cb_nk_emit_newton_call(const cb_ctx *c, cb_sb *sb, const char *u)
     cb_sb_puts(sb, ";\n");
 }
 
-/* The step's pools for its own calls of the linear solver: the solver's
- * (Rosenbrock-W, whose solver it is) or the "step_solver" child's (a
- * Newton method's, cb_nk.step_solves). */
+/* The step's pools for its calls of a linear solver: the solver's
+ * (Rosenbrock-W, whose solver it is) or, for the step's own second
+ * problem (cb_ctx.step_nk, cb_nk.step_solves), its "step_solver" child's. */
 static const char *const step_pools_bind[] = {
     "p",        "&p",
     "shared",   "step_solver_shared",
@@ -144,7 +144,7 @@ void cb_nk_emit_linsolve_call(const cb_ctx *c, cb_sb *sb, const char *lhs,
                               const char *iters)
 {
     const char *bind[20];
-    memcpy(bind, c->nk.newton ? step_pools_bind : pools_bind,
+    memcpy(bind, c->nk.step_solves ? step_pools_bind : pools_bind,
            sizeof(pools_bind));
     int n = (int)(sizeof(pools_bind) / sizeof(pools_bind[0]));
     bind[n++] = "Y";
@@ -504,13 +504,67 @@ static cubie_status newton_emit(cb_ctx *c, cb_sb *sb)
     return sb->failed ? cb_fail_nomem(c->err) : CUBIE_OK;
 }
 
+/* ---- the step's own linear problem (cb_ctx.step_nk) ---- */
+
+/* Run f on step_nk as the current problem. */
+#define WITH_STEP_NK(c, stmt)                                              \
+    do {                                                                   \
+        const cb_nk main_nk_ = (c)->nk;                                    \
+        (c)->nk = (c)->step_nk;                                            \
+        stmt;                                                              \
+        (c)->step_nk = (c)->nk;                                            \
+        (c)->nk = main_nk_;                                                \
+    } while (0)
+
+void cb_nk_step_setup(cb_ctx *c, const char *prefix)
+{
+    WITH_STEP_NK(c, {
+        cb_nk_setup(c, prefix, 1, NULL, NULL);
+        c->nk.newton = false;
+        c->nk.step_solves = true;
+    });
+}
+
+cubie_status cb_nk_step_register(cb_ctx *c)
+{
+    if (c->step_nk.stages == 0) {
+        return CUBIE_OK;
+    }
+    cubie_status st = CUBIE_OK;
+    WITH_STEP_NK(c, {
+        st = cb_comp_krylov.register_buffers(c);
+        if (st == CUBIE_OK) {
+            st = cb_register_child(c->algo, c->nk.linear_owner,
+                                   "step_solver", c->err);
+        }
+    });
+    return st;
+}
+
+cubie_status cb_nk_step_emit(cb_ctx *c, cb_sb *sb)
+{
+    cubie_status st = CUBIE_OK;
+    WITH_STEP_NK(c, {
+        emit_operator(c, sb);
+        st = cb_comp_precond.emit(c, sb);
+        if (st == CUBIE_OK) {
+            st = cb_comp_krylov.emit(c, sb);
+        }
+    });
+    return st == CUBIE_OK && sb->failed ? cb_fail_nomem(c->err) : st;
+}
+
+void cb_nk_step_linsolve_call(cb_ctx *c, cb_sb *sb, const char *lhs,
+                              const char *Y, const char *b, const char *x,
+                              const char *iters)
+{
+    WITH_STEP_NK(c, cb_nk_emit_linsolve_call(c, sb, lhs, Y, b, x, iters));
+}
+
 cubie_status cb_nk_register_solver(cb_ctx *c)
 {
     CB_TRY(cb_comp_newton.register_buffers(c));
-    if (c->nk.step_solves && c->nk.newton) {
-        CB_TRY(cb_register_child(c->algo, c->nk.linear_owner, "step_solver",
-                                 c->err));
-    }
+    CB_TRY(cb_nk_step_register(c));
     return cb_register_child(c->algo, c->nk.newton ? c->nk.newton_owner
                                                    : c->nk.linear_owner,
                              "solver", c->err);
@@ -518,9 +572,9 @@ cubie_status cb_nk_register_solver(cb_ctx *c)
 
 cubie_status cb_nk_refresh(cb_ctx *c)
 {
-    if (c->nk.step_solves && c->nk.newton_owner != NULL) {
-        CB_TRY(cb_register_child(c->algo, c->nk.linear_owner, "step_solver",
-                                 c->err));
+    if (c->step_nk.stages > 0) {
+        CB_TRY(cb_register_child(c->algo, c->step_nk.linear_owner,
+                                 "step_solver", c->err));
     }
     if (c->nk.newton_owner != NULL) {
         CB_TRY(cb_register_child(c->nk.newton_owner, c->nk.linear_owner,

@@ -52,7 +52,7 @@ typedef struct {
     double gamma;             /* Rosenbrock-W: the diagonal of G */
     const double *gamma_stages; /* Rosenbrock-W: s weights of h f_t */
     /* FIRK: RADAU5's filtered error estimate (implicit_tableaus.c), the
-     * 2 s + 1 values g, v[s], e[s] with A v = g v, or NULL (b_hat). */
+     * s + 1 values g, e[s], or NULL (b_hat). */
     const double *filter;
     const char *description;  /* what the step does where it is not the
                                * generic step of its family, or "" */

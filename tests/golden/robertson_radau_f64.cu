@@ -534,7 +534,7 @@ typedef double cb_input; // the batch's own values, rounded as they load
 //   controller_shared_i      shared int           0       0       0  child roll-up
 //   controller_persistent_i  persistent int       0       0       0  child roll-up
 //   totals: shared 0, persistent 12, local 17; int: shared 0, persistent 0, local 4
-// owner 'algorithm' (float64): 12 buffers
+// owner 'algorithm' (float64): 11 buffers
 //   name                      pool            offset    size   alloc  notes
 //   step_solver_shared        shared               0       0       0  child roll-up
 //   step_solver_persistent    persistent           0       0       0  child roll-up
@@ -545,10 +545,9 @@ typedef double cb_input; // the batch's own values, rounded as they load
 //   solver_shared_i           shared int           0       0       0  child roll-up
 //   solver_persistent_i       persistent int       0       0       0  child roll-up
 //   stage_increment           persistent           1       9       9
-//   filter_points             local                -       9       9
-//   filter_rhs                local                -       9       9
-//   filter_solution           local                -       9       9
-//   totals: shared 0, persistent 10, local 27; int: shared 0, persistent 0, local 0
+//   filter_rhs                local                -       3       3
+//   filter_solution           local                -       3       3
+//   totals: shared 0, persistent 10, local 6; int: shared 0, persistent 0, local 0
 // owner 'controller' (float64): 1 buffers
 //   name             pool            offset    size   alloc  notes
 //   timestep_buffer  persistent           0       2       2
@@ -925,6 +924,151 @@ CB_DEVFN int cb_firk_newton(const cb_nl *p, real *u, int *counters,
     return converged ? 0 : status;
 }
 
+CB_DEVFN void cb_filter_operator(const cb_nl *p, const real *Y, const real *v,
+                                 real *out)
+{
+    const real beta = p->settings[CB_SET_BETA];
+    const real gh = p->settings[CB_SET_GAMMA] * p->h;
+    cb_jvp(Y, v, out);
+    for (int i = 0; i < 3; ++i) {
+        out[i] = beta * v[i] - gh * p->a * out[i];
+    }
+}
+
+CB_DEVFN void cb_filter_precond(const cb_nl *p, const real *Y, const real *v,
+                                real *out)
+{
+    const real beta = p->settings[CB_SET_BETA];
+    const real gh = p->settings[CB_SET_GAMMA] * p->h;
+    cb_jac_diag(Y, out);
+    for (int i = 0; i < 3; ++i) {
+        out[i] = (real)1 / (beta - gh * p->a * out[i]);
+    }
+    for (int k = 0; k < 3; ++k) {
+        out[k] = v[k] * out[k];
+    }
+}
+
+// Solve (beta I - gamma h (A x J)) x = b from the guess in x (BiCGSTAB).
+CB_DEVFN int cb_filter_linsolve(const cb_nl *p, const real *Y, const real *b,
+                                real *x, int *iters)
+{
+    real lin_residual[3];
+    real preconditioned_vec[3];
+    real temp[3];
+    real bicg_r0_hat[3];
+    real bicg_p[3];
+    real bicg_v[3];
+    real *r = lin_residual;
+    real nb, nr, dot1, dot2;
+    nb = (real)0;
+    for (int k = 0; k < 3; ++k) {
+        const int i = k % 3;
+        const real sc = fmax(p->settings[CB_SET_KRYLOV_ATOL + i] + p->settings[CB_SET_KRYLOV_RTOL + i] * fabs(p->y_n[i]), 1e-16);
+        const real q = b[k] / sc;
+        nb += q * q;
+    }
+    nb = nb * 0.3333333333333333;
+    const real tol = p->settings[CB_SET_KRYLOV_FLOOR] + p->settings[CB_SET_KRYLOV_REDUCTION] * sqrt(nb);
+    const real tol2 = tol * tol;
+    cb_filter_operator(p, Y, x, temp);
+    for (int k = 0; k < 3; ++k) {
+        r[k] = b[k] - temp[k];
+    }
+    nr = (real)0;
+    for (int k = 0; k < 3; ++k) {
+        const int i = k % 3;
+        const real sc = fmax(p->settings[CB_SET_KRYLOV_ATOL + i] + p->settings[CB_SET_KRYLOV_RTOL + i] * fabs(p->y_n[i]), 1e-16);
+        const real q = r[k] / sc;
+        nr += q * q;
+    }
+    nr = nr * 0.3333333333333333;
+    const int max_it = (int)p->settings[CB_SET_KRYLOV_MAX_ITERS];
+    int it = 0;
+    int status = 0;
+    real rho_prev = (real)1, alpha = (real)1, omega = (real)1;
+    for (int k = 0; k < 3; ++k) {
+        bicg_r0_hat[k] = r[k];
+        bicg_p[k] = (real)0;
+        bicg_v[k] = (real)0;
+    }
+    while (nr > tol2 && it < max_it) {
+        ++it;
+        dot1 = (real)0;
+        for (int k = 0; k < 3; ++k) {
+            dot1 += bicg_r0_hat[k] * r[k];
+        }
+        const real rho = dot1;
+        if (!(fabs(rho) >= 1e-200) || !(fabs(omega) >= 1e-200)) {
+            status |= CB_RUN_BICGSTAB_BREAKDOWN;
+            break;
+        }
+        const real bb = (rho / rho_prev) * (alpha / omega);
+        for (int k = 0; k < 3; ++k) {
+            bicg_p[k] = r[k] + bb * (bicg_p[k] - omega * bicg_v[k]);
+        }
+        cb_filter_precond(p, Y, bicg_p, preconditioned_vec);
+        cb_filter_operator(p, Y, preconditioned_vec, bicg_v);
+        dot2 = (real)0;
+        for (int k = 0; k < 3; ++k) {
+            dot2 += bicg_r0_hat[k] * bicg_v[k];
+        }
+        if (!(fabs(dot2) >= 1e-200)) {
+            status |= CB_RUN_BICGSTAB_BREAKDOWN;
+            break;
+        }
+        alpha = rho / dot2;
+        for (int k = 0; k < 3; ++k) {
+            x[k] += alpha * preconditioned_vec[k];
+            r[k] -= alpha * bicg_v[k]; // r is s now
+        }
+        nr = (real)0;
+        for (int k = 0; k < 3; ++k) {
+            const int i = k % 3;
+            const real sc = fmax(p->settings[CB_SET_KRYLOV_ATOL + i] + p->settings[CB_SET_KRYLOV_RTOL + i] * fabs(p->y_n[i]), 1e-16);
+            const real q = r[k] / sc;
+            nr += q * q;
+        }
+        nr = nr * 0.3333333333333333;
+        if (nr <= tol2) {
+            break;
+        }
+        cb_filter_precond(p, Y, r, preconditioned_vec);
+        cb_filter_operator(p, Y, preconditioned_vec, temp);
+        dot1 = (real)0;
+        for (int k = 0; k < 3; ++k) {
+            dot1 += temp[k] * r[k];
+        }
+        dot2 = (real)0;
+        for (int k = 0; k < 3; ++k) {
+            dot2 += temp[k] * temp[k];
+        }
+        omega = dot2 != (real)0 ? dot1 / dot2 : (real)0;
+        if (!(fabs(omega) >= 1e-200)) {
+            status |= CB_RUN_BICGSTAB_BREAKDOWN;
+            break;
+        }
+        for (int k = 0; k < 3; ++k) {
+            x[k] += omega * preconditioned_vec[k];
+            r[k] -= omega * temp[k];
+        }
+        nr = (real)0;
+        for (int k = 0; k < 3; ++k) {
+            const int i = k % 3;
+            const real sc = fmax(p->settings[CB_SET_KRYLOV_ATOL + i] + p->settings[CB_SET_KRYLOV_RTOL + i] * fabs(p->y_n[i]), 1e-16);
+            const real q = r[k] / sc;
+            nr += q * q;
+        }
+        nr = nr * 0.3333333333333333;
+        rho_prev = rho;
+    }
+    *iters = it;
+    if (!(nr <= tol2) && status == 0) {
+        status |= CB_RUN_MAX_LINEAR_ITERS;
+    }
+    return status;
+}
+
 // Algorithm step: radau_iia_5, 3 coupled stages, order 5 (Radau IIA (Ehle, B. L. (1969), Univ. Waterloo report CSRR 2010); Hairer & Wanner, Solving ODEs II, sect. IV.5; error estimate: RADAU5's (sect. IV.8), not the original's order-2 b_hat.).
 CB_DEVFN int cb_step(const real *state, real *proposed_state, real *error,
                      real dt, real *persistent, int *counters,
@@ -935,9 +1079,8 @@ CB_DEVFN int cb_step(const real *state, real *proposed_state, real *error,
     real *u_0 = stage_increment + 0;
     real *u_1 = stage_increment + 3;
     real *u_2 = stage_increment + 6;
-    real filter_points[9];
-    real filter_rhs[9];
-    real filter_solution[9];
+    real filter_rhs[3];
+    real filter_solution[3];
     counters[0] = 0;
     counters[1] = 0;
     int status = 0;
@@ -971,27 +1114,20 @@ CB_DEVFN int cb_step(const real *state, real *proposed_state, real *error,
         }
         proposed_state[i] = sum;
     }
-    // RADAU5's error estimate, filtered by the coupled solve (firk.c)
+    // RADAU5's error estimate, filtered: (I - h g J) e = r (firk.c)
     cb_dxdt(state, filter_solution);
     for (int i = 0; i < 3; ++i) {
-        const real r = 0.2748888295956774 * (dt * filter_solution[i] + (-1.5580782047249224) * u_0[i] + 0.8914115380582557 * u_1[i] + (-0.3333333333333333) * u_2[i]);
-        filter_rhs[i] = 0.09443876248897524 * r;
-        filter_points[i] = state[i];
-        filter_rhs[3 + i] = 0.2502131229653333 * r;
-        filter_points[3 + i] = state[i];
-        filter_rhs[6 + i] = 1.0 * r;
-        filter_points[6 + i] = state[i];
+        filter_rhs[i] = 0.2748888295956774 * (dt * filter_solution[i] + (-1.5580782047249224) * u_0[i] + 0.8914115380582557 * u_1[i] + (-0.3333333333333333) * u_2[i]);
+        filter_solution[i] = filter_rhs[i];
     }
-    for (int k = 0; k < 9; ++k) {
-        filter_solution[k] = filter_rhs[k];
-    }
+    p.a = 0.2748888295956774;
     int filter_iters = 0;
-    const int filter_status = cb_firk_linsolve(&p, filter_points, filter_rhs,
-                                               filter_solution, &filter_iters);
+    const int filter_status = cb_filter_linsolve(&p, state, filter_rhs,
+                                                 filter_solution,
+                                                 &filter_iters);
     counters[1] += filter_iters;
     for (int i = 0; i < 3; ++i) {
-        const real filtered = (0.09443876248897524 * filter_solution[i] + 0.2502131229653333 * filter_solution[3 + i] + 1.0 * filter_solution[6 + i]) * 0.9332490911339238;
-        error[i] = filter_status == 0 ? filtered : 1.0 * filter_rhs[6 + i];
+        error[i] = filter_status == 0 ? filter_solution[i] : filter_rhs[i];
     }
     return status;
 }
