@@ -8,7 +8,8 @@
 #
 # BUILD was set up here with tools/bench/README.md's recipe (release,
 # deplibs/ holding libcjson and libcmocka). REPS and SHRINK go to
-# bench_gpu (51 and 0 on a device). CUBIE_DEVICE_CHECK_UNIT=0 and
+# bench_gpu (51 and 0 on a device); bench_runpath times the whole run
+# against the kernel. CUBIE_DEVICE_CHECK_UNIT=0 and
 # CUBIE_DEVICE_CHECK_PEERS=0 leave out the host-only and emulated test
 # programs and the peers. CUBIE_DEVICE_CHECK_EMULATE=1 runs the
 # gpu suite and bench_gpu under the emulated driver: a dry run of this
@@ -138,6 +139,13 @@ else
 fi
 bench_rc=$?
 [ "$bench_rc" = 0 ] || echo "bench_gpu: exit $bench_rc"
+# The whole cubie_run against its kernel (issue 13: <= 1.5x at 2^22 runs,
+# final state; staging, copies and the results' transposes included).
+runpath_n=4194304
+[ -n "$device_preload" ] && runpath_n=16384
+LD_PRELOAD=$device_preload CUBIE_BENCH_BACKEND=cuda timeout 300 \
+    "$build/tools/bench/bench_runpath" "$root/specs" "$runpath_n" 5 2>&1 |
+    tee "$out/bench_runpath.txt" || echo "bench_runpath: exit $?"
 if [ "${CUBIE_DEVICE_CHECK_PEERS:-1}" != 1 ]; then
     echo "peers: not asked for" | tee "$out/peers.txt"
 elif python3 -c "import numpy" 2>/dev/null && [ -z "$device_preload" ]; then
