@@ -506,23 +506,28 @@ static cubie_status newton_emit(cb_ctx *c, cb_sb *sb)
 
 /* ---- the step's own linear problem (cb_ctx.step_nk) ---- */
 
-/* Run f on step_nk as the current problem. */
-#define WITH_STEP_NK(c, stmt)                                              \
-    do {                                                                   \
-        const cb_nk main_nk_ = (c)->nk;                                    \
-        (c)->nk = (c)->step_nk;                                            \
-        stmt;                                                              \
-        (c)->step_nk = (c)->nk;                                            \
-        (c)->nk = main_nk_;                                                \
-    } while (0)
+/* step_nk as the current problem between enter and leave, which keeps
+ * what the emitters wrote into it (its owner, its functions). */
+static cb_nk step_enter(cb_ctx *c)
+{
+    const cb_nk main_nk = c->nk;
+    c->nk = c->step_nk;
+    return main_nk;
+}
+
+static void step_leave(cb_ctx *c, const cb_nk *main_nk)
+{
+    c->step_nk = c->nk;
+    c->nk = *main_nk;
+}
 
 void cb_nk_step_setup(cb_ctx *c, const char *prefix)
 {
-    WITH_STEP_NK(c, {
-        cb_nk_setup(c, prefix, 1, NULL, NULL);
-        c->nk.newton = false;
-        c->nk.step_solves = true;
-    });
+    const cb_nk main_nk = step_enter(c);
+    cb_nk_setup(c, prefix, 1, NULL, NULL);
+    c->nk.newton = false;
+    c->nk.step_solves = true;
+    step_leave(c, &main_nk);
 }
 
 cubie_status cb_nk_step_register(cb_ctx *c)
@@ -530,27 +535,25 @@ cubie_status cb_nk_step_register(cb_ctx *c)
     if (c->step_nk.stages == 0) {
         return CUBIE_OK;
     }
-    cubie_status st = CUBIE_OK;
-    WITH_STEP_NK(c, {
-        st = cb_comp_krylov.register_buffers(c);
-        if (st == CUBIE_OK) {
-            st = cb_register_child(c->algo, c->nk.linear_owner,
-                                   "step_solver", c->err);
-        }
-    });
+    const cb_nk main_nk = step_enter(c);
+    cubie_status st = cb_comp_krylov.register_buffers(c);
+    if (st == CUBIE_OK) {
+        st = cb_register_child(c->algo, c->nk.linear_owner, "step_solver",
+                               c->err);
+    }
+    step_leave(c, &main_nk);
     return st;
 }
 
 cubie_status cb_nk_step_emit(cb_ctx *c, cb_sb *sb)
 {
-    cubie_status st = CUBIE_OK;
-    WITH_STEP_NK(c, {
-        emit_operator(c, sb);
-        st = cb_comp_precond.emit(c, sb);
-        if (st == CUBIE_OK) {
-            st = cb_comp_krylov.emit(c, sb);
-        }
-    });
+    const cb_nk main_nk = step_enter(c);
+    emit_operator(c, sb);
+    cubie_status st = cb_comp_precond.emit(c, sb);
+    if (st == CUBIE_OK) {
+        st = cb_comp_krylov.emit(c, sb);
+    }
+    step_leave(c, &main_nk);
     return st == CUBIE_OK && sb->failed ? cb_fail_nomem(c->err) : st;
 }
 
@@ -558,7 +561,9 @@ void cb_nk_step_linsolve_call(cb_ctx *c, cb_sb *sb, const char *lhs,
                               const char *Y, const char *b, const char *x,
                               const char *iters)
 {
-    WITH_STEP_NK(c, cb_nk_emit_linsolve_call(c, sb, lhs, Y, b, x, iters));
+    const cb_nk main_nk = step_enter(c);
+    cb_nk_emit_linsolve_call(c, sb, lhs, Y, b, x, iters);
+    step_leave(c, &main_nk);
 }
 
 cubie_status cb_nk_register_solver(cb_ctx *c)

@@ -367,6 +367,19 @@ cubie_status cb_module_occupancy(cb_module *m, int blocksize,
 
 /* ---- launches ----------------------------------------------------------- */
 
+/* Staging k back to the driver (page-locked) or the heap. */
+static void free_staging(cb_device_buffers *b, int k)
+{
+    if (b->host_pinned[k]) {
+        drv.cuMemFreeHost(b->host[k]);
+    } else {
+        free(b->host[k]);
+    }
+    b->host[k] = NULL;
+    b->host_cap[k] = 0;
+    b->host_pinned[k] = false;
+}
+
 void cb_device_buffers_free(cb_module *m, cb_device_buffers *b)
 {
     if (m != NULL) {
@@ -376,16 +389,9 @@ void cb_device_buffers_free(cb_module *m, cb_device_buffers *b)
         if (b->ptr[k] != 0) {
             drv.cuMemFree((CUdeviceptr)b->ptr[k]);
         }
-        if (b->host[k] != NULL && b->host_pinned[k]) {
-            drv.cuMemFreeHost(b->host[k]);
-        } else {
-            free(b->host[k]);
-        }
+        free_staging(b, k);
         b->ptr[k] = 0;
         b->cap[k] = 0;
-        b->host[k] = NULL;
-        b->host_cap[k] = 0;
-        b->host_pinned[k] = false;
     }
 }
 
@@ -398,15 +404,7 @@ cubie_status cb_module_staging(cb_module *m, cb_device_buffers *b, int k,
         return CUBIE_OK;
     }
     CU_TRY(cuCtxSetCurrent(m->dev->ctx));
-    if (b->host[k] != NULL) {
-        if (b->host_pinned[k]) {
-            drv.cuMemFreeHost(b->host[k]);
-        } else {
-            free(b->host[k]);
-        }
-        b->host[k] = NULL;
-        b->host_cap[k] = 0;
-    }
+    free_staging(b, k);
     /* Page-locked memory is an optimisation the system may refuse (its
      * limit on locked memory): then ordinary memory, copied more slowly. */
     void *p = NULL;

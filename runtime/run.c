@@ -131,7 +131,7 @@ static cubie_status chunk_runs(const struct cubie_solver *s,
  * result's own arrays (the kernel writes them in place, CB_AT), the
  * inputs the batch's (read in place, CB_IN, and rounded to a float32
  * kernel's precision as they load). */
-static bool in_place(const cb_kernel_info *k, bool host, cb_karg a)
+static bool in_place(bool host, cb_karg a)
 {
     if (!host) {
         return false;
@@ -141,7 +141,6 @@ static bool in_place(const cb_kernel_info *k, bool host, cb_karg a)
                cb_kargs[a].rows == CB_ROWS_WINDOWS ||
                a == CB_KARG_STATUS_OUT;
     }
-    (void)k;
     return a == CB_KARG_INITS || a == CB_KARG_PARAMS;
 }
 
@@ -179,7 +178,7 @@ static void fill_input(cb_karg a, const cb_kernel_info *k, const cb_plan *p,
     case CB_KARG_PARAMS: {
         const size_t cols = (size_t)k->cols[a];
         const double *src = a == CB_KARG_INITS ? in->inits : in->params;
-        if (in_place(k, host, a)) {
+        if (in_place(host, a)) {
             l->host[a] = (void *)(uintptr_t)(src + r0 * cols);
         } else if (d) {
             stage_inputs_f64(l->host[a], src + r0 * cols, c, cols);
@@ -203,11 +202,10 @@ static void fill_input(cb_karg a, const cb_kernel_info *k, const cb_plan *p,
 }
 
 /* On the host the outputs of a chunk are the result's rows of its runs. */
-static void point_outputs(const cb_kernel_info *k, struct cubie_result *r,
-                          size_t r0, cb_launch *l)
+static void point_outputs(struct cubie_result *r, size_t r0, cb_launch *l)
 {
     for (int a = 0; a < CB_KARG_COUNT; a++) {
-        if (!in_place(k, true, (cb_karg)a) || cb_kargs[a].dir != CB_DIR_OUT) {
+        if (!in_place(true, (cb_karg)a) || cb_kargs[a].dir != CB_DIR_OUT) {
             continue;
         }
         if (a == CB_KARG_STATUS_OUT) {
@@ -236,7 +234,7 @@ static cubie_status alloc_chunk(struct cubie_solver *s, const cb_plan *p,
     memset(l, 0, sizeof(*l));
     for (int a = 0; a < CB_KARG_COUNT; a++) {
         own[a] = cb_kargs[a].dir != CB_DIR_SCALAR &&
-                 !in_place(k, host, (cb_karg)a);
+                 !in_place(host, (cb_karg)a);
         if (!own[a]) {
             continue;
         }
@@ -362,7 +360,7 @@ static cubie_status run_chunks(struct cubie_solver *s,
             }
         }
         if (host) {
-            point_outputs(k, r, r0, &l);
+            point_outputs(r, r0, &l);
         }
         double ms = 0.0, copy_ms = 0.0;
         if (s->module != NULL) {

@@ -642,6 +642,24 @@ CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t n)
     return r;
 }
 
+/* Take the allocation at base off list and free it, under the lock: its
+ * size, or 0 when list holds none there. */
+static size_t unlink_alloc(alloc **list, const void *base)
+{
+    for (alloc **a = list; *a != NULL; a = &(*a)->next) {
+        if ((*a)->base == base) {
+            alloc *dead = *a;
+            const size_t size = dead->size;
+            *a = dead->next;
+            stats.live_allocations--;
+            free(dead->base);
+            free(dead);
+            return size;
+        }
+    }
+    return 0;
+}
+
 /* Page-locked host memory: plain memory here, kept on a list of its own
  * (a host pointer is never a device allocation) and counted as live. */
 static alloc *host_allocs;
@@ -673,18 +691,9 @@ CUresult cuMemFreeHost(void *p)
 {
     ENTER("cuMemFreeHost", true);
     pthread_mutex_lock(&lock);
-    CUresult r = CUDA_ERROR_INVALID_VALUE;
-    for (alloc **a = &host_allocs; *a != NULL; a = &(*a)->next) {
-        if ((*a)->base == p) {
-            alloc *dead = *a;
-            *a = dead->next;
-            stats.live_allocations--;
-            free(dead->base);
-            free(dead);
-            r = CUDA_SUCCESS;
-            break;
-        }
-    }
+    const CUresult r = unlink_alloc(&host_allocs, p) > 0
+                           ? CUDA_SUCCESS
+                           : CUDA_ERROR_INVALID_VALUE;
     if (r != CUDA_SUCCESS) {
         violation("cuMemFreeHost of %p, which is no host allocation", p);
     }
@@ -697,19 +706,9 @@ CUresult cuMemFree_v2(CUdeviceptr p)
     ENTER("cuMemFree_v2", true);
     pthread_mutex_lock(&lock);
     check_guards("cuMemFree");
-    CUresult r = CUDA_ERROR_INVALID_VALUE;
-    for (alloc **a = &allocs; *a != NULL; a = &(*a)->next) {
-        if ((uintptr_t)(*a)->base == p) {
-            alloc *dead = *a;
-            *a = dead->next;
-            held -= dead->size;
-            stats.live_allocations--;
-            free(dead->base);
-            free(dead);
-            r = CUDA_SUCCESS;
-            break;
-        }
-    }
+    const size_t size = unlink_alloc(&allocs, (const void *)(uintptr_t)p);
+    held -= size;
+    const CUresult r = size > 0 ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
     if (r != CUDA_SUCCESS) {
         violation("cuMemFree of %#llx, which is no allocation",
                   (unsigned long long)p);
