@@ -323,6 +323,7 @@ void cubie_solver_free(struct cubie_solver *s)
     }
     cb_host_unload(&s->host);
     cb_device_buffers_free(s->module, &s->dev);
+    cb_workers_free(s->workers);
     cb_module_unload(s->module);
     cb_artifact_free(&s->artifact);
     cb_device_close(s->device);

@@ -249,11 +249,13 @@ CUBIE_API const int32_t *cubie_result_counters(const cubie_result *r);
 CUBIE_API const char *cubie_result_backend(const cubie_result *r);
 /* How many chunks the batch was split into (memory_cap, device memory). */
 CUBIE_API size_t cubie_result_n_chunks(const cubie_result *r);
-/* Milliseconds spent in the kernel (host: in the OpenMP loop; cuda: CUDA
- * events around each launch), summed over chunks. */
+/* Milliseconds spent in the kernel (host: in the OpenMP loop, summed over
+ * chunks; cuda: CUDA events around each launch, the time at least one
+ * chunk's kernel ran, since chunks overlap on two streams). */
 CUBIE_API double cubie_result_kernel_ms(const cubie_result *r);
-/* cuda: milliseconds of device allocations and copies in and out, summed
- * over chunks (0 on the host). */
+/* cuda: milliseconds of the device's copies in and out (CUDA events; the
+ * time at least one ran), 0 on the host. On a device they overlap the
+ * kernels, so kernel_ms + copy_ms may pass wall_ms. */
 CUBIE_API double cubie_result_copy_ms(const cubie_result *r);
 /* Milliseconds of the whole cubie_run: staging, chunks, transposes. */
 CUBIE_API double cubie_result_wall_ms(const cubie_result *r);

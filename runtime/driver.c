@@ -39,7 +39,11 @@
     X(cuMemHostAlloc, "cuMemHostAlloc", (void **, size_t, unsigned)) \
     X(cuMemFreeHost, "cuMemFreeHost", (void *)) \
     X(cuMemcpyHtoD, "cuMemcpyHtoD_v2", (CUdeviceptr, const void *, size_t)) \
-    X(cuMemcpyDtoH, "cuMemcpyDtoH_v2", (void *, CUdeviceptr, size_t)) \
+    X(cuMemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2", (CUdeviceptr, const void *, size_t, CUstream)) \
+    X(cuMemcpyDtoHAsync, "cuMemcpyDtoHAsync_v2", (void *, CUdeviceptr, size_t, CUstream)) \
+    X(cuStreamCreate, "cuStreamCreate", (CUstream *, unsigned)) \
+    X(cuStreamSynchronize, "cuStreamSynchronize", (CUstream)) \
+    X(cuStreamDestroy, "cuStreamDestroy_v2", (CUstream)) \
     X(cuMemGetInfo, "cuMemGetInfo_v2", (size_t *, size_t *)) \
     X(cuEventCreate, "cuEventCreate", (CUevent *, unsigned)) \
     X(cuEventRecord, "cuEventRecord", (CUevent, CUstream)) \
@@ -131,16 +135,8 @@ static cubie_status cu_check(CUresult r, const char *call, cubie_error *err)
                    cu_message(r), (int)r);
 }
 
-/* Return from the caller on a failed call... */
+/* Return from the caller on a failed call. */
 #define CU_TRY(call) CB_TRY(cu_check(drv.call, #call, err))
-/* ...or, in a sequence that must run its clean-up, skip the calls after
- * the first failure (st holds it). */
-#define RUN_TRY(call)                                                      \
-    do {                                                                   \
-        if (st == CUBIE_OK) {                                              \
-            st = cu_check(drv.call, #call, err);                           \
-        }                                                                  \
-    } while (0)
 
 cubie_status cb_cuda_describe(char *out, size_t n, cubie_error *err)
 {
@@ -367,8 +363,8 @@ cubie_status cb_module_occupancy(cb_module *m, int blocksize,
 
 /* ---- launches ----------------------------------------------------------- */
 
-/* Staging k back to the driver (page-locked) or the heap. */
-static void free_staging(cb_device_buffers *b, int k)
+/* Staging k of a slot back to the driver (page-locked) or the heap. */
+static void free_staging(cb_device_slot *b, int k)
 {
     if (b->host_pinned[k]) {
         drv.cuMemFreeHost(b->host[k]);
@@ -385,59 +381,96 @@ void cb_device_buffers_free(cb_module *m, cb_device_buffers *b)
     if (m != NULL) {
         drv.cuCtxSetCurrent(m->dev->ctx);
     }
-    for (int k = 0; k < CB_KARG_COUNT; k++) {
-        if (b->ptr[k] != 0) {
-            drv.cuMemFree((CUdeviceptr)b->ptr[k]);
+    for (int i = 0; i < CB_STREAMS; i++) {
+        cb_device_slot *sl = &b->slot[i];
+        /* Nothing is freed under queued work (a failed run may leave
+         * some); its errors were reported where they arose. */
+        if (sl->stream != NULL) {
+            drv.cuStreamSynchronize((CUstream)sl->stream);
+            drv.cuStreamDestroy((CUstream)sl->stream);
         }
-        free_staging(b, k);
-        b->ptr[k] = 0;
-        b->cap[k] = 0;
+        for (int e = 0; e < CB_EV_COUNT; e++) {
+            if (sl->event[e] != NULL) {
+                drv.cuEventDestroy((CUevent)sl->event[e]);
+            }
+        }
+        for (int k = 0; k < CB_KARG_COUNT; k++) {
+            if (sl->ptr[k] != 0) {
+                drv.cuMemFree((CUdeviceptr)sl->ptr[k]);
+            }
+            free_staging(sl, k);
+        }
     }
+    if (b->origin != NULL) {
+        drv.cuEventDestroy((CUevent)b->origin);
+    }
+    memset(b, 0, sizeof(*b));
 }
 
-cubie_status cb_module_staging(cb_module *m, cb_device_buffers *b, int k,
-                               size_t bytes, void **out, cubie_error *err)
+cubie_status cb_module_staging(cb_module *m, cb_device_buffers *b, int slot,
+                               int k, size_t bytes, void **out,
+                               cubie_error *err)
 {
+    cb_device_slot *sl = &b->slot[slot];
     *out = NULL;
-    if (b->host[k] != NULL && b->host_cap[k] >= bytes) {
-        *out = b->host[k];
+    if (sl->host[k] != NULL && sl->host_cap[k] >= bytes) {
+        *out = sl->host[k];
         return CUBIE_OK;
     }
     CU_TRY(cuCtxSetCurrent(m->dev->ctx));
-    free_staging(b, k);
+    free_staging(sl, k);
     /* Page-locked memory is an optimisation the system may refuse (its
-     * limit on locked memory): then ordinary memory, copied more slowly. */
+     * limit on locked memory): then ordinary memory, copied more slowly
+     * and without overlap. */
     void *p = NULL;
-    b->host_pinned[k] = drv.cuMemHostAlloc(&p, bytes, 0) == CUDA_SUCCESS;
-    if (!b->host_pinned[k]) {
+    sl->host_pinned[k] = drv.cuMemHostAlloc(&p, bytes, 0) == CUDA_SUCCESS;
+    if (!sl->host_pinned[k]) {
         p = cb_big_alloc(bytes);
         if (p == NULL) {
             return cb_fail_nomem(err);
         }
     }
-    b->host[k] = p;
-    b->host_cap[k] = bytes;
+    sl->host[k] = p;
+    sl->host_cap[k] = bytes;
     *out = p;
     return CUBIE_OK;
 }
 
-/* Make every buffer hold at least the chunk's bytes (4 at least: an
- * array the kernel does not write is still a valid pointer). */
-static cubie_status ensure_buffers(const cb_launch *a, cb_device_buffers *b,
-                                   cubie_error *err)
+/* Make every buffer of slot hold at least the chunk's bytes (4 at least:
+ * an array the kernel does not write is still a valid pointer), and its
+ * stream and events exist. */
+static cubie_status ensure_slot(const cb_launch *a, cb_device_buffers *b,
+                                cb_device_slot *sl, cubie_error *err)
 {
+    if (sl->stream == NULL) {
+        CUstream st = NULL;
+        CU_TRY(cuStreamCreate(&st, CU_STREAM_NON_BLOCKING));
+        sl->stream = st;
+    }
+    for (int e = 0; e < CB_EV_COUNT; e++) {
+        if (sl->event[e] == NULL) {
+            CUevent ev = NULL;
+            CU_TRY(cuEventCreate(&ev, CU_EVENT_DEFAULT));
+            sl->event[e] = ev;
+        }
+    }
+    if (b->origin == NULL) {
+        CUevent ev = NULL;
+        CU_TRY(cuEventCreate(&ev, CU_EVENT_DEFAULT));
+        b->origin = ev;
+    }
     for (int k = 0; k < CB_KARG_COUNT; k++) {
         if (cb_kargs[k].dir == CB_DIR_SCALAR) {
             continue;
         }
         const size_t need = a->bytes[k] > 0 ? a->bytes[k] : 4;
-        if (b->ptr[k] != 0 && b->cap[k] >= need) {
+        if (sl->ptr[k] != 0 && sl->cap[k] >= need) {
             continue;
         }
-        if (b->ptr[k] != 0) {
-            drv.cuMemFree((CUdeviceptr)b->ptr[k]);
-            b->ptr[k] = 0;
-            b->cap[k] = 0;
+        if (sl->ptr[k] != 0) {
+            drv.cuMemFree((CUdeviceptr)sl->ptr[k]);
+            sl->ptr[k] = 0;
+            sl->cap[k] = 0;
         }
         CUdeviceptr p = 0;
         CUresult r = drv.cuMemAlloc(&p, need);
@@ -446,8 +479,8 @@ static cubie_status ensure_buffers(const cb_launch *a, cb_device_buffers *b,
                            "cuMemAlloc(%zu bytes) failed: %s (%d)", need,
                            cu_message(r), (int)r);
         }
-        b->ptr[k] = (unsigned long long)p;
-        b->cap[k] = need;
+        sl->ptr[k] = (unsigned long long)p;
+        sl->cap[k] = need;
     }
     return CUBIE_OK;
 }
@@ -474,22 +507,28 @@ static cubie_status block_size(const cb_module *m, int blocksize, int *bs,
     return CUBIE_OK;
 }
 
-cubie_status cb_module_launch(cb_module *m, int blocksize, const cb_launch *a,
-                              cb_device_buffers *bufs, double *kernel_ms,
-                              double *copy_ms, cubie_error *err)
+cubie_status cb_module_enqueue(cb_module *m, int blocksize, const cb_launch *a,
+                               cb_device_buffers *b, int slot, bool first,
+                               cubie_error *err)
 {
     CU_TRY(cuCtxSetCurrent(m->dev->ctx));
     int bs = 0;
     CB_TRY(block_size(m, blocksize, &bs, err));
-    const size_t shared = (size_t)bs * m->shared_per_run;
-    const double t_in = cb_now_ms();
-    cubie_status st = ensure_buffers(a, bufs, err);
-    CUevent e0 = NULL, e1 = NULL;
+    cb_device_slot *sl = &b->slot[slot];
+    CB_TRY(ensure_slot(a, b, sl, err));
+    const CUstream q = (CUstream)sl->stream;
+    CUevent *ev = (CUevent *)sl->event;
     void *args[CB_KARG_COUNT];
     CUdeviceptr d[CB_KARG_COUNT];
     int scalar[CB_KARG_COUNT];
+    /* From the first queued call on, the slot has work to wait for. */
+    sl->queued = true;
+    if (first) {
+        CU_TRY(cuEventRecord((CUevent)b->origin, q));
+    }
+    CU_TRY(cuEventRecord(ev[CB_EV_IN], q));
     for (int k = 0; k < CB_KARG_COUNT; k++) {
-        d[k] = (CUdeviceptr)bufs->ptr[k];
+        d[k] = (CUdeviceptr)sl->ptr[k];
         scalar[k] = a->scalar[k];
         args[k] = cb_kargs[k].dir == CB_DIR_SCALAR ? (void *)&scalar[k]
                                                    : (void *)&d[k];
@@ -497,40 +536,44 @@ cubie_status cb_module_launch(cb_module *m, int blocksize, const cb_launch *a,
          * the rows a failed run never reaches included). */
         const bool in = cb_kargs[k].dir == CB_DIR_IN;
         if (in && a->bytes[k] > 0 && a->host[k] != NULL) {
-            RUN_TRY(cuMemcpyHtoD(d[k], a->host[k], a->bytes[k]));
+            CU_TRY(cuMemcpyHtoDAsync(d[k], a->host[k], a->bytes[k], q));
         }
     }
-    RUN_TRY(cuEventCreate(&e0, CU_EVENT_DEFAULT));
-    RUN_TRY(cuEventCreate(&e1, CU_EVENT_DEFAULT));
-    double copies = cb_now_ms() - t_in;
-    if (st == CUBIE_OK) {
-        const int n_runs = a->scalar[CB_KARG_N_RUNS];
-        unsigned grid = (unsigned)((n_runs + bs - 1) / bs);
-        RUN_TRY(cuEventRecord(e0, NULL));
-        RUN_TRY(cuLaunchKernel(m->fn, grid, 1, 1, (unsigned)bs, 1, 1,
-                               (unsigned)shared, NULL, args, NULL));
-        RUN_TRY(cuEventRecord(e1, NULL));
-        RUN_TRY(cuEventSynchronize(e1));
-        float f = 0.0f;
-        RUN_TRY(cuEventElapsedTime(&f, e0, e1));
-        *kernel_ms = f;
-        const double t_out = cb_now_ms();
-        for (int k = 0; k < CB_KARG_COUNT; k++) {
-            if (cb_kargs[k].dir == CB_DIR_OUT && a->bytes[k] > 0) {
-                RUN_TRY(cuMemcpyDtoH(a->host[k], d[k], a->bytes[k]));
-            }
+    const int n_runs = a->scalar[CB_KARG_N_RUNS];
+    const unsigned grid = (unsigned)((n_runs + bs - 1) / bs);
+    const size_t shared = (size_t)bs * m->shared_per_run;
+    CU_TRY(cuEventRecord(ev[CB_EV_KERNEL], q));
+    CU_TRY(cuLaunchKernel(m->fn, grid, 1, 1, (unsigned)bs, 1, 1,
+                          (unsigned)shared, q, args, NULL));
+    CU_TRY(cuEventRecord(ev[CB_EV_KERNEL_END], q));
+    for (int k = 0; k < CB_KARG_COUNT; k++) {
+        if (cb_kargs[k].dir == CB_DIR_OUT && a->bytes[k] > 0) {
+            CU_TRY(cuMemcpyDtoHAsync(a->host[k], d[k], a->bytes[k], q));
         }
-        copies += cb_now_ms() - t_out;
     }
-    *copy_ms = copies;
-    if (e0 != NULL) {
-        drv.cuEventDestroy(e0);
-    }
-    if (e1 != NULL) {
-        drv.cuEventDestroy(e1);
-    }
-    return st;
+    CU_TRY(cuEventRecord(ev[CB_EV_OUT_END], q));
+    return CUBIE_OK;
 }
+
+cubie_status cb_module_wait(cb_module *m, cb_device_buffers *b, int slot,
+                            cb_chunk_times *t, cubie_error *err)
+{
+    cb_device_slot *sl = &b->slot[slot];
+    CUevent *ev = (CUevent *)sl->event;
+    CU_TRY(cuCtxSetCurrent(m->dev->ctx));
+    CU_TRY(cuEventSynchronize(ev[CB_EV_OUT_END]));
+    sl->queued = false;
+    /* The origin is on the first chunk's stream, before it: done too. */
+    CU_TRY(cuEventSynchronize((CUevent)b->origin));
+    double *at[CB_EV_COUNT] = {&t->in0, &t->k0, &t->k1, &t->out1};
+    for (int e = 0; e < CB_EV_COUNT; e++) {
+        float f = 0.0f;
+        CU_TRY(cuEventElapsedTime(&f, (CUevent)b->origin, ev[e]));
+        *at[e] = f;
+    }
+    return CUBIE_OK;
+}
+
 cubie_status cb_module_drivers_constant(cb_module *m, const void *coeffs,
                                         size_t bytes, bool *used,
                                         cubie_error *err)
@@ -622,22 +665,15 @@ void cb_device_buffers_free(cb_module *m, cb_device_buffers *b)
     memset(b, 0, sizeof(*b));
 }
 
-cubie_status cb_module_staging(cb_module *m, cb_device_buffers *b, int k,
-                               size_t bytes, void **out, cubie_error *err)
+cubie_status cb_module_staging(cb_module *m, cb_device_buffers *b, int slot,
+                               int k, size_t bytes, void **out,
+                               cubie_error *err)
 {
-    (void)m, (void)b, (void)k, (void)bytes;
+    (void)m, (void)b, (void)slot, (void)k, (void)bytes;
     *out = NULL;
     return no_toolkit(err);
 }
 
-cubie_status cb_module_launch(cb_module *m, int blocksize, const cb_launch *a,
-                              cb_device_buffers *bufs, double *kernel_ms,
-                              double *copy_ms, cubie_error *err)
-{
-    (void)m, (void)blocksize, (void)a, (void)bufs, (void)kernel_ms,
-        (void)copy_ms;
-    return no_toolkit(err);
-}
 cubie_status cb_module_drivers_constant(cb_module *m, const void *coeffs,
                                         size_t bytes, bool *used,
                                         cubie_error *err)
@@ -645,6 +681,21 @@ cubie_status cb_module_drivers_constant(cb_module *m, const void *coeffs,
     (void)m, (void)coeffs, (void)bytes, (void)err;
     *used = false;
     return CUBIE_OK;
+}
+
+cubie_status cb_module_enqueue(cb_module *m, int blocksize, const cb_launch *a,
+                               cb_device_buffers *b, int slot, bool first,
+                               cubie_error *err)
+{
+    (void)m, (void)blocksize, (void)a, (void)b, (void)slot, (void)first;
+    return no_toolkit(err);
+}
+
+cubie_status cb_module_wait(cb_module *m, cb_device_buffers *b, int slot,
+                            cb_chunk_times *t, cubie_error *err)
+{
+    (void)m, (void)b, (void)slot, (void)t;
+    return no_toolkit(err);
 }
 
 #endif

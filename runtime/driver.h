@@ -59,40 +59,72 @@ typedef struct {
     int scalar[CB_KARG_COUNT];
 } cb_launch;
 
-/* Device buffers for the chunks of a solver's runs, each as large as the
- * largest chunk so far needs: allocated at the first launch, reused by
- * every later one (the solver keeps them between runs), freed by
- * cb_device_buffers_free. */
+/* A solver's chunks go to the device in turn on this many streams, so
+ * that one chunk's copies, and the host's staging and storing of its
+ * neighbours, overlap another's kernel. */
+#define CB_STREAMS 2
+
+/* The events a chunk records on its stream, in order: before its copies
+ * in, before and after its kernel, after its copies out. */
+enum { CB_EV_IN, CB_EV_KERNEL, CB_EV_KERNEL_END, CB_EV_OUT_END, CB_EV_COUNT };
+
+/* One stream's share of a solver's device side: device buffers, each as
+ * large as the largest chunk so far needs; the chunks' host staging,
+ * page-locked (cuMemHostAlloc) so that copies run at the bus's speed and
+ * asynchronously; the stream and its events. Made as chunks need them,
+ * kept for the solver's later runs, freed by cb_device_buffers_free. */
 typedef struct {
     unsigned long long ptr[CB_KARG_COUNT];
     size_t cap[CB_KARG_COUNT];
-    /* the chunks' host staging, page-locked (cuMemHostAlloc), so copies
-     * run at the bus's speed without the driver's own bounce buffer */
     void *host[CB_KARG_COUNT];
     size_t host_cap[CB_KARG_COUNT];
     bool host_pinned[CB_KARG_COUNT]; /* else refused: cb_big_alloc's */
+    void *stream;                    /* CUstream, NULL until the first */
+    void *event[CB_EV_COUNT];        /* CUevent */
+    bool queued; /* a chunk is queued on it and not yet waited for */
+} cb_device_slot;
+
+typedef struct {
+    cb_device_slot slot[CB_STREAMS];
+    /* CUevent recorded before a run's first copy: its chunks' times are
+     * measured from it */
+    void *origin;
 } cb_device_buffers;
 
-void cb_device_buffers_free(cb_module *m, cb_device_buffers *b);
-/* The page-locked staging of argument k, at least bytes, into *out: the
- * solver's own, kept for its next chunk and run, grown when short, freed
- * by cb_device_buffers_free; ordinary memory where the driver refuses to
- * lock more. */
-cubie_status cb_module_staging(cb_module *m, cb_device_buffers *b, int k,
-                               size_t bytes, void **out, cubie_error *err);
+/* Where a chunk's work lay on the device, in ms from the run's origin:
+ * copies in from in0, the kernel from k0 to k1, copies out until out1. */
+typedef struct {
+    double in0, k0, k1, out1;
+} cb_chunk_times;
 
-/* Launch the kernel on the chunk a describes: copies in, the launch
- * (blocksize threads a block, halved while a block's shared memory does
- * not fit), copies out. *kernel_ms is the kernel time from CUDA events,
- * *copy_ms the wall time of allocations and copies. */
+/* Waits for what is queued, then frees everything (b is left empty). */
+void cb_device_buffers_free(cb_module *m, cb_device_buffers *b);
+/* Stream slot's page-locked staging of argument k, at least bytes, into
+ * *out: kept for its next chunk and run, grown when short; ordinary
+ * memory where the driver refuses to lock more. */
+cubie_status cb_module_staging(cb_module *m, cb_device_buffers *b, int slot,
+                               int k, size_t bytes, void **out,
+                               cubie_error *err);
+
 /* Put the drivers' coefficients (bytes of them) in the kernel's constant
  * memory when they fit; *used says whether they went there (else the
- * kernel reads them from its argument, in global memory). */
+ * kernel reads them from its argument, in global memory). Call it with
+ * nothing queued. */
 cubie_status cb_module_drivers_constant(cb_module *m, const void *coeffs,
                                         size_t bytes, bool *used,
                                         cubie_error *err);
-cubie_status cb_module_launch(cb_module *m, int blocksize, const cb_launch *a,
-                              cb_device_buffers *bufs, double *kernel_ms,
-                              double *copy_ms, cubie_error *err);
+/* Queue the chunk a describes on stream slot, which must have nothing
+ * queued: copies in, the launch (blocksize threads a block, at most the
+ * function's limit, halved while a block's shared memory does not fit),
+ * copies out. first: the run's first chunk (records the origin). It
+ * returns once queued; a's host buffers are the device's until
+ * cb_module_wait. */
+cubie_status cb_module_enqueue(cb_module *m, int blocksize, const cb_launch *a,
+                               cb_device_buffers *b, int slot, bool first,
+                               cubie_error *err);
+/* Wait for slot's chunk; where its work lay (CUDA events). A kernel's
+ * fault surfaces here. */
+cubie_status cb_module_wait(cb_module *m, cb_device_buffers *b, int slot,
+                            cb_chunk_times *t, cubie_error *err);
 
 #endif

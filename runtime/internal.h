@@ -68,6 +68,8 @@ void cb_host_unload(cb_host_module *m);
 
 /* ---- solvers (compile.c) ---- */
 
+typedef struct cb_workers cb_workers; /* workers.c */
+
 struct cubie_solver {
     struct cubie_system *sys;   /* own copy */
     struct cubie_options *opt;  /* own copy */
@@ -78,9 +80,12 @@ struct cubie_solver {
     cb_artifact artifact;       /* what NVRTC built, until loaded */
     cb_module *module;
     pthread_mutex_t lock;       /* one run at a time on the device */
-    cb_device_buffers dev;      /* the device's buffers, grown as chunks
-                                 * need and kept for the next run (under
-                                 * lock); freed with the solver */
+    cb_device_buffers dev;      /* the device's buffers and streams,
+                                 * grown as chunks need and kept for the
+                                 * next run (under lock); freed with the
+                                 * solver */
+    cb_workers *workers;        /* the host side of its GPU runs (under
+                                 * lock), from the first; NULL before */
     char arch[32];              /* what NVRTC built for */
     char backend[8];
     char reason[600];
@@ -151,7 +156,7 @@ struct cubie_result {
     char **names[CB_KARG_COUNT]; /* column names, NULL-terminated */
     char backend[8];
     double kernel_ms;
-    double copy_ms;  /* cuda: device allocations and copies */
+    double copy_ms;  /* cuda: the device's time in copies */
     double wall_ms;  /* all of cubie_run */
     size_t n_chunks;
     struct cb_record *record; /* what the run was given (record.c) */
@@ -170,11 +175,34 @@ cubie_status cb_result_new(const struct cubie_solver *s, size_t n_runs,
 /* After the last chunk: what the runs' note bits say, as text
  * (cubie_result_notes). */
 cubie_status cb_result_notes(struct cubie_result *r, cubie_error *err);
-/* Copy one chunk's outputs from the GPU (device layout, run index
- * fastest) into the result at run r0. The host backend's kernel writes
- * the result in place instead. */
-void cb_result_store(struct cubie_result *r, const cb_kernel_info *k,
-                     size_t r0, size_t c, void *const *chunk);
+
+/* ---- a solver's worker threads (workers.c) ---- */
+
+/* Up to the machine's processors (16 in all, the caller included); NULL
+ * when they cannot even be allocated, which cb_workers_for takes as
+ * "the caller alone". */
+cb_workers *cb_workers_new(void);
+/* Accepts NULL. */
+void cb_workers_free(cb_workers *p);
+/* Threads a job runs on, the caller included. */
+size_t cb_workers_threads(const cb_workers *p);
+/* fn(ctx, i) for every i < n, on the workers and the caller, in no
+ * order; returns when all are done. One job at a time. */
+void cb_workers_for(cb_workers *p, size_t n,
+                    void (*fn)(void *ctx, size_t i), void *ctx);
+
+/* ---- the user's layout and the device's (layout.c) ---- */
+
+/* A chunk of c runs' input of cols columns from the batch's rows src into
+ * dst in the device layout (column, run), as float or double (dbl); and
+ * src's rows into copy (the record's) unless it is NULL. */
+void cb_layout_stage(cb_workers *workers, void *dst, const double *src,
+                     double *copy, size_t c, size_t cols, bool dbl);
+/* A chunk's outputs from the GPU (device layout, run index fastest) into
+ * the result at run r0. The host backend's kernel writes the result in
+ * place instead. */
+void cb_layout_store(cb_workers *workers, struct cubie_result *r, size_t r0,
+                     size_t c, void *const *chunk);
 
 /* ---- what a run was given (record.c) ---- */
 
@@ -184,15 +212,16 @@ void cb_result_store(struct cubie_result *r, const cb_kernel_info *k,
 typedef struct cb_record cb_record;
 
 /* The record of a run of solver s on batch in, under the merged options o
- * and their plan p; its copy of the inputs is left to the host kernel
- * when by_kernel (cb_record_inputs). *out is freed with cb_record_free. */
+ * and their plan p. Its copy of the inputs is left to the run, a chunk at
+ * a time, where the chunk's inputs are read anyway (the host kernel, the
+ * GPU path's staging): cb_record_inputs. *out is freed with
+ * cb_record_free. */
 cubie_status cb_record_make(const struct cubie_solver *s,
                             const struct cubie_options *o, const cb_plan *p,
-                            const struct cubie_batch *in, bool by_kernel,
-                            cb_record **out, cubie_error *err);
-/* Where the inputs of the runs from r0 go in the record (the host entry's
- * record arguments, gen/tables.h): *inits, and *params, or NULL where
- * the record made its own copy. */
+                            const struct cubie_batch *in, cb_record **out,
+                            cubie_error *err);
+/* Where the inputs of the runs from r0 go in the record (for the host
+ * entry, its record arguments, gen/tables.h): *inits and *params. */
 void cb_record_inputs(cb_record *rec, size_t r0, double **inits,
                       double **params);
 void cb_record_free(cb_record *rec);

@@ -37,7 +37,6 @@ struct cb_record {
     char *spec;
     size_t n_runs, n_states, n_params;
     double *inits, *params; /* n_runs x n_states, n_params */
-    bool by_kernel;         /* which the host kernel fills as it runs */
     char **state_names, **param_names;
     /* the drivers' samples (n_driver_samples x n_drivers), if any */
     size_t n_drivers, n_driver_samples;
@@ -402,8 +401,8 @@ static double *copy_values(const double *x, size_t n)
 
 cubie_status cb_record_make(const struct cubie_solver *s,
                             const struct cubie_options *o, const cb_plan *p,
-                            const struct cubie_batch *in, bool by_kernel,
-                            cb_record **out, cubie_error *err)
+                            const struct cubie_batch *in, cb_record **out,
+                            cubie_error *err)
 {
     *out = NULL;
     cb_record *rec = calloc(1, sizeof(*rec));
@@ -413,11 +412,8 @@ cubie_status cb_record_make(const struct cubie_solver *s,
     rec->n_runs = in->n_runs;
     rec->n_states = (size_t)s->sys->n_states;
     rec->n_params = (size_t)s->sys->n_params;
-    rec->by_kernel = by_kernel;
-    rec->inits = copy_values(by_kernel ? NULL : in->inits,
-                             rec->n_runs * rec->n_states);
-    rec->params = copy_values(by_kernel ? NULL : in->params,
-                              rec->n_runs * rec->n_params);
+    rec->inits = copy_values(NULL, rec->n_runs * rec->n_states);
+    rec->params = copy_values(NULL, rec->n_runs * rec->n_params);
     rec->state_names = copy_names(s->sys->state_names, rec->n_states);
     rec->param_names = copy_names(s->sys->param_names, rec->n_params);
     rec->spec = strdup(s->sys->json);
@@ -455,12 +451,8 @@ cubie_status cb_record_make(const struct cubie_solver *s,
 void cb_record_inputs(cb_record *rec, size_t r0, double **inits,
                       double **params)
 {
-    *inits = NULL;
-    *params = NULL;
-    if (rec != NULL && rec->by_kernel) {
-        *inits = rec->inits + r0 * rec->n_states;
-        *params = rec->params + r0 * rec->n_params;
-    }
+    *inits = rec->inits + r0 * rec->n_states;
+    *params = rec->params + r0 * rec->n_params;
 }
 
 /* ---- the inputs as arrays ------------------------------------------------ */

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "summary.h"
 
@@ -223,130 +222,6 @@ cubie_status cb_result_new(const struct cubie_solver *s, size_t n_runs,
     snprintf(r->backend, sizeof(r->backend), "%s", s->backend);
     *out = r;
     return CUBIE_OK;
-}
-
-/* ---- the GPU's results into the user's layout ------------------------- */
-
-/* dst[run * rc + j] = src[j * c + run] for the runs [r_lo, r_hi) of c and
- * the rc rows (save, column) of a run, in the arrays' types (the
- * kernel's precision, int32): tiles of CB_TILE runs x CB_TILE_ROWS
- * rows, so that both sides are read and written a cache line at a time,
- * not an element per line on one of them. A chunk's run count is often a
- * power of two, which puts the rows of src in the same cache sets: few
- * rows at a time keep them from evicting each other (256 x 16: 1.2 ns an
- * element on the 2-core EPYC VM, against 2.5 for 32 x 32 and 13 for the
- * loop over elements this replaced). */
-#define CB_TILE 256
-#define CB_TILE_ROWS 16
-#define CB_DEF_TRANSPOSE(name, T)                                          \
-    static void name(T *restrict dst, const T *restrict src, size_t c,   \
-                     size_t rc, size_t r_lo, size_t r_hi)                \
-    {                                                                      \
-        for (size_t r0 = r_lo; r0 < r_hi; r0 += CB_TILE) {                 \
-            const size_t r1 = r0 + CB_TILE < r_hi ? r0 + CB_TILE : r_hi;   \
-            for (size_t j0 = 0; j0 < rc; j0 += CB_TILE_ROWS) {             \
-                const size_t j1 =                                          \
-                    j0 + CB_TILE_ROWS < rc ? j0 + CB_TILE_ROWS : rc;       \
-                for (size_t run = r0; run < r1; run++) {                   \
-                    for (size_t j = j0; j < j1; j++) {                     \
-                        dst[run * rc + j] = src[j * c + run];              \
-                    }                                                      \
-                }                                                          \
-            }                                                              \
-        }                                                                  \
-    }
-/* In the arrays' own types, so no store goes through another type. */
-CB_DEF_TRANSPOSE(transpose_f32, float)
-CB_DEF_TRANSPOSE(transpose_f64, double)
-CB_DEF_TRANSPOSE(transpose_i32, int32_t)
-
-typedef enum { CB_T_F32, CB_T_F64, CB_T_I32 } transpose_type;
-
-typedef struct {
-    void *dst;
-    const void *src;
-    size_t c, rc, r_lo, r_hi;
-    transpose_type type;
-} transpose_job;
-
-static void *transpose_run(void *arg)
-{
-    const transpose_job *j = arg;
-    switch (j->type) {
-    case CB_T_F64:
-        transpose_f64(j->dst, j->src, j->c, j->rc, j->r_lo, j->r_hi);
-        break;
-    case CB_T_I32:
-        transpose_i32(j->dst, j->src, j->c, j->rc, j->r_lo, j->r_hi);
-        break;
-    default:
-        transpose_f32(j->dst, j->src, j->c, j->rc, j->r_lo, j->r_hi);
-        break;
-    }
-    return NULL;
-}
-
-/* Below this many elements one thread does the whole array. */
-#define CB_TRANSPOSE_PARALLEL_MIN ((size_t)1 << 20)
-#define CB_TRANSPOSE_MAX_THREADS 16
-
-/* The transpose of c runs x rc rows on up to the machine's processors
- * (16), each a range of runs; one thread where threads cannot start. */
-static void transpose(void *dst, const void *src, size_t c, size_t rc,
-                      transpose_type type)
-{
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    size_t nt = ncpu < 1 ? 1 : (size_t)ncpu;
-    nt = nt > CB_TRANSPOSE_MAX_THREADS ? CB_TRANSPOSE_MAX_THREADS : nt;
-    if (c * rc < CB_TRANSPOSE_PARALLEL_MIN || c < nt * CB_TILE) {
-        nt = 1;
-    }
-    transpose_job jobs[CB_TRANSPOSE_MAX_THREADS];
-    pthread_t tid[CB_TRANSPOSE_MAX_THREADS];
-    bool started[CB_TRANSPOSE_MAX_THREADS] = {false};
-    /* ranges of whole tiles */
-    const size_t tiles = (c + CB_TILE - 1) / CB_TILE;
-    for (size_t t = 0; t < nt; t++) {
-        const size_t lo = tiles * t / nt * CB_TILE;
-        const size_t hi = t + 1 == nt ? c : tiles * (t + 1) / nt * CB_TILE;
-        jobs[t] = (transpose_job){dst, src, c, rc, lo, hi, type};
-        if (t > 0) {
-            started[t] = pthread_create(&tid[t], NULL, transpose_run,
-                                        &jobs[t]) == 0;
-        }
-    }
-    transpose_run(&jobs[0]);
-    for (size_t t = 1; t < nt; t++) {
-        if (started[t]) {
-            pthread_join(tid[t], NULL);
-        } else {
-            transpose_run(&jobs[t]);
-        }
-    }
-}
-
-/* A chunk of the GPU's results (device layout: save, column, run) into the
- * user's layout (run, save, column). The kernel has written every element,
- * NaN where a failed run's outputs say so, in the result's precision, so
- * this is a transpose of values, never a conversion. */
-void cb_result_store(struct cubie_result *r, const cb_kernel_info *k,
-                     size_t r0, size_t c, void *const *chunk)
-{
-    (void)k;
-    memcpy(r->status + r0, chunk[CB_KARG_STATUS_OUT], c * sizeof(int32_t));
-    for (int a = 0; a < CB_KARG_COUNT; a++) {
-        if (r->data[a] == NULL || r->cols[a] == 0) {
-            continue;
-        }
-        const size_t rc = r->rows[a] * r->cols[a]; /* (saves or windows) x
-                                                    * columns */
-        const transpose_type type = cb_kargs[a].elem == CB_ELEM_INT
-                                        ? CB_T_I32
-                                    : r->precision == 8 ? CB_T_F64
-                                                        : CB_T_F32;
-        const size_t elem = type == CB_T_F64 ? 8 : 4;
-        transpose((char *)r->data[a] + elem * r0 * rc, chunk[a], c, rc, type);
-    }
 }
 
 void cubie_result_free(struct cubie_result *r)

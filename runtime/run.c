@@ -92,8 +92,9 @@ static size_t bytes_per_run(const cb_kernel_info *k, const cb_plan *p)
 }
 
 /* Runs per chunk: all of them, unless the memory cap (and on the GPU the
- * free device memory) says fewer. The same rule serves both backends, so
- * the chunking logic is tested on the host. */
+ * free device memory, which the CB_STREAMS streams' buffers share) says
+ * fewer. The same rule serves both backends, so the chunking logic is
+ * tested on the host. */
 static cubie_status chunk_runs(const struct cubie_solver *s,
                                const struct cubie_options *o,
                                const cb_plan *p, size_t n, size_t *out,
@@ -101,36 +102,41 @@ static cubie_status chunk_runs(const struct cubie_solver *s,
 {
     const size_t per = bytes_per_run(&s->out.info, p);
     double cap = p->memory_cap;
+    int sets = 1; /* chunks held at once */
     if (s->module != NULL) {
         /* The solver's own buffers from earlier runs count as free: they
          * are reused or grown. */
         size_t free_b = cb_device_free_memory(s->device);
-        for (int a = 0; free_b > 0 && a < CB_KARG_COUNT; a++) {
-            free_b += s->dev.cap[a];
+        for (int i = 0; free_b > 0 && i < CB_STREAMS; i++) {
+            for (int a = 0; a < CB_KARG_COUNT; a++) {
+                free_b += s->dev.slot[i].cap[a];
+            }
         }
         if (free_b > 0) {
             cap = fmin(cap, 0.8 * (double)free_b);
         }
+        sets = CB_STREAMS;
     } else if (!cb_opt_is_set(o, CB_OPT_MEMORY_CAP)) {
         /* The host's staging buffers (device layout) come on top of the
          * result itself: keep them to 512 MiB a chunk. */
         cap = 512.0 * 1024.0 * 1024.0;
     }
-    if (cap < (double)per) {
+    if (cap < (double)per * sets) {
         return cb_fail(err, CUBIE_E_OPTION, "memory_cap", 0,
                        "option memory_cap: %.0f bytes cannot hold one run "
-                       "(%zu bytes)", cap, per);
+                       "(%zu bytes)%s", cap, per,
+                       sets > 1 ? " for each of the GPU's 2 streams" : "");
     }
-    double m = floor(cap / (double)per);
+    double m = floor(cap / ((double)per * sets));
     *out = m >= (double)n ? n : (size_t)m;
     return CUBIE_OK;
 }
 
 /* Whether kernel argument a lives in the caller's memory on the host
- * backend: the per-save and per-window outputs and the status are the
- * result's own arrays (the kernel writes them in place, CB_AT), the
- * inputs the batch's (read in place, CB_IN, and rounded to a float32
- * kernel's precision as they load). */
+ * backend (no staging, no copy): the outputs with a row per save or
+ * window and the status are the result's own arrays (the kernel writes
+ * them in place, CB_AT), the inputs the batch's (read in place, CB_IN,
+ * and rounded to a float32 kernel's precision as they load). */
 static bool in_place(bool host, cb_karg a)
 {
     if (!host) {
@@ -144,46 +150,28 @@ static bool in_place(bool host, cb_karg a)
     return a == CB_KARG_INITS || a == CB_KARG_PARAMS;
 }
 
-/* dst[i * c + run] = src[run * cols + i] for c runs: the batch's rows
- * into the device layout, in the kernel's precision, each column a
- * sequential stream (a column at a time when there are many, so the
- * streams stay few). */
-#define CB_DEF_STAGE(name, T)                                              \
-    static void name(void *dst_, const double *restrict src, size_t c,    \
-                     size_t cols)                                          \
-    {                                                                      \
-        T *restrict dst = dst_;                                            \
-        for (size_t i0 = 0; i0 < cols; i0 += 8) {                          \
-            const size_t i1 = i0 + 8 < cols ? i0 + 8 : cols;               \
-            for (size_t run = 0; run < c; run++) {                         \
-                for (size_t i = i0; i < i1; i++) {                         \
-                    dst[i * c + run] = (T)src[run * cols + i];             \
-                }                                                          \
-            }                                                              \
-        }                                                                  \
-    }
-CB_DEF_STAGE(stage_inputs_f32, float)
-CB_DEF_STAGE(stage_inputs_f64, double)
-
-/* The code that fills each input of kernel_args.def for a chunk of c runs
- * from run r0: its buffer or, for a scalar, its value. The GPU takes the
- * inputs run index fastest, the host the batch's own memory. */
-static void fill_input(cb_karg a, const cb_kernel_info *k, const cb_plan *p,
-                       const struct cubie_batch *in, size_t r0, size_t c,
-                       bool host, cb_launch *l)
+/* Input a of kernel_args.def for a chunk of c runs from r0: its buffer
+ * or, for a scalar, its value. The host takes the batch's own memory;
+ * the GPU the device layout, staged on the solver's worker threads, which also
+ * copies the rows into the record on the way (copy: the record's rows of
+ * inits and params for the chunk). */
+static void fill_input(cb_karg a, const struct cubie_solver *s,
+                       const cb_plan *p, const struct cubie_batch *in,
+                       size_t r0, size_t c, double *const copy[2],
+                       cb_launch *l)
 {
-    const bool d = k->is_double;
+    const cb_kernel_info *k = &s->out.info;
     switch (a) {
     case CB_KARG_INITS:
     case CB_KARG_PARAMS: {
         const size_t cols = (size_t)k->cols[a];
-        const double *src = a == CB_KARG_INITS ? in->inits : in->params;
-        if (in_place(host, a)) {
-            l->host[a] = (void *)(uintptr_t)(src + r0 * cols);
-        } else if (d) {
-            stage_inputs_f64(l->host[a], src + r0 * cols, c, cols);
+        const bool inits = a == CB_KARG_INITS;
+        const double *src = (inits ? in->inits : in->params) + r0 * cols;
+        if (in_place(s->module == NULL, a)) {
+            l->host[a] = (void *)(uintptr_t)src;
         } else {
-            stage_inputs_f32(l->host[a], src + r0 * cols, c, cols);
+            cb_layout_stage(s->workers, l->host[a], src, copy[inits ? 0 : 1],
+                            c, cols, k->is_double);
         }
         break;
     }
@@ -198,6 +186,25 @@ static void fill_input(cb_karg a, const cb_kernel_info *k, const cb_plan *p,
         break;
     default:
         break; /* the settings: filled once for every chunk */
+    }
+}
+
+/* Chunk [r0, r0 + c) into l: each buffer's bytes and each input. */
+static void fill_chunk(const struct cubie_solver *s, const cb_plan *p,
+                       const struct cubie_batch *in, cb_record *rec,
+                       size_t r0, size_t c, cb_launch *l)
+{
+    const cb_kernel_info *k = &s->out.info;
+    double *copy[2];
+    cb_record_inputs(rec, r0, &copy[0], &copy[1]);
+    for (int a = 0; a < CB_KARG_COUNT; a++) {
+        l->bytes[a] = cb_kargs[a].dir == CB_DIR_SCALAR
+                          ? 0
+                          : elem_size(k, (cb_karg)a) *
+                                karg_elems(k, p, (cb_karg)a, c);
+        if (cb_kargs[a].dir != CB_DIR_OUT) {
+            fill_input((cb_karg)a, s, p, in, r0, c, copy, l);
+        }
     }
 }
 
@@ -222,11 +229,12 @@ static void point_outputs(struct cubie_result *r, size_t r0, cb_launch *l)
     }
 }
 
-/* The chunk's buffers, each for m runs: on the GPU the device layout, in
- * the solver's page-locked staging (kept for its later runs); on the host
- * only what is not in place, its own (own[a], freed by free_chunk). */
+/* The buffers of a chunk of m runs: on the GPU the device layout, in
+ * stream slot's page-locked staging (kept for the solver's later runs);
+ * on the host only what is not in place, its own (own[a], freed by
+ * free_chunk). */
 static cubie_status alloc_chunk(struct cubie_solver *s, const cb_plan *p,
-                                size_t m, cb_launch *l, bool *own,
+                                size_t m, int slot, cb_launch *l, bool *own,
                                 cubie_error *err)
 {
     const cb_kernel_info *k = &s->out.info;
@@ -242,7 +250,7 @@ static cubie_status alloc_chunk(struct cubie_solver *s, const cb_plan *p,
                              (karg_elems(k, p, (cb_karg)a, m) + 1);
         if (!host) {
             own[a] = false;
-            CB_TRY(cb_module_staging(s->module, &s->dev, a, bytes,
+            CB_TRY(cb_module_staging(s->module, &s->dev, slot, a, bytes,
                                      &l->host[a], err));
             continue;
         }
@@ -262,6 +270,36 @@ static void free_chunk(cb_launch *l, const bool *own)
         }
         l->host[a] = NULL;
     }
+}
+
+/* The settings and the drivers' coefficients, the same for every chunk,
+ * into l's buffers; on the GPU the coefficients also go to constant
+ * memory while they fit (the settings say which the kernel reads). */
+static cubie_status fill_shared(struct cubie_solver *s, const cb_plan *p,
+                                cb_launch *l, cubie_error *err)
+{
+    const cb_kernel_info *k = &s->out.info;
+    cb_plan_fill_settings(p, k, l->host[CB_KARG_SETTINGS]);
+    /* the drivers' coefficients, rounded to the kernel's precision */
+    for (size_t i = 0; i < p->n_driver_coeffs; i++) {
+        cb_put_real(l->host[CB_KARG_DRIVER_COEFFS], k->is_double, i,
+                    p->spline.c[i]);
+    }
+    if (p->n_driver_coeffs == 0) {
+        cb_put_real(l->host[CB_KARG_DRIVER_COEFFS], k->is_double, 0, 0.0);
+    }
+    bool in_constant = false;
+    if (s->module != NULL && p->n_driver_coeffs > 0) {
+        CB_TRY(cb_module_drivers_constant(
+            s->module, l->host[CB_KARG_DRIVER_COEFFS],
+            p->n_driver_coeffs * elem_size(k, CB_KARG_DRIVER_COEFFS),
+            &in_constant, err));
+    }
+    cb_put_real(l->host[CB_KARG_SETTINGS], k->is_double,
+                (size_t)cb_setting_offset(CB_SETTING_DRIVER_IN_CONSTANT,
+                                          k->n_states),
+                in_constant ? 1.0 : 0.0);
+    return CUBIE_OK;
 }
 
 /* One chunk of runs from r0 on the host backend: the entry takes
@@ -300,6 +338,23 @@ static size_t progress_piece(size_t n, size_t m)
     return piece < m ? piece : m;
 }
 
+/* On the GPU a large batch goes in about this many chunks, so that the
+ * host's staging and storing of one, and the copies of another, overlap
+ * a kernel (the first staging and the last store do not)... */
+#define CB_PIPE_CHUNKS 8
+/* ... of at least this many runs each: two of them, one on each stream,
+ * fill an H200 (132 SMs x 2048 threads) at full occupancy. */
+#define CB_PIPE_MIN_RUNS 65536
+
+static size_t pipeline_piece(size_t n, size_t m)
+{
+    size_t piece = (n + CB_PIPE_CHUNKS - 1) / CB_PIPE_CHUNKS;
+    if (piece < CB_PIPE_MIN_RUNS) {
+        piece = CB_PIPE_MIN_RUNS;
+    }
+    return piece < m ? piece : m;
+}
+
 void cubie_solver_set_progress(struct cubie_solver *s, cubie_progress_fn fn,
                                void *ctx)
 {
@@ -309,86 +364,159 @@ void cubie_solver_set_progress(struct cubie_solver *s, cubie_progress_fn fn,
     }
 }
 
-/* The batch in chunks of m runs (fewer for a progress callback, which is
- * told after each chunk is stored). */
+/* The host backend: the batch in chunks of m runs, the kernel writing the
+ * result in place. */
+static cubie_status run_on_host(struct cubie_solver *s,
+                                const struct cubie_batch *in,
+                                const cb_plan *p, size_t m,
+                                struct cubie_result *r, cubie_error *err)
+{
+    const size_t n = in->n_runs;
+    cb_launch l;
+    bool own[CB_KARG_COUNT];
+    cubie_status st = alloc_chunk(s, p, m, 0, &l, own, err);
+    if (st == CUBIE_OK) {
+        st = fill_shared(s, p, &l, err);
+    }
+    for (size_t r0 = 0; st == CUBIE_OK && r0 < n; r0 += m) {
+        const size_t c = n - r0 < m ? n - r0 : m;
+        fill_chunk(s, p, in, r->record, r0, c, &l);
+        point_outputs(r, r0, &l);
+        const double t = cb_now_ms();
+        run_host(s, &l, r->record, r0);
+        r->kernel_ms += cb_now_ms() - t;
+        r->n_chunks++;
+        if (s->progress != NULL) {
+            s->progress(r0 + c, n, s->progress_ctx);
+        }
+    }
+    free_chunk(&l, own);
+    return st;
+}
+
+static int cmp_start(const void *a, const void *b)
+{
+    const double x = ((const double *)a)[0], y = ((const double *)b)[0];
+    return x < y ? -1 : x > y;
+}
+
+/* The length of the union of n intervals [iv[i][0], iv[i][1]) (sorted
+ * here): the time at least one of them was running. */
+static double covered_ms(double (*iv)[2], size_t n)
+{
+    qsort(iv, n, sizeof(iv[0]), cmp_start);
+    double total = 0.0, lo = 0.0, hi = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        if (i == 0 || iv[i][0] > hi) {
+            total += hi - lo;
+            lo = iv[i][0];
+            hi = iv[i][1];
+        } else if (iv[i][1] > hi) {
+            hi = iv[i][1];
+        }
+    }
+    return total + (hi - lo);
+}
+
+/* The kernel's and the copies' time from the chunks' events: where
+ * chunks overlap on the two streams, the time at least one kernel (one
+ * copy) ran, so neither counts the same moment twice. */
+static cubie_status device_times(const cb_chunk_times *t, size_t n,
+                                 struct cubie_result *r, cubie_error *err)
+{
+    double (*iv)[2] = malloc(sizeof(*iv) * (2 * n + 1));
+    if (iv == NULL) {
+        return cb_fail_nomem(err);
+    }
+    for (size_t j = 0; j < n; j++) {
+        iv[j][0] = t[j].k0;
+        iv[j][1] = t[j].k1;
+    }
+    r->kernel_ms = covered_ms(iv, n);
+    for (size_t j = 0; j < n; j++) {
+        iv[2 * j][0] = t[j].in0;
+        iv[2 * j][1] = t[j].k0;
+        iv[2 * j + 1][0] = t[j].k1;
+        iv[2 * j + 1][1] = t[j].out1;
+    }
+    r->copy_ms = covered_ms(iv, 2 * n);
+    free(iv);
+    return CUBIE_OK;
+}
+
+/* The GPU: chunks of m runs in turn on the CB_STREAMS streams. Chunk j is
+ * staged and queued, then chunk j - 1 (on the other stream) is waited
+ * for and stored, so the host's work on one chunk overlaps the device's
+ * on the next, and one stream's copies the other's kernel. A stream's
+ * staging is refilled only after its chunk has been waited for. */
+static cubie_status run_on_device(struct cubie_solver *s,
+                                  const struct cubie_batch *in,
+                                  const cb_plan *p, size_t m,
+                                  struct cubie_result *r, cubie_error *err)
+{
+    const size_t n = in->n_runs;
+    const size_t n_chunks = (n + m - 1) / m;
+    const size_t n_slots = n_chunks < CB_STREAMS ? n_chunks : CB_STREAMS;
+    if (s->workers == NULL) {
+        s->workers = cb_workers_new(); /* NULL: the staging runs on this thread */
+    }
+    cb_chunk_times *times = calloc(n_chunks, sizeof(*times));
+    if (times == NULL) {
+        return cb_fail_nomem(err);
+    }
+    cb_launch l[CB_STREAMS];
+    bool own[CB_KARG_COUNT];
+    cubie_status st = CUBIE_OK;
+    for (size_t i = 0; st == CUBIE_OK && i < n_slots; i++) {
+        st = alloc_chunk(s, p, m, (int)i, &l[i], own, err);
+        if (st == CUBIE_OK) {
+            st = fill_shared(s, p, &l[i], err);
+        }
+    }
+    for (size_t j = 0; st == CUBIE_OK && j <= n_chunks; j++) {
+        if (j < n_chunks) {
+            const size_t r0 = j * m, c = n - r0 < m ? n - r0 : m;
+            cb_launch *lj = &l[j % CB_STREAMS];
+            fill_chunk(s, p, in, r->record, r0, c, lj);
+            st = cb_module_enqueue(s->module, p->blocksize, lj, &s->dev,
+                                   (int)(j % CB_STREAMS), j == 0, err);
+        }
+        if (st == CUBIE_OK && j > 0) {
+            const size_t i = j - 1, r0 = i * m, c = n - r0 < m ? n - r0 : m;
+            st = cb_module_wait(s->module, &s->dev, (int)(i % CB_STREAMS),
+                                &times[i], err);
+            if (st == CUBIE_OK) {
+                cb_layout_store(s->workers, r, r0, c, l[i % CB_STREAMS].host);
+                r->n_chunks++;
+                if (s->progress != NULL) {
+                    s->progress(r0 + c, n, s->progress_ctx);
+                }
+            }
+        }
+    }
+    if (st == CUBIE_OK) {
+        st = device_times(times, n_chunks, r, err);
+    } else {
+        /* after a driver failure, start the next run afresh (what is
+         * still queued is waited for first) */
+        cb_device_buffers_free(s->module, &s->dev);
+    }
+    free(times);
+    return st;
+}
+
 static cubie_status run_chunks(struct cubie_solver *s,
                                const struct cubie_batch *in,
                                const cb_plan *p, size_t m,
                                struct cubie_result *r, cubie_error *err)
 {
-    const cb_kernel_info *k = &s->out.info;
-    const size_t n = in->n_runs;
     if (s->progress != NULL) {
-        m = progress_piece(n, m);
+        m = progress_piece(in->n_runs, m);
     }
-    cb_launch l;
-    bool own[CB_KARG_COUNT];
-    const bool host = s->module == NULL;
-    cubie_status st = alloc_chunk(s, p, m, &l, own, err);
-    if (st == CUBIE_OK) {
-        cb_plan_fill_settings(p, k, l.host[CB_KARG_SETTINGS]);
-        /* the drivers' coefficients, rounded to the kernel's precision */
-        for (size_t i = 0; i < p->n_driver_coeffs; i++) {
-            cb_put_real(l.host[CB_KARG_DRIVER_COEFFS], k->is_double, i,
-                        p->spline.c[i]);
-        }
-        if (p->n_driver_coeffs == 0) {
-            cb_put_real(l.host[CB_KARG_DRIVER_COEFFS], k->is_double, 0, 0.0);
-        }
-        /* On the GPU: in constant memory too, while they fit. */
-        bool in_constant = false;
-        if (s->module != NULL && p->n_driver_coeffs > 0) {
-            st = cb_module_drivers_constant(
-                s->module, l.host[CB_KARG_DRIVER_COEFFS],
-                p->n_driver_coeffs * elem_size(k, CB_KARG_DRIVER_COEFFS),
-                &in_constant, err);
-        }
-        cb_put_real(l.host[CB_KARG_SETTINGS], k->is_double,
-                    (size_t)cb_setting_offset(CB_SETTING_DRIVER_IN_CONSTANT,
-                                              k->n_states),
-                    in_constant ? 1.0 : 0.0);
+    if (s->module == NULL) {
+        return run_on_host(s, in, p, m, r, err);
     }
-    for (size_t r0 = 0; st == CUBIE_OK && r0 < n; r0 += m) {
-        const size_t c = n - r0 < m ? n - r0 : m;
-        for (int a = 0; a < CB_KARG_COUNT; a++) {
-            const size_t elems = karg_elems(k, p, (cb_karg)a, c);
-            l.bytes[a] = cb_kargs[a].dir == CB_DIR_SCALAR
-                             ? 0
-                             : elem_size(k, (cb_karg)a) * elems;
-            if (cb_kargs[a].dir != CB_DIR_OUT) {
-                fill_input((cb_karg)a, k, p, in, r0, c, host, &l);
-            }
-        }
-        if (host) {
-            point_outputs(r, r0, &l);
-        }
-        double ms = 0.0, copy_ms = 0.0;
-        if (s->module != NULL) {
-            st = cb_module_launch(s->module, p->blocksize, &l, &s->dev, &ms,
-                                  &copy_ms, err);
-        } else {
-            const double t = cb_now_ms();
-            run_host(s, &l, r->record, r0);
-            ms = cb_now_ms() - t;
-        }
-        if (st == CUBIE_OK) {
-            r->kernel_ms += ms;
-            r->copy_ms += copy_ms;
-            r->n_chunks++;
-            if (!host) {
-                cb_result_store(r, k, r0, c, l.host);
-            }
-            if (s->progress != NULL) {
-                s->progress(r0 + c, n, s->progress_ctx);
-            }
-        }
-    }
-    if (st != CUBIE_OK && s->module != NULL) {
-        /* after a driver failure, start the next run afresh */
-        cb_device_buffers_free(s->module, &s->dev);
-    }
-    free_chunk(&l, own);
-    return st;
+    return run_on_device(s, in, p, pipeline_piece(in->n_runs, m), r, err);
 }
 
 static cubie_status run(struct cubie_solver *s, const cubie_batch *in,
@@ -429,11 +557,10 @@ static cubie_status run(struct cubie_solver *s, const cubie_batch *in,
     if (st == CUBIE_OK) {
         st = cb_result_new(s, in->n_runs, &p, buffers, n_buffers, &r, err);
     }
-    /* the inputs (the host kernel copies them as it reads them) and every
-     * option as they ran */
+    /* every option as it ran, and room for the inputs (copied a chunk at
+     * a time where they are read: cb_record_inputs) */
     if (st == CUBIE_OK) {
-        st = cb_record_make(s, o, &p, in, s->module == NULL, &r->record,
-                            err);
+        st = cb_record_make(s, o, &p, in, &r->record, err);
     }
     cb_options_free(o);
     if (st == CUBIE_OK) {

@@ -98,12 +98,15 @@ static void assert_clean(void)
     assert_int_equal(s.violations, 0);
 }
 
-/* No device memory left behind: a solver keeps its device buffers for
+/* No device memory, stream or event left behind: a solver keeps them for
  * its next run and frees them with itself. */
 static void assert_released(void)
 {
     assert_clean();
-    assert_int_equal(stats().live_allocations, 0);
+    const cubie_fake_cuda_stats st = stats();
+    assert_int_equal(st.live_allocations, 0);
+    assert_int_equal(st.live_streams, 0);
+    assert_int_equal(st.live_events, 0);
 }
 
 /* Compile one stack for both backends, run, compare. all_ok: every run
@@ -125,7 +128,9 @@ static void check_case(const cubie_system *sys, const cubie_batch *b,
     cubie_result *rg = tu_run(sg, b, run);
     assert_string_equal(cubie_result_backend(rg), "cuda");
     assert_true(stats().launches > launches);
-    /* Disjoint parts of the run, on one clock (events here are float). */
+    /* Disjoint parts of the run, on one clock (events here are float):
+     * the emulated streams run one after the other. On a device the
+     * kernels of one stream overlap the copies of the other. */
     assert_true(cubie_result_copy_ms(rg) > 0.0);
     assert_true(cubie_result_copy_ms(rh) == 0.0);
     assert_true(cubie_result_wall_ms(rg) + 0.01 >=
@@ -342,6 +347,85 @@ static void short_device_memory_should_split_the_batch(void **s)
     cubie_system_free(sys);
 }
 
+typedef struct {
+    size_t calls, last_done, total;
+    bool in_order;
+} progress_log;
+
+static void note_progress(size_t done, size_t total, void *ctx)
+{
+    progress_log *p = ctx;
+    p->in_order = p->in_order && done > p->last_done && done <= total;
+    p->calls++;
+    p->last_done = done;
+    p->total = total;
+}
+
+/* A large batch goes in chunks that alternate between two streams, each
+ * queued before the one before it is waited for: two launches are queued
+ * at once. The emulated streams run only when waited for, so a staging
+ * buffer refilled before its copy ran, or a result stored before its
+ * copy back, would differ from the host backend's results here. */
+static void chunks_should_overlap_on_two_streams(void **s)
+{
+    (void)s;
+    cubie_system *sys = spec("lorenz.json");
+    const char *c32[] = {"algorithm=classical-rk4", "precision=float32",
+                         "output_types=state,time,iteration_counters",
+                         NULL};
+    const char *c64[] = {"algorithm=tsit5", "precision=float64",
+                         "output_types=state,observables,time", NULL};
+    const char *const *stacks[] = {c32, c64};
+    /* 2 x 65536 + 1000 runs: three chunks of the pipeline's least size
+     * (runtime/run.c, CB_PIPE_MIN_RUNS), the last a short one. */
+    cubie_batch *big = grid(sys, 2 * 65536 + 1000, 0.0, 28.0);
+    const char *brief[] = {"dt=0.01", "duration=0.2", "save_every=0.1",
+                           NULL};
+    /* A small batch in many chunks, forced by the memory cap. */
+    cubie_batch *small = grid(sys, 5000, 0.0, 28.0);
+    const char *capped[] = {"dt=0.01", "duration=0.5", "save_every=0.1",
+                            "memory_cap=100000", NULL};
+    for (int k = 0; k < 2; k++) {
+        const char *host[16], *cuda[16];
+        tu_with(stacks[k], "backend=host", host);
+        tu_with(stacks[k], "backend=cuda", cuda);
+        cubie_solver *sh = tu_compile(sys, host);
+        cubie_solver *sg = tu_compile(sys, cuda);
+        fake_config(0, 0); /* restarts max_queued_launches */
+        const long ops = stats().async_ops;
+        cubie_result *rh = tu_run(sh, big, brief);
+        cubie_result *rg = tu_run(sg, big, brief);
+        assert_int_equal(cubie_result_n_chunks(rg), 3);
+        assert_int_equal(stats().max_queued_launches, 2);
+        assert_true(stats().async_ops > ops);
+        assert_same_result(rh, rg);
+        cubie_result_free(rh);
+        cubie_result_free(rg);
+
+        progress_log log = {0, 0, 0, true};
+        cubie_solver_set_progress(sg, note_progress, &log);
+        rh = tu_run(sh, small, capped);
+        rg = tu_run(sg, small, capped);
+        print_message("memory_cap=100000, %s: %zu chunks\n",
+                      k == 0 ? "float32" : "float64",
+                      cubie_result_n_chunks(rg));
+        assert_true(cubie_result_n_chunks(rg) >= 8);
+        assert_int_equal(log.calls, cubie_result_n_chunks(rg));
+        assert_true(log.in_order);
+        assert_int_equal(log.last_done, 5000);
+        assert_same_result(rh, rg);
+        assert_clean();
+        cubie_result_free(rh);
+        cubie_result_free(rg);
+        cubie_solver_free(sh);
+        cubie_solver_free(sg);
+        assert_released();
+    }
+    cubie_batch_free(big);
+    cubie_batch_free(small);
+    cubie_system_free(sys);
+}
+
 /* A function limited to fewer threads (registers) gets smaller blocks
  * and a grid that still covers every run. */
 static void thread_limit_should_shrink_the_block(void **s)
@@ -379,11 +463,16 @@ static void driver_failures_should_be_named_and_clean(void **s)
         const char *expect;
     } cases[] = {
         {"cuMemAlloc_v2", 3, CUDA_ERROR_OUT_OF_MEMORY, "out of memory"},
-        {"cuMemcpyHtoD_v2", 2, CUDA_ERROR_INVALID_VALUE, "cuMemcpyHtoD"},
+        {"cuMemcpyHtoDAsync_v2", 2, CUDA_ERROR_INVALID_VALUE,
+         "cuMemcpyHtoDAsync"},
         {"cuLaunchKernel", 1, CUDA_ERROR_LAUNCH_FAILED, "cuLaunchKernel"},
         {"cuEventSynchronize", 1, CUDA_ERROR_ILLEGAL_ADDRESS,
          "illegal memory access"},
-        {"cuMemcpyDtoH_v2", 3, CUDA_ERROR_LAUNCH_FAILED, "cuMemcpyDtoH"},
+        {"cuMemcpyDtoHAsync_v2", 3, CUDA_ERROR_LAUNCH_FAILED,
+         "cuMemcpyDtoHAsync"},
+        {"cuStreamCreate", 1, CUDA_ERROR_OUT_OF_MEMORY, "cuStreamCreate"},
+        {"cuEventElapsedTime_v2", 1, CUDA_ERROR_INVALID_HANDLE,
+         "cuEventElapsedTime"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         cubie_error err = {0};
@@ -613,6 +702,7 @@ int main(void)
         cmocka_unit_test(shared_buffers_should_size_the_launch),
         cmocka_unit_test(one_run_over_the_shared_limit_should_be_refused),
         cmocka_unit_test(short_device_memory_should_split_the_batch),
+        cmocka_unit_test(chunks_should_overlap_on_two_streams),
         cmocka_unit_test(thread_limit_should_shrink_the_block),
         cmocka_unit_test(driver_failures_should_be_named_and_clean),
         cmocka_unit_test(an_unknown_architecture_should_fall_back_to_ptx),

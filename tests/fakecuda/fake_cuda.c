@@ -121,10 +121,16 @@ static struct {
     size_t size;
 } globals[MAX_GLOBALS];
 
+typedef struct stream_t stream_t;
+
 typedef struct {
     double t;
-    bool recorded;
+    bool recorded;   /* it has happened: t is its time */
+    stream_t *queued; /* recorded on a stream, not yet reached */
 } event;
+
+static bool queued_use(const unsigned char *base, size_t size, bool device);
+static long queued_launches; /* under the lock */
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static cubie_fake_cuda_stats stats;
@@ -226,6 +232,7 @@ void cubie_fake_cuda_config(size_t free_bytes, int max_threads)
     cfg_free = free_bytes;
     cfg_max_threads = max_threads;
     stats.peak_bytes = held;
+    stats.max_queued_launches = queued_launches;
     pthread_mutex_unlock(&lock);
 }
 
@@ -691,6 +698,12 @@ CUresult cuMemFreeHost(void *p)
 {
     ENTER("cuMemFreeHost", true);
     pthread_mutex_lock(&lock);
+    for (alloc *a = host_allocs; a != NULL; a = a->next) {
+        if (a->base == p && queued_use(a->base, a->size, false)) {
+            violation("cuMemFreeHost of page-locked memory that a queued "
+                      "copy still uses");
+        }
+    }
     const CUresult r = unlink_alloc(&host_allocs, p) > 0
                            ? CUDA_SUCCESS
                            : CUDA_ERROR_INVALID_VALUE;
@@ -706,6 +719,13 @@ CUresult cuMemFree_v2(CUdeviceptr p)
     ENTER("cuMemFree_v2", true);
     pthread_mutex_lock(&lock);
     check_guards("cuMemFree");
+    for (alloc *a = allocs; a != NULL; a = a->next) {
+        if ((uintptr_t)a->base == p && queued_use(a->base, a->size, true)) {
+            violation("cuMemFree of an allocation that queued work on a "
+                      "stream still uses");
+            sticky = CUDA_ERROR_ILLEGAL_ADDRESS;
+        }
+    }
     const size_t size = unlink_alloc(&allocs, (const void *)(uintptr_t)p);
     held -= size;
     const CUresult r = size > 0 ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
@@ -1162,6 +1182,11 @@ CUresult cuOccupancyMaxActiveBlocksPerMultiprocessor(int *n, CUfunction fn,
     return CUDA_SUCCESS;
 }
 
+static CUresult launch_now(module *m, unsigned gx, unsigned bx,
+                           unsigned shared, void **params);
+static CUresult enqueue_launch(stream_t *s, module *m, unsigned gx,
+                               unsigned bx, unsigned shared, void **params);
+
 CUresult cuLaunchKernel(CUfunction fn, unsigned gx, unsigned gy, unsigned gz,
                         unsigned bx, unsigned by, unsigned bz, unsigned shared,
                         CUstream stream, void **params, void **extra)
@@ -1172,13 +1197,25 @@ CUresult cuLaunchKernel(CUfunction fn, unsigned gx, unsigned gy, unsigned gz,
         return CUDA_ERROR_INVALID_HANDLE;
     }
     if (gx == 0 || bx == 0 || gy != 1 || gz != 1 || by != 1 || bz != 1 ||
-        stream != NULL || params == NULL || extra != NULL) {
+        params == NULL || extra != NULL) {
         return CUDA_ERROR_INVALID_VALUE;
     }
     if (bx > (unsigned)max_threads() || shared > (unsigned)m->max_dynamic_shared) {
         /* What a device answers for a block it cannot hold. */
         return CUDA_ERROR_INVALID_VALUE;
     }
+    if (stream != NULL) {
+        return enqueue_launch((stream_t *)(void *)stream, m, gx, bx, shared,
+                              params);
+    }
+    return launch_now(m, gx, bx, shared, params);
+}
+
+/* The launch itself: its checks, then cubie_kernel for every thread; a
+ * fault poisons the context (sticky) for the next synchronising call. */
+static CUresult launch_now(module *m, unsigned gx, unsigned bx,
+                           unsigned shared, void **params)
+{
     CUdeviceptr p[N_KARGS];
     for (int i = 0; i < N_KARGS; i++) {
         p[i] = 0;
@@ -1240,7 +1277,285 @@ CUresult cuLaunchKernel(CUfunction fn, unsigned gx, unsigned gy, unsigned gz,
     return r;
 }
 
-/* ---- events: launches are synchronous here ----------------------------- */
+/* ---- streams: work queued until something waits for it ------------- */
+
+/* A stream's copies, launches and event records run in order, and only
+ * when the host waits for them (cuEventSynchronize, cuStreamSynchronize,
+ * destroying the stream): as late as a device may run them, so host code
+ * that refills a staging buffer before its copy has run, or reads a
+ * result before its copy back, sees the wrong data and a test finds it.
+ * Freeing memory that queued work still uses is a violation. */
+typedef enum { OP_HTOD, OP_DTOH, OP_LAUNCH, OP_EVENT } op_kind;
+
+typedef struct op {
+    op_kind kind;
+    struct op *next;
+    CUdeviceptr dev; /* copies */
+    void *host;
+    size_t n;
+    module *m; /* a launch and its arguments by value */
+    unsigned gx, bx, shared;
+    CUdeviceptr ptr[N_KARGS];
+    int ival[N_KARGS];
+    event *ev; /* an event record */
+} op;
+
+struct stream_t {
+    int magic;
+    op *head, *tail;
+    stream_t *next;
+};
+
+static stream_t *streams; /* under the lock */
+
+static CUresult enqueue(stream_t *s, op *o)
+{
+    pthread_mutex_lock(&lock);
+    bool known = false;
+    for (stream_t *t = streams; t != NULL && !known; t = t->next) {
+        known = t == s;
+    }
+    if (!known || s->magic != 0x5354) {
+        pthread_mutex_unlock(&lock);
+        free(o);
+        return CUDA_ERROR_INVALID_HANDLE;
+    }
+    o->next = NULL;
+    if (s->tail != NULL) {
+        s->tail->next = o;
+    } else {
+        s->head = o;
+    }
+    s->tail = o;
+    if (o->kind == OP_LAUNCH &&
+        ++queued_launches > stats.max_queued_launches) {
+        stats.max_queued_launches = queued_launches;
+    }
+    stats.async_ops++;
+    pthread_mutex_unlock(&lock);
+    return CUDA_SUCCESS;
+}
+
+/* Run s's queue in order, through the record of until (all of it when
+ * NULL). A failing copy poisons the context, as an asynchronous error
+ * does on a device. */
+static void flush(stream_t *s, const event *until)
+{
+    for (;;) {
+        pthread_mutex_lock(&lock);
+        op *o = s->head;
+        if (o != NULL) {
+            s->head = o->next;
+            if (s->head == NULL) {
+                s->tail = NULL;
+            }
+            queued_launches -= o->kind == OP_LAUNCH;
+        }
+        pthread_mutex_unlock(&lock);
+        if (o == NULL) {
+            return;
+        }
+        CUresult r = CUDA_SUCCESS;
+        bool last = false;
+        switch (o->kind) {
+        case OP_HTOD:
+            r = copy("cuMemcpyHtoDAsync", o->dev, o->host, o->n, true);
+            break;
+        case OP_DTOH:
+            r = copy("cuMemcpyDtoHAsync", o->dev, o->host, o->n, false);
+            break;
+        case OP_LAUNCH: {
+            void *params[N_KARGS];
+            for (int i = 0; i < N_KARGS; i++) {
+                params[i] = kargs[i].scalar ? (void *)&o->ival[i]
+                                            : (void *)&o->ptr[i];
+            }
+            r = launch_now(o->m, o->gx, o->bx, o->shared, params);
+            break;
+        }
+        case OP_EVENT:
+            pthread_mutex_lock(&lock);
+            o->ev->t = now_ms();
+            o->ev->recorded = true;
+            o->ev->queued = NULL;
+            pthread_mutex_unlock(&lock);
+            last = o->ev == until;
+            break;
+        }
+        if (r != CUDA_SUCCESS) {
+            pthread_mutex_lock(&lock);
+            if (sticky == CUDA_SUCCESS) {
+                sticky = r;
+            }
+            pthread_mutex_unlock(&lock);
+        }
+        free(o);
+        if (last) {
+            return;
+        }
+    }
+}
+
+/* Under the lock: whether queued work uses [base, base + size). */
+static bool queued_use(const unsigned char *base, size_t size, bool device)
+{
+    const uintptr_t lo = (uintptr_t)base, hi = lo + size;
+    for (stream_t *s = streams; s != NULL; s = s->next) {
+        for (const op *o = s->head; o != NULL; o = o->next) {
+            if (o->kind == OP_LAUNCH && device) {
+                for (int i = 0; i < N_KARGS; i++) {
+                    if (!kargs[i].scalar && o->ptr[i] >= lo &&
+                        o->ptr[i] < hi) {
+                        return true;
+                    }
+                }
+            } else if (o->kind == OP_HTOD || o->kind == OP_DTOH) {
+                const uintptr_t p =
+                    device ? (uintptr_t)o->dev : (uintptr_t)o->host;
+                if (p < hi && p + o->n > lo) {
+                    return true;
+                }
+            }
+        }
+    }
+    return false;
+}
+
+CUresult cuStreamCreate(CUstream *out, unsigned flags)
+{
+    ENTER("cuStreamCreate", true);
+    (void)flags;
+    stream_t *s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    s->magic = 0x5354;
+    pthread_mutex_lock(&lock);
+    s->next = streams;
+    streams = s;
+    stats.live_streams++;
+    pthread_mutex_unlock(&lock);
+    *out = (CUstream)(void *)s;
+    return CUDA_SUCCESS;
+}
+
+/* The stream h, all its queued work run; NULL when h is no stream. */
+static stream_t *drained(CUstream h)
+{
+    pthread_mutex_lock(&lock);
+    stream_t *s = streams;
+    while (s != NULL && s != (stream_t *)(void *)h) {
+        s = s->next;
+    }
+    pthread_mutex_unlock(&lock);
+    if (s != NULL) {
+        flush(s, NULL);
+    }
+    return s;
+}
+
+CUresult cuStreamSynchronize(CUstream h)
+{
+    ENTER("cuStreamSynchronize", true);
+    if (drained(h) == NULL) {
+        return CUDA_ERROR_INVALID_HANDLE;
+    }
+    pthread_mutex_lock(&lock);
+    CUresult r = sticky;
+    pthread_mutex_unlock(&lock);
+    return r;
+}
+
+/* Its queued work still runs, as on a device; then it is gone. */
+CUresult cuStreamDestroy_v2(CUstream h)
+{
+    ENTER("cuStreamDestroy_v2", true);
+    stream_t *s = drained(h);
+    if (s == NULL) {
+        return CUDA_ERROR_INVALID_HANDLE;
+    }
+    pthread_mutex_lock(&lock);
+    for (stream_t **t = &streams; *t != NULL; t = &(*t)->next) {
+        if (*t == s) {
+            *t = s->next;
+            break;
+        }
+    }
+    stats.live_streams--;
+    pthread_mutex_unlock(&lock);
+    free(s);
+    return CUDA_SUCCESS;
+}
+
+static CUresult async_copy(const char *sym, stream_t *s, CUdeviceptr dev,
+                           void *host, size_t n, op_kind kind)
+{
+    pthread_mutex_lock(&lock);
+    bool inside = find(dev, n) != NULL;
+    pthread_mutex_unlock(&lock);
+    if (!inside) {
+        violation_unlocked("%s of %zu bytes at %#llx: outside every "
+                           "allocation", sym, n, (unsigned long long)dev);
+        return CUDA_ERROR_INVALID_VALUE;
+    }
+    op *o = calloc(1, sizeof(*o));
+    if (o == NULL) {
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    o->kind = kind;
+    o->dev = dev;
+    o->host = host;
+    o->n = n;
+    return enqueue(s, o);
+}
+
+CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void *src, size_t n,
+                              CUstream h)
+{
+    ENTER("cuMemcpyHtoDAsync_v2", true);
+    if (h == NULL) {
+        return copy("cuMemcpyHtoDAsync", dst, (void *)(uintptr_t)src, n,
+                    true);
+    }
+    return async_copy("cuMemcpyHtoDAsync", (stream_t *)(void *)h, dst,
+                      (void *)(uintptr_t)src, n, OP_HTOD);
+}
+
+CUresult cuMemcpyDtoHAsync_v2(void *dst, CUdeviceptr src, size_t n,
+                              CUstream h)
+{
+    ENTER("cuMemcpyDtoHAsync_v2", true);
+    if (h == NULL) {
+        return copy("cuMemcpyDtoHAsync", src, dst, n, false);
+    }
+    return async_copy("cuMemcpyDtoHAsync", (stream_t *)(void *)h, src, dst,
+                      n, OP_DTOH);
+}
+
+static CUresult enqueue_launch(stream_t *s, module *m, unsigned gx,
+                               unsigned bx, unsigned shared, void **params)
+{
+    op *o = calloc(1, sizeof(*o));
+    if (o == NULL) {
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    o->kind = OP_LAUNCH;
+    o->m = m;
+    o->gx = gx;
+    o->bx = bx;
+    o->shared = shared;
+    /* The arguments are read at the call, as cuLaunchKernel does. */
+    for (int i = 0; i < N_KARGS; i++) {
+        if (kargs[i].scalar) {
+            memcpy(&o->ival[i], params[i], sizeof(int));
+        } else {
+            memcpy(&o->ptr[i], params[i], sizeof(CUdeviceptr));
+        }
+    }
+    return enqueue(s, o);
+}
+
+/* ---- events ----------------------------------------------------------- */
 
 CUresult cuEventCreate(CUevent *e, unsigned flags)
 {
@@ -1250,26 +1565,54 @@ CUresult cuEventCreate(CUevent *e, unsigned flags)
     if (ev == NULL) {
         return CUDA_ERROR_OUT_OF_MEMORY;
     }
+    pthread_mutex_lock(&lock);
+    stats.live_events++;
+    pthread_mutex_unlock(&lock);
     *e = (CUevent)(void *)ev;
     return CUDA_SUCCESS;
 }
 
-CUresult cuEventRecord(CUevent e, CUstream s)
+CUresult cuEventRecord(CUevent e, CUstream h)
 {
     ENTER("cuEventRecord", true);
-    if (e == NULL || s != NULL) {
+    event *ev = (event *)(void *)e;
+    if (ev == NULL) {
         return CUDA_ERROR_INVALID_HANDLE;
     }
-    ((event *)(void *)e)->t = now_ms();
-    ((event *)(void *)e)->recorded = true;
-    return CUDA_SUCCESS;
+    if (h == NULL) {
+        ev->t = now_ms();
+        ev->recorded = true;
+        return CUDA_SUCCESS;
+    }
+    if (ev->queued != NULL) {
+        violation_unlocked("cuEventRecord of an event still queued on a "
+                           "stream");
+        return CUDA_ERROR_INVALID_VALUE;
+    }
+    op *o = calloc(1, sizeof(*o));
+    if (o == NULL) {
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    o->kind = OP_EVENT;
+    o->ev = ev;
+    ev->recorded = false;
+    ev->queued = (stream_t *)(void *)h;
+    const CUresult r = enqueue((stream_t *)(void *)h, o);
+    if (r != CUDA_SUCCESS) {
+        ev->queued = NULL;
+    }
+    return r;
 }
 
 CUresult cuEventSynchronize(CUevent e)
 {
     ENTER("cuEventSynchronize", true);
-    if (e == NULL) {
+    event *ev = (event *)(void *)e;
+    if (ev == NULL) {
         return CUDA_ERROR_INVALID_HANDLE;
+    }
+    if (ev->queued != NULL) {
+        flush(ev->queued, ev);
     }
     pthread_mutex_lock(&lock);
     CUresult r = sticky;
@@ -1277,21 +1620,38 @@ CUresult cuEventSynchronize(CUevent e)
     return r;
 }
 
+/* Both events must have happened (cuda.h: CUDA_ERROR_NOT_READY). */
 CUresult cuEventElapsedTime_v2(float *ms, CUevent a, CUevent b)
 {
     ENTER("cuEventElapsedTime_v2", true);
     const event *ea = (const event *)(void *)a, *eb = (const event *)(void *)b;
-    if (ea == NULL || eb == NULL || !ea->recorded || !eb->recorded) {
+    if (ea == NULL || eb == NULL) {
         return CUDA_ERROR_INVALID_HANDLE;
+    }
+    if (!ea->recorded || !eb->recorded) {
+        return ea->queued != NULL || eb->queued != NULL
+                   ? CUDA_ERROR_NOT_READY
+                   : CUDA_ERROR_INVALID_HANDLE;
     }
     *ms = (float)(eb->t - ea->t);
     return CUDA_SUCCESS;
 }
 
+/* An event still queued is reached first (its record op points at it). */
 CUresult cuEventDestroy_v2(CUevent e)
 {
     ENTER("cuEventDestroy_v2", false);
-    free((void *)e);
+    event *ev = (event *)(void *)e;
+    if (ev == NULL) {
+        return CUDA_ERROR_INVALID_HANDLE;
+    }
+    if (ev->queued != NULL) {
+        flush(ev->queued, ev);
+    }
+    pthread_mutex_lock(&lock);
+    stats.live_events--;
+    pthread_mutex_unlock(&lock);
+    free(ev);
     return CUDA_SUCCESS;
 }
 

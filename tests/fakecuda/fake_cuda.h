@@ -2,7 +2,7 @@
  *
  * libcubie-fakecuda.so (soname libcuda.so.1) built from fake_cuda.c is a
  * CUDA driver that runs on the CPU: it answers the driver calls
- * runtime/gpu.c makes, keeps "device" memory in guarded host allocations,
+ * runtime/driver.c makes, keeps "device" memory in guarded host allocations,
  * and launches a module by compiling the CUDA source NVRTC was given for
  * it as C++, with blockIdx, threadIdx, dynamic shared memory and the
  * __f*_rn intrinsics mapped onto the CPU, and running cubie_kernel itself
@@ -12,7 +12,12 @@
  * under what its block needs (CB_SHARED_STRIDE etc. in the source) or over
  * the limit its function allows, a thread that writes shared memory
  * outside its own slice, a block over the function's thread limit, a grid
- * that does not cover the runs or launches empty blocks.
+ * that does not cover the runs or launches empty blocks, memory freed
+ * while queued work still uses it. Work queued on a stream (copies,
+ * launches, event records) runs in order, but only when the host waits
+ * for it, as late as a device could: host code that touches a staging
+ * buffer or a result before its stream has been waited for reads or
+ * writes the wrong data, and the results show it.
  *
  * It is loaded with LD_PRELOAD, so that it also sees nvrtcCreateProgram /
  * nvrtcGetCUBIN and can remember which source each image came from (kept
@@ -38,6 +43,10 @@ typedef struct {
     int max_dynamic_shared;  /* the last function attribute set */
     char last_violation[256];
     long constant_copies;    /* copies into a module's __constant__ global */
+    long live_streams;       /* cuStreamCreate without cuStreamDestroy */
+    long live_events;        /* cuEventCreate without cuEventDestroy */
+    long async_ops;          /* copies, launches, records queued on streams */
+    long max_queued_launches; /* the most launches queued at once */
 } cubie_fake_cuda_stats;
 
 /* The exported controls, by name and type:
@@ -50,7 +59,7 @@ typedef void (*cubie_fake_cuda_fail_fn)(const char *sym, int nth, int code);
 /* "cubie_fake_cuda_config": device memory the emulated device reports
  * free (0: 80 GiB; also $CUBIE_FAKE_CUDA_FREE at cuInit), and the
  * per-block thread limit of every function (0: 1024); restarts
- * peak_bytes. */
+ * peak_bytes and max_queued_launches. */
 typedef void (*cubie_fake_cuda_config_fn)(size_t free_bytes,
                                           int max_threads);
 /* "cubie_fake_cuda_arch": the compute capability reported (0: 9.0). */

@@ -44,7 +44,8 @@ static void bench(const cubie_system *sys, const char *name,
     const size_t count[] = {n};
     cubie_batch *b = NULL;
     check(cubie_batch_grid(sys, 1, names, lo, hi, count, &b, &err), &err);
-    double kernel[32], whole[32], share[32];
+    double kernel[32], whole[32], share[32], copies[32], host[32];
+    size_t chunks = 0;
     for (int k = 0; k < reps; k++) {
         cubie_result *r = NULL;
         const double a = now_ms();
@@ -52,15 +53,25 @@ static void bench(const cubie_system *sys, const char *name,
         whole[k] = now_ms() - a;
         kernel[k] = cubie_result_kernel_ms(r);
         share[k] = 100.0 * (whole[k] - kernel[k]) / whole[k];
+        copies[k] = cubie_result_copy_ms(r);
+        /* the time neither a kernel nor a copy ran: the host's own work
+         * where nothing overlaps it (all of it under the emulated
+         * driver, whose streams run one after the other) */
+        host[k] = whole[k] - kernel[k] - copies[k];
+        chunks = cubie_result_n_chunks(r);
         cubie_result_free(r);
     }
     qsort(kernel, (size_t)reps, sizeof(double), cmp_double);
     qsort(whole, (size_t)reps, sizeof(double), cmp_double);
     qsort(share, (size_t)reps, sizeof(double), cmp_double);
-    printf("%-12s %zu runs on %s: kernel %.1f ms, whole run %.1f ms, "
-           "outside the kernel %.2f %% (medians of %d)\n",
+    qsort(copies, (size_t)reps, sizeof(double), cmp_double);
+    qsort(host, (size_t)reps, sizeof(double), cmp_double);
+    printf("%-12s %zu runs on %s: kernel %.1f ms, whole run %.1f ms "
+           "(%.2fx), outside the kernel %.2f %%; copies %.1f ms, whole - "
+           "kernel - copies %.1f ms, %zu chunks (medians of %d)\n",
            name, n, cubie_solver_backend(s), kernel[reps / 2],
-           whole[reps / 2], share[reps / 2], reps);
+           whole[reps / 2], whole[reps / 2] / kernel[reps / 2],
+           share[reps / 2], copies[reps / 2], host[reps / 2], chunks, reps);
     fflush(stdout);
     cubie_batch_free(b);
     cubie_solver_free(s);
