@@ -105,7 +105,7 @@ static void emit_stage(cb_ctx *c, cb_sb *b, int k, const char *const *rows,
     snprintf(extra, sizeof(extra), "proposed_state[i] = stage_base[i] + %s "
                                    "* u_i;", l);
     cb_rk_accumulate(c, b, k, "u_i", "stage_increment", b_row, d, rows,
-                     k == b_row ? extra : NULL);
+                     k == b_row ? extra : NULL, NULL);
 }
 
 static cubie_status dirk_emit(cb_ctx *c, cb_sb *sb)

@@ -35,6 +35,8 @@ static cubie_status erk_emit(cb_ctx *c, cb_sb *sb)
     char t[96], l[48];
     cb_rk_rows(c, "stage_accumulator", 1, s, rows);
     cb_rk_error_weights(c, d);
+    bool folded[CB_MAX_STAGES];
+    cb_rk_fold_rows(T, folded);
     cb_sb body;
     cb_sb_init(&body);
     body.indent = 1;
@@ -60,10 +62,13 @@ static cubie_status erk_emit(cb_ctx *c, cb_sb *sb)
                 cb_sb_line(&body, "}");
             }
         } else {
-            cb_sb_line(&body, "for (int i = 0; i < %d; ++i) {", n);
-            cb_sb_line(&body, "    %s[i] = %s(dt, %s[i], state[i]);", rows[k],
-                       cb_math(c, "fma"), rows[k]);
-            cb_sb_line(&body, "}");
+            /* A folded row already holds the stage's state. */
+            if (!folded[k]) {
+                cb_sb_line(&body, "for (int i = 0; i < %d; ++i) {", n);
+                cb_sb_line(&body, "    %s[i] = %s(dt, %s[i], state[i]);",
+                           rows[k], cb_math(c, "fma"), rows[k]);
+                cb_sb_line(&body, "}");
+            }
             if (T->c[k] != 0.0) {
                 cb_lit(c, T->c[k], l);
                 snprintf(t, sizeof(t), "t + %s * dt", l);
@@ -77,7 +82,7 @@ static cubie_status erk_emit(cb_ctx *c, cb_sb *sb)
          * stage of an FSAL method only feeds the next step.) */
         if (cb_rk_stage_feeds(c, k, b_row, d)) {
             cb_rk_accumulate(c, &body, k, "k_i", "stage_rhs", b_row, d, rows,
-                             NULL);
+                             NULL, folded);
         }
     }
     cb_sb_line(&body, "// solution%s", c->n_error ? " and error estimate"

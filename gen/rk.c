@@ -1,4 +1,5 @@
 /* The shared Runge-Kutta stage emitter (see rk.h). */
+#include <math.h>
 #include <stdio.h>
 
 #include "rk.h"
@@ -23,9 +24,28 @@ bool cb_rk_stage_feeds(const cb_ctx *c, int k, int b_row, const double *d)
     return used;
 }
 
+void cb_rk_fold_rows(const cb_rk_tableau *T, bool folded[CB_MAX_STAGES])
+{
+    const int s = T->stages;
+    for (int j = 0; j < s; j++) {
+        int nonzero = 0;
+        double a = 0.0;
+        for (int k = 0; k < j; k++) {
+            if (T->a[j * s + k] != 0.0) {
+                nonzero++;
+                a = T->a[j * s + k];
+            }
+        }
+        int e = 0;
+        const double m = frexp(a, &e); /* a = m 2^e, m in [0.5, 1) */
+        folded[j] = j > 0 && nonzero == 1 && m == 0.5 && a <= 1.0;
+    }
+}
+
 void cb_rk_accumulate(const cb_ctx *c, cb_sb *sb, int k, const char *var,
                       const char *src, int b_row, const double *d,
-                      const char *const *rows, const char *extra)
+                      const char *const *rows, const char *extra,
+                      const bool *folded)
 {
     const cb_rk_tableau *T = c->tab;
     const int s = T->stages;
@@ -46,8 +66,21 @@ void cb_rk_accumulate(const cb_ctx *c, cb_sb *sb, int k, const char *var,
         cb_emit_term(c, &body, "error[i]", k == 0, d[k], var);
     }
     for (int j = k + 1; j < s; j++) {
+        const double a = T->a[j * s + k];
         snprintf(tgt, sizeof(tgt), "%s[i]", rows[j]);
-        cb_emit_term(c, &body, tgt, k == 0, T->a[j * s + k], var);
+        if (folded != NULL && folded[j]) {
+            if (a == 1.0) {
+                cb_sb_printf(&body, "%s = %s(dt, %s, state[i]);\n", tgt,
+                             cb_math(c, "fma"), var);
+            } else if (a != 0.0) {
+                char l[48];
+                cb_lit(c, a, l);
+                cb_sb_printf(&body, "%s = %s(%s * dt, %s, state[i]);\n", tgt,
+                             cb_math(c, "fma"), l, var);
+            }
+            continue;
+        }
+        cb_emit_term(c, &body, tgt, k == 0, a, var);
     }
     if (extra != NULL) {
         cb_sb_line(&body, "%s", extra);

@@ -19,10 +19,21 @@ bool cb_rk_stage_feeds(const cb_ctx *c, int k, int b_row, const double *d);
  * k_i or an increment u_i, read into the local `var`) into the solution
  * (weights b, unless b_row >= 0), the error (weights d) and the rows of
  * the later stages (a_jk into the view rows[j], j > k); `extra` is a
- * further line in the same loop (or NULL). */
+ * further line in the same loop (or NULL). A row j with folded[j]
+ * (folded may be NULL) is written whole by its one contributor: stage
+ * j's state, state + (a_jk dt) var (cb_rk_fold_rows). */
 void cb_rk_accumulate(const cb_ctx *c, cb_sb *sb, int k, const char *var,
                       const char *src, int b_row, const double *d,
-                      const char *const *rows, const char *extra);
+                      const char *const *rows, const char *extra,
+                      const bool *folded);
+
+/* The rows j >= 1 of an explicit tableau whose stage state can be written
+ * when its one derivative is known, as fma(a_jk dt, k_k, state): a single
+ * nonzero a_jk that is a power of two at most 1, so that a_jk dt and
+ * a_jk k_k are exact and fma(a_jk dt, k_k, y) equals the unfolded
+ * fma(dt, a_jk k_k, y) bit for bit (classical RK4's three rows, Heun's
+ * one). It saves a multiply or an add per state and row. */
+void cb_rk_fold_rows(const cb_rk_tableau *T, bool folded[CB_MAX_STAGES]);
 
 /* The statement `<head> + w_k * rows[k][i] ...;` with a term for every
  * nonzero weight, e.g. head "error[i] = (real)0". */

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "rk.h"
 #include "tables.h"
 
 enum {
@@ -417,6 +418,37 @@ static void test_b_row(void **state)
     assert_int_equal(cb_rk_b_row(erk_find("tsit5")->tableau), 6);
 }
 
+/* The rows whose stage state the ERK emitter writes with one fma as soon
+ * as its one derivative is known (cb_rk_fold_rows): those with a single
+ * nonzero a_jk that is a power of two at most 1, where the fold changes
+ * no bit. From the published tableaus: RK4's 1/2, 1/2, 1; Heun's 1;
+ * Ralston's and Bogacki-Shampine's 1/2 (their 3/4 rows are not powers of
+ * two); Fehlberg's 1/4; Dormand-Prince's 1/5 is none. */
+static void test_fold_rows(void **state)
+{
+    (void)state;
+    const struct {
+        const char *name, *rows;
+    } want[] = {
+        {"classical-rk4", "0111"}, {"heun-21", "01"},
+        {"ralston-33", "010"},     {"bogacki-shampine-32", "0100"},
+        {"fehlberg-45", "010000"}, {"dormand-prince-54", "0000000"},
+        {"euler", "0"},
+    };
+    for (size_t k = 0; k < sizeof want / sizeof want[0]; k++) {
+        const cb_method *m = erk_find(want[k].name);
+        assert_non_null(m);
+        bool folded[CB_MAX_STAGES];
+        cb_rk_fold_rows(m->tableau, folded);
+        assert_int_equal(strlen(want[k].rows), m->tableau->stages);
+        for (int j = 0; j < m->tableau->stages; j++) {
+            if (folded[j] != (want[k].rows[j] == '1')) {
+                fail_msg("%s: row %d folded %d", want[k].name, j, folded[j]);
+            }
+        }
+    }
+}
+
 /* b_row and fsal tolerate 1e-15 relative differences between a row and
  * b, and no more. */
 static void test_b_row_tolerance(void **state)
@@ -568,6 +600,7 @@ int main(void)
         cmocka_unit_test(test_metadata),
         cmocka_unit_test(test_fsal),
         cmocka_unit_test(test_b_row),
+        cmocka_unit_test(test_fold_rows),
         cmocka_unit_test(test_b_row_tolerance),
         cmocka_unit_test(test_lookup),
         cmocka_unit_test(test_dop853_error_weights),

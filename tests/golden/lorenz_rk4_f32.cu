@@ -568,34 +568,23 @@ CB_DEVFN int cb_step(const real *state, real *proposed_state,
     for (int i = 0; i < 3; ++i) {
         const real k_i = stage_rhs[i];
         proposed_state[i] = 0.16666666666666666f * k_i;
-        stage_1[i] = 0.5f * k_i;
-        stage_2[i] = (real)0;
-        stage_3[i] = (real)0;
+        stage_1[i] = fmaf(0.5f * dt, k_i, state[i]);
     }
     // stage 1
-    for (int i = 0; i < 3; ++i) {
-        stage_1[i] = fmaf(dt, stage_1[i], state[i]);
-    }
     cb_dxdt(stage_1, parameters, stage_rhs);
     for (int i = 0; i < 3; ++i) {
         const real k_i = stage_rhs[i];
         proposed_state[i] = fmaf(0.3333333333333333f, k_i, proposed_state[i]);
-        stage_2[i] = fmaf(0.5f, k_i, stage_2[i]);
+        stage_2[i] = fmaf(0.5f * dt, k_i, state[i]);
     }
     // stage 2
-    for (int i = 0; i < 3; ++i) {
-        stage_2[i] = fmaf(dt, stage_2[i], state[i]);
-    }
     cb_dxdt(stage_2, parameters, stage_rhs);
     for (int i = 0; i < 3; ++i) {
         const real k_i = stage_rhs[i];
         proposed_state[i] = fmaf(0.3333333333333333f, k_i, proposed_state[i]);
-        stage_3[i] += k_i;
+        stage_3[i] = fmaf(dt, k_i, state[i]);
     }
     // stage 3
-    for (int i = 0; i < 3; ++i) {
-        stage_3[i] = fmaf(dt, stage_3[i], state[i]);
-    }
     cb_dxdt(stage_3, parameters, stage_rhs);
     for (int i = 0; i < 3; ++i) {
         const real k_i = stage_rhs[i];
