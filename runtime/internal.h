@@ -115,6 +115,7 @@ typedef struct {
     int per_window, n_samples, n_windows;
     bool nan_mask;
     double memory_cap;                /* bytes; INFINITY when unset */
+    int pipeline_chunks;              /* the GPU's chunks; 1: one */
     /* Sampled drivers: their spline, its coefficients' count, and the
      * resolved boundary condition (cb_plan_drivers). */
     cb_spline spline;

@@ -29,6 +29,10 @@ static cubie_status plan_span(const struct cubie_options *o, cb_plan *p,
     p->nan_mask = cb_opt_num(o, CB_OPT_NAN_ERROR_TRAJECTORIES) != 0.0;
     p->blocksize = (int)cb_opt_num(o, CB_OPT_BLOCKSIZE);
     p->memory_cap = opt_or(o, CB_OPT_MEMORY_CAP, INFINITY);
+    const double chunks = cb_opt_num(o, CB_OPT_PIPELINE_CHUNKS);
+    p->pipeline_chunks = chunks < 1.0   ? 1
+                         : chunks > 1e6 ? 1000000
+                                        : (int)chunks;
     if (!(p->duration > 0.0)) {
         return cb_fail(err, CUBIE_E_OPTION, "duration", 0,
                        "option duration: must be > 0, not %g", p->duration);

@@ -338,17 +338,19 @@ static size_t progress_piece(size_t n, size_t m)
     return piece < m ? piece : m;
 }
 
-/* On the GPU a large batch goes in about this many chunks, so that the
- * host's staging and storing of one, and the copies of another, overlap
- * a kernel (the first staging and the last store do not)... */
-#define CB_PIPE_CHUNKS 8
-/* ... of at least this many runs each: two of them, one on each stream,
+/* On the GPU a large batch goes in about pipeline_chunks chunks (8 by
+ * default), so that the host's staging and storing of one, and the copies
+ * of another, overlap a kernel (the first staging and the last store do
+ * not), of at least this many runs each: two of them, one on each stream,
  * fill an H200 (132 SMs x 2048 threads) at full occupancy. */
 #define CB_PIPE_MIN_RUNS 65536
 
-static size_t pipeline_piece(size_t n, size_t m)
+static size_t pipeline_piece(size_t n, size_t m, int chunks)
 {
-    size_t piece = (n + CB_PIPE_CHUNKS - 1) / CB_PIPE_CHUNKS;
+    if (chunks <= 1) {
+        return m;
+    }
+    size_t piece = (n + (size_t)chunks - 1) / (size_t)chunks;
     if (piece < CB_PIPE_MIN_RUNS) {
         piece = CB_PIPE_MIN_RUNS;
     }
@@ -516,7 +518,9 @@ static cubie_status run_chunks(struct cubie_solver *s,
     if (s->module == NULL) {
         return run_on_host(s, in, p, m, r, err);
     }
-    return run_on_device(s, in, p, pipeline_piece(in->n_runs, m), r, err);
+    return run_on_device(s, in, p,
+                         pipeline_piece(in->n_runs, m, p->pipeline_chunks), r,
+                         err);
 }
 
 static cubie_status run(struct cubie_solver *s, const cubie_batch *in,

@@ -399,6 +399,13 @@ static void chunks_should_overlap_on_two_streams(void **s)
         assert_int_equal(stats().max_queued_launches, 2);
         assert_true(stats().async_ops > ops);
         assert_same_result(rh, rg);
+        cubie_result_free(rg);
+        /* pipeline_chunks=1: the batch in one chunk, the same results */
+        const char *one[] = {"dt=0.01", "duration=0.2", "save_every=0.1",
+                             "pipeline_chunks=1", NULL};
+        rg = tu_run(sg, big, one);
+        assert_int_equal(cubie_result_n_chunks(rg), 1);
+        assert_same_result(rh, rg);
         cubie_result_free(rh);
         cubie_result_free(rg);
 
