@@ -11,8 +11,10 @@
 # bench_gpu (51 and 0 on a device); bench_runpath times the whole run
 # against the kernel. CUBIE_DEVICE_CHECK_UNIT=0 and
 # CUBIE_DEVICE_CHECK_PEERS=0 leave out the host-only and emulated test
-# programs and the peers. CUBIE_DEVICE_CHECK_EMULATE=1 runs the
-# gpu suite and bench_gpu under the emulated driver: a dry run of this
+# programs and the peers; CUBIE_ORIGINAL=DIR also times the Python
+# original from its carried source (tools/bench/original.sh).
+# CUBIE_DEVICE_CHECK_EMULATE=1 runs the gpu suite and bench_gpu under
+# the emulated driver: a dry run of this
 # script on a machine without a GPU.
 set -u -o pipefail
 build=${1:?usage: device-check.sh BUILD [COMMIT] [REPS] [SHRINK]}
@@ -146,6 +148,12 @@ runpath_n=4194304
 LD_PRELOAD=$device_preload CUBIE_BENCH_BACKEND=cuda timeout 300 \
     "$build/tools/bench/bench_runpath" "$root/specs" "$runpath_n" 5 2>&1 |
     tee "$out/bench_runpath.txt" || echo "bench_runpath: exit $?"
+# The Python original beside us (issue 13), when its source was carried:
+# CUBIE_ORIGINAL names the folder (tools/bench/original.sh).
+if [ -n "${CUBIE_ORIGINAL:-}" ] && [ -z "$device_preload" ]; then
+    OUT=$out tools/bench/original.sh "$CUBIE_ORIGINAL" \
+        "${CUBIE_ORIGINAL_REPEATS:-30}" || echo "original: exit $?"
+fi
 if [ "${CUBIE_DEVICE_CHECK_PEERS:-1}" != 1 ]; then
     echo "peers: not asked for" | tee "$out/peers.txt"
 elif python3 -c "import numpy" 2>/dev/null && [ -z "$device_preload" ]; then
