@@ -792,40 +792,6 @@ static cubie_status mk_host_args(cb_ctx *c, const char *arg,
                        a->name, q, t, k);
         }
     }
-    /* the record's copies of the inputs (HOST_RECORD) */
-    static const char *const rec[] = {"record_inits", "record_params"};
-    bool rec_used[2] = {false, false};
-    cb_idents_used(scope, rec, 2, rec_used);
-    for (int k = 0; k < 2; k++) {
-        if (rec_used[k]) {
-            cb_sb_line(sb, "double *%s = *(double *const *)args[%d];",
-                       rec[k], CB_HOST_ARG_RECORD_INITS + k);
-        }
-    }
-    return CUBIE_OK;
-}
-
-/* The host entry's copy of run's inputs into the result's record of
- * them, when it asks for one (record_inits not null). */
-static cubie_status mk_host_record(cb_ctx *c, const char *arg,
-                                   const char *scope, int col, cb_sb *sb)
-{
-    (void)arg, (void)scope, (void)col;
-    static const char *const what[][3] = {{"inits", "record_inits",
-                                           "CB_N_STATES"},
-                                          {"params", "record_params",
-                                           "CB_N_PARAMS"}};
-    const int n = c->sys->n_params > 0 ? 2 : 1;
-    cb_sb_line(sb, "if (record_inits != (double *)0) {");
-    for (int k = 0; k < n; k++) {
-        cb_sb_line(sb, "    for (int i = 0; i < %s; ++i) {", what[k][2]);
-        cb_sb_line(sb, "        const long long at = CB_IN(run, n_runs, %s, "
-                       "i);",
-                   what[k][2]);
-        cb_sb_line(sb, "        %s[at] = %s[at];", what[k][1], what[k][0]);
-        cb_sb_line(sb, "    }");
-    }
-    cb_sb_line(sb, "}");
     return CUBIE_OK;
 }
 
@@ -1161,7 +1127,6 @@ static const cb_marker markers[] = {
     {"KERNEL_SHARED", true, mk_kernel_shared},
     {"HOST_ARGS", true, mk_host_args},
     {"HOST_SHARED", true, mk_host_shared},
-    {"HOST_RECORD", false, mk_host_record},
     {"ATTEMPT", false, mk_attempt},
     {"PASS", false, mk_pass},
     {"PASS_SAVE", false, mk_pass_save},

@@ -141,15 +141,6 @@ extern const cb_karg_info cb_kargs[CB_KARG_COUNT];
  * "cb_input". */
 const char *cb_elem_type(cb_elem e);
 
-/* The host entry's arguments after the kernel's: where it copies the
- * inputs of the runs it integrates (the result's record of them; NULL:
- * no copy). It reads them anyway, so the copy is one more store per
- * value, made in parallel while the kernel runs. */
-typedef enum {
-    CB_HOST_ARG_RECORD_INITS = CB_KARG_COUNT,
-    CB_HOST_ARG_RECORD_PARAMS,
-    CB_HOST_ARG_COUNT
-} cb_host_arg;
 /* "run, save, <column>" (or "run, window, <column>"): the axes of each
  * per-save (per-window) result array. */
 extern const char *const cb_karg_axes[CB_KARG_COUNT];

@@ -12,6 +12,66 @@
 
 #include "spec.h"
 
+/* n_inits and n_params values (uninitialised), one reference. */
+static cb_inputs *inputs_new(size_t n_inits, size_t n_params)
+{
+    cb_inputs *in = calloc(1, sizeof(*in));
+    if (in == NULL) {
+        return NULL;
+    }
+    in->refs = 1;
+    in->n_inits = n_inits;
+    in->n_params = n_params;
+    in->inits = cb_big_alloc(sizeof(double) * (n_inits > 0 ? n_inits : 1));
+    in->params = cb_big_alloc(sizeof(double) * (n_params + 1));
+    if (in->inits == NULL || in->params == NULL) {
+        cb_inputs_unref(in);
+        return NULL;
+    }
+    return in;
+}
+
+cb_inputs *cb_inputs_ref(cb_inputs *in)
+{
+    __atomic_add_fetch(&in->refs, 1, __ATOMIC_RELAXED);
+    return in;
+}
+
+void cb_inputs_unref(cb_inputs *in)
+{
+    if (in == NULL || __atomic_sub_fetch(&in->refs, 1, __ATOMIC_ACQ_REL) > 0) {
+        return;
+    }
+    free(in->inits);
+    free(in->params);
+    free(in);
+}
+
+static void point_at(cubie_batch *b, cb_inputs *in)
+{
+    b->data = in;
+    b->inits = in->inits;
+    b->params = in->params;
+}
+
+/* Before b's inputs change: its own copy of them if a record shares
+ * them (a run's result keeps what it was given). */
+static cubie_status writable(cubie_batch *b, cubie_error *err)
+{
+    if (__atomic_load_n(&b->data->refs, __ATOMIC_ACQUIRE) == 1) {
+        return CUBIE_OK;
+    }
+    cb_inputs *own = inputs_new(b->data->n_inits, b->data->n_params);
+    if (own == NULL) {
+        return cb_fail_nomem(err);
+    }
+    memcpy(own->inits, b->inits, sizeof(double) * own->n_inits);
+    memcpy(own->params, b->params, sizeof(double) * own->n_params);
+    cb_inputs_unref(b->data);
+    point_at(b, own);
+    return CUBIE_OK;
+}
+
 cubie_status cubie_batch_new(const struct cubie_system *sys, size_t n_runs,
                              cubie_batch **out, cubie_error *err)
 {
@@ -27,14 +87,12 @@ cubie_status cubie_batch_new(const struct cubie_system *sys, size_t n_runs,
     }
     cubie_batch *b = calloc(1, sizeof(*b));
     size_t ns = (size_t)sys->n_states, np = (size_t)sys->n_params;
-    if (b != NULL) {
-        b->inits = malloc(sizeof(double) * n_runs * ns);
-        b->params = malloc(sizeof(double) * (n_runs * np + 1));
-    }
-    if (b == NULL || b->inits == NULL || b->params == NULL) {
-        cubie_batch_free(b);
+    cb_inputs *in = b != NULL ? inputs_new(n_runs * ns, n_runs * np) : NULL;
+    if (in == NULL) {
+        free(b);
         return cb_fail_nomem(err);
     }
+    point_at(b, in);
     /* The batch keeps its own copy of the system (names, defaults), so
      * the caller's may be freed before the batch. */
     cubie_status st = cb_spec_parse(sys->json, strlen(sys->json), &b->sys,
@@ -59,8 +117,7 @@ void cubie_batch_free(cubie_batch *b)
     if (b == NULL) {
         return;
     }
-    free(b->inits);
-    free(b->params);
+    cb_inputs_unref(b->data);
     free(b->driver_samples);
     free(b->driver_set);
     cubie_system_free(b->sys);
@@ -105,6 +162,19 @@ static cubie_status unknown_name(const struct cubie_system *sys,
     return cb_fail(err, CUBIE_E_BATCH, where, 0,
                    "%s: '%s' is neither a state nor a parameter of '%s'",
                    where, name, sys->name);
+}
+
+/* A name's column (its first value, *stride apart), ready to change. */
+static cubie_status column_to_write(cubie_batch *b, const char *name,
+                                    double **p, size_t *stride,
+                                    cubie_error *err)
+{
+    if (slot(b, name, stride) == NULL) {
+        return unknown_name(b->sys, name, name, err);
+    }
+    CB_TRY(writable(b, err));
+    *p = slot(b, name, stride);
+    return CUBIE_OK;
 }
 
 /* ---- sampled drivers ----------------------------------------------------- */
@@ -226,10 +296,8 @@ cubie_status cubie_batch_set(cubie_batch *b, const char *name, size_t run,
                        "value of '%s' for run %zu is not finite", name, run);
     }
     size_t stride;
-    double *p = slot(b, name, &stride);
-    if (p == NULL) {
-        return unknown_name(b->sys, name, name, err);
-    }
+    double *p = NULL;
+    CB_TRY(column_to_write(b, name, &p, &stride, err));
     p[run * stride] = value;
     return CUBIE_OK;
 }
@@ -247,11 +315,6 @@ cubie_status cubie_batch_set_all(cubie_batch *b, const char *name,
                        "%zu values of '%s' for a batch of %zu runs", n, name,
                        b->n_runs);
     }
-    size_t stride;
-    double *p = slot(b, name, &stride);
-    if (p == NULL) {
-        return unknown_name(b->sys, name, name, err);
-    }
     for (size_t run = 0; run < n; run++) {
         if (!isfinite(values[run])) {
             return cb_fail(err, CUBIE_E_BATCH, name, 0,
@@ -259,6 +322,9 @@ cubie_status cubie_batch_set_all(cubie_batch *b, const char *name,
                            run);
         }
     }
+    size_t stride;
+    double *p = NULL;
+    CB_TRY(column_to_write(b, name, &p, &stride, err));
     for (size_t run = 0; run < n; run++) {
         p[run * stride] = values[run];
     }
@@ -608,9 +674,9 @@ cubie_status cubie_batch_from_csv(const struct cubie_system *sys,
      * check has named every column; parse_row has checked every value). */
     for (int i = 0; i < t.n_cols && st == CUBIE_OK; i++) {
         size_t stride = 0;
-        double *col = slot(*out, t.names[i], &stride);
-        if (col == NULL) {
-            st = unknown_name(sys, t.names[i], t.names[i], err);
+        double *col = NULL;
+        st = column_to_write(*out, t.names[i], &col, &stride, err);
+        if (st != CUBIE_OK) {
             break;
         }
         for (size_t r = 0; r < t.n_rows; r++) {

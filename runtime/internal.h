@@ -22,9 +22,25 @@
 #include "cuda_build.h"
 #include "spline.h"
 
+/* A batch's inputs, shared (by reference count) with the records of the
+ * runs made from it, so that a result keeps what its runs were given
+ * without copying it; the batch copies them before it next changes them
+ * (cb_batch_writable), never the record. */
+typedef struct cb_inputs {
+    long refs; /* atomic */
+    double *inits, *params;
+    size_t n_inits, n_params; /* values of each */
+} cb_inputs;
+
+/* Another reference to in; dropped by cb_inputs_unref (NULL accepted),
+ * which frees the values with the last. */
+cb_inputs *cb_inputs_ref(cb_inputs *in);
+void cb_inputs_unref(cb_inputs *in);
+
 struct cubie_batch {
     struct cubie_system *sys; /* own copy: the caller may free theirs */
     size_t n_runs;
+    cb_inputs *data;  /* inits and params below are its arrays */
     double *inits;  /* n_runs x n_states, one run per row */
     double *params; /* n_runs x n_params */
     /* The drivers' samples, shared by every run: n_samples x n_drivers
@@ -195,10 +211,9 @@ void cb_workers_for(cb_workers *p, size_t n,
 /* ---- the user's layout and the device's (layout.c) ---- */
 
 /* A chunk of c runs' input of cols columns from the batch's rows src into
- * dst in the device layout (column, run), as float or double (dbl); and
- * src's rows into copy (the record's) unless it is NULL. */
+ * dst in the device layout (column, run), as float or double (dbl). */
 void cb_layout_stage(cb_workers *workers, void *dst, const double *src,
-                     double *copy, size_t c, size_t cols, bool dbl);
+                     size_t c, size_t cols, bool dbl);
 /* A chunk's outputs from the GPU (device layout, run index fastest) into
  * the result at run r0. The host backend's kernel writes the result in
  * place instead. */
@@ -213,18 +228,12 @@ void cb_layout_store(cb_workers *workers, struct cubie_result *r, size_t r0,
 typedef struct cb_record cb_record;
 
 /* The record of a run of solver s on batch in, under the merged options o
- * and their plan p. Its copy of the inputs is left to the run, a chunk at
- * a time, where the chunk's inputs are read anyway (the host kernel, the
- * GPU path's staging): cb_record_inputs. *out is freed with
- * cb_record_free. */
+ * and their plan p. It shares the batch's inputs (cb_inputs) instead of
+ * copying them. *out is freed with cb_record_free. */
 cubie_status cb_record_make(const struct cubie_solver *s,
                             const struct cubie_options *o, const cb_plan *p,
                             const struct cubie_batch *in, cb_record **out,
                             cubie_error *err);
-/* Where the inputs of the runs from r0 go in the record (for the host
- * entry, its record arguments, gen/tables.h): *inits and *params. */
-void cb_record_inputs(cb_record *rec, size_t r0, double **inits,
-                      double **params);
 void cb_record_free(cb_record *rec);
 /* Its arrays (inits, params), after the result's own: how many, and
  * array i of them. */

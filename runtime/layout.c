@@ -86,7 +86,6 @@ static void task_runs(size_t i, size_t n, size_t c, size_t *lo, size_t *hi)
 typedef struct {
     void *dst;
     const double *src;
-    double *copy;
     size_t c, cols, n;
     bool dbl;
 } stage_job;
@@ -101,16 +100,12 @@ static void stage_task(void *ctx, size_t i)
     } else {
         stage_f32(j->dst, j->src, j->c, j->cols, lo, hi);
     }
-    if (j->copy != NULL) {
-        memcpy(j->copy + lo * j->cols, j->src + lo * j->cols,
-               sizeof(double) * (hi - lo) * j->cols);
-    }
 }
 
 void cb_layout_stage(cb_workers *workers, void *dst, const double *src,
-                     double *copy, size_t c, size_t cols, bool dbl)
+                     size_t c, size_t cols, bool dbl)
 {
-    stage_job j = {dst, src, copy, c, cols, n_tasks(c, cols), dbl};
+    stage_job j = {dst, src, c, cols, n_tasks(c, cols), dbl};
     cb_workers_for(workers, j.n, stage_task, &j);
 }
 

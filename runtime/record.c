@@ -36,7 +36,9 @@ struct cb_record {
     size_t n_settings;
     char *spec;
     size_t n_runs, n_states, n_params;
-    double *inits, *params; /* n_runs x n_states, n_params */
+    /* n_runs x n_states, n_params: the batch's, shared (cb_inputs) */
+    cb_inputs *inputs;
+    const double *inits, *params;
     char **state_names, **param_names;
     /* the drivers' samples (n_driver_samples x n_drivers), if any */
     size_t n_drivers, n_driver_samples;
@@ -366,8 +368,7 @@ void cb_record_free(cb_record *rec)
     }
     free(rec->settings);
     free(rec->spec);
-    free(rec->inits);
-    free(rec->params);
+    cb_inputs_unref(rec->inputs);
     free_names(rec->state_names);
     free_names(rec->param_names);
     free(rec->drivers);
@@ -389,11 +390,11 @@ static char **copy_names(const char *const *names, size_t n)
     return out;
 }
 
-/* n values of x, or room for them when x is NULL. */
+/* n values of x. */
 static double *copy_values(const double *x, size_t n)
 {
     double *out = cb_big_alloc(sizeof(double) * (n > 0 ? n : 1));
-    if (out != NULL && n > 0 && x != NULL) {
+    if (out != NULL && n > 0) {
         memcpy(out, x, sizeof(double) * n);
     }
     return out;
@@ -412,8 +413,11 @@ cubie_status cb_record_make(const struct cubie_solver *s,
     rec->n_runs = in->n_runs;
     rec->n_states = (size_t)s->sys->n_states;
     rec->n_params = (size_t)s->sys->n_params;
-    rec->inits = copy_values(NULL, rec->n_runs * rec->n_states);
-    rec->params = copy_values(NULL, rec->n_runs * rec->n_params);
+    /* The batch's own values, not a copy: it copies them before it next
+     * changes them. */
+    rec->inputs = cb_inputs_ref(in->data);
+    rec->inits = rec->inputs->inits;
+    rec->params = rec->inputs->params;
     rec->state_names = copy_names(s->sys->state_names, rec->n_states);
     rec->param_names = copy_names(s->sys->param_names, rec->n_params);
     rec->spec = strdup(s->sys->json);
@@ -432,8 +436,7 @@ cubie_status cb_record_make(const struct cubie_solver *s,
     }
     rec->settings =
         calloc((size_t)CB_OPT_COUNT + n_locs, sizeof(cb_setting_value));
-    bool ok = rec->inits != NULL && rec->params != NULL &&
-              rec->state_names != NULL && rec->param_names != NULL &&
+    bool ok = rec->state_names != NULL && rec->param_names != NULL &&
               rec->spec != NULL && rec->settings != NULL && drivers_ok;
     for (int id = 0; ok && id < CB_OPT_COUNT; id++) {
         cb_setting_value *v = &rec->settings[rec->n_settings++];
@@ -446,13 +449,6 @@ cubie_status cb_record_make(const struct cubie_solver *s,
     }
     *out = rec;
     return CUBIE_OK;
-}
-
-void cb_record_inputs(cb_record *rec, size_t r0, double **inits,
-                      double **params)
-{
-    *inits = rec->inits + r0 * rec->n_states;
-    *params = rec->params + r0 * rec->n_params;
 }
 
 /* ---- the inputs as arrays ------------------------------------------------ */

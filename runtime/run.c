@@ -152,13 +152,10 @@ static bool in_place(bool host, cb_karg a)
 
 /* Input a of kernel_args.def for a chunk of c runs from r0: its buffer
  * or, for a scalar, its value. The host takes the batch's own memory;
- * the GPU the device layout, staged on the solver's worker threads, which also
- * copies the rows into the record on the way (copy: the record's rows of
- * inits and params for the chunk). */
+ * the GPU the device layout, staged on the solver's worker threads. */
 static void fill_input(cb_karg a, const struct cubie_solver *s,
                        const cb_plan *p, const struct cubie_batch *in,
-                       size_t r0, size_t c, double *const copy[2],
-                       cb_launch *l)
+                       size_t r0, size_t c, cb_launch *l)
 {
     const cb_kernel_info *k = &s->out.info;
     switch (a) {
@@ -170,8 +167,8 @@ static void fill_input(cb_karg a, const struct cubie_solver *s,
         if (in_place(s->module == NULL, a)) {
             l->host[a] = (void *)(uintptr_t)src;
         } else {
-            cb_layout_stage(s->workers, l->host[a], src, copy[inits ? 0 : 1],
-                            c, cols, k->is_double);
+            cb_layout_stage(s->workers, l->host[a], src, c, cols,
+                            k->is_double);
         }
         break;
     }
@@ -191,19 +188,17 @@ static void fill_input(cb_karg a, const struct cubie_solver *s,
 
 /* Chunk [r0, r0 + c) into l: each buffer's bytes and each input. */
 static void fill_chunk(const struct cubie_solver *s, const cb_plan *p,
-                       const struct cubie_batch *in, cb_record *rec,
-                       size_t r0, size_t c, cb_launch *l)
+                       const struct cubie_batch *in, size_t r0, size_t c,
+                       cb_launch *l)
 {
     const cb_kernel_info *k = &s->out.info;
-    double *copy[2];
-    cb_record_inputs(rec, r0, &copy[0], &copy[1]);
     for (int a = 0; a < CB_KARG_COUNT; a++) {
         l->bytes[a] = cb_kargs[a].dir == CB_DIR_SCALAR
                           ? 0
                           : elem_size(k, (cb_karg)a) *
                                 karg_elems(k, p, (cb_karg)a, c);
         if (cb_kargs[a].dir != CB_DIR_OUT) {
-            fill_input((cb_karg)a, s, p, in, r0, c, copy, l);
+            fill_input((cb_karg)a, s, p, in, r0, c, l);
         }
     }
 }
@@ -302,21 +297,15 @@ static cubie_status fill_shared(struct cubie_solver *s, const cb_plan *p,
     return CUBIE_OK;
 }
 
-/* One chunk of runs from r0 on the host backend: the entry takes
- * pointers to the arguments, as cuLaunchKernel does, then to where it
- * copies the chunk's inputs: the record's rows of them. */
-static void run_host(const struct cubie_solver *s, cb_launch *l,
-                     cb_record *rec, size_t r0)
+/* One chunk on the host backend: the entry takes pointers to the
+ * arguments, as cuLaunchKernel does. */
+static void run_host(const struct cubie_solver *s, cb_launch *l)
 {
-    void *argv[CB_HOST_ARG_COUNT];
+    void *argv[CB_KARG_COUNT];
     for (int a = 0; a < CB_KARG_COUNT; a++) {
         argv[a] = cb_kargs[a].dir == CB_DIR_SCALAR ? (void *)&l->scalar[a]
                                                    : (void *)&l->host[a];
     }
-    double *copy[2];
-    cb_record_inputs(rec, r0, &copy[0], &copy[1]);
-    argv[CB_HOST_ARG_RECORD_INITS] = &copy[0];
-    argv[CB_HOST_ARG_RECORD_PARAMS] = &copy[1];
     s->host.run(argv);
 }
 
@@ -382,10 +371,10 @@ static cubie_status run_on_host(struct cubie_solver *s,
     }
     for (size_t r0 = 0; st == CUBIE_OK && r0 < n; r0 += m) {
         const size_t c = n - r0 < m ? n - r0 : m;
-        fill_chunk(s, p, in, r->record, r0, c, &l);
+        fill_chunk(s, p, in, r0, c, &l);
         point_outputs(r, r0, &l);
         const double t = cb_now_ms();
-        run_host(s, &l, r->record, r0);
+        run_host(s, &l);
         r->kernel_ms += cb_now_ms() - t;
         r->n_chunks++;
         if (s->progress != NULL) {
@@ -479,7 +468,7 @@ static cubie_status run_on_device(struct cubie_solver *s,
         if (j < n_chunks) {
             const size_t r0 = j * m, c = n - r0 < m ? n - r0 : m;
             cb_launch *lj = &l[j % CB_STREAMS];
-            fill_chunk(s, p, in, r->record, r0, c, lj);
+            fill_chunk(s, p, in, r0, c, lj);
             st = cb_module_enqueue(s->module, p->blocksize, lj, &s->dev,
                                    (int)(j % CB_STREAMS), j == 0, err);
         }
@@ -561,8 +550,7 @@ static cubie_status run(struct cubie_solver *s, const cubie_batch *in,
     if (st == CUBIE_OK) {
         st = cb_result_new(s, in->n_runs, &p, buffers, n_buffers, &r, err);
     }
-    /* every option as it ran, and room for the inputs (copied a chunk at
-     * a time where they are read: cb_record_inputs) */
+    /* every option as it ran, and the inputs (the batch's, shared) */
     if (st == CUBIE_OK) {
         st = cb_record_make(s, o, &p, in, &r->record, err);
     }

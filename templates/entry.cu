@@ -25,7 +25,6 @@ CB_KERNEL void cubie_host_run(void *const *args)
     /* @HOST_ARGS@ */
 #pragma omp parallel for schedule(dynamic, 64)
     for (int run = 0; run < n_runs; ++run) {
-        /* @HOST_RECORD@ */
         /* @HOST_SHARED@ */
         cb_run(/* @ARGS cb_run@ */);
     }

@@ -139,9 +139,6 @@ CB_KERNEL void cubie_host_run(void *const *args)
         for (int l = 0; l < CB_LANES; ++l) {
             B->done[l] = l >= live;
         }
-        for (int run = first; run < first + live; ++run) {
-            /* @HOST_RECORD@ */
-        }
         {
 #pragma omp simd
             for (int l = 0; l < CB_LANES; ++l) {
@@ -231,9 +228,6 @@ CB_KERNEL void cubie_host_run(void *const *args)
         }
         for (int l = 0; l < CB_LANES; ++l) {
             B->done[l] = l >= live;
-        }
-        for (int run = first; run < first + live; ++run) {
-            /* @HOST_RECORD@ */
         }
         {
 #pragma omp simd

@@ -223,10 +223,12 @@ static void failing_lanes_should_not_disturb_their_block(void **state)
 }
 
 /* The host kernel reads the batch in place, rounding it to float32 as it
- * loads, and copies each run's inputs into the result's record as it
- * goes: over chunks (memory_cap) that end inside a block of lanes, at
- * either precision and width, the record is the batch bit for bit, not
- * its float32 rounding, and each run integrates its own values. */
+ * loads, and the result's record shares the batch's values: over chunks
+ * (memory_cap) that end inside a block of lanes, at either precision and
+ * width, the record is the batch bit for bit, not its float32 rounding,
+ * and each run integrates its own values. Changing the batch after a run
+ * (the batch copies its values first) or freeing it leaves the results'
+ * records as they ran. */
 static void the_record_should_keep_the_batch_as_given(void **state)
 {
     (void)state;
@@ -283,6 +285,36 @@ static void the_record_should_keep_the_batch_as_given(void **state)
                                 precisions[p], widths[w], i, y, exact);
                     fail();
                 }
+            }
+            if (p == 1 && w == 1) {
+                /* The batch changes after the run: the record does not;
+                 * a second run records the new values. */
+                double k2[N];
+                for (int i = 0; i < N; i++) {
+                    k2[i] = 2.0 + 0.5 * i;
+                }
+                tu_ok(cubie_batch_set_all(b, "k", k2, N, &err), &err);
+                tu_ok(cubie_batch_set(b, "y", 3, 42.0, &err), &err);
+                cubie_result *res2 = tu_run(s, b, r);
+                cubie_array pa2, in2;
+                tu_ok(cubie_result_array(res2, na - 1, &pa2), &err);
+                tu_ok(cubie_result_array(res2, na - 2, &in2), &err);
+                assert_memory_equal(pa2.data, k2, sizeof(k2));
+                assert_true(((const double *)in2.data)[3] == 42.0);
+                /* The batch freed: both records still hold their runs'
+                 * values (AddressSanitizer watches the reads). */
+                cubie_batch_free(b);
+                b = NULL;
+                assert_memory_equal(in.data, y0, sizeof(y0));
+                assert_memory_equal(pa.data, k, sizeof(k));
+                assert_memory_equal(pa2.data, k2, sizeof(k2));
+                assert_true(((const double *)in2.data)[3] == 42.0);
+                const double y2 = cubie_result_state(
+                    res2, 5, cubie_result_n_saves(res2) - 1, 0);
+                const double exact2 = y0[5] * exp(-k2[5]);
+                /* RK4, dt 0.01: k^5 dt^4 / 120 = 1.5e-7 relative */
+                assert_true(fabs(y2 - exact2) < 1e-6 * exact2);
+                cubie_result_free(res2);
             }
             cubie_result_free(res);
             cubie_solver_free(s);

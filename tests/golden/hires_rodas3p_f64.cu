@@ -1230,15 +1230,8 @@ CB_KERNEL void cubie_host_run(void *const *args)
     const int n_runs = *(const int *)args[10];
     const int n_saves = *(const int *)args[11];
     const int max_steps = *(const int *)args[12];
-    double *record_inits = *(double *const *)args[13];
 #pragma omp parallel for schedule(dynamic, 64)
     for (int run = 0; run < n_runs; ++run) {
-        if (record_inits != (double *)0) {
-            for (int i = 0; i < CB_N_STATES; ++i) {
-                const long long at = CB_IN(run, n_runs, CB_N_STATES, i);
-                record_inits[at] = inits[at];
-            }
-        }
         cb_run(run, inits, settings, state_out, status_out, n_runs, n_saves,
                max_steps);
     }
@@ -1573,7 +1566,6 @@ CB_KERNEL void cubie_host_run(void *const *args)
     const int n_runs = *(const int *)args[10];
     const int n_saves = *(const int *)args[11];
     const int max_steps = *(const int *)args[12];
-    double *record_inits = *(double *const *)args[13];
     const int n_blocks = (n_runs + CB_LANES - 1) / CB_LANES;
 #pragma omp parallel for schedule(dynamic, 1)
     for (int b = 0; b < n_blocks; ++b) {
@@ -1585,14 +1577,6 @@ CB_KERNEL void cubie_host_run(void *const *args)
                                                    : CB_LANES;
         for (int l = 0; l < CB_LANES; ++l) {
             B->done[l] = l >= live;
-        }
-        for (int run = first; run < first + live; ++run) {
-            if (record_inits != (double *)0) {
-                for (int i = 0; i < CB_N_STATES; ++i) {
-                    const long long at = CB_IN(run, n_runs, CB_N_STATES, i);
-                    record_inits[at] = inits[at];
-                }
-            }
         }
         {
 #pragma omp simd
@@ -1705,14 +1689,6 @@ CB_KERNEL void cubie_host_run(void *const *args)
         }
         for (int l = 0; l < CB_LANES; ++l) {
             B->done[l] = l >= live;
-        }
-        for (int run = first; run < first + live; ++run) {
-            if (record_inits != (double *)0) {
-                for (int i = 0; i < CB_N_STATES; ++i) {
-                    const long long at = CB_IN(run, n_runs, CB_N_STATES, i);
-                    record_inits[at] = inits[at];
-                }
-            }
         }
         {
 #pragma omp simd

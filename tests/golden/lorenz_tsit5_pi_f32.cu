@@ -1033,20 +1033,8 @@ CB_KERNEL void cubie_host_run(void *const *args)
     const int n_runs = *(const int *)args[10];
     const int n_saves = *(const int *)args[11];
     const int max_steps = *(const int *)args[12];
-    double *record_inits = *(double *const *)args[13];
-    double *record_params = *(double *const *)args[14];
 #pragma omp parallel for schedule(dynamic, 64)
     for (int run = 0; run < n_runs; ++run) {
-        if (record_inits != (double *)0) {
-            for (int i = 0; i < CB_N_STATES; ++i) {
-                const long long at = CB_IN(run, n_runs, CB_N_STATES, i);
-                record_inits[at] = inits[at];
-            }
-            for (int i = 0; i < CB_N_PARAMS; ++i) {
-                const long long at = CB_IN(run, n_runs, CB_N_PARAMS, i);
-                record_params[at] = params[at];
-            }
-        }
         cb_run(run, inits, params, settings, state_out, obs_out, counters_out,
                status_out, n_runs, n_saves, max_steps);
     }
@@ -1461,8 +1449,6 @@ CB_KERNEL void cubie_host_run(void *const *args)
     const int n_runs = *(const int *)args[10];
     const int n_saves = *(const int *)args[11];
     const int max_steps = *(const int *)args[12];
-    double *record_inits = *(double *const *)args[13];
-    double *record_params = *(double *const *)args[14];
     const int n_blocks = (n_runs + CB_LANES - 1) / CB_LANES;
 #pragma omp parallel for schedule(dynamic, 1)
     for (int b = 0; b < n_blocks; ++b) {
@@ -1474,18 +1460,6 @@ CB_KERNEL void cubie_host_run(void *const *args)
                                                    : CB_LANES;
         for (int l = 0; l < CB_LANES; ++l) {
             B->done[l] = l >= live;
-        }
-        for (int run = first; run < first + live; ++run) {
-            if (record_inits != (double *)0) {
-                for (int i = 0; i < CB_N_STATES; ++i) {
-                    const long long at = CB_IN(run, n_runs, CB_N_STATES, i);
-                    record_inits[at] = inits[at];
-                }
-                for (int i = 0; i < CB_N_PARAMS; ++i) {
-                    const long long at = CB_IN(run, n_runs, CB_N_PARAMS, i);
-                    record_params[at] = params[at];
-                }
-            }
         }
         {
 #pragma omp simd
@@ -1609,18 +1583,6 @@ CB_KERNEL void cubie_host_run(void *const *args)
         }
         for (int l = 0; l < CB_LANES; ++l) {
             B->done[l] = l >= live;
-        }
-        for (int run = first; run < first + live; ++run) {
-            if (record_inits != (double *)0) {
-                for (int i = 0; i < CB_N_STATES; ++i) {
-                    const long long at = CB_IN(run, n_runs, CB_N_STATES, i);
-                    record_inits[at] = inits[at];
-                }
-                for (int i = 0; i < CB_N_PARAMS; ++i) {
-                    const long long at = CB_IN(run, n_runs, CB_N_PARAMS, i);
-                    record_params[at] = params[at];
-                }
-            }
         }
         {
 #pragma omp simd
