@@ -6,6 +6,7 @@
  *   bench_runpath SPECS_DIR [n_runs] [repeats]
  * CUBIE_BENCH_BACKEND picks the backend (default auto). */
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,10 +24,12 @@ static void check(cubie_status st, cubie_error *err)
     }
 }
 
-/* cuda_only: a case about the GPU's chunks, skipped on the host. */
+/* cuda_only: a case about the GPU's chunks, skipped on the host. into:
+ * the state and status into buffers of the caller's, allocated and
+ * touched once (cubie_run_into), so no repeat pays for fresh pages. */
 static void bench(const cubie_system *sys, const char *name,
                   const char *const *run_pairs, size_t n, int reps,
-                  bool cuda_only)
+                  bool cuda_only, bool into)
 {
     cubie_error err = {0};
     cubie_options *o = NULL, *ro = NULL;
@@ -55,10 +58,33 @@ static void bench(const cubie_system *sys, const char *name,
     check(cubie_batch_grid(sys, 1, names, lo, hi, count, &b, &err), &err);
     double kernel[32], whole[32], share[32], copies[32], host[32];
     size_t chunks = 0;
+    /* the state's size: n_saves rows of 3 floats a run */
+    size_t saves = 0;
+    if (into) {
+        cubie_result *r = NULL;
+        check(cubie_run(s, b, ro, &r, &err), &err);
+        saves = cubie_result_n_saves(r);
+        cubie_result_free(r);
+    }
+    cubie_output_buffer buf[2] = {
+        {"state", into ? malloc(n * saves * 3 * sizeof(float)) : NULL,
+         n * saves * 3 * sizeof(float)},
+        {"status", into ? malloc(n * sizeof(int32_t)) : NULL,
+         n * sizeof(int32_t)}};
+    if (into && (buf[0].data == NULL || buf[1].data == NULL)) {
+        fprintf(stderr, "bench_runpath: out of memory\n");
+        exit(1);
+    }
+    if (into) {
+        memset(buf[0].data, 0, buf[0].bytes);
+        memset(buf[1].data, 0, buf[1].bytes);
+    }
     for (int k = 0; k < reps; k++) {
         cubie_result *r = NULL;
         const double a = now_ms();
-        check(cubie_run(s, b, ro, &r, &err), &err);
+        check(into ? cubie_run_into(s, b, ro, buf, 2, &r, &err)
+                   : cubie_run(s, b, ro, &r, &err),
+              &err);
         whole[k] = now_ms() - a;
         kernel[k] = cubie_result_kernel_ms(r);
         share[k] = 100.0 * (whole[k] - kernel[k]) / whole[k];
@@ -82,6 +108,8 @@ static void bench(const cubie_system *sys, const char *name,
            whole[reps / 2], whole[reps / 2] / kernel[reps / 2],
            share[reps / 2], copies[reps / 2], host[reps / 2], chunks, reps);
     fflush(stdout);
+    free(buf[0].data);
+    free(buf[1].data);
     cubie_batch_free(b);
     cubie_solver_free(s);
     cubie_options_free(ro);
@@ -101,16 +129,17 @@ int main(int argc, char **argv)
     check(cubie_system_load(path, &sys, &err), &err);
     const char *final_only[] = {"dt=0.001", "duration=1", NULL};
     const char *saves[] = {"dt=0.001", "duration=1", "save_every=0.01", NULL};
-    bench(sys, "final state", final_only, n, reps, false);
-    bench(sys, "101 saves", saves, n, reps, false);
+    bench(sys, "final state", final_only, n, reps, false, false);
+    bench(sys, "101 saves", saves, n, reps, false, false);
+    bench(sys, "final, into", final_only, n, reps, false, true);
     /* The same in one chunk: what the two streams' overlap gains, and the
      * kernel time of one launch (to set beside a hand-written kernel's). */
     const char *final_one[] = {"dt=0.001", "duration=1", "pipeline_chunks=1",
                                NULL};
     const char *saves_one[] = {"dt=0.001", "duration=1", "save_every=0.01",
                                "pipeline_chunks=1", NULL};
-    bench(sys, "final, 1 chunk", final_one, n, reps, true);
-    bench(sys, "saves, 1 chunk", saves_one, n, reps, true);
+    bench(sys, "final, 1 chunk", final_one, n, reps, true, false);
+    bench(sys, "saves, 1 chunk", saves_one, n, reps, true, false);
     cubie_system_free(sys);
     return 0;
 }
