@@ -32,7 +32,10 @@ void cb_rk_accumulate(const cb_ctx *c, cb_sb *sb, int k, const char *var,
  * nonzero a_jk that is a power of two at most 1, so that a_jk dt and
  * a_jk k_k are exact and fma(a_jk dt, k_k, y) equals the unfolded
  * fma(dt, a_jk k_k, y) bit for bit (classical RK4's three rows, Heun's
- * one). It saves a multiply or an add per state and row. */
+ * one) for every finite value but two corners: a subnormal a_jk k_k
+ * (rounded before, not now) and the sign of a zero stage value (a row
+ * that was zeroed, then accumulated, turned -0 into +0). It saves a
+ * multiply or an add per state and row. */
 void cb_rk_fold_rows(const cb_rk_tableau *T, bool folded[CB_MAX_STAGES]);
 
 /* The statement `<head> + w_k * rows[k][i] ...;` with a term for every

@@ -27,6 +27,7 @@
     X(cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain", (CUcontext *, CUdevice)) \
     X(cuDevicePrimaryCtxRelease, "cuDevicePrimaryCtxRelease_v2", (CUdevice)) \
     X(cuCtxSetCurrent, "cuCtxSetCurrent", (CUcontext)) \
+    X(cuCtxSynchronize, "cuCtxSynchronize", (void)) \
     X(cuModuleLoadData, "cuModuleLoadData", (CUmodule *, const void *)) \
     X(cuModuleUnload, "cuModuleUnload", (CUmodule)) \
     X(cuModuleGetFunction, "cuModuleGetFunction", (CUfunction *, CUmodule, const char *)) \
@@ -521,8 +522,6 @@ cubie_status cb_module_enqueue(cb_module *m, int blocksize, const cb_launch *a,
     void *args[CB_KARG_COUNT];
     CUdeviceptr d[CB_KARG_COUNT];
     int scalar[CB_KARG_COUNT];
-    /* From the first queued call on, the slot has work to wait for. */
-    sl->queued = true;
     if (first) {
         CU_TRY(cuEventRecord((CUevent)b->origin, q));
     }
@@ -562,7 +561,6 @@ cubie_status cb_module_wait(cb_module *m, cb_device_buffers *b, int slot,
     CUevent *ev = (CUevent *)sl->event;
     CU_TRY(cuCtxSetCurrent(m->dev->ctx));
     CU_TRY(cuEventSynchronize(ev[CB_EV_OUT_END]));
-    sl->queued = false;
     /* The origin is on the first chunk's stream, before it: done too. */
     CU_TRY(cuEventSynchronize((CUevent)b->origin));
     double *at[CB_EV_COUNT] = {&t->in0, &t->k0, &t->k1, &t->out1};
@@ -584,6 +582,10 @@ cubie_status cb_module_drivers_constant(cb_module *m, const void *coeffs,
     }
     CU_TRY(cuCtxSetCurrent(m->dev->ctx));
     CU_TRY(cuMemcpyHtoD(m->drivers_const, coeffs, bytes));
+    /* The copy runs on the legacy stream, which the chunks' non-blocking
+     * streams do not wait for, and from pageable memory it may return
+     * before the transfer is done: finish it before any launch. */
+    CU_TRY(cuCtxSynchronize());
     *used = true;
     return CUBIE_OK;
 }

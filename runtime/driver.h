@@ -81,7 +81,6 @@ typedef struct {
     bool host_pinned[CB_KARG_COUNT]; /* else refused: cb_big_alloc's */
     void *stream;                    /* CUstream, NULL until the first */
     void *event[CB_EV_COUNT];        /* CUevent */
-    bool queued; /* a chunk is queued on it and not yet waited for */
 } cb_device_slot;
 
 typedef struct {

@@ -495,6 +495,45 @@ static void driver_failures_should_be_named_and_clean(void **s)
     fake_fail(NULL, 0, 0);
     cubie_result_free(tu_run(sv, b, NULL));
     assert_clean();
+    /* Failures in the middle of a pipeline of about 20 chunks, with work
+     * queued on both streams: named, nothing left queued or leaked, and
+     * the next run is whole. */
+    {
+        cubie_batch *many = grid(sys, 5000, 0.0, 28.0);
+        const char *capped[] = {"memory_cap=100000", NULL};
+        const struct {
+            const char *sym;
+            int nth;
+        } mid[] = {{"cuLaunchKernel", 3},       {"cuEventSynchronize", 3},
+                   {"cuMemcpyHtoDAsync_v2", 7}, {"cuMemcpyDtoHAsync_v2", 9},
+                   {"cuEventRecord", 6},        {"cuEventElapsedTime_v2", 9}};
+        cubie_options *ro = tu_options(capped);
+        for (size_t i = 0; i < sizeof(mid) / sizeof(mid[0]); i++) {
+            cubie_error err = {0};
+            cubie_result *r = NULL;
+            fake_fail(mid[i].sym, mid[i].nth, CUDA_ERROR_LAUNCH_FAILED);
+            assert_int_equal(cubie_run(sv, many, ro, &r, &err),
+                             CUBIE_E_BACKEND);
+            fake_fail(NULL, 0, 0);
+            assert_null(r);
+            cubie_error_clear(&err);
+            assert_clean();
+            assert_int_equal(stats().live_streams, 0);
+        }
+        cubie_options_free(ro);
+        const char *hc[] = {"algorithm=classical-rk4", "precision=float32",
+                            "output_types=state,observables,iteration_counters",
+                            "backend=host", NULL};
+        cubie_solver *sh = tu_compile(sys, hc);
+        cubie_result *rg = tu_run(sv, many, capped);
+        cubie_result *rh = tu_run(sh, many, capped);
+        assert_true(cubie_result_n_chunks(rg) >= 8);
+        assert_same_result(rh, rg);
+        cubie_result_free(rg);
+        cubie_result_free(rh);
+        cubie_solver_free(sh);
+        cubie_batch_free(many);
+    }
     /* Page-locked staging refused: the run stages in ordinary memory,
      * with the same results, and frees it. */
     fake_fail("cuMemHostAlloc", 1, CUDA_ERROR_OUT_OF_MEMORY);
@@ -668,6 +707,20 @@ static void driver_coefficients_should_use_constant_memory_while_they_fit(
         cubie_error err = {0};
         tu_ok(cubie_batch_new(sys, 3, &b, &err), &err);
         tu_ok(cubie_batch_set_driver(b, "u", u, n, &err), &err);
+        if (k == 0) {
+            /* The copy into constant memory is finished before any
+             * launch (cuCtxSynchronize): its failure is the run's. */
+            cubie_options *rop = tu_options(ro);
+            cubie_result *bad = NULL;
+            fake_fail("cuCtxSynchronize", 1, CUDA_ERROR_LAUNCH_FAILED);
+            assert_int_equal(cubie_run(s, b, rop, &bad, &err),
+                             CUBIE_E_BACKEND);
+            fake_fail(NULL, 0, 0);
+            assert_null(bad);
+            assert_non_null(strstr(err.message, "cuCtxSynchronize"));
+            cubie_error_clear(&err);
+            cubie_options_free(rop);
+        }
         const long before = stats().constant_copies;
         cubie_result *r = tu_run(s, b, ro);
         const long copies = stats().constant_copies - before;

@@ -1466,6 +1466,28 @@ CUresult cuStreamSynchronize(CUstream h)
     return r;
 }
 
+/* Every stream's queued work, then the context's first fault. */
+CUresult cuCtxSynchronize(void)
+{
+    ENTER("cuCtxSynchronize", true);
+    for (;;) {
+        pthread_mutex_lock(&lock);
+        stream_t *s = streams;
+        while (s != NULL && s->head == NULL) {
+            s = s->next;
+        }
+        pthread_mutex_unlock(&lock);
+        if (s == NULL) {
+            break;
+        }
+        flush(s, NULL);
+    }
+    pthread_mutex_lock(&lock);
+    CUresult r = sticky;
+    pthread_mutex_unlock(&lock);
+    return r;
+}
+
 /* Its queued work still runs, as on a device; then it is gone. */
 CUresult cuStreamDestroy_v2(CUstream h)
 {
@@ -1579,29 +1601,47 @@ CUresult cuEventRecord(CUevent e, CUstream h)
     if (ev == NULL) {
         return CUDA_ERROR_INVALID_HANDLE;
     }
+    pthread_mutex_lock(&lock);
     if (h == NULL) {
         ev->t = now_ms();
         ev->recorded = true;
+        pthread_mutex_unlock(&lock);
         return CUDA_SUCCESS;
     }
+    /* Stricter than a device, which lets a record replace one not yet
+     * reached: cubie never does that, so here it is a fault. */
     if (ev->queued != NULL) {
-        violation_unlocked("cuEventRecord of an event still queued on a "
-                           "stream");
+        violation("cuEventRecord of an event still queued on a stream");
+        pthread_mutex_unlock(&lock);
         return CUDA_ERROR_INVALID_VALUE;
     }
+    pthread_mutex_unlock(&lock);
     op *o = calloc(1, sizeof(*o));
     if (o == NULL) {
         return CUDA_ERROR_OUT_OF_MEMORY;
     }
     o->kind = OP_EVENT;
     o->ev = ev;
+    pthread_mutex_lock(&lock);
     ev->recorded = false;
     ev->queued = (stream_t *)(void *)h;
+    pthread_mutex_unlock(&lock);
     const CUresult r = enqueue((stream_t *)(void *)h, o);
     if (r != CUDA_SUCCESS) {
+        pthread_mutex_lock(&lock);
         ev->queued = NULL;
+        pthread_mutex_unlock(&lock);
     }
     return r;
+}
+
+/* The stream ev is queued on, or NULL. */
+static stream_t *queued_on(const event *ev)
+{
+    pthread_mutex_lock(&lock);
+    stream_t *s = ev->queued;
+    pthread_mutex_unlock(&lock);
+    return s;
 }
 
 CUresult cuEventSynchronize(CUevent e)
@@ -1611,8 +1651,9 @@ CUresult cuEventSynchronize(CUevent e)
     if (ev == NULL) {
         return CUDA_ERROR_INVALID_HANDLE;
     }
-    if (ev->queued != NULL) {
-        flush(ev->queued, ev);
+    stream_t *q = queued_on(ev);
+    if (q != NULL) {
+        flush(q, ev);
     }
     pthread_mutex_lock(&lock);
     CUresult r = sticky;
@@ -1628,13 +1669,17 @@ CUresult cuEventElapsedTime_v2(float *ms, CUevent a, CUevent b)
     if (ea == NULL || eb == NULL) {
         return CUDA_ERROR_INVALID_HANDLE;
     }
+    pthread_mutex_lock(&lock);
+    CUresult r = CUDA_SUCCESS;
     if (!ea->recorded || !eb->recorded) {
-        return ea->queued != NULL || eb->queued != NULL
-                   ? CUDA_ERROR_NOT_READY
-                   : CUDA_ERROR_INVALID_HANDLE;
+        r = ea->queued != NULL || eb->queued != NULL
+                ? CUDA_ERROR_NOT_READY
+                : CUDA_ERROR_INVALID_HANDLE;
+    } else {
+        *ms = (float)(eb->t - ea->t);
     }
-    *ms = (float)(eb->t - ea->t);
-    return CUDA_SUCCESS;
+    pthread_mutex_unlock(&lock);
+    return r;
 }
 
 /* An event still queued is reached first (its record op points at it). */
@@ -1645,8 +1690,9 @@ CUresult cuEventDestroy_v2(CUevent e)
     if (ev == NULL) {
         return CUDA_ERROR_INVALID_HANDLE;
     }
-    if (ev->queued != NULL) {
-        flush(ev->queued, ev);
+    stream_t *q = queued_on(ev);
+    if (q != NULL) {
+        flush(q, ev);
     }
     pthread_mutex_lock(&lock);
     stats.live_events--;
