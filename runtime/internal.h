@@ -201,8 +201,6 @@ cubie_status cb_result_notes(struct cubie_result *r, cubie_error *err);
 cb_workers *cb_workers_new(void);
 /* Accepts NULL. */
 void cb_workers_free(cb_workers *p);
-/* Threads a job runs on, the caller included. */
-size_t cb_workers_threads(const cb_workers *p);
 /* fn(ctx, i) for every i < n, on the workers and the caller, in no
  * order; returns when all are done. One job at a time. */
 void cb_workers_for(cb_workers *p, size_t n,

@@ -268,10 +268,10 @@ static void free_chunk(cb_launch *l, const bool *own)
 }
 
 /* The settings and the drivers' coefficients, the same for every chunk,
- * into l's buffers; on the GPU the coefficients also go to constant
- * memory while they fit (the settings say which the kernel reads). */
-static cubie_status fill_shared(struct cubie_solver *s, const cb_plan *p,
-                                cb_launch *l, cubie_error *err)
+ * into l's buffers; the settings say whether the kernel reads the
+ * coefficients from constant memory instead (in_constant). */
+static void fill_shared(const struct cubie_solver *s, const cb_plan *p,
+                        cb_launch *l, bool in_constant)
 {
     const cb_kernel_info *k = &s->out.info;
     cb_plan_fill_settings(p, k, l->host[CB_KARG_SETTINGS]);
@@ -283,18 +283,27 @@ static cubie_status fill_shared(struct cubie_solver *s, const cb_plan *p,
     if (p->n_driver_coeffs == 0) {
         cb_put_real(l->host[CB_KARG_DRIVER_COEFFS], k->is_double, 0, 0.0);
     }
-    bool in_constant = false;
-    if (s->module != NULL && p->n_driver_coeffs > 0) {
-        CB_TRY(cb_module_drivers_constant(
-            s->module, l->host[CB_KARG_DRIVER_COEFFS],
-            p->n_driver_coeffs * elem_size(k, CB_KARG_DRIVER_COEFFS),
-            &in_constant, err));
-    }
     cb_put_real(l->host[CB_KARG_SETTINGS], k->is_double,
                 (size_t)cb_setting_offset(CB_SETTING_DRIVER_IN_CONSTANT,
                                           k->n_states),
                 in_constant ? 1.0 : 0.0);
-    return CUBIE_OK;
+}
+
+/* On the GPU, once a run: the drivers' coefficients (as fill_shared put
+ * them in l) into the kernel's constant memory while they fit; *used
+ * says whether they went. */
+static cubie_status drivers_constant(struct cubie_solver *s,
+                                     const cb_plan *p, const cb_launch *l,
+                                     bool *used, cubie_error *err)
+{
+    *used = false;
+    if (p->n_driver_coeffs == 0) {
+        return CUBIE_OK;
+    }
+    return cb_module_drivers_constant(
+        s->module, l->host[CB_KARG_DRIVER_COEFFS],
+        p->n_driver_coeffs * elem_size(&s->out.info, CB_KARG_DRIVER_COEFFS),
+        used, err);
 }
 
 /* One chunk on the host backend: the entry takes pointers to the
@@ -367,7 +376,7 @@ static cubie_status run_on_host(struct cubie_solver *s,
     bool own[CB_KARG_COUNT];
     cubie_status st = alloc_chunk(s, p, m, 0, &l, own, err);
     if (st == CUBIE_OK) {
-        st = fill_shared(s, p, &l, err);
+        fill_shared(s, p, &l, false);
     }
     for (size_t r0 = 0; st == CUBIE_OK && r0 < n; r0 += m) {
         const size_t c = n - r0 < m ? n - r0 : m;
@@ -460,9 +469,14 @@ static cubie_status run_on_device(struct cubie_solver *s,
     cubie_status st = CUBIE_OK;
     for (size_t i = 0; st == CUBIE_OK && i < n_slots; i++) {
         st = alloc_chunk(s, p, m, (int)i, &l[i], own, err);
-        if (st == CUBIE_OK) {
-            st = fill_shared(s, p, &l[i], err);
-        }
+    }
+    bool in_constant = false;
+    if (st == CUBIE_OK) {
+        fill_shared(s, p, &l[0], false);
+        st = drivers_constant(s, p, &l[0], &in_constant, err);
+    }
+    for (size_t i = 0; st == CUBIE_OK && i < n_slots; i++) {
+        fill_shared(s, p, &l[i], in_constant);
     }
     for (size_t j = 0; st == CUBIE_OK && j <= n_chunks; j++) {
         if (j < n_chunks) {

@@ -105,11 +105,6 @@ void cb_workers_free(cb_workers *p)
     free(p);
 }
 
-size_t cb_workers_threads(const cb_workers *p)
-{
-    return p == NULL ? 1 : p->n_workers + 1;
-}
-
 void cb_workers_for(cb_workers *p, size_t n, void (*fn)(void *ctx, size_t i),
                  void *ctx)
 {

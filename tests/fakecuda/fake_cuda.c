@@ -1308,6 +1308,15 @@ struct stream_t {
 
 static stream_t *streams; /* under the lock */
 
+/* What a synchronising call answers: the context's first fault. */
+static CUresult sticky_fault(void)
+{
+    pthread_mutex_lock(&lock);
+    const CUresult r = sticky;
+    pthread_mutex_unlock(&lock);
+    return r;
+}
+
 static CUresult enqueue(stream_t *s, op *o)
 {
     pthread_mutex_lock(&lock);
@@ -1460,10 +1469,7 @@ CUresult cuStreamSynchronize(CUstream h)
     if (drained(h) == NULL) {
         return CUDA_ERROR_INVALID_HANDLE;
     }
-    pthread_mutex_lock(&lock);
-    CUresult r = sticky;
-    pthread_mutex_unlock(&lock);
-    return r;
+    return sticky_fault();
 }
 
 /* Every stream's queued work, then the context's first fault. */
@@ -1482,10 +1488,7 @@ CUresult cuCtxSynchronize(void)
         }
         flush(s, NULL);
     }
-    pthread_mutex_lock(&lock);
-    CUresult r = sticky;
-    pthread_mutex_unlock(&lock);
-    return r;
+    return sticky_fault();
 }
 
 /* Its queued work still runs, as on a device; then it is gone. */
@@ -1635,13 +1638,15 @@ CUresult cuEventRecord(CUevent e, CUstream h)
     return r;
 }
 
-/* The stream ev is queued on, or NULL. */
-static stream_t *queued_on(const event *ev)
+/* Run the stream ev is queued on, if any, through ev's record. */
+static void reach(event *ev)
 {
     pthread_mutex_lock(&lock);
     stream_t *s = ev->queued;
     pthread_mutex_unlock(&lock);
-    return s;
+    if (s != NULL) {
+        flush(s, ev);
+    }
 }
 
 CUresult cuEventSynchronize(CUevent e)
@@ -1651,14 +1656,8 @@ CUresult cuEventSynchronize(CUevent e)
     if (ev == NULL) {
         return CUDA_ERROR_INVALID_HANDLE;
     }
-    stream_t *q = queued_on(ev);
-    if (q != NULL) {
-        flush(q, ev);
-    }
-    pthread_mutex_lock(&lock);
-    CUresult r = sticky;
-    pthread_mutex_unlock(&lock);
-    return r;
+    reach(ev);
+    return sticky_fault();
 }
 
 /* Both events must have happened (cuda.h: CUDA_ERROR_NOT_READY). */
@@ -1690,10 +1689,7 @@ CUresult cuEventDestroy_v2(CUevent e)
     if (ev == NULL) {
         return CUDA_ERROR_INVALID_HANDLE;
     }
-    stream_t *q = queued_on(ev);
-    if (q != NULL) {
-        flush(q, ev);
-    }
+    reach(ev);
     pthread_mutex_lock(&lock);
     stats.live_events--;
     pthread_mutex_unlock(&lock);
