@@ -484,17 +484,19 @@ static void emit_defines(const cb_gen *g, cb_sb *sb)
         cb_sb_puts(sb, any ? "\n" : " not written\n");
     }
     cb_sb_line(sb, "// Where column col of row row (of rows per run) of an "
-                   "output array goes,");
-    cb_sb_line(sb, "// and input column col: run index fastest on the GPU "
-                   "(coalesced), the");
-    cb_sb_line(sb, "// caller's layout (run, row, column) on the host, which "
-                   "reads its inputs");
-    cb_sb_line(sb, "// and writes its results in place.");
+                   "output array goes:");
+    cb_sb_line(sb, "// run index fastest on the GPU (coalesced; "
+                   "cubie_store turns a chunk's");
+    cb_sb_line(sb, "// arrays into the caller's layout on the device), the "
+                   "caller's layout");
+    cb_sb_line(sb, "// (run, row, column) on the host, which writes its "
+                   "results in place. An");
+    cb_sb_line(sb, "// input's column col of a run is in the caller's "
+                   "layout on both: read once");
+    cb_sb_line(sb, "// a run, it needs no transpose.");
     cb_sb_line(sb, "#if CB_GPU || defined(CB_DEVICE_LAYOUT)");
     cb_sb_line(sb, "#define CB_AT(run, n_runs, rows, row, cols, col) "
                    "(((long long)(row) * (cols) + (col)) * (n_runs) + (run))");
-    cb_sb_line(sb, "#define CB_IN(run, n_runs, cols, col) "
-                   "((long long)(col) * (n_runs) + (run))");
     cb_sb_line(sb, "typedef real cb_input; // staged in the kernel's "
                    "precision");
     cb_sb_line(sb, "#else");
@@ -503,11 +505,11 @@ static void emit_defines(const cb_gen *g, cb_sb *sb)
     cb_sb_line(sb, "#define CB_AT(run, n_runs, rows, row, cols, col) "
                    "(((long long)(run) * (rows) + \\");
     cb_sb_line(sb, "    (row)) * (cols) + (col) + 0 * (n_runs))");
-    cb_sb_line(sb, "#define CB_IN(run, n_runs, cols, col) "
-                   "((long long)(run) * (cols) + (col) + 0 * (n_runs))");
     cb_sb_line(sb, "typedef double cb_input; // the batch's own values, "
                    "rounded as they load");
     cb_sb_line(sb, "#endif");
+    cb_sb_line(sb, "#define CB_IN(run, n_runs, cols, col) "
+                   "((long long)(run) * (cols) + (col) + 0 * (n_runs))");
     cb_emit_common_defines(c, sb);
     cb_sb_line(sb, "// Fixed steps well before a save run as a counted burst.");
     cb_sb_line(sb, "#define CB_FIXED_BURST %d", cb_loop_fixed_burst(c));

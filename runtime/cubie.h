@@ -254,10 +254,12 @@ CUBIE_API size_t cubie_result_n_chunks(const cubie_result *r);
  * chunk's kernel ran, since chunks overlap on two streams). */
 CUBIE_API double cubie_result_kernel_ms(const cubie_result *r);
 /* cuda: milliseconds of the device's copies in and out (CUDA events; the
- * time at least one ran), 0 on the host. On a device they overlap the
- * kernels, so kernel_ms + copy_ms may pass wall_ms. */
+ * time at least one ran), the turning of the outputs into the caller's
+ * layout on the device before they come back included; 0 on the host. On
+ * a device they overlap the kernels, so kernel_ms + copy_ms may pass
+ * wall_ms. */
 CUBIE_API double cubie_result_copy_ms(const cubie_result *r);
-/* Milliseconds of the whole cubie_run: staging, chunks, transposes. */
+/* Milliseconds of the whole cubie_run: staging, chunks, storing. */
 CUBIE_API double cubie_result_wall_ms(const cubie_result *r);
 
 /* ---- result arrays, alike ------------------------------------------------ */

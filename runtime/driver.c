@@ -274,6 +274,7 @@ struct cb_module {
     cb_device *dev;          /* borrowed */
     CUmodule module;
     CUfunction fn;
+    CUfunction store[2];     /* cubie_store4, cubie_store8 */
     size_t shared_per_run;   /* bytes of dynamic shared memory per run */
     int max_threads;         /* per block, given the kernel's registers */
     CUdeviceptr drivers_const; /* its __constant__ cb_driver_const, or 0 */
@@ -305,6 +306,17 @@ cubie_status cb_module_load(cb_device *d, const void *image,
         return cb_fail(err, CUBIE_E_BACKEND, NULL, 0,
                        "cuModuleGetFunction(cubie_kernel) failed: %s",
                        cu_message(r));
+    }
+    static const char *const store[2] = {"cubie_store4", "cubie_store8"};
+    for (int i = 0; i < 2; i++) {
+        r = drv.cuModuleGetFunction(&m->store[i], m->module, store[i]);
+        if (r != CUDA_SUCCESS) {
+            drv.cuModuleUnload(m->module);
+            free(m);
+            return cb_fail(err, CUBIE_E_BACKEND, NULL, 0,
+                           "cuModuleGetFunction(%s) failed: %s", store[i],
+                           cu_message(r));
+        }
     }
     /* A driven kernel's constant memory for the drivers' coefficients;
      * a kernel without drivers has none (not found). */
@@ -401,6 +413,9 @@ void cb_device_buffers_free(cb_module *m, cb_device_buffers *b)
             }
             free_staging(sl, k);
         }
+        if (sl->scratch != 0) {
+            drv.cuMemFree((CUdeviceptr)sl->scratch);
+        }
     }
     if (b->origin != NULL) {
         drv.cuEventDestroy((CUevent)b->origin);
@@ -437,9 +452,43 @@ cubie_status cb_module_staging(cb_module *m, cb_device_buffers *b, int slot,
     return CUBIE_OK;
 }
 
+/* Whether output k of a comes back through cubie_store: more than one
+ * element a run, of more than one run (else both layouts are one). */
+static bool restored(const cb_launch *a, int k)
+{
+    return cb_kargs[k].dir == CB_DIR_OUT && a->bytes[k] > 0 &&
+           a->per_run[k] > 1 && a->scalar[CB_KARG_N_RUNS] > 1;
+}
+
+/* A device buffer of at least need bytes at *ptr (*cap bytes), grown by
+ * freeing and allocating (nothing queued uses it). */
+static cubie_status ensure_buffer(unsigned long long *ptr, size_t *cap,
+                                  size_t need, cubie_error *err)
+{
+    if (*ptr != 0 && *cap >= need) {
+        return CUBIE_OK;
+    }
+    if (*ptr != 0) {
+        drv.cuMemFree((CUdeviceptr)*ptr);
+        *ptr = 0;
+        *cap = 0;
+    }
+    CUdeviceptr p = 0;
+    CUresult r = drv.cuMemAlloc(&p, need);
+    if (r != CUDA_SUCCESS) {
+        return cb_fail(err, CUBIE_E_BACKEND, NULL, 0,
+                       "cuMemAlloc(%zu bytes) failed: %s (%d)", need,
+                       cu_message(r), (int)r);
+    }
+    *ptr = (unsigned long long)p;
+    *cap = need;
+    return CUBIE_OK;
+}
+
 /* Make every buffer of slot hold at least the chunk's bytes (4 at least:
- * an array the kernel does not write is still a valid pointer), and its
- * stream and events exist. */
+ * an array the kernel does not write is still a valid pointer), its
+ * scratch the largest output that comes back through cubie_store, and
+ * its stream and events exist. */
 static cubie_status ensure_slot(const cb_launch *a, cb_device_buffers *b,
                                 cb_device_slot *sl, cubie_error *err)
 {
@@ -460,29 +509,41 @@ static cubie_status ensure_slot(const cb_launch *a, cb_device_buffers *b,
         CU_TRY(cuEventCreate(&ev, CU_EVENT_DEFAULT));
         b->origin = ev;
     }
+    size_t scratch = 0;
     for (int k = 0; k < CB_KARG_COUNT; k++) {
         if (cb_kargs[k].dir == CB_DIR_SCALAR) {
             continue;
         }
-        const size_t need = a->bytes[k] > 0 ? a->bytes[k] : 4;
-        if (sl->ptr[k] != 0 && sl->cap[k] >= need) {
-            continue;
+        CB_TRY(ensure_buffer(&sl->ptr[k], &sl->cap[k],
+                             a->bytes[k] > 0 ? a->bytes[k] : 4, err));
+        if (restored(a, k) && a->bytes[k] > scratch) {
+            scratch = a->bytes[k];
         }
-        if (sl->ptr[k] != 0) {
-            drv.cuMemFree((CUdeviceptr)sl->ptr[k]);
-            sl->ptr[k] = 0;
-            sl->cap[k] = 0;
-        }
-        CUdeviceptr p = 0;
-        CUresult r = drv.cuMemAlloc(&p, need);
-        if (r != CUDA_SUCCESS) {
-            return cb_fail(err, CUBIE_E_BACKEND, NULL, 0,
-                           "cuMemAlloc(%zu bytes) failed: %s (%d)", need,
-                           cu_message(r), (int)r);
-        }
-        sl->ptr[k] = (unsigned long long)p;
-        sl->cap[k] = need;
     }
+    return scratch > 0
+               ? ensure_buffer(&sl->scratch, &sl->scratch_cap, scratch, err)
+               : CUBIE_OK;
+}
+
+/* Queue output k of a on q: through cubie_store into scratch, then back
+ * (stream order keeps the scratch of one array until its copy is done),
+ * or back as it is. */
+static cubie_status queue_back(const cb_module *m, const cb_launch *a, int k,
+                               CUdeviceptr src, CUdeviceptr scratch,
+                               CUstream q, cubie_error *err)
+{
+    if (restored(a, k)) {
+        long long runs = a->scalar[CB_KARG_N_RUNS];
+        long long per_run = (long long)a->per_run[k];
+        const size_t elem = a->bytes[k] / ((size_t)runs * (size_t)per_run);
+        CUdeviceptr dst = scratch;
+        void *args[4] = {&src, &dst, &runs, &per_run};
+        const long long n = runs * per_run;
+        CU_TRY(cuLaunchKernel(m->store[elem == 8], (unsigned)((n + 255) / 256),
+                              1, 1, 256, 1, 1, 0, q, args, NULL));
+        src = scratch;
+    }
+    CU_TRY(cuMemcpyDtoHAsync(a->host[k], src, a->bytes[k], q));
     return CUBIE_OK;
 }
 
@@ -547,7 +608,8 @@ cubie_status cb_module_enqueue(cb_module *m, int blocksize, const cb_launch *a,
     CU_TRY(cuEventRecord(ev[CB_EV_KERNEL_END], q));
     for (int k = 0; k < CB_KARG_COUNT; k++) {
         if (cb_kargs[k].dir == CB_DIR_OUT && a->bytes[k] > 0) {
-            CU_TRY(cuMemcpyDtoHAsync(a->host[k], d[k], a->bytes[k], q));
+            CB_TRY(queue_back(m, a, k, d[k], (CUdeviceptr)sl->scratch, q,
+                              err));
         }
     }
     CU_TRY(cuEventRecord(ev[CB_EV_OUT_END], q));

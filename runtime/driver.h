@@ -35,7 +35,8 @@ int cb_device_max_shared(const cb_device *d);
 size_t cb_device_free_memory(cb_device *d);
 
 /* A kernel image loaded on a device, its cubie_kernel opted in to the
- * device's shared memory limit once. */
+ * device's shared memory limit once, and its cubie_store4 and
+ * cubie_store8 (the outputs into the caller's layout). */
 typedef struct cb_module cb_module;
 
 cubie_status cb_module_load(cb_device *d, const void *image,
@@ -50,12 +51,16 @@ cubie_status cb_module_occupancy(cb_module *m, int blocksize,
                                  cubie_error *err);
 
 /* The arguments of one launch, in kernel_args.def's order: for buffers
- * the host memory (in device layout: run index fastest) and its bytes
- * (IN buffers are copied to the device, OUT ones back), for scalars the
- * value. */
+ * the host memory and its bytes (IN buffers are copied to the device, OUT
+ * ones back), for scalars the value. Inputs and what comes back are in
+ * the caller's layout (a run's values together); an output array with
+ * per_run > 1 elements a run is written by the kernel in the device's
+ * (run index fastest) and turned into the caller's on the device
+ * (cubie_store4, cubie_store8) before it comes back. */
 typedef struct {
     void *host[CB_KARG_COUNT];
     size_t bytes[CB_KARG_COUNT];
+    size_t per_run[CB_KARG_COUNT];
     int scalar[CB_KARG_COUNT];
 } cb_launch;
 
@@ -76,6 +81,10 @@ enum { CB_EV_IN, CB_EV_KERNEL, CB_EV_KERNEL_END, CB_EV_OUT_END, CB_EV_COUNT };
 typedef struct {
     unsigned long long ptr[CB_KARG_COUNT];
     size_t cap[CB_KARG_COUNT];
+    /* where an output array is turned into the caller's layout before it
+     * comes back: as large as the largest such array so far */
+    unsigned long long scratch;
+    size_t scratch_cap;
     void *host[CB_KARG_COUNT];
     size_t host_cap[CB_KARG_COUNT];
     bool host_pinned[CB_KARG_COUNT]; /* else refused: cb_big_alloc's */
@@ -91,7 +100,8 @@ typedef struct {
 } cb_device_buffers;
 
 /* Where a chunk's work lay on the device, in ms from the run's origin:
- * copies in from in0, the kernel from k0 to k1, copies out until out1. */
+ * copies in from in0, the kernel from k0 to k1, then the outputs into the
+ * caller's layout and their copies out until out1. */
 typedef struct {
     double in0, k0, k1, out1;
 } cb_chunk_times;
@@ -115,7 +125,7 @@ cubie_status cb_module_drivers_constant(cb_module *m, const void *coeffs,
 /* Queue the chunk a describes on stream slot, which must have nothing
  * queued: copies in, the launch (blocksize threads a block, at most the
  * function's limit, halved while a block's shared memory does not fit),
- * copies out. first: the run's first chunk (records the origin). It
+ * each output array into the caller's layout (cb_launch) and back. first: the run's first chunk (records the origin). It
  * returns once queued; a's host buffers are the device's until
  * cb_module_wait. */
 cubie_status cb_module_enqueue(cb_module *m, int blocksize, const cb_launch *a,

@@ -206,15 +206,15 @@ void cb_workers_free(cb_workers *p);
 void cb_workers_for(cb_workers *p, size_t n,
                     void (*fn)(void *ctx, size_t i), void *ctx);
 
-/* ---- the user's layout and the device's (layout.c) ---- */
+/* ---- a GPU chunk's staging and storing (layout.c) ---- */
 
 /* A chunk of c runs' input of cols columns from the batch's rows src into
- * dst in the device layout (column, run), as float or double (dbl). */
+ * dst, in the same layout, as float (rounded) or double (dbl). */
 void cb_layout_stage(cb_workers *workers, void *dst, const double *src,
                      size_t c, size_t cols, bool dbl);
-/* A chunk's outputs from the GPU (device layout, run index fastest) into
- * the result at run r0. The host backend's kernel writes the result in
- * place instead. */
+/* A chunk's outputs as they came back from the GPU (the caller's layout:
+ * the device turned them, cb_launch) into the result at run r0. The host
+ * backend's kernel writes the result in place instead. */
 void cb_layout_store(cb_workers *workers, struct cubie_result *r, size_t r0,
                      size_t c, void *const *chunk);
 

@@ -1,69 +1,27 @@
-/* Between the user's layout (run, save, column: a run's values together)
- * and the device's (save, column, run: run index fastest, so a warp's
- * loads and stores coalesce), for a GPU run's chunks: its inputs staged
- * in, its results stored out. Both are transposes, split into tasks of
- * whole tiles of runs on the solver's worker threads (workers.c). The host backend
- * needs neither: its kernel reads and writes the user's layout. */
+/* A GPU run's chunks between the batch and the result, on the solver's
+ * worker threads (workers.c): the inputs staged in (the batch's rows of
+ * double, rounded to the kernel's precision), the outputs stored out (the
+ * device has already turned them into the caller's layout, cubie_store
+ * in templates/entry.cu), both in the caller's layout, so each is one
+ * pass over contiguous memory, in tasks of runs. The host backend needs
+ * neither: its kernel reads and writes the caller's memory in place. */
 #include "internal.h"
 
 #include <stdint.h>
 #include <string.h>
 
-/* dst[run * rc + j] = src[j * c + run] for the runs [r_lo, r_hi) of c and
- * the rc rows (save, column) of a run, in the arrays' types (the
- * kernel's precision, int32): tiles of CB_TILE runs x CB_TILE_ROWS
- * rows, so that both sides are read and written a cache line at a time,
- * not an element per line on one of them. A chunk's run count is often a
- * power of two, which puts the rows of src in the same cache sets: few
- * rows at a time keep them from evicting each other (256 x 16: 1.2 ns an
- * element on the 2-core EPYC VM, against 2.5 for 32 x 32 and 13 for the
- * loop over elements this replaced). */
-#define CB_TILE 256
-#define CB_TILE_ROWS 16
-#define CB_DEF_TRANSPOSE(name, T)                                          \
-    static void name(T *restrict dst, const T *restrict src, size_t c,   \
-                     size_t rc, size_t r_lo, size_t r_hi)                \
-    {                                                                      \
-        for (size_t r0 = r_lo; r0 < r_hi; r0 += CB_TILE) {                 \
-            const size_t r1 = r0 + CB_TILE < r_hi ? r0 + CB_TILE : r_hi;   \
-            for (size_t j0 = 0; j0 < rc; j0 += CB_TILE_ROWS) {             \
-                const size_t j1 =                                          \
-                    j0 + CB_TILE_ROWS < rc ? j0 + CB_TILE_ROWS : rc;       \
-                for (size_t run = r0; run < r1; run++) {                   \
-                    for (size_t j = j0; j < j1; j++) {                     \
-                        dst[run * rc + j] = src[j * c + run];              \
-                    }                                                      \
-                }                                                          \
-            }                                                              \
-        }                                                                  \
+/* dst[i] = src[i] rounded to float, for n elements. */
+static void round_f32(float *restrict dst, const double *restrict src,
+                      size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        dst[i] = (float)src[i];
     }
-/* In the arrays' own types, so no store goes through another type. */
-CB_DEF_TRANSPOSE(transpose_f32, float)
-CB_DEF_TRANSPOSE(transpose_f64, double)
-CB_DEF_TRANSPOSE(transpose_i32, int32_t)
+}
 
-/* dst[i * c + run] = src[run * cols + i] for the runs [r_lo, r_hi) of c:
- * the batch's rows into the device layout, rounded to the kernel's
- * precision, a few columns at a time so the write streams stay few. */
-#define CB_DEF_STAGE(name, T)                                              \
-    static void name(T *restrict dst, const double *restrict src,          \
-                     size_t c, size_t cols, size_t r_lo, size_t r_hi)      \
-    {                                                                      \
-        for (size_t i0 = 0; i0 < cols; i0 += 8) {                          \
-            const size_t i1 = i0 + 8 < cols ? i0 + 8 : cols;               \
-            for (size_t run = r_lo; run < r_hi; run++) {                   \
-                for (size_t i = i0; i < i1; i++) {                         \
-                    dst[i * c + run] = (T)src[run * cols + i];             \
-                }                                                          \
-            }                                                              \
-        }                                                                  \
-    }
-CB_DEF_STAGE(stage_f32, float)
-CB_DEF_STAGE(stage_f64, double)
-
-/* Runs a task: whole tiles, and enough elements that a wake-up (some
- * microseconds) is small beside it. */
-#define CB_TASK_RUNS ((size_t)16 * CB_TILE)
+/* Runs a task: enough elements that a wake-up (some microseconds) is
+ * small beside it. */
+#define CB_TASK_RUNS ((size_t)4096)
 /* Below this many elements in all the caller does the job alone. */
 #define CB_PARALLEL_MIN ((size_t)1 << 16)
 
@@ -95,10 +53,12 @@ static void stage_task(void *ctx, size_t i)
     const stage_job *j = ctx;
     size_t lo, hi;
     task_runs(i, j->n, j->c, &lo, &hi);
+    const double *src = j->src + lo * j->cols;
+    const size_t n = (hi - lo) * j->cols;
     if (j->dbl) {
-        stage_f64(j->dst, j->src, j->c, j->cols, lo, hi);
+        memcpy((double *)j->dst + lo * j->cols, src, n * sizeof(double));
     } else {
-        stage_f32(j->dst, j->src, j->c, j->cols, lo, hi);
+        round_f32((float *)j->dst + lo * j->cols, src, n);
     }
 }
 
@@ -127,25 +87,20 @@ static void store_task(void *ctx, size_t i)
         if (r->data[a] == NULL || r->cols[a] == 0) {
             continue;
         }
-        const size_t rc = r->rows[a] * r->cols[a]; /* (saves or windows) x
-                                                    * columns */
-        const size_t elem = cb_kargs[a].elem == CB_ELEM_INT
-                                ? sizeof(int32_t)
-                                : (size_t)r->precision;
-        void *dst = (char *)r->data[a] + elem * j->r0 * rc;
-        if (cb_kargs[a].elem == CB_ELEM_INT) {
-            transpose_i32(dst, j->chunk[a], j->c, rc, lo, hi);
-        } else if (elem == 8) {
-            transpose_f64(dst, j->chunk[a], j->c, rc, lo, hi);
-        } else {
-            transpose_f32(dst, j->chunk[a], j->c, rc, lo, hi);
-        }
+        /* bytes a run has: (saves or windows) x columns elements */
+        const size_t run_bytes = r->rows[a] * r->cols[a] *
+                                 (cb_kargs[a].elem == CB_ELEM_INT
+                                      ? sizeof(int32_t)
+                                      : (size_t)r->precision);
+        memcpy((char *)r->data[a] + run_bytes * (j->r0 + lo),
+               (const char *)j->chunk[a] + run_bytes * lo,
+               run_bytes * (hi - lo));
     }
 }
 
 /* The kernel has written every element, NaN where a failed run's outputs
- * say so, in the result's precision, so this is a transpose of values,
- * never a conversion. */
+ * say so, in the result's precision, and the device has put them in the
+ * caller's layout: this is a copy of bytes, never a conversion. */
 void cb_layout_store(cb_workers *workers, struct cubie_result *r, size_t r0,
                      size_t c, void *const *chunk)
 {

@@ -77,7 +77,7 @@ static size_t elem_size(const cb_kernel_info *k, cb_karg a)
                                           : 4;
 }
 
-/* Bytes one run needs in the device layout: its inputs, outputs, status. */
+/* Bytes one run's buffers hold: its inputs, outputs, status. */
 static size_t bytes_per_run(const cb_kernel_info *k, const cb_plan *p)
 {
     size_t b = 0;
@@ -86,6 +86,21 @@ static size_t bytes_per_run(const cb_kernel_info *k, const cb_plan *p)
             cb_kargs[a].rows != CB_ROWS_ONE &&
             cb_kargs[a].rows != CB_ROWS_DRIVERS) {
             b += elem_size(k, (cb_karg)a) * karg_elems(k, p, (cb_karg)a, 1);
+        }
+    }
+    return b;
+}
+
+/* Bytes one run needs on the GPU besides (bytes_per_run): the largest
+ * output array the device turns into the caller's layout (cb_launch). */
+static size_t scratch_per_run(const cb_kernel_info *k, const cb_plan *p)
+{
+    size_t b = 0;
+    for (int a = 0; a < CB_KARG_COUNT; a++) {
+        const size_t e = karg_elems(k, p, (cb_karg)a, 1);
+        if (cb_kargs[a].dir == CB_DIR_OUT && e > 1 &&
+            elem_size(k, (cb_karg)a) * e > b) {
+            b = elem_size(k, (cb_karg)a) * e;
         }
     }
     return b;
@@ -100,7 +115,7 @@ static cubie_status chunk_runs(const struct cubie_solver *s,
                                const cb_plan *p, size_t n, size_t *out,
                                cubie_error *err)
 {
-    const size_t per = bytes_per_run(&s->out.info, p);
+    size_t per = bytes_per_run(&s->out.info, p);
     double cap = p->memory_cap;
     int sets = 1; /* chunks held at once */
     if (s->module != NULL) {
@@ -111,7 +126,9 @@ static cubie_status chunk_runs(const struct cubie_solver *s,
             for (int a = 0; a < CB_KARG_COUNT; a++) {
                 free_b += s->dev.slot[i].cap[a];
             }
+            free_b += s->dev.slot[i].scratch_cap;
         }
+        per += scratch_per_run(&s->out.info, p);
         if (free_b > 0) {
             cap = fmin(cap, 0.8 * (double)free_b);
         }
@@ -152,7 +169,8 @@ static bool in_place(bool host, cb_karg a)
 
 /* Input a of kernel_args.def for a chunk of c runs from r0: its buffer
  * or, for a scalar, its value. The host takes the batch's own memory;
- * the GPU the device layout, staged on the solver's worker threads. */
+ * the GPU its rows in the kernel's precision, staged on the solver's
+ * worker threads. */
 static void fill_input(cb_karg a, const struct cubie_solver *s,
                        const cb_plan *p, const struct cubie_batch *in,
                        size_t r0, size_t c, cb_launch *l)
@@ -197,6 +215,9 @@ static void fill_chunk(const struct cubie_solver *s, const cb_plan *p,
                           ? 0
                           : elem_size(k, (cb_karg)a) *
                                 karg_elems(k, p, (cb_karg)a, c);
+        l->per_run[a] = cb_kargs[a].dir == CB_DIR_OUT
+                            ? karg_elems(k, p, (cb_karg)a, 1)
+                            : 0;
         if (cb_kargs[a].dir != CB_DIR_OUT) {
             fill_input((cb_karg)a, s, p, in, r0, c, l);
         }
@@ -224,8 +245,8 @@ static void point_outputs(struct cubie_result *r, size_t r0, cb_launch *l)
     }
 }
 
-/* The buffers of a chunk of m runs: on the GPU the device layout, in
- * stream slot's page-locked staging (kept for the solver's later runs);
+/* The buffers of a chunk of m runs: on the GPU in stream slot's
+ * page-locked staging (kept for the solver's later runs);
  * on the host only what is not in place, its own (own[a], freed by
  * free_chunk). */
 static cubie_status alloc_chunk(struct cubie_solver *s, const cb_plan *p,

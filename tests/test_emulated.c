@@ -435,6 +435,77 @@ static void chunks_should_overlap_on_two_streams(void **s)
 
 /* A function limited to fewer threads (registers) gets smaller blocks
  * and a grid that still covers every run. */
+/* The kernel writes the device's layout (run index fastest) and the
+ * device turns each output array with more than one element a run into
+ * the caller's (cubie_store4 / cubie_store8) before it comes back: one
+ * store per such array and chunk, none where the layouts are one (a
+ * single run, one element a run, the status). The results equal the host
+ * backend's, which writes the caller's layout itself. */
+static void outputs_should_turn_into_the_callers_layout_on_the_device(
+    void **s)
+{
+    (void)s;
+    cubie_system *sys = spec("lorenz.json");
+    const struct {
+        const char *prec, *outputs, *indices, *save_every;
+        size_t runs;
+        long stores; /* a chunk's */
+    } cases[] = {
+        /* state, observable r2, counters (int32), every save */
+        {"float32", "state,observables,iteration_counters", "", "0.1", 1000,
+         3},
+        {"float64", "state,observables,iteration_counters", "", "0.1", 999,
+         3},
+        /* without save_every the first and last rows: still a store */
+        {"float32", "state", "", NULL, 777, 1},
+        {"float64", "state", "saved_state_indices=0", NULL, 500, 1},
+        /* one element a run (the mean of x over one window), and a
+         * single run */
+        {"float64", "mean", "summarised_state_indices=0", "0.5", 500, 0},
+        {"float32", "state,observables", "", "0.1", 1, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char prec[64], outputs[128];
+        snprintf(prec, sizeof(prec), "precision=%s", cases[i].prec);
+        snprintf(outputs, sizeof(outputs), "output_types=%s",
+                 cases[i].outputs);
+        const char *opts[] = {"algorithm=tsit5", prec, outputs,
+                              cases[i].indices[0] ? cases[i].indices : NULL,
+                              NULL};
+        const char *host[16], *cuda[16];
+        tu_with(opts, "backend=host", host);
+        tu_with(opts, "backend=cuda", cuda);
+        cubie_solver *sh = tu_compile(sys, host);
+        cubie_solver *sg = tu_compile(sys, cuda);
+        cubie_batch *b = grid(sys, cases[i].runs, 0.0, 28.0);
+        char save[64];
+        snprintf(save, sizeof(save), "%s=%s",
+                 strstr(cases[i].outputs, "mean") != NULL ? "summarise_every"
+                                                         : "save_every",
+                 cases[i].save_every != NULL ? cases[i].save_every : "");
+        const char *ropt[] = {"duration=0.5",
+                              cases[i].save_every != NULL ? save : NULL,
+                              NULL};
+        const long before = stats().store_launches;
+        cubie_result *rg = tu_run(sg, b, ropt);
+        const long stores = stats().store_launches - before;
+        cubie_result *rh = tu_run(sh, b, ropt);
+        print_message("%s %s %s, %zu runs: %ld stores\n", cases[i].prec,
+                      cases[i].outputs, cases[i].indices, cases[i].runs,
+                      stores);
+        assert_int_equal(cubie_result_n_chunks(rg), 1);
+        assert_int_equal(stores, cases[i].stores);
+        assert_same_result(rh, rg);
+        cubie_result_free(rh);
+        cubie_result_free(rg);
+        cubie_batch_free(b);
+        cubie_solver_free(sh);
+        cubie_solver_free(sg);
+    }
+    cubie_system_free(sys);
+    assert_clean();
+}
+
 static void thread_limit_should_shrink_the_block(void **s)
 {
     (void)s;
@@ -763,6 +834,8 @@ int main(void)
         cmocka_unit_test(one_run_over_the_shared_limit_should_be_refused),
         cmocka_unit_test(short_device_memory_should_split_the_batch),
         cmocka_unit_test(chunks_should_overlap_on_two_streams),
+        cmocka_unit_test(
+            outputs_should_turn_into_the_callers_layout_on_the_device),
         cmocka_unit_test(thread_limit_should_shrink_the_block),
         cmocka_unit_test(driver_failures_should_be_named_and_clean),
         cmocka_unit_test(an_unknown_architecture_should_fall_back_to_ptx),

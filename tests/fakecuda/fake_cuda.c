@@ -102,16 +102,31 @@ typedef void (*host_run_fn)(void *const *args);
 typedef int (*device_launch_fn)(unsigned grid, unsigned block, size_t shared,
                                 void **params, char *why, size_t why_n);
 
-typedef struct module {
+/* The device branch's cubie_store4 (wide 0) or cubie_store8 (wide 1)
+ * for every thread of the grid (device_shim below). */
+typedef void (*device_store_fn)(int wide, unsigned grid, void **params);
+
+/* The functions of a module: cubie_kernel and the two stores. */
+enum { FN_KERNEL, FN_STORE4, FN_STORE8, FN_COUNT };
+typedef struct module module;
+typedef struct {
+    int magic;
+    int which; /* FN_* */
+    module *m;
+} function;
+
+struct module {
     void *so;
     host_run_fn run;          /* host branch, or NULL */
     device_launch_fn launch;  /* device branch, or NULL */
+    device_store_fn store;    /* device branch, or NULL */
+    function fn[FN_COUNT];
     size_t shared_per_run; /* CB_SHARED_STRIDE reals + CB_SHARED_I_STRIDE ints */
     size_t const_bytes;    /* its cb_driver_const (CB_DRIVER_CONST_CAP reals) */
     unsigned char *const_base; /* where cuModuleGetGlobal found it, or NULL */
     int max_dynamic_shared;
     int magic;
-} module;
+};
 
 /* The __constant__ globals modules handed out (cuModuleGetGlobal): device
  * memory a copy may address besides the allocations. Under the lock. */
@@ -880,6 +895,29 @@ static const char device_shim[] =
     "    return bad;\n"
     "}\n";
 
+/* After device_shim: the stores for every thread of their grid. */
+static const char device_shim_store[] =
+    "extern \"C\" __attribute__((visibility(\"default\")))\n"
+    "void cubie_emu_store(int wide, unsigned grid, void **a)\n"
+    "{\n"
+    "#pragma omp parallel for schedule(static)\n"
+    "    for (long b = 0; b < (long)grid; b++) {\n"
+    "        blockIdx.x = (unsigned)b; blockIdx.y = blockIdx.z = 0;\n"
+    "        blockDim.x = CB_STORE_BLOCK; blockDim.y = blockDim.z = 1;\n"
+    "        for (unsigned t = 0; t < CB_STORE_BLOCK; t++) {\n"
+    "            threadIdx.x = t; threadIdx.y = threadIdx.z = 0;\n"
+    "            const long long runs = *(long long *)a[2], per = *(long long *)a[3];\n"
+    "            if (wide) {\n"
+    "                cubie_store8(*(const unsigned long long **)a[0],\n"
+    "                             *(unsigned long long **)a[1], runs, per);\n"
+    "            } else {\n"
+    "                cubie_store4(*(const unsigned int **)a[0],\n"
+    "                             *(unsigned int **)a[1], runs, per);\n"
+    "            }\n"
+    "        }\n"
+    "    }\n"
+    "}\n";
+
 /* Compile one branch of the source into dir/<key>-<flags>.so. Callers
  * hold build_lock: threads of one process share the temporary names. */
 static pthread_mutex_t build_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -893,7 +931,10 @@ static bool compile_branch(const char *dir, const char *key, bool device,
     /* The object's name holds the compiler, the flags and the shim: a
      * change to any rebuilds. */
     char shim[33];
-    hash_hex((const unsigned char *)device_shim, strlen(device_shim), shim);
+    char shim_all[sizeof(device_shim) + sizeof(device_shim_store)];
+    snprintf(shim_all, sizeof(shim_all), "%s%s", device_shim,
+             device_shim_store);
+    hash_hex((const unsigned char *)shim_all, strlen(shim_all), shim);
     snprintf(flags, sizeof(flags), "%s|%s|%s", cc, extra, shim);
     hash_hex((const unsigned char *)flags, strlen(flags), fkey);
     snprintf(src, sizeof(src), "%s/%s.cu", dir, key);
@@ -922,6 +963,7 @@ static bool compile_branch(const char *dir, const char *key, bool device,
                     kargs[i].scalar ? "" : " const", i);
         }
         fputs(call + strlen("@CALL@"), w);
+        fputs(device_shim_store, w);
         fclose(w);
         snprintf(cmd, sizeof(cmd),
                  "%s -x c++ -std=gnu++17 -O3 -march=native -fopenmp -fPIC "
@@ -1000,6 +1042,7 @@ static CUresult build(const char *dir, const char *key, module *m)
     }
     if (device) {
         *(void **)&m->launch = dlsym(m->so, "cubie_emu_launch");
+        *(void **)&m->store = dlsym(m->so, "cubie_emu_store");
     } else {
         *(void **)&m->run = dlsym(m->so, "cubie_host_run");
     }
@@ -1029,6 +1072,9 @@ CUresult cuModuleLoadData(CUmodule *mod, const void *image)
     }
     m->max_dynamic_shared = DEFAULT_DYNAMIC_SHARED;
     m->magic = 0x6375;
+    for (int i = 0; i < FN_COUNT; i++) {
+        m->fn[i] = (function){0x666e, i, m};
+    }
     pthread_mutex_lock(&lock);
     stats.live_modules++;
     pthread_mutex_unlock(&lock);
@@ -1096,7 +1142,9 @@ CUresult cuModuleGetGlobal_v2(CUdeviceptr *dptr, size_t *bytes, CUmodule mod,
     return g < MAX_GLOBALS ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
 }
 
-/* One kernel per module: the function handle is the module. */
+/* A module's cubie_kernel, cubie_store4 and cubie_store8. The host
+ * branch has no stores of its own (they are CUDA code): there the
+ * emulator does what they do (store_now). */
 CUresult cuModuleGetFunction(CUfunction *fn, CUmodule mod, const char *name)
 {
     ENTER("cuModuleGetFunction", false);
@@ -1104,11 +1152,37 @@ CUresult cuModuleGetFunction(CUfunction *fn, CUmodule mod, const char *name)
     if (m == NULL || m->magic != 0x6375) {
         return CUDA_ERROR_INVALID_HANDLE;
     }
-    if (strcmp(name, "cubie_kernel") != 0) {
+    static const char *const names[FN_COUNT] = {
+        "cubie_kernel", "cubie_store4", "cubie_store8"};
+    int i = 0;
+    while (i < FN_COUNT && strcmp(name, names[i]) != 0) {
+        i++;
+    }
+    if (i == FN_COUNT || (i != FN_KERNEL && m->launch != NULL &&
+                          m->store == NULL)) {
         return CUDA_ERROR_NOT_FOUND;
     }
-    *fn = (CUfunction)(void *)m;
+    *fn = (CUfunction)(void *)&m->fn[i];
     return CUDA_SUCCESS;
+}
+
+/* The function behind a handle, or NULL; *which its FN_*. */
+static function *function_of(CUfunction h)
+{
+    function *f = (function *)(void *)h;
+    if (f == NULL || f->magic != 0x666e || f->m == NULL ||
+        f->m->magic != 0x6375) {
+        return NULL;
+    }
+    return f;
+}
+
+/* The module whose cubie_kernel h is, or NULL (the attribute and
+ * occupancy calls cubie makes are for it alone). */
+static module *kernel_of(CUfunction h)
+{
+    function *f = function_of(h);
+    return f != NULL && f->which == FN_KERNEL ? f->m : NULL;
 }
 
 static int max_threads(void)
@@ -1122,8 +1196,8 @@ static int max_threads(void)
 CUresult cuFuncGetAttribute(int *v, CUfunction_attribute a, CUfunction fn)
 {
     ENTER("cuFuncGetAttribute", false);
-    module *m = (module *)(void *)fn;
-    if (m == NULL || m->magic != 0x6375) {
+    module *m = kernel_of(fn);
+    if (m == NULL) {
         return CUDA_ERROR_INVALID_HANDLE;
     }
     switch (a) {
@@ -1143,8 +1217,8 @@ CUresult cuFuncGetAttribute(int *v, CUfunction_attribute a, CUfunction fn)
 CUresult cuFuncSetAttribute(CUfunction fn, CUfunction_attribute a, int v)
 {
     ENTER("cuFuncSetAttribute", false);
-    module *m = (module *)(void *)fn;
-    if (m == NULL || m->magic != 0x6375) {
+    module *m = kernel_of(fn);
+    if (m == NULL) {
         return CUDA_ERROR_INVALID_HANDLE;
     }
     if (a != CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES || v < 0 ||
@@ -1162,8 +1236,8 @@ CUresult cuOccupancyMaxActiveBlocksPerMultiprocessor(int *n, CUfunction fn,
                                                      int block, size_t shared)
 {
     ENTER("cuOccupancyMaxActiveBlocksPerMultiprocessor", true);
-    module *m = (module *)(void *)fn;
-    if (m == NULL || m->magic != 0x6375 || block <= 0) {
+    module *m = kernel_of(fn);
+    if (m == NULL || block <= 0) {
         return CUDA_ERROR_INVALID_VALUE;
     }
     if (block > max_threads() || shared > (size_t)m->max_dynamic_shared) {
@@ -1186,19 +1260,42 @@ static CUresult launch_now(module *m, unsigned gx, unsigned bx,
                            unsigned shared, void **params);
 static CUresult enqueue_launch(stream_t *s, module *m, unsigned gx,
                                unsigned bx, unsigned shared, void **params);
+static CUresult store_now(module *m, bool wide, unsigned gx, CUdeviceptr src,
+                          CUdeviceptr dst, long long runs, long long per_run);
+static CUresult enqueue_store(stream_t *s, module *m, bool wide, unsigned gx,
+                              void **params);
 
 CUresult cuLaunchKernel(CUfunction fn, unsigned gx, unsigned gy, unsigned gz,
                         unsigned bx, unsigned by, unsigned bz, unsigned shared,
                         CUstream stream, void **params, void **extra)
 {
     ENTER("cuLaunchKernel", true);
-    module *m = (module *)(void *)fn;
-    if (m == NULL || m->magic != 0x6375) {
+    function *f = function_of(fn);
+    if (f == NULL) {
         return CUDA_ERROR_INVALID_HANDLE;
     }
+    module *m = f->m;
     if (gx == 0 || bx == 0 || gy != 1 || gz != 1 || by != 1 || bz != 1 ||
         params == NULL || extra != NULL) {
         return CUDA_ERROR_INVALID_VALUE;
+    }
+    if (f->which != FN_KERNEL) {
+        /* __launch_bounds__(CB_STORE_BLOCK), no shared memory */
+        if (bx != 256 || shared != 0) {
+            return CUDA_ERROR_INVALID_VALUE;
+        }
+        const bool wide = f->which == FN_STORE8;
+        if (stream != NULL) {
+            return enqueue_store((stream_t *)(void *)stream, m, wide, gx,
+                                 params);
+        }
+        CUdeviceptr src, dst;
+        long long runs, per_run;
+        memcpy(&src, params[0], sizeof(src));
+        memcpy(&dst, params[1], sizeof(dst));
+        memcpy(&runs, params[2], sizeof(runs));
+        memcpy(&per_run, params[3], sizeof(per_run));
+        return store_now(m, wide, gx, src, dst, runs, per_run);
     }
     if (bx > (unsigned)max_threads() || shared > (unsigned)m->max_dynamic_shared) {
         /* What a device answers for a block it cannot hold. */
@@ -1277,6 +1374,58 @@ static CUresult launch_now(module *m, unsigned gx, unsigned bx,
     return r;
 }
 
+/* cubie_store4 / cubie_store8 (wide): dst[run * per_run + j] =
+ * src[j * runs + run], elements of 4 or 8 bytes, one thread an element of
+ * dst. Checked as a device would fault: both arrays inside allocations,
+ * not overlapping (they are __restrict__), a grid of exactly the blocks
+ * of 256 that cover them. */
+static CUresult store_now(module *m, bool wide, unsigned gx, CUdeviceptr src,
+                          CUdeviceptr dst, long long runs, long long per_run)
+{
+    const size_t elem = wide ? 8 : 4;
+    const long long n = runs > 0 && per_run > 0 ? runs * per_run : 0;
+    const size_t bytes = (size_t)n * elem;
+    pthread_mutex_lock(&lock);
+    CUresult r = sticky;
+    stats.store_launches++;
+    if (n == 0 || find(src, bytes) == NULL || find(dst, bytes) == NULL) {
+        violation("store of %lld x %lld elements of %zu bytes from %#llx to "
+                  "%#llx: outside every allocation", runs, per_run, elem,
+                  (unsigned long long)src, (unsigned long long)dst);
+        sticky = CUDA_ERROR_ILLEGAL_ADDRESS;
+    } else if (src < dst + bytes && dst < src + bytes) {
+        violation("store from %#llx to %#llx: the arrays overlap",
+                  (unsigned long long)src, (unsigned long long)dst);
+        sticky = CUDA_ERROR_ILLEGAL_ADDRESS;
+    } else if ((unsigned long long)gx * 256 < (unsigned long long)n ||
+               (unsigned long long)(gx - 1) * 256 >= (unsigned long long)n) {
+        violation("store grid of %u blocks for %lld elements", gx, n);
+        sticky = CUDA_ERROR_LAUNCH_FAILED;
+    }
+    const bool go = r == CUDA_SUCCESS && sticky == CUDA_SUCCESS;
+    pthread_mutex_unlock(&lock);
+    if (!go) {
+        return r;
+    }
+    if (m->store != NULL) {
+        void *params[4] = {&src, &dst, &runs, &per_run};
+        m->store(wide, gx, params);
+    } else {
+        const unsigned char *from = (const unsigned char *)(uintptr_t)src;
+        unsigned char *to = (unsigned char *)(uintptr_t)dst;
+        for (long long run = 0; run < runs; run++) {
+            for (long long j = 0; j < per_run; j++) {
+                memcpy(to + (size_t)(run * per_run + j) * elem,
+                       from + (size_t)(j * runs + run) * elem, elem);
+            }
+        }
+    }
+    pthread_mutex_lock(&lock);
+    check_guards("after a store");
+    pthread_mutex_unlock(&lock);
+    return r;
+}
+
 /* ---- streams: work queued until something waits for it ------------- */
 
 /* A stream's copies, launches and event records run in order, and only
@@ -1285,7 +1434,7 @@ static CUresult launch_now(module *m, unsigned gx, unsigned bx,
  * that refills a staging buffer before its copy has run, or reads a
  * result before its copy back, sees the wrong data and a test finds it.
  * Freeing memory that queued work still uses is a violation. */
-typedef enum { OP_HTOD, OP_DTOH, OP_LAUNCH, OP_EVENT } op_kind;
+typedef enum { OP_HTOD, OP_DTOH, OP_LAUNCH, OP_STORE, OP_EVENT } op_kind;
 
 typedef struct op {
     op_kind kind;
@@ -1297,6 +1446,9 @@ typedef struct op {
     unsigned gx, bx, shared;
     CUdeviceptr ptr[N_KARGS];
     int ival[N_KARGS];
+    bool wide; /* a store: from dev to dev2, runs x per_run elements */
+    CUdeviceptr dev2;
+    long long runs, per_run;
     event *ev; /* an event record */
 } op;
 
@@ -1382,6 +1534,10 @@ static void flush(stream_t *s, const event *until)
             r = launch_now(o->m, o->gx, o->bx, o->shared, params);
             break;
         }
+        case OP_STORE:
+            r = store_now(o->m, o->wide, o->gx, o->dev, o->dev2, o->runs,
+                          o->per_run);
+            break;
         case OP_EVENT:
             pthread_mutex_lock(&lock);
             o->ev->t = now_ms();
@@ -1417,6 +1573,13 @@ static bool queued_use(const unsigned char *base, size_t size, bool device)
                         o->ptr[i] < hi) {
                         return true;
                     }
+                }
+            } else if (o->kind == OP_STORE && device) {
+                const uintptr_t n = (uintptr_t)(o->runs * o->per_run) *
+                                    (o->wide ? 8 : 4);
+                if ((o->dev < hi && o->dev + n > lo) ||
+                    (o->dev2 < hi && o->dev2 + n > lo)) {
+                    return true;
                 }
             } else if (o->kind == OP_HTOD || o->kind == OP_DTOH) {
                 const uintptr_t p =
@@ -1577,6 +1740,24 @@ static CUresult enqueue_launch(stream_t *s, module *m, unsigned gx,
             memcpy(&o->ptr[i], params[i], sizeof(CUdeviceptr));
         }
     }
+    return enqueue(s, o);
+}
+
+static CUresult enqueue_store(stream_t *s, module *m, bool wide, unsigned gx,
+                              void **params)
+{
+    op *o = calloc(1, sizeof(*o));
+    if (o == NULL) {
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    o->kind = OP_STORE;
+    o->m = m;
+    o->wide = wide;
+    o->gx = gx;
+    memcpy(&o->dev, params[0], sizeof(o->dev));
+    memcpy(&o->dev2, params[1], sizeof(o->dev2));
+    memcpy(&o->runs, params[2], sizeof(o->runs));
+    memcpy(&o->per_run, params[3], sizeof(o->per_run));
     return enqueue(s, o);
 }
 

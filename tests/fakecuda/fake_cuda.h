@@ -6,7 +6,8 @@
  * and launches a module by compiling the CUDA source NVRTC was given for
  * it as C++, with blockIdx, threadIdx, dynamic shared memory and the
  * __f*_rn intrinsics mapped onto the CPU, and running cubie_kernel itself
- * for every thread of the grid. It checks what a real driver or device
+ * for every thread of the grid (and cubie_store4 / cubie_store8, which
+ * turn the outputs into the caller's layout). It checks what a real driver or device
  * would refuse or corrupt: calls without a current context, copies outside
  * an allocation, writes past one, a launch whose dynamic shared memory is
  * under what its block needs (CB_SHARED_STRIDE etc. in the source) or over
@@ -47,6 +48,7 @@ typedef struct {
     long live_events;        /* cuEventCreate without cuEventDestroy */
     long async_ops;          /* copies, launches, records queued on streams */
     long max_queued_launches; /* the most launches queued at once */
+    long store_launches;     /* cubie_store4 / cubie_store8 run */
 } cubie_fake_cuda_stats;
 
 /* The exported controls, by name and type:

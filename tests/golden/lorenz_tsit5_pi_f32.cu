@@ -424,20 +424,21 @@ CB_DEVFN double cb_time_real(cb_time a)
 #define CB_COLS_COUNTERS_OUT 4 // iteration_counters
 #define CB_COLS_STATE_SUMMARIES_OUT 0 // not written
 #define CB_COLS_OBS_SUMMARIES_OUT 0 // not written
-// Where column col of row row (of rows per run) of an output array goes,
-// and input column col: run index fastest on the GPU (coalesced), the
-// caller's layout (run, row, column) on the host, which reads its inputs
-// and writes its results in place.
+// Where column col of row row (of rows per run) of an output array goes:
+// run index fastest on the GPU (coalesced; cubie_store turns a chunk's
+// arrays into the caller's layout on the device), the caller's layout
+// (run, row, column) on the host, which writes its results in place. An
+// input's column col of a run is in the caller's layout on both: read once
+// a run, it needs no transpose.
 #if CB_GPU || defined(CB_DEVICE_LAYOUT)
 #define CB_AT(run, n_runs, rows, row, cols, col) (((long long)(row) * (cols) + (col)) * (n_runs) + (run))
-#define CB_IN(run, n_runs, cols, col) ((long long)(col) * (n_runs) + (run))
 typedef real cb_input; // staged in the kernel's precision
 #else
 #define CB_AT(run, n_runs, rows, row, cols, col) (((long long)(run) * (rows) + \
     (row)) * (cols) + (col) + 0 * (n_runs))
-#define CB_IN(run, n_runs, cols, col) ((long long)(run) * (cols) + (col) + 0 * (n_runs))
 typedef double cb_input; // the batch's own values, rounded as they load
 #endif
+#define CB_IN(run, n_runs, cols, col) ((long long)(run) * (cols) + (col) + 0 * (n_runs))
 // Run status bits (cubie.h).
 #define CB_RUN_MAX_NEWTON_ITERS 2
 #define CB_RUN_MAX_LINEAR_ITERS 4
@@ -994,9 +995,7 @@ CB_DEVFN void cb_run(int run, const cb_input *inits, const cb_input *params,
 // OpenMP loop runs them, each with its "shared" pool on its own stack;
 // wider, lanes.cu runs them in SIMD blocks. Both take the arguments of
 // gen/kernel_args.def in its order: the kernel by value, the host entry
-// as an array of pointers to them (as cuLaunchKernel takes them), the
-// host entry then where it copies the inputs for the result's record
-// (gen/tables.h, cb_host_arg).
+// as an array of pointers to them (as cuLaunchKernel takes them).
 #if CB_GPU
 CB_KERNEL void __launch_bounds__(CB_BLOCK_SIZE)
 cubie_kernel(const cb_input *__restrict__ inits,
@@ -1020,6 +1019,30 @@ cubie_kernel(const cb_input *__restrict__ inits,
     cb_run(run, inits, params, settings, state_out, obs_out, counters_out,
            status_out, n_runs, n_saves, max_steps);
 }
+
+// A chunk's output array from the kernel's layout (row, column, run) into
+// the caller's (run, row, column), on the device after the kernel, so that
+// the host takes the caller's rows as they come back. One thread an
+// element of dst in dst's order: the writes coalesce, and the reads of a
+// warp fall on few lines when a run has few elements (the final state),
+// on lines its neighbouring warps read next when it has many. Bits, not
+// values: 4-byte elements (float, int32) and 8-byte ones (double).
+#define CB_STORE_BLOCK 256
+#define CB_DEF_STORE(name, T)                                              \
+    CB_KERNEL void __launch_bounds__(CB_STORE_BLOCK)                      \
+    name(const T *__restrict__ src, T *__restrict__ dst, long long runs,   \
+         long long per_run)                                                \
+    {                                                                      \
+        const long long i =                                                \
+            (long long)blockIdx.x * CB_STORE_BLOCK + threadIdx.x;          \
+        if (i >= runs * per_run) {                                         \
+            return;                                                        \
+        }                                                                  \
+        const long long run = i / per_run;                                 \
+        dst[i] = src[(i - run * per_run) * runs + run];                    \
+    }
+CB_DEF_STORE(cubie_store4, unsigned int)
+CB_DEF_STORE(cubie_store8, unsigned long long)
 #elif !(CB_LANES > 1)
 CB_KERNEL void cubie_host_run(void *const *args)
 {

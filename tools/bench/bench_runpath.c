@@ -4,7 +4,11 @@
  * time, the whole cubie_run and the share of the run spent outside the
  * kernel (staging, layout, result), medians over the repeats.
  *   bench_runpath SPECS_DIR [n_runs] [repeats]
- * CUBIE_BENCH_BACKEND picks the backend (default auto). */
+ * CUBIE_BENCH_BACKEND picks the backend (default auto). CUBIE_BENCH_STEPS
+ * (default 1000, at least 100) sets the steps, so duration = steps x dt
+ * and the saves case saves every steps / 100 steps: fewer steps keep
+ * the emulated driver's kernels (tests/fakecuda) short where only the
+ * host's work around them is wanted. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -127,16 +131,23 @@ int main(int argc, char **argv)
     cubie_error err = {0};
     cubie_system *sys = NULL;
     check(cubie_system_load(path, &sys, &err), &err);
-    const char *final_only[] = {"dt=0.001", "duration=1", NULL};
-    const char *saves[] = {"dt=0.001", "duration=1", "save_every=0.01", NULL};
+    const char *steps_env = getenv("CUBIE_BENCH_STEPS");
+    int steps = steps_env != NULL ? atoi(steps_env) : 1000;
+    steps = steps < 100 ? 100 : steps;
+    char duration[64], save_every[64];
+    snprintf(duration, sizeof(duration), "duration=%.17g", steps * 1e-3);
+    snprintf(save_every, sizeof(save_every), "save_every=%.17g",
+             steps * 1e-5);
+    const char *final_only[] = {"dt=0.001", duration, NULL};
+    const char *saves[] = {"dt=0.001", duration, save_every, NULL};
     bench(sys, "final state", final_only, n, reps, false, false);
     bench(sys, "101 saves", saves, n, reps, false, false);
     bench(sys, "final, into", final_only, n, reps, false, true);
     /* The same in one chunk: what the two streams' overlap gains, and the
      * kernel time of one launch (to set beside a hand-written kernel's). */
-    const char *final_one[] = {"dt=0.001", "duration=1", "pipeline_chunks=1",
+    const char *final_one[] = {"dt=0.001", duration, "pipeline_chunks=1",
                                NULL};
-    const char *saves_one[] = {"dt=0.001", "duration=1", "save_every=0.01",
+    const char *saves_one[] = {"dt=0.001", duration, save_every,
                                "pipeline_chunks=1", NULL};
     bench(sys, "final, 1 chunk", final_one, n, reps, true, false);
     bench(sys, "saves, 1 chunk", saves_one, n, reps, true, false);

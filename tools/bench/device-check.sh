@@ -142,7 +142,7 @@ fi
 bench_rc=$?
 [ "$bench_rc" = 0 ] || echo "bench_gpu: exit $bench_rc"
 # The whole cubie_run against its kernel (issue 13: <= 1.5x at 2^22 runs,
-# final state; staging, copies and the results' transposes included).
+# final state; staging, copies and the storing of the results included).
 runpath_n=4194304
 [ -n "$device_preload" ] && runpath_n=16384
 LD_PRELOAD=$device_preload CUBIE_BENCH_BACKEND=cuda timeout 300 \
