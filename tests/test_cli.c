@@ -343,7 +343,8 @@ static void load_out(const fixture *f, const char *dir, const char *name,
 static cJSON *load_manifest(const char *dir)
 {
     char p[900];
-    snprintf(p, sizeof(p), "%s/manifest.json", dir);
+    assert_true(snprintf(p, sizeof(p), "%s/manifest.json", dir) <
+                (int)sizeof(p));
     char *text = read_all(p, NULL);
     assert_non_null(text);
     cJSON *m = cJSON_Parse(text);
