@@ -519,6 +519,8 @@ static void emit_defines(const cb_gen *g, cb_sb *sb)
     cb_sb_line(sb, "// Threads per block the kernel is built for "
                    "(__launch_bounds__).");
     cb_sb_line(sb, "#define CB_BLOCK_SIZE %d", c->block);
+    cb_sb_line(sb, "// Threads a block of the stores (entry.cu).");
+    cb_sb_line(sb, "#define CB_STORE_BLOCK %d", CB_STORE_BLOCK);
     cb_sb_line(sb, "// Runs per SIMD block of the host backend (lanes.cu; 1: "
                    "one at a time).");
     cb_sb_line(sb, "#define CB_LANES %d", c->lanes);

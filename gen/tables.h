@@ -105,6 +105,11 @@ extern const char *const cb_counter_names[CB_N_COUNTERS];
 
 /* ---- kernel arguments (kernel_args.def) ------------------------------ */
 
+/* Threads a block of cubie_store4 / cubie_store8 (templates/entry.cu),
+ * the GPU's turning of an output array into the caller's layout: the
+ * generated source's CB_STORE_BLOCK and the launch's block (driver.c). */
+#define CB_STORE_BLOCK 256
+
 typedef enum {
 #define CB_KARG(id, name, elem, dir, rows, result, column) CB_KARG_##id,
 #include "kernel_args.def"
@@ -113,9 +118,9 @@ typedef enum {
 } cb_karg;
 
 /* REAL: the kernel's precision; INT: int32; INPUT: the batch's values,
- * in the kernel's precision on the GPU (staged in the device layout) and
- * the batch's own float64 on the host (read in place, rounded as they
- * are loaded). */
+ * in the kernel's precision on the GPU (staged, in the caller's layout)
+ * and the batch's own float64 on the host (read in place, rounded as
+ * they are loaded). */
 typedef enum { CB_ELEM_REAL, CB_ELEM_INT, CB_ELEM_INPUT } cb_elem;
 typedef enum { CB_DIR_IN, CB_DIR_OUT, CB_DIR_SCALAR } cb_dir;
 typedef enum {

@@ -30,11 +30,28 @@ static int number_before(const char *text, const char *at)
     return q < end ? atoi(q) : 0;
 }
 
+/* The resources of cubie_kernel: ptxas reports every entry function (the
+ * stores too, in an order that depends on the optimisation level), so
+ * only the block that starts at cubie_kernel's "Compiling entry
+ * function" and ends at the next one is read; a log without such a line
+ * is read whole. */
 void cb_parse_resources(const char *log, cb_resources *out)
 {
     memset(out, 0, sizeof(*out));
     if (log == NULL) {
         return;
+    }
+    static const char entry[] = "Compiling entry function";
+    const char *from = strstr(log, "Compiling entry function 'cubie_kernel'");
+    char *block = NULL;
+    if (from != NULL) {
+        const char *next = strstr(from + sizeof(entry), entry);
+        block = next != NULL ? strndup(from, (size_t)(next - from))
+                             : strdup(from);
+        if (block == NULL) {
+            return;
+        }
+        log = block;
     }
     const char *p = strstr(log, "Used ");
     if (p != NULL && sscanf(p, "Used %d registers", &out->registers) == 1) {
@@ -50,6 +67,7 @@ void cb_parse_resources(const char *log, cb_resources *out)
         sscanf(p, "bytes stack frame, %d bytes spill stores, %d bytes spill "
                   "loads", &out->spill_stores, &out->spill_loads);
     }
+    free(block);
 }
 
 /* ELF64 little-endian fields, read with bounds already checked. */

@@ -539,8 +539,10 @@ static cubie_status queue_back(const cb_module *m, const cb_launch *a, int k,
         CUdeviceptr dst = scratch;
         void *args[4] = {&src, &dst, &runs, &per_run};
         const long long n = runs * per_run;
-        CU_TRY(cuLaunchKernel(m->store[elem == 8], (unsigned)((n + 255) / 256),
-                              1, 1, 256, 1, 1, 0, q, args, NULL));
+        CU_TRY(cuLaunchKernel(m->store[elem == 8],
+                              (unsigned)((n + CB_STORE_BLOCK - 1) /
+                                         CB_STORE_BLOCK),
+                              1, 1, CB_STORE_BLOCK, 1, 1, 0, q, args, NULL));
         src = scratch;
     }
     CU_TRY(cuMemcpyDtoHAsync(a->host[k], src, a->bytes[k], q));

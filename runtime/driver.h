@@ -125,7 +125,8 @@ cubie_status cb_module_drivers_constant(cb_module *m, const void *coeffs,
 /* Queue the chunk a describes on stream slot, which must have nothing
  * queued: copies in, the launch (blocksize threads a block, at most the
  * function's limit, halved while a block's shared memory does not fit),
- * each output array into the caller's layout (cb_launch) and back. first: the run's first chunk (records the origin). It
+ * each output array into the caller's layout (cb_launch) and back.
+ * first: the run's first chunk (records the origin). It
  * returns once queued; a's host buffers are the device's until
  * cb_module_wait. */
 cubie_status cb_module_enqueue(cb_module *m, int blocksize, const cb_launch *a,

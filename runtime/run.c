@@ -134,8 +134,9 @@ static cubie_status chunk_runs(const struct cubie_solver *s,
         }
         sets = CB_STREAMS;
     } else if (!cb_opt_is_set(o, CB_OPT_MEMORY_CAP)) {
-        /* The host's staging buffers (device layout) come on top of the
-         * result itself: keep them to 512 MiB a chunk. */
+        /* The host backend reads and writes in place (in_place), so a
+         * chunk allocates nothing a run; chunks stay at 512 MiB's worth
+         * of runs, which changes no result. */
         cap = 512.0 * 1024.0 * 1024.0;
     }
     if (cap < (double)per * sets) {

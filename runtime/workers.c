@@ -1,6 +1,6 @@
 /* A solver's worker threads for the host side of a GPU run: staging a
- * chunk's inputs into the device layout and its results into the user's
- * (runtime/layout.c). They are started once, at the solver's first GPU
+ * chunk's inputs in the kernel's precision and storing its results into
+ * the result (runtime/layout.c). They are started once, at the solver's first GPU
  * run, so a chunk's host work costs a wake-up, not a thread start per
  * array and chunk (15 pthread_create + pthread_join: 0.45 ms at best on
  * the 2-core EPYC VM), and they sleep between jobs. One job at a time:

@@ -25,7 +25,6 @@ cubie_kernel(/* @KERNEL_PARAMS@ */)
 // warp fall on few lines when a run has few elements (the final state),
 // on lines its neighbouring warps read next when it has many. Bits, not
 // values: 4-byte elements (float, int32) and 8-byte ones (double).
-#define CB_STORE_BLOCK 256
 #define CB_DEF_STORE(name, T)                                              \
     CB_KERNEL void __launch_bounds__(CB_STORE_BLOCK)                      \
     name(const T *__restrict__ src, T *__restrict__ dst, long long runs,   \

@@ -117,6 +117,27 @@ static void resource_lines_should_parse(void **s)
     assert_int_equal(r.smem, 2552);
     cb_parse_resources("no ptxas here", &r);
     assert_false(r.found);
+    /* Other entry functions before and after it (ptxas lists the stores
+     * first at the default optimisation level): cubie_kernel's block. */
+    cb_parse_resources(
+        "ptxas info    : Compiling entry function 'cubie_store8' for "
+        "'sm_90'\nptxas info    : Function properties for cubie_store8\n"
+        "ptxas         .     0 bytes stack frame, 0 bytes spill stores, "
+        "0 bytes spill loads\nptxas info    : Used 16 registers\n"
+        "ptxas info    : Compiling entry function 'cubie_kernel' for "
+        "'sm_90'\nptxas info    : Function properties for cubie_kernel\n"
+        "ptxas         .     40 bytes stack frame, 4 bytes spill stores, "
+        "8 bytes spill loads\nptxas info    : Used 176 registers, 96 bytes "
+        "smem\nptxas info    : Compiling entry function 'cubie_store4' for "
+        "'sm_90'\nptxas info    : Function properties for cubie_store4\n"
+        "ptxas         .     0 bytes stack frame, 0 bytes spill stores, "
+        "0 bytes spill loads\nptxas info    : Used 12 registers\n", &r);
+    assert_true(r.found);
+    assert_int_equal(r.registers, 176);
+    assert_int_equal(r.stack, 40);
+    assert_int_equal(r.spill_stores, 4);
+    assert_int_equal(r.spill_loads, 8);
+    assert_int_equal(r.smem, 96);
 }
 
 static void a_second_build_should_hit_the_cache(void **s)

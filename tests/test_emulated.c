@@ -170,9 +170,10 @@ static void launches_should_equal_the_host_backend(void **s)
     const char *tol[] = {"atol=1e-8", "rtol=1e-8", "save_every=0.25", NULL};
     check_case(lorenz, b, tsit5, tol, true);
     cubie_batch_free(b);
-    /* Results of over 2^20 elements: the device layout is transposed in
-     * tiles by several threads (runtime/result.c), over runs that fill no
-     * tile evenly, 4-byte (float32, the int32 counters) and 8-byte. */
+    /* Results of over 2^20 elements: turned into the caller's layout on
+     * the device and stored by several threads (runtime/layout.c, tasks of
+     * 4096 runs, which 4099 fill unevenly), 4-byte (float32, the int32
+     * counters) and 8-byte. */
     cubie_batch *big = grid(lorenz, 4099, 0.0, 28.0);
     const char *many_saves[] = {"dt=0.001", "save_every=0.01", NULL};
     const char *big32[] = {"algorithm=classical-rk4", "precision=float32",
@@ -433,8 +434,6 @@ static void chunks_should_overlap_on_two_streams(void **s)
     cubie_system_free(sys);
 }
 
-/* A function limited to fewer threads (registers) gets smaller blocks
- * and a grid that still covers every run. */
 /* The kernel writes the device's layout (run index fastest) and the
  * device turns each output array with more than one element a run into
  * the caller's (cubie_store4 / cubie_store8) before it comes back: one
@@ -506,6 +505,8 @@ static void outputs_should_turn_into_the_callers_layout_on_the_device(
     assert_clean();
 }
 
+/* A function limited to fewer threads (registers) gets smaller blocks
+ * and a grid that still covers every run. */
 static void thread_limit_should_shrink_the_block(void **s)
 {
     (void)s;

@@ -125,6 +125,7 @@ struct module {
     size_t const_bytes;    /* its cb_driver_const (CB_DRIVER_CONST_CAP reals) */
     unsigned char *const_base; /* where cuModuleGetGlobal found it, or NULL */
     int max_dynamic_shared;
+    unsigned store_block; /* the source's CB_STORE_BLOCK */
     int magic;
 };
 
@@ -1022,6 +1023,7 @@ static CUresult build(const char *dir, const char *key, module *m)
     m->shared_per_run = source_define(text, "CB_SHARED_STRIDE") * real_size +
                         source_define(text, "CB_SHARED_I_STRIDE") * 4;
     m->const_bytes = source_define(text, "CB_DRIVER_CONST_CAP") * real_size;
+    m->store_block = (unsigned)source_define(text, "CB_STORE_BLOCK");
     free(text);
     if (!has_kernel) {
         return CUDA_ERROR_NOT_FOUND;
@@ -1281,7 +1283,7 @@ CUresult cuLaunchKernel(CUfunction fn, unsigned gx, unsigned gy, unsigned gz,
     }
     if (f->which != FN_KERNEL) {
         /* __launch_bounds__(CB_STORE_BLOCK), no shared memory */
-        if (bx != 256 || shared != 0) {
+        if (bx != m->store_block || shared != 0) {
             return CUDA_ERROR_INVALID_VALUE;
         }
         const bool wide = f->which == FN_STORE8;
@@ -1378,7 +1380,7 @@ static CUresult launch_now(module *m, unsigned gx, unsigned bx,
  * src[j * runs + run], elements of 4 or 8 bytes, one thread an element of
  * dst. Checked as a device would fault: both arrays inside allocations,
  * not overlapping (they are __restrict__), a grid of exactly the blocks
- * of 256 that cover them. */
+ * of CB_STORE_BLOCK that cover them. */
 static CUresult store_now(module *m, bool wide, unsigned gx, CUdeviceptr src,
                           CUdeviceptr dst, long long runs, long long per_run)
 {
@@ -1397,8 +1399,10 @@ static CUresult store_now(module *m, bool wide, unsigned gx, CUdeviceptr src,
         violation("store from %#llx to %#llx: the arrays overlap",
                   (unsigned long long)src, (unsigned long long)dst);
         sticky = CUDA_ERROR_ILLEGAL_ADDRESS;
-    } else if ((unsigned long long)gx * 256 < (unsigned long long)n ||
-               (unsigned long long)(gx - 1) * 256 >= (unsigned long long)n) {
+    } else if ((unsigned long long)gx * m->store_block <
+                   (unsigned long long)n ||
+               (unsigned long long)(gx - 1) * m->store_block >=
+                   (unsigned long long)n) {
         violation("store grid of %u blocks for %lld elements", gx, n);
         sticky = CUDA_ERROR_LAUNCH_FAILED;
     }

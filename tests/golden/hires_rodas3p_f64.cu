@@ -495,6 +495,8 @@ typedef double cb_input; // the batch's own values, rounded as they load
 #define CB_EVENT_STRETCH 1.000000001
 // Threads per block the kernel is built for (__launch_bounds__).
 #define CB_BLOCK_SIZE 256
+// Threads a block of the stores (entry.cu).
+#define CB_STORE_BLOCK 256
 // Runs per SIMD block of the host backend (lanes.cu; 1: one at a time).
 #define CB_LANES 16
 // Explicit steps (of a burst, of a pass's attempt) run on every lane,
@@ -1227,7 +1229,6 @@ cubie_kernel(const cb_input *__restrict__ inits,
 // warp fall on few lines when a run has few elements (the final state),
 // on lines its neighbouring warps read next when it has many. Bits, not
 // values: 4-byte elements (float, int32) and 8-byte ones (double).
-#define CB_STORE_BLOCK 256
 #define CB_DEF_STORE(name, T)                                              \
     CB_KERNEL void __launch_bounds__(CB_STORE_BLOCK)                      \
     name(const T *__restrict__ src, T *__restrict__ dst, long long runs,   \
