@@ -148,6 +148,11 @@ runpath_n=4194304
 LD_PRELOAD=$device_preload CUBIE_BENCH_BACKEND=cuda timeout 300 \
     "$build/tools/bench/bench_runpath" "$root/specs" "$runpath_n" 5 2>&1 |
     tee "$out/bench_runpath.txt" || echo "bench_runpath: exit $?"
+# The RK4 loop's floating-point instructions, cubie's against the
+# hand-written kernel's, in the PTX and (cuobjdump) the SASS, whose files
+# land in $OUT.
+OUT=$out timeout 120 tools/bench/loop_ops.sh "$build" 2>&1 |
+    tee "$out/loop_ops.txt" || echo "loop_ops: exit $?"
 # The Python original beside us (issue 13), when its source was carried:
 # CUBIE_ORIGINAL names the folder (tools/bench/original.sh).
 if [ -n "${CUBIE_ORIGINAL:-}" ] && [ -z "$device_preload" ]; then
