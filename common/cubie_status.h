@@ -44,7 +44,8 @@ typedef enum {
 } cubie_status;
 
 /* Per-run status bits, OR-ed into one int32 per run. Values follow the
- * Python original's result codes; NONFINITE_STATE is new here. */
+ * Python original's result codes; NONFINITE_STATE and SINGULAR_MATRIX
+ * (linear_correction_type=lu) are new here. */
 #define CUBIE_RUN_STATUS_LIST(X)                                        \
     X(CUBIE_RUN_MAX_NEWTON_ITERS, 2, "Newton iterations exceeded")      \
     X(CUBIE_RUN_MAX_LINEAR_ITERS, 4, "linear iterations exceeded")      \
@@ -54,7 +55,8 @@ typedef enum {
     X(CUBIE_RUN_STAGNATION, 64, "time stagnated")                       \
     X(CUBIE_RUN_BICGSTAB_BREAKDOWN, 128, "BiCGSTAB breakdown")          \
     X(CUBIE_RUN_NEWTON_DIVERGENCE, 256, "Newton iteration diverged")    \
-    X(CUBIE_RUN_NONFINITE_STATE, 512, "non-finite state")
+    X(CUBIE_RUN_NONFINITE_STATE, 512, "non-finite state")               \
+    X(CUBIE_RUN_SINGULAR_MATRIX, 1024, "singular linear system")
 
 /* Per-run notes, OR-ed into the same int32 from bit 16 up: a run with
  * only these bits completed and its outputs stand (nan_error_trajectories

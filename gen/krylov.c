@@ -1,6 +1,10 @@
 /* The linear solve of the implicit steps: (beta I - gamma h (A x J)) x = b
  * by minimal residual, steepest descent or BiCGSTAB, preconditioned
- * (gen/precond.c), matrix-free (cb_Poperator of gen/newton.c). The rules
+ * (gen/precond.c), matrix-free (cb_Poperator of gen/newton.c), or by lu:
+ * the matrix built from J's columns (a JVP with each unit vector, per
+ * stage of a coupled problem) and Gaussian elimination with partial
+ * pivoting, exact to rounding, with no preconditioner and no tolerance
+ * (cubie's own; the original has only the Krylov solvers). The rules
  * are the original's (cubie's linear_solver.py): the weighted mean-square
  * norm N(v) = mean (v_i / max(katol_i + krtol_i |ref_i|, 1e-16))^2 with
  * the step's start state as ref; tol = floor + reduction sqrt(N(b));
@@ -10,12 +14,29 @@
 #include <stdio.h>
 
 #include "krylov.h"
+#include "rk.h"
 
 #define P c->nk.prefix
 
 static int N_of(const cb_nk *nk)
 {
     return nk->n * nk->stages;
+}
+
+/* lu's buffers: the matrix (column-major, N x N), a unit vector and a
+ * column of J (n each). */
+static cubie_status lu_register(cb_ctx *c)
+{
+    cb_nk *nk = &c->nk;
+    const size_t N = (size_t)N_of(nk), n = (size_t)nk->n;
+    cb_owner *L = nk->linear_owner;
+    CB_TRY(cb_register(L, "lu_matrix", N * N, CB_LOC_LOCAL, false, NULL,
+                       c->prec, c->err));
+    CB_TRY(cb_register(L, "lu_unit", n, CB_LOC_LOCAL, false, NULL, c->prec,
+                       c->err));
+    CB_TRY(cb_register(L, "lu_column", n, CB_LOC_LOCAL, false, NULL,
+                       c->prec, c->err));
+    return CUBIE_OK;
 }
 
 static cubie_status krylov_register(cb_ctx *c)
@@ -27,6 +48,9 @@ static cubie_status krylov_register(cb_ctx *c)
     snprintf(name, sizeof(name), "%slinear_solver", P);
     CB_TRY(cb_registry_owner(c->reg, name, p, &nk->linear_owner, c->err));
     cb_owner *L = nk->linear_owner;
+    if (nk->lin == CB_LINEAR_LU) {
+        return lu_register(c);
+    }
     CB_TRY(cb_register(L, "lin_residual", N, CB_LOC_LOCAL, false, NULL, p,
                        c->err));
     CB_TRY(cb_register(L, "preconditioned_vec", N, CB_LOC_LOCAL, false, NULL,
@@ -188,8 +212,144 @@ static void emit_bicgstab(const cb_ctx *c, cb_sb *sb)
     cb_sb_line(sb, "}");
 }
 
+/* The matrix M = beta I - gamma h (A x J(Y)) into lu_matrix, column-major
+ * (M[i + j N] is row i, column j), from J's columns: per stage r, J(Y_r)
+ * e_k into lu_column, which fills column k of every block (r, j) with
+ * -gamma h a_rj J(Y_r) e_k (single stage: a = p->a), beta on the
+ * diagonal. */
+static void emit_lu_matrix(const cb_ctx *c, cb_sb *sb)
+{
+    const cb_nk *nk = &c->nk;
+    const int n = nk->n, s = nk->stages, N = N_of(nk);
+    char l[48], t[64];
+    cb_sb_line(sb, "for (int i = 0; i < %d; ++i) {", n);
+    cb_sb_line(sb, "    lu_unit[i] = (real)0;");
+    cb_sb_line(sb, "}");
+    for (int r = 0; r < s; r++) {
+        cb_sb_line(sb, "for (int k = 0; k < %d; ++k) {", n);
+        cb_sb_indent(sb);
+        cb_sb_line(sb, "lu_unit[k] = (real)1;");
+        if (s == 1) {
+            cb_rhs_call(c, sb, CB_RHS_JVP, "Y", "lu_unit", "lu_column",
+                        "p->t", true);
+        } else {
+            cb_lit(c, nk->c[r], l);
+            snprintf(t, sizeof(t), "p->t + %s * p->h", l);
+            cb_rhs_call(c, sb, CB_RHS_JVP, cb_rk_row("Y", r, n).ptr,
+                        "lu_unit", "lu_column", t, true);
+        }
+        cb_sb_line(sb, "lu_unit[k] = (real)0;");
+        for (int j = 0; j < s; j++) {
+            /* -gamma h a_rj J e_k, and beta where the diagonal is */
+            char g[96] = "";
+            if (s == 1) {
+                snprintf(g, sizeof(g), " - gh * p->a * lu_column[i]");
+            } else if (nk->A[r * s + j] != 0.0) {
+                cb_lit(c, nk->A[r * s + j], l);
+                snprintf(g, sizeof(g), " - gh * %s * lu_column[i]", l);
+            }
+            cb_sb_line(sb, "for (int i = 0; i < %d; ++i) {", n);
+            cb_sb_line(sb, "    lu_matrix[%d + i + (%d + k) * %d] = %s%s;",
+                       r * n, j * n, N,
+                       r == j ? "(i == k ? beta : (real)0)" : "(real)0", g);
+            cb_sb_line(sb, "}");
+        }
+        cb_sb_dedent(sb);
+        cb_sb_line(sb, "}");
+    }
+}
+
+/* x = M^-1 b by Gaussian elimination with partial pivoting on lu_matrix
+ * (destroyed) and x (b copied in first); a zero or non-finite pivot
+ * fails the solve (CB_RUN_SINGULAR_MATRIX). */
+static void emit_lu_solve(const cb_ctx *c, cb_sb *sb)
+{
+    const int N = N_of(&c->nk);
+    const char *fabs_ = cb_math(c, "fabs");
+    cb_sb_line(sb, "for (int k = 0; k < %d; ++k) {", N);
+    cb_sb_line(sb, "    x[k] = b[k];");
+    cb_sb_line(sb, "}");
+    cb_sb_line(sb, "for (int k = 0; k < %d; ++k) {", N);
+    cb_sb_indent(sb);
+    cb_sb_line(sb, "int piv = k;");
+    cb_sb_line(sb, "real big = %s(lu_matrix[k + k * %d]);", fabs_, N);
+    cb_sb_line(sb, "for (int i = k + 1; i < %d; ++i) {", N);
+    cb_sb_line(sb, "    const real v = %s(lu_matrix[i + k * %d]);", fabs_, N);
+    cb_sb_line(sb, "    if (v > big) {");
+    cb_sb_line(sb, "        big = v;");
+    cb_sb_line(sb, "        piv = i;");
+    cb_sb_line(sb, "    }");
+    cb_sb_line(sb, "}");
+    cb_sb_line(sb, "if (!(big > (real)0) || !cb_finite(big)) {");
+    cb_sb_line(sb, "    return CB_RUN_SINGULAR_MATRIX;");
+    cb_sb_line(sb, "}");
+    cb_sb_line(sb, "if (piv != k) {");
+    cb_sb_line(sb, "    for (int j = k; j < %d; ++j) {", N);
+    cb_sb_line(sb, "        const real m = lu_matrix[k + j * %d];", N);
+    cb_sb_line(sb, "        lu_matrix[k + j * %d] = lu_matrix[piv + j * %d];",
+               N, N);
+    cb_sb_line(sb, "        lu_matrix[piv + j * %d] = m;", N);
+    cb_sb_line(sb, "    }");
+    cb_sb_line(sb, "    const real m = x[k];");
+    cb_sb_line(sb, "    x[k] = x[piv];");
+    cb_sb_line(sb, "    x[piv] = m;");
+    cb_sb_line(sb, "}");
+    cb_sb_line(sb, "const real inv = (real)1 / lu_matrix[k + k * %d];", N);
+    cb_sb_line(sb, "for (int i = k + 1; i < %d; ++i) {", N);
+    cb_sb_line(sb, "    const real f = lu_matrix[i + k * %d] * inv;", N);
+    cb_sb_line(sb, "    for (int j = k + 1; j < %d; ++j) {", N);
+    cb_sb_line(sb, "        lu_matrix[i + j * %d] -= f * lu_matrix[k + j * "
+                   "%d];", N, N);
+    cb_sb_line(sb, "    }");
+    cb_sb_line(sb, "    x[i] -= f * x[k];");
+    cb_sb_line(sb, "}");
+    cb_sb_dedent(sb);
+    cb_sb_line(sb, "}");
+    cb_sb_line(sb, "for (int k = %d; k >= 0; --k) {", N - 1);
+    cb_sb_line(sb, "    real sum = x[k];");
+    cb_sb_line(sb, "    for (int j = k + 1; j < %d; ++j) {", N);
+    cb_sb_line(sb, "        sum -= lu_matrix[k + j * %d] * x[j];", N);
+    cb_sb_line(sb, "    }");
+    cb_sb_line(sb, "    x[k] = sum / lu_matrix[k + k * %d];", N);
+    cb_sb_line(sb, "}");
+}
+
+static cubie_status lu_emit(cb_ctx *c, cb_sb *sb)
+{
+    char name[64];
+    cb_sb b;
+    cb_sb_init(&b);
+    b.indent = 1;
+    cb_sb_line(&b, "const real beta = p->settings[CB_SET_BETA];");
+    cb_sb_line(&b, "const real gh = p->settings[CB_SET_GAMMA] * p->h;");
+    emit_lu_matrix(c, &b);
+    emit_lu_solve(c, &b);
+    cb_sb_line(&b, "*iters = 1;");
+    cb_sb_line(&b, "return 0;");
+    static const char *const params[] = {
+        "const cb_nl *p", "const real *Y", "const real *b", "real *x",
+        "int *iters", "real *shared", "real *persistent", "int *shared_i",
+        "int *persistent_i", NULL};
+    snprintf(name, sizeof(name), "cb_%slinsolve", P);
+    cb_fn_init(&c->nk.linsolve, "int", name, params);
+    cb_sb_line(sb, "// Solve (beta I - gamma h (A x J)) x = b directly: the "
+                   "matrix from J's");
+    cb_sb_line(sb, "// columns, Gaussian elimination with partial pivoting "
+                   "(lu).");
+    cubie_status st = cb_define(c, &c->nk.linsolve, c->nk.linear_owner,
+                                cb_sb_str(&b), sb);
+    if (st == CUBIE_OK && b.failed) {
+        st = cb_fail_nomem(c->err);
+    }
+    cb_sb_free(&b);
+    return st;
+}
+
 static cubie_status krylov_emit(cb_ctx *c, cb_sb *sb)
 {
+    if (c->nk.lin == CB_LINEAR_LU) {
+        return lu_emit(c, sb);
+    }
     const int N = N_of(&c->nk);
     const bool bicg = c->nk.lin == CB_LINEAR_BICGSTAB;
     char name[64];

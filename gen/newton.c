@@ -48,6 +48,9 @@ void cb_nk_setup(cb_ctx *c, const char *prefix, int stages,
     nk->newton = cb_families[c->method->family].newton;
     nk->lin = cb_opt_choice(c->opt, CB_OPT_LINEAR_CORRECTION_TYPE);
     nk->pre = cb_opt_choice(c->opt, CB_OPT_PRECONDITIONER_TYPE);
+    if (nk->lin == CB_LINEAR_LU) {
+        nk->pre = CB_PRECOND_NONE; /* a direct solve needs none */
+    }
     nk->pre_order = (int)cb_opt_num(c->opt, CB_OPT_PRECONDITIONER_ORDER);
 }
 

@@ -265,8 +265,13 @@ cubie_status cb_result_notes(struct cubie_result *r, cubie_error *err)
         const char *lin = setting(r, "linear_correction_type");
         const char *pre = setting(r, "preconditioner_type");
         char try_[256] = "";
+        /* lu has no cap to hit: the direct solve of a small system */
+        snprintf(try_, sizeof(try_), "linear_correction_type=lu (a direct "
+                 "solve), ");
         if (strcmp(lin, "bicgstab") != 0) {
-            snprintf(try_, sizeof(try_), "linear_correction_type=bicgstab, ");
+            const size_t k = strlen(try_);
+            snprintf(try_ + k, sizeof(try_) - k,
+                     "linear_correction_type=bicgstab, ");
         }
         if (strncmp(pre, "jacobi", 6) != 0) {
             const size_t k = strlen(try_);

@@ -2314,9 +2314,10 @@ static void linear_cap_hits_should_leave_a_note_and_exit_0(void **state)
                                     "solves (minimal_residual, "
                                     "preconditioner neumann) hit "
                                     "krylov_max_iters (5)");
-    assert_contains(f->stderr_text, "try linear_correction_type=bicgstab, "
-                                    "preconditioner_type=jacobi, or a "
-                                    "larger krylov_max_iters\n");
+    assert_contains(f->stderr_text, "try linear_correction_type=lu (a "
+                                    "direct solve), linear_correction_type="
+                                    "bicgstab, preconditioner_type=jacobi, "
+                                    "or a larger krylov_max_iters\n");
     npy ss, st;
     load_out(f, NULL, "status.npy", &ss);
     load_out(f, NULL, "state.npy", &st);

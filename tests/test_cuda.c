@@ -75,6 +75,40 @@ static void every_algorithm_should_build_cubin_for_sm_90_and_sm_80(void **s)
     cubie_system_free(sys);
 }
 
+/* The direct linear solve (lu) of each implicit family builds for the
+ * device in both precisions. */
+static void the_direct_solve_should_build_cubin(void **s)
+{
+    (void)s;
+    if (!cb_nvrtc_available()) {
+        skip();
+    }
+    cubie_system *sys = lorenz();
+    const char *algos[] = {"algorithm=radau_iia_5", "algorithm=kvaerno5",
+                           "algorithm=rodas3p"};
+    for (int m = 0; m < 3; m++) {
+        for (int p = 0; p < 2; p++) {
+            const char *pairs[] = {algos[m],
+                                   p ? "precision=float64"
+                                     : "precision=float32",
+                                   "linear_correction_type=lu",
+                                   "opt_level=fast-compile", NULL};
+            cubie_options *o = tu_options(pairs);
+            cubie_error err = {0};
+            cubie_kernel_resources res;
+            tu_ok(cubie_build_cuda(sys, o, "sm_90", NULL, NULL, &res, &err),
+                  &err);
+            print_message("%-22s lu %s sm_90: %3d registers, %d/%d bytes "
+                          "spilled, %d bytes stack\n", algos[m] + 10,
+                          p ? "f64" : "f32", res.registers, res.spill_stores,
+                          res.spill_loads, res.stack);
+            assert_true(res.found);
+            cubie_options_free(o);
+        }
+    }
+    cubie_system_free(sys);
+}
+
 static void lorenz_tsit5_float32_should_fit_64_registers_without_spills(
     void **s)
 {
@@ -341,6 +375,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_algorithm_should_build_cubin_for_sm_90_and_sm_80),
+        cmocka_unit_test(the_direct_solve_should_build_cubin),
         cmocka_unit_test(
             lorenz_tsit5_float32_should_fit_64_registers_without_spills),
         cmocka_unit_test(resource_lines_should_parse),

@@ -170,6 +170,13 @@ static void gpu_should_match_host_with_shared_buffers(void **state)
           "lin_residual_location=shared", "preconditioner_type=jacobi",
           "linear_correction_type=bicgstab", NULL},
          {"dt=0.05", "duration=2", "atol=1e-13", "rtol=1e-13", NULL}},
+        /* the direct solve, its 24 x 24 matrix in shared memory (4.6 KiB
+         * a run: a block of at most 32 runs) */
+        {hires, "y1", 0.5, 1.5, 1e-12,
+         {"algorithm=radau_iia_5", "precision=float64",
+          "step_controller=fixed", "linear_correction_type=lu",
+          "lu_matrix_location=shared", NULL},
+         {"dt=0.05", "duration=2", "atol=1e-13", "rtol=1e-13", NULL}},
     };
     for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
         cubie_batch *b = NULL;

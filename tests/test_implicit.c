@@ -55,9 +55,10 @@ static const order_case cases[] = {
     {"rosenbrock23", 2, 1.0, {16, 32, 64, 128}},
 };
 
-static void every_implicit_method_should_converge_at_its_order(void **s0)
+/* Every method's fitted order with the linear solver lin (preconditioner
+ * pre, NULL: none given). */
+static void check_orders(const char *lin, const char *pre)
 {
-    (void)s0;
     cubie_system *sys = tu_system(exact_spec);
     cubie_error err = {0};
     cubie_batch *b = NULL;
@@ -68,9 +69,7 @@ static void every_implicit_method_should_converge_at_its_order(void **s0)
         char algo[64];
         snprintf(algo, sizeof(algo), "algorithm=%s", c->name);
         const char *copt[] = {algo, "precision=float64",
-                              "step_controller=fixed",
-                              "linear_correction_type=bicgstab",
-                              "preconditioner_type=jacobi", NULL};
+                              "step_controller=fixed", lin, pre, NULL};
         cubie_solver *s = tu_compile(sys, copt);
         double lh[4], le[4], sx = 0, sy = 0, sxx = 0, sxy = 0;
         for (int k = 0; k < 4; k++) {
@@ -89,14 +88,31 @@ static void every_implicit_method_should_converge_at_its_order(void **s0)
             cubie_result_free(r);
         }
         double p = (4 * sxy - sx * sy) / (4 * sxx - sx * sx);
-        print_message("%-22s order %d: errors %.2e .. %.2e, fitted %.3f\n",
-                      c->name, c->order, exp(le[0]), exp(le[3]), p);
+        print_message("%-22s order %d: errors %.2e .. %.2e, fitted %.3f "
+                      "(%s)\n", c->name, c->order, exp(le[0]), exp(le[3]), p,
+                      lin);
         worst = fmax(worst, fabs(p - c->order));
         cubie_solver_free(s);
     }
     assert_true(worst <= 0.3);
     cubie_batch_free(b);
     cubie_system_free(sys);
+}
+
+static void every_implicit_method_should_converge_at_its_order(void **s0)
+{
+    (void)s0;
+    check_orders("linear_correction_type=bicgstab",
+                 "preconditioner_type=jacobi");
+}
+
+/* The direct solve (lu): the same orders, with no Krylov tolerance in the
+ * way at all. */
+static void every_implicit_method_should_converge_at_its_order_with_lu(
+    void **s0)
+{
+    (void)s0;
+    check_orders("linear_correction_type=lu", NULL);
 }
 
 /* ---- stiff specs against published references ------------------------- */
@@ -182,13 +198,16 @@ static void stiff_specs_should_reach_their_published_references(void **s0)
         const double atol = atof(sc->atol + 5), rtol = 1e-8;
         const char *methods[] = {"radau_iia_5", "kvaerno5", sc->rosenbrock};
         long kvaerno_steps = 0;
-        for (int m = 0; m < 3; m++) {
+        /* each method with BiCGSTAB (Jacobi) and with the direct solve */
+        for (int m = 0; m < 6; m++) {
             char algo[64];
-            snprintf(algo, sizeof(algo), "algorithm=%s", methods[m]);
+            snprintf(algo, sizeof(algo), "algorithm=%s", methods[m % 3]);
+            const bool lu = m >= 3;
             const char *copt[] = {algo, "precision=float64",
-                                  "preconditioner_type=jacobi",
-                                  "linear_correction_type=bicgstab",
                                   "output_types=state,iteration_counters",
+                                  lu ? "linear_correction_type=lu"
+                                     : "linear_correction_type=bicgstab",
+                                  lu ? NULL : "preconditioner_type=jacobi",
                                   NULL};
             const char *ropt[] = {sc->duration, sc->atol, "rtol=1e-8",
                                   sc->dt_max,  "dt=1e-6",  "dt_min=1e-16",
@@ -209,8 +228,9 @@ static void stiff_specs_should_reach_their_published_references(void **s0)
             if (m == 1) {
                 kvaerno_steps = steps;
             }
-            print_message("%-24s %-12s: error %.3g x tolerance, %ld steps\n",
-                          sc->spec, methods[m], worst, steps);
+            print_message("%-24s %-12s %-8s: error %.3g x tolerance, %ld "
+                          "steps\n", sc->spec, methods[m % 3],
+                          lu ? "lu" : "bicgstab", worst, steps);
             assert_true(worst <= 100.0);
             cubie_result_free(r);
             cubie_solver_free(s);
@@ -523,6 +543,7 @@ static void linear_cap_hits_should_be_noted_not_failed(void **s0)
     }
     assert_non_null(strstr(note, "2 of 2 runs"));
     assert_non_null(strstr(note, "krylov_max_iters (5)"));
+    assert_non_null(strstr(note, "linear_correction_type=lu"));
     assert_non_null(strstr(note, "linear_correction_type=bicgstab"));
     assert_non_null(strstr(note, "preconditioner_type=jacobi"));
     assert_string_equal(cubie_result_notes(rs), "");
@@ -549,6 +570,26 @@ static void bicgstab_breakdown_should_be_flagged(void **s0)
     int st = status_of(spec, copt, ropt);
     print_message("status %d\n", st);
     assert_true(st & CUBIE_RUN_BICGSTAB_BREAKDOWN);
+}
+
+/* dy = y with backward Euler at dt = 1: the step's matrix 1 - dt J is
+ * exactly 0, which the direct solve reports instead of dividing by it. */
+static void singular_linear_systems_should_be_flagged(void **s0)
+{
+    (void)s0;
+    const char *spec = "{\"states\": {\"y\": 1}, \"equations\": "
+                       "[\"dy = y\"]}";
+    const char *copt[] = {"algorithm=backwards_euler", "precision=float64",
+                          "linear_correction_type=lu",
+                          "step_controller=fixed", NULL};
+    const char *ropt[] = {"dt=1", "duration=1", NULL};
+    int st = status_of(spec, copt, ropt);
+    print_message("status %d\n", st);
+    assert_true(st & CUBIE_RUN_SINGULAR_MATRIX);
+    assert_true(CUBIE_RUN_FAILED(st));
+    /* A step that is not singular solves. */
+    const char *fine[] = {"dt=0.5", "duration=1", NULL};
+    assert_int_equal(status_of(spec, copt, fine), 0);
 }
 
 static void iteration_counters_should_count_newton_and_krylov(void **s0)
@@ -580,6 +621,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_implicit_method_should_converge_at_its_order),
+        cmocka_unit_test(
+            every_implicit_method_should_converge_at_its_order_with_lu),
         STIFF_TESTS
         cmocka_unit_test(dirk_caches_should_alias_the_solver_scratch),
         cmocka_unit_test(newton_iterations_exceeded_should_be_flagged),
@@ -587,6 +630,7 @@ int main(void)
         cmocka_unit_test(linear_iterations_exceeded_should_be_flagged),
         cmocka_unit_test(linear_cap_hits_should_be_noted_not_failed),
         cmocka_unit_test(bicgstab_breakdown_should_be_flagged),
+        cmocka_unit_test(singular_linear_systems_should_be_flagged),
         cmocka_unit_test(iteration_counters_should_count_newton_and_krylov),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

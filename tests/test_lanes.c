@@ -137,6 +137,13 @@ static void adaptive_and_implicit_steps_should_match_one_run_at_a_time(
     compare_lorenz(be, rb, 0.0);
     const char *ra[] = {"algorithm=radau_iia_5", "precision=float64", NULL};
     compare_lorenz(ra, ro, 1e-9);
+    /* The direct solve's pivot search and row swaps, per lane. */
+    const char *rl[] = {"algorithm=radau_iia_5", "precision=float64",
+                        "linear_correction_type=lu", NULL};
+    compare_lorenz(rl, ro, 1e-9);
+    const char *kl[] = {"algorithm=kvaerno5", "precision=float32",
+                        "linear_correction_type=lu", NULL};
+    compare_lorenz(kl, r32, 1e-4);
 }
 
 /* Hodgkin-Huxley's rates call exp: the lanes call glibc's vector exp

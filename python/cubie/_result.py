@@ -19,8 +19,8 @@ __all__ = ["SolveResult", "CUBIE_RESULT_CODES"]
 
 
 class CUBIE_RESULT_CODES(enum.IntFlag):
-    """Run status bits, with the original's names (NONFINITE_STATE and
-    the note LINEAR_CAP_OFTEN are cubie's own)."""
+    """Run status bits, with the original's names (NONFINITE_STATE,
+    SINGULAR_MATRIX and the note LINEAR_CAP_OFTEN are cubie's own)."""
     SUCCESS = 0
     MAX_NEWTON_ITERATIONS_EXCEEDED = 2
     MAX_LINEAR_ITERATIONS_EXCEEDED = 4
@@ -31,6 +31,7 @@ class CUBIE_RESULT_CODES(enum.IntFlag):
     BICGSTAB_BREAKDOWN = 128
     NEWTON_DIVERGENCE = 256
     NONFINITE_STATE = 512
+    SINGULAR_MATRIX = 1024
     LINEAR_CAP_OFTEN = 65536
 
 

@@ -449,6 +449,7 @@ typedef double cb_input; // the batch's own values, rounded as they load
 #define CB_RUN_BICGSTAB_BREAKDOWN 128
 #define CB_RUN_NEWTON_DIVERGENCE 256
 #define CB_RUN_NONFINITE_STATE 512
+#define CB_RUN_SINGULAR_MATRIX 1024
 #define CB_RUN_LINEAR_CAP_OFTEN 65536
 // Offsets into the settings argument (gen/settings.def).
 #define CB_SET_T0 0

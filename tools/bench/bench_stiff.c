@@ -8,7 +8,7 @@
  *     algorithms=radau_iia_5,kvaerno5,rodas3p,ros3p,backwards_euler
  *     matrix=1          0: only the default options, the best row
  *                       of the matrix is not searched
- *     linears=minimal_residual,steepest_descent,bicgstab
+ *     linears=minimal_residual,steepest_descent,bicgstab,lu
  *     preconds=none/neumann(1)/.../jacobi/jacobi,neumann(1)/...
  *                       the rows of the matrix, by their printed names
  *     target_ms=300     time each cell over at least this much kernel time
@@ -79,8 +79,11 @@ typedef struct {
     int order;
 } config;
 
+/* lu solves directly: the preconditioner does not apply (its only row is
+ * "none"). */
 static const char *const linears[] = {"minimal_residual", "steepest_descent",
-                                      "bicgstab"};
+                                      "bicgstab", "lu"};
+#define N_LINEARS (sizeof(linears) / sizeof(linears[0]))
 static const struct {
     const char *type;
     int order;
@@ -500,7 +503,7 @@ int main(int argc, char **argv)
                            "backwards_euler");
     const bool matrix = atoi(arg(argc, argv, "matrix", "1")) != 0;
     const char *lins = arg(argc, argv, "linears",
-                           "minimal_residual,steepest_descent,bicgstab");
+                           "minimal_residual,steepest_descent,bicgstab,lu");
     const char *pres = arg(argc, argv, "preconds", NULL);
     const double target = atof(arg(argc, argv, "target_ms", "300"));
     static const char *const all_algs[] = {"radau_iia_5", "kvaerno5",
@@ -543,11 +546,12 @@ int main(int argc, char **argv)
                 if (d.ok) {
                     best = d;
                 }
-                for (size_t l = 0; matrix && l < 3; l++) {
+                for (size_t l = 0; matrix && l < N_LINEARS; l++) {
                     if (!listed(lins, linears[l])) {
                         continue;
                     }
-                    for (size_t k = 0; k < N_PRECONDS; k++) {
+                    const bool direct = strcmp(linears[l], "lu") == 0;
+                    for (size_t k = 0; k < (direct ? 1 : N_PRECONDS); k++) {
                         const config cf = {linears[l], preconds[k].type,
                                            preconds[k].order};
                         if (!precond_listed(pres, &cf)) {
