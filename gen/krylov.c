@@ -314,9 +314,30 @@ static void emit_lu_solve(const cb_ctx *c, cb_sb *sb)
     cb_sb_line(sb, "}");
 }
 
-static cubie_status lu_emit(cb_ctx *c, cb_sb *sb)
+/* Define cb_Plinsolve from body b (freed here) under the comment line
+ * `// <what>`, over the one signature every linear solver shares. */
+static cubie_status define_linsolve(cb_ctx *c, cb_sb *b, cb_sb *sb,
+                                    const char *what)
 {
     char name[64];
+    static const char *const params[] = {
+        "const cb_nl *p", "const real *Y", "const real *b", "real *x",
+        "int *iters", "real *shared", "real *persistent", "int *shared_i",
+        "int *persistent_i", NULL};
+    snprintf(name, sizeof(name), "cb_%slinsolve", P);
+    cb_fn_init(&c->nk.linsolve, "int", name, params);
+    cb_sb_line(sb, "// %s", what);
+    cubie_status st = cb_define(c, &c->nk.linsolve, c->nk.linear_owner,
+                                cb_sb_str(b), sb);
+    if (st == CUBIE_OK && b->failed) {
+        st = cb_fail_nomem(c->err);
+    }
+    cb_sb_free(b);
+    return st;
+}
+
+static cubie_status lu_emit(cb_ctx *c, cb_sb *sb)
+{
     cb_sb b;
     cb_sb_init(&b);
     b.indent = 1;
@@ -326,23 +347,10 @@ static cubie_status lu_emit(cb_ctx *c, cb_sb *sb)
     emit_lu_solve(c, &b);
     cb_sb_line(&b, "*iters = 1;");
     cb_sb_line(&b, "return 0;");
-    static const char *const params[] = {
-        "const cb_nl *p", "const real *Y", "const real *b", "real *x",
-        "int *iters", "real *shared", "real *persistent", "int *shared_i",
-        "int *persistent_i", NULL};
-    snprintf(name, sizeof(name), "cb_%slinsolve", P);
-    cb_fn_init(&c->nk.linsolve, "int", name, params);
-    cb_sb_line(sb, "// Solve (beta I - gamma h (A x J)) x = b directly: the "
-                   "matrix from J's");
-    cb_sb_line(sb, "// columns, Gaussian elimination with partial pivoting "
-                   "(lu).");
-    cubie_status st = cb_define(c, &c->nk.linsolve, c->nk.linear_owner,
-                                cb_sb_str(&b), sb);
-    if (st == CUBIE_OK && b.failed) {
-        st = cb_fail_nomem(c->err);
-    }
-    cb_sb_free(&b);
-    return st;
+    return define_linsolve(c, &b, sb,
+                           "Solve (beta I - gamma h (A x J)) x = b directly: "
+                           "the matrix from J's\n// columns, Gaussian "
+                           "elimination with partial pivoting (lu).");
 }
 
 static cubie_status krylov_emit(cb_ctx *c, cb_sb *sb)
@@ -352,7 +360,6 @@ static cubie_status krylov_emit(cb_ctx *c, cb_sb *sb)
     }
     const int N = N_of(&c->nk);
     const bool bicg = c->nk.lin == CB_LINEAR_BICGSTAB;
-    char name[64];
     cb_sb b;
     cb_sb_init(&b);
     b.indent = 1;
@@ -382,24 +389,13 @@ static cubie_status krylov_emit(cb_ctx *c, cb_sb *sb)
     cb_sb_line(&b, "    status |= CB_RUN_MAX_LINEAR_ITERS;");
     cb_sb_line(&b, "}");
     cb_sb_line(&b, "return status;");
-    static const char *const params[] = {
-        "const cb_nl *p", "const real *Y", "const real *b", "real *x",
-        "int *iters", "real *shared", "real *persistent", "int *shared_i",
-        "int *persistent_i", NULL};
-    snprintf(name, sizeof(name), "cb_%slinsolve", P);
-    cb_fn_init(&c->nk.linsolve, "int", name, params);
-    cb_sb_line(sb, "// Solve (beta I - gamma h (A x J)) x = b from the guess "
-                   "in x (%s).", bicg ? "BiCGSTAB"
-                   : c->nk.lin == CB_LINEAR_STEEPEST_DESCENT
-                       ? "steepest descent"
-                       : "minimal residual");
-    cubie_status st = cb_define(c, &c->nk.linsolve, c->nk.linear_owner,
-                                cb_sb_str(&b), sb);
-    if (st == CUBIE_OK && b.failed) {
-        st = cb_fail_nomem(c->err);
-    }
-    cb_sb_free(&b);
-    return st;
+    char what[128];
+    snprintf(what, sizeof(what),
+             "Solve (beta I - gamma h (A x J)) x = b from the guess in x "
+             "(%s).", bicg ? "BiCGSTAB"
+             : c->nk.lin == CB_LINEAR_STEEPEST_DESCENT ? "steepest descent"
+                                                      : "minimal residual");
+    return define_linsolve(c, &b, sb, what);
 }
 
 const cb_component cb_comp_krylov = {
