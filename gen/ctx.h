@@ -195,6 +195,10 @@ void cb_nk_emit_struct(const cb_ctx *c, cb_sb *sb);
 /* The start of an implicit step: its Newton and Krylov counters zeroed,
  * `int status = 0;`, and p filled. */
 void cb_nk_emit_setup(const cb_ctx *c, cb_sb *sb);
+/* linear_correction_type for a problem of n_states x stages unknowns:
+ * the option's choice, auto resolved (lu up to CB_LU_AUTO_MAX unknowns,
+ * else bicgstab). */
+cb_choice cb_nk_linear_for(const cb_ctx *c, int stages);
 /* Set up c->nk for a one-stage or coupled problem. */
 void cb_nk_setup(cb_ctx *c, const char *prefix, int stages,
                  const double *A, const double *cnodes);

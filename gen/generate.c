@@ -594,6 +594,7 @@ cubie_status cb_gen_check(cb_gen *g)
     k->method = c->method;
     k->controller = c->ctrl;
     k->implicit = c->algorithm != &cb_comp_erk;
+    k->linear = k->implicit ? (int)c->nk.lin : (int)cb_nk_linear_for(c, 1);
     memcpy(k->out, c->out, sizeof(k->out));
     memcpy(k->cols, c->cols, sizeof(k->cols));
     memcpy(k->out_col, c->out_col, sizeof(k->out_col));

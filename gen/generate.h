@@ -23,6 +23,10 @@ typedef struct {
     bool driver_wrap;             /* periodic outside the data, else 0 */
     const cb_method *method;
     cb_controller controller;
+    /* the linear solver (cb_choice, CB_LINEAR_*) of the implicit solve,
+     * linear_correction_type=auto resolved by its rule (for an explicit
+     * method, the rule's answer for one stage) */
+    int linear;
     bool implicit;                /* solves stage equations */
     bool out[CB_OUT_COUNT];       /* the outputs it writes */
     bool saves;                   /* some output has a row per save */

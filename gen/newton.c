@@ -36,6 +36,25 @@
 
 #define P c->nk.prefix
 
+/* linear_correction_type=auto's rule: the direct solve (lu) for a
+ * problem of at most this many unknowns (states x coupled stages), where
+ * it costs no more than BiCGSTAB's iterations and needs no tolerance or
+ * cap (tools/bench/bench_stiff: as fast on HIRES radau_iia_5's 24, faster
+ * below); above it bicgstab, whose matrix-free iterations do not grow
+ * with N^2 memory and N^3 work. */
+#define CB_LU_AUTO_MAX 24
+
+cb_choice cb_nk_linear_for(const cb_ctx *c, int stages)
+{
+    const cb_choice lin = cb_opt_choice(c->opt,
+                                        CB_OPT_LINEAR_CORRECTION_TYPE);
+    if (lin != CB_LINEAR_AUTO) {
+        return lin;
+    }
+    return c->sys->n_states * stages <= CB_LU_AUTO_MAX ? CB_LINEAR_LU
+                                                       : CB_LINEAR_BICGSTAB;
+}
+
 void cb_nk_setup(cb_ctx *c, const char *prefix, int stages,
                  const double *A, const double *cnodes)
 {
@@ -46,7 +65,7 @@ void cb_nk_setup(cb_ctx *c, const char *prefix, int stages,
     nk->A = A;
     nk->c = cnodes;
     nk->newton = cb_families[c->method->family].newton;
-    nk->lin = cb_opt_choice(c->opt, CB_OPT_LINEAR_CORRECTION_TYPE);
+    nk->lin = cb_nk_linear_for(c, stages);
     nk->pre = cb_opt_choice(c->opt, CB_OPT_PRECONDITIONER_TYPE);
     if (nk->lin == CB_LINEAR_LU) {
         nk->pre = CB_PRECOND_NONE; /* a direct solve needs none */

@@ -243,6 +243,12 @@ static bool resolve_option(const struct cubie_solver *s,
                         cb_controllers[k->controller].name);
     case CB_OPT_BACKEND:
         return set_text(v, CUBIE_SETTING_CHOICE, s->backend);
+    case CB_OPT_LINEAR_CORRECTION_TYPE: /* auto as the compile resolved it */
+        if (strcmp(cb_opt_text(o, id), "auto") == 0) {
+            v->origin = "derived";
+        }
+        return set_text(v, CUBIE_SETTING_CHOICE,
+                        cb_choices[k->linear].text);
     case CB_OPT_ARCH: /* what NVRTC built for; unused on the host */
         return set_text(v, CUBIE_SETTING_TEXT,
                         s->arch[0] ? s->arch : cb_opt_text(o, id));

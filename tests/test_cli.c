@@ -1068,9 +1068,9 @@ static void the_debug_switch_should_print_the_resolved_stack(void **state)
     assert_contains(f->stderr_text, "cubie: stack:\n");
     assert_contains(f->stderr_text, "algorithm kvaerno5 (component dirk");
     assert_contains(f->stderr_text, "step_controller gustafsson");
-    assert_contains(f->stderr_text, "linear solver bicgstab, "
-                                    "preconditioner jacobi,neumann "
-                                    "(order 1)\n");
+    /* auto: lu for Van der Pol's 2 unknowns (no preconditioner) */
+    assert_contains(f->stderr_text, "linear solver lu, preconditioner "
+                                    "none\n");
     assert_contains(f->stderr_text, "cubie: backend: host (backend=host "
                                     "requested)");
     assert_null(strstr(f->stderr_text, "cubie: source:"));

@@ -489,6 +489,7 @@ static void linear_iterations_exceeded_should_be_flagged(void **s0)
     /* Robertson's operator is far from the identity: one Krylov
      * iteration cannot reach a tight tolerance. */
     const char *copt[] = {"algorithm=backwards_euler", "precision=float64",
+                          "linear_correction_type=bicgstab",
                           "preconditioner_type=none", NULL};
     const char *ropt[] = {"dt=1", "krylov_max_iters=1", "atol=1e-12",
                           "rtol=1e-12", NULL};
@@ -592,6 +593,54 @@ static void singular_linear_systems_should_be_flagged(void **s0)
     assert_int_equal(status_of(spec, copt, fine), 0);
 }
 
+/* linear_correction_type=auto: lu up to 24 unknowns (states x coupled
+ * stages), bicgstab above; radau_iia_5's error filter is a problem of n
+ * unknowns of its own. */
+static void auto_should_pick_lu_for_small_problems_only(void **s0)
+{
+    (void)s0;
+    /* 9 independent decays: kvaerno5 solves 9 unknowns a stage,
+     * radau_iia_5 27 coupled (and its error filter 9) */
+    char spec[1024] = "{\"states\": {";
+    for (int i = 0; i < 9; i++) {
+        snprintf(spec + strlen(spec), sizeof(spec) - strlen(spec),
+                 "%s\"y%d\": 1", i ? ", " : "", i);
+    }
+    strcat(spec, "}, \"equations\": [");
+    for (int i = 0; i < 9; i++) {
+        snprintf(spec + strlen(spec), sizeof(spec) - strlen(spec),
+                 "%s\"dy%d = -%d * y%d\"", i ? ", " : "", i, i + 1, i);
+    }
+    strcat(spec, "]}");
+    cubie_system *sys = tu_system(spec);
+    static const char lu[] = "(lu).\nCB_DEVFN int cb_%s_linsolve(";
+    static const char bicg[] = "(BiCGSTAB).\nCB_DEVFN int cb_%s_linsolve(";
+    const struct {
+        const char *algo, *form[2], *prefix[2];
+    } cases[] = {
+        {"algorithm=kvaerno5", {lu, NULL}, {"stage", NULL}},
+        {"algorithm=radau_iia_5", {bicg, lu}, {"firk", "filter"}},
+    };
+    for (int k = 0; k < 2; k++) {
+        const char *pairs[] = {cases[k].algo, "precision=float64", NULL};
+        cubie_options *o = tu_options(pairs);
+        cubie_error err = {0};
+        char *src = NULL;
+        tu_ok(cubie_generate(sys, o, &src, &err), &err);
+        for (int p = 0; p < 2 && cases[k].form[p] != NULL; p++) {
+            char want[128];
+            snprintf(want, sizeof(want), cases[k].form[p],
+                     cases[k].prefix[p]);
+            if (strstr(src, want) == NULL) {
+                fail_msg("%s: no \"%s\"", cases[k].algo, want);
+            }
+        }
+        free(src);
+        cubie_options_free(o);
+    }
+    cubie_system_free(sys);
+}
+
 static void iteration_counters_should_count_newton_and_krylov(void **s0)
 {
     (void)s0;
@@ -631,6 +680,7 @@ int main(void)
         cmocka_unit_test(linear_cap_hits_should_be_noted_not_failed),
         cmocka_unit_test(bicgstab_breakdown_should_be_flagged),
         cmocka_unit_test(singular_linear_systems_should_be_flagged),
+        cmocka_unit_test(auto_should_pick_lu_for_small_problems_only),
         cmocka_unit_test(iteration_counters_should_count_newton_and_krylov),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

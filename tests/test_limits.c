@@ -110,7 +110,7 @@ static const char *const opt_be[] = {"algorithm=backwards_euler",
                                      "precision=float64", NULL};
 static const char *const opt_be_jacobi[] = {
     "algorithm=backwards_euler", "precision=float64",
-    "preconditioner_type=jacobi", NULL};
+    "linear_correction_type=bicgstab", "preconditioner_type=jacobi", NULL};
 static const char *const opt_kvaerno5[] = {"algorithm=kvaerno5",
                                            "precision=float64", NULL};
 static const char *const opt_rodas3p[] = {"algorithm=rodas3p",

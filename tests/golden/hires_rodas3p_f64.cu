@@ -554,18 +554,12 @@ typedef double cb_input; // the batch's own values, rounded as they load
 //   name             pool            offset    size   alloc  notes
 //   timestep_buffer  persistent           0       2       2
 //   totals: shared 0, persistent 2, local 0; int: shared 0, persistent 0, local 0
-// owner 'stage_linear_solver' (float64): 9 buffers
-//   name                pool            offset    size   alloc  notes
-//   lin_residual        local                -       8       8
-//   preconditioned_vec  local                -       8       8
-//   temp                local                -       8       8
-//   precond_scratch     local                -       8       8
-//   chain_scratch       local                -       8       8
-//   coupling_scratch    local                -       0       1
-//   bicg_r0_hat         local                -       8       8
-//   bicg_p              local                -       8       8
-//   bicg_v              local                -       8       8
-//   totals: shared 0, persistent 0, local 65; int: shared 0, persistent 0, local 0
+// owner 'stage_linear_solver' (float64): 3 buffers
+//   name       pool            offset    size   alloc  notes
+//   lu_matrix  local                -      64      64
+//   lu_unit    local                -       8       8
+//   lu_column  local                -       8       8
+//   totals: shared 0, persistent 0, local 80; int: shared 0, persistent 0, local 0
 
 // The system 'hires': derivatives of the states.
 CB_DEVFN void cb_dxdt(const real *state, real *out)
@@ -592,28 +586,6 @@ CB_DEVFN void cb_jvp(const real *state, const real *v, real *out)
     out[5] = (-(280.0 * state[7]) - 0.43) * v[5] + (-280.0) * state[5] * v[7] + 0.69 * v[3] + 1.71 * v[4] + 0.69 * v[6]; // dy6
     out[6] = 280.0 * state[7] * v[5] + 280.0 * state[5] * v[7] - 1.81 * v[6]; // dy7
     out[7] = (-280.0) * state[5] * v[7] - 280.0 * state[7] * v[5] + 1.81 * v[6]; // dy8
-}
-
-// The system 'hires': the diagonal of the Jacobian
-// (symbolic, forward mode through the auxiliaries).
-CB_DEVFN void cb_jac_diag(const real *state, real *out)
-{
-    // d(dy1)/dy1
-    out[0] = (-1.71);
-    // d(dy2)/dy2
-    out[1] = (-8.75);
-    // d(dy3)/dy3
-    out[2] = (-10.03);
-    // d(dy4)/dy4
-    out[3] = (-1.12);
-    // d(dy5)/dy5
-    out[4] = (-1.745);
-    // d(dy6)/dy6
-    out[5] = -(280.0 * state[7]) - 0.43;
-    // d(dy7)/dy7
-    out[6] = (-1.81);
-    // d(dy8)/dy8
-    out[7] = (-280.0) * state[5];
 }
 
 // The system 'hires': the partial derivative of the derivatives in t
@@ -671,148 +643,79 @@ CB_DEVFN void cb_stage_operator(const cb_nl *p, const real *Y, const real *v,
     }
 }
 
-CB_DEVFN void cb_stage_precond(const cb_nl *p, const real *Y, const real *v,
-                               real *out, real *scratch, real *chain)
+CB_DEVFN void cb_stage_precond(const cb_nl *p, const real *v, real *out)
 {
     const real beta = p->settings[CB_SET_BETA];
-    const real gh = p->settings[CB_SET_GAMMA] * p->h;
-    cb_jac_diag(Y, chain);
-    for (int i = 0; i < 8; ++i) {
-        chain[i] = (real)1 / (beta - gh * p->a * chain[i]);
-    }
     for (int k = 0; k < 8; ++k) {
-        out[k] = chain[k] * v[k];
-    }
-    for (int m = 0; m < 1; ++m) {
-        cb_stage_operator(p, Y, out, scratch);
-        for (int k = 0; k < 8; ++k) {
-            out[k] += chain[k] * (v[k] - scratch[k]);
-        }
+        out[k] = v[k] / beta;
     }
 }
 
-// Solve (beta I - gamma h (A x J)) x = b from the guess in x (BiCGSTAB).
+// Solve (beta I - gamma h (A x J)) x = b directly: the matrix from J's
+// columns, Gaussian elimination with partial pivoting (lu).
 CB_DEVFN int cb_stage_linsolve(const cb_nl *p, const real *Y, const real *b,
                                real *x, int *iters)
 {
-    real lin_residual[8];
-    real preconditioned_vec[8];
-    real temp[8];
-    real precond_scratch[8];
-    real chain_scratch[8];
-    real bicg_r0_hat[8];
-    real bicg_p[8];
-    real bicg_v[8];
-    real *r = lin_residual;
-    real nb, nr, dot1, dot2;
-    nb = (real)0;
+    real lu_matrix[64];
+    real lu_unit[8];
+    real lu_column[8];
+    const real beta = p->settings[CB_SET_BETA];
+    const real gh = p->settings[CB_SET_GAMMA] * p->h;
+    for (int i = 0; i < 8; ++i) {
+        lu_unit[i] = (real)0;
+    }
     for (int k = 0; k < 8; ++k) {
-        const int i = k % 8;
-        const real sc = fmax(p->settings[CB_SET_KRYLOV_ATOL + i] + p->settings[CB_SET_KRYLOV_RTOL + i] * fabs(p->y_n[i]), 1e-16);
-        const real q = b[k] / sc;
-        nb += q * q;
+        lu_unit[k] = (real)1;
+        cb_jvp(Y, lu_unit, lu_column);
+        lu_unit[k] = (real)0;
+        for (int i = 0; i < 8; ++i) {
+            lu_matrix[0 + i + (0 + k) * 8] = (i == k ? beta : (real)0) - gh * p->a * lu_column[i];
+        }
     }
-    nb = nb * 0.125;
-    const real tol = p->settings[CB_SET_KRYLOV_FLOOR] + p->settings[CB_SET_KRYLOV_REDUCTION] * sqrt(nb);
-    const real tol2 = tol * tol;
-    cb_stage_operator(p, Y, x, temp);
     for (int k = 0; k < 8; ++k) {
-        r[k] = b[k] - temp[k];
+        x[k] = b[k];
     }
-    nr = (real)0;
     for (int k = 0; k < 8; ++k) {
-        const int i = k % 8;
-        const real sc = fmax(p->settings[CB_SET_KRYLOV_ATOL + i] + p->settings[CB_SET_KRYLOV_RTOL + i] * fabs(p->y_n[i]), 1e-16);
-        const real q = r[k] / sc;
-        nr += q * q;
+        int piv = k;
+        real big = fabs(lu_matrix[k + k * 8]);
+        for (int i = k + 1; i < 8; ++i) {
+            const real v = fabs(lu_matrix[i + k * 8]);
+            if (v > big) {
+                big = v;
+                piv = i;
+            }
+        }
+        if (!(big > (real)0) || !cb_finite(big)) {
+            return CB_RUN_SINGULAR_MATRIX;
+        }
+        if (piv != k) {
+            for (int j = k; j < 8; ++j) {
+                const real m = lu_matrix[k + j * 8];
+                lu_matrix[k + j * 8] = lu_matrix[piv + j * 8];
+                lu_matrix[piv + j * 8] = m;
+            }
+            const real m = x[k];
+            x[k] = x[piv];
+            x[piv] = m;
+        }
+        const real inv = (real)1 / lu_matrix[k + k * 8];
+        for (int i = k + 1; i < 8; ++i) {
+            const real f = lu_matrix[i + k * 8] * inv;
+            for (int j = k + 1; j < 8; ++j) {
+                lu_matrix[i + j * 8] -= f * lu_matrix[k + j * 8];
+            }
+            x[i] -= f * x[k];
+        }
     }
-    nr = nr * 0.125;
-    const int max_it = (int)p->settings[CB_SET_KRYLOV_MAX_ITERS];
-    int it = 0;
-    int status = 0;
-    real rho_prev = (real)1, alpha = (real)1, omega = (real)1;
-    for (int k = 0; k < 8; ++k) {
-        bicg_r0_hat[k] = r[k];
-        bicg_p[k] = (real)0;
-        bicg_v[k] = (real)0;
+    for (int k = 7; k >= 0; --k) {
+        real sum = x[k];
+        for (int j = k + 1; j < 8; ++j) {
+            sum -= lu_matrix[k + j * 8] * x[j];
+        }
+        x[k] = sum / lu_matrix[k + k * 8];
     }
-    while (nr > tol2 && it < max_it) {
-        ++it;
-        dot1 = (real)0;
-        for (int k = 0; k < 8; ++k) {
-            dot1 += bicg_r0_hat[k] * r[k];
-        }
-        const real rho = dot1;
-        if (!(fabs(rho) >= 1e-200) || !(fabs(omega) >= 1e-200)) {
-            status |= CB_RUN_BICGSTAB_BREAKDOWN;
-            break;
-        }
-        const real bb = (rho / rho_prev) * (alpha / omega);
-        for (int k = 0; k < 8; ++k) {
-            bicg_p[k] = r[k] + bb * (bicg_p[k] - omega * bicg_v[k]);
-        }
-        cb_stage_precond(p, Y, bicg_p, preconditioned_vec, precond_scratch,
-                         chain_scratch);
-        cb_stage_operator(p, Y, preconditioned_vec, bicg_v);
-        dot2 = (real)0;
-        for (int k = 0; k < 8; ++k) {
-            dot2 += bicg_r0_hat[k] * bicg_v[k];
-        }
-        if (!(fabs(dot2) >= 1e-200)) {
-            status |= CB_RUN_BICGSTAB_BREAKDOWN;
-            break;
-        }
-        alpha = rho / dot2;
-        for (int k = 0; k < 8; ++k) {
-            x[k] += alpha * preconditioned_vec[k];
-            r[k] -= alpha * bicg_v[k]; // r is s now
-        }
-        nr = (real)0;
-        for (int k = 0; k < 8; ++k) {
-            const int i = k % 8;
-            const real sc = fmax(p->settings[CB_SET_KRYLOV_ATOL + i] + p->settings[CB_SET_KRYLOV_RTOL + i] * fabs(p->y_n[i]), 1e-16);
-            const real q = r[k] / sc;
-            nr += q * q;
-        }
-        nr = nr * 0.125;
-        if (nr <= tol2) {
-            break;
-        }
-        cb_stage_precond(p, Y, r, preconditioned_vec, precond_scratch,
-                         chain_scratch);
-        cb_stage_operator(p, Y, preconditioned_vec, temp);
-        dot1 = (real)0;
-        for (int k = 0; k < 8; ++k) {
-            dot1 += temp[k] * r[k];
-        }
-        dot2 = (real)0;
-        for (int k = 0; k < 8; ++k) {
-            dot2 += temp[k] * temp[k];
-        }
-        omega = dot2 != (real)0 ? dot1 / dot2 : (real)0;
-        if (!(fabs(omega) >= 1e-200)) {
-            status |= CB_RUN_BICGSTAB_BREAKDOWN;
-            break;
-        }
-        for (int k = 0; k < 8; ++k) {
-            x[k] += omega * preconditioned_vec[k];
-            r[k] -= omega * temp[k];
-        }
-        nr = (real)0;
-        for (int k = 0; k < 8; ++k) {
-            const int i = k % 8;
-            const real sc = fmax(p->settings[CB_SET_KRYLOV_ATOL + i] + p->settings[CB_SET_KRYLOV_RTOL + i] * fabs(p->y_n[i]), 1e-16);
-            const real q = r[k] / sc;
-            nr += q * q;
-        }
-        nr = nr * 0.125;
-        rho_prev = rho;
-    }
-    *iters = it;
-    if (!(nr <= tol2) && status == 0) {
-        status |= CB_RUN_MAX_LINEAR_ITERS;
-    }
-    return status;
+    *iters = 1;
+    return 0;
 }
 
 // Algorithm step: rodas3p, 5 stages, order 3 (Steinebach, G. (2024). Rosenbrock methods within OrdinaryDiffEq.jl - overview, recent developments and applications. Proc. JuliaCon; SciML Rodas3PTableau.).
