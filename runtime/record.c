@@ -244,7 +244,7 @@ static bool resolve_option(const struct cubie_solver *s,
     case CB_OPT_BACKEND:
         return set_text(v, CUBIE_SETTING_CHOICE, s->backend);
     case CB_OPT_LINEAR_CORRECTION_TYPE: /* auto as the compile resolved it */
-        if (strcmp(cb_opt_text(o, id), "auto") == 0) {
+        if (cb_opt_choice(o, id) == CB_LINEAR_AUTO) {
             v->origin = "derived";
         }
         return set_text(v, CUBIE_SETTING_CHOICE,

@@ -268,8 +268,7 @@ cubie_status cb_result_notes(struct cubie_result *r, cubie_error *err)
         /* lu has no cap to hit: the direct solve of a small system */
         snprintf(try_, sizeof(try_), "linear_correction_type=lu (a direct "
                  "solve), ");
-        /* (auto is bicgstab where a Krylov solver ran) */
-        if (strcmp(lin, "bicgstab") != 0 && strcmp(lin, "auto") != 0) {
+        if (strcmp(lin, "bicgstab") != 0) {
             const size_t k = strlen(try_);
             snprintf(try_ + k, sizeof(try_) - k,
                      "linear_correction_type=bicgstab, ");
