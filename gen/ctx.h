@@ -77,9 +77,17 @@ typedef struct {
                               * step's "step_solver" child */
     cb_choice lin;           /* CB_LINEAR_... */
     cb_choice pre;           /* CB_PRECOND_... */
+    bool lu_step;            /* lu: factored once per step by the step
+                              * (jacobian_update=step, and always
+                              * without Newton), else built and factored
+                              * in each solve at its iterate */
     int pre_order;           /* Neumann terms */
     cb_owner *newton_owner, *linear_owner;
     cb_fn states, residual, operator_, precond, linsolve, newton_fn;
+    cb_fn factor;            /* lu: the matrix built and factored (the
+                              * linear solver's; Newton's wrapper when
+                              * there is Newton) */
+    cb_fn lu_factor;         /* lu: the linear solver's own */
 } cb_nk;
 
 struct cb_ctx {
@@ -199,6 +207,9 @@ void cb_nk_emit_setup(const cb_ctx *c, cb_sb *sb);
  * the option's choice, auto resolved (lu up to CB_LU_AUTO_MAX unknowns,
  * else bicgstab). */
 cb_choice cb_nk_linear_for(const cb_ctx *c, int stages);
+/* jacobian_update for a problem of N unknowns, auto resolved (step from
+ * CB_LU_STEP_MIN unknowns, else iteration). */
+cb_choice cb_nk_jacobian_for(const cb_ctx *c, int N);
 /* Set up c->nk for a one-stage or coupled problem. */
 void cb_nk_setup(cb_ctx *c, const char *prefix, int stages,
                  const double *A, const double *cnodes);
@@ -229,11 +240,20 @@ cubie_status cb_nk_step_emit(cb_ctx *c, cb_sb *sb);
 void cb_nk_step_linsolve_call(cb_ctx *c, cb_sb *sb, const char *lhs,
                               const char *Y, const char *b, const char *x,
                               const char *iters);
+/* lu only (nothing otherwise): `cb_<prefix>factor(&p, Y, t, ...);`, the
+ * matrix beta I - gamma h (A x J(t, Y)) built with the current p.h and
+ * p.a and factored, for every linear solve of the problem until the next
+ * call (simplified Newton: one Jacobian per step, or per change of a
+ * DIRK's diagonal). The step calls it before the solves it serves. */
+void cb_nk_emit_factor_call(const cb_ctx *c, cb_sb *sb, const char *Y,
+                            const char *t);
+void cb_nk_step_factor_call(cb_ctx *c, cb_sb *sb, const char *Y,
+                            const char *t);
 /* `status |= cb_<prefix>newton(&p, u, ...);` with the step's pools. */
 void cb_nk_emit_newton_call(const cb_ctx *c, cb_sb *sb, const char *u);
 /* `<lhs>cb_<prefix>linsolve(&p, Y, b, x, iters, ...);` from the step: a
  * Rosenbrock stage's solve (lhs "status |= ") or RADAU5's error filter;
- * the operator's Jacobian is taken at Y. */
+ * the operator's Jacobian is taken at Y (lu: at the last factor call's). */
 void cb_nk_emit_linsolve_call(const cb_ctx *c, cb_sb *sb, const char *lhs,
                               const char *Y, const char *b, const char *x,
                               const char *iters);

@@ -18,7 +18,10 @@ static cubie_status dirk_register(cb_ctx *c)
      * stage base aliasing them (a row is dead once its stage starts), and
      * the FSAL and warm-start caches aliasing the solver's scratch, idle
      * between the last solve of a step and the first of the next. With
-     * the solver local they fall back to their own persistent space. */
+     * the solver local they fall back to their own persistent space.
+     * lu's factors, when the step factors once (jacobian_update=step),
+     * outlive a solve: the warm start, carried from stage to stage, then
+     * has space of its own. */
     CB_TRY(cb_register(A, "accumulator", (size_t)(s - 1) * n, CB_LOC_LOCAL,
                        false, NULL, c->prec, c->err));
     if (s > 1) {
@@ -37,7 +40,8 @@ static cubie_status dirk_register(cb_ctx *c)
     CB_TRY(cb_register(A, "stage_base", n, CB_LOC_LOCAL, false,
                        s > 1 ? "accumulator" : NULL, c->prec, c->err));
     CB_TRY(cb_register(A, "increment_cache", n, CB_LOC_LOCAL, true,
-                       "solver_shared", c->prec, c->err));
+                       c->nk.lu_step ? NULL : "solver_shared",
+                       c->prec, c->err));
     CB_TRY(cb_register(A, "rhs_cache", c->fsal ? n : 0, CB_LOC_LOCAL, true,
                        "solver_shared", c->prec, c->err));
     return CUBIE_OK;
@@ -87,6 +91,17 @@ static void emit_stage(cb_ctx *c, cb_sb *b, int k, const char *const *rows,
         cb_lit(c, akk, l);
         cb_sb_line(b, "p.base = stage_base;");
         cb_sb_line(b, "p.a = %s;", l);
+        /* lu: factor for the first implicit stage and where the diagonal
+         * changes; J is taken once, at the step's start. */
+        double prev = 0.0;
+        for (int j = 0; j < k; j++) {
+            if (T->a[j * s + j] != 0.0) {
+                prev = T->a[j * s + j];
+            }
+        }
+        if (prev != akk) {
+            cb_nk_emit_factor_call(c, b, "state", "t");
+        }
         cb_lit(c, T->c[k], l);
         snprintf(t, sizeof(t), "t + %s * dt", l);
         cb_nk_emit_time(c, b, t);

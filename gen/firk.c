@@ -70,6 +70,7 @@ static void emit_filter(cb_ctx *c, cb_sb *b, const char *const *rows)
     cb_sb_line(b, "}");
     cb_lit(c, g[0], l);
     cb_sb_line(b, "p.a = %s;", l);
+    cb_nk_step_factor_call(c, b, "state", "t");
     cb_sb_line(b, "int filter_iters = 0;");
     cb_nk_step_linsolve_call(c, b, "const int filter_status = ", "state",
                              "filter_rhs", "filter_solution",
@@ -101,6 +102,7 @@ static cubie_status firk_emit(cb_ctx *c, cb_sb *sb)
     cb_sb_line(&b, "p.base = state;");
     cb_sb_line(&b, "p.a = (real)1;");
     cb_nk_emit_time(c, &b, "t");
+    cb_nk_emit_factor_call(c, &b, "state", "t");
     cb_sb_line(&b, "// the previous step's increments are the first guess");
     cb_nk_emit_newton_call(c, &b, "stage_increment");
     cb_sb_line(&b, "for (int i = 0; i < %d; ++i) {", n);

@@ -295,10 +295,12 @@ cubie_status cb_gen_resolve(cb_gen *g)
             c->nk.pre == CB_PRECOND_JACOBI_NEUMANN) {
             snprintf(order, sizeof(order), " (order %d)", c->nk.pre_order);
         }
-        cb_sb_line(s, "solve: %s, linear solver %s, preconditioner %s%s",
+        cb_sb_line(s, "solve: %s, linear solver %s, preconditioner %s%s, "
+                      "jacobian per %s",
                    c->nk.newton ? "newton" : "linear only",
                    cb_choices[c->nk.lin].text, cb_choices[c->nk.pre].text,
-                   order);
+                   order,
+                   c->nk.lu_step || !c->nk.newton ? "step" : "iteration");
     }
     cb_sb_printf(s, "precision %s, outputs", c->dbl ? "float64" : "float32");
     for (int o = 0; o < CB_OUT_COUNT; o++) {
@@ -595,6 +597,9 @@ cubie_status cb_gen_check(cb_gen *g)
     k->controller = c->ctrl;
     k->implicit = c->algorithm != &cb_comp_erk;
     k->linear = k->implicit ? (int)c->nk.lin : (int)cb_nk_linear_for(c, 1);
+    k->jacobian = !k->implicit ? (int)cb_nk_jacobian_for(c, c->sys->n_states)
+                  : c->nk.lu_step || !c->nk.newton ? (int)CB_JACOBIAN_STEP
+                                                   : (int)CB_JACOBIAN_ITERATION;
     memcpy(k->out, c->out, sizeof(k->out));
     memcpy(k->cols, c->cols, sizeof(k->cols));
     memcpy(k->out_col, c->out_col, sizeof(k->out_col));

@@ -27,6 +27,10 @@ typedef struct {
      * linear_correction_type=auto resolved by its rule (for an explicit
      * method, the rule's answer for one stage) */
     int linear;
+    /* where the implicit solve's Jacobian is taken (CB_JACOBIAN_STEP or
+     * _ITERATION), jacobian_update=auto resolved (explicit: the rule's
+     * answer for one stage) */
+    int jacobian;
     bool implicit;                /* solves stage equations */
     bool out[CB_OUT_COUNT];       /* the outputs it writes */
     bool saves;                   /* some output has a row per save */

@@ -1,10 +1,13 @@
 /* The linear solve of the implicit steps: (beta I - gamma h (A x J)) x = b
  * by minimal residual, steepest descent or BiCGSTAB, preconditioned
  * (gen/precond.c), matrix-free (cb_Poperator of gen/newton.c), or by lu:
- * the matrix built from J's columns (a JVP with each unit vector, per
- * stage of a coupled problem) and Gaussian elimination with partial
- * pivoting, exact to rounding, with no preconditioner and no tolerance
- * (cubie's own; the original has only the Krylov solvers). The rules
+ * the matrix built from J's columns (a JVP with each unit vector) and
+ * factored by Gaussian elimination with partial pivoting, either in each
+ * solve at its iterate (Newton's method) or once per step with one J at
+ * the step's start for every stage (cb_nk_emit_factor_call; simplified
+ * Newton, and always for a Rosenbrock step), each solve then a pair of
+ * triangular solves; no preconditioner, no tolerance (cubie's own; the
+ * original has only the Krylov solvers; jacobian_update chooses). The rules
  * are the original's (cubie's linear_solver.py): the weighted mean-square
  * norm N(v) = mean (v_i / max(katol_i + krtol_i |ref_i|, 1e-16))^2 with
  * the step's start state as ref; tol = floor + reduction sqrt(N(b));
@@ -23,15 +26,19 @@ static int N_of(const cb_nk *nk)
     return nk->n * nk->stages;
 }
 
-/* lu's buffers: the matrix (column-major, N x N), a unit vector and a
- * column of J (n each). */
+/* lu's buffers: the factored matrix (column-major, N x N) and its row
+ * interchanges (N ints), persistent when the step factors once so that
+ * the factorisation serves its later solves; a unit vector and a column
+ * of J (n each). */
 static cubie_status lu_register(cb_ctx *c)
 {
     cb_nk *nk = &c->nk;
     const size_t N = (size_t)N_of(nk), n = (size_t)nk->n;
     cb_owner *L = nk->linear_owner;
-    CB_TRY(cb_register(L, "lu_matrix", N * N, CB_LOC_LOCAL, false, NULL,
-                       c->prec, c->err));
+    CB_TRY(cb_register(L, "lu_matrix", N * N, CB_LOC_LOCAL, nk->lu_step,
+                       NULL, c->prec, c->err));
+    CB_TRY(cb_register(L, "lu_pivot", N, CB_LOC_LOCAL, nk->lu_step, NULL,
+                       CB_PREC_I32, c->err));
     CB_TRY(cb_register(L, "lu_unit", n, CB_LOC_LOCAL, false, NULL, c->prec,
                        c->err));
     CB_TRY(cb_register(L, "lu_column", n, CB_LOC_LOCAL, false, NULL,
@@ -212,24 +219,50 @@ static void emit_bicgstab(const cb_ctx *c, cb_sb *sb)
     cb_sb_line(sb, "}");
 }
 
-/* The matrix M = beta I - gamma h (A x J(Y)) into lu_matrix, column-major
- * (M[i + j N] is row i, column j), from J's columns: per stage r, J(Y_r)
- * e_k into lu_column, which fills column k of every block (r, j) with
- * -gamma h a_rj J(Y_r) e_k (single stage: a = p->a), beta on the
- * diagonal. */
-static void emit_lu_matrix(const cb_ctx *c, cb_sb *sb)
+/* The matrix M = beta I - gamma h (A x J) into lu_matrix, column-major
+ * (M[i + j N] is row i, column j), from J's columns: J e_k into lu_column
+ * fills column k of every block (r, j) with -gamma h a_rj J e_k (single
+ * stage: a = p->a), beta on the diagonal. frozen: one J = J(tJ, Y) for
+ * every stage (simplified Newton); else stage r's rows from J(Y_r) at
+ * its own time. */
+static void emit_lu_columns(const cb_ctx *c, cb_sb *sb, int r)
 {
     const cb_nk *nk = &c->nk;
     const int n = nk->n, s = nk->stages, N = N_of(nk);
+    char l[48];
+    for (int j = 0; j < s; j++) {
+        /* -gamma h a_rj J e_k, and beta where the diagonal is */
+        char g[96] = "";
+        if (s == 1) {
+            snprintf(g, sizeof(g), " - gh * p->a * lu_column[i]");
+        } else if (nk->A[r * s + j] != 0.0) {
+            cb_lit(c, nk->A[r * s + j], l);
+            snprintf(g, sizeof(g), " - gh * %s * lu_column[i]", l);
+        }
+        cb_sb_line(sb, "for (int i = 0; i < %d; ++i) {", n);
+        cb_sb_line(sb, "    lu_matrix[%d + i + (%d + k) * %d] = %s%s;",
+                   r * n, j * n, N,
+                   r == j ? "(i == k ? beta : (real)0)" : "(real)0", g);
+        cb_sb_line(sb, "}");
+    }
+}
+
+static void emit_lu_matrix(const cb_ctx *c, cb_sb *sb, bool frozen)
+{
+    const cb_nk *nk = &c->nk;
+    const int n = nk->n, s = nk->stages;
     char l[48], t[64];
     cb_sb_line(sb, "for (int i = 0; i < %d; ++i) {", n);
     cb_sb_line(sb, "    lu_unit[i] = (real)0;");
     cb_sb_line(sb, "}");
-    for (int r = 0; r < s; r++) {
+    for (int r = 0; r < (frozen ? 1 : s); r++) {
         cb_sb_line(sb, "for (int k = 0; k < %d; ++k) {", n);
         cb_sb_indent(sb);
         cb_sb_line(sb, "lu_unit[k] = (real)1;");
-        if (s == 1) {
+        if (frozen) {
+            cb_rhs_call(c, sb, CB_RHS_JVP, "Y", "lu_unit", "lu_column", "tJ",
+                        true);
+        } else if (s == 1) {
             cb_rhs_call(c, sb, CB_RHS_JVP, "Y", "lu_unit", "lu_column",
                         "p->t", true);
         } else {
@@ -239,36 +272,25 @@ static void emit_lu_matrix(const cb_ctx *c, cb_sb *sb)
                         "lu_unit", "lu_column", t, true);
         }
         cb_sb_line(sb, "lu_unit[k] = (real)0;");
-        for (int j = 0; j < s; j++) {
-            /* -gamma h a_rj J e_k, and beta where the diagonal is */
-            char g[96] = "";
-            if (s == 1) {
-                snprintf(g, sizeof(g), " - gh * p->a * lu_column[i]");
-            } else if (nk->A[r * s + j] != 0.0) {
-                cb_lit(c, nk->A[r * s + j], l);
-                snprintf(g, sizeof(g), " - gh * %s * lu_column[i]", l);
-            }
-            cb_sb_line(sb, "for (int i = 0; i < %d; ++i) {", n);
-            cb_sb_line(sb, "    lu_matrix[%d + i + (%d + k) * %d] = %s%s;",
-                       r * n, j * n, N,
-                       r == j ? "(i == k ? beta : (real)0)" : "(real)0", g);
-            cb_sb_line(sb, "}");
+        for (int q = frozen ? 0 : r; q < (frozen ? s : r + 1); q++) {
+            emit_lu_columns(c, sb, q);
         }
         cb_sb_dedent(sb);
         cb_sb_line(sb, "}");
     }
 }
 
-/* x = M^-1 b by Gaussian elimination with partial pivoting on lu_matrix
- * (destroyed) and x (b copied in first); a zero or non-finite pivot
- * fails the solve (CB_RUN_SINGULAR_MATRIX). */
-static void emit_lu_solve(const cb_ctx *c, cb_sb *sb)
+/* Gaussian elimination with partial pivoting of lu_matrix in place: U
+ * on and above the diagonal, step k's multipliers below it in column k,
+ * its pivot row in lu_pivot[k]; rows are exchanged from column k on only,
+ * so that the solve replays the elimination's operations on b in their
+ * order. A zero or non-finite pivot fails: kept factors are marked
+ * unusable (lu_pivot[0] = -1), so every solve from them fails
+ * (CB_RUN_SINGULAR_MATRIX); else the solve returns that at once. */
+static void emit_lu_factor(const cb_ctx *c, cb_sb *sb, bool kept)
 {
     const int N = N_of(&c->nk);
     const char *fabs_ = cb_math(c, "fabs");
-    cb_sb_line(sb, "for (int k = 0; k < %d; ++k) {", N);
-    cb_sb_line(sb, "    x[k] = b[k];");
-    cb_sb_line(sb, "}");
     cb_sb_line(sb, "for (int k = 0; k < %d; ++k) {", N);
     cb_sb_indent(sb);
     cb_sb_line(sb, "int piv = k;");
@@ -281,8 +303,14 @@ static void emit_lu_solve(const cb_ctx *c, cb_sb *sb)
     cb_sb_line(sb, "    }");
     cb_sb_line(sb, "}");
     cb_sb_line(sb, "if (!(big > (real)0) || !cb_finite(big)) {");
-    cb_sb_line(sb, "    return CB_RUN_SINGULAR_MATRIX;");
+    if (kept) {
+        cb_sb_line(sb, "    lu_pivot[0] = -1;");
+        cb_sb_line(sb, "    return;");
+    } else {
+        cb_sb_line(sb, "    return CB_RUN_SINGULAR_MATRIX;");
+    }
     cb_sb_line(sb, "}");
+    cb_sb_line(sb, "lu_pivot[k] = piv;");
     cb_sb_line(sb, "if (piv != k) {");
     cb_sb_line(sb, "    for (int j = k; j < %d; ++j) {", N);
     cb_sb_line(sb, "        const real m = lu_matrix[k + j * %d];", N);
@@ -290,18 +318,43 @@ static void emit_lu_solve(const cb_ctx *c, cb_sb *sb)
                N, N);
     cb_sb_line(sb, "        lu_matrix[piv + j * %d] = m;", N);
     cb_sb_line(sb, "    }");
-    cb_sb_line(sb, "    const real m = x[k];");
-    cb_sb_line(sb, "    x[k] = x[piv];");
-    cb_sb_line(sb, "    x[piv] = m;");
     cb_sb_line(sb, "}");
     cb_sb_line(sb, "const real inv = (real)1 / lu_matrix[k + k * %d];", N);
     cb_sb_line(sb, "for (int i = k + 1; i < %d; ++i) {", N);
     cb_sb_line(sb, "    const real f = lu_matrix[i + k * %d] * inv;", N);
+    cb_sb_line(sb, "    lu_matrix[i + k * %d] = f;", N);
     cb_sb_line(sb, "    for (int j = k + 1; j < %d; ++j) {", N);
     cb_sb_line(sb, "        lu_matrix[i + j * %d] -= f * lu_matrix[k + j * "
                    "%d];", N, N);
     cb_sb_line(sb, "    }");
-    cb_sb_line(sb, "    x[i] -= f * x[k];");
+    cb_sb_line(sb, "}");
+    cb_sb_dedent(sb);
+    cb_sb_line(sb, "}");
+}
+
+/* x = M^-1 b from the factors: b's rows exchanged and eliminated as the
+ * factorisation's were, then back substitution. */
+static void emit_lu_solve(const cb_ctx *c, cb_sb *sb, bool kept)
+{
+    const int N = N_of(&c->nk);
+    if (kept) {
+        cb_sb_line(sb, "if (lu_pivot[0] < 0) {");
+        cb_sb_line(sb, "    return CB_RUN_SINGULAR_MATRIX;");
+        cb_sb_line(sb, "}");
+    }
+    cb_sb_line(sb, "for (int k = 0; k < %d; ++k) {", N);
+    cb_sb_line(sb, "    x[k] = b[k];");
+    cb_sb_line(sb, "}");
+    cb_sb_line(sb, "for (int k = 0; k < %d; ++k) {", N);
+    cb_sb_indent(sb);
+    cb_sb_line(sb, "const int piv = lu_pivot[k];");
+    cb_sb_line(sb, "if (piv != k) {");
+    cb_sb_line(sb, "    const real m = x[k];");
+    cb_sb_line(sb, "    x[k] = x[piv];");
+    cb_sb_line(sb, "    x[piv] = m;");
+    cb_sb_line(sb, "}");
+    cb_sb_line(sb, "for (int i = k + 1; i < %d; ++i) {", N);
+    cb_sb_line(sb, "    x[i] -= lu_matrix[i + k * %d] * x[k];", N);
     cb_sb_line(sb, "}");
     cb_sb_dedent(sb);
     cb_sb_line(sb, "}");
@@ -336,21 +389,64 @@ static cubie_status define_linsolve(cb_ctx *c, cb_sb *b, cb_sb *sb,
     return st;
 }
 
-static cubie_status lu_emit(cb_ctx *c, cb_sb *sb)
+/* jacobian_update=iteration: build, factor and solve in each solve. */
+static cubie_status lu_emit_newton(cb_ctx *c, cb_sb *sb)
 {
     cb_sb b;
     cb_sb_init(&b);
     b.indent = 1;
     cb_sb_line(&b, "const real beta = p->settings[CB_SET_BETA];");
     cb_sb_line(&b, "const real gh = p->settings[CB_SET_GAMMA] * p->h;");
-    emit_lu_matrix(c, &b);
-    emit_lu_solve(c, &b);
+    emit_lu_matrix(c, &b, false);
+    emit_lu_factor(c, &b, false);
+    emit_lu_solve(c, &b, false);
     cb_sb_line(&b, "*iters = 1;");
     cb_sb_line(&b, "return 0;");
     return define_linsolve(c, &b, sb,
-                           "Solve (beta I - gamma h (A x J)) x = b directly: "
-                           "the matrix from J's\n// columns, Gaussian "
-                           "elimination with partial pivoting (lu).");
+                           "Solve (beta I - gamma h (A x J(Y))) x = b "
+                           "directly: the matrix from J's\n// columns at "
+                           "the iterate, Gaussian elimination with partial "
+                           "pivoting (lu).");
+}
+
+static cubie_status lu_emit(cb_ctx *c, cb_sb *sb)
+{
+    cb_nk *nk = &c->nk;
+    if (!nk->lu_step) {
+        return lu_emit_newton(c, sb);
+    }
+    cb_sb b;
+    cb_sb_init(&b);
+    b.indent = 1;
+    cb_sb_line(&b, "const real beta = p->settings[CB_SET_BETA];");
+    cb_sb_line(&b, "const real gh = p->settings[CB_SET_GAMMA] * p->h;");
+    emit_lu_matrix(c, &b, true);
+    emit_lu_factor(c, &b, true);
+    static const char *const params[] = {
+        "const cb_nl *p", "const real *Y", "real tJ", "real *shared",
+        "real *persistent", "int *shared_i", "int *persistent_i", NULL};
+    char name[64];
+    snprintf(name, sizeof(name), "cb_%slu_factor", P);
+    cb_fn_init(&nk->lu_factor, "void", name, params);
+    cb_sb_line(sb, "// Build beta I - gamma h (A x J(tJ, Y)) from J's columns "
+                   "and factor it\n// (Gaussian elimination, partial "
+                   "pivoting) for the solves that follow.");
+    cubie_status st = cb_define(c, &nk->lu_factor, nk->linear_owner,
+                                cb_sb_str(&b), sb);
+    if (st == CUBIE_OK && b.failed) {
+        st = cb_fail_nomem(c->err);
+    }
+    cb_sb_free(&b);
+    CB_TRY(st);
+    nk->factor = nk->lu_factor;
+    cb_sb_init(&b);
+    b.indent = 1;
+    emit_lu_solve(c, &b, true);
+    cb_sb_line(&b, "*iters = 1;");
+    cb_sb_line(&b, "return 0;");
+    return define_linsolve(c, &b, sb,
+                           "Solve (beta I - gamma h (A x J)) x = b with the "
+                           "last factor call's\n// factors (lu).");
 }
 
 static cubie_status krylov_emit(cb_ctx *c, cb_sb *sb)

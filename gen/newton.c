@@ -55,6 +55,25 @@ cb_choice cb_nk_linear_for(const cb_ctx *c, int stages)
                                                        : CB_LINEAR_BICGSTAB;
 }
 
+/* jacobian_update=auto's rule: one Jacobian and one factorisation per
+ * step from this many unknowns on, where the O(N^3) factorisation
+ * outweighs the extra iterations of simplified Newton (about 1.65x
+ * Newton's on the four stiff problems); below it, Newton's method with
+ * the matrix at every iterate. tools/bench/bench_stiff, float64 rtol
+ * 1e-6: step is 1.7x faster on HIRES radau_iia_5 (24 unknowns), even on
+ * HIRES kvaerno5 (8), 1.25-2x slower on radau_iia_5 with 9 unknowns
+ * (Robertson, OREGO) and kvaerno5 with 3 (README "Stiff defaults"). */
+#define CB_LU_STEP_MIN 12
+
+cb_choice cb_nk_jacobian_for(const cb_ctx *c, int N)
+{
+    const cb_choice j = cb_opt_choice(c->opt, CB_OPT_JACOBIAN_UPDATE);
+    if (j != CB_JACOBIAN_AUTO) {
+        return j;
+    }
+    return N >= CB_LU_STEP_MIN ? CB_JACOBIAN_STEP : CB_JACOBIAN_ITERATION;
+}
+
 void cb_nk_setup(cb_ctx *c, const char *prefix, int stages,
                  const double *A, const double *cnodes)
 {
@@ -70,6 +89,9 @@ void cb_nk_setup(cb_ctx *c, const char *prefix, int stages,
     if (nk->lin == CB_LINEAR_LU) {
         nk->pre = CB_PRECOND_NONE; /* a direct solve needs none */
     }
+    nk->lu_step = nk->lin == CB_LINEAR_LU &&
+                  (!nk->newton || cb_nk_jacobian_for(c, stages * nk->n) ==
+                                      CB_JACOBIAN_STEP);
     nk->pre_order = (int)cb_opt_num(c->opt, CB_OPT_PRECONDITIONER_ORDER);
 }
 
@@ -161,26 +183,40 @@ static const char *const step_pools_bind[] = {
     "persistent_i", "step_solver_persistent_i",
 };
 
+/* `<lhs>f(<the step's pools>, <the pairs in args>);` for a function of
+ * the current problem called from the step. */
+static void step_call(const cb_ctx *c, cb_sb *sb, const char *lhs,
+                      const cb_fn *f, const char *const *args)
+{
+    const char *bind[24];
+    memcpy(bind, c->nk.step_solves ? step_pools_bind : pools_bind,
+           sizeof(pools_bind));
+    int n = (int)(sizeof(pools_bind) / sizeof(pools_bind[0]));
+    while (*args != NULL && n < 22) {
+        bind[n++] = *args++;
+    }
+    bind[n] = NULL;
+    cb_sb_puts(sb, lhs);
+    cb_fn_call(f, sb, bind);
+    cb_sb_puts(sb, ";\n");
+}
+
 void cb_nk_emit_linsolve_call(const cb_ctx *c, cb_sb *sb, const char *lhs,
                               const char *Y, const char *b, const char *x,
                               const char *iters)
 {
-    const char *bind[20];
-    memcpy(bind, c->nk.step_solves ? step_pools_bind : pools_bind,
-           sizeof(pools_bind));
-    int n = (int)(sizeof(pools_bind) / sizeof(pools_bind[0]));
-    bind[n++] = "Y";
-    bind[n++] = Y;
-    bind[n++] = "b";
-    bind[n++] = b;
-    bind[n++] = "x";
-    bind[n++] = x;
-    bind[n++] = "iters";
-    bind[n++] = iters;
-    bind[n] = NULL;
-    cb_sb_puts(sb, lhs);
-    cb_fn_call(&c->nk.linsolve, sb, bind);
-    cb_sb_puts(sb, ";\n");
+    const char *const args[] = {"Y", Y, "b", b, "x", x, "iters", iters,
+                                NULL};
+    step_call(c, sb, lhs, &c->nk.linsolve, args);
+}
+
+void cb_nk_emit_factor_call(const cb_ctx *c, cb_sb *sb, const char *Y,
+                            const char *t)
+{
+    if (c->nk.lu_step) {
+        const char *const args[] = {"Y", Y, "tJ", t, NULL};
+        step_call(c, sb, "", &c->nk.factor, args);
+    }
 }
 
 /* ---- the problem ---- */
@@ -513,6 +549,36 @@ static cubie_status emit_newton(cb_ctx *c, cb_sb *sb)
     return st;
 }
 
+/* lu under Newton: cb_Pfactor, which hands the linear solver's factor
+ * call its slices of Newton's pools, for the step to call. */
+static cubie_status emit_newton_factor(cb_ctx *c, cb_sb *sb)
+{
+    cb_nk *nk = &c->nk;
+    static const char *const lin_bind[] = {
+        "shared", "linear_solver_shared",
+        "persistent", "linear_solver_persistent",
+        "shared_i", "linear_solver_shared_i",
+        "persistent_i", "linear_solver_persistent_i", NULL};
+    static const char *const params[] = {
+        "const cb_nl *p", "const real *Y", "real tJ", "real *shared",
+        "real *persistent", "int *shared_i", "int *persistent_i", NULL};
+    char name[64];
+    cb_sb b;
+    cb_sb_init(&b);
+    b.indent = 1;
+    cb_fn_call(&nk->lu_factor, &b, lin_bind);
+    cb_sb_puts(&b, ";\n");
+    snprintf(name, sizeof(name), "cb_%sfactor", P);
+    cb_fn_init(&nk->factor, "void", name, params);
+    cubie_status st = cb_define(c, &nk->factor, nk->newton_owner,
+                                cb_sb_str(&b), sb);
+    if (st == CUBIE_OK && b.failed) {
+        st = cb_fail_nomem(c->err);
+    }
+    cb_sb_free(&b);
+    return st;
+}
+
 static cubie_status newton_emit(cb_ctx *c, cb_sb *sb)
 {
     emit_states(c, sb);
@@ -522,6 +588,9 @@ static cubie_status newton_emit(cb_ctx *c, cb_sb *sb)
     CB_TRY(cb_comp_krylov.emit(c, sb));
     if (c->nk.newton) {
         CB_TRY(emit_newton(c, sb));
+        if (c->nk.lu_step) {
+            CB_TRY(emit_newton_factor(c, sb));
+        }
     }
     return sb->failed ? cb_fail_nomem(c->err) : CUBIE_OK;
 }
@@ -548,6 +617,7 @@ void cb_nk_step_setup(cb_ctx *c, const char *prefix)
     const cb_nk main_nk = step_enter(c);
     cb_nk_setup(c, prefix, 1, NULL, NULL);
     c->nk.newton = false;
+    c->nk.lu_step = c->nk.lin == CB_LINEAR_LU;
     c->nk.step_solves = true;
     step_leave(c, &main_nk);
 }
@@ -585,6 +655,14 @@ void cb_nk_step_linsolve_call(cb_ctx *c, cb_sb *sb, const char *lhs,
 {
     const cb_nk main_nk = step_enter(c);
     cb_nk_emit_linsolve_call(c, sb, lhs, Y, b, x, iters);
+    step_leave(c, &main_nk);
+}
+
+void cb_nk_step_factor_call(cb_ctx *c, cb_sb *sb, const char *Y,
+                            const char *t)
+{
+    const cb_nk main_nk = step_enter(c);
+    cb_nk_emit_factor_call(c, sb, Y, t);
     step_leave(c, &main_nk);
 }
 

@@ -63,6 +63,8 @@ const char *cb_opt_choice_list(cb_opt_values v)
         return "PRECOND";
     case CB_VALUES_DRIVER_BC:
         return "DRIVER_BC";
+    case CB_VALUES_JACOBIAN:
+        return "JACOBIAN";
     default:
         return NULL;
     }

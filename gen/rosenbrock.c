@@ -101,6 +101,7 @@ static cubie_status ros_emit(cb_ctx *c, cb_sb *sb)
                     "t", false);
     }
     cb_sb_line(&b, "const real gh = %s * dt;", l);
+    cb_nk_emit_factor_call(c, &b, "state", "t");
     for (int k = 0; k < s; k++) {
         emit_stage(c, &b, k, u);
     }

@@ -43,6 +43,7 @@ static void emit_cn(cb_ctx *c, cb_sb *b)
     cb_sb_line(b, "}");
     cb_sb_line(b, "p.base = cn_base;");
     cb_sb_line(b, "p.a = %s;", half);
+    cb_nk_emit_factor_call(c, b, "state", "t + dt");
     cb_nk_emit_newton_call(c, b, "stage_increment");
     cb_sb_line(b, "for (int i = 0; i < %d; ++i) {", n);
     cb_sb_line(b, "    proposed_state[i] = cn_base[i] + %s * "
@@ -51,6 +52,7 @@ static void emit_cn(cb_ctx *c, cb_sb *b)
     cb_sb_line(b, "}");
     cb_sb_line(b, "p.base = state;");
     cb_sb_line(b, "p.a = (real)1;");
+    cb_nk_emit_factor_call(c, b, "state", "t + dt");
     cb_nk_emit_newton_call(c, b, "be_increment");
     cb_sb_line(b, "for (int i = 0; i < %d; ++i) {", n);
     if (c->n_error) {
@@ -75,6 +77,7 @@ static cubie_status single_emit(cb_ctx *c, cb_sb *sb)
         /* y_{n+1} = y_n + u, u = h f(t + h, y_n + u); guess: the last u */
         cb_sb_line(&b, "p.base = state;");
         cb_sb_line(&b, "p.a = (real)1;");
+        cb_nk_emit_factor_call(c, &b, "state", "t + dt");
         cb_sb_line(&b, "for (int i = 0; i < %d; ++i) {", n);
         cb_sb_line(&b, "    stage_increment[i] = increment_cache[i];");
         cb_sb_line(&b, "}");
@@ -83,6 +86,7 @@ static cubie_status single_emit(cb_ctx *c, cb_sb *sb)
         /* Predictor: the explicit Euler increment h f(t, y_n). */
         cb_sb_line(&b, "p.base = state;");
         cb_sb_line(&b, "p.a = (real)1;");
+        cb_nk_emit_factor_call(c, &b, "state", "t + dt");
         cb_rhs_call(c, &b, CB_RHS_DXDT, "state", NULL, "stage_increment",
                     "t", false);
         cb_sb_line(&b, "for (int i = 0; i < %d; ++i) {", n);

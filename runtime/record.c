@@ -249,6 +249,12 @@ static bool resolve_option(const struct cubie_solver *s,
         }
         return set_text(v, CUBIE_SETTING_CHOICE,
                         cb_choices[k->linear].text);
+    case CB_OPT_JACOBIAN_UPDATE: /* auto as the compile resolved it */
+        if (cb_opt_choice(o, id) == CB_JACOBIAN_AUTO) {
+            v->origin = "derived";
+        }
+        return set_text(v, CUBIE_SETTING_CHOICE,
+                        cb_choices[k->jacobian].text);
     case CB_OPT_ARCH: /* what NVRTC built for; unused on the host */
         return set_text(v, CUBIE_SETTING_TEXT,
                         s->arch[0] ? s->arch : cb_opt_text(o, id));

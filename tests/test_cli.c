@@ -1068,9 +1068,10 @@ static void the_debug_switch_should_print_the_resolved_stack(void **state)
     assert_contains(f->stderr_text, "cubie: stack:\n");
     assert_contains(f->stderr_text, "algorithm kvaerno5 (component dirk");
     assert_contains(f->stderr_text, "step_controller gustafsson");
-    /* auto: lu for Van der Pol's 2 unknowns (no preconditioner) */
+    /* auto: lu for Van der Pol's 2 unknowns (no preconditioner), with
+     * the matrix at every Newton iterate below 12 unknowns */
     assert_contains(f->stderr_text, "linear solver lu, preconditioner "
-                                    "none\n");
+                                    "none, jacobian per iteration\n");
     assert_contains(f->stderr_text, "cubie: backend: host (backend=host "
                                     "requested)");
     assert_null(strstr(f->stderr_text, "cubie: source:"));

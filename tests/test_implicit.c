@@ -89,8 +89,8 @@ static void check_orders(const char *lin, const char *pre)
         }
         double p = (4 * sxy - sx * sy) / (4 * sxx - sx * sx);
         print_message("%-22s order %d: errors %.2e .. %.2e, fitted %.3f "
-                      "(%s)\n", c->name, c->order, exp(le[0]), exp(le[3]), p,
-                      lin);
+                      "(%s %s)\n", c->name, c->order, exp(le[0]), exp(le[3]),
+                      p, lin, pre ? pre : "");
         worst = fmax(worst, fabs(p - c->order));
         cubie_solver_free(s);
     }
@@ -107,12 +107,14 @@ static void every_implicit_method_should_converge_at_its_order(void **s0)
 }
 
 /* The direct solve (lu): the same orders, with no Krylov tolerance in the
- * way at all. */
+ * way at all, by Newton's method and by simplified Newton (one Jacobian
+ * a step), which converges to the same stage values. */
 static void every_implicit_method_should_converge_at_its_order_with_lu(
     void **s0)
 {
     (void)s0;
-    check_orders("linear_correction_type=lu", NULL);
+    check_orders("linear_correction_type=lu", "jacobian_update=iteration");
+    check_orders("linear_correction_type=lu", "jacobian_update=step");
 }
 
 /* ---- stiff specs against published references ------------------------- */
@@ -198,8 +200,11 @@ static void stiff_specs_should_reach_their_published_references(void **s0)
         const double atol = atof(sc->atol + 5), rtol = 1e-8;
         const char *methods[] = {"radau_iia_5", "kvaerno5", sc->rosenbrock};
         long kvaerno_steps = 0;
-        /* each method with BiCGSTAB (Jacobi) and with the direct solve */
-        for (int m = 0; m < 6; m++) {
+        /* each method with BiCGSTAB (Jacobi) and with the direct solve,
+         * Newton's method (the matrix at every iterate) and simplified
+         * Newton (one per step; a Rosenbrock method has only that) */
+        static const char *const how[] = {"bicgstab", "lu", "lu, step"};
+        for (int m = 0; m < 8; m++) {
             char algo[64];
             snprintf(algo, sizeof(algo), "algorithm=%s", methods[m % 3]);
             const bool lu = m >= 3;
@@ -207,7 +212,9 @@ static void stiff_specs_should_reach_their_published_references(void **s0)
                                   "output_types=state,iteration_counters",
                                   lu ? "linear_correction_type=lu"
                                      : "linear_correction_type=bicgstab",
-                                  lu ? NULL : "preconditioner_type=jacobi",
+                                  !lu ? "preconditioner_type=jacobi"
+                                  : m >= 6 ? "jacobian_update=step"
+                                           : "jacobian_update=iteration",
                                   NULL};
             const char *ropt[] = {sc->duration, sc->atol, "rtol=1e-8",
                                   sc->dt_max,  "dt=1e-6",  "dt_min=1e-16",
@@ -229,8 +236,8 @@ static void stiff_specs_should_reach_their_published_references(void **s0)
                 kvaerno_steps = steps;
             }
             print_message("%-24s %-12s %-8s: error %.3g x tolerance, %ld "
-                          "steps\n", sc->spec, methods[m % 3],
-                          lu ? "lu" : "bicgstab", worst, steps);
+                          "steps\n", sc->spec, methods[m % 3], how[m / 3],
+                          worst, steps);
             assert_true(worst <= 100.0);
             cubie_result_free(r);
             cubie_solver_free(s);
@@ -396,7 +403,8 @@ static void dirk_caches_should_alias_the_solver_scratch(void **s0)
      * of kvaerno5 overlap it; the stage base overlaps the accumulator. */
     const char *shared[] = {"algorithm=kvaerno5", "delta_location=shared",
                             "residual_location=shared",
-                            "accumulator_location=shared", NULL};
+                            "accumulator_location=shared",
+                            "linear_correction_type=bicgstab", NULL};
     cubie_solver *s = tu_compile(sys, shared);
     const char *L = cubie_solver_layout(s);
     print_message("%s", L);
@@ -415,7 +423,8 @@ static void dirk_caches_should_alias_the_solver_scratch(void **s0)
     cubie_solver_free(s);
     /* Everything local: the caches fall back to persistent space of their
      * own and the sizes add up: solver 1 (Newton's theta) + 3 + 3. */
-    const char *local[] = {"algorithm=kvaerno5", NULL};
+    const char *local[] = {"algorithm=kvaerno5",
+                           "linear_correction_type=bicgstab", NULL};
     s = tu_compile(sys, local);
     L = cubie_solver_layout(s);
     row(L, "algorithm", "increment_cache", line, sizeof(line));
@@ -424,6 +433,24 @@ static void dirk_caches_should_alias_the_solver_scratch(void **s0)
     row(L, "algorithm", "rhs_cache", line, sizeof(line));
     assert_non_null(strstr(line, "(own space)"));
     assert_non_null(strstr(L, "totals: shared 0, persistent 7, local 27;"));
+    cubie_solver_free(s);
+    /* lu factored once a step: the factorisation serves every stage, so
+     * the warm start, carried between the stages' solves, may not overlap
+     * the solver's pools; the FSAL cache, written after the last solve
+     * and read before the next step's factorisation, still does. */
+    const char *lu[] = {"algorithm=kvaerno5", "delta_location=shared",
+                        "residual_location=shared",
+                        "lu_matrix_location=shared",
+                        "linear_correction_type=lu", "jacobian_update=step",
+                        NULL};
+    s = tu_compile(sys, lu);
+    L = cubie_solver_layout(s);
+    print_message("%s", L);
+    row(L, "algorithm", "increment_cache", line, sizeof(line));
+    assert_non_null(strstr(line, "persistent"));
+    assert_null(strstr(line, "aliases"));
+    row(L, "algorithm", "rhs_cache", line, sizeof(line));
+    assert_non_null(strstr(line, "(overlapped)"));
     cubie_solver_free(s);
     cubie_system_free(sys);
 }
@@ -591,6 +618,59 @@ static void singular_linear_systems_should_be_flagged(void **s0)
     /* A step that is not singular solves. */
     const char *fine[] = {"dt=0.5", "duration=1", NULL};
     assert_int_equal(status_of(spec, copt, fine), 0);
+    /* Factored once a step, the failed factorisation fails the solves
+     * that would use it. */
+    const char *once[] = {"algorithm=backwards_euler", "precision=float64",
+                          "linear_correction_type=lu",
+                          "jacobian_update=step", "step_controller=fixed",
+                          NULL};
+    st = status_of(spec, once, ropt);
+    assert_true(st & CUBIE_RUN_SINGULAR_MATRIX);
+    assert_true(CUBIE_RUN_FAILED(st));
+    assert_int_equal(status_of(spec, once, fine), 0);
+}
+
+/* jacobian_update=auto: Newton's method (the matrix in each solve) below
+ * 12 unknowns, one factorisation a step from 12 on; a Rosenbrock step
+ * factors once whatever the option. The record holds the choice. */
+static void jacobian_update_should_follow_the_unknowns(void **s0)
+{
+    (void)s0;
+    /* 4 independent decays: kvaerno5 solves 4 unknowns, radau_iia_5 12 */
+    cubie_system *sys = tu_system(
+        "{\"states\": {\"a\": 1, \"b\": 1, \"c\": 1, \"d\": 1}, "
+        "\"equations\": [\"da = -a\", \"db = -2 * b\", \"dc = -3 * c\", "
+        "\"dd = -4 * d\"]}");
+    const struct {
+        const char *algo, *update, *call;
+        bool factors;
+    } cases[] = {
+        {"algorithm=kvaerno5", NULL, "cb_stage_factor(", false},
+        {"algorithm=kvaerno5", "jacobian_update=step", "cb_stage_factor(",
+         true},
+        {"algorithm=radau_iia_5", NULL, "cb_firk_factor(", true},
+        {"algorithm=radau_iia_5", "jacobian_update=iteration",
+         "cb_firk_factor(", false},
+        {"algorithm=rodas3p", "jacobian_update=iteration",
+         "cb_stage_lu_factor(", true},
+    };
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        const char *pairs[] = {cases[k].algo, "precision=float64",
+                               "linear_correction_type=lu", cases[k].update,
+                               NULL};
+        cubie_options *o = tu_options(pairs);
+        cubie_error err = {0};
+        char *src = NULL;
+        tu_ok(cubie_generate(sys, o, &src, &err), &err);
+        if ((strstr(src, cases[k].call) != NULL) != cases[k].factors) {
+            fail_msg("%s %s: %s expected %s", cases[k].algo,
+                     cases[k].update ? cases[k].update : "(auto)",
+                     cases[k].call, cases[k].factors ? "" : "absent");
+        }
+        free(src);
+        cubie_options_free(o);
+    }
+    cubie_system_free(sys);
 }
 
 /* linear_correction_type=auto: lu up to 24 unknowns (states x coupled
@@ -680,6 +760,7 @@ int main(void)
         cmocka_unit_test(linear_cap_hits_should_be_noted_not_failed),
         cmocka_unit_test(bicgstab_breakdown_should_be_flagged),
         cmocka_unit_test(singular_linear_systems_should_be_flagged),
+        cmocka_unit_test(jacobian_update_should_follow_the_unknowns),
         cmocka_unit_test(auto_should_pick_lu_for_small_problems_only),
         cmocka_unit_test(iteration_counters_should_count_newton_and_krylov),
     };

@@ -296,6 +296,9 @@ static void an_implicit_run_should_record_its_solver_and_locations(void **state)
     assert_string_equal(choice(r, "linear_correction_type"), "lu");
     assert_string_equal(setting(r, "linear_correction_type").origin,
                         "derived");
+    /* and Newton's method, the matrix at every iterate, below 12 */
+    assert_string_equal(choice(r, "jacobian_update"), "iteration");
+    assert_string_equal(setting(r, "jacobian_update").origin, "derived");
     assert_string_equal(choice(r, "stage_rhs_location"), "shared");
     assert_string_equal(setting(r, "stage_rhs_location").origin, "user");
     cubie_result_free(r);

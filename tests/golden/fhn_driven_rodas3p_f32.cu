@@ -510,8 +510,8 @@ typedef double cb_input; // the batch's own values, rounded as they load
 #define CB_SHARED_I_SIZE 0
 #define CB_SHARED_I_ALLOC 1
 #define CB_SHARED_I_STRIDE 0
-#define CB_PERSISTENT_ALLOC 4
-#define CB_PERSISTENT_I_ALLOC 1
+#define CB_PERSISTENT_ALLOC 8
+#define CB_PERSISTENT_I_ALLOC 2
 // Buffer layout (elements per run), from the buffer registry:
 // owner 'loop' (float32): 22 buffers
 //   name                     pool            offset    size   alloc  notes
@@ -530,36 +530,37 @@ typedef double cb_input; // the batch's own values, rounded as they load
 //   accept_step              local int            -       1       1
 //   proposed_counters        local int            -       2       2
 //   algorithm_shared         shared               0       0       0  child roll-up
-//   algorithm_persistent     persistent           0       2       2  child roll-up
+//   algorithm_persistent     persistent           0       6       6  child roll-up
 //   algorithm_shared_i       shared int           0       0       0  child roll-up
-//   algorithm_persistent_i   persistent int       0       0       0  child roll-up
+//   algorithm_persistent_i   persistent int       0       2       2  child roll-up
 //   controller_shared        shared               0       0       0  child roll-up
-//   controller_persistent    persistent           2       2       2  child roll-up
+//   controller_persistent    persistent           6       2       2  child roll-up
 //   controller_shared_i      shared int           0       0       0  child roll-up
-//   controller_persistent_i  persistent int       0       0       0  child roll-up
-//   totals: shared 0, persistent 4, local 14; int: shared 0, persistent 0, local 4
+//   controller_persistent_i  persistent int       2       0       0  child roll-up
+//   totals: shared 0, persistent 8, local 14; int: shared 0, persistent 2, local 4
 // owner 'algorithm' (float32): 9 buffers
 //   name                 pool            offset    size   alloc  notes
 //   solver_shared        shared               0       0       0  child roll-up
-//   solver_persistent    persistent           0       0       0  child roll-up
+//   solver_persistent    persistent           0       4       4  child roll-up
 //   solver_shared_i      shared int           0       0       0  child roll-up
-//   solver_persistent_i  persistent int       0       0       0  child roll-up
+//   solver_persistent_i  persistent int       0       2       2  child roll-up
 //   stage_store          local                -      10      10
 //   stage_state          local                -       2       2
 //   stage_rhs            local                -       2       2
 //   time_derivative      local                -       2       2
-//   stage_increment      persistent           0       2       2  aliases stage_store (own space)
-//   totals: shared 0, persistent 2, local 16; int: shared 0, persistent 0, local 0
+//   stage_increment      persistent           4       2       2  aliases stage_store (own space)
+//   totals: shared 0, persistent 6, local 16; int: shared 0, persistent 2, local 0
 // owner 'controller' (float32): 1 buffers
 //   name             pool            offset    size   alloc  notes
 //   timestep_buffer  persistent           0       2       2
 //   totals: shared 0, persistent 2, local 0; int: shared 0, persistent 0, local 0
-// owner 'stage_linear_solver' (float32): 3 buffers
+// owner 'stage_linear_solver' (float32): 4 buffers
 //   name       pool            offset    size   alloc  notes
-//   lu_matrix  local                -       4       4
+//   lu_matrix  persistent           0       4       4
+//   lu_pivot   persistent int       0       2       2
 //   lu_unit    local                -       2       2
 //   lu_column  local                -       2       2
-//   totals: shared 0, persistent 0, local 8; int: shared 0, persistent 0, local 0
+//   totals: shared 0, persistent 4, local 4; int: shared 0, persistent 2, local 0
 
 // Sampled drivers: a spline of order 3, repeating outside the data.
 #define CB_N_DRIVERS 1
@@ -722,12 +723,13 @@ CB_DEVFN void cb_stage_precond(const cb_nl *p, const real *v, real *out)
     }
 }
 
-// Solve (beta I - gamma h (A x J)) x = b directly: the matrix from J's
-// columns, Gaussian elimination with partial pivoting (lu).
-CB_DEVFN int cb_stage_linsolve(const cb_nl *p, const real *Y, const real *b,
-                               real *x, int *iters)
+// Build beta I - gamma h (A x J(tJ, Y)) from J's columns and factor it
+// (Gaussian elimination, partial pivoting) for the solves that follow.
+CB_DEVFN void cb_stage_lu_factor(const cb_nl *p, const real *Y,
+                                 real *persistent, int *persistent_i)
 {
-    real lu_matrix[4];
+    real *lu_matrix = persistent + 0;
+    int *lu_pivot = persistent_i + 0;
     real lu_unit[2];
     real lu_column[2];
     const real beta = p->settings[CB_SET_BETA];
@@ -744,9 +746,6 @@ CB_DEVFN int cb_stage_linsolve(const cb_nl *p, const real *Y, const real *b,
         }
     }
     for (int k = 0; k < 2; ++k) {
-        x[k] = b[k];
-    }
-    for (int k = 0; k < 2; ++k) {
         int piv = k;
         real big = fabsf(lu_matrix[k + k * 2]);
         for (int i = k + 1; i < 2; ++i) {
@@ -757,25 +756,50 @@ CB_DEVFN int cb_stage_linsolve(const cb_nl *p, const real *Y, const real *b,
             }
         }
         if (!(big > (real)0) || !cb_finite(big)) {
-            return CB_RUN_SINGULAR_MATRIX;
+            lu_pivot[0] = -1;
+            return;
         }
+        lu_pivot[k] = piv;
         if (piv != k) {
             for (int j = k; j < 2; ++j) {
                 const real m = lu_matrix[k + j * 2];
                 lu_matrix[k + j * 2] = lu_matrix[piv + j * 2];
                 lu_matrix[piv + j * 2] = m;
             }
-            const real m = x[k];
-            x[k] = x[piv];
-            x[piv] = m;
         }
         const real inv = (real)1 / lu_matrix[k + k * 2];
         for (int i = k + 1; i < 2; ++i) {
             const real f = lu_matrix[i + k * 2] * inv;
+            lu_matrix[i + k * 2] = f;
             for (int j = k + 1; j < 2; ++j) {
                 lu_matrix[i + j * 2] -= f * lu_matrix[k + j * 2];
             }
-            x[i] -= f * x[k];
+        }
+    }
+}
+
+// Solve (beta I - gamma h (A x J)) x = b with the last factor call's
+// factors (lu).
+CB_DEVFN int cb_stage_linsolve(const real *b, real *x, int *iters,
+                               real *persistent, int *persistent_i)
+{
+    real *lu_matrix = persistent + 0;
+    int *lu_pivot = persistent_i + 0;
+    if (lu_pivot[0] < 0) {
+        return CB_RUN_SINGULAR_MATRIX;
+    }
+    for (int k = 0; k < 2; ++k) {
+        x[k] = b[k];
+    }
+    for (int k = 0; k < 2; ++k) {
+        const int piv = lu_pivot[k];
+        if (piv != k) {
+            const real m = x[k];
+            x[k] = x[piv];
+            x[piv] = m;
+        }
+        for (int i = k + 1; i < 2; ++i) {
+            x[i] -= lu_matrix[i + k * 2] * x[k];
         }
     }
     for (int k = 1; k >= 0; --k) {
@@ -793,9 +817,11 @@ CB_DEVFN int cb_stage_linsolve(const cb_nl *p, const real *Y, const real *b,
 CB_DEVFN int cb_step(const real *state, real *proposed_state,
                      const real *parameters,
                      const real *__restrict__ driver_coeffs, real *error,
-                     real dt, real t, real *persistent, int *counters,
-                     const real *settings)
+                     real dt, real t, real *persistent, int *persistent_i,
+                     int *counters, const real *settings)
 {
+    real *solver_persistent = persistent + 0;
+    int *solver_persistent_i = persistent_i + 0;
     real stage_store[10];
     real *u_0 = stage_store + 0;
     real *u_1 = stage_store + 2;
@@ -805,7 +831,7 @@ CB_DEVFN int cb_step(const real *state, real *proposed_state,
     real stage_state[2];
     real stage_rhs[2];
     real time_derivative[2];
-    real *stage_increment = persistent + 0;
+    real *stage_increment = persistent + 4;
     counters[0] = 0;
     counters[1] = 0;
     int status = 0;
@@ -821,6 +847,7 @@ CB_DEVFN int cb_step(const real *state, real *proposed_state,
     p.t = t;
     cb_dfdt(parameters, driver_coeffs, settings, t, time_derivative);
     const real gh = 0.3333333333333333f * dt;
+    cb_stage_lu_factor(&p, state, solver_persistent, solver_persistent_i);
     // stage 0
     for (int i = 0; i < 2; ++i) {
         stage_state[i] = state[i];
@@ -832,7 +859,8 @@ CB_DEVFN int cb_step(const real *state, real *proposed_state,
         stage_rhs[i] = gh * r;
         u_0[i] = stage_increment[i];
     }
-    status |= cb_stage_linsolve(&p, state, stage_rhs, u_0, &lin_iters);
+    status |= cb_stage_linsolve(stage_rhs, u_0, &lin_iters, solver_persistent,
+                                solver_persistent_i);
     counters[1] += lin_iters;
     // stage 1
     for (int i = 0; i < 2; ++i) {
@@ -845,7 +873,8 @@ CB_DEVFN int cb_step(const real *state, real *proposed_state,
         stage_rhs[i] = gh * r;
         u_1[i] = u_0[i];
     }
-    status |= cb_stage_linsolve(&p, state, stage_rhs, u_1, &lin_iters);
+    status |= cb_stage_linsolve(stage_rhs, u_1, &lin_iters, solver_persistent,
+                                solver_persistent_i);
     counters[1] += lin_iters;
     // stage 2
     for (int i = 0; i < 2; ++i) {
@@ -858,7 +887,8 @@ CB_DEVFN int cb_step(const real *state, real *proposed_state,
         stage_rhs[i] = gh * r;
         u_2[i] = u_1[i];
     }
-    status |= cb_stage_linsolve(&p, state, stage_rhs, u_2, &lin_iters);
+    status |= cb_stage_linsolve(stage_rhs, u_2, &lin_iters, solver_persistent,
+                                solver_persistent_i);
     counters[1] += lin_iters;
     // stage 3
     for (int i = 0; i < 2; ++i) {
@@ -871,7 +901,8 @@ CB_DEVFN int cb_step(const real *state, real *proposed_state,
         stage_rhs[i] = gh * r;
         u_3[i] = u_2[i];
     }
-    status |= cb_stage_linsolve(&p, state, stage_rhs, u_3, &lin_iters);
+    status |= cb_stage_linsolve(stage_rhs, u_3, &lin_iters, solver_persistent,
+                                solver_persistent_i);
     counters[1] += lin_iters;
     // stage 4
     for (int i = 0; i < 2; ++i) {
@@ -884,7 +915,8 @@ CB_DEVFN int cb_step(const real *state, real *proposed_state,
         stage_rhs[i] = gh * r;
         u_4[i] = u_3[i];
     }
-    status |= cb_stage_linsolve(&p, state, stage_rhs, u_4, &lin_iters);
+    status |= cb_stage_linsolve(stage_rhs, u_4, &lin_iters, solver_persistent,
+                                solver_persistent_i);
     counters[1] += lin_iters;
     for (int i = 0; i < 2; ++i) {
         proposed_state[i] = state[i] + 2.90625f * u_0[i] + 3.375f * u_1[i] + 0.40625f * u_2[i] + 1.0f * u_4[i];
@@ -973,7 +1005,7 @@ CB_DEVFN int cb_burst_len(real n_fit, int room)
 CB_DEVFN int cb_loop(int run, const cb_input *inits, const cb_input *params,
                      const real *settings, const real *driver_coeffs,
                      real *state_out, real *obs_out, int n_runs, int n_saves,
-                     int max_steps, real *persistent)
+                     int max_steps, real *persistent, int *persistent_i)
 {
     real state[2];
     for (int cb_i = 0; cb_i < 2; ++cb_i) { state[cb_i] = 0; }
@@ -992,7 +1024,8 @@ CB_DEVFN int cb_loop(int run, const cb_input *inits, const cb_input *params,
     int proposed_counters[2];
     for (int cb_i = 0; cb_i < 2; ++cb_i) { proposed_counters[cb_i] = 0; }
     real *algorithm_persistent = persistent + 0;
-    real *controller_persistent = persistent + 2;
+    int *algorithm_persistent_i = persistent_i + 0;
+    real *controller_persistent = persistent + 6;
     const cb_time t_start = cb_time_make(settings[CB_SET_T0],
         settings[CB_SET_T0 + 1]);
     const cb_time t_save0 = cb_time_make(settings[CB_SET_SAVE_START],
@@ -1053,6 +1086,7 @@ CB_DEVFN int cb_loop(int run, const cb_input *inits, const cb_input *params,
                     burst_status = cb_step(state, proposed_state, parameters,
                                            driver_coeffs, error, h, cb_time_real(cb_time_mul_add(t_base, (real)k, h_time)),
                                            algorithm_persistent,
+                                           algorithm_persistent_i,
                                            proposed_counters, settings);
                     if (burst_status != 0) {
                         break;
@@ -1091,8 +1125,8 @@ CB_DEVFN int cb_loop(int run, const cb_input *inits, const cb_input *params,
         dt_eff = do_save ? to_save : dt[0];
         const int step_status = cb_step(state, proposed_state, parameters,
                                         driver_coeffs, error, dt_eff, cb_time_real(t),
-                                        algorithm_persistent, proposed_counters,
-                                        settings);
+                                        algorithm_persistent, algorithm_persistent_i,
+                                        proposed_counters, settings);
         steps++;
         int proposal_finite = 1;
         for (int i = 0; i < CB_N_STATES; ++i) {
@@ -1202,9 +1236,13 @@ CB_DEVFN void cb_run(int run, const cb_input *inits, const cb_input *params,
     for (int i = 0; i < CB_PERSISTENT_ALLOC; ++i) {
         persistent[i] = (real)0;
     }
+    int persistent_i[CB_PERSISTENT_I_ALLOC];
+    for (int i = 0; i < CB_PERSISTENT_I_ALLOC; ++i) {
+        persistent_i[i] = 0;
+    }
     status_out[run] = cb_loop(run, inits, params, settings, driver_coeffs,
                               state_out, obs_out, n_runs, n_saves, max_steps,
-                              persistent);
+                              persistent, persistent_i);
 }
 // End of loop.cu.
 // Start of entry.cu.
@@ -1336,7 +1374,8 @@ typedef struct {
     real dt[1][CB_LANES];
     int accept_step[1][CB_LANES];
     int proposed_counters[2][CB_LANES];
-    real persistent[4][CB_LANES];
+    real persistent[8][CB_LANES];
+    int persistent_i[2][CB_LANES];
 } cb_lanes;
 
 // Lane l (run `run`) of block B does piece `mode`. Returns whether the
@@ -1350,6 +1389,10 @@ CB_DEVFN int cb_lane(int mode, int l, cb_lanes *B, int run,
     real persistent[CB_PERSISTENT_ALLOC];
     for (int i = 0; i < CB_PERSISTENT_ALLOC; ++i) {
         persistent[i] = 0;
+    }
+    int persistent_i[CB_PERSISTENT_I_ALLOC];
+    for (int i = 0; i < CB_PERSISTENT_I_ALLOC; ++i) {
+        persistent_i[i] = 0;
     }
     real state[2];
     for (int cb_i = 0; cb_i < 2; ++cb_i) { state[cb_i] = 0; }
@@ -1368,7 +1411,8 @@ CB_DEVFN int cb_lane(int mode, int l, cb_lanes *B, int run,
     int proposed_counters[2];
     for (int cb_i = 0; cb_i < 2; ++cb_i) { proposed_counters[cb_i] = 0; }
     real *algorithm_persistent = persistent + 0;
-    real *controller_persistent = persistent + 2;
+    int *algorithm_persistent_i = persistent_i + 0;
+    real *controller_persistent = persistent + 6;
     const cb_time t_start = cb_time_make(settings[CB_SET_T0],
         settings[CB_SET_T0 + 1]);
     const cb_time t_save0 = cb_time_make(settings[CB_SET_SAVE_START],
@@ -1448,8 +1492,11 @@ CB_DEVFN int cb_lane(int mode, int l, cb_lanes *B, int run,
         for (int i = 0; i < 2; ++i) {
             proposed_counters[i] = B->proposed_counters[i][l];
         }
-        for (int i = 0; i < 4; ++i) {
+        for (int i = 0; i < 8; ++i) {
             persistent[i] = B->persistent[i][l];
+        }
+        for (int i = 0; i < 2; ++i) {
+            persistent_i[i] = B->persistent_i[i][l];
         }
     }
     do { // once: break ends the piece, and so does continue
@@ -1483,8 +1530,8 @@ CB_DEVFN int cb_lane(int mode, int l, cb_lanes *B, int run,
             dt_eff = do_save ? to_save : dt[0];
             const int step_status = cb_step(state, proposed_state, parameters,
                                             driver_coeffs, error, dt_eff, cb_time_real(t),
-                                            algorithm_persistent, proposed_counters,
-                                            settings);
+                                            algorithm_persistent, algorithm_persistent_i,
+                                            proposed_counters, settings);
             steps++;
             int proposal_finite = 1;
             for (int i = 0; i < CB_N_STATES; ++i) {
@@ -1642,8 +1689,11 @@ CB_DEVFN int cb_lane(int mode, int l, cb_lanes *B, int run,
     for (int i = 0; i < 2; ++i) {
         B->proposed_counters[i][l] = proposed_counters[i];
     }
-    for (int i = 0; i < 4; ++i) {
+    for (int i = 0; i < 8; ++i) {
         B->persistent[i][l] = persistent[i];
+    }
+    for (int i = 0; i < 2; ++i) {
+        B->persistent_i[i][l] = persistent_i[i];
     }
     return cb_done;
 }

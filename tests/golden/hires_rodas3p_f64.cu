@@ -510,8 +510,8 @@ typedef double cb_input; // the batch's own values, rounded as they load
 #define CB_SHARED_I_SIZE 0
 #define CB_SHARED_I_ALLOC 1
 #define CB_SHARED_I_STRIDE 0
-#define CB_PERSISTENT_ALLOC 10
-#define CB_PERSISTENT_I_ALLOC 1
+#define CB_PERSISTENT_ALLOC 74
+#define CB_PERSISTENT_I_ALLOC 8
 // Buffer layout (elements per run), from the buffer registry:
 // owner 'loop' (float64): 22 buffers
 //   name                     pool            offset    size   alloc  notes
@@ -530,36 +530,37 @@ typedef double cb_input; // the batch's own values, rounded as they load
 //   accept_step              local int            -       1       1
 //   proposed_counters        local int            -       2       2
 //   algorithm_shared         shared               0       0       0  child roll-up
-//   algorithm_persistent     persistent           0       8       8  child roll-up
+//   algorithm_persistent     persistent           0      72      72  child roll-up
 //   algorithm_shared_i       shared int           0       0       0  child roll-up
-//   algorithm_persistent_i   persistent int       0       0       0  child roll-up
+//   algorithm_persistent_i   persistent int       0       8       8  child roll-up
 //   controller_shared        shared               0       0       0  child roll-up
-//   controller_persistent    persistent           8       2       2  child roll-up
+//   controller_persistent    persistent          72       2       2  child roll-up
 //   controller_shared_i      shared int           0       0       0  child roll-up
-//   controller_persistent_i  persistent int       0       0       0  child roll-up
-//   totals: shared 0, persistent 10, local 32; int: shared 0, persistent 0, local 4
+//   controller_persistent_i  persistent int       8       0       0  child roll-up
+//   totals: shared 0, persistent 74, local 32; int: shared 0, persistent 8, local 4
 // owner 'algorithm' (float64): 9 buffers
 //   name                 pool            offset    size   alloc  notes
 //   solver_shared        shared               0       0       0  child roll-up
-//   solver_persistent    persistent           0       0       0  child roll-up
+//   solver_persistent    persistent           0      64      64  child roll-up
 //   solver_shared_i      shared int           0       0       0  child roll-up
-//   solver_persistent_i  persistent int       0       0       0  child roll-up
+//   solver_persistent_i  persistent int       0       8       8  child roll-up
 //   stage_store          local                -      40      40
 //   stage_state          local                -       8       8
 //   stage_rhs            local                -       8       8
 //   time_derivative      local                -       8       8
-//   stage_increment      persistent           0       8       8  aliases stage_store (own space)
-//   totals: shared 0, persistent 8, local 64; int: shared 0, persistent 0, local 0
+//   stage_increment      persistent          64       8       8  aliases stage_store (own space)
+//   totals: shared 0, persistent 72, local 64; int: shared 0, persistent 8, local 0
 // owner 'controller' (float64): 1 buffers
 //   name             pool            offset    size   alloc  notes
 //   timestep_buffer  persistent           0       2       2
 //   totals: shared 0, persistent 2, local 0; int: shared 0, persistent 0, local 0
-// owner 'stage_linear_solver' (float64): 3 buffers
+// owner 'stage_linear_solver' (float64): 4 buffers
 //   name       pool            offset    size   alloc  notes
-//   lu_matrix  local                -      64      64
+//   lu_matrix  persistent           0      64      64
+//   lu_pivot   persistent int       0       8       8
 //   lu_unit    local                -       8       8
 //   lu_column  local                -       8       8
-//   totals: shared 0, persistent 0, local 80; int: shared 0, persistent 0, local 0
+//   totals: shared 0, persistent 64, local 16; int: shared 0, persistent 8, local 0
 
 // The system 'hires': derivatives of the states.
 CB_DEVFN void cb_dxdt(const real *state, real *out)
@@ -651,12 +652,13 @@ CB_DEVFN void cb_stage_precond(const cb_nl *p, const real *v, real *out)
     }
 }
 
-// Solve (beta I - gamma h (A x J)) x = b directly: the matrix from J's
-// columns, Gaussian elimination with partial pivoting (lu).
-CB_DEVFN int cb_stage_linsolve(const cb_nl *p, const real *Y, const real *b,
-                               real *x, int *iters)
+// Build beta I - gamma h (A x J(tJ, Y)) from J's columns and factor it
+// (Gaussian elimination, partial pivoting) for the solves that follow.
+CB_DEVFN void cb_stage_lu_factor(const cb_nl *p, const real *Y,
+                                 real *persistent, int *persistent_i)
 {
-    real lu_matrix[64];
+    real *lu_matrix = persistent + 0;
+    int *lu_pivot = persistent_i + 0;
     real lu_unit[8];
     real lu_column[8];
     const real beta = p->settings[CB_SET_BETA];
@@ -673,9 +675,6 @@ CB_DEVFN int cb_stage_linsolve(const cb_nl *p, const real *Y, const real *b,
         }
     }
     for (int k = 0; k < 8; ++k) {
-        x[k] = b[k];
-    }
-    for (int k = 0; k < 8; ++k) {
         int piv = k;
         real big = fabs(lu_matrix[k + k * 8]);
         for (int i = k + 1; i < 8; ++i) {
@@ -686,25 +685,50 @@ CB_DEVFN int cb_stage_linsolve(const cb_nl *p, const real *Y, const real *b,
             }
         }
         if (!(big > (real)0) || !cb_finite(big)) {
-            return CB_RUN_SINGULAR_MATRIX;
+            lu_pivot[0] = -1;
+            return;
         }
+        lu_pivot[k] = piv;
         if (piv != k) {
             for (int j = k; j < 8; ++j) {
                 const real m = lu_matrix[k + j * 8];
                 lu_matrix[k + j * 8] = lu_matrix[piv + j * 8];
                 lu_matrix[piv + j * 8] = m;
             }
-            const real m = x[k];
-            x[k] = x[piv];
-            x[piv] = m;
         }
         const real inv = (real)1 / lu_matrix[k + k * 8];
         for (int i = k + 1; i < 8; ++i) {
             const real f = lu_matrix[i + k * 8] * inv;
+            lu_matrix[i + k * 8] = f;
             for (int j = k + 1; j < 8; ++j) {
                 lu_matrix[i + j * 8] -= f * lu_matrix[k + j * 8];
             }
-            x[i] -= f * x[k];
+        }
+    }
+}
+
+// Solve (beta I - gamma h (A x J)) x = b with the last factor call's
+// factors (lu).
+CB_DEVFN int cb_stage_linsolve(const real *b, real *x, int *iters,
+                               real *persistent, int *persistent_i)
+{
+    real *lu_matrix = persistent + 0;
+    int *lu_pivot = persistent_i + 0;
+    if (lu_pivot[0] < 0) {
+        return CB_RUN_SINGULAR_MATRIX;
+    }
+    for (int k = 0; k < 8; ++k) {
+        x[k] = b[k];
+    }
+    for (int k = 0; k < 8; ++k) {
+        const int piv = lu_pivot[k];
+        if (piv != k) {
+            const real m = x[k];
+            x[k] = x[piv];
+            x[piv] = m;
+        }
+        for (int i = k + 1; i < 8; ++i) {
+            x[i] -= lu_matrix[i + k * 8] * x[k];
         }
     }
     for (int k = 7; k >= 0; --k) {
@@ -720,9 +744,11 @@ CB_DEVFN int cb_stage_linsolve(const cb_nl *p, const real *Y, const real *b,
 
 // Algorithm step: rodas3p, 5 stages, order 3 (Steinebach, G. (2024). Rosenbrock methods within OrdinaryDiffEq.jl - overview, recent developments and applications. Proc. JuliaCon; SciML Rodas3PTableau.).
 CB_DEVFN int cb_step(const real *state, real *proposed_state, real *error,
-                     real dt, real *persistent, int *counters,
-                     const real *settings)
+                     real dt, real *persistent, int *persistent_i,
+                     int *counters, const real *settings)
 {
+    real *solver_persistent = persistent + 0;
+    int *solver_persistent_i = persistent_i + 0;
     real stage_store[40];
     real *u_0 = stage_store + 0;
     real *u_1 = stage_store + 8;
@@ -732,7 +758,7 @@ CB_DEVFN int cb_step(const real *state, real *proposed_state, real *error,
     real stage_state[8];
     real stage_rhs[8];
     real time_derivative[8];
-    real *stage_increment = persistent + 0;
+    real *stage_increment = persistent + 64;
     counters[0] = 0;
     counters[1] = 0;
     int status = 0;
@@ -745,6 +771,7 @@ CB_DEVFN int cb_step(const real *state, real *proposed_state, real *error,
     p.a = 0.3333333333333333; // the operator I - gamma h J(y_n)
     cb_dfdt(time_derivative);
     const real gh = 0.3333333333333333 * dt;
+    cb_stage_lu_factor(&p, state, solver_persistent, solver_persistent_i);
     // stage 0
     for (int i = 0; i < 8; ++i) {
         stage_state[i] = state[i];
@@ -755,7 +782,8 @@ CB_DEVFN int cb_step(const real *state, real *proposed_state, real *error,
         stage_rhs[i] = gh * r;
         u_0[i] = stage_increment[i];
     }
-    status |= cb_stage_linsolve(&p, state, stage_rhs, u_0, &lin_iters);
+    status |= cb_stage_linsolve(stage_rhs, u_0, &lin_iters, solver_persistent,
+                                solver_persistent_i);
     counters[1] += lin_iters;
     // stage 1
     for (int i = 0; i < 8; ++i) {
@@ -767,7 +795,8 @@ CB_DEVFN int cb_step(const real *state, real *proposed_state, real *error,
         stage_rhs[i] = gh * r;
         u_1[i] = u_0[i];
     }
-    status |= cb_stage_linsolve(&p, state, stage_rhs, u_1, &lin_iters);
+    status |= cb_stage_linsolve(stage_rhs, u_1, &lin_iters, solver_persistent,
+                                solver_persistent_i);
     counters[1] += lin_iters;
     // stage 2
     for (int i = 0; i < 8; ++i) {
@@ -779,7 +808,8 @@ CB_DEVFN int cb_step(const real *state, real *proposed_state, real *error,
         stage_rhs[i] = gh * r;
         u_2[i] = u_1[i];
     }
-    status |= cb_stage_linsolve(&p, state, stage_rhs, u_2, &lin_iters);
+    status |= cb_stage_linsolve(stage_rhs, u_2, &lin_iters, solver_persistent,
+                                solver_persistent_i);
     counters[1] += lin_iters;
     // stage 3
     for (int i = 0; i < 8; ++i) {
@@ -791,7 +821,8 @@ CB_DEVFN int cb_step(const real *state, real *proposed_state, real *error,
         stage_rhs[i] = gh * r;
         u_3[i] = u_2[i];
     }
-    status |= cb_stage_linsolve(&p, state, stage_rhs, u_3, &lin_iters);
+    status |= cb_stage_linsolve(stage_rhs, u_3, &lin_iters, solver_persistent,
+                                solver_persistent_i);
     counters[1] += lin_iters;
     // stage 4
     for (int i = 0; i < 8; ++i) {
@@ -803,7 +834,8 @@ CB_DEVFN int cb_step(const real *state, real *proposed_state, real *error,
         stage_rhs[i] = gh * r;
         u_4[i] = u_3[i];
     }
-    status |= cb_stage_linsolve(&p, state, stage_rhs, u_4, &lin_iters);
+    status |= cb_stage_linsolve(stage_rhs, u_4, &lin_iters, solver_persistent,
+                                solver_persistent_i);
     counters[1] += lin_iters;
     for (int i = 0; i < 8; ++i) {
         proposed_state[i] = state[i] + 2.90625 * u_0[i] + 3.375 * u_1[i] + 0.40625 * u_2[i] + 1.0 * u_4[i];
@@ -891,7 +923,7 @@ CB_DEVFN int cb_burst_len(real n_fit, int room)
 
 CB_DEVFN int cb_loop(int run, const cb_input *inits, const real *settings,
                      real *state_out, int n_runs, int n_saves, int max_steps,
-                     real *persistent)
+                     real *persistent, int *persistent_i)
 {
     real state[8];
     for (int cb_i = 0; cb_i < 8; ++cb_i) { state[cb_i] = 0; }
@@ -906,7 +938,8 @@ CB_DEVFN int cb_loop(int run, const cb_input *inits, const real *settings,
     int proposed_counters[2];
     for (int cb_i = 0; cb_i < 2; ++cb_i) { proposed_counters[cb_i] = 0; }
     real *algorithm_persistent = persistent + 0;
-    real *controller_persistent = persistent + 8;
+    int *algorithm_persistent_i = persistent_i + 0;
+    real *controller_persistent = persistent + 72;
     const cb_time t_start = cb_time_make(settings[CB_SET_T0],
         settings[CB_SET_T0 + 1]);
     const cb_time t_save0 = cb_time_make(settings[CB_SET_SAVE_START],
@@ -958,6 +991,7 @@ CB_DEVFN int cb_loop(int run, const cb_input *inits, const real *settings,
                 for (; k < burst; ++k) {
                     burst_status = cb_step(state, proposed_state, error, h,
                                            algorithm_persistent,
+                                           algorithm_persistent_i,
                                            proposed_counters, settings);
                     if (burst_status != 0) {
                         break;
@@ -995,8 +1029,8 @@ CB_DEVFN int cb_loop(int run, const cb_input *inits, const real *settings,
         do_save = to_save <= dt[0] * CB_EVENT_STRETCH;
         dt_eff = do_save ? to_save : dt[0];
         const int step_status = cb_step(state, proposed_state, error, dt_eff,
-                                        algorithm_persistent, proposed_counters,
-                                        settings);
+                                        algorithm_persistent, algorithm_persistent_i,
+                                        proposed_counters, settings);
         steps++;
         int proposal_finite = 1;
         for (int i = 0; i < CB_N_STATES; ++i) {
@@ -1090,8 +1124,12 @@ CB_DEVFN void cb_run(int run, const cb_input *inits, const real *settings,
     for (int i = 0; i < CB_PERSISTENT_ALLOC; ++i) {
         persistent[i] = (real)0;
     }
+    int persistent_i[CB_PERSISTENT_I_ALLOC];
+    for (int i = 0; i < CB_PERSISTENT_I_ALLOC; ++i) {
+        persistent_i[i] = 0;
+    }
     status_out[run] = cb_loop(run, inits, settings, state_out, n_runs, n_saves,
-                              max_steps, persistent);
+                              max_steps, persistent, persistent_i);
 }
 // End of loop.cu.
 // Start of entry.cu.
@@ -1216,7 +1254,8 @@ typedef struct {
     real dt[1][CB_LANES];
     int accept_step[1][CB_LANES];
     int proposed_counters[2][CB_LANES];
-    real persistent[10][CB_LANES];
+    real persistent[74][CB_LANES];
+    int persistent_i[8][CB_LANES];
 } cb_lanes;
 
 // Lane l (run `run`) of block B does piece `mode`. Returns whether the
@@ -1229,6 +1268,10 @@ CB_DEVFN int cb_lane(int mode, int l, cb_lanes *B, int run,
     real persistent[CB_PERSISTENT_ALLOC];
     for (int i = 0; i < CB_PERSISTENT_ALLOC; ++i) {
         persistent[i] = 0;
+    }
+    int persistent_i[CB_PERSISTENT_I_ALLOC];
+    for (int i = 0; i < CB_PERSISTENT_I_ALLOC; ++i) {
+        persistent_i[i] = 0;
     }
     real state[8];
     for (int cb_i = 0; cb_i < 8; ++cb_i) { state[cb_i] = 0; }
@@ -1243,7 +1286,8 @@ CB_DEVFN int cb_lane(int mode, int l, cb_lanes *B, int run,
     int proposed_counters[2];
     for (int cb_i = 0; cb_i < 2; ++cb_i) { proposed_counters[cb_i] = 0; }
     real *algorithm_persistent = persistent + 0;
-    real *controller_persistent = persistent + 8;
+    int *algorithm_persistent_i = persistent_i + 0;
+    real *controller_persistent = persistent + 72;
     const cb_time t_start = cb_time_make(settings[CB_SET_T0],
         settings[CB_SET_T0 + 1]);
     const cb_time t_save0 = cb_time_make(settings[CB_SET_SAVE_START],
@@ -1307,8 +1351,11 @@ CB_DEVFN int cb_lane(int mode, int l, cb_lanes *B, int run,
         for (int i = 0; i < 2; ++i) {
             proposed_counters[i] = B->proposed_counters[i][l];
         }
-        for (int i = 0; i < 10; ++i) {
+        for (int i = 0; i < 74; ++i) {
             persistent[i] = B->persistent[i][l];
+        }
+        for (int i = 0; i < 8; ++i) {
+            persistent_i[i] = B->persistent_i[i][l];
         }
     }
     do { // once: break ends the piece, and so does continue
@@ -1341,8 +1388,8 @@ CB_DEVFN int cb_lane(int mode, int l, cb_lanes *B, int run,
             do_save = to_save <= dt[0] * CB_EVENT_STRETCH;
             dt_eff = do_save ? to_save : dt[0];
             const int step_status = cb_step(state, proposed_state, error, dt_eff,
-                                            algorithm_persistent, proposed_counters,
-                                            settings);
+                                            algorithm_persistent, algorithm_persistent_i,
+                                            proposed_counters, settings);
             steps++;
             int proposal_finite = 1;
             for (int i = 0; i < CB_N_STATES; ++i) {
@@ -1477,8 +1524,11 @@ CB_DEVFN int cb_lane(int mode, int l, cb_lanes *B, int run,
     for (int i = 0; i < 2; ++i) {
         B->proposed_counters[i][l] = proposed_counters[i];
     }
-    for (int i = 0; i < 10; ++i) {
+    for (int i = 0; i < 74; ++i) {
         B->persistent[i][l] = persistent[i];
+    }
+    for (int i = 0; i < 8; ++i) {
+        B->persistent_i[i][l] = persistent_i[i];
     }
     return cb_done;
 }

@@ -568,12 +568,13 @@ typedef double cb_input; // the batch's own values, rounded as they load
 //   linear_solver_shared_i      shared int           0       0       0  child roll-up
 //   linear_solver_persistent_i  persistent int       0       0       0  child roll-up
 //   totals: shared 0, persistent 1, local 8; int: shared 0, persistent 0, local 1
-// owner 'stage_linear_solver' (float32): 3 buffers
+// owner 'stage_linear_solver' (float32): 4 buffers
 //   name       pool            offset    size   alloc  notes
 //   lu_matrix  local                -       4       4
+//   lu_pivot   local int            -       2       2
 //   lu_unit    local                -       2       2
 //   lu_column  local                -       2       2
-//   totals: shared 0, persistent 0, local 8; int: shared 0, persistent 0, local 0
+//   totals: shared 0, persistent 0, local 8; int: shared 0, persistent 0, local 2
 
 // The system 'van_der_pol_stiff': derivatives of the states.
 CB_DEVFN void cb_dxdt(const real *state, const real *parameters, real *out)
@@ -641,12 +642,13 @@ CB_DEVFN void cb_stage_precond(const cb_nl *p, const real *v, real *out)
     }
 }
 
-// Solve (beta I - gamma h (A x J)) x = b directly: the matrix from J's
-// columns, Gaussian elimination with partial pivoting (lu).
+// Solve (beta I - gamma h (A x J(Y))) x = b directly: the matrix from J's
+// columns at the iterate, Gaussian elimination with partial pivoting (lu).
 CB_DEVFN int cb_stage_linsolve(const cb_nl *p, const real *Y, const real *b,
                                real *x, int *iters)
 {
     real lu_matrix[4];
+    int lu_pivot[2];
     real lu_unit[2];
     real lu_column[2];
     const real beta = p->settings[CB_SET_BETA];
@@ -663,9 +665,6 @@ CB_DEVFN int cb_stage_linsolve(const cb_nl *p, const real *Y, const real *b,
         }
     }
     for (int k = 0; k < 2; ++k) {
-        x[k] = b[k];
-    }
-    for (int k = 0; k < 2; ++k) {
         int piv = k;
         real big = fabsf(lu_matrix[k + k * 2]);
         for (int i = k + 1; i < 2; ++i) {
@@ -678,23 +677,35 @@ CB_DEVFN int cb_stage_linsolve(const cb_nl *p, const real *Y, const real *b,
         if (!(big > (real)0) || !cb_finite(big)) {
             return CB_RUN_SINGULAR_MATRIX;
         }
+        lu_pivot[k] = piv;
         if (piv != k) {
             for (int j = k; j < 2; ++j) {
                 const real m = lu_matrix[k + j * 2];
                 lu_matrix[k + j * 2] = lu_matrix[piv + j * 2];
                 lu_matrix[piv + j * 2] = m;
             }
-            const real m = x[k];
-            x[k] = x[piv];
-            x[piv] = m;
         }
         const real inv = (real)1 / lu_matrix[k + k * 2];
         for (int i = k + 1; i < 2; ++i) {
             const real f = lu_matrix[i + k * 2] * inv;
+            lu_matrix[i + k * 2] = f;
             for (int j = k + 1; j < 2; ++j) {
                 lu_matrix[i + j * 2] -= f * lu_matrix[k + j * 2];
             }
-            x[i] -= f * x[k];
+        }
+    }
+    for (int k = 0; k < 2; ++k) {
+        x[k] = b[k];
+    }
+    for (int k = 0; k < 2; ++k) {
+        const int piv = lu_pivot[k];
+        if (piv != k) {
+            const real m = x[k];
+            x[k] = x[piv];
+            x[piv] = m;
+        }
+        for (int i = k + 1; i < 2; ++i) {
+            x[i] -= lu_matrix[i + k * 2] * x[k];
         }
     }
     for (int k = 1; k >= 0; --k) {

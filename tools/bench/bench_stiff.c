@@ -14,6 +14,8 @@
  *     target_ms=300     time each cell over at least this much kernel time
  *     rtol=1e-6         float64's relative tolerance (cubie and CVODE);
  *                       float32 keeps 1e-4
+ *     jacobian=         jacobian_update for every cubie cell (auto when
+ *                       not given; lu cells only)
  *
  * Problems (Test Set for IVP Solvers, Bari): Robertson to t = 40, Van der
  * Pol mu = 1000 to t = 2000 (VDPOLM), HIRES to 321.8122, OREGO to 360.
@@ -431,6 +433,8 @@ static bool precond_listed(const char *list, const config *cf)
     return list == NULL || listed_by(list, name, '/');
 }
 
+static const char *jacobian_update; /* jacobian=, or NULL */
+
 static void measure(const cubie_system *sys, const problem *pr,
                     const char *prec, const char *alg, const config *cf,
                     double rtol64, double target_ms, cell *out)
@@ -449,6 +453,9 @@ static void measure(const cubie_system *sys, const problem *pr,
     set(o, "algorithm", alg);
     set(o, "precision", prec);
     set(o, "output_types", "state,iteration_counters");
+    if (jacobian_update != NULL) {
+        set(o, "jacobian_update", jacobian_update);
+    }
     if (cf->linear != NULL) {
         set(o, "linear_correction_type", cf->linear);
         set(o, "preconditioner_type", cf->precond);
@@ -511,6 +518,7 @@ int main(int argc, char **argv)
     const char *pres = arg(argc, argv, "preconds", NULL);
     const double target = atof(arg(argc, argv, "target_ms", "300"));
     const double rtol64 = atof(arg(argc, argv, "rtol", "1e-6"));
+    jacobian_update = arg(argc, argv, "jacobian", NULL);
     if (!(rtol64 > 0.0 && rtol64 < 1.0)) {
         fprintf(stderr, "bench_stiff: rtol must lie in (0, 1)\n");
         return 2;
