@@ -20,6 +20,7 @@
 
 #include <stdbool.h>
 
+#include "eig.h"
 #include "fn.h"
 #include "options.h"
 #include "registry.h"
@@ -81,6 +82,10 @@ typedef struct {
                               * (jacobian_update=step, and always
                               * without Newton), else built and factored
                               * in each solve at its iterate */
+    bool lu_eig;             /* lu_step of a coupled problem whose A
+                              * diagonalises: one n x n system per
+                              * eigenvalue (gen/eig.h) */
+    cb_eig eig;
     int pre_order;           /* Neumann terms */
     cb_owner *newton_owner, *linear_owner;
     cb_fn states, residual, operator_, precond, linsolve, newton_fn;
@@ -207,9 +212,10 @@ void cb_nk_emit_setup(const cb_ctx *c, cb_sb *sb);
  * the option's choice, auto resolved (lu up to CB_LU_AUTO_MAX unknowns,
  * else bicgstab). */
 cb_choice cb_nk_linear_for(const cb_ctx *c, int stages);
-/* jacobian_update for a problem of N unknowns, auto resolved (step from
- * CB_LU_STEP_MIN unknowns, else iteration). */
-cb_choice cb_nk_jacobian_for(const cb_ctx *c, int N);
+/* jacobian_update for a problem of n states x stages, auto resolved
+ * (step for a coupled problem or from CB_LU_STEP_MIN states, else
+ * iteration). */
+cb_choice cb_nk_jacobian_for(const cb_ctx *c, int n, int stages);
 /* Set up c->nk for a one-stage or coupled problem. */
 void cb_nk_setup(cb_ctx *c, const char *prefix, int stages,
                  const double *A, const double *cnodes);

@@ -597,7 +597,8 @@ cubie_status cb_gen_check(cb_gen *g)
     k->controller = c->ctrl;
     k->implicit = c->algorithm != &cb_comp_erk;
     k->linear = k->implicit ? (int)c->nk.lin : (int)cb_nk_linear_for(c, 1);
-    k->jacobian = !k->implicit ? (int)cb_nk_jacobian_for(c, c->sys->n_states)
+    k->jacobian = !k->implicit ? (int)cb_nk_jacobian_for(c, c->sys->n_states,
+                                                         1)
                   : c->nk.lu_step || !c->nk.newton ? (int)CB_JACOBIAN_STEP
                                                    : (int)CB_JACOBIAN_ITERATION;
     memcpy(k->out, c->out, sizeof(k->out));

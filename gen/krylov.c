@@ -34,11 +34,31 @@ static cubie_status lu_register(cb_ctx *c)
 {
     cb_nk *nk = &c->nk;
     const size_t N = (size_t)N_of(nk), n = (size_t)nk->n;
+    const size_t s = (size_t)nk->stages;
     cb_owner *L = nk->linear_owner;
-    CB_TRY(cb_register(L, "lu_matrix", N * N, CB_LOC_LOCAL, nk->lu_step,
-                       NULL, c->prec, c->err));
-    CB_TRY(cb_register(L, "lu_pivot", N, CB_LOC_LOCAL, nk->lu_step, NULL,
-                       CB_PREC_I32, c->err));
+    if (nk->lu_eig) {
+        /* one n x n block per eigenvalue (two rows for a pair), a pivot
+         * row per block, and the transformed right side */
+        const size_t blocks = (size_t)nk->eig.blocks;
+        CB_TRY(cb_register(L, "lu_matrix", s * n * n, CB_LOC_LOCAL, true,
+                           NULL, c->prec, c->err));
+        CB_TRY(cb_buffer_rows(L, "lu_matrix", s, n * n, "lu_block_%d", 0,
+                              c->err));
+        CB_TRY(cb_register(L, "lu_pivot", blocks * n, CB_LOC_LOCAL, true,
+                           NULL, CB_PREC_I32, c->err));
+        CB_TRY(cb_buffer_rows(L, "lu_pivot", blocks, n, "lu_piv_%d", 0,
+                              c->err));
+        CB_TRY(cb_register(L, "lu_work", s * n, CB_LOC_LOCAL, false, NULL,
+                           c->prec, c->err));
+        CB_TRY(cb_buffer_rows(L, "lu_work", s, n, "lu_w_%d", 0, c->err));
+    } else {
+        CB_TRY(cb_register(L, "lu_matrix", N * N, CB_LOC_LOCAL, nk->lu_step,
+                           NULL, c->prec, c->err));
+        /* iteration: one elimination on matrix and right side, no
+         * pivots kept */
+        CB_TRY(cb_register(L, "lu_pivot", nk->lu_step ? N : 0, CB_LOC_LOCAL,
+                           nk->lu_step, NULL, CB_PREC_I32, c->err));
+    }
     CB_TRY(cb_register(L, "lu_unit", n, CB_LOC_LOCAL, false, NULL, c->prec,
                        c->err));
     CB_TRY(cb_register(L, "lu_column", n, CB_LOC_LOCAL, false, NULL,
@@ -280,23 +300,37 @@ static void emit_lu_matrix(const cb_ctx *c, cb_sb *sb, bool frozen)
     }
 }
 
-/* Gaussian elimination with partial pivoting of lu_matrix in place: U
- * on and above the diagonal, step k's multipliers below it in column k,
- * its pivot row in lu_pivot[k]; rows are exchanged from column k on only,
- * so that the solve replays the elimination's operations on b in their
- * order. A zero or non-finite pivot fails: kept factors are marked
- * unusable (lu_pivot[0] = -1), so every solve from them fails
- * (CB_RUN_SINGULAR_MATRIX); else the solve returns that at once. */
-static void emit_lu_factor(const cb_ctx *c, cb_sb *sb, bool kept)
+/* CB_ROLLED before an elimination loop over n >= 8 rows: unrolled, such
+ * loops multiply NVRTC's compile time and spill (radau_iia_5 on HIRES,
+ * float64, sm_90: 1940 bytes of spill stores unrolled, 344 rolled);
+ * smaller ones unroll into registers. */
+static void rolled(cb_sb *sb, int n)
 {
-    const int N = N_of(&c->nk);
+    if (n >= 8) {
+        cb_sb_line(sb, "CB_ROLLED");
+    }
+}
+
+/* Gaussian elimination with partial pivoting of the N x N column-major m
+ * in place: U on and above the diagonal, step k's multipliers below it in
+ * column k, its pivot row in piv[k]; rows are exchanged from column k on
+ * only, so that the solve replays the elimination's operations on b in
+ * their order. A zero or non-finite pivot fails: kept factors are marked
+ * unusable (piv[0] = -1), so every solve from them fails
+ * (CB_RUN_SINGULAR_MATRIX); else the solve returns that at once. With x
+ * (factors not kept: one solve), the elimination works on x as it goes,
+ * and neither pivots nor multipliers are stored. */
+static void emit_lu_factor(const cb_ctx *c, cb_sb *sb, const char *m,
+                           const char *pv, int N, bool kept, const char *x)
+{
     const char *fabs_ = cb_math(c, "fabs");
+    rolled(sb, N);
     cb_sb_line(sb, "for (int k = 0; k < %d; ++k) {", N);
     cb_sb_indent(sb);
     cb_sb_line(sb, "int piv = k;");
-    cb_sb_line(sb, "real big = %s(lu_matrix[k + k * %d]);", fabs_, N);
+    cb_sb_line(sb, "real big = %s(%s[k + k * %d]);", fabs_, m, N);
     cb_sb_line(sb, "for (int i = k + 1; i < %d; ++i) {", N);
-    cb_sb_line(sb, "    const real v = %s(lu_matrix[i + k * %d]);", fabs_, N);
+    cb_sb_line(sb, "    const real v = %s(%s[i + k * %d]);", fabs_, m, N);
     cb_sb_line(sb, "    if (v > big) {");
     cb_sb_line(sb, "        big = v;");
     cb_sb_line(sb, "        piv = i;");
@@ -304,66 +338,345 @@ static void emit_lu_factor(const cb_ctx *c, cb_sb *sb, bool kept)
     cb_sb_line(sb, "}");
     cb_sb_line(sb, "if (!(big > (real)0) || !cb_finite(big)) {");
     if (kept) {
-        cb_sb_line(sb, "    lu_pivot[0] = -1;");
+        cb_sb_line(sb, "    %s[0] = -1;", pv);
         cb_sb_line(sb, "    return;");
     } else {
         cb_sb_line(sb, "    return CB_RUN_SINGULAR_MATRIX;");
     }
     cb_sb_line(sb, "}");
-    cb_sb_line(sb, "lu_pivot[k] = piv;");
+    if (x == NULL) {
+        cb_sb_line(sb, "%s[k] = piv;", pv);
+    }
     cb_sb_line(sb, "if (piv != k) {");
     cb_sb_line(sb, "    for (int j = k; j < %d; ++j) {", N);
-    cb_sb_line(sb, "        const real m = lu_matrix[k + j * %d];", N);
-    cb_sb_line(sb, "        lu_matrix[k + j * %d] = lu_matrix[piv + j * %d];",
-               N, N);
-    cb_sb_line(sb, "        lu_matrix[piv + j * %d] = m;", N);
+    cb_sb_line(sb, "        const real t = %s[k + j * %d];", m, N);
+    cb_sb_line(sb, "        %s[k + j * %d] = %s[piv + j * %d];", m, N, m, N);
+    cb_sb_line(sb, "        %s[piv + j * %d] = t;", m, N);
     cb_sb_line(sb, "    }");
+    if (x != NULL) {
+        cb_sb_line(sb, "    const real t = %s[k];", x);
+        cb_sb_line(sb, "    %s[k] = %s[piv];", x, x);
+        cb_sb_line(sb, "    %s[piv] = t;", x);
+    }
     cb_sb_line(sb, "}");
-    cb_sb_line(sb, "const real inv = (real)1 / lu_matrix[k + k * %d];", N);
+    cb_sb_line(sb, "const real inv = (real)1 / %s[k + k * %d];", m, N);
     cb_sb_line(sb, "for (int i = k + 1; i < %d; ++i) {", N);
-    cb_sb_line(sb, "    const real f = lu_matrix[i + k * %d] * inv;", N);
-    cb_sb_line(sb, "    lu_matrix[i + k * %d] = f;", N);
+    cb_sb_line(sb, "    const real f = %s[i + k * %d] * inv;", m, N);
+    if (x == NULL) {
+        cb_sb_line(sb, "    %s[i + k * %d] = f;", m, N);
+    }
     cb_sb_line(sb, "    for (int j = k + 1; j < %d; ++j) {", N);
-    cb_sb_line(sb, "        lu_matrix[i + j * %d] -= f * lu_matrix[k + j * "
-                   "%d];", N, N);
+    cb_sb_line(sb, "        %s[i + j * %d] -= f * %s[k + j * %d];", m, N, m,
+               N);
     cb_sb_line(sb, "    }");
+    if (x != NULL) {
+        cb_sb_line(sb, "    %s[i] -= f * %s[k];", x, x);
+    }
     cb_sb_line(sb, "}");
     cb_sb_dedent(sb);
     cb_sb_line(sb, "}");
 }
 
-/* x = M^-1 b from the factors: b's rows exchanged and eliminated as the
- * factorisation's were, then back substitution. */
-static void emit_lu_solve(const cb_ctx *c, cb_sb *sb, bool kept)
+/* Back substitution x = U^-1 x. */
+static void emit_lu_back(cb_sb *sb, const char *m, const char *x, int N)
 {
-    const int N = N_of(&c->nk);
-    if (kept) {
-        cb_sb_line(sb, "if (lu_pivot[0] < 0) {");
-        cb_sb_line(sb, "    return CB_RUN_SINGULAR_MATRIX;");
-        cb_sb_line(sb, "}");
-    }
-    cb_sb_line(sb, "for (int k = 0; k < %d; ++k) {", N);
-    cb_sb_line(sb, "    x[k] = b[k];");
+    rolled(sb, N);
+    cb_sb_line(sb, "for (int k = %d; k >= 0; --k) {", N - 1);
+    cb_sb_line(sb, "    real sum = %s[k];", x);
+    cb_sb_line(sb, "    for (int j = k + 1; j < %d; ++j) {", N);
+    cb_sb_line(sb, "        sum -= %s[k + j * %d] * %s[j];", m, N, x);
+    cb_sb_line(sb, "    }");
+    cb_sb_line(sb, "    %s[k] = sum / %s[k + k * %d];", x, m, N);
     cb_sb_line(sb, "}");
+}
+
+/* x = m^-1 x in place from the factors: x's rows exchanged and
+ * eliminated as the factorisation's were, then back substitution. */
+static void emit_lu_solve(cb_sb *sb, const char *m, const char *pv,
+                          const char *x, int N)
+{
+    rolled(sb, N);
     cb_sb_line(sb, "for (int k = 0; k < %d; ++k) {", N);
     cb_sb_indent(sb);
-    cb_sb_line(sb, "const int piv = lu_pivot[k];");
+    cb_sb_line(sb, "const int piv = %s[k];", pv);
     cb_sb_line(sb, "if (piv != k) {");
-    cb_sb_line(sb, "    const real m = x[k];");
-    cb_sb_line(sb, "    x[k] = x[piv];");
-    cb_sb_line(sb, "    x[piv] = m;");
+    cb_sb_line(sb, "    const real t = %s[k];", x);
+    cb_sb_line(sb, "    %s[k] = %s[piv];", x, x);
+    cb_sb_line(sb, "    %s[piv] = t;", x);
     cb_sb_line(sb, "}");
     cb_sb_line(sb, "for (int i = k + 1; i < %d; ++i) {", N);
-    cb_sb_line(sb, "    x[i] -= lu_matrix[i + k * %d] * x[k];", N);
+    cb_sb_line(sb, "    %s[i] -= %s[i + k * %d] * %s[k];", x, m, N, x);
     cb_sb_line(sb, "}");
     cb_sb_dedent(sb);
     cb_sb_line(sb, "}");
-    cb_sb_line(sb, "for (int k = %d; k >= 0; --k) {", N - 1);
-    cb_sb_line(sb, "    real sum = x[k];");
-    cb_sb_line(sb, "    for (int j = k + 1; j < %d; ++j) {", N);
-    cb_sb_line(sb, "        sum -= lu_matrix[k + j * %d] * x[j];", N);
+    emit_lu_back(sb, m, x, N);
+}
+
+/* The same for a complex matrix held as its real and imaginary parts
+ * (mr, mi), pivoting on |re| + |im|. */
+static void emit_clu_factor(const cb_ctx *c, cb_sb *sb, const char *mr,
+                            const char *mi, const char *pv, int n)
+{
+    const char *fabs_ = cb_math(c, "fabs");
+    rolled(sb, n);
+    cb_sb_line(sb, "for (int k = 0; k < %d; ++k) {", n);
+    cb_sb_indent(sb);
+    cb_sb_line(sb, "int piv = k;");
+    cb_sb_line(sb, "real big = %s(%s[k + k * %d]) + %s(%s[k + k * %d]);",
+               fabs_, mr, n, fabs_, mi, n);
+    cb_sb_line(sb, "for (int i = k + 1; i < %d; ++i) {", n);
+    cb_sb_line(sb, "    const real v = %s(%s[i + k * %d]) + %s(%s[i + k * "
+                   "%d]);", fabs_, mr, n, fabs_, mi, n);
+    cb_sb_line(sb, "    if (v > big) {");
+    cb_sb_line(sb, "        big = v;");
+    cb_sb_line(sb, "        piv = i;");
     cb_sb_line(sb, "    }");
-    cb_sb_line(sb, "    x[k] = sum / lu_matrix[k + k * %d];", N);
+    cb_sb_line(sb, "}");
+    cb_sb_line(sb, "if (!(big > (real)0) || !cb_finite(big)) {");
+    cb_sb_line(sb, "    %s[0] = -1;", pv);
+    cb_sb_line(sb, "    return;");
+    cb_sb_line(sb, "}");
+    cb_sb_line(sb, "%s[k] = piv;", pv);
+    cb_sb_line(sb, "if (piv != k) {");
+    cb_sb_line(sb, "    for (int j = k; j < %d; ++j) {", n);
+    cb_sb_line(sb, "        const real tr = %s[k + j * %d], ti = %s[k + j * "
+                   "%d];", mr, n, mi, n);
+    cb_sb_line(sb, "        %s[k + j * %d] = %s[piv + j * %d];", mr, n, mr, n);
+    cb_sb_line(sb, "        %s[k + j * %d] = %s[piv + j * %d];", mi, n, mi, n);
+    cb_sb_line(sb, "        %s[piv + j * %d] = tr;", mr, n);
+    cb_sb_line(sb, "        %s[piv + j * %d] = ti;", mi, n);
+    cb_sb_line(sb, "    }");
+    cb_sb_line(sb, "}");
+    cb_sb_line(sb, "// 1 / d, scaled by |re| + |im| against over- and "
+                   "underflow");
+    cb_sb_line(sb, "const real dr = %s[k + k * %d] / big, di = %s[k + k * "
+                   "%d] / big;", mr, n, mi, n);
+    cb_sb_line(sb, "const real dd = (dr * dr + di * di) * big;");
+    cb_sb_line(sb, "const real ir = dr / dd, ii = -di / dd;");
+    cb_sb_line(sb, "for (int i = k + 1; i < %d; ++i) {", n);
+    cb_sb_indent(sb);
+    cb_sb_line(sb, "const real ar = %s[i + k * %d], ai = %s[i + k * %d];", mr,
+               n, mi, n);
+    cb_sb_line(sb, "const real fr = ar * ir - ai * ii, fi = ar * ii + ai * "
+                   "ir;");
+    cb_sb_line(sb, "%s[i + k * %d] = fr;", mr, n);
+    cb_sb_line(sb, "%s[i + k * %d] = fi;", mi, n);
+    cb_sb_line(sb, "for (int j = k + 1; j < %d; ++j) {", n);
+    cb_sb_line(sb, "    const real br = %s[k + j * %d], bi = %s[k + j * %d];",
+               mr, n, mi, n);
+    cb_sb_line(sb, "    %s[i + j * %d] -= fr * br - fi * bi;", mr, n);
+    cb_sb_line(sb, "    %s[i + j * %d] -= fr * bi + fi * br;", mi, n);
+    cb_sb_line(sb, "}");
+    cb_sb_dedent(sb);
+    cb_sb_line(sb, "}");
+    cb_sb_dedent(sb);
+    cb_sb_line(sb, "}");
+}
+
+static void emit_clu_solve(const cb_ctx *c, cb_sb *sb, const char *mr,
+                           const char *mi, const char *pv, const char *xr,
+                           const char *xi, int n)
+{
+    const char *fabs_ = cb_math(c, "fabs");
+    rolled(sb, n);
+    cb_sb_line(sb, "for (int k = 0; k < %d; ++k) {", n);
+    cb_sb_indent(sb);
+    cb_sb_line(sb, "const int piv = %s[k];", pv);
+    cb_sb_line(sb, "if (piv != k) {");
+    cb_sb_line(sb, "    const real tr = %s[k], ti = %s[k];", xr, xi);
+    cb_sb_line(sb, "    %s[k] = %s[piv];", xr, xr);
+    cb_sb_line(sb, "    %s[k] = %s[piv];", xi, xi);
+    cb_sb_line(sb, "    %s[piv] = tr;", xr);
+    cb_sb_line(sb, "    %s[piv] = ti;", xi);
+    cb_sb_line(sb, "}");
+    cb_sb_line(sb, "for (int i = k + 1; i < %d; ++i) {", n);
+    cb_sb_line(sb, "    const real fr = %s[i + k * %d], fi = %s[i + k * %d];",
+               mr, n, mi, n);
+    cb_sb_line(sb, "    %s[i] -= fr * %s[k] - fi * %s[k];", xr, xr, xi);
+    cb_sb_line(sb, "    %s[i] -= fr * %s[k] + fi * %s[k];", xi, xi, xr);
+    cb_sb_line(sb, "}");
+    cb_sb_dedent(sb);
+    cb_sb_line(sb, "}");
+    rolled(sb, n);
+    cb_sb_line(sb, "for (int k = %d; k >= 0; --k) {", n - 1);
+    cb_sb_indent(sb);
+    cb_sb_line(sb, "real sr = %s[k], si = %s[k];", xr, xi);
+    cb_sb_line(sb, "for (int j = k + 1; j < %d; ++j) {", n);
+    cb_sb_line(sb, "    const real ur = %s[k + j * %d], ui = %s[k + j * %d];",
+               mr, n, mi, n);
+    cb_sb_line(sb, "    sr -= ur * %s[j] - ui * %s[j];", xr, xi);
+    cb_sb_line(sb, "    si -= ur * %s[j] + ui * %s[j];", xi, xr);
+    cb_sb_line(sb, "}");
+    cb_sb_line(sb, "const real big = %s(%s[k + k * %d]) + %s(%s[k + k * "
+                   "%d]);", fabs_, mr, n, fabs_, mi, n);
+    cb_sb_line(sb, "const real dr = %s[k + k * %d] / big, di = %s[k + k * "
+                   "%d] / big;", mr, n, mi, n);
+    cb_sb_line(sb, "const real dd = (dr * dr + di * di) * big;");
+    cb_sb_line(sb, "%s[k] = (sr * dr + si * di) / dd;", xr);
+    cb_sb_line(sb, "%s[k] = (si * dr - sr * di) / dd;", xi);
+    cb_sb_dedent(sb);
+    cb_sb_line(sb, "}");
+}
+
+/* ---- the transformed solve of a coupled problem (cb_nk.lu_eig) ----
+ * With A = V diag(lambda) V^-1 (gen/eig.h) and one J for every stage,
+ * M = (V x I) diag(beta I - gamma h lambda_k J) (V^-1 x I): block k is
+ * an n x n real matrix (a real lambda_k) or a complex one (a pair, for
+ * lambda_k with Im > 0; its conjugate's solution is the conjugate).
+ * lu_matrix's rows lu_block_r: a real block one row, a pair two (real
+ * and imaginary parts); lu_pivot's rows lu_piv_k; lu_work's rows lu_w_r
+ * as lu_matrix's. */
+
+/* The first row of block k in lu_matrix and lu_work. */
+static int eig_row(const cb_eig *e, int k)
+{
+    int r = 0;
+    for (int j = 0; j < k; j++) {
+        r += e->pair[j] ? 2 : 1;
+    }
+    return r;
+}
+
+static void emit_eig_matrix(const cb_ctx *c, cb_sb *sb)
+{
+    const cb_nk *nk = &c->nk;
+    const cb_eig *e = &nk->eig;
+    const int n = nk->n;
+    char l[48];
+    cb_sb_line(sb, "for (int i = 0; i < %d; ++i) {", n);
+    cb_sb_line(sb, "    lu_unit[i] = (real)0;");
+    cb_sb_line(sb, "}");
+    cb_sb_line(sb, "for (int k = 0; k < %d; ++k) {", n);
+    cb_sb_indent(sb);
+    cb_sb_line(sb, "lu_unit[k] = (real)1;");
+    cb_rhs_call(c, sb, CB_RHS_JVP, "Y", "lu_unit", "lu_column", "tJ", true);
+    cb_sb_line(sb, "lu_unit[k] = (real)0;");
+    cb_sb_line(sb, "for (int i = 0; i < %d; ++i) {", n);
+    cb_sb_indent(sb);
+    for (int k = 0; k < e->blocks; k++) {
+        const int r = eig_row(e, k);
+        cb_lit(c, e->lam_re[k], l);
+        cb_sb_line(sb, "lu_block_%d[i + k * %d] = (i == k ? beta : (real)0) "
+                       "- gh * %s * lu_column[i];", r, n, l);
+        if (e->pair[k]) {
+            cb_lit(c, -e->lam_im[k], l);
+            cb_sb_line(sb, "lu_block_%d[i + k * %d] = gh * %s * "
+                           "lu_column[i];", r + 1, n, l);
+        }
+    }
+    cb_sb_dedent(sb);
+    cb_sb_line(sb, "}");
+    cb_sb_dedent(sb);
+    cb_sb_line(sb, "}");
+    for (int k = 0; k < e->blocks; k++) {
+        char m[32], mi[32], pv[32];
+        const int r = eig_row(e, k);
+        snprintf(m, sizeof(m), "lu_block_%d", r);
+        snprintf(mi, sizeof(mi), "lu_block_%d", r + 1);
+        snprintf(pv, sizeof(pv), "lu_piv_%d", k);
+        cb_sb_line(sb, "// block %d: lambda = %.17g%+.17gi", k, e->lam_re[k],
+                   e->lam_im[k]);
+        if (e->pair[k]) {
+            emit_clu_factor(c, sb, m, mi, pv, n);
+        } else {
+            emit_lu_factor(c, sb, m, pv, n, true, NULL);
+        }
+    }
+}
+
+/* sum_j coef[j] b_j[i] into `lhs` (b_j = stage j's rows of vec). */
+static void emit_stage_sum(const cb_ctx *c, cb_sb *sb, const char *lhs,
+                           const double *coef, const char *vec)
+{
+    const int n = c->nk.n, s = c->nk.stages;
+    char l[48];
+    bool any = false;
+    cb_sb_printf(sb, "%s", lhs);
+    for (int j = 0; j < s; j++) {
+        if (coef[j] != 0.0) {
+            cb_lit(c, coef[j], l);
+            cb_sb_printf(sb, "%s%s * %s[%d + i]", any ? " + " : "", l, vec,
+                         j * n);
+            any = true;
+        }
+    }
+    cb_sb_puts(sb, any ? ";\n" : "(real)0;\n");
+}
+
+static void emit_eig_solve(const cb_ctx *c, cb_sb *sb)
+{
+    const cb_nk *nk = &c->nk;
+    const cb_eig *e = &nk->eig;
+    const int n = nk->n, s = nk->stages;
+    char lhs[64];
+    double col[CB_EIG_MAX];
+    for (int k = 0; k < e->blocks; k++) {
+        cb_sb_line(sb, "if (lu_piv_%d[0] < 0) {", k);
+        cb_sb_line(sb, "    return CB_RUN_SINGULAR_MATRIX;");
+        cb_sb_line(sb, "}");
+    }
+    cb_sb_line(sb, "// w = (V^-1 x I) b");
+    cb_sb_line(sb, "for (int i = 0; i < %d; ++i) {", n);
+    cb_sb_indent(sb);
+    for (int k = 0; k < e->blocks; k++) {
+        const int r = eig_row(e, k);
+        snprintf(lhs, sizeof(lhs), "lu_w_%d[i] = ", r);
+        emit_stage_sum(c, sb, lhs, e->vinv_re[k], "b");
+        if (e->pair[k]) {
+            snprintf(lhs, sizeof(lhs), "lu_w_%d[i] = ", r + 1);
+            emit_stage_sum(c, sb, lhs, e->vinv_im[k], "b");
+        }
+    }
+    cb_sb_dedent(sb);
+    cb_sb_line(sb, "}");
+    for (int k = 0; k < e->blocks; k++) {
+        char m[32], mi[32], pv[32], w[32], wi[32];
+        const int r = eig_row(e, k);
+        snprintf(m, sizeof(m), "lu_block_%d", r);
+        snprintf(mi, sizeof(mi), "lu_block_%d", r + 1);
+        snprintf(pv, sizeof(pv), "lu_piv_%d", k);
+        snprintf(w, sizeof(w), "lu_w_%d", r);
+        snprintf(wi, sizeof(wi), "lu_w_%d", r + 1);
+        if (e->pair[k]) {
+            emit_clu_solve(c, sb, m, mi, pv, w, wi, n);
+        } else {
+            emit_lu_solve(sb, m, pv, w, n);
+        }
+    }
+    cb_sb_line(sb, "// x = (V x I) z; a pair's z and its conjugate's add to "
+                   "2 Re(v z)");
+    cb_sb_line(sb, "for (int i = 0; i < %d; ++i) {", n);
+    cb_sb_indent(sb);
+    for (int r = 0; r < s; r++) {
+        /* the terms as a sum over lu_work's rows */
+        for (int k = 0, q = 0; k < e->blocks; k++) {
+            col[q++] = e->pair[k] ? 2.0 * e->v_re[r][k] : e->v_re[r][k];
+            if (e->pair[k]) {
+                col[q++] = -2.0 * e->v_im[r][k];
+            }
+        }
+        cb_sb_printf(sb, "x[%d + i] = ", r * n);
+        bool any = false;
+        char l[48];
+        for (int q = 0; q < s; q++) {
+            if (col[q] != 0.0) {
+                cb_lit(c, col[q], l);
+                cb_sb_printf(sb, "%s%s * lu_w_%d[i]", any ? " + " : "", l,
+                             q);
+                any = true;
+            }
+        }
+        cb_sb_puts(sb, any ? ";\n" : "(real)0;\n");
+    }
+    cb_sb_dedent(sb);
+    cb_sb_line(sb, "}");
+}
+
+/* x = b, where a solve starts. */
+static void copy_b(cb_sb *sb, int N)
+{
+    cb_sb_line(sb, "for (int k = 0; k < %d; ++k) {", N);
+    cb_sb_line(sb, "    x[k] = b[k];");
     cb_sb_line(sb, "}");
 }
 
@@ -398,8 +711,9 @@ static cubie_status lu_emit_newton(cb_ctx *c, cb_sb *sb)
     cb_sb_line(&b, "const real beta = p->settings[CB_SET_BETA];");
     cb_sb_line(&b, "const real gh = p->settings[CB_SET_GAMMA] * p->h;");
     emit_lu_matrix(c, &b, false);
-    emit_lu_factor(c, &b, false);
-    emit_lu_solve(c, &b, false);
+    copy_b(&b, N_of(&c->nk));
+    emit_lu_factor(c, &b, "lu_matrix", NULL, N_of(&c->nk), false, "x");
+    emit_lu_back(&b, "lu_matrix", "x", N_of(&c->nk));
     cb_sb_line(&b, "*iters = 1;");
     cb_sb_line(&b, "return 0;");
     return define_linsolve(c, &b, sb,
@@ -420,8 +734,13 @@ static cubie_status lu_emit(cb_ctx *c, cb_sb *sb)
     b.indent = 1;
     cb_sb_line(&b, "const real beta = p->settings[CB_SET_BETA];");
     cb_sb_line(&b, "const real gh = p->settings[CB_SET_GAMMA] * p->h;");
-    emit_lu_matrix(c, &b, true);
-    emit_lu_factor(c, &b, true);
+    if (nk->lu_eig) {
+        emit_eig_matrix(c, &b);
+    } else {
+        emit_lu_matrix(c, &b, true);
+        emit_lu_factor(c, &b, "lu_matrix", "lu_pivot", N_of(nk), true,
+                       NULL);
+    }
     static const char *const params[] = {
         "const cb_nl *p", "const real *Y", "real tJ", "real *shared",
         "real *persistent", "int *shared_i", "int *persistent_i", NULL};
@@ -441,7 +760,15 @@ static cubie_status lu_emit(cb_ctx *c, cb_sb *sb)
     nk->factor = nk->lu_factor;
     cb_sb_init(&b);
     b.indent = 1;
-    emit_lu_solve(c, &b, true);
+    if (nk->lu_eig) {
+        emit_eig_solve(c, &b);
+    } else {
+        cb_sb_line(&b, "if (lu_pivot[0] < 0) {");
+        cb_sb_line(&b, "    return CB_RUN_SINGULAR_MATRIX;");
+        cb_sb_line(&b, "}");
+        copy_b(&b, N_of(nk));
+        emit_lu_solve(&b, "lu_matrix", "lu_pivot", "x", N_of(nk));
+    }
     cb_sb_line(&b, "*iters = 1;");
     cb_sb_line(&b, "return 0;");
     return define_linsolve(c, &b, sb,

@@ -56,22 +56,24 @@ cb_choice cb_nk_linear_for(const cb_ctx *c, int stages)
 }
 
 /* jacobian_update=auto's rule: one Jacobian and one factorisation per
- * step from this many unknowns on, where the O(N^3) factorisation
- * outweighs the extra iterations of simplified Newton (about 1.65x
- * Newton's on the four stiff problems); below it, Newton's method with
- * the matrix at every iterate. tools/bench/bench_stiff, float64 rtol
- * 1e-6: step is 1.7x faster on HIRES radau_iia_5 (24 unknowns), even on
- * HIRES kvaerno5 (8), 1.25-2x slower on radau_iia_5 with 9 unknowns
- * (Robertson, OREGO) and kvaerno5 with 3 (README "Stiff defaults"). */
+ * step for a coupled (FIRK) problem, whose factorisation then falls
+ * apart into one n x n system per eigenvalue of A (gen/eig.h), and for a
+ * one-stage problem from this many unknowns on, where the O(n^3)
+ * factorisation outweighs the extra iterations of simplified Newton
+ * (about 1.65x Newton's on the four stiff problems); below it, Newton's
+ * method with the matrix at every iterate. tools/bench/bench_stiff,
+ * float64 rtol 1e-6: one-stage kvaerno5 is 1.1x faster that way on HIRES
+ * (8 unknowns), 1.2-1.5x slower with 2 and 3 (README "Stiff defaults"). */
 #define CB_LU_STEP_MIN 12
 
-cb_choice cb_nk_jacobian_for(const cb_ctx *c, int N)
+cb_choice cb_nk_jacobian_for(const cb_ctx *c, int n, int stages)
 {
     const cb_choice j = cb_opt_choice(c->opt, CB_OPT_JACOBIAN_UPDATE);
     if (j != CB_JACOBIAN_AUTO) {
         return j;
     }
-    return N >= CB_LU_STEP_MIN ? CB_JACOBIAN_STEP : CB_JACOBIAN_ITERATION;
+    return stages > 1 || n >= CB_LU_STEP_MIN ? CB_JACOBIAN_STEP
+                                             : CB_JACOBIAN_ITERATION;
 }
 
 void cb_nk_setup(cb_ctx *c, const char *prefix, int stages,
@@ -90,8 +92,10 @@ void cb_nk_setup(cb_ctx *c, const char *prefix, int stages,
         nk->pre = CB_PRECOND_NONE; /* a direct solve needs none */
     }
     nk->lu_step = nk->lin == CB_LINEAR_LU &&
-                  (!nk->newton || cb_nk_jacobian_for(c, stages * nk->n) ==
+                  (!nk->newton || cb_nk_jacobian_for(c, nk->n, stages) ==
                                       CB_JACOBIAN_STEP);
+    nk->lu_eig = nk->lu_step && stages > 1 &&
+                 cb_eig_decompose(A, stages, &nk->eig);
     nk->pre_order = (int)cb_opt_num(c->opt, CB_OPT_PRECONDITIONER_ORDER);
 }
 

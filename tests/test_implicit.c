@@ -630,9 +630,10 @@ static void singular_linear_systems_should_be_flagged(void **s0)
     assert_int_equal(status_of(spec, once, fine), 0);
 }
 
-/* jacobian_update=auto: Newton's method (the matrix in each solve) below
- * 12 unknowns, one factorisation a step from 12 on; a Rosenbrock step
- * factors once whatever the option. The record holds the choice. */
+/* jacobian_update=auto: one factorisation a step for a coupled problem
+ * (radau_iia_5: one block per eigenvalue of A) and from 12 unknowns on,
+ * Newton's method (the matrix in each solve) for fewer; a Rosenbrock step
+ * factors once whatever the option. */
 static void jacobian_update_should_follow_the_unknowns(void **s0)
 {
     (void)s0;
@@ -649,6 +650,7 @@ static void jacobian_update_should_follow_the_unknowns(void **s0)
         {"algorithm=kvaerno5", "jacobian_update=step", "cb_stage_factor(",
          true},
         {"algorithm=radau_iia_5", NULL, "cb_firk_factor(", true},
+        {"algorithm=radau_iia_5", NULL, "lu_block_2[i + k * 4] =", true},
         {"algorithm=radau_iia_5", "jacobian_update=iteration",
          "cb_firk_factor(", false},
         {"algorithm=rodas3p", "jacobian_update=iteration",

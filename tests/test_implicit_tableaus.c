@@ -52,6 +52,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "eig.h"
 #include "tables.h"
 
 enum {
@@ -872,6 +873,76 @@ static void test_radau5_filter_is_hairer_wanners_estimate(void **state)
     }
     rk_stage_weights(a4, 4);
     check_exact_order(m->name, w, 4, m->error_order, "the filter's weights");
+}
+
+/* The eigen-decomposition behind the transformed direct solve (gen/eig.c)
+ * against the published values: Radau IIA 5's eigenvalues (6 + 81^(1/3)
+ * - 9^(1/3)) / 30 and (12 - 81^(1/3) + 9^(1/3)) / 60 +- i (81^(1/3) +
+ * 9^(1/3)) sqrt(3) / 60 (RADAU5's U1, ALPH, BETA before it inverts them;
+ * Hairer & Wanner's radau5.f), Gauss-Legendre 2's 1/4 +- i / sqrt(48);
+ * for every FIRK, V diag(lambda) V^-1 == A entry by entry. */
+static void test_firk_tableaus_diagonalise(void **state)
+{
+    (void)state;
+    const double c81 = cbrt(81.0), c9 = cbrt(9.0);
+    const double complex want_radau[2] = {
+        (6.0 + c81 - c9) / 30.0,
+        (12.0 - c81 + c9) / 60.0 + I * (c81 + c9) * sqrt(3.0) / 60.0};
+    const double complex want_gl2 = 0.25 + I / sqrt(48.0);
+    static const char *const firks[] = {"radau_iia_5",
+                                        "firk_gauss_legendre_2",
+                                        "firk_gauss_legendre_4"};
+    for (size_t f = 0; f < 3; f++) {
+        const cb_method *m = irk_find(firks[f]);
+        assert_non_null(m);
+        const cb_rk_tableau *t = m->tableau;
+        const int s = t->stages;
+        cb_eig e;
+        assert_true(cb_eig_decompose(t->a, s, &e));
+        int count = 0;
+        for (int b = 0; b < e.blocks; b++) {
+            count += e.pair[b] ? 2 : 1;
+            if (e.pair[b]) {
+                assert_true(e.lam_im[b] > 0.0);
+            }
+        }
+        assert_int_equal(count, s);
+        /* A = sum over blocks of v lambda w (a pair: 2 Re) */
+        for (int i = 0; i < s; i++) {
+            for (int j = 0; j < s; j++) {
+                double sum = 0.0;
+                for (int b = 0; b < e.blocks; b++) {
+                    const double complex v = e.v_re[i][b] + I * e.v_im[i][b];
+                    const double complex w =
+                        e.vinv_re[b][j] + I * e.vinv_im[b][j];
+                    const double complex l = e.lam_re[b] + I * e.lam_im[b];
+                    sum += e.pair[b] ? 2.0 * creal(v * l * w)
+                                     : creal(v * l * w);
+                }
+                assert_true(fabs(sum - t->a[i * s + j]) < 1e-13);
+            }
+        }
+        if (f == 0) {
+            assert_int_equal(e.blocks, 2);
+            const int r = e.pair[0] ? 1 : 0; /* the real one */
+            assert_false(e.pair[r]);
+            assert_true(e.pair[1 - r]);
+            assert_true(fabs(e.lam_re[r] - creal(want_radau[0])) < 1e-15);
+            assert_true(fabs(e.lam_im[r]) == 0.0);
+            assert_true(fabs(e.lam_re[1 - r] - creal(want_radau[1])) < 1e-15);
+            assert_true(fabs(e.lam_im[1 - r] - cimag(want_radau[1])) < 1e-15);
+        } else if (f == 1) {
+            assert_int_equal(e.blocks, 1);
+            assert_true(fabs(e.lam_re[0] - creal(want_gl2)) < 1e-15);
+            assert_true(fabs(e.lam_im[0] - cimag(want_gl2)) < 1e-15);
+        } else {
+            assert_int_equal(e.blocks, 2); /* two pairs */
+        }
+    }
+    /* a defective matrix is refused: nothing to transform */
+    const double jordan[4] = {0.5, 1.0, 0.0, 0.5};
+    cb_eig e;
+    assert_false(cb_eig_decompose(jordan, 2, &e));
 }
 
 static void test_dirks_are_lower_triangular_and_firks_are_not(void **state)
@@ -1711,6 +1782,7 @@ int main(void)
         cmocka_unit_test(test_solution_and_embedded_weights_sum_to_one),
         cmocka_unit_test(test_b_has_exactly_the_stated_order),
         cmocka_unit_test(test_b_hat_has_exactly_the_stated_error_order),
+        cmocka_unit_test(test_firk_tableaus_diagonalise),
         cmocka_unit_test(test_radau5_filter_is_hairer_wanners_estimate),
         cmocka_unit_test(test_dirks_are_lower_triangular_and_firks_are_not),
         cmocka_unit_test(test_metadata_matches_the_feature_table),

@@ -12,6 +12,9 @@
 #define CB_GPU 1
 #define CB_DEVFN static __device__ __forceinline__
 #define CB_KERNEL extern "C" __global__
+// A loop kept rolled: the direct solve's elimination, whose full
+// unrolling multiplies compile time and register pressure.
+#define CB_ROLLED _Pragma("unroll 1")
 #else
 #define CB_GPU 0
 #include <math.h>
@@ -85,6 +88,7 @@ extern double erf(double);
 extern float erff(float);
 #endif
 #define CB_KERNEL CB_EXTERN_C __attribute__((visibility("default")))
+#define CB_ROLLED
 #endif
 
 #if CB_F32
@@ -762,9 +766,9 @@ CB_DEVFN void cb_stage_lu_factor(const cb_nl *p, const real *Y,
         lu_pivot[k] = piv;
         if (piv != k) {
             for (int j = k; j < 2; ++j) {
-                const real m = lu_matrix[k + j * 2];
+                const real t = lu_matrix[k + j * 2];
                 lu_matrix[k + j * 2] = lu_matrix[piv + j * 2];
-                lu_matrix[piv + j * 2] = m;
+                lu_matrix[piv + j * 2] = t;
             }
         }
         const real inv = (real)1 / lu_matrix[k + k * 2];
@@ -794,9 +798,9 @@ CB_DEVFN int cb_stage_linsolve(const real *b, real *x, int *iters,
     for (int k = 0; k < 2; ++k) {
         const int piv = lu_pivot[k];
         if (piv != k) {
-            const real m = x[k];
+            const real t = x[k];
             x[k] = x[piv];
-            x[piv] = m;
+            x[piv] = t;
         }
         for (int i = k + 1; i < 2; ++i) {
             x[i] -= lu_matrix[i + k * 2] * x[k];

@@ -12,6 +12,9 @@
 #define CB_GPU 1
 #define CB_DEVFN static __device__ __forceinline__
 #define CB_KERNEL extern "C" __global__
+// A loop kept rolled: the direct solve's elimination, whose full
+// unrolling multiplies compile time and register pressure.
+#define CB_ROLLED _Pragma("unroll 1")
 #else
 #define CB_GPU 0
 #include <math.h>
@@ -85,6 +88,7 @@ extern double erf(double);
 extern float erff(float);
 #endif
 #define CB_KERNEL CB_EXTERN_C __attribute__((visibility("default")))
+#define CB_ROLLED
 #endif
 
 #if CB_F32
@@ -674,6 +678,7 @@ CB_DEVFN void cb_stage_lu_factor(const cb_nl *p, const real *Y,
             lu_matrix[0 + i + (0 + k) * 8] = (i == k ? beta : (real)0) - gh * p->a * lu_column[i];
         }
     }
+    CB_ROLLED
     for (int k = 0; k < 8; ++k) {
         int piv = k;
         real big = fabs(lu_matrix[k + k * 8]);
@@ -691,9 +696,9 @@ CB_DEVFN void cb_stage_lu_factor(const cb_nl *p, const real *Y,
         lu_pivot[k] = piv;
         if (piv != k) {
             for (int j = k; j < 8; ++j) {
-                const real m = lu_matrix[k + j * 8];
+                const real t = lu_matrix[k + j * 8];
                 lu_matrix[k + j * 8] = lu_matrix[piv + j * 8];
-                lu_matrix[piv + j * 8] = m;
+                lu_matrix[piv + j * 8] = t;
             }
         }
         const real inv = (real)1 / lu_matrix[k + k * 8];
@@ -720,17 +725,19 @@ CB_DEVFN int cb_stage_linsolve(const real *b, real *x, int *iters,
     for (int k = 0; k < 8; ++k) {
         x[k] = b[k];
     }
+    CB_ROLLED
     for (int k = 0; k < 8; ++k) {
         const int piv = lu_pivot[k];
         if (piv != k) {
-            const real m = x[k];
+            const real t = x[k];
             x[k] = x[piv];
-            x[piv] = m;
+            x[piv] = t;
         }
         for (int i = k + 1; i < 8; ++i) {
             x[i] -= lu_matrix[i + k * 8] * x[k];
         }
     }
+    CB_ROLLED
     for (int k = 7; k >= 0; --k) {
         real sum = x[k];
         for (int j = k + 1; j < 8; ++j) {

@@ -12,6 +12,9 @@
 #define CB_GPU 1
 #define CB_DEVFN static __device__ __forceinline__
 #define CB_KERNEL extern "C" __global__
+// A loop kept rolled: the direct solve's elimination, whose full
+// unrolling multiplies compile time and register pressure.
+#define CB_ROLLED _Pragma("unroll 1")
 #else
 #define CB_GPU 0
 #include <math.h>
@@ -85,6 +88,7 @@ extern double erf(double);
 extern float erff(float);
 #endif
 #define CB_KERNEL CB_EXTERN_C __attribute__((visibility("default")))
+#define CB_ROLLED
 #endif
 
 #if CB_F32

@@ -12,6 +12,9 @@
 #define CB_GPU 1
 #define CB_DEVFN static __device__ __forceinline__
 #define CB_KERNEL extern "C" __global__
+// A loop kept rolled: the direct solve's elimination, whose full
+// unrolling multiplies compile time and register pressure.
+#define CB_ROLLED _Pragma("unroll 1")
 #else
 #define CB_GPU 0
 #include <math.h>
@@ -85,6 +88,7 @@ extern double erf(double);
 extern float erff(float);
 #endif
 #define CB_KERNEL CB_EXTERN_C __attribute__((visibility("default")))
+#define CB_ROLLED
 #endif
 
 #if CB_F32
@@ -571,10 +575,10 @@ typedef double cb_input; // the batch's own values, rounded as they load
 // owner 'stage_linear_solver' (float32): 4 buffers
 //   name       pool            offset    size   alloc  notes
 //   lu_matrix  local                -       4       4
-//   lu_pivot   local int            -       2       2
+//   lu_pivot   local int            -       0       1
 //   lu_unit    local                -       2       2
 //   lu_column  local                -       2       2
-//   totals: shared 0, persistent 0, local 8; int: shared 0, persistent 0, local 2
+//   totals: shared 0, persistent 0, local 8; int: shared 0, persistent 0, local 1
 
 // The system 'van_der_pol_stiff': derivatives of the states.
 CB_DEVFN void cb_dxdt(const real *state, const real *parameters, real *out)
@@ -648,7 +652,6 @@ CB_DEVFN int cb_stage_linsolve(const cb_nl *p, const real *Y, const real *b,
                                real *x, int *iters)
 {
     real lu_matrix[4];
-    int lu_pivot[2];
     real lu_unit[2];
     real lu_column[2];
     const real beta = p->settings[CB_SET_BETA];
@@ -665,6 +668,9 @@ CB_DEVFN int cb_stage_linsolve(const cb_nl *p, const real *Y, const real *b,
         }
     }
     for (int k = 0; k < 2; ++k) {
+        x[k] = b[k];
+    }
+    for (int k = 0; k < 2; ++k) {
         int piv = k;
         real big = fabsf(lu_matrix[k + k * 2]);
         for (int i = k + 1; i < 2; ++i) {
@@ -677,35 +683,23 @@ CB_DEVFN int cb_stage_linsolve(const cb_nl *p, const real *Y, const real *b,
         if (!(big > (real)0) || !cb_finite(big)) {
             return CB_RUN_SINGULAR_MATRIX;
         }
-        lu_pivot[k] = piv;
         if (piv != k) {
             for (int j = k; j < 2; ++j) {
-                const real m = lu_matrix[k + j * 2];
+                const real t = lu_matrix[k + j * 2];
                 lu_matrix[k + j * 2] = lu_matrix[piv + j * 2];
-                lu_matrix[piv + j * 2] = m;
+                lu_matrix[piv + j * 2] = t;
             }
+            const real t = x[k];
+            x[k] = x[piv];
+            x[piv] = t;
         }
         const real inv = (real)1 / lu_matrix[k + k * 2];
         for (int i = k + 1; i < 2; ++i) {
             const real f = lu_matrix[i + k * 2] * inv;
-            lu_matrix[i + k * 2] = f;
             for (int j = k + 1; j < 2; ++j) {
                 lu_matrix[i + j * 2] -= f * lu_matrix[k + j * 2];
             }
-        }
-    }
-    for (int k = 0; k < 2; ++k) {
-        x[k] = b[k];
-    }
-    for (int k = 0; k < 2; ++k) {
-        const int piv = lu_pivot[k];
-        if (piv != k) {
-            const real m = x[k];
-            x[k] = x[piv];
-            x[piv] = m;
-        }
-        for (int i = k + 1; i < 2; ++i) {
-            x[i] -= lu_matrix[i + k * 2] * x[k];
+            x[i] -= f * x[k];
         }
     }
     for (int k = 1; k >= 0; --k) {
