@@ -3,8 +3,10 @@
  * t in [0, 1], final state only; then tsit5 under the pi controller at
  * atol = rtol = 1e-6; then the implicit cases: stiff Van der Pol (mu from
  * 100 to 1000, t in [0, 2000]) with kvaerno5 (float64) and ros3p
- * (float32) under the gustafsson controller; and the original's two
- * lorenz_mean_runtime.py configurations (`fixed`, `adaptive`). Prints, per case: compile
+ * (float32) under the gustafsson controller, kvaerno5 with the default
+ * direct solve, and HIRES with radau_iia_5's defaults (float64); and the
+ * original's two lorenz_mean_runtime.py configurations (`fixed`,
+ * `adaptive`). Prints, per case: compile
  * time (cold, cache off), registers, spills, occupancy at the block size,
  * and the kernel time (CUDA events) as the median and minimum of many
  * launches (at most 11 for the implicit cases), each batch in one launch
@@ -233,6 +235,26 @@ int main(int argc, char **argv)
                              "blocksize=128", NULL};
     bench(sys, "vdp mu<=1e3 ros3p f32 tol=1e-4", ros, ros_run, "mu", 100.0,
           1000.0, 1u << 16, ireps);
+    /* The defaults: the direct solve (lu), Newton's method for kvaerno5's
+     * 2 unknowns */
+    const char *kv_lu[] = {"algorithm=kvaerno5", "precision=float64",
+                           "backend=cuda", "cache=false", NULL};
+    bench(sys, "vdp mu<=1e3 kvaerno5 f64 tol=1e-6 lu", kv_lu, kv_run, "mu",
+          100.0, 1000.0, 1u << 16, ireps);
+    cubie_system_free(sys);
+
+    /* radau_iia_5's defaults on HIRES: lu factored once a step as one real
+     * and one complex 8 x 8 block (RADAU5's transformation) */
+    snprintf(path, sizeof(path), "%s/hires.json", dir);
+    if ((st = cubie_system_load(path, &sys, &err)) != CUBIE_OK) {
+        die(st, &err);
+    }
+    const char *hr[] = {"algorithm=radau_iia_5", "precision=float64",
+                        "backend=cuda", "cache=false", NULL};
+    const char *hr_run[] = {"atol=1e-8", "rtol=1e-6", "duration=321.8122",
+                            "blocksize=64", NULL};
+    bench(sys, "hires y1 in [0.5,1.5] radau_iia_5 f64 tol=1e-6 lu", hr,
+          hr_run, "y1", 0.5, 1.5, 1u << 16, ireps);
     cubie_system_free(sys);
     return 0;
 }

@@ -125,6 +125,9 @@ sanitize memcheck-radau-shared memcheck specs/hires.json \
     --set delta_location=shared --set lin_residual_location=shared \
     --set preconditioner_type=jacobi --set linear_correction_type=bicgstab \
     --grid y1=0.5:1.5:300
+sanitize memcheck-radau-lu memcheck specs/hires.json \
+    --set algorithm=radau_iia_5 --set precision=float64 \
+    --set lu_matrix_location=shared --grid y1=0.5:1.5:300
 sanitize initcheck-kvaerno5 initcheck specs/van_der_pol_stiff.json \
     --set algorithm=kvaerno5 --set output_types=state,time,iteration_counters \
     --grid mu=10:1000:300
