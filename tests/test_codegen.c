@@ -225,7 +225,8 @@ static void float32_source_should_pass_the_promotion_lint(void **state)
                            "hodgkin_huxley.json", "fitzhugh_nagumo.json",
                            "brusselator.json", "damped_pendulum.json",
                            "robertson.json", "hires.json",
-                           "van_der_pol_stiff.json", NULL};
+                           "van_der_pol_stiff.json", "pollution.json",
+                           NULL};
     const char *algos[] = {"algorithm=tsit5", "algorithm=vern7",
                            "algorithm=euler", "algorithm=radau_iia_5",
                            "algorithm=kvaerno5", "algorithm=rodas3p",

@@ -134,6 +134,34 @@ static cJSON *load_references(void)
     return j;
 }
 
+/* The entry of stiff_references.json for a spec file. */
+static const cJSON *reference_of(const cJSON *refs, const char *spec)
+{
+    const cJSON *prob = NULL, *it;
+    cJSON_ArrayForEach(it, cJSON_GetObjectItem(refs, "problems"))
+    {
+        if (strcmp(cJSON_GetObjectItem(it, "spec")->valuestring, spec) ==
+            0) {
+            prob = it;
+        }
+    }
+    assert_non_null(prob);
+    return prob;
+}
+
+/* A spec of specs/ and a batch of one run at its values. */
+static cubie_system *spec_run(const char *spec, cubie_batch **b)
+{
+    char path[512];
+    cubie_error err = {0};
+    cubie_system *sys = NULL;
+    tu_ok(cubie_system_load(tu_spec_path(spec, path, sizeof(path)), &sys,
+                            &err),
+          &err);
+    tu_ok(cubie_batch_new(sys, 1, b, &err), &err);
+    return sys;
+}
+
 typedef struct {
     const char *spec;
     const char *duration, *atol, *dt_max;
@@ -175,28 +203,14 @@ static void stiff_specs_should_reach_their_published_references(void **s0)
 {
     (void)s0;
     cJSON *refs = load_references();
-    const cJSON *problems = cJSON_GetObjectItem(refs, "problems");
     for (size_t k = 0; k < sizeof(stiff_cases) / sizeof(stiff_cases[0]);
          k++) {
         const stiff_case *sc = &stiff_cases[k];
-        const cJSON *prob = NULL, *it;
-        cJSON_ArrayForEach(it, problems)
-        {
-            if (strcmp(cJSON_GetObjectItem(it, "spec")->valuestring,
-                       sc->spec) == 0) {
-                prob = it;
-            }
-        }
-        assert_non_null(prob);
+        const cJSON *prob = reference_of(refs, sc->spec);
         const cJSON *names = cJSON_GetObjectItem(prob, "states");
         const cJSON *ref = cJSON_GetObjectItem(prob, "reference");
-        char path[512];
-        cubie_error err = {0};
-        cubie_system *sys = NULL;
-        tu_ok(cubie_system_load(tu_spec_path(sc->spec, path, sizeof(path)),
-                                &sys, &err), &err);
         cubie_batch *b = NULL;
-        tu_ok(cubie_batch_new(sys, 1, &b, &err), &err);
+        cubie_system *sys = spec_run(sc->spec, &b);
         const double atol = atof(sc->atol + 5), rtol = 1e-8;
         const char *methods[] = {"radau_iia_5", "kvaerno5", sc->rosenbrock};
         long kvaerno_steps = 0;
@@ -277,25 +291,11 @@ static void default_steps_should_not_cap_stiff_runs(void **s0)
 {
     (void)s0;
     cJSON *refs = load_references();
-    const cJSON *prob = NULL, *it;
-    cJSON_ArrayForEach(it, cJSON_GetObjectItem(refs, "problems"))
-    {
-        if (strcmp(cJSON_GetObjectItem(it, "spec")->valuestring,
-                   "van_der_pol_stiff.json") == 0) {
-            prob = it;
-        }
-    }
-    assert_non_null(prob);
+    const cJSON *prob = reference_of(refs, "van_der_pol_stiff.json");
     const cJSON *ref = cJSON_GetObjectItem(prob, "reference");
-    char path[512];
     cubie_error err = {0};
-    cubie_system *sys = NULL;
-    tu_ok(cubie_system_load(tu_spec_path("van_der_pol_stiff.json", path,
-                                         sizeof(path)),
-                            &sys, &err),
-          &err);
     cubie_batch *b = NULL;
-    tu_ok(cubie_batch_new(sys, 1, &b, &err), &err);
+    cubie_system *sys = spec_run("van_der_pol_stiff.json", &b);
     const char *methods[] = {"radau_iia_5", "kvaerno5", "rodas3p"};
     const double tol = 1e-6; /* the default atol and rtol */
     for (int m = 0; m < 3; m++) {
@@ -369,9 +369,64 @@ static void default_steps_should_not_cap_stiff_runs(void **s0)
     cJSON_Delete(refs);
 }
 
+/* POLLU, 20 states, the largest stiff spec: the default options of the
+ * three stiff methods (lu, one factorisation a step; radau_iia_5's two
+ * 20 x 20 blocks of the transformed solve, one complex) meet the
+ * published reference. y16 (4e-18) and the components near 1e-8 are held
+ * to atol, the others to rtol. */
+static void pollution_should_reach_its_published_reference(void **s0)
+{
+    (void)s0;
+    cJSON *refs = load_references();
+    const cJSON *prob = reference_of(refs, "pollution.json");
+    const cJSON *names = cJSON_GetObjectItem(prob, "states");
+    const cJSON *ref = cJSON_GetObjectItem(prob, "reference");
+    assert_int_equal(cJSON_GetArraySize(names), 20);
+    cubie_error err = {0};
+    cubie_batch *b = NULL;
+    cubie_system *sys = spec_run("pollution.json", &b);
+    const char *methods[] = {"radau_iia_5", "kvaerno5", "rodas3p"};
+    const double atol = 1e-12, rtol = 1e-8;
+    for (int m = 0; m < 3; m++) {
+        char algo[64];
+        snprintf(algo, sizeof(algo), "algorithm=%s", methods[m]);
+        const char *copt[] = {algo, "precision=float64",
+                              "output_types=state,iteration_counters", NULL};
+        /* dt alone would bound steps to [dt / 100, 100 dt] */
+        const char *ropt[] = {"duration=60", "atol=1e-12", "rtol=1e-8",
+                              "dt=1e-6", "dt_min=1e-16", "dt_max=60",
+                              NULL};
+        cubie_solver *s = tu_compile(sys, copt);
+        cubie_result *r = tu_run(s, b, ropt);
+        assert_int_equal(cubie_result_status(r)[0], 0);
+        cubie_setting v;
+        tu_ok(cubie_result_find_setting(r, "linear_correction_type", &v),
+              &err);
+        assert_string_equal(v.text, "lu");
+        double worst = 0.0;
+        for (size_t i = 0; i < cubie_result_n_vars(r); i++) {
+            const char *nm = cJSON_GetArrayItem(names, (int)i)->valuestring;
+            assert_string_equal(nm, cubie_result_var_name(r, i));
+            const double want = cJSON_GetObjectItem(ref, nm)->valuedouble;
+            const double got = cubie_result_state(r, 0, 1, i);
+            worst = fmax(worst,
+                         fabs(got - want) / (atol + rtol * fabs(want)));
+        }
+        print_message("pollution defaults %-12s: error %.3g x tolerance, "
+                      "%ld steps\n", methods[m], worst, accepted(r));
+        assert_true(worst <= 100.0);
+        cubie_result_free(r);
+        cubie_solver_free(s);
+    }
+    cubie_batch_free(b);
+    cubie_system_free(sys);
+    cJSON_Delete(refs);
+}
+
 #define STIFF_TESTS \
     cmocka_unit_test(stiff_specs_should_reach_their_published_references), \
-    cmocka_unit_test(default_steps_should_not_cap_stiff_runs),
+    cmocka_unit_test(default_steps_should_not_cap_stiff_runs), \
+    cmocka_unit_test(pollution_should_reach_its_published_reference),
 
 /* ---- the DIRK stack's layout ------------------------------------------ */
 
@@ -675,36 +730,52 @@ static void jacobian_update_should_follow_the_unknowns(void **s0)
     cubie_system_free(sys);
 }
 
-/* linear_correction_type=auto: lu up to 24 unknowns (states x coupled
- * stages), bicgstab above; radau_iia_5's error filter is a problem of n
- * unknowns of its own. */
-static void auto_should_pick_lu_for_small_problems_only(void **s0)
+/* linear_correction_type=auto: lu where the largest system it factors
+ * has at most 24 unknowns, bicgstab above. A one-stage method factors
+ * its n states; radau_iia_5 its 3n coupled unknowns, or under
+ * jacobian_update=step (auto's choice for it) one n x n block per
+ * eigenvalue of A; its error filter is a problem of n unknowns. */
+static cubie_system *decays(int n)
 {
-    (void)s0;
-    /* 9 independent decays: kvaerno5 solves 9 unknowns a stage,
-     * radau_iia_5 27 coupled (and its error filter 9) */
-    char spec[1024] = "{\"states\": {";
-    for (int i = 0; i < 9; i++) {
+    char spec[4096] = "{\"states\": {";
+    for (int i = 0; i < n; i++) {
         snprintf(spec + strlen(spec), sizeof(spec) - strlen(spec),
                  "%s\"y%d\": 1", i ? ", " : "", i);
     }
     strcat(spec, "}, \"equations\": [");
-    for (int i = 0; i < 9; i++) {
+    for (int i = 0; i < n; i++) {
         snprintf(spec + strlen(spec), sizeof(spec) - strlen(spec),
                  "%s\"dy%d = -%d * y%d\"", i ? ", " : "", i, i + 1, i);
     }
     strcat(spec, "]}");
-    cubie_system *sys = tu_system(spec);
+    return tu_system(spec);
+}
+
+static void auto_should_pick_lu_for_small_problems_only(void **s0)
+{
+    (void)s0;
     static const char lu[] = "(lu).\nCB_DEVFN int cb_%s_linsolve(";
     static const char bicg[] = "(BiCGSTAB).\nCB_DEVFN int cb_%s_linsolve(";
     const struct {
-        const char *algo, *form[2], *prefix[2];
+        int n;
+        const char *algo, *jacobian, *form[2], *prefix[2];
     } cases[] = {
-        {"algorithm=kvaerno5", {lu, NULL}, {"stage", NULL}},
-        {"algorithm=radau_iia_5", {bicg, lu}, {"firk", "filter"}},
+        {9, "algorithm=kvaerno5", NULL, {lu, NULL}, {"stage", NULL}},
+        /* blocks of 9 */
+        {9, "algorithm=radau_iia_5", NULL, {lu, lu}, {"firk", "filter"}},
+        /* 27 coupled unknowns in one matrix */
+        {9, "algorithm=radau_iia_5", "jacobian_update=iteration",
+         {bicg, lu}, {"firk", "filter"}},
+        {24, "algorithm=kvaerno5", NULL, {lu, NULL}, {"stage", NULL}},
+        {24, "algorithm=radau_iia_5", NULL, {lu, lu}, {"firk", "filter"}},
+        {25, "algorithm=kvaerno5", NULL, {bicg, NULL}, {"stage", NULL}},
+        {25, "algorithm=radau_iia_5", NULL, {bicg, bicg},
+         {"firk", "filter"}},
     };
-    for (int k = 0; k < 2; k++) {
-        const char *pairs[] = {cases[k].algo, "precision=float64", NULL};
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        cubie_system *sys = decays(cases[k].n);
+        const char *pairs[] = {cases[k].algo, "precision=float64",
+                               cases[k].jacobian, NULL};
         cubie_options *o = tu_options(pairs);
         cubie_error err = {0};
         char *src = NULL;
@@ -714,13 +785,15 @@ static void auto_should_pick_lu_for_small_problems_only(void **s0)
             snprintf(want, sizeof(want), cases[k].form[p],
                      cases[k].prefix[p]);
             if (strstr(src, want) == NULL) {
-                fail_msg("%s: no \"%s\"", cases[k].algo, want);
+                fail_msg("%d states, %s %s: no \"%s\"", cases[k].n,
+                         cases[k].algo,
+                         cases[k].jacobian ? cases[k].jacobian : "", want);
             }
         }
         free(src);
         cubie_options_free(o);
+        cubie_system_free(sys);
     }
-    cubie_system_free(sys);
 }
 
 static void iteration_counters_should_count_newton_and_krylov(void **s0)

@@ -3,7 +3,8 @@
  * process.
  *
  *   bench_stiff SPECS_DIR [key=value ...]
- *     problems=robertson,van_der_pol_stiff,hires,orego
+ *     problems=robertson,van_der_pol_stiff,hires,orego (pollution:
+ *                       asked for by name)
  *     precisions=float64,float32
  *     algorithms=radau_iia_5,kvaerno5,rodas3p,ros3p,backwards_euler
  *     matrix=1          0: only the default options, the best row
@@ -18,7 +19,8 @@
  *                       not given; lu cells only)
  *
  * Problems (Test Set for IVP Solvers, Bari): Robertson to t = 40, Van der
- * Pol mu = 1000 to t = 2000 (VDPOLM), HIRES to 321.8122, OREGO to 360.
+ * Pol mu = 1000 to t = 2000 (VDPOLM), HIRES to 321.8122, OREGO to 360,
+ * POLLU (pollution, 20 states) to 60.
  * Tolerances: float64 rtol 1e-6 (rtol=), atol 1e-8; float32 rtol 1e-4,
  * atol 1e-8.
  * backwards_euler has no error estimate: it runs fixed at t_end / 4000.
@@ -56,7 +58,7 @@
 #include <sunmatrix/sunmatrix_dense.h>
 #endif
 
-#define MAX_N 8
+#define MAX_N 20
 #define MAX_RUNS 1024
 
 typedef struct {
@@ -75,6 +77,7 @@ static problem problems[] = {
     {"van_der_pol_stiff", 2000.0, 2, vdpolm_f, {0}, {0}, {0}, false},
     {"hires", 321.8122, 8, hires_f, {0}, {0}, {0}, false},
     {"orego", 360.0, 3, orego_f, {0}, {0}, {0}, false},
+    {"pollution", 60.0, 20, pollu_f, {0}, {0}, {0}, false},
 };
 #define N_PROBLEMS (sizeof(problems) / sizeof(problems[0]))
 
