@@ -86,6 +86,10 @@ typedef struct {
                               * diagonalises: one n x n system per
                               * eigenvalue (gen/eig.h) */
     cb_eig eig;
+    int filter_block;        /* lu_eig: the real block whose matrix is
+                              * RADAU5's error filter's (eigenvalue =
+                              * the filter's gamma), which the filter
+                              * solves with (block_solve); -1: none */
     int pre_order;           /* Neumann terms */
     cb_owner *newton_owner, *linear_owner;
     cb_fn states, residual, operator_, precond, linsolve, newton_fn;
@@ -93,6 +97,8 @@ typedef struct {
                               * linear solver's; Newton's wrapper when
                               * there is Newton) */
     cb_fn lu_factor;         /* lu: the linear solver's own */
+    cb_fn block_solve;       /* filter_block's solve */
+    cb_fn filter_solve;      /* Newton's wrapper of it, for the step */
 } cb_nk;
 
 struct cb_ctx {
@@ -218,6 +224,11 @@ cb_choice cb_nk_linear_for(const cb_ctx *c, int stages, const double *A);
  * (step for a coupled problem or from CB_LU_STEP_MIN states, else
  * iteration). */
 cb_choice cb_nk_jacobian_for(const cb_ctx *c, int n, int stages);
+/* `<lhs>cb_Pfilter_solve(b, x, iters, ...)`: b solved with the factors
+ * of c->nk.filter_block alone. */
+void cb_nk_emit_block_solve_call(const cb_ctx *c, cb_sb *sb,
+                                 const char *lhs, const char *b,
+                                 const char *x, const char *iters);
 /* Set up c->nk for a one-stage or coupled problem. */
 void cb_nk_setup(cb_ctx *c, const char *prefix, int stages,
                  const double *A, const double *cnodes);

@@ -4,6 +4,8 @@
  * RADAU5's filtered estimate where the tableau has one (radau_iia_5,
  * emit_filter), else sum (b_i - b_hat_i) U_i. The increments stay for the
  * next step's first guess. */
+#include <math.h>
+
 #include "rk.h"
 
 /* Whether the step filters its error estimate (an adaptive step of a
@@ -13,11 +15,30 @@ static bool filters(const cb_ctx *c)
     return c->n_error > 0 && c->tab->filter != NULL;
 }
 
+/* The real eigenvalue of A equal to the filter's gamma (RADAU5: 1 /
+ * 3.6378), when the coupled solve is the transformed one: that block's
+ * matrix is the filter's, at the same J, so the filter solves with its
+ * factors instead of building and factoring its own. */
+static int filter_block(const cb_ctx *c)
+{
+    const cb_eig *e = &c->nk.eig;
+    const double g = c->tab->filter[0];
+    for (int k = 0; c->nk.lu_eig && k < e->blocks; k++) {
+        if (!e->pair[k] && fabs(e->lam_re[k] - g) <= 1e-12 * fabs(g)) {
+            return k;
+        }
+    }
+    return -1;
+}
+
 static cubie_status firk_resolve(cb_ctx *c)
 {
     cb_nk_setup(c, "firk_", c->tab->stages, c->tab->a, c->tab->c);
     if (filters(c)) {
-        cb_nk_step_setup(c, "filter_");
+        c->nk.filter_block = filter_block(c);
+        if (c->nk.filter_block < 0) {
+            cb_nk_step_setup(c, "filter_");
+        }
     }
     return cb_comp_newton.resolve(c);
 }
@@ -41,9 +62,10 @@ static cubie_status firk_register(cb_ctx *c)
 }
 
 /* RADAU5's error estimate (implicit_tableaus.c, radau5_filter):
- * r = g (h f(t, y) + sum_j e_j U_j), then e = (I - h g J(y))^-1 r by the
- * step's own n-unknown linear problem (cb_ctx.step_nk, "filter_"), from
- * the guess r. The solve's status is not the step's: where it failed (its
+ * r = g (h f(t, y) + sum_j e_j U_j), then e = (I - h g J(y))^-1 r: with
+ * the factors of the transformed solve's block for the eigenvalue g
+ * (cb_nk.filter_block), else by the step's own n-unknown linear problem
+ * (cb_ctx.step_nk, "filter_"), from the guess r. The solve's status is not the step's: where it failed (its
  * iteration cap, a breakdown) the error is the unfiltered r, larger for
  * stiff components, so the step is judged more strictly, never less. */
 static void emit_filter(cb_ctx *c, cb_sb *b, const char *const *rows)
@@ -68,13 +90,20 @@ static void emit_filter(cb_ctx *c, cb_sb *b, const char *const *rows)
     cb_sb_line(b, "filter_solution[i] = filter_rhs[i];");
     cb_sb_dedent(b);
     cb_sb_line(b, "}");
-    cb_lit(c, g[0], l);
-    cb_sb_line(b, "p.a = %s;", l);
-    cb_nk_step_factor_call(c, b, "state", "t");
     cb_sb_line(b, "int filter_iters = 0;");
-    cb_nk_step_linsolve_call(c, b, "const int filter_status = ", "state",
-                             "filter_rhs", "filter_solution",
-                             "&filter_iters");
+    if (c->nk.filter_block >= 0) {
+        cb_sb_line(b, "// the factors of the step's block for lambda = g");
+        cb_nk_emit_block_solve_call(c, b, "const int filter_status = ",
+                                    "filter_rhs", "filter_solution",
+                                    "&filter_iters");
+    } else {
+        cb_lit(c, g[0], l);
+        cb_sb_line(b, "p.a = %s;", l);
+        cb_nk_step_factor_call(c, b, "state", "t");
+        cb_nk_step_linsolve_call(c, b, "const int filter_status = ",
+                                 "state", "filter_rhs", "filter_solution",
+                                 "&filter_iters");
+    }
     cb_sb_line(b, "counters[%d] += filter_iters;", CB_COUNTER_KRYLOV);
     cb_sb_line(b, "for (int i = 0; i < %d; ++i) {", n);
     cb_sb_line(b, "    error[i] = filter_status == 0 ? filter_solution[i] "

@@ -723,6 +723,53 @@ static cubie_status lu_emit_newton(cb_ctx *c, cb_sb *sb)
                            "pivoting (lu).");
 }
 
+/* Define cb_P<suffix> of the linear solver from body b (freed here). */
+static cubie_status define_lu_fn(cb_ctx *c, cb_sb *sb, cb_fn *f,
+                                 const char *ret, const char *suffix,
+                                 const char *const *params, cb_sb *b)
+{
+    char name[64];
+    snprintf(name, sizeof(name), "cb_%s%s", P, suffix);
+    cb_fn_init(f, ret, name, params);
+    cubie_status st = cb_define(c, f, c->nk.linear_owner, cb_sb_str(b), sb);
+    if (st == CUBIE_OK && b->failed) {
+        st = cb_fail_nomem(c->err);
+    }
+    cb_sb_free(b);
+    return st;
+}
+
+/* The solve with one real block's factors, (beta I - gamma h lambda_k J)
+ * x = b: RADAU5's error filter, whose matrix that block is
+ * (cb_nk.filter_block). */
+static cubie_status define_block_solve(cb_ctx *c, cb_sb *sb)
+{
+    cb_nk *nk = &c->nk;
+    const int k = nk->filter_block, r = eig_row(&nk->eig, k);
+    char m[32], pv[32];
+    snprintf(m, sizeof(m), "lu_block_%d", r);
+    snprintf(pv, sizeof(pv), "lu_piv_%d", k);
+    cb_sb b;
+    cb_sb_init(&b);
+    b.indent = 1;
+    cb_sb_line(&b, "if (%s[0] < 0) {", pv);
+    cb_sb_line(&b, "    return CB_RUN_SINGULAR_MATRIX;");
+    cb_sb_line(&b, "}");
+    copy_b(&b, nk->n);
+    emit_lu_solve(&b, m, pv, "x", nk->n);
+    cb_sb_line(&b, "*iters = 1;");
+    cb_sb_line(&b, "return 0;");
+    static const char *const params[] = {
+        "const real *b", "real *x", "int *iters", "real *shared",
+        "real *persistent", "int *shared_i", "int *persistent_i", NULL};
+    char l[48];
+    cb_lit(c, nk->eig.lam_re[k], l);
+    cb_sb_line(sb, "// Solve (beta I - gamma h %s J) x = b with block %d's "
+                   "factors alone\n// (lu; RADAU5's error filter).", l, k);
+    return define_lu_fn(c, sb, &nk->block_solve, "int", "block_solve",
+                        params, &b);
+}
+
 static cubie_status lu_emit(cb_ctx *c, cb_sb *sb)
 {
     cb_nk *nk = &c->nk;
@@ -744,19 +791,11 @@ static cubie_status lu_emit(cb_ctx *c, cb_sb *sb)
     static const char *const params[] = {
         "const cb_nl *p", "const real *Y", "real tJ", "real *shared",
         "real *persistent", "int *shared_i", "int *persistent_i", NULL};
-    char name[64];
-    snprintf(name, sizeof(name), "cb_%slu_factor", P);
-    cb_fn_init(&nk->lu_factor, "void", name, params);
     cb_sb_line(sb, "// Build beta I - gamma h (A x J(tJ, Y)) from J's columns "
                    "and factor it\n// (Gaussian elimination, partial "
                    "pivoting) for the solves that follow.");
-    cubie_status st = cb_define(c, &nk->lu_factor, nk->linear_owner,
-                                cb_sb_str(&b), sb);
-    if (st == CUBIE_OK && b.failed) {
-        st = cb_fail_nomem(c->err);
-    }
-    cb_sb_free(&b);
-    CB_TRY(st);
+    CB_TRY(define_lu_fn(c, sb, &nk->lu_factor, "void", "lu_factor", params,
+                        &b));
     nk->factor = nk->lu_factor;
     cb_sb_init(&b);
     b.indent = 1;
@@ -771,9 +810,10 @@ static cubie_status lu_emit(cb_ctx *c, cb_sb *sb)
     }
     cb_sb_line(&b, "*iters = 1;");
     cb_sb_line(&b, "return 0;");
-    return define_linsolve(c, &b, sb,
+    CB_TRY(define_linsolve(c, &b, sb,
                            "Solve (beta I - gamma h (A x J)) x = b with the "
-                           "last factor call's\n// factors (lu).");
+                           "last factor call's\n// factors (lu)."));
+    return nk->filter_block >= 0 ? define_block_solve(c, sb) : CUBIE_OK;
 }
 
 static cubie_status krylov_emit(cb_ctx *c, cb_sb *sb)

@@ -107,6 +107,7 @@ void cb_nk_setup(cb_ctx *c, const char *prefix, int stages,
                                       CB_JACOBIAN_STEP);
     nk->lu_eig = nk->lu_step && stages > 1 &&
                  cb_eig_decompose(A, stages, &nk->eig);
+    nk->filter_block = -1;
     nk->pre_order = (int)cb_opt_num(c->opt, CB_OPT_PRECONDITIONER_ORDER);
 }
 
@@ -232,6 +233,14 @@ void cb_nk_emit_factor_call(const cb_ctx *c, cb_sb *sb, const char *Y,
         const char *const args[] = {"Y", Y, "tJ", t, NULL};
         step_call(c, sb, "", &c->nk.factor, args);
     }
+}
+
+void cb_nk_emit_block_solve_call(const cb_ctx *c, cb_sb *sb,
+                                 const char *lhs, const char *b,
+                                 const char *x, const char *iters)
+{
+    const char *const args[] = {"b", b, "x", x, "iters", iters, NULL};
+    step_call(c, sb, lhs, &c->nk.filter_solve, args);
 }
 
 /* ---- the problem ---- */
@@ -564,9 +573,14 @@ static cubie_status emit_newton(cb_ctx *c, cb_sb *sb)
     return st;
 }
 
-/* lu under Newton: cb_Pfactor, which hands the linear solver's factor
- * call its slices of Newton's pools, for the step to call. */
-static cubie_status emit_newton_factor(cb_ctx *c, cb_sb *sb)
+/* lu under Newton: cb_P<name>, which hands the linear solver's function
+ * inner its slices of Newton's pools (the other arguments pass through),
+ * for the step to call: cb_Pfactor, and cb_Pfilter_solve for RADAU5's
+ * error filter (cb_nk.filter_block). */
+static cubie_status emit_newton_wrapper(cb_ctx *c, cb_sb *sb,
+                                        const cb_fn *inner, cb_fn *outer,
+                                        const char *name,
+                                        const char *const *params)
 {
     cb_nk *nk = &c->nk;
     static const char *const lin_bind[] = {
@@ -574,24 +588,41 @@ static cubie_status emit_newton_factor(cb_ctx *c, cb_sb *sb)
         "persistent", "linear_solver_persistent",
         "shared_i", "linear_solver_shared_i",
         "persistent_i", "linear_solver_persistent_i", NULL};
-    static const char *const params[] = {
-        "const cb_nl *p", "const real *Y", "real tJ", "real *shared",
-        "real *persistent", "int *shared_i", "int *persistent_i", NULL};
-    char name[64];
+    char full[64];
+    const bool value = strcmp(inner->ret, "void") != 0;
     cb_sb b;
     cb_sb_init(&b);
     b.indent = 1;
-    cb_fn_call(&nk->lu_factor, &b, lin_bind);
+    cb_sb_puts(&b, value ? "return " : "");
+    cb_fn_call(inner, &b, lin_bind);
     cb_sb_puts(&b, ";\n");
-    snprintf(name, sizeof(name), "cb_%sfactor", P);
-    cb_fn_init(&nk->factor, "void", name, params);
-    cubie_status st = cb_define(c, &nk->factor, nk->newton_owner,
-                                cb_sb_str(&b), sb);
+    snprintf(full, sizeof(full), "cb_%s%s", P, name);
+    cb_fn_init(outer, inner->ret, full, params);
+    cubie_status st = cb_define(c, outer, nk->newton_owner, cb_sb_str(&b),
+                                sb);
     if (st == CUBIE_OK && b.failed) {
         st = cb_fail_nomem(c->err);
     }
     cb_sb_free(&b);
     return st;
+}
+
+static cubie_status emit_newton_factor(cb_ctx *c, cb_sb *sb)
+{
+    static const char *const params[] = {
+        "const cb_nl *p", "const real *Y", "real tJ", "real *shared",
+        "real *persistent", "int *shared_i", "int *persistent_i", NULL};
+    CB_TRY(emit_newton_wrapper(c, sb, &c->nk.lu_factor, &c->nk.factor,
+                               "factor", params));
+    if (c->nk.filter_block < 0) {
+        return CUBIE_OK;
+    }
+    static const char *const solve_params[] = {
+        "const real *b", "real *x", "int *iters", "real *shared",
+        "real *persistent", "int *shared_i", "int *persistent_i", NULL};
+    return emit_newton_wrapper(c, sb, &c->nk.block_solve,
+                               &c->nk.filter_solve, "filter_solve",
+                               solve_params);
 }
 
 static cubie_status newton_emit(cb_ctx *c, cb_sb *sb)
@@ -654,6 +685,9 @@ cubie_status cb_nk_step_register(cb_ctx *c)
 
 cubie_status cb_nk_step_emit(cb_ctx *c, cb_sb *sb)
 {
+    if (c->step_nk.stages == 0) {
+        return CUBIE_OK;
+    }
     const cb_nk main_nk = step_enter(c);
     emit_operator(c, sb);
     cubie_status st = cb_comp_precond.emit(c, sb);

@@ -734,7 +734,8 @@ static void jacobian_update_should_follow_the_unknowns(void **s0)
  * has at most 24 unknowns, bicgstab above. A one-stage method factors
  * its n states; radau_iia_5 its 3n coupled unknowns, or under
  * jacobian_update=step (auto's choice for it) one n x n block per
- * eigenvalue of A; its error filter is a problem of n unknowns. */
+ * eigenvalue of A; its error filter is a problem of n unknowns, solved
+ * with the real block's factors where there are blocks. */
 static cubie_system *decays(int n)
 {
     char spec[4096] = "{\"states\": {";
@@ -756,18 +757,22 @@ static void auto_should_pick_lu_for_small_problems_only(void **s0)
     (void)s0;
     static const char lu[] = "(lu).\nCB_DEVFN int cb_%s_linsolve(";
     static const char bicg[] = "(BiCGSTAB).\nCB_DEVFN int cb_%s_linsolve(";
+    /* the filter on the transformed solve's real block, no solver of its
+     * own */
+    static const char blk[] = "(lu; RADAU5's error filter).\nCB_DEVFN int "
+                              "cb_%s_block_solve(";
     const struct {
         int n;
         const char *algo, *jacobian, *form[2], *prefix[2];
     } cases[] = {
         {9, "algorithm=kvaerno5", NULL, {lu, NULL}, {"stage", NULL}},
         /* blocks of 9 */
-        {9, "algorithm=radau_iia_5", NULL, {lu, lu}, {"firk", "filter"}},
+        {9, "algorithm=radau_iia_5", NULL, {lu, blk}, {"firk", "firk"}},
         /* 27 coupled unknowns in one matrix */
         {9, "algorithm=radau_iia_5", "jacobian_update=iteration",
          {bicg, lu}, {"firk", "filter"}},
         {24, "algorithm=kvaerno5", NULL, {lu, NULL}, {"stage", NULL}},
-        {24, "algorithm=radau_iia_5", NULL, {lu, lu}, {"firk", "filter"}},
+        {24, "algorithm=radau_iia_5", NULL, {lu, blk}, {"firk", "firk"}},
         {25, "algorithm=kvaerno5", NULL, {bicg, NULL}, {"stage", NULL}},
         {25, "algorithm=radau_iia_5", NULL, {bicg, bicg},
          {"firk", "filter"}},
@@ -789,6 +794,9 @@ static void auto_should_pick_lu_for_small_problems_only(void **s0)
                          cases[k].algo,
                          cases[k].jacobian ? cases[k].jacobian : "", want);
             }
+        }
+        if (cases[k].form[1] == blk) {
+            assert_null(strstr(src, "cb_filter_"));
         }
         free(src);
         cubie_options_free(o);

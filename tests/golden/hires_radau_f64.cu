@@ -514,8 +514,8 @@ typedef double cb_input; // the batch's own values, rounded as they load
 #define CB_SHARED_I_SIZE 0
 #define CB_SHARED_I_ALLOC 1
 #define CB_SHARED_I_STRIDE 0
-#define CB_PERSISTENT_ALLOC 283
-#define CB_PERSISTENT_I_ALLOC 24
+#define CB_PERSISTENT_ALLOC 219
+#define CB_PERSISTENT_I_ALLOC 16
 // Buffer layout (elements per run), from the buffer registry:
 // owner 'loop' (float64): 22 buffers
 //   name                     pool            offset    size   alloc  notes
@@ -534,28 +534,24 @@ typedef double cb_input; // the batch's own values, rounded as they load
 //   accept_step              local int            -       1       1
 //   proposed_counters        local int            -       2       2
 //   algorithm_shared         shared               0       0       0  child roll-up
-//   algorithm_persistent     persistent           0     281     281  child roll-up
+//   algorithm_persistent     persistent           0     217     217  child roll-up
 //   algorithm_shared_i       shared int           0       0       0  child roll-up
-//   algorithm_persistent_i   persistent int       0      24      24  child roll-up
+//   algorithm_persistent_i   persistent int       0      16      16  child roll-up
 //   controller_shared        shared               0       0       0  child roll-up
-//   controller_persistent    persistent         281       2       2  child roll-up
+//   controller_persistent    persistent         217       2       2  child roll-up
 //   controller_shared_i      shared int           0       0       0  child roll-up
-//   controller_persistent_i  persistent int      24       0       0  child roll-up
-//   totals: shared 0, persistent 283, local 32; int: shared 0, persistent 24, local 4
-// owner 'algorithm' (float64): 11 buffers
-//   name                      pool            offset    size   alloc  notes
-//   step_solver_shared        shared               0       0       0  child roll-up
-//   step_solver_persistent    persistent           0      64      64  child roll-up
-//   step_solver_shared_i      shared int           0       0       0  child roll-up
-//   step_solver_persistent_i  persistent int       0       8       8  child roll-up
-//   solver_shared             shared               0       0       0  child roll-up
-//   solver_persistent         persistent          64     193     193  child roll-up
-//   solver_shared_i           shared int           0       0       0  child roll-up
-//   solver_persistent_i       persistent int       8      16      16  child roll-up
-//   stage_increment           persistent         257      24      24
-//   filter_rhs                local                -       8       8
-//   filter_solution           local                -       8       8
-//   totals: shared 0, persistent 281, local 16; int: shared 0, persistent 24, local 0
+//   controller_persistent_i  persistent int      16       0       0  child roll-up
+//   totals: shared 0, persistent 219, local 32; int: shared 0, persistent 16, local 4
+// owner 'algorithm' (float64): 7 buffers
+//   name                 pool            offset    size   alloc  notes
+//   solver_shared        shared               0       0       0  child roll-up
+//   solver_persistent    persistent           0     193     193  child roll-up
+//   solver_shared_i      shared int           0       0       0  child roll-up
+//   solver_persistent_i  persistent int       0      16      16  child roll-up
+//   stage_increment      persistent         193      24      24
+//   filter_rhs           local                -       8       8
+//   filter_solution      local                -       8       8
+//   totals: shared 0, persistent 217, local 16; int: shared 0, persistent 16, local 0
 // owner 'controller' (float64): 1 buffers
 //   name             pool            offset    size   alloc  notes
 //   timestep_buffer  persistent           0       2       2
@@ -873,6 +869,45 @@ CB_DEVFN int cb_firk_linsolve(const real *b, real *x, int *iters,
     return 0;
 }
 
+// Solve (beta I - gamma h 0.2748888295956774 J) x = b with block 1's factors alone
+// (lu; RADAU5's error filter).
+CB_DEVFN int cb_firk_block_solve(const real *b, real *x, int *iters,
+                                 real *persistent, int *persistent_i)
+{
+    real *lu_matrix = persistent + 0;
+    real *lu_block_2 = lu_matrix + 128;
+    int *lu_pivot = persistent_i + 0;
+    int *lu_piv_1 = lu_pivot + 8;
+    if (lu_piv_1[0] < 0) {
+        return CB_RUN_SINGULAR_MATRIX;
+    }
+    for (int k = 0; k < 8; ++k) {
+        x[k] = b[k];
+    }
+    CB_ROLLED
+    for (int k = 0; k < 8; ++k) {
+        const int piv = lu_piv_1[k];
+        if (piv != k) {
+            const real t = x[k];
+            x[k] = x[piv];
+            x[piv] = t;
+        }
+        for (int i = k + 1; i < 8; ++i) {
+            x[i] -= lu_block_2[i + k * 8] * x[k];
+        }
+    }
+    CB_ROLLED
+    for (int k = 7; k >= 0; --k) {
+        real sum = x[k];
+        for (int j = k + 1; j < 8; ++j) {
+            sum -= lu_block_2[k + j * 8] * x[j];
+        }
+        x[k] = sum / lu_block_2[k + k * 8];
+    }
+    *iters = 1;
+    return 0;
+}
+
 // Newton's iteration on F(u) = 0 from the guess in u.
 CB_DEVFN int cb_firk_newton(const cb_nl *p, real *u, int *counters,
                             real *persistent, int *persistent_i)
@@ -997,116 +1032,13 @@ CB_DEVFN void cb_firk_factor(const cb_nl *p, const real *Y, real *persistent,
                       linear_solver_persistent_i);
 }
 
-CB_DEVFN void cb_filter_operator(const cb_nl *p, const real *Y, const real *v,
-                                 real *out)
-{
-    const real beta = p->settings[CB_SET_BETA];
-    const real gh = p->settings[CB_SET_GAMMA] * p->h;
-    cb_jvp(Y, v, out);
-    for (int i = 0; i < 8; ++i) {
-        out[i] = beta * v[i] - gh * p->a * out[i];
-    }
-}
-
-CB_DEVFN void cb_filter_precond(const cb_nl *p, const real *v, real *out)
-{
-    const real beta = p->settings[CB_SET_BETA];
-    for (int k = 0; k < 8; ++k) {
-        out[k] = v[k] / beta;
-    }
-}
-
-// Build beta I - gamma h (A x J(tJ, Y)) from J's columns and factor it
-// (Gaussian elimination, partial pivoting) for the solves that follow.
-CB_DEVFN void cb_filter_lu_factor(const cb_nl *p, const real *Y,
+CB_DEVFN int cb_firk_filter_solve(const real *b, real *x, int *iters,
                                   real *persistent, int *persistent_i)
 {
-    real *lu_matrix = persistent + 0;
-    int *lu_pivot = persistent_i + 0;
-    real lu_unit[8];
-    real lu_column[8];
-    const real beta = p->settings[CB_SET_BETA];
-    const real gh = p->settings[CB_SET_GAMMA] * p->h;
-    for (int i = 0; i < 8; ++i) {
-        lu_unit[i] = (real)0;
-    }
-    for (int k = 0; k < 8; ++k) {
-        lu_unit[k] = (real)1;
-        cb_jvp(Y, lu_unit, lu_column);
-        lu_unit[k] = (real)0;
-        for (int i = 0; i < 8; ++i) {
-            lu_matrix[0 + i + (0 + k) * 8] = (i == k ? beta : (real)0) - gh * p->a * lu_column[i];
-        }
-    }
-    CB_ROLLED
-    for (int k = 0; k < 8; ++k) {
-        int piv = k;
-        real big = fabs(lu_matrix[k + k * 8]);
-        for (int i = k + 1; i < 8; ++i) {
-            const real v = fabs(lu_matrix[i + k * 8]);
-            if (v > big) {
-                big = v;
-                piv = i;
-            }
-        }
-        if (!(big > (real)0) || !cb_finite(big)) {
-            lu_pivot[0] = -1;
-            return;
-        }
-        lu_pivot[k] = piv;
-        if (piv != k) {
-            for (int j = k; j < 8; ++j) {
-                const real t = lu_matrix[k + j * 8];
-                lu_matrix[k + j * 8] = lu_matrix[piv + j * 8];
-                lu_matrix[piv + j * 8] = t;
-            }
-        }
-        const real inv = (real)1 / lu_matrix[k + k * 8];
-        for (int i = k + 1; i < 8; ++i) {
-            const real f = lu_matrix[i + k * 8] * inv;
-            lu_matrix[i + k * 8] = f;
-            for (int j = k + 1; j < 8; ++j) {
-                lu_matrix[i + j * 8] -= f * lu_matrix[k + j * 8];
-            }
-        }
-    }
-}
-
-// Solve (beta I - gamma h (A x J)) x = b with the last factor call's
-// factors (lu).
-CB_DEVFN int cb_filter_linsolve(const real *b, real *x, int *iters,
-                                real *persistent, int *persistent_i)
-{
-    real *lu_matrix = persistent + 0;
-    int *lu_pivot = persistent_i + 0;
-    if (lu_pivot[0] < 0) {
-        return CB_RUN_SINGULAR_MATRIX;
-    }
-    for (int k = 0; k < 8; ++k) {
-        x[k] = b[k];
-    }
-    CB_ROLLED
-    for (int k = 0; k < 8; ++k) {
-        const int piv = lu_pivot[k];
-        if (piv != k) {
-            const real t = x[k];
-            x[k] = x[piv];
-            x[piv] = t;
-        }
-        for (int i = k + 1; i < 8; ++i) {
-            x[i] -= lu_matrix[i + k * 8] * x[k];
-        }
-    }
-    CB_ROLLED
-    for (int k = 7; k >= 0; --k) {
-        real sum = x[k];
-        for (int j = k + 1; j < 8; ++j) {
-            sum -= lu_matrix[k + j * 8] * x[j];
-        }
-        x[k] = sum / lu_matrix[k + k * 8];
-    }
-    *iters = 1;
-    return 0;
+    real *linear_solver_persistent = persistent + 1;
+    int *linear_solver_persistent_i = persistent_i + 0;
+    return cb_firk_block_solve(b, x, iters, linear_solver_persistent,
+                               linear_solver_persistent_i);
 }
 
 // Algorithm step: radau_iia_5, 3 coupled stages, order 5 (Radau IIA (Ehle, B. L. (1969), Univ. Waterloo report CSRR 2010); Hairer & Wanner, Solving ODEs II, sect. IV.5; error estimate: RADAU5's (sect. IV.8), not the original's order-2 b_hat.).
@@ -1114,11 +1046,9 @@ CB_DEVFN int cb_step(const real *state, real *proposed_state, real *error,
                      real dt, real *persistent, int *persistent_i,
                      int *counters, const real *settings)
 {
-    real *step_solver_persistent = persistent + 0;
-    int *step_solver_persistent_i = persistent_i + 0;
-    real *solver_persistent = persistent + 64;
-    int *solver_persistent_i = persistent_i + 8;
-    real *stage_increment = persistent + 257;
+    real *solver_persistent = persistent + 0;
+    int *solver_persistent_i = persistent_i + 0;
+    real *stage_increment = persistent + 193;
     real *u_0 = stage_increment + 0;
     real *u_1 = stage_increment + 8;
     real *u_2 = stage_increment + 16;
@@ -1165,14 +1095,12 @@ CB_DEVFN int cb_step(const real *state, real *proposed_state, real *error,
         filter_rhs[i] = 0.2748888295956774 * (dt * filter_solution[i] + (-1.5580782047249224) * u_0[i] + 0.8914115380582557 * u_1[i] + (-0.3333333333333333) * u_2[i]);
         filter_solution[i] = filter_rhs[i];
     }
-    p.a = 0.2748888295956774;
-    cb_filter_lu_factor(&p, state, step_solver_persistent,
-                        step_solver_persistent_i);
     int filter_iters = 0;
-    const int filter_status = cb_filter_linsolve(filter_rhs, filter_solution,
-                                                 &filter_iters,
-                                                 step_solver_persistent,
-                                                 step_solver_persistent_i);
+    // the factors of the step's block for lambda = g
+    const int filter_status = cb_firk_filter_solve(filter_rhs, filter_solution,
+                                                   &filter_iters,
+                                                   solver_persistent,
+                                                   solver_persistent_i);
     counters[1] += filter_iters;
     for (int i = 0; i < 8; ++i) {
         error[i] = filter_status == 0 ? filter_solution[i] : filter_rhs[i];
@@ -1274,7 +1202,7 @@ CB_DEVFN int cb_loop(int run, const cb_input *inits, const real *settings,
     for (int cb_i = 0; cb_i < 2; ++cb_i) { proposed_counters[cb_i] = 0; }
     real *algorithm_persistent = persistent + 0;
     int *algorithm_persistent_i = persistent_i + 0;
-    real *controller_persistent = persistent + 281;
+    real *controller_persistent = persistent + 217;
     const cb_time t_start = cb_time_make(settings[CB_SET_T0],
         settings[CB_SET_T0 + 1]);
     const cb_time t_save0 = cb_time_make(settings[CB_SET_SAVE_START],
@@ -1589,8 +1517,8 @@ typedef struct {
     real dt[1][CB_LANES];
     int accept_step[1][CB_LANES];
     int proposed_counters[2][CB_LANES];
-    real persistent[283][CB_LANES];
-    int persistent_i[24][CB_LANES];
+    real persistent[219][CB_LANES];
+    int persistent_i[16][CB_LANES];
 } cb_lanes;
 
 // Lane l (run `run`) of block B does piece `mode`. Returns whether the
@@ -1622,7 +1550,7 @@ CB_DEVFN int cb_lane(int mode, int l, cb_lanes *B, int run,
     for (int cb_i = 0; cb_i < 2; ++cb_i) { proposed_counters[cb_i] = 0; }
     real *algorithm_persistent = persistent + 0;
     int *algorithm_persistent_i = persistent_i + 0;
-    real *controller_persistent = persistent + 281;
+    real *controller_persistent = persistent + 217;
     const cb_time t_start = cb_time_make(settings[CB_SET_T0],
         settings[CB_SET_T0 + 1]);
     const cb_time t_save0 = cb_time_make(settings[CB_SET_SAVE_START],
@@ -1686,10 +1614,10 @@ CB_DEVFN int cb_lane(int mode, int l, cb_lanes *B, int run,
         for (int i = 0; i < 2; ++i) {
             proposed_counters[i] = B->proposed_counters[i][l];
         }
-        for (int i = 0; i < 283; ++i) {
+        for (int i = 0; i < 219; ++i) {
             persistent[i] = B->persistent[i][l];
         }
-        for (int i = 0; i < 24; ++i) {
+        for (int i = 0; i < 16; ++i) {
             persistent_i[i] = B->persistent_i[i][l];
         }
     }
@@ -1859,10 +1787,10 @@ CB_DEVFN int cb_lane(int mode, int l, cb_lanes *B, int run,
     for (int i = 0; i < 2; ++i) {
         B->proposed_counters[i][l] = proposed_counters[i];
     }
-    for (int i = 0; i < 283; ++i) {
+    for (int i = 0; i < 219; ++i) {
         B->persistent[i][l] = persistent[i];
     }
-    for (int i = 0; i < 24; ++i) {
+    for (int i = 0; i < 16; ++i) {
         B->persistent_i[i][l] = persistent_i[i];
     }
     return cb_done;

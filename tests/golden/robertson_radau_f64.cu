@@ -1128,8 +1128,8 @@ CB_DEVFN int cb_step(const real *state, real *proposed_state, real *error,
         filter_rhs[i] = 0.2748888295956774 * (dt * filter_solution[i] + (-1.5580782047249224) * u_0[i] + 0.8914115380582557 * u_1[i] + (-0.3333333333333333) * u_2[i]);
         filter_solution[i] = filter_rhs[i];
     }
-    p.a = 0.2748888295956774;
     int filter_iters = 0;
+    p.a = 0.2748888295956774;
     const int filter_status = cb_filter_linsolve(&p, state, filter_rhs,
                                                  filter_solution,
                                                  &filter_iters);
