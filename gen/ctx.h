@@ -215,11 +215,11 @@ void cb_nk_emit_struct(const cb_ctx *c, cb_sb *sb);
  * `int status = 0;`, and p filled. */
 void cb_nk_emit_setup(const cb_ctx *c, cb_sb *sb);
 /* linear_correction_type for a problem of n_states x stages unknowns
- * (A: the coupled problem's s x s matrix, NULL for one stage): the
+ * (blocks: a coupled problem whose A diagonalises, gen/eig.h): the
  * option's choice, auto resolved (lu where the largest system it
  * factors, the s n unknowns or one n x n block of the transformed solve,
  * has at most CB_LU_AUTO_MAX unknowns, else bicgstab). */
-cb_choice cb_nk_linear_for(const cb_ctx *c, int stages, const double *A);
+cb_choice cb_nk_linear_for(const cb_ctx *c, int stages, bool blocks);
 /* jacobian_update for a problem of n states x stages, auto resolved
  * (step for a coupled problem or from CB_LU_STEP_MIN states, else
  * iteration). */

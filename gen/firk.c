@@ -65,9 +65,10 @@ static cubie_status firk_register(cb_ctx *c)
  * r = g (h f(t, y) + sum_j e_j U_j), then e = (I - h g J(y))^-1 r: with
  * the factors of the transformed solve's block for the eigenvalue g
  * (cb_nk.filter_block), else by the step's own n-unknown linear problem
- * (cb_ctx.step_nk, "filter_"), from the guess r. The solve's status is not the step's: where it failed (its
- * iteration cap, a breakdown) the error is the unfiltered r, larger for
- * stiff components, so the step is judged more strictly, never less. */
+ * (cb_ctx.step_nk, "filter_"), from the guess r. The solve's status is
+ * not the step's: where it failed (its iteration cap, a breakdown) the
+ * error is the unfiltered r, larger for stiff components, so the step is
+ * judged more strictly, never less. */
 static void emit_filter(cb_ctx *c, cb_sb *b, const char *const *rows)
 {
     const int s = c->tab->stages, n = c->sys->n_states;

@@ -596,7 +596,8 @@ cubie_status cb_gen_check(cb_gen *g)
     k->method = c->method;
     k->controller = c->ctrl;
     k->implicit = c->algorithm != &cb_comp_erk;
-    k->linear = k->implicit ? (int)c->nk.lin : (int)cb_nk_linear_for(c, 1, NULL);
+    k->linear = k->implicit ? (int)c->nk.lin
+                            : (int)cb_nk_linear_for(c, 1, false);
     k->jacobian = !k->implicit ? (int)cb_nk_jacobian_for(c, c->sys->n_states,
                                                          1)
                   : c->nk.lu_step || !c->nk.newton ? (int)CB_JACOBIAN_STEP

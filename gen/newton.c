@@ -48,7 +48,7 @@
  * 3.75x faster on lu than on bicgstab (bench_stiff problems=pollution). */
 #define CB_LU_AUTO_MAX 24
 
-cb_choice cb_nk_linear_for(const cb_ctx *c, int stages, const double *A)
+cb_choice cb_nk_linear_for(const cb_ctx *c, int stages, bool blocks)
 {
     const cb_choice lin = cb_opt_choice(c->opt,
                                         CB_OPT_LINEAR_CORRECTION_TYPE);
@@ -56,14 +56,10 @@ cb_choice cb_nk_linear_for(const cb_ctx *c, int stages, const double *A)
         return lin;
     }
     const int n = c->sys->n_states;
-    int largest = n * stages;
-    cb_eig eig;
-    if (stages > 1 &&
-        cb_nk_jacobian_for(c, n, stages) == CB_JACOBIAN_STEP &&
-        cb_eig_decompose(A, stages, &eig)) {
-        largest = n;
-    }
-    return largest <= CB_LU_AUTO_MAX ? CB_LINEAR_LU : CB_LINEAR_BICGSTAB;
+    const bool split = blocks && cb_nk_jacobian_for(c, n, stages) ==
+                                     CB_JACOBIAN_STEP;
+    return (split ? n : n * stages) <= CB_LU_AUTO_MAX ? CB_LINEAR_LU
+                                                      : CB_LINEAR_BICGSTAB;
 }
 
 /* jacobian_update=auto's rule: one Jacobian and one factorisation per
@@ -97,7 +93,8 @@ void cb_nk_setup(cb_ctx *c, const char *prefix, int stages,
     nk->A = A;
     nk->c = cnodes;
     nk->newton = cb_families[c->method->family].newton;
-    nk->lin = cb_nk_linear_for(c, stages, A);
+    const bool blocks = stages > 1 && cb_eig_decompose(A, stages, &nk->eig);
+    nk->lin = cb_nk_linear_for(c, stages, blocks);
     nk->pre = cb_opt_choice(c->opt, CB_OPT_PRECONDITIONER_TYPE);
     if (nk->lin == CB_LINEAR_LU) {
         nk->pre = CB_PRECOND_NONE; /* a direct solve needs none */
@@ -105,8 +102,7 @@ void cb_nk_setup(cb_ctx *c, const char *prefix, int stages,
     nk->lu_step = nk->lin == CB_LINEAR_LU &&
                   (!nk->newton || cb_nk_jacobian_for(c, nk->n, stages) ==
                                       CB_JACOBIAN_STEP);
-    nk->lu_eig = nk->lu_step && stages > 1 &&
-                 cb_eig_decompose(A, stages, &nk->eig);
+    nk->lu_eig = nk->lu_step && blocks;
     nk->filter_block = -1;
     nk->pre_order = (int)cb_opt_num(c->opt, CB_OPT_PRECONDITIONER_ORDER);
 }
